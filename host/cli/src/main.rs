@@ -1,0 +1,3 @@
+//! The `failback` command line.
+
+fn main() {}

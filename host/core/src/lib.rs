@@ -1,0 +1,1 @@
+//! The failback domain model, topology XML, planner and rendering.

@@ -1,0 +1,213 @@
+#![allow(clippy::print_stdout, reason = "cargo reads a build script's directives from its stdout")]
+
+//! Builds every guest crate of the workspace for `wasm32-wasip2` with a nested
+//! cargo (its own target directory, the `guest` profile), then writes
+//! `guests.rs` into `OUT_DIR`: the path of each component, and the bytes of the
+//! standard ones (lab plugins and policies) so the `failback` binary carries them.
+//!
+//! A guest crate is any crate under `plugins/`, `policies/` or `tests/guests/`
+//! whose `[lib]` is a `cdylib`. The pattern is wasmtime's
+//! `crates/test-programs/artifacts/build.rs`.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+struct GuestCrate {
+    package: String,
+    group: &'static str,
+}
+
+fn main() {
+    if let Err(message) = run() {
+        // A build script reports failure by exiting non-zero; the message is shown by cargo.
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir
+        .ancestors()
+        .nth(2)
+        .ok_or("host/guests is not two levels below the workspace root")?
+        .to_path_buf();
+    let out_dir = PathBuf::from(var("OUT_DIR")?);
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out (or one level deeper with
+    // --target); find <target> as the ancestor that holds CACHEDIR.TAG.
+    let target_dir = out_dir
+        .ancestors()
+        .find(|dir| dir.join("CACHEDIR.TAG").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| out_dir.join("target"));
+    let guest_target_dir = target_dir.join("guests");
+
+    for dir in ["wit", "plugins", "policies", "tests/guests"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+
+    let guests = discover(&root)?;
+    ensure_target()?;
+    build(&root, &guest_target_dir, &guests)?;
+    write_module(&out_dir, &guest_target_dir, &guests)
+}
+
+fn var(name: &str) -> Result<String, String> {
+    env::var(name).map_err(|_| format!("cargo did not set `{name}`"))
+}
+
+/// Every guest crate, sorted by package name so that the generated module is stable.
+fn discover(root: &Path) -> Result<Vec<GuestCrate>, String> {
+    let mut guests = Vec::new();
+    for (dir, group) in [
+        ("plugins", "plugin"),
+        ("policies", "policy"),
+        ("tests/guests", "test"),
+    ] {
+        let Ok(entries) = fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let manifest_path = entry.path().join("Cargo.toml");
+            let Ok(text) = fs::read_to_string(&manifest_path) else {
+                continue;
+            };
+            let manifest: toml::Table = text
+                .parse()
+                .map_err(|e| format!("`{}`: {e}", manifest_path.display()))?;
+            let is_cdylib = manifest
+                .get("lib")
+                .and_then(|lib| lib.get("crate-type"))
+                .and_then(|types| types.as_array())
+                .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("cdylib")));
+            if !is_cdylib {
+                continue;
+            }
+            let package = manifest
+                .get("package")
+                .and_then(|p| p.get("name"))
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| format!("`{}` has no package name", manifest_path.display()))?;
+            guests.push(GuestCrate {
+                package: package.to_owned(),
+                group,
+            });
+        }
+    }
+    guests.sort_by(|a, b| a.package.cmp(&b.package));
+    Ok(guests)
+}
+
+/// `RUSTUP_AUTO_INSTALL=0` machines do not add the toolchain file's targets by
+/// themselves: add `wasm32-wasip2` when the sysroot lacks it.
+fn ensure_target() -> Result<(), String> {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let output = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run `{rustc} --print sysroot`: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if sysroot.join("lib/rustlib").join(TARGET).exists() {
+        return Ok(());
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", TARGET]);
+    if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    let status = rustup
+        .status()
+        .map_err(|e| format!("the `{TARGET}` target is missing and rustup cannot be run: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "the `{TARGET}` target is missing and `rustup target add {TARGET}` failed"
+        ));
+    }
+    Ok(())
+}
+
+fn build(root: &Path, target_dir: &Path, guests: &[GuestCrate]) -> Result<(), String> {
+    if guests.is_empty() {
+        return Ok(());
+    }
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(root)
+        .args(["build", "--target", TARGET, "--profile", "guest"])
+        .arg("--target-dir")
+        .arg(target_dir);
+    for guest in guests {
+        command.args(["--package", &guest.package]);
+    }
+    // The outer build's flags are for the host, not for the guests.
+    for name in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PRIMARY_PACKAGE",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        command.env_remove(name);
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run `{cargo}`: {e}"))?;
+    if !status.success() {
+        return Err("building the wasm32-wasip2 guests failed (see above)".to_owned());
+    }
+    Ok(())
+}
+
+fn write_module(out_dir: &Path, target_dir: &Path, guests: &[GuestCrate]) -> Result<(), String> {
+    let mut paths = String::new();
+    let mut standard = String::new();
+    for guest in guests {
+        let file_stem = guest.package.replace('-', "_");
+        let path = target_dir
+            .join(TARGET)
+            .join("guest")
+            .join(format!("{file_stem}.wasm"));
+        if !path.exists() {
+            return Err(format!(
+                "the guest `{}` built but `{}` is missing",
+                guest.package,
+                path.display()
+            ));
+        }
+        let constant = file_stem.to_uppercase();
+        let path = path.display().to_string();
+        let _ = writeln!(
+            paths,
+            "    /// `{}` ({})\n    pub const {constant}: &str = {path:?};",
+            guest.package, guest.group
+        );
+        if guest.group != "test" {
+            let _ = writeln!(
+                standard,
+                "    Guest {{ package: {:?}, group: Group::{}, bytes: include_bytes!({path:?}) }},",
+                guest.package,
+                match guest.group {
+                    "plugin" => "Plugin",
+                    _ => "Policy",
+                }
+            );
+        }
+    }
+    let module = format!(
+        "/// The path of each guest component in the build tree.\npub mod paths {{\n{paths}}}\n\n\
+         /// The standard guests, carried by the binary.\npub static STANDARD: &[Guest] = &[\n{standard}];\n"
+    );
+    fs::write(out_dir.join("guests.rs"), module)
+        .map_err(|e| format!("cannot write guests.rs: {e}"))
+}

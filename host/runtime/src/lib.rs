@@ -1,0 +1,1 @@
+//! The failback plugin runtime.

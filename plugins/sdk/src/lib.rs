@@ -1,0 +1,161 @@
+//! The crate a vendor depends on to write a failback plugin.
+//!
+//! It holds the bindings of every world of `failback:plugin@0.1.0` (one module
+//! per world, all sharing the [`types`] and [`host`] interfaces), an export
+//! macro per world, and helpers for the host's imports: [`log`] and [`config`].
+//!
+//! A plugin picks its world, implements the world's `Guest` trait and exports
+//! it:
+//!
+//! ```ignore
+//! use failback_plugin_sdk::pools::{Guest, PluginError, PoolStatus};
+//!
+//! struct MyPools;
+//!
+//! impl Guest for MyPools {
+//!     fn list_pools() -> Result<Vec<PoolStatus>, PluginError> {
+//!         let endpoint = failback_plugin_sdk::config::require("endpoint")?;
+//!         failback_plugin_sdk::log::info(&format!("listing pools at {endpoint}"));
+//!         Ok(Vec::new())
+//!     }
+//!     fn failback(pool_fqdn: String) -> Result<(), PluginError> {
+//!         Err(PluginError::Failed(format!("cannot fail back `{pool_fqdn}` yet")))
+//!     }
+//! }
+//!
+//! failback_plugin_sdk::export_pool_control!(MyPools);
+//! ```
+//!
+//! The crate is built for `wasm32-wasip2`; `cargo build --target wasm32-wasip2`
+//! of a `cdylib` that uses it emits the component directly.
+
+#![allow(
+    unsafe_code,
+    reason = "wit-bindgen's generated bindings convert between the canonical ABI and Rust with unsafe code"
+)]
+
+/// The shared interfaces (`types`, `host`), generated once and re-used by every world.
+#[doc(hidden)]
+pub mod base {
+    wit_bindgen::generate!({
+        inline: "
+            package failback:sdk;
+            world base { import failback:plugin/host@0.1.0; }
+        ",
+        path: "../../wit/plugin",
+        world: "failback:sdk/base",
+        generate_all,
+    });
+}
+
+pub use base::failback::plugin::host;
+pub use base::failback::plugin::types;
+pub use types::{LogLevel, PluginError};
+
+macro_rules! world_bindings {
+    ($module:ident, $world:literal, $macro_name:literal, $bindings_module:literal) => {
+        #[doc = concat!("Bindings of the `", $world, "` world.")]
+        #[doc(hidden)]
+        pub mod $module {
+            wit_bindgen::generate!({
+                path: "../../wit/plugin",
+                world: $world,
+                with: {
+                    "failback:plugin/types@0.1.0": crate::base::failback::plugin::types,
+                    "failback:plugin/host@0.1.0": crate::base::failback::plugin::host,
+                },
+                pub_export_macro: true,
+                export_macro_name: $macro_name,
+                default_bindings_module: $bindings_module,
+            });
+        }
+    };
+}
+
+world_bindings!(dns_provider, "dns-provider", "export_dns_provider", "failback_plugin_sdk::dns_provider");
+world_bindings!(port_probe, "port-probe", "export_port_probe", "failback_plugin_sdk::port_probe");
+world_bindings!(management_store, "management-store", "export_management_store", "failback_plugin_sdk::management_store");
+world_bindings!(server_control, "server-control", "export_server_control", "failback_plugin_sdk::server_control");
+world_bindings!(pool_control, "pool-control", "export_pool_control", "failback_plugin_sdk::pool_control");
+
+/// The `dns-provider` world's interface: implement [`dns::Guest`], export with
+/// [`export_dns_provider!`].
+pub mod dns {
+    pub use crate::dns_provider::exports::failback::plugin::dns::*;
+    pub use crate::types::PluginError;
+}
+
+/// The `port-probe` world's interface: implement [`probe::Guest`], export with
+/// [`export_port_probe!`].
+pub mod probe {
+    pub use crate::port_probe::exports::failback::plugin::probe::*;
+    pub use crate::types::PluginError;
+}
+
+/// The `management-store` world's interface: implement [`management::Guest`],
+/// export with [`export_management_store!`].
+pub mod management {
+    pub use crate::management_store::exports::failback::plugin::management::*;
+    pub use crate::types::PluginError;
+}
+
+/// The `server-control` world's interface: implement [`servers::Guest`], export
+/// with [`export_server_control!`].
+pub mod servers {
+    pub use crate::server_control::exports::failback::plugin::servers::*;
+    pub use crate::types::PluginError;
+}
+
+/// The `pool-control` world's interface: implement [`pools::Guest`], export with
+/// [`export_pool_control!`].
+pub mod pools {
+    pub use crate::pool_control::exports::failback::plugin::pools::*;
+    pub use crate::types::PluginError;
+}
+
+/// Log lines through the host (`failback:plugin/host.log`). The host tags each
+/// line with the plugin and the call in flight.
+pub mod log {
+    use crate::host;
+    use crate::types::LogLevel;
+
+    pub fn debug(message: &str) {
+        host::log(LogLevel::Debug, message);
+    }
+    pub fn info(message: &str) {
+        host::log(LogLevel::Info, message);
+    }
+    pub fn warn(message: &str) {
+        host::log(LogLevel::Warn, message);
+    }
+    pub fn error(message: &str) {
+        host::log(LogLevel::Error, message);
+    }
+}
+
+/// The plugin's configuration, from the operator's environment file.
+pub mod config {
+    use crate::host;
+    use crate::types::PluginError;
+
+    /// The value of `key`, or `None`.
+    pub fn get(key: &str) -> Option<String> {
+        host::config(key)
+    }
+
+    /// The value of `key`, or a [`PluginError::Config`] naming it.
+    pub fn require(key: &str) -> Result<String, PluginError> {
+        host::config(key).ok_or_else(|| PluginError::Config(format!("`{key}` is not set")))
+    }
+
+    /// The value of `key` parsed as `T`, or a [`PluginError::Config`] naming it.
+    pub fn parse<T: std::str::FromStr>(key: &str) -> Result<T, PluginError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let value = require(key)?;
+        value
+            .parse()
+            .map_err(|e| PluginError::Config(format!("`{key}` = `{value}`: {e}")))
+    }
+}
