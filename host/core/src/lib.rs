@@ -1,1 +1,7 @@
 //! The failback domain model, topology XML, planner and rendering.
+//!
+//! Pure: no WASM engine, no async runtime, no file or network access. The
+//! runtime hands it what the plugins observed ([`observed`]) and gets back the
+//! checked deployment, the plan and its renderings; the CLI does all I/O.
+
+pub mod observed;

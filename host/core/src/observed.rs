@@ -1,0 +1,246 @@
+//! What the plugins report, as plain Rust values.
+//!
+//! Each type mirrors one record, enum or variant of the plugin WIT package
+//! (`failback:plugin@0.1.0`, `wit/plugin/*.wit`) field for field, so that the
+//! runtime converts at the WIT edge with `From` and nothing else. Field names are
+//! the WIT names in snake case. [`Observation`] gathers everything one observation
+//! pass reads; [`crate::deployment`] checks it into the domain state the planner
+//! and the policies work on.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `dns.record-type`: the record types the failback touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordType {
+    A,
+    Aaaa,
+    Cname,
+    Srv,
+    Txt,
+}
+
+/// `dns.srv-data`: the data of an SRV record (RFC 2782); `target` is fully
+/// qualified, without the final dot.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SrvData {
+    pub priority: u16,
+    pub weight: u16,
+    pub port: u16,
+    pub target: String,
+}
+
+/// `dns.record-data`: the data of one resource record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordData {
+    /// An IPv4 address in dotted-quad form.
+    A(String),
+    /// An IPv6 address in its canonical text form.
+    Aaaa(String),
+    /// A fully qualified name without the final dot.
+    Cname(String),
+    Srv(SrvData),
+    /// The text of a TXT record, its strings joined.
+    Txt(String),
+}
+
+impl RecordData {
+    /// The type of this record's data.
+    #[must_use]
+    pub fn record_type(&self) -> RecordType {
+        match self {
+            Self::A(_) => RecordType::A,
+            Self::Aaaa(_) => RecordType::Aaaa,
+            Self::Cname(_) => RecordType::Cname,
+            Self::Srv(_) => RecordType::Srv,
+            Self::Txt(_) => RecordType::Txt,
+        }
+    }
+}
+
+/// `dns.dns-record`: one resource record; `name` fully qualified, lower case,
+/// without the final dot.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DnsRecord {
+    pub name: String,
+    pub ttl: u32,
+    pub data: RecordData,
+}
+
+/// `management.topology-document`: the published topology as
+/// `Get-CsTopology -AsXml` writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopologyDocument {
+    pub xml: String,
+    pub version: u64,
+    pub enabled: bool,
+}
+
+/// `management.site`: a site's routes as `Get-CsSite` shows them
+/// (`EdgeServer:<edge pool fqdn>` identities).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Site {
+    /// The site's name (`Site1`), as `Set-CsSite` takes it.
+    pub site: String,
+    pub federation_route: Option<String>,
+    pub xmpp_federation_route: Option<String>,
+}
+
+/// `management.route-kind`: which of a site's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteKind {
+    /// `-FederationRoute`
+    Federation,
+    /// `-XmppFederationRoute`
+    XmppFederation,
+}
+
+/// `management.store-status`: where the management store runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StoreStatus {
+    /// `None` when the store is unavailable.
+    pub active_master: Option<String>,
+    pub file_transfer_agents: Vec<String>,
+}
+
+/// `management.replica-status`: one server's local replica of the store.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ReplicaStatus {
+    pub fqdn: String,
+    pub up_to_date: bool,
+    pub last_update: Option<String>,
+}
+
+/// `servers.service-state`: a Windows service's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceState {
+    Running,
+    Stopped,
+    StartPending,
+    StopPending,
+    Disabled,
+}
+
+/// `servers.service-status`: one Lync service on a machine.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// The service name (`RTCSRV`, `RTCMRAUTH`, ...).
+    pub name: String,
+    pub state: ServiceState,
+}
+
+/// `servers.setup-report`: what local setup did on a machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupReport {
+    /// The topology version setup applied from the local replica.
+    pub applied_version: u64,
+    pub log: String,
+}
+
+/// `probe.probe-kind`: what to do once the TCP connection is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeKind {
+    Tcp,
+    XmppServer,
+}
+
+/// `probe.probe-request`: one probe of `host`:`port`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProbeRequest {
+    pub host: String,
+    pub port: u16,
+    pub kind: ProbeKind,
+    pub timeout_ms: u32,
+    /// For `xmpp-server`: the domain in the stream's `to` attribute.
+    pub stream_to: Option<String>,
+}
+
+/// `probe.port-state`: what the TCP connect found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortState {
+    Open,
+    Closed,
+    Filtered,
+}
+
+/// `probe.xmpp-answer`: what came back after an XMPP stream open.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct XmppAnswer {
+    pub stream_header: bool,
+    pub stream_id: Option<String>,
+    pub features: bool,
+    pub starttls: bool,
+    pub other: Option<String>,
+}
+
+/// `probe.probe-report`: the answer to one probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub state: PortState,
+    /// Present for an `xmpp-server` probe of an open port.
+    pub xmpp: Option<XmppAnswer>,
+    /// One line a person can read.
+    pub detail: String,
+}
+
+/// `pools.pool-state`: where a Front End pool's users are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolState {
+    Normal,
+    FailedOver,
+    FailingBack,
+}
+
+/// `pools.pool-status`: one Front End pool's failover state.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PoolStatus {
+    pub fqdn: String,
+    pub state: PoolState,
+    pub backup_pool: Option<String>,
+    /// The `-PoolFqdn` the failover was run with.
+    pub failover_fqdn: Option<String>,
+    pub online: bool,
+}
+
+/// One probe and its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub request: ProbeRequest,
+    pub report: ProbeReport,
+}
+
+/// Everything one observation pass gathers through the plugins.
+///
+/// The runtime fills it: `zone` from the environment file, `topology`, `sites`,
+/// `store`, `replicas` from the management store, `dns` from `list-records(zone)`,
+/// `services` from `list-services` on every Edge machine of the topology, `probes`
+/// for every request of [`crate::deployment::probe_targets`], `pools` from
+/// `list-pools`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The external zone's apex (`contoso.com`).
+    pub zone: String,
+    pub topology: TopologyDocument,
+    pub sites: Vec<Site>,
+    pub store: StoreStatus,
+    pub replicas: Vec<ReplicaStatus>,
+    /// Every record of the zone.
+    pub dns: Vec<DnsRecord>,
+    /// The services of each machine, by machine FQDN.
+    pub services: BTreeMap<String, Vec<ServiceStatus>>,
+    /// The topology version local setup last applied, by machine FQDN, where it is
+    /// known (from a `run-setup` report the runtime journaled, or the lab's files).
+    /// A machine absent here is taken to be current with the published topology:
+    /// no plugin call reads it without running setup.
+    pub setup_versions: BTreeMap<String, u64>,
+    pub probes: Vec<Probe>,
+    pub pools: Vec<PoolStatus>,
+}
