@@ -15,11 +15,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 const TARGET: &str = "wasm32-wasip2";
 
 struct GuestCrate {
     package: String,
     group: &'static str,
+    /// The crate's `plugin.toml`, when it has one (every field but `sha256`).
+    manifest: Option<PathBuf>,
 }
 
 fn main() {
@@ -94,9 +98,11 @@ fn discover(root: &Path) -> Result<Vec<GuestCrate>, String> {
                 .and_then(|p| p.get("name"))
                 .and_then(|n| n.as_str())
                 .ok_or_else(|| format!("`{}` has no package name", manifest_path.display()))?;
+            let manifest = Some(entry.path().join("plugin.toml")).filter(|path| path.exists());
             guests.push(GuestCrate {
                 package: package.to_owned(),
                 group,
+                manifest,
             });
         }
     }
@@ -174,40 +180,74 @@ fn write_module(out_dir: &Path, target_dir: &Path, guests: &[GuestCrate]) -> Res
     let mut standard = String::new();
     for guest in guests {
         let file_stem = guest.package.replace('-', "_");
-        let path = target_dir
+        let component = target_dir
             .join(TARGET)
             .join("guest")
             .join(format!("{file_stem}.wasm"));
-        if !path.exists() {
-            return Err(format!(
-                "the guest `{}` built but `{}` is missing",
+        let bytes = fs::read(&component).map_err(|e| {
+            format!(
+                "the guest `{}` built but `{}` cannot be read: {e}",
                 guest.package,
-                path.display()
-            ));
-        }
+                component.display()
+            )
+        })?;
         let constant = file_stem.to_uppercase();
-        let path = path.display().to_string();
+        let component = component.display().to_string();
         let _ = writeln!(
             paths,
-            "    /// `{}` ({})\n    pub const {constant}: &str = {path:?};",
+            "    /// `{}` ({})\n    pub const {constant}: &str = {component:?};",
             guest.package, guest.group
         );
+        let manifest = match &guest.manifest {
+            Some(source) => {
+                let path = write_manifest(out_dir, &file_stem, source, &bytes)?;
+                let _ = writeln!(
+                    paths,
+                    "    /// The manifest of `{}`, with the built component's sha256\n    pub const {constant}_MANIFEST: &str = {path:?};",
+                    guest.package
+                );
+                format!("Some(include_str!({path:?}))")
+            }
+            None => "None".to_owned(),
+        };
         if guest.group != "test" {
+            let group = if guest.group == "plugin" {
+                "Plugin"
+            } else {
+                "Policy"
+            };
             let _ = writeln!(
                 standard,
-                "    Guest {{ package: {:?}, group: Group::{}, bytes: include_bytes!({path:?}) }},",
-                guest.package,
-                match guest.group {
-                    "plugin" => "Plugin",
-                    _ => "Policy",
-                }
+                "    Guest {{ package: {:?}, group: Group::{group}, bytes: include_bytes!({component:?}), manifest: {manifest} }},",
+                guest.package
             );
         }
     }
     let module = format!(
-        "/// The path of each guest component in the build tree.\npub mod paths {{\n{paths}}}\n\n\
+        "/// The path of each guest component (and its manifest) in the build tree.\npub mod paths {{\n{paths}}}\n\n\
          /// The standard guests, carried by the binary.\npub static STANDARD: &[Guest] = &[\n{standard}];\n"
     );
     fs::write(out_dir.join("guests.rs"), module)
         .map_err(|e| format!("cannot write guests.rs: {e}"))
+}
+
+/// The crate's `plugin.toml` with the `sha256` of the built component as its first
+/// line (a top-level key must come before the first table header).
+fn write_manifest(
+    out_dir: &Path,
+    file_stem: &str,
+    source: &Path,
+    component: &[u8],
+) -> Result<String, String> {
+    let text = fs::read_to_string(source)
+        .map_err(|e| format!("cannot read `{}`: {e}", source.display()))?;
+    let digest = Sha256::digest(component);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    let path = out_dir.join(format!("{file_stem}.plugin.toml"));
+    fs::write(&path, format!("sha256 = \"{hex}\"\n{text}"))
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    Ok(path.display().to_string())
 }

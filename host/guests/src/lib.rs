@@ -23,6 +23,8 @@ pub struct Guest {
     pub group: Group,
     /// The component's bytes.
     pub bytes: &'static [u8],
+    /// Its manifest (`plugin.toml`), with the component's sha256.
+    pub manifest: Option<&'static str>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
