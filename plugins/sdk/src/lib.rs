@@ -2,7 +2,8 @@
 //!
 //! It holds the bindings of every world of `failback:plugin@0.1.0` (one module
 //! per world, all sharing the [`types`] and [`host`] interfaces), an export
-//! macro per world, and helpers for the host's imports: [`log`] and [`config`].
+//! macro per world, helpers for the host's imports: [`log`] and [`config`], and
+//! [`files`] for plugins whose environment is a granted directory.
 //!
 //! A plugin picks its world, implements the world's `Guest` trait and exports
 //! it:
@@ -72,11 +73,36 @@ macro_rules! world_bindings {
     };
 }
 
-world_bindings!(dns_provider, "dns-provider", "export_dns_provider", "failback_plugin_sdk::dns_provider");
-world_bindings!(port_probe, "port-probe", "export_port_probe", "failback_plugin_sdk::port_probe");
-world_bindings!(management_store, "management-store", "export_management_store", "failback_plugin_sdk::management_store");
-world_bindings!(server_control, "server-control", "export_server_control", "failback_plugin_sdk::server_control");
-world_bindings!(pool_control, "pool-control", "export_pool_control", "failback_plugin_sdk::pool_control");
+world_bindings!(
+    dns_provider,
+    "dns-provider",
+    "export_dns_provider",
+    "failback_plugin_sdk::dns_provider"
+);
+world_bindings!(
+    port_probe,
+    "port-probe",
+    "export_port_probe",
+    "failback_plugin_sdk::port_probe"
+);
+world_bindings!(
+    management_store,
+    "management-store",
+    "export_management_store",
+    "failback_plugin_sdk::management_store"
+);
+world_bindings!(
+    server_control,
+    "server-control",
+    "export_server_control",
+    "failback_plugin_sdk::server_control"
+);
+world_bindings!(
+    pool_control,
+    "pool-control",
+    "export_pool_control",
+    "failback_plugin_sdk::pool_control"
+);
 
 /// The `dns-provider` world's interface: implement [`dns::Guest`], export with
 /// [`export_dns_provider!`].
@@ -143,6 +169,11 @@ pub mod config {
         host::config(key)
     }
 
+    /// The value of `key`, or `default` when it is not set.
+    pub fn get_or(key: &str, default: &str) -> String {
+        host::config(key).unwrap_or_else(|| default.to_owned())
+    }
+
     /// The value of `key`, or a [`PluginError::Config`] naming it.
     pub fn require(key: &str) -> Result<String, PluginError> {
         host::config(key).ok_or_else(|| PluginError::Config(format!("`{key}` is not set")))
@@ -157,5 +188,71 @@ pub mod config {
         value
             .parse()
             .map_err(|e| PluginError::Config(format!("`{key}` = `{value}`: {e}")))
+    }
+}
+
+/// File helpers for plugins whose environment is a granted directory: an
+/// atomic replace and an append. Plain `std`, so they work natively too (a
+/// plugin's file logic can be unit tested off-wasm).
+pub mod files {
+    use std::ffi::OsString;
+    use std::io::{self, Write as _};
+    use std::path::Path;
+
+    /// Replace `path` with `contents` atomically: write `NAME.tmp` beside it,
+    /// then rename it over `NAME`. A reader sees the old file or the new one,
+    /// never a part.
+    pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+        let Some(name) = path.file_name() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the path has no file name",
+            ));
+        };
+        let mut tmp_name = OsString::from(name);
+        tmp_name.push(".tmp");
+        let tmp = path.with_file_name(tmp_name);
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Append `line` and a newline to `path`, creating it when absent.
+    pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let mut text = String::with_capacity(line.len() + 1);
+        text.push_str(line);
+        text.push('\n');
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn write_atomic_replaces_and_leaves_no_tmp() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state.json");
+            write_atomic(&path, b"one").unwrap();
+            write_atomic(&path, b"two").unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"two");
+            assert!(!dir.path().join("state.json.tmp").exists());
+        }
+
+        #[test]
+        fn append_line_creates_then_appends() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("lab.log");
+            append_line(&path, "a 1").unwrap();
+            append_line(&path, "b 2").unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "a 1\nb 2\n");
+        }
     }
 }
