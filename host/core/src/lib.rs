@@ -5,3 +5,4 @@
 //! checked deployment, the plan and its renderings; the CLI does all I/O.
 
 pub mod observed;
+pub mod topology;

@@ -1,0 +1,1010 @@
+//! The published topology document: what it says about Edge and Front End pools,
+//! and the two edits the failback makes to it.
+//!
+//! Input is the `Get-CsTopology -AsXml` form (root `Topology` in namespace
+//! `urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008`). Clusters are keyed
+//! by `ClusterId@SiteId,Number`, services by `ServiceId@SiteId,RoleName,Instance`;
+//! a service says where it runs with `InstalledOn/ClusterId` and what it uses with
+//! `DependsOn/Dependency/ServiceId`.
+//!
+//! What the model reads:
+//! - an **Edge pool** is a cluster with an `EdgeServer` service; its next hop is the
+//!   cluster of the `Registrar` that service depends on; its Access Edge FQDN is the
+//!   `ConfiguredFqdn` of an external `urn:component:AccessEdge` port;
+//! - **"Enable federation for this Edge pool (Port 5061)"** is represented by the
+//!   presence of the Access Edge's external SIP server port: `Port
+//!   Owner="urn:component:AccessEdge" Usage="SipServer" InterfaceSide="External"
+//!   Port="5061" Protocol="Mtls"`. That port is what federation adds on top of remote
+//!   access (the external `SipClient` 5061 `Tls` port), so the model treats the pool
+//!   as federation-enabled exactly when the port is there, and the edit adds or
+//!   removes that one `Port` element. (Checked against a Topology Builder sample of a
+//!   federated Edge pool; no public sample of a non-federated pool was found, so this
+//!   stays an inference to confirm against a real export.)
+//! - a **Front End pool** is a cluster with a `Registrar` service; its Edge pool for
+//!   media ("Associate Edge pool (for media components)") is the `EdgeServer` its
+//!   `ConfServices` (or, lacking that, `MediationServer`) service depends on.
+//!
+//! Writing is a **splice** of the original text: the document is kept as read, with
+//! the byte span of every element and attribute value, and an edit replaces,
+//! removes or inserts only the bytes it must. Everything the model does not know —
+//! other elements and attributes, comments, namespaces, whitespace — comes back
+//! byte for byte.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+use serde::{Deserialize, Serialize};
+
+/// The namespace of the published topology's root element.
+pub const TOPOLOGY_NS: &str = "urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008";
+
+/// Reading or editing a topology document went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopologyError {
+    /// The text is not well-formed XML.
+    #[error("malformed topology XML at line {line}, column {column}: {message}")]
+    Malformed {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// Well-formed XML, but not a published topology.
+    #[error("not a published topology at line {line}, column {column}: {message}")]
+    NotTopology {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A reference or required attribute is missing or wrong.
+    #[error("invalid topology at line {line}, column {column}: {message}")]
+    Invalid {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// An edit names a pool the topology does not have.
+    #[error("the topology has no {kind} `{fqdn}`")]
+    UnknownPool { kind: &'static str, fqdn: String },
+}
+
+/// A site as the topology defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopologySite {
+    /// `CentralSite@SiteId`.
+    pub site_id: String,
+    /// The site's name (`Site1`).
+    pub name: String,
+}
+
+/// One server of an Edge pool and its interfaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeMachine {
+    pub fqdn: String,
+    pub internal_ips: Vec<String>,
+    pub external_ips: Vec<String>,
+}
+
+/// An Edge pool: a cluster running the `EdgeServer` role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgePool {
+    pub fqdn: String,
+    /// The site's name.
+    pub site: String,
+    pub machines: Vec<EdgeMachine>,
+    /// "Enable federation for this Edge pool (Port 5061)".
+    pub federation_enabled: bool,
+    /// The next hop pool's FQDN (the cluster of the `Registrar` it depends on).
+    pub next_hop: Option<String>,
+    /// The Access Edge external FQDN (`sip.contoso.com`).
+    pub access_edge_fqdn: Option<String>,
+}
+
+impl EdgePool {
+    /// The service identity naming this pool in a site route.
+    #[must_use]
+    pub fn identity(&self) -> String {
+        format!("EdgeServer:{}", self.fqdn)
+    }
+
+    /// The external IPs of the Access Edge service, one per machine, in machine
+    /// order.
+    #[must_use]
+    pub fn access_edge_ips(&self) -> Vec<String> {
+        self.machines
+            .iter()
+            .flat_map(|m| m.external_ips.iter().cloned())
+            .collect()
+    }
+}
+
+/// A Front End pool: a cluster running the `Registrar` role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrontEndPool {
+    pub fqdn: String,
+    /// The site's name.
+    pub site: String,
+    /// "Associate Edge pool (for media components)": the Edge pool FQDN.
+    pub media_edge_pool: Option<String>,
+}
+
+/// One change to make to the published topology's text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TopologyEdit {
+    /// Turn "Enable federation (Port 5061)" on or off for an Edge pool.
+    SetFederation { edge_pool: String, enabled: bool },
+    /// Associate a Front End pool with an Edge pool for media.
+    SetMediaEdgePool {
+        front_end_pool: String,
+        edge_pool: String,
+    },
+}
+
+/// A published topology document, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    text: String,
+    dom: Dom,
+    sites: Vec<TopologySite>,
+    edge_pools: Vec<EdgePool>,
+    front_end_pools: Vec<FrontEndPool>,
+    default_domain: Option<String>,
+    /// Per Edge pool FQDN: the `EdgeServer` service's node and its id.
+    edge_services: BTreeMap<String, ServiceKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ServiceKey {
+    site_id: String,
+    role: String,
+    instance: String,
+    node: usize,
+}
+
+impl Topology {
+    /// Read a published topology document.
+    ///
+    /// # Errors
+    /// [`TopologyError::Malformed`] for XML that is not well-formed,
+    /// [`TopologyError::NotTopology`] for another kind of document, and
+    /// [`TopologyError::Invalid`] for broken references; each with the line and
+    /// column.
+    pub fn parse(text: &str) -> Result<Self, TopologyError> {
+        let dom = Dom::parse(text)?;
+        Model::read(text, dom)
+    }
+
+    /// The document's text, exactly as read.
+    #[must_use]
+    pub fn xml(&self) -> &str {
+        &self.text
+    }
+
+    #[must_use]
+    pub fn sites(&self) -> &[TopologySite] {
+        &self.sites
+    }
+
+    /// Edge pools, in document order.
+    #[must_use]
+    pub fn edge_pools(&self) -> &[EdgePool] {
+        &self.edge_pools
+    }
+
+    /// Front End pools, in document order.
+    #[must_use]
+    pub fn front_end_pools(&self) -> &[FrontEndPool] {
+        &self.front_end_pools
+    }
+
+    /// `InternalDomains@DefaultDomain`, the SIP domain.
+    #[must_use]
+    pub fn default_domain(&self) -> Option<&str> {
+        self.default_domain.as_deref()
+    }
+
+    #[must_use]
+    pub fn edge_pool(&self, fqdn: &str) -> Option<&EdgePool> {
+        self.edge_pools
+            .iter()
+            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+    }
+
+    #[must_use]
+    pub fn front_end_pool(&self, fqdn: &str) -> Option<&FrontEndPool> {
+        self.front_end_pools
+            .iter()
+            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+    }
+
+    /// Apply `edits` to the document and return the new text. Bytes outside the
+    /// edited elements and attributes are unchanged. An edit that already holds
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// [`TopologyError::UnknownPool`] when an edit names a pool the topology does
+    /// not have; [`TopologyError::Invalid`] when the element to edit is missing.
+    pub fn edit(&self, edits: &[TopologyEdit]) -> Result<String, TopologyError> {
+        let mut splices: Vec<Splice> = Vec::new();
+        for edit in edits {
+            match edit {
+                TopologyEdit::SetFederation { edge_pool, enabled } => {
+                    self.federation_splices(edge_pool, *enabled, &mut splices)?;
+                }
+                TopologyEdit::SetMediaEdgePool {
+                    front_end_pool,
+                    edge_pool,
+                } => self.media_splices(front_end_pool, edge_pool, &mut splices)?,
+            }
+        }
+        Ok(apply_splices(&self.text, splices))
+    }
+
+    fn edge_service(&self, fqdn: &str) -> Result<&ServiceKey, TopologyError> {
+        let pool = self
+            .edge_pool(fqdn)
+            .ok_or_else(|| TopologyError::UnknownPool {
+                kind: "edge pool",
+                fqdn: fqdn.to_owned(),
+            })?;
+        self.edge_services
+            .get(&pool.fqdn)
+            .ok_or_else(|| TopologyError::UnknownPool {
+                kind: "edge pool",
+                fqdn: fqdn.to_owned(),
+            })
+    }
+
+    fn federation_splices(
+        &self,
+        fqdn: &str,
+        enabled: bool,
+        splices: &mut Vec<Splice>,
+    ) -> Result<(), TopologyError> {
+        let service = self.edge_service(fqdn)?;
+        let ports = self
+            .dom
+            .child(service.node, "Ports")
+            .ok_or_else(|| self.invalid(service.node, "the EdgeServer service has no `Ports`"))?;
+        let federation_ports: Vec<usize> = self
+            .dom
+            .children(ports, "Port")
+            .filter(|&p| is_federation_port(&self.dom, p))
+            .collect();
+        if enabled {
+            if !federation_ports.is_empty() {
+                return Ok(());
+            }
+            let access_edge: Vec<usize> = self
+                .dom
+                .children(ports, "Port")
+                .filter(|&p| self.dom.attr(p, "Owner") == Some("urn:component:AccessEdge"))
+                .collect();
+            let external_fqdn = access_edge
+                .iter()
+                .find_map(|&p| self.dom.attr(p, "ConfiguredFqdn"))
+                .map(str::to_owned);
+            let element = federation_port_element(external_fqdn.as_deref());
+            let ports_node = &self.dom.nodes[ports];
+            match (access_edge.last(), ports_node.self_closing) {
+                (Some(&after), _) => {
+                    let indent = self.dom.indent_before(after);
+                    let at = self.dom.nodes[after].span.end;
+                    splices.push(Splice::insert(at, format!("{indent}{element}")));
+                }
+                (None, false) => {
+                    let at = ports_node.content_end;
+                    let indent = format!("{}  ", self.dom.indent_before(ports));
+                    let close = self.dom.indent_before(ports);
+                    // Insert before the end tag: keep the end tag's own indentation.
+                    let before_close = self.text[..at].trim_end_matches([' ', '\t', '\r', '\n']);
+                    let start = before_close.len();
+                    splices.push(Splice {
+                        range: start..at,
+                        text: format!("{indent}{element}{close}"),
+                    });
+                }
+                (None, true) => {
+                    return Err(self.invalid(ports, "the EdgeServer `Ports` element is empty"));
+                }
+            }
+        } else {
+            for p in federation_ports {
+                let span = self.dom.nodes[p].span.clone();
+                let lead = self.dom.whitespace_before(p);
+                splices.push(Splice::remove(span.start - lead..span.end));
+            }
+        }
+        Ok(())
+    }
+
+    fn media_splices(
+        &self,
+        front_end: &str,
+        edge: &str,
+        splices: &mut Vec<Splice>,
+    ) -> Result<(), TopologyError> {
+        let fe = self
+            .front_end_pool(front_end)
+            .ok_or_else(|| TopologyError::UnknownPool {
+                kind: "front end pool",
+                fqdn: front_end.to_owned(),
+            })?;
+        let target = self.edge_service(edge)?;
+        let cluster =
+            self.dom
+                .find_cluster(&fe.fqdn)
+                .ok_or_else(|| TopologyError::UnknownPool {
+                    kind: "front end pool",
+                    fqdn: front_end.to_owned(),
+                })?;
+        let key = cluster_key(&self.dom, cluster);
+        for service in self.dom.services() {
+            let role = service_id(&self.dom, service).map(|(_, r, _)| r);
+            if !matches!(role.as_deref(), Some("ConfServices" | "MediationServer")) {
+                continue;
+            }
+            if installed_on(&self.dom, service) != key {
+                continue;
+            }
+            let Some(depends) = self.dom.child(service, "DependsOn") else {
+                continue;
+            };
+            let edge_dep = self
+                .dom
+                .children(depends, "Dependency")
+                .filter_map(|d| self.dom.child(d, "ServiceId"))
+                .find(|&s| self.dom.attr(s, "RoleName") == Some("EdgeServer"));
+            match edge_dep {
+                Some(sid) => {
+                    for (name, value) in
+                        [("SiteId", &target.site_id), ("Instance", &target.instance)]
+                    {
+                        let Some(attr) = self.dom.nodes[sid].attrs.iter().find(|a| a.name == name)
+                        else {
+                            return Err(self.invalid(sid, &format!("`ServiceId` has no `{name}`")));
+                        };
+                        if &attr.value != value {
+                            splices.push(Splice {
+                                range: attr.value_span.clone(),
+                                text: quick_xml::escape::escape(value.as_str()).into_owned(),
+                            });
+                        }
+                    }
+                }
+                None => {
+                    let dependency = format!(
+                        "<Dependency Usage=\"Default\"><ServiceId SiteId=\"{}\" RoleName=\"EdgeServer\" Instance=\"{}\" /></Dependency>",
+                        target.site_id, target.instance
+                    );
+                    let node = &self.dom.nodes[depends];
+                    if node.self_closing {
+                        splices.push(Splice {
+                            range: node.span.clone(),
+                            text: format!("<DependsOn>{dependency}</DependsOn>"),
+                        });
+                    } else {
+                        let last = self.dom.children(depends, "Dependency").last();
+                        match last {
+                            Some(last) => {
+                                let indent = self.dom.indent_before(last);
+                                splices.push(Splice::insert(
+                                    self.dom.nodes[last].span.end,
+                                    format!("{indent}{dependency}"),
+                                ));
+                            }
+                            None => splices.push(Splice::insert(node.content_end, dependency)),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn invalid(&self, node: usize, message: &str) -> TopologyError {
+        let (line, column) = line_column(&self.text, self.dom.nodes[node].span.start);
+        TopologyError::Invalid {
+            line,
+            column,
+            message: message.to_owned(),
+        }
+    }
+}
+
+fn federation_port_element(configured_fqdn: Option<&str>) -> String {
+    let fqdn = configured_fqdn
+        .map(|f| format!(" ConfiguredFqdn=\"{}\"", quick_xml::escape::escape(f)))
+        .unwrap_or_default();
+    format!(
+        "<Port Owner=\"urn:component:AccessEdge\" Usage=\"SipServer\" InterfaceSide=\"External\" InterfaceNumber=\"1\" Port=\"5061\" Protocol=\"Mtls\" UrlPath=\"/\" AuthorizesRequests=\"false\"{fqdn} />"
+    )
+}
+
+fn is_federation_port(dom: &Dom, port: usize) -> bool {
+    dom.attr(port, "Owner") == Some("urn:component:AccessEdge")
+        && dom.attr(port, "Usage") == Some("SipServer")
+        && dom.attr(port, "InterfaceSide") == Some("External")
+        && dom.attr(port, "Port") == Some("5061")
+}
+
+/// A change to the text: replace `range` with `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Splice {
+    range: Range<usize>,
+    text: String,
+}
+
+impl Splice {
+    fn insert(at: usize, text: String) -> Self {
+        Self {
+            range: at..at,
+            text,
+        }
+    }
+    fn remove(range: Range<usize>) -> Self {
+        Self {
+            range,
+            text: String::new(),
+        }
+    }
+}
+
+fn apply_splices(text: &str, mut splices: Vec<Splice>) -> String {
+    splices.sort_by(|a, b| {
+        (a.range.start, a.range.end, &a.text).cmp(&(b.range.start, b.range.end, &b.text))
+    });
+    splices.dedup();
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut at = 0;
+    for s in splices {
+        if s.range.start < at {
+            // Overlapping edits of one element (e.g. the same edit twice): the
+            // first wins.
+            continue;
+        }
+        out.push_str(text.get(at..s.range.start).unwrap_or_default());
+        out.push_str(&s.text);
+        at = s.range.end;
+    }
+    out.push_str(text.get(at..).unwrap_or_default());
+    out
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+#[must_use]
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+// ---------------------------------------------------------------------------
+// The light DOM: elements with the byte spans of themselves and their attribute
+// values, over the original text.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Attr {
+    /// Local name (prefix stripped).
+    name: String,
+    /// Unescaped value.
+    value: String,
+    /// Span of the raw value, between the quotes.
+    value_span: Range<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node {
+    /// Local name (prefix stripped).
+    name: String,
+    attrs: Vec<Attr>,
+    /// From `<` of the start tag to after `>` of the end tag.
+    span: Range<usize>,
+    /// Where the content ends (the `<` of the end tag); `span.end` if self-closing.
+    content_end: usize,
+    self_closing: bool,
+    children: Vec<usize>,
+    /// The element's direct text, unescaped and trimmed.
+    text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dom {
+    nodes: Vec<Node>,
+    root: usize,
+    /// The source, kept for whitespace look-behind.
+    source: String,
+}
+
+fn local(name: &[u8]) -> String {
+    let name = String::from_utf8_lossy(name);
+    match name.rsplit_once(':') {
+        Some((_, l)) => l.to_owned(),
+        None => name.into_owned(),
+    }
+}
+
+fn malformed(text: &str, offset: usize, message: String) -> TopologyError {
+    let (line, column) = line_column(text, offset);
+    TopologyError::Malformed {
+        line,
+        column,
+        message,
+    }
+}
+
+/// Attribute spans of a start tag. `tag` is the text from `<` to `>`, at `base`.
+/// quick-xml has already checked the attributes; this only finds where they are.
+fn scan_attrs(tag: &str, base: usize) -> Vec<(String, Range<usize>)> {
+    let bytes = tag.as_bytes();
+    let mut out = Vec::new();
+    // Skip `<` and the element name.
+    let mut i = 1;
+    while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' && bytes[i] != b'/'
+    {
+        i += 1;
+    }
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] == b'>' || bytes[i] == b'/' {
+            break;
+        }
+        let name_start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let name = local(&bytes[name_start..i]);
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'=') {
+            i += 1;
+        }
+        let Some(&quote) = bytes.get(i) else { break };
+        if quote != b'"' && quote != b'\'' {
+            break;
+        }
+        i += 1;
+        let value_start = i;
+        while i < bytes.len() && bytes[i] != quote {
+            i += 1;
+        }
+        out.push((name, base + value_start..base + i));
+        i += 1;
+    }
+    out
+}
+
+impl Dom {
+    fn parse(text: &str) -> Result<Self, TopologyError> {
+        let mut reader = Reader::from_str(text);
+        reader.config_mut().check_end_names = true;
+        reader.config_mut().trim_text(false);
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut stack: Vec<usize> = Vec::new();
+        let mut root = None;
+        loop {
+            let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+            let event = reader.read_event().map_err(|e| {
+                let at = usize::try_from(reader.error_position()).unwrap_or(text.len());
+                malformed(text, at, e.to_string())
+            })?;
+            let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+            match event {
+                Event::Start(ref e) | Event::Empty(ref e) => {
+                    let self_closing = matches!(event, Event::Empty(_));
+                    let tag = text.get(start..end).unwrap_or_default();
+                    let mut attrs = Vec::new();
+                    for attr in e.attributes().with_checks(true) {
+                        attr.map_err(|err| malformed(text, start, err.to_string()))?;
+                    }
+                    for (name, span) in scan_attrs(tag, start) {
+                        let raw = text.get(span.clone()).unwrap_or_default();
+                        let value = quick_xml::escape::unescape(raw)
+                            .map_err(|err| malformed(text, span.start, err.to_string()))?
+                            .into_owned();
+                        attrs.push(Attr {
+                            name,
+                            value,
+                            value_span: span,
+                        });
+                    }
+                    let id = nodes.len();
+                    nodes.push(Node {
+                        name: local(e.name().as_ref()),
+                        attrs,
+                        span: start..end,
+                        content_end: end,
+                        self_closing,
+                        children: Vec::new(),
+                        text: String::new(),
+                    });
+                    match stack.last() {
+                        Some(&parent) => nodes[parent].children.push(id),
+                        None if root.is_none() => root = Some(id),
+                        None => {
+                            return Err(malformed(
+                                text,
+                                start,
+                                "more than one root element".to_owned(),
+                            ));
+                        }
+                    }
+                    if !self_closing {
+                        stack.push(id);
+                    }
+                }
+                Event::End(_) => {
+                    if let Some(id) = stack.pop() {
+                        nodes[id].span.end = end;
+                        nodes[id].content_end = start;
+                    }
+                }
+                Event::Text(ref t) => {
+                    if let Some(&id) = stack.last() {
+                        let raw = String::from_utf8_lossy(t.as_ref()).into_owned();
+                        let value = quick_xml::escape::unescape(&raw)
+                            .map_err(|err| malformed(text, start, err.to_string()))?;
+                        nodes[id].text.push_str(value.trim());
+                    } else if !t.as_ref().iter().all(u8::is_ascii_whitespace) {
+                        return Err(malformed(
+                            text,
+                            start,
+                            "text outside the root element".to_owned(),
+                        ));
+                    }
+                }
+                Event::CData(ref t) => {
+                    if let Some(&id) = stack.last() {
+                        nodes[id]
+                            .text
+                            .push_str(String::from_utf8_lossy(t.as_ref()).trim());
+                    }
+                }
+                Event::GeneralRef(ref r) => {
+                    if let Some(&id) = stack.last() {
+                        let raw = format!("&{};", String::from_utf8_lossy(r.as_ref()));
+                        let value = quick_xml::escape::unescape(&raw)
+                            .map_err(|err| malformed(text, start, err.to_string()))?;
+                        nodes[id].text.push_str(&value);
+                    }
+                }
+                Event::Eof => {
+                    if let Some(&open) = stack.last() {
+                        return Err(malformed(
+                            text,
+                            text.len(),
+                            format!("element `{}` is not closed", nodes[open].name),
+                        ));
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let root = root.ok_or_else(|| malformed(text, 0, "no root element".to_owned()))?;
+        Ok(Self {
+            nodes,
+            root,
+            source: text.to_owned(),
+        })
+    }
+
+    fn attr(&self, node: usize, name: &str) -> Option<&str> {
+        self.nodes[node]
+            .attrs
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
+    }
+
+    fn children<'a>(&'a self, node: usize, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.nodes[node]
+            .children
+            .iter()
+            .copied()
+            .filter(move |&c| self.nodes[c].name == name)
+    }
+
+    fn child(&self, node: usize, name: &str) -> Option<usize> {
+        self.children(node, name).next()
+    }
+
+    /// The whitespace run (newline and indentation) right before an element, or
+    /// a newline when there is none.
+    fn indent_before(&self, node: usize) -> String {
+        let n = self.whitespace_before(node);
+        let start = self.nodes[node].span.start;
+        match self.source.get(start - n..start) {
+            Some(ws) if !ws.is_empty() => ws.to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// How many whitespace bytes precede an element.
+    fn whitespace_before(&self, node: usize) -> usize {
+        let start = self.nodes[node].span.start;
+        let before = self.source.get(..start).unwrap_or_default();
+        before.len() - before.trim_end_matches([' ', '\t', '\r', '\n']).len()
+    }
+
+    fn services(&self) -> impl Iterator<Item = usize> + '_ {
+        self.child(self.root, "Services")
+            .into_iter()
+            .flat_map(move |s| self.children(s, "Service"))
+    }
+
+    fn clusters(&self) -> impl Iterator<Item = usize> + '_ {
+        self.child(self.root, "Clusters")
+            .into_iter()
+            .flat_map(move |s| self.children(s, "Cluster"))
+    }
+
+    fn find_cluster(&self, fqdn: &str) -> Option<usize> {
+        self.clusters().find(|&c| {
+            self.attr(c, "Fqdn")
+                .is_some_and(|f| f.eq_ignore_ascii_case(fqdn))
+        })
+    }
+}
+
+/// `(SiteId, Number)` of a cluster's `ClusterId`.
+fn cluster_key(dom: &Dom, cluster: usize) -> Option<(String, String)> {
+    let id = dom.child(cluster, "ClusterId")?;
+    Some((
+        dom.attr(id, "SiteId")?.to_owned(),
+        dom.attr(id, "Number")?.to_owned(),
+    ))
+}
+
+/// `(SiteId, RoleName, Instance)` of a service's own `ServiceId`.
+fn service_id(dom: &Dom, service: usize) -> Option<(String, String, String)> {
+    let id = dom.child(service, "ServiceId")?;
+    service_ref(dom, id)
+}
+
+fn service_ref(dom: &Dom, id: usize) -> Option<(String, String, String)> {
+    Some((
+        dom.attr(id, "SiteId")?.to_owned(),
+        dom.attr(id, "RoleName")?.to_owned(),
+        dom.attr(id, "Instance")?.to_owned(),
+    ))
+}
+
+fn installed_on(dom: &Dom, service: usize) -> Option<(String, String)> {
+    let on = dom.child(service, "InstalledOn")?;
+    let id = dom.child(on, "ClusterId")?;
+    Some((
+        dom.attr(id, "SiteId")?.to_owned(),
+        dom.attr(id, "Number")?.to_owned(),
+    ))
+}
+
+fn dependencies(dom: &Dom, service: usize) -> Vec<(String, String, String)> {
+    dom.child(service, "DependsOn")
+        .into_iter()
+        .flat_map(|d| dom.children(d, "Dependency"))
+        .filter_map(|d| dom.child(d, "ServiceId"))
+        .filter_map(|id| service_ref(dom, id))
+        .collect()
+}
+
+/// Reads the model out of the DOM.
+struct Model;
+
+impl Model {
+    fn read(text: &str, dom: Dom) -> Result<Topology, TopologyError> {
+        let root = &dom.nodes[dom.root];
+        let xmlns = root.attrs.iter().find(|a| a.name == "xmlns");
+        if root.name != "Topology" || xmlns.map(|a| a.value.as_str()) != Some(TOPOLOGY_NS) {
+            let (line, column) = line_column(text, root.span.start);
+            return Err(TopologyError::NotTopology {
+                line,
+                column,
+                message: format!(
+                    "the root element is `{}`; expected `Topology` in namespace `{TOPOLOGY_NS}` (the output of Get-CsTopology -AsXml)",
+                    root.name
+                ),
+            });
+        }
+        let invalid = |node: usize, message: String| {
+            let (line, column) = line_column(text, dom.nodes[node].span.start);
+            TopologyError::Invalid {
+                line,
+                column,
+                message,
+            }
+        };
+
+        let default_domain = dom
+            .child(dom.root, "InternalDomains")
+            .and_then(|d| dom.attr(d, "DefaultDomain"))
+            .map(str::to_owned);
+
+        let mut sites = Vec::new();
+        let mut site_names: BTreeMap<String, String> = BTreeMap::new();
+        for s in dom
+            .child(dom.root, "Sites")
+            .into_iter()
+            .flat_map(|s| dom.children(s, "CentralSite"))
+        {
+            let site_id = dom
+                .attr(s, "SiteId")
+                .ok_or_else(|| invalid(s, "`CentralSite` has no `SiteId`".to_owned()))?
+                .to_owned();
+            let name = dom
+                .child(s, "Name")
+                .map(|n| dom.nodes[n].text.clone())
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| invalid(s, format!("site `{site_id}` has no `Name`")))?;
+            site_names.insert(site_id.clone(), name.clone());
+            sites.push(TopologySite { site_id, name });
+        }
+
+        // Clusters by (SiteId, Number).
+        let mut clusters: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for c in dom.clusters() {
+            let key = cluster_key(&dom, c)
+                .ok_or_else(|| invalid(c, "`Cluster` has no `ClusterId`".to_owned()))?;
+            if dom.attr(c, "Fqdn").is_none() {
+                return Err(invalid(c, "`Cluster` has no `Fqdn`".to_owned()));
+            }
+            clusters.insert(key, c);
+        }
+        // Services by (SiteId, RoleName, Instance), with the cluster they run on.
+        let mut services: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
+        for s in dom.services() {
+            let Some(id) = service_id(&dom, s) else {
+                return Err(invalid(s, "`Service` has no `ServiceId`".to_owned()));
+            };
+            let Some(on) = installed_on(&dom, s) else {
+                // Services installed on SQL instances and the like: not pools.
+                continue;
+            };
+            if let Some(&cluster) = clusters.get(&on) {
+                services.insert(id, (s, cluster));
+            }
+        }
+        let cluster_fqdn = |c: usize| dom.attr(c, "Fqdn").unwrap_or_default().to_owned();
+        let site_of = |c: usize| -> Result<String, TopologyError> {
+            let (site_id, _) = cluster_key(&dom, c).unwrap_or_default();
+            site_names
+                .get(&site_id)
+                .cloned()
+                .ok_or_else(|| invalid(c, format!("cluster refers to unknown site `{site_id}`")))
+        };
+        let cluster_of_ref = |r: &(String, String, String)| services.get(r).map(|&(_, c)| c);
+
+        let mut edge_pools = Vec::new();
+        let mut edge_services = BTreeMap::new();
+        let mut front_end_pools = Vec::new();
+        // Document order of the clusters.
+        let mut by_cluster: BTreeMap<usize, Vec<(&(String, String, String), usize)>> =
+            BTreeMap::new();
+        for (id, &(s, c)) in &services {
+            by_cluster.entry(c).or_default().push((id, s));
+        }
+        for (&cluster, roles) in &by_cluster {
+            let fqdn = cluster_fqdn(cluster);
+            if let Some(&(id, edge)) = roles.iter().find(|(id, _)| id.1 == "EdgeServer") {
+                let next_hop = dependencies(&dom, edge)
+                    .iter()
+                    .filter(|d| d.1 == "Registrar")
+                    .find_map(cluster_of_ref)
+                    .map(cluster_fqdn);
+                let ports: Vec<usize> = dom
+                    .child(edge, "Ports")
+                    .into_iter()
+                    .flat_map(|p| dom.children(p, "Port"))
+                    .collect();
+                let federation_enabled = ports.iter().any(|&p| is_federation_port(&dom, p));
+                let access_edge_fqdn = ports
+                    .iter()
+                    .filter(|&&p| {
+                        dom.attr(p, "Owner") == Some("urn:component:AccessEdge")
+                            && dom.attr(p, "InterfaceSide") == Some("External")
+                    })
+                    .find_map(|&p| dom.attr(p, "ConfiguredFqdn"))
+                    .map(str::to_ascii_lowercase);
+                let mut machines = Vec::new();
+                let machine_nodes: Vec<usize> = dom
+                    .children(cluster, "Machine")
+                    .chain(
+                        dom.children(cluster, "Machines")
+                            .flat_map(|ms| dom.children(ms, "Machine")),
+                    )
+                    .collect();
+                for m in machine_nodes {
+                    let Some(mfqdn) = dom.attr(m, "Fqdn") else {
+                        return Err(invalid(m, format!("a machine of `{fqdn}` has no `Fqdn`")));
+                    };
+                    let ips = |side: &str| -> Vec<String> {
+                        dom.children(m, "NetInterface")
+                            .filter(|&n| dom.attr(n, "InterfaceSide") == Some(side))
+                            .filter_map(|n| dom.attr(n, "IPAddress"))
+                            .map(str::to_owned)
+                            .collect()
+                    };
+                    machines.push(EdgeMachine {
+                        fqdn: mfqdn.to_ascii_lowercase(),
+                        internal_ips: ips("Internal"),
+                        external_ips: ips("External"),
+                    });
+                }
+                edge_services.insert(
+                    fqdn.to_ascii_lowercase(),
+                    ServiceKey {
+                        site_id: id.0.clone(),
+                        role: id.1.clone(),
+                        instance: id.2.clone(),
+                        node: edge,
+                    },
+                );
+                edge_pools.push(EdgePool {
+                    fqdn: fqdn.to_ascii_lowercase(),
+                    site: site_of(cluster)?,
+                    machines,
+                    federation_enabled,
+                    next_hop: next_hop.map(|h| h.to_ascii_lowercase()),
+                    access_edge_fqdn,
+                });
+            }
+            if roles.iter().any(|(id, _)| id.1 == "Registrar") {
+                let media_of = |role: &str| {
+                    roles
+                        .iter()
+                        .filter(|(id, _)| id.1 == role)
+                        .flat_map(|&(_, s)| dependencies(&dom, s))
+                        .filter(|d| d.1 == "EdgeServer")
+                        .find_map(|d| cluster_of_ref(&d))
+                        .map(|c| cluster_fqdn(c).to_ascii_lowercase())
+                };
+                front_end_pools.push(FrontEndPool {
+                    fqdn: fqdn.to_ascii_lowercase(),
+                    site: site_of(cluster)?,
+                    media_edge_pool: media_of("ConfServices")
+                        .or_else(|| media_of("MediationServer")),
+                });
+            }
+        }
+        // BTreeMap<usize, _> iterates clusters in node order, which is document
+        // order; services of the same pool are looked up by key, so the result
+        // does not depend on the order of `Services`.
+        Ok(Topology {
+            text: text.to_owned(),
+            dom,
+            sites,
+            edge_pools,
+            front_end_pools,
+            default_domain,
+            edge_services,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn line_column_counts_characters() {
+        assert_eq!(line_column("ab\ncé\nx", 0), (1, 1));
+        assert_eq!(line_column("ab\ncé\nx", 3), (2, 1));
+        assert_eq!(line_column("ab\ncé\nx", 7), (3, 1));
+    }
+
+    #[test]
+    fn scan_attrs_finds_value_spans() {
+        let tag = r#"<Port Owner="a" x:Usage = 'b&amp;c' />"#;
+        let spans = scan_attrs(tag, 10);
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[0].0, "Owner");
+        assert_eq!(&tag[spans[0].1.start - 10..spans[0].1.end - 10], "a");
+        assert_eq!(spans[1].0, "Usage");
+        assert_eq!(&tag[spans[1].1.start - 10..spans[1].1.end - 10], "b&amp;c");
+    }
+}
