@@ -4,5 +4,6 @@
 //! runtime hands it what the plugins observed ([`observed`]) and gets back the
 //! checked deployment, the plan and its renderings; the CLI does all I/O.
 
+pub mod deployment;
 pub mod observed;
 pub mod topology;

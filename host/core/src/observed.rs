@@ -236,10 +236,9 @@ pub struct Observation {
     pub dns: Vec<DnsRecord>,
     /// The services of each machine, by machine FQDN.
     pub services: BTreeMap<String, Vec<ServiceStatus>>,
-    /// The topology version local setup last applied, by machine FQDN, where it is
-    /// known (from a `run-setup` report the runtime journaled, or the lab's files).
-    /// A machine absent here is taken to be current with the published topology:
-    /// no plugin call reads it without running setup.
+    /// The topology version local setup last applied, by machine FQDN, as
+    /// `servers.setup-version(machine)` reports it. A machine where setup never
+    /// ran (`none`), or that is absent here, counts as version 0: not current.
     pub setup_versions: BTreeMap<String, u64>,
     pub probes: Vec<Probe>,
     pub pools: Vec<PoolStatus>,

@@ -1,0 +1,591 @@
+//! The checked domain state: what the planner plans from and the policies judge.
+//!
+//! [`assemble`] turns one raw [`Observation`] (what the plugins reported) into a
+//! [`Snapshot`]: the parsed [`Topology`] and the [`Deployment`]. A `Deployment`
+//! projects one to one onto the policy WIT `state` record
+//! (`wit/policy/policy.wit`): same fields, same order. A step's predicted effect
+//! is a list of [`Change`] values, one case per case of the WIT `change` variant,
+//! and [`Deployment::apply`] computes the next state from one.
+//!
+//! Lists are kept sorted (sites by name, pools and machines by FQDN, record sets
+//! by name then type), so equal deployments serialize identically.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::observed::{
+    Observation, PoolState, PortState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind,
+    ServiceState,
+};
+use crate::topology::{Topology, TopologyError};
+
+/// The port partners use for XMPP federation.
+pub const XMPP_PORT: u16 = 5269;
+/// The port partners use for SIP federation.
+pub const SIP_FEDERATION_PORT: u16 = 5061;
+/// How long a probe may take, in milliseconds.
+pub const PROBE_TIMEOUT_MS: u32 = 5000;
+
+/// Turning an observation into a deployment went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssembleError {
+    #[error("the published topology cannot be read: {0}")]
+    Topology(#[from] TopologyError),
+    #[error(
+        "site `{site}` has a {kind} route `{identity}` that is not an Edge pool identity (`EdgeServer:<pool fqdn>`)"
+    )]
+    Route {
+        site: String,
+        kind: &'static str,
+        identity: String,
+    },
+    #[error("the zone `{zone}` is not a DNS name")]
+    Zone { zone: String },
+}
+
+/// A service identity naming an Edge pool: `EdgeServer:<pool fqdn>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct EdgeIdentity {
+    fqdn: String,
+}
+
+impl EdgeIdentity {
+    #[must_use]
+    pub fn new(pool_fqdn: &str) -> Self {
+        Self {
+            fqdn: pool_fqdn.to_ascii_lowercase(),
+        }
+    }
+
+    /// The Edge pool FQDN.
+    #[must_use]
+    pub fn pool(&self) -> &str {
+        &self.fqdn
+    }
+}
+
+impl fmt::Display for EdgeIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EdgeServer:{}", self.fqdn)
+    }
+}
+
+/// The text is not `EdgeServer:<fqdn>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an Edge pool identity (`EdgeServer:<pool fqdn>`)")]
+pub struct IdentityError(pub String);
+
+impl FromStr for EdgeIdentity {
+    type Err = IdentityError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            Some((role, fqdn))
+                if role.eq_ignore_ascii_case("EdgeServer")
+                    && !fqdn.is_empty()
+                    && !fqdn.contains(char::is_whitespace) =>
+            {
+                Ok(Self::new(fqdn))
+            }
+            _ => Err(IdentityError(s.to_owned())),
+        }
+    }
+}
+
+impl From<EdgeIdentity> for String {
+    fn from(id: EdgeIdentity) -> Self {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for EdgeIdentity {
+    type Error = IdentityError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+/// WIT `edge-machine`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeMachineState {
+    pub fqdn: String,
+    pub services_running: bool,
+    pub replica_up_to_date: bool,
+    pub setup_version: u64,
+}
+
+/// WIT `edge-pool`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgePoolState {
+    pub fqdn: String,
+    pub site: String,
+    pub federation_enabled: bool,
+    pub next_hop: Option<String>,
+    pub access_edge_fqdn: Option<String>,
+    pub access_edge_ips: Vec<String>,
+    pub machines: Vec<EdgeMachineState>,
+    pub xmpp_port_open: bool,
+}
+
+impl EdgePoolState {
+    #[must_use]
+    pub fn identity(&self) -> EdgeIdentity {
+        EdgeIdentity::new(&self.fqdn)
+    }
+
+    /// Every machine runs every Lync service.
+    #[must_use]
+    pub fn services_running(&self) -> bool {
+        !self.machines.is_empty() && self.machines.iter().all(|m| m.services_running)
+    }
+}
+
+/// WIT `front-end-pool`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrontEndPoolState {
+    pub fqdn: String,
+    pub site: String,
+    pub media_edge_pool: Option<String>,
+    pub state: PoolState,
+    pub failover_fqdn: Option<String>,
+    pub online: bool,
+}
+
+/// WIT `site`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRoutes {
+    pub name: String,
+    pub federation_route: Option<EdgeIdentity>,
+    pub xmpp_route: Option<EdgeIdentity>,
+}
+
+impl SiteRoutes {
+    #[must_use]
+    pub fn route(&self, kind: RouteKind) -> Option<&EdgeIdentity> {
+        match kind {
+            RouteKind::Federation => self.federation_route.as_ref(),
+            RouteKind::XmppFederation => self.xmpp_route.as_ref(),
+        }
+    }
+}
+
+/// WIT `rrset`: all records of one name and type. `data` is sorted; empty only
+/// in a change that deletes the set.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RrSet {
+    pub name: String,
+    pub rtype: RecordType,
+    pub ttl: u32,
+    pub data: Vec<RecordData>,
+}
+
+/// WIT `route-change`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RouteChange {
+    pub site: String,
+    pub kind: RouteKind,
+    pub identity: Option<EdgeIdentity>,
+}
+
+/// WIT `change`: one field of the state a step changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "change", content = "value")]
+pub enum Change {
+    /// Federation on an Edge pool.
+    Federation(String, bool),
+    /// Services on an Edge machine.
+    ServicesRunning(String, bool),
+    /// Replica of an Edge machine.
+    ReplicaUpToDate(String, bool),
+    /// Topology version local setup applied on an Edge machine.
+    SetupVersion(String, u64),
+    Route(RouteChange),
+    /// A record set replaced; empty `data` deletes it.
+    Rrset(RrSet),
+    /// External TCP 5269 on an Edge pool.
+    XmppPortOpen(String, bool),
+    /// A Front End pool's media Edge pool.
+    MediaEdgePool(String, Option<String>),
+    PoolState(String, PoolState),
+    /// An Edge pool's next hop.
+    NextHop(String, Option<String>),
+    StoreAvailable(bool),
+    TopologyVersion(u64),
+    DraftPending(bool),
+}
+
+/// Applying a change that names an object the state does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the change names an unknown {kind} `{name}`")]
+pub struct UnknownObject {
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// WIT `state`: the whole deployment as the invariants see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub sites: Vec<SiteRoutes>,
+    pub edge_pools: Vec<EdgePoolState>,
+    pub front_end_pools: Vec<FrontEndPoolState>,
+    pub zone: String,
+    pub dns: Vec<RrSet>,
+    pub store_available: bool,
+    pub topology_version: u64,
+    pub draft_pending: bool,
+}
+
+impl Deployment {
+    #[must_use]
+    pub fn edge_pool(&self, fqdn: &str) -> Option<&EdgePoolState> {
+        self.edge_pools
+            .iter()
+            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+    }
+
+    #[must_use]
+    pub fn front_end_pool(&self, fqdn: &str) -> Option<&FrontEndPoolState> {
+        self.front_end_pools
+            .iter()
+            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+    }
+
+    #[must_use]
+    pub fn site(&self, name: &str) -> Option<&SiteRoutes> {
+        self.sites
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The record set (`name`, `rtype`), if the zone has it.
+    #[must_use]
+    pub fn rrset(&self, name: &str, rtype: RecordType) -> Option<&RrSet> {
+        self.dns
+            .iter()
+            .find(|r| r.rtype == rtype && r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Edge pools with federation enabled.
+    #[must_use]
+    pub fn federation_pools(&self) -> Vec<&EdgePoolState> {
+        self.edge_pools
+            .iter()
+            .filter(|p| p.federation_enabled)
+            .collect()
+    }
+
+    fn machine_mut(&mut self, fqdn: &str) -> Result<&mut EdgeMachineState, UnknownObject> {
+        self.edge_pools
+            .iter_mut()
+            .flat_map(|p| p.machines.iter_mut())
+            .find(|m| m.fqdn.eq_ignore_ascii_case(fqdn))
+            .ok_or_else(|| unknown("edge machine", fqdn))
+    }
+
+    fn edge_pool_mut(&mut self, fqdn: &str) -> Result<&mut EdgePoolState, UnknownObject> {
+        self.edge_pools
+            .iter_mut()
+            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+            .ok_or_else(|| unknown("edge pool", fqdn))
+    }
+
+    fn front_end_pool_mut(&mut self, fqdn: &str) -> Result<&mut FrontEndPoolState, UnknownObject> {
+        self.front_end_pools
+            .iter_mut()
+            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+            .ok_or_else(|| unknown("front end pool", fqdn))
+    }
+
+    /// The state after `change`.
+    ///
+    /// # Errors
+    /// [`UnknownObject`] when the change names a machine, pool or site the
+    /// state does not have.
+    pub fn apply(&mut self, change: &Change) -> Result<(), UnknownObject> {
+        match change {
+            Change::Federation(pool, on) => self.edge_pool_mut(pool)?.federation_enabled = *on,
+            Change::ServicesRunning(m, on) => self.machine_mut(m)?.services_running = *on,
+            Change::ReplicaUpToDate(m, on) => self.machine_mut(m)?.replica_up_to_date = *on,
+            Change::SetupVersion(m, v) => self.machine_mut(m)?.setup_version = *v,
+            Change::Route(rc) => {
+                let site = self
+                    .sites
+                    .iter_mut()
+                    .find(|s| s.name.eq_ignore_ascii_case(&rc.site))
+                    .ok_or_else(|| unknown("site", &rc.site))?;
+                match rc.kind {
+                    RouteKind::Federation => site.federation_route.clone_from(&rc.identity),
+                    RouteKind::XmppFederation => site.xmpp_route.clone_from(&rc.identity),
+                }
+            }
+            Change::Rrset(set) => {
+                self.dns
+                    .retain(|r| !(r.rtype == set.rtype && r.name.eq_ignore_ascii_case(&set.name)));
+                if !set.data.is_empty() {
+                    let mut set = set.clone();
+                    set.data.sort();
+                    self.dns.push(set);
+                    self.dns
+                        .sort_by(|a, b| (&a.name, a.rtype).cmp(&(&b.name, b.rtype)));
+                }
+            }
+            Change::XmppPortOpen(pool, on) => self.edge_pool_mut(pool)?.xmpp_port_open = *on,
+            Change::MediaEdgePool(pool, edge) => {
+                self.front_end_pool_mut(pool)?
+                    .media_edge_pool
+                    .clone_from(edge);
+            }
+            Change::PoolState(pool, state) => {
+                let p = self.front_end_pool_mut(pool)?;
+                p.state = *state;
+                if *state == PoolState::Normal {
+                    p.failover_fqdn = None;
+                }
+            }
+            Change::NextHop(pool, hop) => self.edge_pool_mut(pool)?.next_hop.clone_from(hop),
+            Change::StoreAvailable(on) => self.store_available = *on,
+            Change::TopologyVersion(v) => self.topology_version = *v,
+            Change::DraftPending(on) => self.draft_pending = *on,
+        }
+        Ok(())
+    }
+
+    /// The state after every change of `changes`, in order.
+    ///
+    /// # Errors
+    /// As [`Deployment::apply`].
+    pub fn after(&self, changes: &[Change]) -> Result<Self, UnknownObject> {
+        let mut next = self.clone();
+        for c in changes {
+            next.apply(c)?;
+        }
+        Ok(next)
+    }
+}
+
+fn unknown(kind: &'static str, name: &str) -> UnknownObject {
+    UnknownObject {
+        kind,
+        name: name.to_owned(),
+    }
+}
+
+/// One observation, checked: the parsed topology and the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub topology: Topology,
+    pub deployment: Deployment,
+}
+
+/// The endpoints the runtime must probe for one observation: every Access Edge
+/// external IP of every Edge pool on TCP 5269, as an XMPP server-to-server
+/// stream open to `stream_to` (the SIP domain). Sorted, without duplicates.
+#[must_use]
+pub fn probe_targets(topology: &Topology, stream_to: &str) -> Vec<ProbeRequest> {
+    let mut out: Vec<ProbeRequest> = topology
+        .edge_pools()
+        .iter()
+        .flat_map(|p| p.access_edge_ips())
+        .map(|ip| ProbeRequest {
+            host: ip,
+            port: XMPP_PORT,
+            kind: ProbeKind::XmppServer,
+            timeout_ms: PROBE_TIMEOUT_MS,
+            stream_to: Some(stream_to.to_owned()),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Check an observation into a [`Snapshot`].
+///
+/// Missing reports are read conservatively: a machine without a service list
+/// has its services not running, one without a replica entry is not up to date,
+/// an Access Edge IP without an XMPP probe answer is not reachable. A Front End
+/// pool `list-pools` does not mention is taken as normal and online. A machine
+/// without a known setup version has version 0 (see
+/// [`Observation::setup_versions`]).
+///
+/// # Errors
+/// [`AssembleError`] when the topology cannot be read, a site route is not an
+/// Edge pool identity, or the zone is empty.
+pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
+    let zone = observation.zone.trim_end_matches('.').to_ascii_lowercase();
+    if zone.is_empty() || zone.contains(char::is_whitespace) {
+        return Err(AssembleError::Zone {
+            zone: observation.zone.clone(),
+        });
+    }
+    let topology = Topology::parse(&observation.topology.xml)?;
+    let version = observation.topology.version;
+
+    let mut sites = Vec::new();
+    for s in &observation.sites {
+        let parse = |kind: &'static str, r: &Option<String>| -> Result<_, AssembleError> {
+            r.as_deref()
+                .map(|id| {
+                    id.parse::<EdgeIdentity>()
+                        .map_err(|_| AssembleError::Route {
+                            site: s.site.clone(),
+                            kind,
+                            identity: id.to_owned(),
+                        })
+                })
+                .transpose()
+        };
+        sites.push(SiteRoutes {
+            name: s.site.clone(),
+            federation_route: parse("federation", &s.federation_route)?,
+            xmpp_route: parse("XMPP federation", &s.xmpp_federation_route)?,
+        });
+    }
+    // Sites the topology has but the store did not list: no routes.
+    for t in topology.sites() {
+        if !sites.iter().any(|s| s.name.eq_ignore_ascii_case(&t.name)) {
+            sites.push(SiteRoutes {
+                name: t.name.clone(),
+                federation_route: None,
+                xmpp_route: None,
+            });
+        }
+    }
+    sites.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let replicas: BTreeMap<String, bool> = observation
+        .replicas
+        .iter()
+        .map(|r| (r.fqdn.to_ascii_lowercase(), r.up_to_date))
+        .collect();
+    let services: BTreeMap<String, bool> = observation
+        .services
+        .iter()
+        .map(|(m, list)| {
+            (
+                m.to_ascii_lowercase(),
+                !list.is_empty() && list.iter().all(|s| s.state == ServiceState::Running),
+            )
+        })
+        .collect();
+    let setup: BTreeMap<String, u64> = observation
+        .setup_versions
+        .iter()
+        .map(|(m, v)| (m.to_ascii_lowercase(), *v))
+        .collect();
+    let xmpp_open = |ip: &str| {
+        observation.probes.iter().any(|p| {
+            p.request.host == ip
+                && p.request.port == XMPP_PORT
+                && p.report.state == PortState::Open
+                && (p.request.kind == ProbeKind::Tcp
+                    || p.report.xmpp.as_ref().is_some_and(|x| x.stream_header))
+        })
+    };
+
+    let mut edge_pools: Vec<EdgePoolState> = topology
+        .edge_pools()
+        .iter()
+        .map(|p| {
+            let ips = p.access_edge_ips();
+            let mut machines: Vec<EdgeMachineState> = p
+                .machines
+                .iter()
+                .map(|m| EdgeMachineState {
+                    fqdn: m.fqdn.clone(),
+                    services_running: services.get(&m.fqdn).copied().unwrap_or(false),
+                    replica_up_to_date: replicas.get(&m.fqdn).copied().unwrap_or(false),
+                    setup_version: setup.get(&m.fqdn).copied().unwrap_or(0),
+                })
+                .collect();
+            machines.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+            EdgePoolState {
+                fqdn: p.fqdn.clone(),
+                site: p.site.clone(),
+                federation_enabled: p.federation_enabled,
+                next_hop: p.next_hop.clone(),
+                access_edge_fqdn: p.access_edge_fqdn.clone(),
+                xmpp_port_open: !ips.is_empty() && ips.iter().all(|ip| xmpp_open(ip)),
+                access_edge_ips: ips,
+                machines,
+            }
+        })
+        .collect();
+    edge_pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+
+    let mut front_end_pools: Vec<FrontEndPoolState> = topology
+        .front_end_pools()
+        .iter()
+        .map(|p| {
+            let status = observation
+                .pools
+                .iter()
+                .find(|s| s.fqdn.eq_ignore_ascii_case(&p.fqdn));
+            FrontEndPoolState {
+                fqdn: p.fqdn.clone(),
+                site: p.site.clone(),
+                media_edge_pool: p.media_edge_pool.clone(),
+                state: status.map_or(PoolState::Normal, |s| s.state),
+                failover_fqdn: status
+                    .and_then(|s| s.failover_fqdn.clone())
+                    .map(|f| f.to_ascii_lowercase()),
+                online: status.is_none_or(|s| s.online),
+            }
+        })
+        .collect();
+    front_end_pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+
+    let mut sets: BTreeMap<(String, RecordType), RrSet> = BTreeMap::new();
+    for r in &observation.dns {
+        let name = r.name.trim_end_matches('.').to_ascii_lowercase();
+        let rtype = r.data.record_type();
+        let set = sets.entry((name.clone(), rtype)).or_insert_with(|| RrSet {
+            name,
+            rtype,
+            ttl: r.ttl,
+            data: Vec::new(),
+        });
+        set.ttl = set.ttl.min(r.ttl);
+        set.data.push(normalize(&r.data));
+    }
+    let dns = sets
+        .into_values()
+        .map(|mut s| {
+            s.data.sort();
+            s.data.dedup();
+            s
+        })
+        .collect();
+
+    let deployment = Deployment {
+        sites,
+        edge_pools,
+        front_end_pools,
+        zone,
+        dns,
+        store_available: observation.store.active_master.is_some(),
+        topology_version: version,
+        draft_pending: !observation.topology.enabled,
+    };
+    Ok(Snapshot {
+        topology,
+        deployment,
+    })
+}
+
+/// Names in record data lower case, without the final dot.
+fn normalize(data: &RecordData) -> RecordData {
+    let name = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+    match data {
+        RecordData::Cname(n) => RecordData::Cname(name(n)),
+        RecordData::Srv(s) => {
+            let mut s = s.clone();
+            s.target = name(&s.target);
+            RecordData::Srv(s)
+        }
+        other => other.clone(),
+    }
+}
