@@ -104,6 +104,15 @@ world_bindings!(
     "failback_plugin_sdk::pool_control"
 );
 
+// The export macros at the crate root, as the crate docs show them
+// (`failback_plugin_sdk::export_pool_control!`); they stay reachable through
+// their world's module too.
+pub use dns_provider::export_dns_provider;
+pub use management_store::export_management_store;
+pub use pool_control::export_pool_control;
+pub use port_probe::export_port_probe;
+pub use server_control::export_server_control;
+
 /// The `dns-provider` world's interface: implement [`dns::Guest`], export with
 /// [`export_dns_provider!`].
 pub mod dns {
@@ -234,6 +243,8 @@ pub mod files {
 
     #[cfg(test)]
     mod tests {
+        #![allow(clippy::unwrap_used, reason = "a test fails loudly")]
+
         use super::*;
 
         #[test]
