@@ -1,0 +1,546 @@
+//! `store/topology.xml` and `store/store.json`: the published topology and its
+//! version, the sites' routes, the store's status and its replicas, with the
+//! rules of docs/lab-files.md.
+//!
+//! A publish writes two files, and no rename makes two files change at once.
+//! `store.json` (the new version, not enabled) is written first and the XML
+//! second: an interruption between them leaves a new, not enabled version that
+//! holds the previous document — a harmless extra publish that a fresh read
+//! shows as it is. The other order would leave the new document under the old,
+//! possibly enabled, version, claiming replicas are up to date with a document
+//! they never received.
+
+use std::io;
+use std::path::PathBuf;
+
+use failback_plugin_sdk::files;
+use failback_plugin_sdk::management::{
+    PluginError, ReplicaStatus, RouteKind, Site, StoreStatus, TopologyDocument,
+};
+use serde::{Deserialize, Serialize};
+
+const TOPOLOGY: &str = "topology.xml";
+const FILE: &str = "store.json";
+const LOG: &str = "lab-store.log";
+/// A site route names an Edge pool by its service identity.
+const EDGE_SERVER: &str = "EdgeServer:";
+
+/// Where the plugin's granted directories are.
+#[derive(Debug)]
+pub(crate) struct Lab {
+    /// Holds `topology.xml` and `store.json`.
+    pub(crate) dir: PathBuf,
+    /// Holds `lab-store.log`.
+    pub(crate) writes: PathBuf,
+}
+
+/// `store.json`, as written. Keys the lab does not know are kept on rewrite.
+#[derive(Debug, Deserialize, Serialize)]
+struct StoreFile {
+    version: u64,
+    enabled: bool,
+    active_master: Option<String>,
+    file_transfer_agents: Vec<String>,
+    sites: Vec<SiteEntry>,
+    replicas: Vec<Replica>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct SiteEntry {
+    name: String,
+    federation_route: Option<String>,
+    xmpp_federation_route: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Replica {
+    fqdn: String,
+    version: u64,
+    last_update: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl StoreFile {
+    /// Publishing, enabling and replicating need the store's active master.
+    fn require_available(&self) -> Result<(), PluginError> {
+        if self.active_master.is_none() {
+            return Err(PluginError::Unavailable(
+                "the management store is unavailable: it has no active master".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Lab {
+    /// The published topology, its version and whether it is enabled.
+    pub(crate) fn read_topology(&self) -> Result<TopologyDocument, PluginError> {
+        let store = self.read()?;
+        let xml = std::fs::read_to_string(self.dir.join(TOPOLOGY))
+            .map_err(|e| io_error("read", TOPOLOGY, &e))?;
+        Ok(TopologyDocument {
+            xml,
+            version: store.version,
+            enabled: store.enabled,
+        })
+    }
+
+    /// `Publish-CsTopology` against `expected`: the new version, not enabled.
+    pub(crate) fn publish_topology(&self, xml: &str, expected: u64) -> Result<u64, PluginError> {
+        let mut store = self.read()?;
+        store.require_available()?;
+        if store.version != expected {
+            return Err(PluginError::Conflict(format!(
+                "the published topology is version `{}`, not the expected `{expected}`",
+                store.version
+            )));
+        }
+        if xml.trim().is_empty() {
+            return Err(PluginError::Invalid(
+                "the topology document to publish is empty".to_owned(),
+            ));
+        }
+        let version = store.version.checked_add(1).ok_or_else(|| {
+            PluginError::Failed(format!("topology version `{}` is the last", store.version))
+        })?;
+        store.version = version;
+        store.enabled = false;
+        // Order matters: see the module docs.
+        self.write(&store)?;
+        files::write_atomic(&self.dir.join(TOPOLOGY), xml.as_bytes())
+            .map_err(|e| io_error("write", TOPOLOGY, &e))?;
+        self.log(&format!(
+            "publish-topology ({} bytes) {expected}",
+            xml.len()
+        ))?;
+        Ok(version)
+    }
+
+    /// `Enable-CsTopology` of the published `version`.
+    pub(crate) fn enable_topology(&self, version: u64) -> Result<(), PluginError> {
+        let mut store = self.read()?;
+        store.require_available()?;
+        if store.version != version {
+            return Err(PluginError::Conflict(format!(
+                "topology version `{version}` is not the published one (`{}`)",
+                store.version
+            )));
+        }
+        if !store.enabled {
+            store.enabled = true;
+            self.write(&store)?;
+        }
+        self.log(&format!("enable-topology {version}"))
+    }
+
+    /// Every site, with its routes.
+    pub(crate) fn list_sites(&self) -> Result<Vec<Site>, PluginError> {
+        Ok(self
+            .read()?
+            .sites
+            .into_iter()
+            .map(|site| Site {
+                site: site.name,
+                federation_route: site.federation_route,
+                xmpp_federation_route: site.xmpp_federation_route,
+            })
+            .collect())
+    }
+
+    /// `Set-CsSite <site> -FederationRoute|-XmppFederationRoute <identity>`.
+    pub(crate) fn set_site_route(
+        &self,
+        site: &str,
+        kind: RouteKind,
+        identity: Option<&str>,
+    ) -> Result<(), PluginError> {
+        let mut store = self.read()?;
+        let entry = store
+            .sites
+            .iter_mut()
+            .find(|entry| entry.name.eq_ignore_ascii_case(site))
+            .ok_or_else(|| PluginError::NotFound(format!("site `{site}` does not exist")))?;
+        if let Some(identity) = identity {
+            let pool = identity.strip_prefix(EDGE_SERVER).unwrap_or_default();
+            if pool.is_empty() || pool.contains(char::is_whitespace) {
+                return Err(PluginError::Invalid(format!(
+                    "route `{identity}` is not an Edge pool service identity (`{EDGE_SERVER}<pool fqdn>`)"
+                )));
+            }
+        }
+        let (route, kind_name) = match kind {
+            RouteKind::Federation => (&mut entry.federation_route, "federation"),
+            RouteKind::XmppFederation => (&mut entry.xmpp_federation_route, "xmpp-federation"),
+        };
+        if route.as_deref() != identity {
+            *route = identity.map(str::to_owned);
+            self.write(&store)?;
+        }
+        self.log(&format!(
+            "set-site-route {site} {kind_name} {}",
+            identity.unwrap_or("none")
+        ))
+    }
+
+    /// Where the store runs.
+    pub(crate) fn read_store_status(&self) -> Result<StoreStatus, PluginError> {
+        let store = self.read()?;
+        Ok(StoreStatus {
+            active_master: store.active_master,
+            file_transfer_agents: store.file_transfer_agents,
+        })
+    }
+
+    /// Every replica: up to date when it holds the published version and that
+    /// version is enabled.
+    pub(crate) fn replication_status(&self) -> Result<Vec<ReplicaStatus>, PluginError> {
+        let store = self.read()?;
+        let (version, enabled) = (store.version, store.enabled);
+        Ok(store
+            .replicas
+            .into_iter()
+            .map(|replica| ReplicaStatus {
+                up_to_date: enabled && replica.version == version,
+                fqdn: replica.fqdn,
+                last_update: replica.last_update,
+            })
+            .collect())
+    }
+
+    /// `Invoke-CsManagementStoreReplication -ReplicaFqdn <fqdn>`: the replica
+    /// receives the enabled version. A published version that is not enabled
+    /// yet is not replicated: the replica is left as it is.
+    pub(crate) fn replicate(&self, fqdn: &str) -> Result<(), PluginError> {
+        let mut store = self.read()?;
+        let (version, enabled) = (store.version, store.enabled);
+        let available = store.require_available();
+        let replica = store
+            .replicas
+            .iter_mut()
+            .find(|replica| replica.fqdn.eq_ignore_ascii_case(fqdn))
+            .ok_or_else(|| PluginError::NotFound(format!("replica `{fqdn}` does not exist")))?;
+        available?;
+        if enabled {
+            // The lab has no clock: the update is stamped with the version it
+            // carried, which keeps runs deterministic.
+            let stamp = format!("v{version}");
+            if replica.version != version || replica.last_update.as_deref() != Some(&stamp) {
+                replica.version = version;
+                replica.last_update = Some(stamp);
+                self.write(&store)?;
+            }
+        }
+        self.log(&format!("replicate {fqdn}"))
+    }
+
+    fn read(&self) -> Result<StoreFile, PluginError> {
+        let text =
+            std::fs::read_to_string(self.dir.join(FILE)).map_err(|e| io_error("read", FILE, &e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| PluginError::Failed(format!("`{FILE}` is malformed: {e}")))
+    }
+
+    fn write(&self, store: &StoreFile) -> Result<(), PluginError> {
+        let mut text = serde_json::to_string_pretty(store)
+            .map_err(|e| PluginError::Failed(format!("cannot write `{FILE}`: {e}")))?;
+        text.push('\n');
+        files::write_atomic(&self.dir.join(FILE), text.as_bytes())
+            .map_err(|e| io_error("write", FILE, &e))
+    }
+
+    fn log(&self, line: &str) -> Result<(), PluginError> {
+        files::append_line(&self.writes.join(LOG), line).map_err(|e| io_error("append to", LOG, &e))
+    }
+}
+
+/// An I/O failure on one of the lab's files: a denied write is the environment
+/// refusing, anything else a failure.
+fn io_error(verb: &str, name: &str, e: &io::Error) -> PluginError {
+    let message = format!("cannot {verb} `{name}`: {}", e.kind());
+    match e.kind() {
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            PluginError::Refused(message)
+        }
+        _ => PluginError::Failed(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly")]
+
+    use super::*;
+
+    const TOPOLOGY_XML: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites />\n</Topology>\n";
+
+    const STORE: &str = r#"{
+  "version": 7,
+  "enabled": true,
+  "active_master": "fe1.contoso.com",
+  "file_transfer_agents": ["fe1.contoso.com"],
+  "sites": [
+    { "name": "Site1", "federation_route": null, "xmpp_federation_route": null },
+    { "name": "Site2", "federation_route": "EdgeServer:edgepool2.contoso.com",
+      "xmpp_federation_route": "EdgeServer:edgepool2.contoso.com" }
+  ],
+  "replicas": [
+    { "fqdn": "edge1.contoso.com", "version": 7, "last_update": "2026-11-20T10:00:00Z" },
+    { "fqdn": "edge2.contoso.com", "version": 6, "last_update": null }
+  ]
+}
+"#;
+
+    fn lab() -> (tempfile::TempDir, Lab) {
+        let root = tempfile::tempdir().unwrap();
+        let lab = Lab {
+            dir: root.path().join("store"),
+            writes: root.path().join("writes"),
+        };
+        std::fs::create_dir(&lab.dir).unwrap();
+        std::fs::create_dir(&lab.writes).unwrap();
+        std::fs::write(lab.dir.join(FILE), STORE).unwrap();
+        std::fs::write(lab.dir.join(TOPOLOGY), TOPOLOGY_XML).unwrap();
+        (root, lab)
+    }
+
+    fn log(lab: &Lab) -> String {
+        std::fs::read_to_string(lab.writes.join(LOG)).unwrap_or_default()
+    }
+
+    fn without_master(lab: &Lab) {
+        let text = STORE.replace(
+            "\"active_master\": \"fe1.contoso.com\"",
+            "\"active_master\": null",
+        );
+        std::fs::write(lab.dir.join(FILE), text).unwrap();
+    }
+
+    fn up_to_date(lab: &Lab) -> Vec<(String, bool)> {
+        lab.replication_status()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.fqdn, r.up_to_date))
+            .collect()
+    }
+
+    #[test]
+    fn read_topology_returns_the_document_unchanged() {
+        let (_root, lab) = lab();
+        let doc = lab.read_topology().unwrap();
+        assert_eq!(doc.xml, TOPOLOGY_XML);
+        assert_eq!(doc.version, 7);
+        assert!(doc.enabled);
+    }
+
+    #[test]
+    fn publish_writes_a_new_version_not_enabled() {
+        let (_root, lab) = lab();
+        let xml = TOPOLOGY_XML.replace("<Sites />", "<Sites><CentralSite /></Sites>");
+        assert_eq!(lab.publish_topology(&xml, 7).unwrap(), 8);
+        let doc = lab.read_topology().unwrap();
+        assert_eq!(
+            (doc.xml.as_str(), doc.version, doc.enabled),
+            (xml.as_str(), 8, false)
+        );
+        // Replicas keep their version, so none is up to date any more.
+        assert_eq!(
+            up_to_date(&lab),
+            [
+                ("edge1.contoso.com".to_owned(), false),
+                ("edge2.contoso.com".to_owned(), false)
+            ]
+        );
+        assert_eq!(
+            log(&lab),
+            format!("publish-topology ({} bytes) 7\n", xml.len())
+        );
+        assert!(!lab.dir.join("store.json.tmp").exists());
+        assert!(!lab.dir.join("topology.xml.tmp").exists());
+    }
+
+    #[test]
+    fn publish_against_a_stale_version_is_a_conflict_and_writes_nothing() {
+        let (_root, lab) = lab();
+        let err = lab.publish_topology("<Topology />", 6).unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Conflict(m) if m.contains("`7`") && m.contains("`6`")),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read_to_string(lab.dir.join(FILE)).unwrap(), STORE);
+        assert_eq!(
+            std::fs::read_to_string(lab.dir.join(TOPOLOGY)).unwrap(),
+            TOPOLOGY_XML
+        );
+        assert_eq!(log(&lab), "");
+        // A second publish against the version the first one read loses too.
+        lab.publish_topology("<Topology />", 7).unwrap();
+        assert!(matches!(
+            lab.publish_topology("<Topology a=\"1\" />", 7).unwrap_err(),
+            PluginError::Conflict(_)
+        ));
+    }
+
+    #[test]
+    fn enable_of_the_published_version() {
+        let (_root, lab) = lab();
+        lab.publish_topology("<Topology />", 7).unwrap();
+        let err = lab.enable_topology(7).unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Conflict(m) if m.contains("`7`")),
+            "{err:?}"
+        );
+        lab.enable_topology(8).unwrap();
+        assert!(lab.read_topology().unwrap().enabled);
+        // Enabling again changes nothing and succeeds.
+        lab.enable_topology(8).unwrap();
+        assert_eq!(
+            log(&lab),
+            "publish-topology (12 bytes) 7\nenable-topology 8\nenable-topology 8\n"
+        );
+    }
+
+    #[test]
+    fn publish_enable_and_replicate_need_the_active_master() {
+        let (_root, lab) = lab();
+        without_master(&lab);
+        for err in [
+            lab.publish_topology("<Topology />", 7).unwrap_err(),
+            lab.enable_topology(7).unwrap_err(),
+            lab.replicate("edge1.contoso.com").unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, PluginError::Unavailable(m) if m.contains("no active master")),
+                "{err:?}"
+            );
+        }
+        // Reading still works, and shows the store unavailable.
+        assert_eq!(lab.read_store_status().unwrap().active_master, None);
+        assert_eq!(lab.read_topology().unwrap().version, 7);
+        assert_eq!(log(&lab), "");
+    }
+
+    #[test]
+    fn replication_follows_publish_and_enable() {
+        let (_root, lab) = lab();
+        assert_eq!(
+            up_to_date(&lab),
+            [
+                ("edge1.contoso.com".to_owned(), true),
+                ("edge2.contoso.com".to_owned(), false)
+            ]
+        );
+        lab.publish_topology("<Topology />", 7).unwrap();
+        // Not enabled: nothing to replicate, the replica stays as it was.
+        lab.replicate("edge1.contoso.com").unwrap();
+        let status = lab.replication_status().unwrap();
+        assert!(!status[0].up_to_date);
+        assert_eq!(
+            status[0].last_update.as_deref(),
+            Some("2026-11-20T10:00:00Z")
+        );
+        lab.enable_topology(8).unwrap();
+        lab.replicate("EDGE1.contoso.com").unwrap();
+        let status = lab.replication_status().unwrap();
+        assert!(status[0].up_to_date);
+        assert_eq!(status[0].last_update.as_deref(), Some("v8"));
+        assert!(!status[1].up_to_date);
+        lab.replicate("edge2.contoso.com").unwrap();
+        assert!(lab.replication_status().unwrap()[1].up_to_date);
+        assert!(log(&lab).ends_with("replicate EDGE1.contoso.com\nreplicate edge2.contoso.com\n"));
+    }
+
+    #[test]
+    fn replicate_to_an_unknown_replica_is_not_found() {
+        let (_root, lab) = lab();
+        let err = lab.replicate("edge9.contoso.com").unwrap_err();
+        assert!(
+            matches!(&err, PluginError::NotFound(m) if m == "replica `edge9.contoso.com` does not exist"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn store_status_and_sites() {
+        let (_root, lab) = lab();
+        let status = lab.read_store_status().unwrap();
+        assert_eq!(status.active_master.as_deref(), Some("fe1.contoso.com"));
+        assert_eq!(status.file_transfer_agents, ["fe1.contoso.com"]);
+        let sites = lab.list_sites().unwrap();
+        assert_eq!(sites.len(), 2);
+        assert_eq!(sites[0].site, "Site1");
+        assert_eq!(sites[0].xmpp_federation_route, None);
+        assert_eq!(
+            sites[1].federation_route.as_deref(),
+            Some("EdgeServer:edgepool2.contoso.com")
+        );
+    }
+
+    #[test]
+    fn set_site_route_sets_and_clears() {
+        let (_root, lab) = lab();
+        lab.set_site_route(
+            "Site1",
+            RouteKind::XmppFederation,
+            Some("EdgeServer:edgepool1.contoso.com"),
+        )
+        .unwrap();
+        lab.set_site_route("Site2", RouteKind::XmppFederation, None)
+            .unwrap();
+        lab.set_site_route("site2", RouteKind::Federation, None)
+            .unwrap();
+        let sites = lab.list_sites().unwrap();
+        assert_eq!(
+            sites[0].xmpp_federation_route.as_deref(),
+            Some("EdgeServer:edgepool1.contoso.com")
+        );
+        assert_eq!(sites[0].federation_route, None);
+        assert_eq!(sites[1].xmpp_federation_route, None);
+        assert_eq!(sites[1].federation_route, None);
+        assert_eq!(
+            log(&lab),
+            "set-site-route Site1 xmpp-federation EdgeServer:edgepool1.contoso.com\n\
+             set-site-route Site2 xmpp-federation none\n\
+             set-site-route site2 federation none\n"
+        );
+        // The file keeps its form: nulls written, keys in order, a final newline.
+        let text = std::fs::read_to_string(lab.dir.join(FILE)).unwrap();
+        assert!(text.starts_with("{\n  \"version\": 7,\n  \"enabled\": true,\n  \"active_master\": \"fe1.contoso.com\",\n  \"file_transfer_agents\": [\n    \"fe1.contoso.com\"\n  ],\n  \"sites\": [\n    {\n      \"name\": \"Site1\",\n      \"federation_route\": null,"));
+        assert!(text.ends_with("]\n}\n"));
+    }
+
+    #[test]
+    fn set_site_route_refuses_unknown_sites_and_malformed_identities() {
+        let (_root, lab) = lab();
+        let err = lab
+            .set_site_route("Site9", RouteKind::Federation, None)
+            .unwrap_err();
+        assert!(matches!(&err, PluginError::NotFound(m) if m == "site `Site9` does not exist"));
+        for identity in [
+            "edgepool1.contoso.com",
+            "EdgeServer:",
+            "Registrar:fepool1.contoso.com",
+        ] {
+            let err = lab
+                .set_site_route("Site1", RouteKind::Federation, Some(identity))
+                .unwrap_err();
+            assert!(
+                matches!(&err, PluginError::Invalid(m) if m.contains(identity)),
+                "{err:?}"
+            );
+        }
+        assert_eq!(log(&lab), "");
+    }
+
+    #[test]
+    fn a_missing_store_is_failed() {
+        let (_root, lab) = lab();
+        std::fs::remove_file(lab.dir.join(TOPOLOGY)).unwrap();
+        let err = lab.read_topology().unwrap_err();
+        assert!(matches!(&err, PluginError::Failed(m) if m.contains("cannot read `topology.xml`")));
+    }
+}
