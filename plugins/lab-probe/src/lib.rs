@@ -1,0 +1,31 @@
+//! The lab's `port-probe` plugin: what a partner on the internet would find on
+//! an endpoint, as the lab firewall's `network/reachability.json` states it
+//! (docs/lab-files.md). It opens no socket.
+//!
+//! The exported function only reads the configuration and calls [`probe`],
+//! whose plain functions take the directory as a path, so they are tested
+//! natively.
+//!
+//! Configuration: `dir` (where the read-only `network` grant is mounted,
+//! default `/network`).
+
+#![allow(
+    unsafe_code,
+    reason = "the SDK's export macro expands to the canonical ABI glue, which is unsafe code"
+)]
+
+mod probe;
+
+use failback_plugin_sdk::config;
+use failback_plugin_sdk::probe::{Guest, PluginError, ProbeReport, ProbeRequest};
+
+struct LabProbe;
+
+impl Guest for LabProbe {
+    fn probe(request: ProbeRequest) -> Result<ProbeReport, PluginError> {
+        let dir = config::get_or("dir", "/network");
+        probe::probe(std::path::Path::new(&dir), &request)
+    }
+}
+
+failback_plugin_sdk::export_port_probe!(LabProbe);
