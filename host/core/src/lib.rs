@@ -5,5 +5,9 @@
 //! checked deployment, the plan and its renderings; the CLI does all I/O.
 
 pub mod deployment;
+pub mod intent;
+pub mod lab;
 pub mod observed;
+pub mod plan;
+pub mod render;
 pub mod topology;

@@ -1,0 +1,219 @@
+//! What the operator wants failed back, and to which Edge pool.
+//!
+//! [`IntentFlags`] is what the CLI parsed (`--sip-federation`, `--xmpp`,
+//! `--front-ends`, `--pool-failback`, `--to POOL`, `--cutover-ttl`);
+//! [`Intent::resolve`] checks it against the observed [`Deployment`] and fills in
+//! the defaults. With no narrowing flag, everything fails back: SIP federation,
+//! XMPP, the Front End pools' media association and pool failback.
+
+use serde::{Deserialize, Serialize};
+
+use crate::deployment::{Deployment, EdgeIdentity};
+use crate::observed::PoolState;
+
+/// TTL (seconds) the records to be moved are lowered to before the cut-over.
+pub const DEFAULT_CUTOVER_TTL: u32 = 300;
+/// TTL (seconds) a record set the plan creates gets when the TTLs are restored.
+pub const DEFAULT_RECORD_TTL: u32 = 3600;
+
+/// The intent as given, before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntentFlags {
+    /// Fail back SIP federation (A2–A6).
+    pub sip_federation: bool,
+    /// Fail back XMPP federation (A7–A10).
+    pub xmpp: bool,
+    /// Re-associate the restored site's Front End pools (A11).
+    pub front_ends: bool,
+    /// Fail back the restored site's failed-over Front End pools (A12).
+    pub pool_failback: bool,
+    /// The Edge pool to fail back to; default: the home Edge pool of the site
+    /// that failed.
+    pub to: Option<String>,
+    /// TTL for the cut-over; default [`DEFAULT_CUTOVER_TTL`].
+    pub cutover_ttl: Option<u32>,
+}
+
+/// The intent, checked against a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The Edge pool everything fails back to.
+    pub restored_pool: String,
+    /// Its site.
+    pub restored_site: String,
+    pub sip_federation: bool,
+    pub xmpp: bool,
+    pub front_ends: bool,
+    pub pool_failback: bool,
+    pub cutover_ttl: u32,
+    /// TTL for record sets the plan creates.
+    pub record_ttl: u32,
+}
+
+/// The intent cannot be carried out on this deployment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntentError {
+    #[error("unknown edge pool `{0}`")]
+    UnknownPool(String),
+    #[error("`{0}` is a front end pool, not an edge pool")]
+    FrontEndPool(String),
+    #[error(
+        "cannot tell which edge pool to fail back to (candidates: {candidates}); name it with `--to`"
+    )]
+    Ambiguous { candidates: String },
+    #[error("the deployment has no edge pool")]
+    NoEdgePool,
+    #[error("site `{0}` has no front end pool to re-associate")]
+    NoFrontEndPool(String),
+    #[error("no front end pool of site `{0}` is failed over")]
+    NothingToFailBack(String),
+    #[error("the cut-over TTL `{0}` must be between 1 and 86400 seconds")]
+    CutoverTtl(u32),
+}
+
+impl Intent {
+    /// Check `flags` against `deployment`.
+    ///
+    /// # Errors
+    /// [`IntentError`] naming the input that cannot be carried out.
+    pub fn resolve(flags: &IntentFlags, deployment: &Deployment) -> Result<Self, IntentError> {
+        let restored = match &flags.to {
+            Some(to) => {
+                let to = to.trim_end_matches('.');
+                if let Some(p) = deployment.edge_pool(to) {
+                    p
+                } else if deployment.front_end_pool(to).is_some() {
+                    return Err(IntentError::FrontEndPool(to.to_owned()));
+                } else {
+                    return Err(IntentError::UnknownPool(to.to_owned()));
+                }
+            }
+            None => {
+                let fqdn = home_pool(deployment)?;
+                deployment
+                    .edge_pool(&fqdn)
+                    .ok_or(IntentError::UnknownPool(fqdn))?
+            }
+        };
+        let cutover_ttl = flags.cutover_ttl.unwrap_or(DEFAULT_CUTOVER_TTL);
+        if !(1..=86_400).contains(&cutover_ttl) {
+            return Err(IntentError::CutoverTtl(cutover_ttl));
+        }
+        let narrowed =
+            flags.sip_federation || flags.xmpp || flags.front_ends || flags.pool_failback;
+        let site = restored.site.clone();
+        let site_pools = deployment
+            .front_end_pools
+            .iter()
+            .filter(|p| p.site == site)
+            .collect::<Vec<_>>();
+        if flags.front_ends && site_pools.is_empty() {
+            return Err(IntentError::NoFrontEndPool(site));
+        }
+        if flags.pool_failback && !site_pools.iter().any(|p| p.state != PoolState::Normal) {
+            return Err(IntentError::NothingToFailBack(site));
+        }
+        Ok(Self {
+            restored_pool: restored.fqdn.clone(),
+            restored_site: site,
+            sip_federation: !narrowed || flags.sip_federation,
+            xmpp: !narrowed || flags.xmpp,
+            front_ends: (!narrowed && !site_pools.is_empty()) || flags.front_ends,
+            pool_failback: (!narrowed && !site_pools.is_empty()) || flags.pool_failback,
+            cutover_ttl,
+            record_ttl: DEFAULT_RECORD_TTL,
+        })
+    }
+
+    #[must_use]
+    pub fn identity(&self) -> EdgeIdentity {
+        EdgeIdentity::new(&self.restored_pool)
+    }
+}
+
+/// The home Edge pool of the site that failed, inferred from the state, in this
+/// order: the Edge pool of a site whose Front End pool is failed over; an Edge
+/// pool whose services are not all running; the Edge pool of a site left without
+/// a route; the one pool every route and federation already name (nothing left
+/// to fail back).
+fn home_pool(deployment: &Deployment) -> Result<String, IntentError> {
+    if deployment.edge_pools.is_empty() {
+        return Err(IntentError::NoEdgePool);
+    }
+    let in_sites = |sites: Vec<&str>| -> Vec<String> {
+        let mut pools: Vec<String> = deployment
+            .edge_pools
+            .iter()
+            .filter(|p| sites.contains(&p.site.as_str()))
+            .map(|p| p.fqdn.clone())
+            .collect();
+        pools.sort();
+        pools.dedup();
+        pools
+    };
+    let one = |pools: Vec<String>| -> Option<Result<String, IntentError>> {
+        match pools.len() {
+            0 => None,
+            1 => pools.into_iter().next().map(Ok),
+            _ => Some(Err(IntentError::Ambiguous {
+                candidates: pools
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })),
+        }
+    };
+    let failed_sites = deployment
+        .front_end_pools
+        .iter()
+        .filter(|p| p.state != PoolState::Normal)
+        .map(|p| p.site.as_str())
+        .collect();
+    if let Some(r) = one(in_sites(failed_sites)) {
+        return r;
+    }
+    let stopped = deployment
+        .edge_pools
+        .iter()
+        .filter(|p| !p.services_running())
+        .map(|p| p.fqdn.clone())
+        .collect();
+    if let Some(r) = one(stopped) {
+        return r;
+    }
+    let routeless = deployment
+        .sites
+        .iter()
+        .filter(|s| s.federation_route.is_none() || s.xmpp_route.is_none())
+        .map(|s| s.name.as_str())
+        .collect();
+    if let Some(r) = one(in_sites(routeless)) {
+        return r;
+    }
+    let mut named: Vec<String> = deployment
+        .federation_pools()
+        .iter()
+        .map(|p| p.fqdn.clone())
+        .chain(deployment.sites.iter().flat_map(|s| {
+            [&s.federation_route, &s.xmpp_route]
+                .into_iter()
+                .flatten()
+                .map(|i| i.pool().to_owned())
+        }))
+        .collect();
+    named.sort();
+    named.dedup();
+    if let Some(r) = one(named) {
+        return r;
+    }
+    Err(IntentError::Ambiguous {
+        candidates: deployment
+            .edge_pools
+            .iter()
+            .map(|p| format!("`{}`", p.fqdn))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}

@@ -1,0 +1,573 @@
+//! The lab: a simulated contoso.com deployment after a failover, as files.
+//!
+//! [`files`] returns everything `failback lab init DIR` writes for a
+//! [`Scenario`], in the formats of `docs/lab-files.md`; the lab plugins act on
+//! those files. The environment file (`failback.toml`) is not among them: the
+//! CLI writes it, since it binds plugin builds this crate knows nothing of.
+//!
+//! The deployment: Site1 holds `fepool1.contoso.com` (fe1) and the restored Edge
+//! pool `edgepool1.contoso.com` (edge1, edge2; Access Edge `sip.contoso.com`);
+//! Site2 holds `fepool2.contoso.com` (fe2) and `edgepool2.contoso.com` (edge3;
+//! Access Edge `sip2.contoso.com`), which federation and XMPP failed over to.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// The published topology version of every scenario.
+pub const LAB_VERSION: u64 = 7;
+/// The lab's zone.
+pub const LAB_ZONE: &str = "contoso.com";
+
+const EDGE1: (&str, &str, &str) = ("edge1.contoso.com", "172.25.33.10", "131.107.155.10");
+const EDGE2: (&str, &str, &str) = ("edge2.contoso.com", "172.25.33.11", "131.107.155.11");
+const EDGE3: (&str, &str, &str) = ("edge3.contoso.com", "172.25.34.10", "131.107.156.10");
+const POOL1_IPS: [&str; 2] = [EDGE1.2, EDGE2.2];
+const POOL2_IPS: [&str; 1] = [EDGE3.2];
+
+/// A lab scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Scenario {
+    /// Edge pool 1 failed: SIP and XMPP federation moved to edgepool2, fepool1
+    /// survived and uses edgepool2 for media.
+    #[default]
+    EdgeFailover,
+    /// As `EdgeFailover`, and fepool1's users were failed over to fepool2.
+    EdgeAndFrontEndFailover,
+    /// Only XMPP federation moved to edgepool2; its SRV record was lost.
+    XmppOnly,
+    /// Everything is already back on edgepool1: the plan has nothing to do.
+    AlreadyFailedBack,
+}
+
+/// The scenario name is not one of [`Scenario::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back)"
+)]
+pub struct UnknownScenario(pub String);
+
+impl Scenario {
+    pub const ALL: [Self; 4] = [
+        Self::EdgeFailover,
+        Self::EdgeAndFrontEndFailover,
+        Self::XmppOnly,
+        Self::AlreadyFailedBack,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EdgeFailover => "edge-failover",
+            Self::EdgeAndFrontEndFailover => "edge-and-front-end-failover",
+            Self::XmppOnly => "xmpp-only",
+            Self::AlreadyFailedBack => "already-failed-back",
+        }
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = UnknownScenario;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|sc| sc.name() == s)
+            .ok_or_else(|| UnknownScenario(s.to_owned()))
+    }
+}
+
+/// What differs between scenarios.
+struct Shape {
+    federation_on_pool2: bool,
+    fepool1_media_pool2: bool,
+    edgepool1_next_hop_fepool2: bool,
+    pool1_running: bool,
+    pool1_replica_version: u64,
+    pool1_setup_version: Option<u64>,
+    /// (site, federation route, xmpp route)
+    routes: [(&'static str, Option<&'static str>, Option<&'static str>); 2],
+    sip_a_pool2: bool,
+    xmpp_a_pool2: bool,
+    xmpp_srv: bool,
+    fepool1_failed_over: bool,
+}
+
+const POOL1_ID: &str = "EdgeServer:edgepool1.contoso.com";
+const POOL2_ID: &str = "EdgeServer:edgepool2.contoso.com";
+
+fn shape(s: Scenario) -> Shape {
+    let failover = Shape {
+        federation_on_pool2: true,
+        fepool1_media_pool2: true,
+        edgepool1_next_hop_fepool2: false,
+        pool1_running: false,
+        pool1_replica_version: 6,
+        pool1_setup_version: Some(5),
+        routes: [
+            ("Site1", None, None),
+            ("Site2", Some(POOL2_ID), Some(POOL2_ID)),
+        ],
+        sip_a_pool2: true,
+        xmpp_a_pool2: true,
+        xmpp_srv: true,
+        fepool1_failed_over: false,
+    };
+    let normal = Shape {
+        federation_on_pool2: false,
+        fepool1_media_pool2: false,
+        edgepool1_next_hop_fepool2: false,
+        pool1_running: true,
+        pool1_replica_version: LAB_VERSION,
+        pool1_setup_version: Some(LAB_VERSION),
+        routes: [
+            ("Site1", Some(POOL1_ID), Some(POOL1_ID)),
+            ("Site2", Some(POOL1_ID), Some(POOL1_ID)),
+        ],
+        sip_a_pool2: false,
+        xmpp_a_pool2: false,
+        xmpp_srv: true,
+        fepool1_failed_over: false,
+    };
+    match s {
+        Scenario::EdgeFailover => failover,
+        Scenario::EdgeAndFrontEndFailover => Shape {
+            edgepool1_next_hop_fepool2: true,
+            fepool1_failed_over: true,
+            ..failover
+        },
+        Scenario::XmppOnly => Shape {
+            routes: [
+                ("Site1", Some(POOL1_ID), None),
+                ("Site2", Some(POOL1_ID), Some(POOL2_ID)),
+            ],
+            xmpp_a_pool2: true,
+            xmpp_srv: false,
+            ..normal
+        },
+        Scenario::AlreadyFailedBack => normal,
+    }
+}
+
+/// Every file of the lab for `scenario`, as (path relative to the lab directory,
+/// contents), sorted by path. The CLI adds `failback.toml` (the environment file)
+/// and creates the empty `writes/` directory.
+#[must_use]
+pub fn files(scenario: Scenario) -> Vec<(String, Vec<u8>)> {
+    let sh = shape(scenario);
+    let mut out = vec![
+        (
+            "dns/contoso.com.zone".to_owned(),
+            zone_file(&sh).into_bytes(),
+        ),
+        ("network/reachability.json".to_owned(), reachability()),
+        ("pools/pools.json".to_owned(), pools(&sh)),
+        ("servers/servers.json".to_owned(), servers(&sh)),
+        ("store/store.json".to_owned(), store(&sh)),
+        (
+            "store/topology.xml".to_owned(),
+            topology_xml(&sh).into_bytes(),
+        ),
+    ];
+    out.sort();
+    out
+}
+
+/// The published topology of `scenario` (`store/topology.xml`).
+#[must_use]
+pub fn topology(scenario: Scenario) -> String {
+    topology_xml(&shape(scenario))
+}
+
+fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut v = serde_json::to_vec_pretty(value).unwrap_or_default();
+    v.push(b'\n');
+    v
+}
+
+#[derive(Serialize)]
+struct StoreFile {
+    version: u64,
+    enabled: bool,
+    active_master: Option<String>,
+    file_transfer_agents: Vec<String>,
+    sites: Vec<SiteEntry>,
+    replicas: Vec<ReplicaEntry>,
+}
+
+#[derive(Serialize)]
+struct SiteEntry {
+    name: String,
+    federation_route: Option<String>,
+    xmpp_federation_route: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReplicaEntry {
+    fqdn: String,
+    version: u64,
+    last_update: Option<String>,
+}
+
+fn store(sh: &Shape) -> Vec<u8> {
+    let replica = |fqdn: &str, version: u64| ReplicaEntry {
+        fqdn: fqdn.to_owned(),
+        version,
+        last_update: Some(format!("v{version}")),
+    };
+    json(&StoreFile {
+        version: LAB_VERSION,
+        enabled: true,
+        active_master: Some("fe2.contoso.com".to_owned()),
+        file_transfer_agents: vec!["fe2.contoso.com".to_owned()],
+        sites: sh
+            .routes
+            .iter()
+            .map(|(name, fed, xmpp)| SiteEntry {
+                name: (*name).to_owned(),
+                federation_route: fed.map(str::to_owned),
+                xmpp_federation_route: xmpp.map(str::to_owned),
+            })
+            .collect(),
+        replicas: vec![
+            replica(EDGE1.0, sh.pool1_replica_version),
+            replica(EDGE2.0, sh.pool1_replica_version),
+            replica(EDGE3.0, LAB_VERSION),
+            replica("fe1.contoso.com", LAB_VERSION),
+            replica("fe2.contoso.com", LAB_VERSION),
+        ],
+    })
+}
+
+#[derive(Serialize)]
+struct ServersFile {
+    machines: Vec<MachineEntry>,
+}
+
+#[derive(Serialize)]
+struct MachineEntry {
+    fqdn: String,
+    services: Vec<ServiceEntry>,
+    setup_version: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ServiceEntry {
+    name: String,
+    state: String,
+}
+
+fn servers(sh: &Shape) -> Vec<u8> {
+    let edge_services = |running: bool| {
+        [
+            "RTCMRAUTH",
+            "RTCMEDIARELAY",
+            "RTCSRV",
+            "RTCXMPPTGWPX",
+            "RTCREPLICA",
+        ]
+        .iter()
+        .map(|n| ServiceEntry {
+            name: (*n).to_owned(),
+            state: if running { "running" } else { "stopped" }.to_owned(),
+        })
+        .collect()
+    };
+    let machine = |fqdn: &str, running: bool, setup: Option<u64>| MachineEntry {
+        fqdn: fqdn.to_owned(),
+        services: edge_services(running),
+        setup_version: setup,
+    };
+    json(&ServersFile {
+        machines: vec![
+            machine(EDGE1.0, sh.pool1_running, sh.pool1_setup_version),
+            machine(EDGE2.0, sh.pool1_running, sh.pool1_setup_version),
+            machine(EDGE3.0, true, Some(LAB_VERSION)),
+        ],
+    })
+}
+
+#[derive(Serialize)]
+struct ReachabilityFile {
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Serialize)]
+struct Endpoint {
+    host: String,
+    port: u16,
+    state: String,
+    xmpp: bool,
+}
+
+fn reachability() -> Vec<u8> {
+    let endpoints = POOL1_IPS
+        .iter()
+        .chain(POOL2_IPS.iter())
+        .flat_map(|ip| {
+            [(5061, false), (5269, true)].map(|(port, xmpp)| Endpoint {
+                host: (*ip).to_owned(),
+                port,
+                state: "open".to_owned(),
+                xmpp,
+            })
+        })
+        .collect();
+    json(&ReachabilityFile { endpoints })
+}
+
+#[derive(Serialize)]
+struct PoolsFile {
+    pools: Vec<PoolEntry>,
+}
+
+#[derive(Serialize)]
+struct PoolEntry {
+    fqdn: String,
+    state: String,
+    backup_pool: Option<String>,
+    failover_fqdn: Option<String>,
+    online: bool,
+}
+
+fn pools(sh: &Shape) -> Vec<u8> {
+    let fepool1 = if sh.fepool1_failed_over {
+        PoolEntry {
+            fqdn: "fepool1.contoso.com".to_owned(),
+            state: "failed-over".to_owned(),
+            backup_pool: Some("fepool2.contoso.com".to_owned()),
+            failover_fqdn: Some("fepool1.contoso.com".to_owned()),
+            online: true,
+        }
+    } else {
+        PoolEntry {
+            fqdn: "fepool1.contoso.com".to_owned(),
+            state: "normal".to_owned(),
+            backup_pool: None,
+            failover_fqdn: None,
+            online: true,
+        }
+    };
+    json(&PoolsFile {
+        pools: vec![
+            fepool1,
+            PoolEntry {
+                fqdn: "fepool2.contoso.com".to_owned(),
+                state: "normal".to_owned(),
+                backup_pool: None,
+                failover_fqdn: None,
+                online: true,
+            },
+        ],
+    })
+}
+
+fn zone_file(sh: &Shape) -> String {
+    let mut records: Vec<(String, &str, String)> = Vec::new();
+    let a = |name: &str, ips: &[&str], records: &mut Vec<(String, &str, String)>| {
+        for ip in ips {
+            records.push((format!("{name}."), "A", (*ip).to_owned()));
+        }
+    };
+    let pool_ips = |pool2: bool| -> Vec<&str> {
+        if pool2 {
+            POOL2_IPS.to_vec()
+        } else {
+            POOL1_IPS.to_vec()
+        }
+    };
+    a("ns1.contoso.com", &["131.107.155.2"], &mut records);
+    a("sip.contoso.com", &pool_ips(sh.sip_a_pool2), &mut records);
+    a("sip2.contoso.com", &POOL2_IPS, &mut records);
+    a("xmpp.contoso.com", &pool_ips(sh.xmpp_a_pool2), &mut records);
+    records.push((
+        "_sip._tls.contoso.com.".to_owned(),
+        "SRV",
+        "0 0 443 sip.contoso.com.".to_owned(),
+    ));
+    records.push((
+        "_sipfederationtls._tcp.contoso.com.".to_owned(),
+        "SRV",
+        "0 0 5061 sip.contoso.com.".to_owned(),
+    ));
+    if sh.xmpp_srv {
+        records.push((
+            "_xmpp-server._tcp.contoso.com.".to_owned(),
+            "SRV",
+            "0 0 5269 xmpp.contoso.com.".to_owned(),
+        ));
+    }
+    records.sort();
+    let mut z = String::new();
+    z.push_str("$ORIGIN contoso.com.\n$TTL 3600\n");
+    z.push_str("contoso.com. 3600 IN SOA ns1.contoso.com. hostmaster.contoso.com. 2026112001 3600 600 604800 300\n");
+    z.push_str("contoso.com. 3600 IN NS ns1.contoso.com.\n");
+    for (name, t, data) in records {
+        let _ = writeln!(z, "{name} 3600 IN {t} {data}");
+    }
+    z
+}
+
+fn net(side: &str, ip: &str) -> String {
+    format!(
+        "        <NetInterface InterfaceSide=\"{side}\" InterfaceNumber=\"1\" IPAddress=\"{ip}\" />\n"
+    )
+}
+
+fn edge_machine(ordinal: u32, (fqdn, internal, external): (&str, &str, &str)) -> String {
+    format!(
+        "      <Machine OrdinalInCluster=\"{ordinal}\" Fqdn=\"{fqdn}\">\n{}{}      </Machine>\n",
+        net("Internal", internal),
+        net("External", external)
+    )
+}
+
+fn edge_service(site: u32, registrar_site: u32, access_fqdn: &str, federation: bool) -> String {
+    let federation_port = if federation {
+        format!(
+            "        <Port Owner=\"urn:component:AccessEdge\" Usage=\"SipServer\" InterfaceSide=\"External\" InterfaceNumber=\"1\" Port=\"5061\" Protocol=\"Mtls\" UrlPath=\"/\" AuthorizesRequests=\"false\" ConfiguredFqdn=\"{access_fqdn}\" />\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"    <Service RoleVersion="2" ServiceVersion="7">
+      <ServiceId SiteId="{site}" RoleName="EdgeServer" Instance="1" />
+      <DependsOn>
+        <Dependency Usage="Default">
+          <ServiceId SiteId="{registrar_site}" RoleName="Registrar" Instance="1" />
+        </Dependency>
+      </DependsOn>
+      <InstalledOn>
+        <ClusterId SiteId="{site}" Number="2" />
+      </InstalledOn>
+      <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
+        <Port Owner="urn:component:AccessEdge" Usage="SipServer" InterfaceSide="Internal" InterfaceNumber="1" Port="5061" Protocol="Mtls" UrlPath="/" AuthorizesRequests="false" />
+        <Port Owner="urn:component:AccessEdge" Usage="SipClient" InterfaceSide="External" InterfaceNumber="1" Port="5061" Protocol="Tls" UrlPath="/" AuthorizesRequests="false" ConfiguredFqdn="{access_fqdn}" />
+{federation_port}        <Port Owner="urn:component:DataEdge" Usage="PsomServer" InterfaceSide="Internal" InterfaceNumber="1" Port="8057" Protocol="Mtls" UrlPath="/" AuthorizesRequests="false" />
+        <Port Owner="urn:component:MediaRelayEdge" Usage="TURNServer" InterfaceSide="External" InterfaceNumber="1" Port="443" Protocol="Tcp" UrlPath="/" AuthorizesRequests="false" ConfiguredFqdn="av{site}.contoso.com" />
+        <Port Owner="urn:component:XmppFederationProxy" Usage="XmppServer" InterfaceSide="External" InterfaceNumber="1" Port="5269" Protocol="Tls" UrlPath="/" AuthorizesRequests="true" />
+        <Port Owner="urn:component:XmppFederationProxy" Usage="XptServer" InterfaceSide="Internal" InterfaceNumber="1" Port="23456" Protocol="Mtls" UrlPath="/XmppFederation/" AuthorizesRequests="false" />
+      </Ports>
+    </Service>
+"#
+    )
+}
+
+fn front_end_services(site: u32, media_site: u32) -> String {
+    format!(
+        r#"    <Service RoleVersion="2" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.RegistrarService">
+      <ServiceId SiteId="{site}" RoleName="Registrar" Instance="1" />
+      <DependsOn />
+      <InstalledOn>
+        <ClusterId SiteId="{site}" Number="1" />
+      </InstalledOn>
+      <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
+        <Port Owner="urn:component:Registrar" Usage="SipServer" InterfaceSide="Primary" InterfaceNumber="1" Port="5061" Protocol="Mtls" UrlPath="/" AuthorizesRequests="true" GruuType="HomeServer" />
+      </Ports>
+      <RegistrarService IsDirector="false" xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" />
+    </Service>
+    <Service RoleVersion="1" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.ConfService">
+      <ServiceId SiteId="{site}" RoleName="ConfServices" Instance="1" />
+      <DependsOn>
+        <Dependency Usage="Default">
+          <ServiceId SiteId="{media_site}" RoleName="EdgeServer" Instance="1" />
+        </Dependency>
+      </DependsOn>
+      <InstalledOn>
+        <ClusterId SiteId="{site}" Number="1" />
+      </InstalledOn>
+      <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
+        <Port Owner="urn:component:AVConf" Usage="SipServer" InterfaceSide="Primary" InterfaceNumber="1" Port="5063" Protocol="Mtls" UrlPath="/" AuthorizesRequests="false" GruuType="audio-video" />
+      </Ports>
+    </Service>
+    <Service RoleVersion="1" ServiceVersion="7">
+      <ServiceId SiteId="{site}" RoleName="MediationServer" Instance="1" />
+      <DependsOn>
+        <Dependency Usage="Default">
+          <ServiceId SiteId="{site}" RoleName="Registrar" Instance="1" />
+        </Dependency>
+        <Dependency Usage="Default">
+          <ServiceId SiteId="{media_site}" RoleName="EdgeServer" Instance="1" />
+        </Dependency>
+      </DependsOn>
+      <InstalledOn>
+        <ClusterId SiteId="{site}" Number="1" />
+      </InstalledOn>
+      <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
+        <Port Owner="urn:component:Mediation" Usage="SipServer" InterfaceSide="Primary" InterfaceNumber="1" Port="5070" Protocol="Mtls" UrlPath="/" AuthorizesRequests="true" GruuType="MediationServer" />
+      </Ports>
+    </Service>
+"#
+    )
+}
+
+fn topology_xml(sh: &Shape) -> String {
+    let mut x = String::new();
+    x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    x.push_str("<!-- contoso.com lab topology, as Get-CsTopology -AsXml writes it -->\n");
+    x.push_str("<Topology Signature=\"3b1f6c7e-0d5a-4c1e-9a57-7a0c2e6b1d42\" xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n");
+    x.push_str("  <InternalDomains AllowAllDomains=\"false\" DefaultDomain=\"contoso.com\">\n    <InternalDomain Name=\"contoso.com\" Authoritative=\"false\" AllowSubDomains=\"false\" />\n  </InternalDomains>\n");
+    x.push_str("  <Sites>\n");
+    for (id, name, loc) in [(1, "Site1", "Redmond"), (2, "Site2", "Dublin")] {
+        let _ = writeln!(
+            x,
+            "    <CentralSite SiteId=\"{id}\">\n      <Name>{name}</Name>\n      <Location>{loc}</Location>\n    </CentralSite>"
+        );
+    }
+    x.push_str("  </Sites>\n  <Clusters>\n");
+    for (site, fe_ip) in [(1, "172.25.33.20"), (2, "172.25.34.20")] {
+        let _ = write!(
+            x,
+            "    <Cluster RequiresReplication=\"true\" RequiresSetup=\"true\" Fqdn=\"fepool{site}.contoso.com\">\n      <ClusterId SiteId=\"{site}\" Number=\"1\" />\n      <Machine OrdinalInCluster=\"1\" Fqdn=\"fe{site}.contoso.com\">\n{}      </Machine>\n    </Cluster>\n",
+            net("Primary", fe_ip)
+        );
+        let _ = write!(
+            x,
+            "    <Cluster RequiresReplication=\"true\" RequiresSetup=\"true\" Fqdn=\"edgepool{site}.contoso.com\">\n      <ClusterId SiteId=\"{site}\" Number=\"2\" />\n"
+        );
+        if site == 1 {
+            x.push_str(&edge_machine(1, EDGE1));
+            x.push_str(&edge_machine(2, EDGE2));
+        } else {
+            x.push_str(&edge_machine(1, EDGE3));
+        }
+        x.push_str("    </Cluster>\n");
+    }
+    x.push_str("  </Clusters>\n  <Services>\n");
+    x.push_str(&front_end_services(
+        1,
+        if sh.fepool1_media_pool2 { 2 } else { 1 },
+    ));
+    x.push_str(&front_end_services(2, 2));
+    x.push_str(&edge_service(
+        1,
+        if sh.edgepool1_next_hop_fepool2 { 2 } else { 1 },
+        "sip.contoso.com",
+        !sh.federation_on_pool2,
+    ));
+    x.push_str(&edge_service(
+        2,
+        2,
+        "sip2.contoso.com",
+        sh.federation_on_pool2,
+    ));
+    for site in [1, 2] {
+        let _ = write!(
+            x,
+            r#"    <Service RoleVersion="1" ServiceVersion="7">
+      <ServiceId SiteId="{site}" RoleName="ManagementServices" Instance="2" />
+      <DependsOn />
+      <InstalledOn>
+        <ClusterId SiteId="{site}" Number="2" />
+      </InstalledOn>
+      <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
+        <Port Owner="urn:component:ReplicationService" Usage="Replication" InterfaceSide="Internal" InterfaceNumber="1" Port="4443" Protocol="Https" UrlPath="/" AuthorizesRequests="false" />
+      </Ports>
+    </Service>
+"#
+        );
+    }
+    x.push_str("  </Services>\n</Topology>\n");
+    x
+}

@@ -1,0 +1,1121 @@
+//! The planner: observed deployment + intent → the failback plan.
+//!
+//! A [`Plan`] is the runbook of DESIGN §1 made concrete: the needed actions among
+//! A0–A13 in a safe order, each [`Step`] with its target and arguments, its
+//! preconditions, the predicted [`Change`]s, how it is verified, and whether it
+//! still has to run ([`StepStatus::Planned`]) or its postcondition already holds
+//! ([`StepStatus::Satisfied`]). Each step also lists its [`Operation`]s: the
+//! typed, plugin-agnostic calls that carry it out. The apply engine runs those
+//! through the plugins; the PowerShell rendering prints the equivalent cmdlets.
+//!
+//! The planner threads one state through the steps: each step is computed from
+//! the state the previous steps predict, so the trajectory is exactly
+//! [`Plan::states`]. Federation moves in one edit (A2): no state of the
+//! trajectory has two federation-enabled Edge pools that the start did not
+//! already have. The source page's defects (DESIGN §1.1) are corrected here: the
+//! XMPP A record gets the restored pool's Access Edge IPs, the XMPP route is
+//! `-XmppFederationRoute EdgeServer:<fqdn>`, the SIP federation records move
+//! (A6), re-association publishes (A11), and `Invoke-CsPoolFailback` is spelt
+//! with an ASCII hyphen.
+//!
+//! Deterministic: the same snapshot and intent give the same plan, byte for
+//! byte, in every rendering.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::deployment::{
+    Change, Deployment, EdgeIdentity, EdgePoolState, PROBE_TIMEOUT_MS, RouteChange, RrSet,
+    SIP_FEDERATION_PORT, Snapshot, UnknownObject, XMPP_PORT,
+};
+use crate::intent::Intent;
+use crate::observed::{
+    PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, SrvData,
+};
+use crate::topology::{Topology, TopologyEdit, TopologyError};
+
+/// The version of the plan's JSON form.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a step does, named as in DESIGN §1 (the policy WIT `action` enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    LowerTtl,
+    StartEdgeServices,
+    SetFederationEdge,
+    PublishTopology,
+    AwaitReplication,
+    RunEdgeSetup,
+    RepointSipFederationDns,
+    SetXmppRoute,
+    EnsureXmppSrv,
+    SetXmppARecord,
+    VerifyXmppPort,
+    ReassociateFrontEnds,
+    PoolFailback,
+    RestoreTtl,
+}
+
+impl Action {
+    /// Every action, in runbook order.
+    pub const ALL: [Self; 14] = [
+        Self::LowerTtl,
+        Self::StartEdgeServices,
+        Self::SetFederationEdge,
+        Self::PublishTopology,
+        Self::AwaitReplication,
+        Self::RunEdgeSetup,
+        Self::RepointSipFederationDns,
+        Self::SetXmppRoute,
+        Self::EnsureXmppSrv,
+        Self::SetXmppARecord,
+        Self::VerifyXmppPort,
+        Self::ReassociateFrontEnds,
+        Self::PoolFailback,
+        Self::RestoreTtl,
+    ];
+
+    /// The name of DESIGN §1 (`set-federation-edge`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LowerTtl => "lower-ttl",
+            Self::StartEdgeServices => "start-edge-services",
+            Self::SetFederationEdge => "set-federation-edge",
+            Self::PublishTopology => "publish-topology",
+            Self::AwaitReplication => "await-replication",
+            Self::RunEdgeSetup => "run-edge-setup",
+            Self::RepointSipFederationDns => "repoint-sip-federation-dns",
+            Self::SetXmppRoute => "set-xmpp-route",
+            Self::EnsureXmppSrv => "ensure-xmpp-srv",
+            Self::SetXmppARecord => "set-xmpp-a-record",
+            Self::VerifyXmppPort => "verify-xmpp-port",
+            Self::ReassociateFrontEnds => "reassociate-front-ends",
+            Self::PoolFailback => "pool-failback",
+            Self::RestoreTtl => "restore-ttl",
+        }
+    }
+
+    /// The id of DESIGN §1 (`A2`).
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::LowerTtl => "A0",
+            Self::StartEdgeServices => "A1",
+            Self::SetFederationEdge => "A2",
+            Self::PublishTopology => "A3",
+            Self::AwaitReplication => "A4",
+            Self::RunEdgeSetup => "A5",
+            Self::RepointSipFederationDns => "A6",
+            Self::SetXmppRoute => "A7",
+            Self::EnsureXmppSrv => "A8",
+            Self::SetXmppARecord => "A9",
+            Self::VerifyXmppPort => "A10",
+            Self::ReassociateFrontEnds => "A11",
+            Self::PoolFailback => "A12",
+            Self::RestoreTtl => "A13",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a step still has to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// The step changes the deployment.
+    Planned,
+    /// Its postcondition already holds; it is not executed.
+    Satisfied,
+}
+
+/// One typed call that carries out (part of) a step. Plugin-agnostic: the apply
+/// engine maps each to a plugin function; renderers print the equivalent cmdlet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "op")]
+pub enum Operation {
+    /// `servers.start-services(machine)`.
+    StartServices { machine: String },
+    /// Edit the topology draft; no side effect: the result is `document` of the
+    /// plan's `documents`, published by a later `publish-topology`.
+    EditDraft {
+        edits: Vec<TopologyEdit>,
+        document: String,
+    },
+    /// `management.publish-topology(documents[document], expected_version)`.
+    PublishTopology {
+        document: String,
+        expected_version: u64,
+    },
+    /// `management.enable-topology(version)`.
+    EnableTopology { version: u64 },
+    /// `management.replicate(fqdn)`.
+    Replicate { fqdn: String },
+    /// Poll `management.replication-status` until `fqdn` is up to date.
+    AwaitReplica { fqdn: String },
+    /// `servers.run-setup(machine)`; expects `applied-version` = `expected_version`.
+    RunSetup {
+        machine: String,
+        expected_version: u64,
+    },
+    /// `dns.replace-rrset(zone, name, rtype, ttl, data)`.
+    ReplaceRrset {
+        zone: String,
+        name: String,
+        rtype: RecordType,
+        ttl: u32,
+        data: Vec<RecordData>,
+    },
+    /// `management.set-site-route(site, kind, identity)`.
+    SetSiteRoute {
+        site: String,
+        kind: RouteKind,
+        identity: Option<EdgeIdentity>,
+    },
+    /// `probe.probe(request)`; expects an open port with an XMPP stream header.
+    Probe { request: ProbeRequest },
+    /// `pools.failback(pool_fqdn)`.
+    Failback { pool_fqdn: String },
+}
+
+/// A step argument: one value or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Argument {
+    Number(u64),
+    Text(String),
+    List(Vec<String>),
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// 1-based; the state after this step is state `index`.
+    pub index: usize,
+    pub action: Action,
+    pub status: StepStatus,
+    /// The object acted on: a pool, a machine, a site or a zone.
+    pub target: Option<String>,
+    pub arguments: BTreeMap<String, Argument>,
+    /// What must hold before the step runs.
+    pub preconditions: Vec<String>,
+    /// The predicted changes; empty when satisfied.
+    pub changes: Vec<Change>,
+    /// How the postcondition is verified.
+    pub verify: String,
+    pub operations: Vec<Operation>,
+}
+
+/// The policy WIT `goal`: what the end state is compared to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Goal {
+    pub restored_site: String,
+    pub federation_pool: Option<String>,
+    pub xmpp_pool: Option<String>,
+    pub media_pool: Option<String>,
+    pub cutover_ttl: u32,
+}
+
+/// How strongly a finding binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// Reported.
+    Advisory,
+    /// Blocks; an operator may override with a named reason.
+    Mandatory,
+    /// Blocks, no override.
+    Hard,
+}
+
+/// A rule that does not hold on a state of the plan (filled by the policy gate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule's id (`federation.single-pool`).
+    pub rule: String,
+    pub level: Level,
+    /// 0 is the start, n the state after step n.
+    pub state: u32,
+    /// The step that led to the state, when `state` > 0.
+    pub step: Option<usize>,
+    pub message: String,
+    /// The values compared, each `name=value`.
+    pub values: Vec<String>,
+    pub hint: String,
+}
+
+/// The failback plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub intent: Intent,
+    pub goal: Goal,
+    /// The observed start state.
+    pub start: Deployment,
+    pub steps: Vec<Step>,
+    /// Topology drafts the plan publishes, by name (`draft-1`).
+    pub documents: BTreeMap<String, String>,
+    pub findings: Vec<Finding>,
+}
+
+impl Plan {
+    /// The trajectory: the start, then the state after each step.
+    ///
+    /// # Errors
+    /// [`UnknownObject`] if a change names an object the state lacks (a plan
+    /// built by [`plan`] never does).
+    pub fn states(&self) -> Result<Vec<Deployment>, UnknownObject> {
+        let mut states = vec![self.start.clone()];
+        let mut cur = self.start.clone();
+        for step in &self.steps {
+            for c in &step.changes {
+                cur.apply(c)?;
+            }
+            states.push(cur.clone());
+        }
+        Ok(states)
+    }
+
+    /// Steps that still have to run.
+    pub fn planned(&self) -> impl Iterator<Item = &Step> {
+        self.steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Planned)
+    }
+
+    /// Nothing left to do.
+    #[must_use]
+    pub fn is_satisfied(&self) -> bool {
+        self.planned().next().is_none()
+    }
+}
+
+/// The plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("edge pool `{0}` has no Access Edge external FQDN in the topology")]
+    NoAccessEdgeFqdn(String),
+    #[error("edge pool `{0}` has no Access Edge external IP in the topology")]
+    NoAccessEdgeIps(String),
+    #[error("the Access Edge FQDN `{fqdn}` is outside the zone `{zone}`")]
+    OutsideZone { fqdn: String, zone: String },
+    #[error("the topology draft cannot be written: {0}")]
+    Topology(#[from] TopologyError),
+    #[error("a predicted change is inconsistent: {0}")]
+    Change(#[from] UnknownObject),
+    #[error("the intent names edge pool `{0}`, which the deployment does not have")]
+    UnknownPool(String),
+}
+
+/// The SRV name of SIP federation in `zone`.
+#[must_use]
+pub fn sip_federation_srv(zone: &str) -> String {
+    format!("_sipfederationtls._tcp.{zone}")
+}
+
+/// The SRV name of XMPP federation in `zone`.
+#[must_use]
+pub fn xmpp_srv(zone: &str) -> String {
+    format!("_xmpp-server._tcp.{zone}")
+}
+
+fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone || name.ends_with(&format!(".{zone}"))
+}
+
+/// The record sets the cut-over writes, computed once from the start state.
+#[derive(Debug, Clone)]
+struct Targets {
+    /// SIP federation: SRV and the Access Edge A set.
+    sip: Vec<(RecordType, String, Vec<RecordData>)>,
+    /// XMPP: SRV.
+    xmpp_srv: Option<(RecordType, String, Vec<RecordData>)>,
+    /// XMPP: A set of the SRV target.
+    xmpp_a: Option<(RecordType, String, Vec<RecordData>)>,
+}
+
+fn a_records(pool: &EdgePoolState) -> Vec<RecordData> {
+    let mut v: Vec<RecordData> = pool
+        .access_edge_ips
+        .iter()
+        .map(|ip| RecordData::A(ip.clone()))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn srv_like(existing: Option<&RrSet>, port: u16, target: &str) -> Vec<RecordData> {
+    let (priority, weight) = existing
+        .and_then(|s| {
+            s.data.iter().find_map(|d| match d {
+                RecordData::Srv(srv) => Some((srv.priority, srv.weight)),
+                _ => None,
+            })
+        })
+        .unwrap_or((0, 0));
+    vec![RecordData::Srv(SrvData {
+        priority,
+        weight,
+        port,
+        target: target.to_owned(),
+    })]
+}
+
+fn targets(
+    start: &Deployment,
+    intent: &Intent,
+    pool: &EdgePoolState,
+) -> Result<Targets, PlanError> {
+    let zone = &start.zone;
+    if (intent.sip_federation || intent.xmpp) && pool.access_edge_ips.is_empty() {
+        return Err(PlanError::NoAccessEdgeIps(pool.fqdn.clone()));
+    }
+    let mut t = Targets {
+        sip: Vec::new(),
+        xmpp_srv: None,
+        xmpp_a: None,
+    };
+    if intent.sip_federation {
+        let fqdn = pool
+            .access_edge_fqdn
+            .clone()
+            .ok_or_else(|| PlanError::NoAccessEdgeFqdn(pool.fqdn.clone()))?;
+        if !in_zone(&fqdn, zone) {
+            return Err(PlanError::OutsideZone {
+                fqdn,
+                zone: zone.clone(),
+            });
+        }
+        let srv_name = sip_federation_srv(zone);
+        let srv = srv_like(
+            start.rrset(&srv_name, RecordType::Srv),
+            SIP_FEDERATION_PORT,
+            &fqdn,
+        );
+        t.sip.push((RecordType::Srv, srv_name, srv));
+        t.sip.push((RecordType::A, fqdn, a_records(pool)));
+    }
+    if intent.xmpp {
+        let srv_name = xmpp_srv(zone);
+        let existing = start.rrset(&srv_name, RecordType::Srv);
+        let other_pool_names: Vec<&str> = start
+            .edge_pools
+            .iter()
+            .filter(|p| p.fqdn != pool.fqdn)
+            .filter_map(|p| p.access_edge_fqdn.as_deref())
+            .collect();
+        // Keep the SRV's target name when it is in the zone and not another
+        // pool's own Access Edge name; else use `xmpp.<zone>`.
+        let target = existing
+            .and_then(|s| {
+                s.data.iter().find_map(|d| match d {
+                    RecordData::Srv(srv) => Some(srv.target.clone()),
+                    _ => None,
+                })
+            })
+            .filter(|t| in_zone(t, zone) && !other_pool_names.contains(&t.as_str()))
+            .unwrap_or_else(|| format!("xmpp.{zone}"));
+        t.xmpp_srv = Some((
+            RecordType::Srv,
+            srv_name,
+            srv_like(existing, XMPP_PORT, &target),
+        ));
+        t.xmpp_a = Some((RecordType::A, target, a_records(pool)));
+    }
+    Ok(t)
+}
+
+/// Builds steps while threading the predicted state.
+struct Builder<'a> {
+    cur: Deployment,
+    steps: Vec<Step>,
+    intent: &'a Intent,
+    /// TTLs as observed, for A13; `None` for sets the plan creates.
+    original_ttls: BTreeMap<(String, RecordType), Option<u32>>,
+}
+
+impl Builder<'_> {
+    fn push(
+        &mut self,
+        action: Action,
+        target: Option<String>,
+        arguments: BTreeMap<String, Argument>,
+        preconditions: Vec<String>,
+        changes: Vec<Change>,
+        verify: String,
+        operations: Vec<Operation>,
+    ) -> Result<(), PlanError> {
+        let status = if changes.is_empty() {
+            StepStatus::Satisfied
+        } else {
+            StepStatus::Planned
+        };
+        for c in &changes {
+            self.cur.apply(c)?;
+        }
+        self.steps.push(Step {
+            index: self.steps.len() + 1,
+            action,
+            status,
+            target,
+            arguments,
+            preconditions,
+            changes,
+            verify,
+            operations: if status == StepStatus::Satisfied {
+                Vec::new()
+            } else {
+                operations
+            },
+        });
+        Ok(())
+    }
+
+    fn pool(&self, fqdn: &str) -> Result<EdgePoolState, PlanError> {
+        self.cur
+            .edge_pool(fqdn)
+            .cloned()
+            .ok_or_else(|| PlanError::UnknownPool(fqdn.to_owned()))
+    }
+
+    /// The changes and operations that make rrset (`name`, `rtype`) hold `data`
+    /// at the cut-over TTL (or lower, if it already is).
+    fn rrset_to(
+        &self,
+        rtype: RecordType,
+        name: &str,
+        data: &[RecordData],
+    ) -> Option<(Change, Operation)> {
+        let current = self.cur.rrset(name, rtype);
+        if current.is_some_and(|c| c.data == data) {
+            return None;
+        }
+        let ttl = current.map_or(self.intent.cutover_ttl, |c| {
+            c.ttl.min(self.intent.cutover_ttl)
+        });
+        Some(self.replace(rtype, name, ttl, data.to_vec()))
+    }
+
+    fn replace(
+        &self,
+        rtype: RecordType,
+        name: &str,
+        ttl: u32,
+        data: Vec<RecordData>,
+    ) -> (Change, Operation) {
+        (
+            Change::Rrset(RrSet {
+                name: name.to_owned(),
+                rtype,
+                ttl,
+                data: data.clone(),
+            }),
+            Operation::ReplaceRrset {
+                zone: self.cur.zone.clone(),
+                name: name.to_owned(),
+                rtype,
+                ttl,
+                data,
+            },
+        )
+    }
+}
+
+fn args<const N: usize>(pairs: [(&str, Argument); N]) -> BTreeMap<String, Argument> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn text(s: impl Into<String>) -> Argument {
+    Argument::Text(s.into())
+}
+
+fn list<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Argument {
+    Argument::List(items.into_iter().map(Into::into).collect())
+}
+
+/// Make the plan.
+///
+/// # Errors
+/// [`PlanError`] when the restored pool lacks what the cut-over needs (an Access
+/// Edge FQDN in the zone, external IPs), or the draft cannot be written.
+#[allow(clippy::too_many_lines)]
+pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
+    let start = &snapshot.deployment;
+    let restored = start
+        .edge_pool(&intent.restored_pool)
+        .cloned()
+        .ok_or_else(|| PlanError::UnknownPool(intent.restored_pool.clone()))?;
+    let rfqdn = restored.fqdn.clone();
+    let identity = restored.identity();
+    let targets = targets(start, intent, &restored)?;
+    let mut b = Builder {
+        cur: start.clone(),
+        steps: Vec::new(),
+        intent,
+        original_ttls: BTreeMap::new(),
+    };
+    let mut documents = BTreeMap::new();
+    let mut published: Topology = snapshot.topology.clone();
+
+    // The sets the cut-over moves, and their TTLs as observed.
+    let mut moved: Vec<(RecordType, String, Vec<RecordData>)> = targets.sip.clone();
+    moved.extend(targets.xmpp_srv.clone());
+    moved.extend(targets.xmpp_a.clone());
+    moved.retain(|(rtype, name, data)| start.rrset(name, *rtype).is_none_or(|c| &c.data != data));
+    for (rtype, name, _) in &moved {
+        b.original_ttls.insert(
+            (name.clone(), *rtype),
+            start.rrset(name, *rtype).map(|s| s.ttl),
+        );
+    }
+
+    // A0 lower-ttl.
+    if intent.sip_federation || intent.xmpp {
+        let mut changes = Vec::new();
+        let mut ops = Vec::new();
+        for (rtype, name, _) in &moved {
+            if let Some(cur) = b.cur.rrset(name, *rtype)
+                && cur.ttl > intent.cutover_ttl
+            {
+                let (c, o) = b.replace(*rtype, name, intent.cutover_ttl, cur.data.clone());
+                changes.push(c);
+                ops.push(o);
+            }
+        }
+        b.push(
+            Action::LowerTtl,
+            Some(start.zone.clone()),
+            args([
+                ("ttl", Argument::Number(u64::from(intent.cutover_ttl))),
+                (
+                    "records",
+                    list(moved.iter().map(|(t, n, _)| format!("{n} {}", rtype_name(*t)))),
+                ),
+            ]),
+            vec![],
+            changes,
+            format!(
+                "authoritative answers for the moved records have TTL <= {}; wait the old TTL before the cut-over",
+                intent.cutover_ttl
+            ),
+            ops,
+        )?;
+    }
+
+    // A1 start-edge-services.
+    {
+        let pool = b.pool(&rfqdn)?;
+        let stopped: Vec<_> = pool
+            .machines
+            .iter()
+            .filter(|m| !m.services_running)
+            .collect();
+        b.push(
+            Action::StartEdgeServices,
+            Some(rfqdn.clone()),
+            args([(
+                "machines",
+                list(pool.machines.iter().map(|m| m.fqdn.clone())),
+            )]),
+            vec!["the Edge machines are reachable and their certificates assigned".to_owned()],
+            stopped
+                .iter()
+                .map(|m| Change::ServicesRunning(m.fqdn.clone(), true))
+                .collect(),
+            "every Lync service runs on each machine (Get-CsWindowsService)".to_owned(),
+            stopped
+                .iter()
+                .map(|m| Operation::StartServices {
+                    machine: m.fqdn.clone(),
+                })
+                .collect(),
+        )?;
+    }
+
+    // A2–A6: SIP federation.
+    let mut setup_pools = vec![rfqdn.clone()];
+    if intent.sip_federation {
+        // A2 set-federation-edge: one edit, off everywhere else and on here.
+        let mut edits = Vec::new();
+        let mut changes = Vec::new();
+        for p in &b.cur.edge_pools {
+            if p.fqdn != rfqdn && p.federation_enabled {
+                edits.push(TopologyEdit::SetFederation {
+                    edge_pool: p.fqdn.clone(),
+                    enabled: false,
+                });
+                changes.push(Change::Federation(p.fqdn.clone(), false));
+                setup_pools.push(p.fqdn.clone());
+            }
+        }
+        if !restored.federation_enabled {
+            edits.push(TopologyEdit::SetFederation {
+                edge_pool: rfqdn.clone(),
+                enabled: true,
+            });
+            changes.push(Change::Federation(rfqdn.clone(), true));
+        }
+        let mut ops = Vec::new();
+        if !edits.is_empty() {
+            let xml = published.edit(&edits)?;
+            let name = format!("draft-{}", documents.len() + 1);
+            documents.insert(name.clone(), xml);
+            ops.push(Operation::EditDraft {
+                edits: edits.clone(),
+                document: name,
+            });
+            changes.push(Change::DraftPending(true));
+        }
+        for s in &b.cur.sites {
+            if s.federation_route.as_ref() != Some(&identity) {
+                changes.push(Change::Route(RouteChange {
+                    site: s.name.clone(),
+                    kind: RouteKind::Federation,
+                    identity: Some(identity.clone()),
+                }));
+                ops.push(Operation::SetSiteRoute {
+                    site: s.name.clone(),
+                    kind: RouteKind::Federation,
+                    identity: Some(identity.clone()),
+                });
+            }
+        }
+        let disable: Vec<String> = edits
+            .iter()
+            .filter_map(|e| match e {
+                TopologyEdit::SetFederation {
+                    edge_pool,
+                    enabled: false,
+                } => Some(edge_pool.clone()),
+                _ => None,
+            })
+            .collect();
+        b.push(
+            Action::SetFederationEdge,
+            Some(rfqdn.clone()),
+            args([
+                ("enable", text(rfqdn.clone())),
+                ("disable", list(disable)),
+                ("federation-route", text(identity.to_string())),
+            ]),
+            vec![format!("services run on every machine of `{rfqdn}` (A1)")],
+            changes,
+            "exactly one federation-enabled Edge pool in the draft; Get-CsSite FederationRoute"
+                .to_owned(),
+            ops,
+        )?;
+
+        // A3 publish-topology.
+        let mut changes = Vec::new();
+        let mut ops = Vec::new();
+        if let Some((name, xml)) = documents.iter().next_back() {
+            let next = b.cur.topology_version + 1;
+            ops.push(Operation::PublishTopology {
+                document: name.clone(),
+                expected_version: b.cur.topology_version,
+            });
+            ops.push(Operation::EnableTopology { version: next });
+            changes.push(Change::TopologyVersion(next));
+            changes.push(Change::DraftPending(false));
+            changes.extend(stale_replicas(&b.cur));
+            published = Topology::parse(xml)?;
+        } else if b.cur.draft_pending {
+            ops.push(Operation::EnableTopology {
+                version: b.cur.topology_version,
+            });
+            changes.push(Change::DraftPending(false));
+        }
+        b.push(
+            Action::PublishTopology,
+            None,
+            args([("expected-version", Argument::Number(b.cur.topology_version))]),
+            vec![
+                "the management store has an active master".to_owned(),
+                "the draft passes every invariant".to_owned(),
+            ],
+            changes,
+            "the published version is the new one, enabled; the re-read topology has the edit"
+                .to_owned(),
+            ops,
+        )?;
+
+        // A4 await-replication and A5 run-edge-setup on the machines of every
+        // pool whose federation changed.
+        replicate_and_set_up(&mut b, &setup_pools)?;
+
+        // A6 repoint-sip-federation-dns.
+        let mut changes = Vec::new();
+        let mut ops = Vec::new();
+        for (rtype, name, data) in &targets.sip {
+            if let Some((c, o)) = b.rrset_to(*rtype, name, data) {
+                changes.push(c);
+                ops.push(o);
+            }
+        }
+        b.push(
+            Action::RepointSipFederationDns,
+            Some(sip_federation_srv(&start.zone)),
+            args([
+                ("access-edge-fqdn", text(restored.access_edge_fqdn.clone().unwrap_or_default())),
+                ("addresses", list(restored.access_edge_ips.clone())),
+                ("port", Argument::Number(u64::from(SIP_FEDERATION_PORT))),
+            ]),
+            vec![
+                format!("federation enabled on `{rfqdn}` and setup applied (A5)"),
+                "the TTLs were lowered (A0)".to_owned(),
+            ],
+            changes,
+            "external answers: the SRV (5061) targets the Access Edge FQDN, which resolves to the restored pool".to_owned(),
+            ops,
+        )?;
+    }
+
+    // A7–A10: XMPP.
+    if let (true, Some(srv), Some(a)) = (intent.xmpp, &targets.xmpp_srv, &targets.xmpp_a) {
+        let mut changes = Vec::new();
+        let mut ops = Vec::new();
+        for s in &b.cur.sites {
+            if s.xmpp_route.as_ref() != Some(&identity) {
+                changes.push(Change::Route(RouteChange {
+                    site: s.name.clone(),
+                    kind: RouteKind::XmppFederation,
+                    identity: Some(identity.clone()),
+                }));
+                ops.push(Operation::SetSiteRoute {
+                    site: s.name.clone(),
+                    kind: RouteKind::XmppFederation,
+                    identity: Some(identity.clone()),
+                });
+            }
+        }
+        b.push(
+            Action::SetXmppRoute,
+            Some(intent.restored_site.clone()),
+            args([("identity", text(identity.to_string()))]),
+            vec![format!("services run on every machine of `{rfqdn}` (A1)")],
+            changes,
+            "Get-CsSite: every site's XmppFederationRoute names the restored pool".to_owned(),
+            ops,
+        )?;
+
+        let (c, o) = b
+            .rrset_to(srv.0, &srv.1, &srv.2)
+            .map_or((vec![], vec![]), |(c, o)| (vec![c], vec![o]));
+        let srv_target = match srv.2.first() {
+            Some(RecordData::Srv(s)) => s.target.clone(),
+            _ => String::new(),
+        };
+        b.push(
+            Action::EnsureXmppSrv,
+            Some(srv.1.clone()),
+            args([
+                ("port", Argument::Number(u64::from(XMPP_PORT))),
+                ("target", text(srv_target)),
+            ]),
+            vec![],
+            c,
+            "external SRV answer: port 5269, target in the zone resolving to the restored pool"
+                .to_owned(),
+            o,
+        )?;
+
+        let (c, o) = b
+            .rrset_to(a.0, &a.1, &a.2)
+            .map_or((vec![], vec![]), |(c, o)| (vec![c], vec![o]));
+        b.push(
+            Action::SetXmppARecord,
+            Some(a.1.clone()),
+            args([("addresses", list(restored.access_edge_ips.clone()))]),
+            vec!["the TTLs were lowered (A0)".to_owned()],
+            c,
+            format!("external A answer = the Access Edge IPs of `{rfqdn}`"),
+            o,
+        )?;
+
+        let pool = b.pool(&rfqdn)?;
+        let ops = pool
+            .access_edge_ips
+            .iter()
+            .map(|ip| Operation::Probe {
+                request: ProbeRequest {
+                    host: ip.clone(),
+                    port: XMPP_PORT,
+                    kind: ProbeKind::XmppServer,
+                    timeout_ms: PROBE_TIMEOUT_MS,
+                    stream_to: Some(start.zone.clone()),
+                },
+            })
+            .collect();
+        b.push(
+            Action::VerifyXmppPort,
+            Some(rfqdn.clone()),
+            args([
+                ("addresses", list(pool.access_edge_ips.clone())),
+                ("port", Argument::Number(u64::from(XMPP_PORT))),
+            ]),
+            vec!["the XMPP route, SRV and A record name the restored pool (A7–A9)".to_owned()],
+            if pool.xmpp_port_open {
+                vec![]
+            } else {
+                vec![Change::XmppPortOpen(rfqdn.clone(), true)]
+            },
+            "an XMPP server answers a jabber:server stream open on TCP 5269 of each Access Edge IP"
+                .to_owned(),
+            ops,
+        )?;
+    }
+
+    // A11 reassociate-front-ends, with its own publish.
+    if intent.front_ends {
+        let fe: Vec<String> = b
+            .cur
+            .front_end_pools
+            .iter()
+            .filter(|p| p.site == intent.restored_site)
+            .filter(|p| p.media_edge_pool.as_deref() != Some(rfqdn.as_str()))
+            .map(|p| p.fqdn.clone())
+            .collect();
+        let mut changes = Vec::new();
+        let mut ops = Vec::new();
+        if !fe.is_empty() {
+            let edits: Vec<TopologyEdit> = fe
+                .iter()
+                .map(|f| TopologyEdit::SetMediaEdgePool {
+                    front_end_pool: f.clone(),
+                    edge_pool: rfqdn.clone(),
+                })
+                .collect();
+            let xml = published.edit(&edits)?;
+            let name = format!("draft-{}", documents.len() + 1);
+            let next = b.cur.topology_version + 1;
+            ops.push(Operation::EditDraft {
+                edits,
+                document: name.clone(),
+            });
+            ops.push(Operation::PublishTopology {
+                document: name.clone(),
+                expected_version: b.cur.topology_version,
+            });
+            ops.push(Operation::EnableTopology { version: next });
+            changes.extend(
+                fe.iter()
+                    .map(|f| Change::MediaEdgePool(f.clone(), Some(rfqdn.clone()))),
+            );
+            changes.push(Change::TopologyVersion(next));
+            changes.extend(stale_replicas(&b.cur));
+            documents.insert(name, xml);
+        }
+        b.push(
+            Action::ReassociateFrontEnds,
+            Some(intent.restored_site.clone()),
+            args([
+                ("edge-pool", text(rfqdn.clone())),
+                ("front-end-pools", list(fe.clone())),
+            ]),
+            vec![
+                format!("`{rfqdn}` is healthy: services running, federation settled"),
+                "the management store has an active master".to_owned(),
+            ],
+            changes,
+            "re-read topology: ConfServices and MediationServer depend on the restored pool's EdgeServer".to_owned(),
+            ops,
+        )?;
+        if !fe.is_empty() {
+            // The publish made every Edge replica stale; a machine whose setup
+            // is behind the published version would be due again on re-planning.
+            replicate_and_set_up(&mut b, &setup_pools)?;
+        }
+    }
+
+    // A12 pool-failback.
+    if intent.pool_failback {
+        let pools: Vec<_> = b
+            .cur
+            .front_end_pools
+            .iter()
+            .filter(|p| p.site == intent.restored_site)
+            .cloned()
+            .collect();
+        for p in pools {
+            let pool_fqdn = p.failover_fqdn.clone().unwrap_or_else(|| p.fqdn.clone());
+            let due = p.state != PoolState::Normal;
+            b.push(
+                Action::PoolFailback,
+                Some(p.fqdn.clone()),
+                args([("pool-fqdn", text(pool_fqdn.clone()))]),
+                vec![
+                    format!("`{}` is failed over and its servers are online", p.fqdn),
+                    "the management store has an active master".to_owned(),
+                    format!("no Edge pool has `{}` as next hop", p.fqdn),
+                ],
+                if due {
+                    vec![Change::PoolState(p.fqdn.clone(), PoolState::Normal)]
+                } else {
+                    vec![]
+                },
+                "pool state normal; the pool's users sign in to it again".to_owned(),
+                vec![Operation::Failback { pool_fqdn }],
+            )?;
+        }
+    }
+
+    // A13 restore-ttl.
+    if intent.sip_federation || intent.xmpp {
+        let mut changes = Vec::new();
+        let mut ops = Vec::new();
+        for ((name, rtype), ttl) in &b.original_ttls {
+            let ttl = ttl.unwrap_or(intent.record_ttl);
+            if let Some(cur) = b.cur.rrset(name, *rtype)
+                && cur.ttl != ttl
+            {
+                let (c, o) = b.replace(*rtype, name, ttl, cur.data.clone());
+                changes.push(c);
+                ops.push(o);
+            }
+        }
+        b.push(
+            Action::RestoreTtl,
+            Some(start.zone.clone()),
+            args([(
+                "records",
+                list(
+                    b.original_ttls
+                        .iter()
+                        .map(|((n, t), ttl)| {
+                            format!(
+                                "{n} {} {}",
+                                rtype_name(*t),
+                                ttl.unwrap_or(intent.record_ttl)
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            )]),
+            vec!["the cut-over is verified".to_owned()],
+            changes,
+            "authoritative answers have the original TTLs".to_owned(),
+            ops,
+        )?;
+    }
+
+    let goal = Goal {
+        restored_site: intent.restored_site.clone(),
+        federation_pool: intent.sip_federation.then(|| rfqdn.clone()),
+        xmpp_pool: intent.xmpp.then(|| rfqdn.clone()),
+        media_pool: intent.front_ends.then(|| rfqdn.clone()),
+        cutover_ttl: intent.cutover_ttl,
+    };
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        intent: intent.clone(),
+        goal,
+        start: start.clone(),
+        steps: b.steps,
+        documents,
+        findings: Vec::new(),
+    })
+}
+
+/// A4 on every Edge machine, then A5 on each machine of `pools`.
+fn replicate_and_set_up(b: &mut Builder<'_>, pools: &[String]) -> Result<(), PlanError> {
+    // Replication reaches every Edge machine; setup runs where federation changed.
+    let all: Vec<String> = b.cur.edge_pools.iter().map(|p| p.fqdn.clone()).collect();
+    let mut ordered: Vec<String> = pools.to_vec();
+    ordered.extend(all.into_iter().filter(|p| !pools.contains(p)));
+    await_replication(b, &ordered)?;
+    let version = b.cur.topology_version;
+    for fqdn in pools {
+        let pool = b.pool(fqdn)?;
+        for m in &pool.machines {
+            let due = m.setup_version < version;
+            b.push(
+                Action::RunEdgeSetup,
+                Some(m.fqdn.clone()),
+                args([
+                    ("pool", text(fqdn.clone())),
+                    ("topology-version", Argument::Number(version)),
+                ]),
+                vec![
+                    format!("topology version {version} published and enabled"),
+                    format!("the replica on `{}` is up to date", m.fqdn),
+                ],
+                if due {
+                    vec![Change::SetupVersion(m.fqdn.clone(), version)]
+                } else {
+                    vec![]
+                },
+                format!("setup applied version {version}; services running"),
+                vec![Operation::RunSetup {
+                    machine: m.fqdn.clone(),
+                    expected_version: version,
+                }],
+            )?;
+        }
+    }
+
+    Ok(())
+}
+
+/// After a publish, every replica that was up to date no longer is.
+fn stale_replicas(cur: &Deployment) -> Vec<Change> {
+    cur.edge_pools
+        .iter()
+        .flat_map(|p| p.machines.iter())
+        .filter(|m| m.replica_up_to_date)
+        .map(|m| Change::ReplicaUpToDate(m.fqdn.clone(), false))
+        .collect()
+}
+
+fn await_replication(b: &mut Builder<'_>, pools: &[String]) -> Result<(), PlanError> {
+    let mut machines = Vec::new();
+    for fqdn in pools {
+        machines.extend(b.pool(fqdn)?.machines);
+    }
+    let stale: Vec<_> = machines.iter().filter(|m| !m.replica_up_to_date).collect();
+    let mut ops = Vec::new();
+    for m in &stale {
+        ops.push(Operation::Replicate {
+            fqdn: m.fqdn.clone(),
+        });
+        ops.push(Operation::AwaitReplica {
+            fqdn: m.fqdn.clone(),
+        });
+    }
+    let version = b.cur.topology_version;
+    b.push(
+        Action::AwaitReplication,
+        pools.first().cloned(),
+        args([
+            ("machines", list(machines.iter().map(|m| m.fqdn.clone()))),
+            ("topology-version", Argument::Number(version)),
+        ]),
+        vec![format!("topology version {version} published and enabled")],
+        stale
+            .iter()
+            .map(|m| Change::ReplicaUpToDate(m.fqdn.clone(), true))
+            .collect(),
+        "Get-CsManagementStoreReplicationStatus: UpToDate for each machine".to_owned(),
+        ops,
+    )
+}
+
+/// The record type as a zone file writes it.
+#[must_use]
+pub fn rtype_name(t: RecordType) -> &'static str {
+    match t {
+        RecordType::A => "A",
+        RecordType::Aaaa => "AAAA",
+        RecordType::Cname => "CNAME",
+        RecordType::Srv => "SRV",
+        RecordType::Txt => "TXT",
+    }
+}

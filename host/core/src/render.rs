@@ -1,0 +1,521 @@
+//! Renderings of a [`Plan`] for people and machines: text (one line per step and
+//! the fields it changes), JSON (`format_version`, `steps`, `findings`; schema in
+//! `docs/plan.schema.json`) and PowerShell (the equivalent cmdlets, for review or
+//! running by hand). All three are deterministic.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::deployment::{Change, Deployment};
+use crate::observed::{PoolState, RecordData, RouteKind};
+use crate::plan::{Finding, Operation, Plan, Step, StepStatus, rtype_name};
+use crate::topology::TopologyEdit;
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn opt(o: Option<&str>) -> String {
+    o.map_or_else(|| "(none)".to_owned(), str::to_owned)
+}
+
+fn data_text(d: &RecordData) -> String {
+    match d {
+        RecordData::A(s) | RecordData::Aaaa(s) | RecordData::Cname(s) | RecordData::Txt(s) => {
+            s.clone()
+        }
+        RecordData::Srv(s) => format!("{} {} {} {}", s.priority, s.weight, s.port, s.target),
+    }
+}
+
+fn pool_state(s: PoolState) -> &'static str {
+    match s {
+        PoolState::Normal => "normal",
+        PoolState::FailedOver => "failed-over",
+        PoolState::FailingBack => "failing-back",
+    }
+}
+
+/// One line: what a change does, with the value before it.
+#[must_use]
+pub fn describe_change(before: &Deployment, change: &Change) -> String {
+    let machine = |m: &str| {
+        before
+            .edge_pools
+            .iter()
+            .flat_map(|p| p.machines.iter())
+            .find(|x| x.fqdn == m)
+            .cloned()
+    };
+    match change {
+        Change::Federation(p, on) => {
+            let was = before.edge_pool(p).is_some_and(|x| x.federation_enabled);
+            format!("federation {p}: {} -> {}", on_off(was), on_off(*on))
+        }
+        Change::ServicesRunning(m, on) => {
+            let was = machine(m).is_some_and(|x| x.services_running);
+            format!("services {m}: {} -> {}", run(was), run(*on))
+        }
+        Change::ReplicaUpToDate(m, on) => {
+            let was = machine(m).is_some_and(|x| x.replica_up_to_date);
+            format!("replica {m}: {} -> {}", fresh(was), fresh(*on))
+        }
+        Change::SetupVersion(m, v) => {
+            let was = machine(m).map_or(0, |x| x.setup_version);
+            format!("setup version {m}: {was} -> {v}")
+        }
+        Change::Route(rc) => {
+            let was = before
+                .site(&rc.site)
+                .and_then(|s| s.route(rc.kind))
+                .map(ToString::to_string);
+            let kind = match rc.kind {
+                RouteKind::Federation => "federation route",
+                RouteKind::XmppFederation => "XMPP route",
+            };
+            format!(
+                "{kind} {}: {} -> {}",
+                rc.site,
+                opt(was.as_deref()),
+                opt(rc.identity.as_ref().map(ToString::to_string).as_deref())
+            )
+        }
+        Change::Rrset(set) => {
+            let t = rtype_name(set.rtype);
+            let fmt = |data: &[RecordData], ttl: u32| {
+                if data.is_empty() {
+                    "(absent)".to_owned()
+                } else {
+                    format!(
+                        "{} ttl {ttl}",
+                        data.iter().map(data_text).collect::<Vec<_>>().join(", ")
+                    )
+                }
+            };
+            let was = before
+                .rrset(&set.name, set.rtype)
+                .map_or_else(|| "(absent)".to_owned(), |s| fmt(&s.data, s.ttl));
+            format!("{t} {}: {was} -> {}", set.name, fmt(&set.data, set.ttl))
+        }
+        Change::XmppPortOpen(p, on) => {
+            let was = before.edge_pool(p).is_some_and(|x| x.xmpp_port_open);
+            format!("tcp 5269 {p}: {} -> {}", open(was), open(*on))
+        }
+        Change::MediaEdgePool(p, e) => {
+            let was = before
+                .front_end_pool(p)
+                .and_then(|x| x.media_edge_pool.clone());
+            format!(
+                "media edge pool {p}: {} -> {}",
+                opt(was.as_deref()),
+                opt(e.as_deref())
+            )
+        }
+        Change::PoolState(p, s) => {
+            let was = before
+                .front_end_pool(p)
+                .map_or("(unknown)", |x| pool_state(x.state));
+            format!("pool {p}: {was} -> {}", pool_state(*s))
+        }
+        Change::NextHop(p, h) => {
+            let was = before.edge_pool(p).and_then(|x| x.next_hop.clone());
+            format!(
+                "next hop {p}: {} -> {}",
+                opt(was.as_deref()),
+                opt(h.as_deref())
+            )
+        }
+        Change::StoreAvailable(on) => format!(
+            "management store: {} -> {}",
+            avail(before.store_available),
+            avail(*on)
+        ),
+        Change::TopologyVersion(v) => {
+            format!("topology version: {} -> {v}", before.topology_version)
+        }
+        Change::DraftPending(on) => format!(
+            "draft: {} -> {}",
+            pending(before.draft_pending),
+            pending(*on)
+        ),
+    }
+}
+
+fn run(b: bool) -> &'static str {
+    if b { "running" } else { "stopped" }
+}
+fn fresh(b: bool) -> &'static str {
+    if b { "up to date" } else { "stale" }
+}
+fn open(b: bool) -> &'static str {
+    if b { "open" } else { "closed" }
+}
+fn avail(b: bool) -> &'static str {
+    if b { "available" } else { "unavailable" }
+}
+fn pending(b: bool) -> &'static str {
+    if b { "pending" } else { "clean" }
+}
+
+fn status(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Planned => "planned",
+        StepStatus::Satisfied => "satisfied",
+    }
+}
+
+fn level(f: &Finding) -> &'static str {
+    match f.level {
+        crate::plan::Level::Advisory => "advisory",
+        crate::plan::Level::Mandatory => "mandatory",
+        crate::plan::Level::Hard => "hard",
+    }
+}
+
+/// The plan as an operator reads it: a header, one line per step, under it the
+/// changes a planned step makes, then the findings.
+#[must_use]
+pub fn text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let i = &plan.intent;
+    let mut scope = Vec::new();
+    for (on, name) in [
+        (i.sip_federation, "sip-federation"),
+        (i.xmpp, "xmpp"),
+        (i.front_ends, "front-ends"),
+        (i.pool_failback, "pool-failback"),
+    ] {
+        if on {
+            scope.push(name);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "failback to {} ({}) in zone {}: {}; cut-over TTL {} s",
+        i.restored_pool,
+        i.restored_site,
+        plan.start.zone,
+        scope.join(", "),
+        i.cutover_ttl
+    );
+    let planned = plan.planned().count();
+    let _ = writeln!(
+        out,
+        "{} steps, {planned} planned, {} satisfied",
+        plan.steps.len(),
+        plan.steps.len() - planned
+    );
+    let states = plan.states().unwrap_or_default();
+    for step in &plan.steps {
+        let _ = writeln!(
+            out,
+            "{:>3}. {:<4} {:<27} {:<9} {}",
+            step.index,
+            step.action.id(),
+            step.action.name(),
+            status(step.status),
+            step.target.as_deref().unwrap_or("-")
+        );
+        if let Some(before) = states.get(step.index - 1) {
+            for c in &step.changes {
+                let _ = writeln!(out, "        {}", describe_change(before, c));
+            }
+        }
+    }
+    if plan.findings.is_empty() {
+        out.push_str("findings: none\n");
+    } else {
+        out.push_str("findings:\n");
+        for f in &plan.findings {
+            let _ = writeln!(
+                out,
+                "  {} {} at state {}{}: {}",
+                level(f),
+                f.rule,
+                f.state,
+                f.step.map(|s| format!(" (step {s})")).unwrap_or_default(),
+                f.message
+            );
+            if !f.values.is_empty() {
+                let _ = writeln!(out, "    values: {}", f.values.join(", "));
+            }
+            let _ = writeln!(out, "    hint: {}", f.hint);
+        }
+    }
+    out
+}
+
+fn step_json(step: &Step, before: Option<&Deployment>) -> Value {
+    json!({
+        "index": step.index,
+        "id": step.action.id(),
+        "action": step.action.name(),
+        "status": status(step.status),
+        "target": step.target,
+        "arguments": step.arguments,
+        "preconditions": step.preconditions,
+        "changes": step.changes,
+        "summary": before.map(|b| step.changes.iter().map(|c| describe_change(b, c)).collect::<Vec<_>>()).unwrap_or_default(),
+        "verify": step.verify,
+        "operations": step.operations,
+    })
+}
+
+/// The plan as JSON (schema: `docs/plan.schema.json`).
+#[must_use]
+pub fn json_value(plan: &Plan) -> Value {
+    let states = plan.states().unwrap_or_default();
+    json!({
+        "format_version": plan.format_version,
+        "intent": plan.intent,
+        "goal": plan.goal,
+        "start": plan.start,
+        "steps": plan.steps.iter().map(|s| step_json(s, states.get(s.index - 1))).collect::<Vec<_>>(),
+        "documents": plan.documents,
+        "findings": plan.findings,
+    })
+}
+
+/// The plan as pretty JSON with a final newline.
+#[must_use]
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(&json_value(plan)).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn ps_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The plan as a PowerShell script of the equivalent cmdlets. Satisfied steps
+/// appear as comments; DNS changes use the DnsServer module's cmdlets.
+#[must_use]
+pub fn powershell(plan: &Plan) -> String {
+    let mut out = String::new();
+    let i = &plan.intent;
+    let _ = writeln!(
+        out,
+        "# failback to {} ({}), zone {}\n# Generated by failback; review every line before running it.\n# Run in the Lync Server Management Shell with RTCUniversalServerAdmins rights.\n$ErrorActionPreference = 'Stop'\n",
+        i.restored_pool, i.restored_site, plan.start.zone
+    );
+    for step in &plan.steps {
+        let _ = writeln!(
+            out,
+            "# Step {} - {} {} ({}){}",
+            step.index,
+            step.action.id(),
+            step.action.name(),
+            status(step.status),
+            step.target
+                .as_deref()
+                .map(|t| format!(": {t}"))
+                .unwrap_or_default()
+        );
+        if step.status == StepStatus::Satisfied {
+            out.push_str("# already satisfied: nothing to run\n\n");
+            continue;
+        }
+        for op in &step.operations {
+            ps_operation(&mut out, op);
+        }
+        let _ = writeln!(out, "# verify: {}\n", step.verify);
+    }
+    if !plan.findings.is_empty() {
+        out.push_str("# Findings:\n");
+        for f in &plan.findings {
+            let _ = writeln!(
+                out,
+                "#   {} {} at state {}: {}",
+                level(f),
+                f.rule,
+                f.state,
+                f.message
+            );
+        }
+    }
+    out
+}
+
+fn ps_operation(out: &mut String, op: &Operation) {
+    match op {
+        Operation::StartServices { machine } => {
+            let _ = writeln!(
+                out,
+                "Start-CsWindowsService -ComputerName {}",
+                ps_quote(machine)
+            );
+        }
+        Operation::EditDraft { edits, document } => {
+            let _ = writeln!(
+                out,
+                "# In Topology Builder (the draft `{document}` of the plan):"
+            );
+            for e in edits {
+                match e {
+                    TopologyEdit::SetFederation {
+                        edge_pool,
+                        enabled: true,
+                    } => {
+                        let _ = writeln!(
+                            out,
+                            "#   {edge_pool}: select \"Enable federation for this Edge pool (Port 5061)\""
+                        );
+                    }
+                    TopologyEdit::SetFederation {
+                        edge_pool,
+                        enabled: false,
+                    } => {
+                        let _ = writeln!(
+                            out,
+                            "#   {edge_pool}: clear \"Enable federation for this Edge pool (Port 5061)\""
+                        );
+                    }
+                    TopologyEdit::SetMediaEdgePool {
+                        front_end_pool,
+                        edge_pool,
+                    } => {
+                        let _ = writeln!(
+                            out,
+                            "#   {front_end_pool}: Associations > \"Associate Edge pool (for media components)\" = {edge_pool}"
+                        );
+                    }
+                }
+            }
+            let _ = writeln!(
+                out,
+                "# or save the plan's `{document}` XML as {document}.xml for Publish-CsTopology below."
+            );
+        }
+        Operation::PublishTopology {
+            document,
+            expected_version,
+        } => {
+            let _ = writeln!(
+                out,
+                "# expects the published topology to be version {expected_version}"
+            );
+            let _ = writeln!(
+                out,
+                "Publish-CsTopology -FileName {}",
+                ps_quote(&format!("{document}.xml"))
+            );
+        }
+        Operation::EnableTopology { .. } => {
+            out.push_str("Enable-CsTopology\n");
+        }
+        Operation::Replicate { fqdn } => {
+            let _ = writeln!(
+                out,
+                "Invoke-CsManagementStoreReplication -ReplicaFqdn {}",
+                ps_quote(fqdn)
+            );
+        }
+        Operation::AwaitReplica { fqdn } => {
+            let _ = writeln!(
+                out,
+                "while (-not (Get-CsManagementStoreReplicationStatus -ReplicaFqdn {}).UpToDate) {{ Start-Sleep -Seconds 15 }}",
+                ps_quote(fqdn)
+            );
+        }
+        Operation::RunSetup {
+            machine,
+            expected_version,
+        } => {
+            let _ = writeln!(
+                out,
+                "# On {machine}: Deployment Wizard > Install or Update > Setup or Remove Components > Run Again\n# (applies topology version {expected_version} from the local replica), or from the Lync setup folder:\nInvoke-Command -ComputerName {} -ScriptBlock {{ & \"$env:ProgramFiles\\Microsoft Lync Server 2013\\Deployment\\Bootstrapper.exe\" /Setup }}",
+                ps_quote(machine)
+            );
+        }
+        Operation::ReplaceRrset {
+            zone,
+            name,
+            rtype,
+            ttl,
+            data,
+        } => {
+            let relative = name
+                .strip_suffix(&format!(".{zone}"))
+                .unwrap_or(if name == zone { "@" } else { name });
+            let _ = writeln!(
+                out,
+                "# {} {name}: replace with {} (TTL {ttl}) on the external DNS server",
+                rtype_name(*rtype),
+                data.iter().map(data_text).collect::<Vec<_>>().join(", ")
+            );
+            let _ = writeln!(
+                out,
+                "Get-DnsServerResourceRecord -ZoneName {} -Name {} -RRType {} -ErrorAction SilentlyContinue | Remove-DnsServerResourceRecord -ZoneName {} -Force",
+                ps_quote(zone),
+                ps_quote(relative),
+                rtype_name(*rtype),
+                ps_quote(zone)
+            );
+            for d in data {
+                let ttl_span = format!("(New-TimeSpan -Seconds {ttl})");
+                let line = match d {
+                    RecordData::A(ip) => format!(
+                        "Add-DnsServerResourceRecordA -ZoneName {} -Name {} -IPv4Address {} -TimeToLive {ttl_span}",
+                        ps_quote(zone),
+                        ps_quote(relative),
+                        ps_quote(ip)
+                    ),
+                    RecordData::Aaaa(ip) => format!(
+                        "Add-DnsServerResourceRecordAAAA -ZoneName {} -Name {} -IPv6Address {} -TimeToLive {ttl_span}",
+                        ps_quote(zone),
+                        ps_quote(relative),
+                        ps_quote(ip)
+                    ),
+                    RecordData::Cname(t) => format!(
+                        "Add-DnsServerResourceRecordCName -ZoneName {} -Name {} -HostNameAlias {} -TimeToLive {ttl_span}",
+                        ps_quote(zone),
+                        ps_quote(relative),
+                        ps_quote(t)
+                    ),
+                    RecordData::Srv(s) => format!(
+                        "Add-DnsServerResourceRecord -Srv -ZoneName {} -Name {} -DomainName {} -Priority {} -Weight {} -Port {} -TimeToLive {ttl_span}",
+                        ps_quote(zone),
+                        ps_quote(relative),
+                        ps_quote(&s.target),
+                        s.priority,
+                        s.weight,
+                        s.port
+                    ),
+                    RecordData::Txt(t) => format!(
+                        "Add-DnsServerResourceRecord -Txt -ZoneName {} -Name {} -DescriptiveText {} -TimeToLive {ttl_span}",
+                        ps_quote(zone),
+                        ps_quote(relative),
+                        ps_quote(t)
+                    ),
+                };
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        Operation::SetSiteRoute {
+            site,
+            kind,
+            identity,
+        } => {
+            let param = match kind {
+                RouteKind::Federation => "-FederationRoute",
+                RouteKind::XmppFederation => "-XmppFederationRoute",
+            };
+            let value = identity
+                .as_ref()
+                .map_or_else(|| "$null".to_owned(), |i| i.to_string());
+            let _ = writeln!(out, "Set-CsSite -Identity {site} {param} {value}");
+        }
+        Operation::Probe { request } => {
+            let _ = writeln!(
+                out,
+                "Test-NetConnection -ComputerName {} -Port {}   # from outside the perimeter; an XMPP server must answer a stream open",
+                request.host, request.port
+            );
+        }
+        Operation::Failback { pool_fqdn } => {
+            let _ = writeln!(out, "Invoke-CsPoolFailback -PoolFqdn {pool_fqdn} -Verbose");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! failback-core's integration tests: one binary, a module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+/// The in-process fake of the lab plugins (reads lab files into an observation).
+mod support {
+    pub mod lab_reader;
+}
+/// The scenario corpus: one TOML case per file, snapshots of every rendering.
+mod corpus;
+/// The planner's guarantees: safety, idempotency, determinism.
+mod planner;
+/// Topology XML: round trip, edits, malformed input.
+mod topology;

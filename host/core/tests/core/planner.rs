@@ -1,0 +1,290 @@
+use failback_core::deployment::{Snapshot, assemble};
+use failback_core::intent::{Intent, IntentFlags};
+use failback_core::lab::{self, Scenario};
+use failback_core::observed::{RecordData, RecordType};
+use failback_core::plan::{Action, Plan, StepStatus, plan};
+use failback_core::render;
+use failback_core::topology::Topology;
+
+use crate::support::lab_reader;
+
+fn snapshot(s: Scenario) -> Snapshot {
+    assemble(&lab_reader::observe(&lab::files(s))).unwrap()
+}
+
+fn default_plan(s: Scenario) -> Plan {
+    let snap = snapshot(s);
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    plan(&snap, &intent).unwrap()
+}
+
+/// Properties every plan of the corpus has.
+pub fn check_plan(name: &str, plan: &Plan) {
+    let states = plan.states().unwrap();
+    let start_count = plan.start.federation_pools().len();
+    for (i, s) in states.iter().enumerate() {
+        assert!(
+            s.federation_pools().len() <= start_count.max(1),
+            "{name}: state {i} has {} federation-enabled pools",
+            s.federation_pools().len()
+        );
+    }
+    for step in &plan.steps {
+        match step.status {
+            StepStatus::Satisfied => {
+                assert!(
+                    step.changes.is_empty() && step.operations.is_empty(),
+                    "{name}: step {}",
+                    step.index
+                );
+            }
+            StepStatus::Planned => assert!(
+                !step.operations.is_empty(),
+                "{name}: step {} has no operation",
+                step.index
+            ),
+        }
+    }
+    let end = states.last().unwrap();
+    let restored = end.edge_pool(&plan.intent.restored_pool).unwrap();
+    let ips: Vec<RecordData> = restored
+        .access_edge_ips
+        .iter()
+        .cloned()
+        .map(RecordData::A)
+        .collect();
+    if plan.intent.xmpp {
+        let xmpp = end.rrset("xmpp.contoso.com", RecordType::A).unwrap();
+        assert_eq!(
+            xmpp.data, ips,
+            "{name}: the XMPP A record names the restored pool"
+        );
+        for site in &end.sites {
+            assert_eq!(
+                site.xmpp_route.as_ref().map(|r| r.pool()),
+                Some(restored.fqdn.as_str()),
+                "{name}"
+            );
+        }
+    }
+    if plan.intent.sip_federation {
+        assert_eq!(end.federation_pools().len(), 1, "{name}");
+        assert!(restored.federation_enabled, "{name}");
+        let a = end
+            .rrset(restored.access_edge_fqdn.as_deref().unwrap(), RecordType::A)
+            .unwrap();
+        assert_eq!(
+            a.data, ips,
+            "{name}: the Access Edge A record names the restored pool"
+        );
+    }
+    // Every planned TTL is restored at the end.
+    for set in &end.dns {
+        assert_eq!(set.ttl, 3600, "{name}: {} keeps a lowered TTL", set.name);
+    }
+    // Re-planning from the predicted end state finds nothing to do.
+    let topology = plan.documents.values().next_back().map_or_else(
+        || Topology::parse(&lab::topology(Scenario::EdgeFailover)).unwrap(),
+        |x| Topology::parse(x).unwrap(),
+    );
+    if !plan.documents.is_empty() {
+        let again = failback_core::plan::plan(
+            &Snapshot {
+                topology,
+                deployment: end.clone(),
+            },
+            &plan.intent,
+        )
+        .unwrap();
+        let left: Vec<_> = again.planned().map(|s| s.action.name()).collect();
+        assert!(
+            left.is_empty(),
+            "{name}: re-planning the end state still plans {left:?}"
+        );
+    }
+    // The JSON form has what the schema requires.
+    crate::planner::check_schema(&render::json_value(plan));
+}
+
+pub fn check_schema(value: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../docs/plan.schema.json")).unwrap();
+    let required = |s: &serde_json::Value| -> Vec<String> {
+        s["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    for key in required(&schema) {
+        assert!(value.get(&key).is_some(), "plan JSON lacks `{key}`");
+    }
+    assert_eq!(
+        value["format_version"],
+        schema["properties"]["format_version"]["const"]
+    );
+    let step_schema = &schema["$defs"]["step"];
+    let actions: Vec<&str> = step_schema["properties"]["action"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(actions, Action::ALL.map(Action::name).to_vec());
+    for step in value["steps"].as_array().unwrap() {
+        for key in required(step_schema) {
+            assert!(step.get(&key).is_some(), "a step lacks `{key}`");
+        }
+        assert!(actions.contains(&step["action"].as_str().unwrap()));
+        assert!(["planned", "satisfied"].contains(&step["status"].as_str().unwrap()));
+    }
+    assert!(value["findings"].is_array());
+}
+
+#[test]
+fn same_inputs_give_byte_identical_plans() {
+    for s in Scenario::ALL {
+        let a = default_plan(s);
+        let b = default_plan(s);
+        assert_eq!(render::json(&a), render::json(&b));
+        assert_eq!(render::text(&a), render::text(&b));
+        assert_eq!(render::powershell(&a), render::powershell(&b));
+    }
+}
+
+#[test]
+fn observation_order_does_not_change_the_plan() {
+    let files = lab::files(Scenario::EdgeAndFrontEndFailover);
+    let mut obs = lab_reader::observe(&files);
+    let a = render::json(
+        &plan(
+            &assemble(&obs).unwrap(),
+            &Intent::resolve(&IntentFlags::default(), &assemble(&obs).unwrap().deployment).unwrap(),
+        )
+        .unwrap(),
+    );
+    obs.dns.reverse();
+    obs.sites.reverse();
+    obs.replicas.reverse();
+    obs.pools.reverse();
+    obs.probes.reverse();
+    let snap = assemble(&obs).unwrap();
+    let b = render::json(
+        &plan(
+            &snap,
+            &Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(a, b);
+}
+
+#[test]
+fn already_failed_back_has_nothing_to_do() {
+    let p = default_plan(Scenario::AlreadyFailedBack);
+    assert!(p.is_satisfied());
+    assert!(p.documents.is_empty());
+}
+
+#[test]
+fn default_intent_restores_the_pool_of_the_site_that_failed() {
+    for s in Scenario::ALL {
+        assert_eq!(
+            default_plan(s).intent.restored_pool,
+            "edgepool1.contoso.com",
+            "{}",
+            s.name()
+        );
+    }
+}
+
+#[test]
+fn federation_moves_in_one_step_before_publish() {
+    let p = default_plan(Scenario::EdgeFailover);
+    let actions: Vec<Action> = p.planned().map(|s| s.action).collect();
+    let a2 = actions
+        .iter()
+        .position(|a| *a == Action::SetFederationEdge)
+        .unwrap();
+    let a3 = actions
+        .iter()
+        .position(|a| *a == Action::PublishTopology)
+        .unwrap();
+    let a5 = actions
+        .iter()
+        .position(|a| *a == Action::RunEdgeSetup)
+        .unwrap();
+    let a6 = actions
+        .iter()
+        .position(|a| *a == Action::RepointSipFederationDns)
+        .unwrap();
+    assert!(a2 < a3 && a3 < a5 && a5 < a6);
+    assert_eq!(actions.first(), Some(&Action::LowerTtl));
+    assert_eq!(actions.last(), Some(&Action::RestoreTtl));
+    // The draft has federation on edgepool1 only.
+    let draft = Topology::parse(p.documents.get("draft-1").unwrap()).unwrap();
+    let on: Vec<_> = draft
+        .edge_pools()
+        .iter()
+        .filter(|e| e.federation_enabled)
+        .map(|e| e.fqdn.as_str())
+        .collect();
+    assert_eq!(on, ["edgepool1.contoso.com"]);
+}
+
+#[test]
+fn reassociation_publishes_and_failback_uses_an_ascii_hyphen() {
+    let p = default_plan(Scenario::EdgeAndFrontEndFailover);
+    let a11 = p
+        .steps
+        .iter()
+        .find(|s| s.action == Action::ReassociateFrontEnds)
+        .unwrap();
+    assert_eq!(a11.status, StepStatus::Planned);
+    let ops = serde_json::to_string(&a11.operations).unwrap();
+    assert!(
+        ops.contains("publish-topology") && ops.contains("enable-topology"),
+        "{ops}"
+    );
+    let draft = Topology::parse(p.documents.get("draft-2").unwrap()).unwrap();
+    assert_eq!(
+        draft
+            .front_end_pool("fepool1.contoso.com")
+            .unwrap()
+            .media_edge_pool
+            .as_deref(),
+        Some("edgepool1.contoso.com")
+    );
+    // The second draft keeps the first one's federation edit.
+    assert!(
+        draft
+            .edge_pool("edgepool1.contoso.com")
+            .unwrap()
+            .federation_enabled
+    );
+    assert!(
+        !draft
+            .edge_pool("edgepool2.contoso.com")
+            .unwrap()
+            .federation_enabled
+    );
+    let ps = render::powershell(&p);
+    assert!(ps.contains("Invoke-CsPoolFailback -PoolFqdn fepool1.contoso.com -Verbose"));
+    assert!(!ps.contains('\u{2013}'));
+    assert!(ps.contains(
+        "Set-CsSite -Identity Site1 -XmppFederationRoute EdgeServer:edgepool1.contoso.com"
+    ));
+    assert!(!ps.contains("XmppExternalFederationRoute"));
+}
+
+#[test]
+fn replanning_an_unpublished_topology_only_enables_it() {
+    let mut obs = lab_reader::observe(&lab::files(Scenario::AlreadyFailedBack));
+    obs.topology.enabled = false;
+    let snap = assemble(&obs).unwrap();
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let p = plan(&snap, &intent).unwrap();
+    let planned: Vec<_> = p.planned().map(|s| s.action).collect();
+    assert_eq!(planned, [Action::PublishTopology]);
+}

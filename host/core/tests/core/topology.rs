@@ -1,0 +1,240 @@
+use failback_core::lab::{self, Scenario};
+use failback_core::topology::{Topology, TopologyEdit, TopologyError};
+
+/// A hand-written document with what the model does not know: a prolog comment,
+/// an unknown element, unknown attributes, CRLF line ends, odd spacing and
+/// quoting, entities.
+const ODD: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<!-- exported 2026-11-20 -->\r\n<Topology  xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\" Signature='abc'>\r\n  <InternalDomains DefaultDomain=\"contoso.com\"><InternalDomain Name=\"contoso.com\"/></InternalDomains>\r\n  <SimpleUrlConfiguration xmlns=\"urn:schema:Microsoft.Rtc.Management.Settings.SimpleUrl.2008\"><SimpleUrl Component=\"Meet\" ActiveUrl=\"https://meet.contoso.com/?a=1&amp;b=2\"/></SimpleUrlConfiguration>\r\n  <Sites><CentralSite SiteId=\"1\"><Name>Site&#49;</Name></CentralSite></Sites>\r\n  <Clusters>\r\n    <Cluster Fqdn=\"edge.contoso.com\" Custom=\"kept\"><ClusterId SiteId=\"1\" Number=\"2\"/>\r\n      <Machine OrdinalInCluster=\"1\" Fqdn=\"e1.contoso.com\"><NetInterface InterfaceSide=\"External\" InterfaceNumber=\"1\" IPAddress=\"192.0.2.1\"/></Machine></Cluster>\r\n  </Clusters>\r\n  <Services>\r\n    <Service RoleVersion=\"2\"><ServiceId SiteId=\"1\" RoleName=\"EdgeServer\" Instance=\"1\"/><DependsOn/><InstalledOn><ClusterId SiteId=\"1\" Number=\"2\"/></InstalledOn>\r\n      <Ports xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008\">\r\n        <Port Owner=\"urn:component:AccessEdge\" Usage=\"SipClient\" InterfaceSide=\"External\" Port=\"5061\" Protocol=\"Tls\" ConfiguredFqdn=\"sip.contoso.com\"/><!-- no federation -->\r\n      </Ports></Service>\r\n  </Services>\r\n</Topology>\r\n";
+
+/// The lines of `after` that are not in `before`, and the other way round.
+fn diff(before: &str, after: &str) -> (Vec<String>, Vec<String>) {
+    let b: Vec<&str> = before.lines().collect();
+    let a: Vec<&str> = after.lines().collect();
+    let added = a
+        .iter()
+        .filter(|l| !b.contains(l))
+        .map(|l| (*l).to_owned())
+        .collect();
+    let removed = b
+        .iter()
+        .filter(|l| !a.contains(l))
+        .map(|l| (*l).to_owned())
+        .collect();
+    (added, removed)
+}
+
+#[test]
+fn unedited_documents_round_trip_byte_identical() {
+    for s in Scenario::ALL {
+        let xml = lab::topology(s);
+        let t = Topology::parse(&xml).unwrap();
+        assert_eq!(t.xml(), xml);
+        assert_eq!(t.edit(&[]).unwrap(), xml);
+    }
+    let t = Topology::parse(ODD).unwrap();
+    assert_eq!(t.edit(&[]).unwrap(), ODD);
+    assert_eq!(t.sites()[0].name, "Site1");
+    assert_eq!(
+        t.edge_pools()[0].access_edge_fqdn.as_deref(),
+        Some("sip.contoso.com")
+    );
+    assert!(!t.edge_pools()[0].federation_enabled);
+}
+
+#[test]
+fn an_edit_that_already_holds_changes_nothing() {
+    let xml = lab::topology(Scenario::EdgeFailover);
+    let t = Topology::parse(&xml).unwrap();
+    let same = t
+        .edit(&[TopologyEdit::SetFederation {
+            edge_pool: "edgepool2.contoso.com".into(),
+            enabled: true,
+        }])
+        .unwrap();
+    assert_eq!(same, xml);
+}
+
+#[test]
+fn federation_edit_changes_only_the_federation_ports() {
+    let xml = lab::topology(Scenario::EdgeFailover);
+    let t = Topology::parse(&xml).unwrap();
+    let edited = t
+        .edit(&[
+            TopologyEdit::SetFederation {
+                edge_pool: "edgepool2.contoso.com".into(),
+                enabled: false,
+            },
+            TopologyEdit::SetFederation {
+                edge_pool: "edgepool1.contoso.com".into(),
+                enabled: true,
+            },
+        ])
+        .unwrap();
+    let (added, removed) = diff(&xml, &edited);
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(
+        added[0].contains("Usage=\"SipServer\" InterfaceSide=\"External\"")
+            && added[0].contains("ConfiguredFqdn=\"sip.contoso.com\"")
+    );
+    assert!(
+        removed[0].contains("ConfiguredFqdn=\"sip2.contoso.com\"")
+            && removed[0].contains("Protocol=\"Mtls\"")
+    );
+    assert_eq!(edited.len(), xml.len() + added[0].len() - removed[0].len());
+    // Applying the reverse edit gives the original back.
+    let back = Topology::parse(&edited)
+        .unwrap()
+        .edit(&[
+            TopologyEdit::SetFederation {
+                edge_pool: "edgepool1.contoso.com".into(),
+                enabled: false,
+            },
+            TopologyEdit::SetFederation {
+                edge_pool: "edgepool2.contoso.com".into(),
+                enabled: true,
+            },
+        ])
+        .unwrap();
+    assert_eq!(back, xml);
+    // The edited document is the failed-back one, byte for byte.
+    let reassociated = Topology::parse(&edited)
+        .unwrap()
+        .edit(&[TopologyEdit::SetMediaEdgePool {
+            front_end_pool: "fepool1.contoso.com".into(),
+            edge_pool: "edgepool1.contoso.com".into(),
+        }])
+        .unwrap();
+    assert_eq!(reassociated, lab::topology(Scenario::AlreadyFailedBack));
+}
+
+#[test]
+fn federation_can_be_enabled_on_a_hand_written_document() {
+    let t = Topology::parse(ODD).unwrap();
+    let edited = t
+        .edit(&[TopologyEdit::SetFederation {
+            edge_pool: "edge.contoso.com".into(),
+            enabled: true,
+        }])
+        .unwrap();
+    let again = Topology::parse(&edited).unwrap();
+    assert!(again.edge_pools()[0].federation_enabled);
+    assert!(
+        edited.contains("<!-- no federation -->")
+            && edited.contains("Custom=\"kept\"")
+            && edited.contains("&amp;b=2")
+    );
+    assert_eq!(
+        edited.matches("\r\n").count(),
+        ODD.matches("\r\n").count() + 1
+    );
+}
+
+#[test]
+fn media_edit_changes_only_the_service_references() {
+    let xml = lab::topology(Scenario::EdgeFailover);
+    let t = Topology::parse(&xml).unwrap();
+    assert_eq!(
+        t.front_end_pool("fepool1.contoso.com")
+            .unwrap()
+            .media_edge_pool
+            .as_deref(),
+        Some("edgepool2.contoso.com")
+    );
+    let edited = t
+        .edit(&[TopologyEdit::SetMediaEdgePool {
+            front_end_pool: "fepool1.contoso.com".into(),
+            edge_pool: "edgepool1.contoso.com".into(),
+        }])
+        .unwrap();
+    let (added, removed) = diff(&xml, &edited);
+    assert!(
+        added.iter().all(
+            |l| l.contains("<ServiceId SiteId=\"1\" RoleName=\"EdgeServer\" Instance=\"1\" />")
+        ),
+        "{added:?}"
+    );
+    assert!(
+        removed.is_empty()
+            || removed
+                .iter()
+                .all(|l| l.contains("RoleName=\"EdgeServer\"")),
+        "{removed:?}"
+    );
+    assert_eq!(edited.len(), xml.len());
+    let again = Topology::parse(&edited).unwrap();
+    assert_eq!(
+        again
+            .front_end_pool("fepool1.contoso.com")
+            .unwrap()
+            .media_edge_pool
+            .as_deref(),
+        Some("edgepool1.contoso.com")
+    );
+    assert_eq!(
+        again
+            .front_end_pool("fepool2.contoso.com")
+            .unwrap()
+            .media_edge_pool
+            .as_deref(),
+        Some("edgepool2.contoso.com")
+    );
+}
+
+#[test]
+fn the_lab_topology_reads_as_the_lab_describes() {
+    let t = Topology::parse(&lab::topology(Scenario::EdgeAndFrontEndFailover)).unwrap();
+    let p1 = t.edge_pool("edgepool1.contoso.com").unwrap();
+    assert_eq!(p1.site, "Site1");
+    assert_eq!(p1.access_edge_ips(), ["131.107.155.10", "131.107.155.11"]);
+    assert_eq!(p1.machines[0].internal_ips, ["172.25.33.10"]);
+    assert_eq!(p1.next_hop.as_deref(), Some("fepool2.contoso.com"));
+    assert!(!p1.federation_enabled);
+    let p2 = t.edge_pool("edgepool2.contoso.com").unwrap();
+    assert!(p2.federation_enabled);
+    assert_eq!(p2.access_edge_fqdn.as_deref(), Some("sip2.contoso.com"));
+    assert_eq!(t.default_domain(), Some("contoso.com"));
+}
+
+#[test]
+fn editing_an_unknown_pool_names_it() {
+    let t = Topology::parse(&lab::topology(Scenario::EdgeFailover)).unwrap();
+    let e = t
+        .edit(&[TopologyEdit::SetFederation {
+            edge_pool: "nope.contoso.com".into(),
+            enabled: true,
+        }])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the topology has no edge pool `nope.contoso.com`"
+    );
+}
+
+fn position(e: &TopologyError) -> (usize, usize) {
+    match e {
+        TopologyError::Malformed { line, column, .. }
+        | TopologyError::NotTopology { line, column, .. }
+        | TopologyError::Invalid { line, column, .. } => (*line, *column),
+        TopologyError::UnknownPool { .. } => panic!("{e}"),
+    }
+}
+
+#[test]
+fn malformed_documents_report_line_and_column() {
+    let ns = "xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\"";
+    let cases: Vec<(String, (usize, usize), &str)> = vec![
+        (format!("<Topology {ns}>\n  <Sites>\n  </Site>\n</Topology>"), (3, 3), "malformed"),
+        (format!("<Topology {ns}>\n  <Sites>\n"), (3, 1), "not closed"),
+        (format!("<Topology {ns}>\n  <Sites a=\"1\" a=\"2\"/>\n</Topology>"), (2, 3), "malformed"),
+        (format!("<Topology {ns}>\n  <Sites x=\"&bogus;\"/>\n</Topology>"), (2, 13), "malformed"),
+        ("".to_owned(), (1, 1), "no root element"),
+        ("<TopologyBuilder xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.TopologyBuilder.2008\"/>".to_owned(), (1, 1), "not a published topology"),
+        (format!("<Topology {ns}>\n <Sites>\n  <CentralSite>\n   <Name>S</Name>\n  </CentralSite>\n </Sites>\n</Topology>"), (3, 3), "has no `SiteId`"),
+    ];
+    for (xml, at, words) in cases {
+        let e = Topology::parse(&xml).unwrap_err();
+        assert!(e.to_string().contains(words), "{e}");
+        assert_eq!(position(&e), at, "{e}");
+    }
+}
