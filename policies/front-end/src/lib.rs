@@ -1,0 +1,213 @@
+//! Policy module of the Front End family: the Front End pools and the Edge
+//! pools that depend on them.
+//!
+//! Rules: [`MEDIA_EDGE_POOL`] (DESIGN §2 invariant 10, on the final state),
+//! [`NEXT_HOP`] (invariant 12, on every state).
+
+#![allow(
+    unsafe_code,
+    reason = "the export macro expands wit-bindgen's canonical ABI glue, which is unsafe code"
+)]
+
+use failback_policy_sdk::{Ctx, PoolState, Reads, Rule, Scope, Violation, same_name};
+
+/// DESIGN §2 invariant 10: after failback, every Front End pool of the
+/// restored site uses the goal's media pool as "Associate Edge pool (for media
+/// components)", and the association is published (FE-EDGE leaves the publish
+/// out: DOMAIN §3.4, §6.15).
+pub const MEDIA_EDGE_POOL: Rule = Rule {
+    id: "front-end.media-edge-pool",
+    family: "front-end",
+    invariants: &[10],
+    scope: Scope::FinalState,
+    reads: Reads::ALL,
+    rationale: "after failback the restored site's Front End pools must use their local Edge pool for media again, published",
+    check: media_edge_pool,
+};
+
+fn media_edge_pool(ctx: &Ctx<'_>) -> Vec<Violation> {
+    let goal = ctx.goal();
+    let Some(intended) = goal.media_pool.as_deref() else {
+        return Vec::new();
+    };
+    let mut violations: Vec<Violation> = ctx
+        .state()
+        .front_end_pools
+        .iter()
+        .filter(|pool| same_name(&pool.site, &goal.restored_site))
+        .filter(|pool| {
+            !pool
+                .media_edge_pool
+                .as_deref()
+                .is_some_and(|edge| same_name(edge, intended))
+        })
+        .map(|pool| {
+            let current = pool.media_edge_pool.as_deref().unwrap_or("none");
+            Violation::new(format!(
+                "Front End pool {} of {} uses {current} for media after failback, not {intended}",
+                pool.fqdn, pool.site
+            ))
+            .value("pool", &pool.fqdn)
+            .value("media-edge-pool", current)
+            .value("intended", intended)
+            .hint(format!(
+                "associate {} with {intended} for media (reassociate-front-ends) and publish",
+                pool.fqdn
+            ))
+        })
+        .collect();
+    if ctx.state().draft_pending {
+        violations.push(
+            Violation::new("the topology draft is not published at the end of the failback")
+                .value("draft-pending", true)
+                .hint("publish and enable the topology after re-associating the Front End pools"),
+        );
+    }
+    violations
+}
+
+/// DESIGN §2 invariant 12: no Edge pool's next hop is a Front End pool that is
+/// down (not online), failed over or failing back: federation, XMPP and
+/// external access through that Edge stop, and `Invoke-CsPoolFailover` errors
+/// (POOL-FO; DOMAIN §6.17).
+pub const NEXT_HOP: Rule = Rule {
+    id: "front-end.next-hop",
+    family: "front-end",
+    invariants: &[12],
+    scope: Scope::EveryState,
+    reads: Reads::NEXT_HOP.and(Reads::POOL_STATE),
+    rationale: "an Edge pool whose next hop is a failed or failed-over Front End pool stops external access, federation and XMPP",
+    check: next_hop,
+};
+
+fn next_hop(ctx: &Ctx<'_>) -> Vec<Violation> {
+    ctx.state()
+        .edge_pools
+        .iter()
+        .filter_map(|edge| {
+            let hop = edge.next_hop.as_deref()?;
+            let front_end = ctx.front_end_pool(hop)?;
+            let why = match (front_end.online, front_end.state) {
+                (false, _) => "is down",
+                (true, PoolState::FailedOver) => "is failed over",
+                (true, PoolState::FailingBack) => "is failing back",
+                (true, PoolState::Normal) => return None,
+            };
+            Some(
+                Violation::new(format!(
+                    "Edge pool {}'s next hop {} {why}",
+                    edge.fqdn, front_end.fqdn
+                ))
+                .value("edge-pool", &edge.fqdn)
+                .value("next-hop", &front_end.fqdn)
+                .value("online", front_end.online)
+                .value("state", match front_end.state {
+                    PoolState::Normal => "normal",
+                    PoolState::FailedOver => "failed-over",
+                    PoolState::FailingBack => "failing-back",
+                })
+                .hint(format!(
+                    "point {}'s next hop at a Front End pool that is online and not failed over before the change",
+                    edge.fqdn
+                )),
+            )
+        })
+        .collect()
+}
+
+/// The rules of this module, in report order.
+pub static RULES: &[Rule] = &[MEDIA_EDGE_POOL, NEXT_HOP];
+
+failback_policy_sdk::export_rules!(RULES);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly")]
+    use super::*;
+    use failback_policy_sdk::testing::*;
+    use failback_policy_sdk::{Action, Change, check};
+
+    #[test]
+    fn the_failback_plan_passes() {
+        assert_eq!(
+            fired(RULES, goal(), contoso_failed_over(), failback_plan()),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_front_end_pool_left_on_the_failover_edge_pool_fails() {
+        let mut steps = failback_plan();
+        steps[11]
+            .changes
+            .retain(|change| !matches!(change, Change::MediaEdgePool(_)));
+        let findings = check(&[MEDIA_EDGE_POOL], goal(), contoso_failed_over(), steps);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].state, 14);
+        assert_eq!(
+            findings[0].message,
+            "Front End pool fepool1.contoso.com of Site1 uses edgepool2.contoso.com for media after failback, not edgepool1.contoso.com"
+        );
+    }
+
+    #[test]
+    fn a_reassociation_left_unpublished_fails() {
+        let mut steps = failback_plan();
+        steps[11].changes = vec![
+            Change::MediaEdgePool((FEPOOL1.into(), Some(EDGEPOOL1.into()))),
+            Change::DraftPending(true),
+        ];
+        let findings = check(&[MEDIA_EDGE_POOL], goal(), contoso_failed_over(), steps);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].message,
+            "the topology draft is not published at the end of the failback"
+        );
+    }
+
+    #[test]
+    fn an_edge_next_hop_on_a_failed_over_pool_fires_while_it_lasts() {
+        let steps = vec![
+            step(Action::PublishTopology)
+                .change(Change::NextHop((EDGEPOOL1.into(), Some(FEPOOL1.into()))))
+                .into(),
+            step(Action::PoolFailback)
+                .change(Change::PoolState((FEPOOL1.into(), PoolState::FailingBack)))
+                .into(),
+            step(Action::PoolFailback)
+                .change(Change::PoolState((FEPOOL1.into(), PoolState::Normal)))
+                .into(),
+        ];
+        let findings = check(&[NEXT_HOP], goal(), contoso_failed_over(), steps);
+        let found: Vec<(u32, &str)> = findings
+            .iter()
+            .map(|f| (f.state, f.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    1,
+                    "Edge pool edgepool1.contoso.com's next hop fepool1.contoso.com is failed over"
+                ),
+                (
+                    2,
+                    "Edge pool edgepool1.contoso.com's next hop fepool1.contoso.com is failing back"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_edge_next_hop_on_a_pool_that_is_down_fires() {
+        let mut start = contoso_failed_over();
+        front_end_mut(&mut start, FEPOOL2).unwrap().online = false;
+        assert_eq!(
+            fired(&[NEXT_HOP], goal(), start, vec![]),
+            [
+                ("front-end.next-hop".to_owned(), 0),
+                ("front-end.next-hop".to_owned(), 0)
+            ]
+        );
+    }
+}
