@@ -62,6 +62,8 @@ pub mod reference;
 pub mod routes;
 mod rule;
 pub mod testing;
+#[cfg(test)]
+mod tests;
 mod world;
 
 pub use bindings::exports::failback::policy::rules::Guest;
