@@ -1,8 +1,17 @@
 //! The failback domain model, topology XML, planner and rendering.
 //!
 //! Pure: no WASM engine, no async runtime, no file or network access. The
-//! runtime hands it what the plugins observed ([`observed`]) and gets back the
-//! checked deployment, the plan and its renderings; the CLI does all I/O.
+//! runtime hands it what the plugins observed and gets back the checked
+//! deployment, the plan and its renderings; the CLI does all I/O.
+//!
+//! - [`observed`]: the plugin WIT records as Rust values, and [`observed::Observation`];
+//! - [`topology`]: the published topology XML, read and edited losslessly;
+//! - [`deployment`]: observation → checked [`deployment::Deployment`] (the policy
+//!   WIT `state`), [`deployment::Change`], [`deployment::probe_targets`];
+//! - [`intent`]: what to fail back, checked;
+//! - [`plan`]: the planner, its steps and typed operations, findings;
+//! - [`render`]: text, JSON and PowerShell;
+//! - [`lab`]: the lab's file sets per scenario.
 
 pub mod deployment;
 pub mod intent;

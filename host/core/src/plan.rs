@@ -444,6 +444,10 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per field of a step; a struct literal at each call would hide the order"
+    )]
     fn push(
         &mut self,
         action: Action,

@@ -792,6 +792,9 @@ fn dependencies(dom: &Dom, service: usize) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// `(SiteId, RoleName, Instance)`.
+type ServiceRef = (String, String, String);
+
 /// Reads the model out of the DOM.
 struct Model;
 
@@ -882,8 +885,7 @@ impl Model {
         let mut edge_services = BTreeMap::new();
         let mut front_end_pools = Vec::new();
         // Document order of the clusters.
-        let mut by_cluster: BTreeMap<usize, Vec<(&(String, String, String), usize)>> =
-            BTreeMap::new();
+        let mut by_cluster: BTreeMap<usize, Vec<(&ServiceRef, usize)>> = BTreeMap::new();
         for (id, &(s, c)) in &services {
             by_cluster.entry(c).or_default().push((id, s));
         }
