@@ -578,6 +578,57 @@ webconf IN CNAME sip
         assert_eq!(log(&lab), "");
     }
 
+    /// The form `failback lab init` writes (host/core `lab`): absolute owners,
+    /// explicit TTL and class, one record a line.
+    #[test]
+    fn reads_and_changes_the_zone_lab_init_writes() {
+        let (_root, lab) = lab();
+        let init = "$ORIGIN contoso.com.
+$TTL 3600
+contoso.com. 3600 IN SOA ns1.contoso.com. hostmaster.contoso.com. 2026112001 3600 600 604800 300
+contoso.com. 3600 IN NS ns1.contoso.com.
+_sip._tls.contoso.com. 3600 IN SRV 0 0 443 sip.contoso.com.
+_sipfederationtls._tcp.contoso.com. 3600 IN SRV 0 0 5061 sip.contoso.com.
+ns1.contoso.com. 3600 IN A 131.107.155.2
+sip.contoso.com. 3600 IN A 131.107.155.20
+sip.contoso.com. 3600 IN A 131.107.155.21
+xmpp.contoso.com. 3600 IN A 131.107.155.20
+";
+        std::fs::write(lab.dir.join("contoso.com.zone"), init).unwrap();
+        assert_eq!(lab.list_records("contoso.com").unwrap().len(), 6);
+        lab.replace_rrset(
+            "contoso.com",
+            "_xmpp-server._tcp.contoso.com",
+            RecordType::Srv,
+            3600,
+            &[RecordData::Srv(SrvData {
+                priority: 0,
+                weight: 0,
+                port: 5269,
+                target: "xmpp.contoso.com".into(),
+            })],
+        )
+        .unwrap();
+        lab.replace_rrset(
+            "contoso.com",
+            "xmpp.contoso.com",
+            RecordType::A,
+            300,
+            &[a("131.107.155.10")],
+        )
+        .unwrap();
+        assert_eq!(serial(&lab), 2026112003);
+        assert_eq!(
+            list(&lab, "_xmpp-server._tcp.contoso.com"),
+            rows(&[(3600, "0 0 5269 xmpp.contoso.com")])
+        );
+        assert_eq!(
+            list(&lab, "xmpp.contoso.com"),
+            rows(&[(300, "131.107.155.10")])
+        );
+        assert_eq!(list(&lab, "sip.contoso.com").len(), 2);
+    }
+
     #[test]
     fn a_malformed_zone_file_fails_naming_the_line() {
         let (_root, lab) = lab();
