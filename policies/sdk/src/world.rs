@@ -40,6 +40,100 @@ impl Hasher for FxHasher {
 
 pub(crate) type Map<V> = HashMap<String, V, BuildHasherDefault<FxHasher>>;
 
+/// Hashes a `u64` that already is a hash.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn hash_key(key: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(key.as_bytes());
+    hasher.finish()
+}
+
+/// Two names are the same, ignoring ASCII case and a final dot.
+fn same_key(name: &str, key: &str) -> bool {
+    name.strip_suffix('.')
+        .unwrap_or(name)
+        .eq_ignore_ascii_case(key)
+}
+
+/// An index from a name to a position in the state that owns no key string:
+/// the key's hash maps to the position, and a lookup checks the name found
+/// there; names whose hashes collide go to a small owned map. Built once per
+/// `check` without an allocation per object.
+#[derive(Debug)]
+pub(crate) struct NameIndex<V> {
+    by_hash: HashMap<u64, V, BuildHasherDefault<Prehashed>>,
+    overflow: Map<V>,
+}
+
+impl<V: Copy> NameIndex<V> {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            by_hash: HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            overflow: Map::default(),
+        }
+    }
+
+    /// Index `name` at `value` unless it is indexed already (the first wins).
+    /// `name_at` gives the name of the object at a position.
+    fn insert<'s>(&mut self, name: &str, value: V, name_at: impl Fn(V) -> Option<&'s str>) {
+        let key = name_key(name);
+        let hash = hash_key(&key);
+        match self.by_hash.get(&hash) {
+            None => {
+                self.by_hash.insert(hash, value);
+            }
+            Some(&held) if name_at(held).is_some_and(|held| same_key(held, &key)) => {}
+            Some(_) => {
+                self.overflow.entry(key.into_owned()).or_insert(value);
+            }
+        }
+    }
+
+    fn get<'s>(&self, name: &str, name_at: impl Fn(V) -> Option<&'s str>) -> Option<V> {
+        let key = name_key(name);
+        match self.by_hash.get(&hash_key(&key)) {
+            Some(&held) if name_at(held).is_some_and(|held| same_key(held, &key)) => Some(held),
+            Some(_) => self.overflow.get(key.as_ref()).copied(),
+            None => None,
+        }
+    }
+
+    /// The value of `name`, to update in place.
+    fn get_mut<'s>(
+        &mut self,
+        name: &str,
+        name_at: impl Fn(V) -> Option<&'s str>,
+    ) -> Option<&mut V> {
+        let key = name_key(name);
+        let hash = hash_key(&key);
+        let own = self
+            .by_hash
+            .get(&hash)
+            .is_some_and(|&held| name_at(held).is_some_and(|held| same_key(held, &key)));
+        if own {
+            self.by_hash.get_mut(&hash)
+        } else {
+            self.overflow.get_mut(key.as_ref())
+        }
+    }
+}
+
 /// The lookup key of a DNS name, an FQDN or a site name: lower case, no final dot.
 pub fn name_key(name: &str) -> Cow<'_, str> {
     let trimmed = name.strip_suffix('.').unwrap_or(name);
@@ -74,49 +168,69 @@ pub(crate) struct UnknownObject {
 #[derive(Debug)]
 pub struct World {
     state: State,
-    pools: Map<usize>,
-    machines: Map<(usize, usize)>,
-    front_ends: Map<usize>,
-    sites: Map<usize>,
-    dns: Map<[Option<usize>; 5]>,
+    pools: NameIndex<usize>,
+    machines: NameIndex<(usize, usize)>,
+    front_ends: NameIndex<usize>,
+    sites: NameIndex<usize>,
+    /// Per name, the position of its record set of each type.
+    dns: NameIndex<[Option<usize>; 5]>,
     /// Indexes of the pools with federation enabled, kept up to date by changes.
     federated: BTreeSet<usize>,
+}
+
+fn pool_name(state: &State, p: usize) -> Option<&str> {
+    state.edge_pools.get(p).map(|pool| pool.fqdn.as_str())
+}
+
+fn machine_name(state: &State, (p, m): (usize, usize)) -> Option<&str> {
+    let machine = state.edge_pools.get(p)?.machines.get(m)?;
+    Some(machine.fqdn.as_str())
+}
+
+fn front_end_name(state: &State, i: usize) -> Option<&str> {
+    state.front_end_pools.get(i).map(|pool| pool.fqdn.as_str())
+}
+
+fn site_name(state: &State, i: usize) -> Option<&str> {
+    state.sites.get(i).map(|site| site.name.as_str())
+}
+
+fn rrset_name(state: &State, slots: [Option<usize>; 5]) -> Option<&str> {
+    let index = slots.into_iter().flatten().next()?;
+    state.dns.get(index).map(|set| set.name.as_str())
 }
 
 impl World {
     /// Index `state`. The first of two objects with the same name wins the index.
     pub fn new(state: State) -> Self {
-        let mut pools = Map::default();
-        let mut machines = Map::default();
+        let machine_count = state
+            .edge_pools
+            .iter()
+            .map(|pool| pool.machines.len())
+            .sum();
+        let mut pools = NameIndex::with_capacity(state.edge_pools.len());
+        let mut machines = NameIndex::with_capacity(machine_count);
         let mut federated = BTreeSet::new();
         for (p, pool) in state.edge_pools.iter().enumerate() {
-            pools.entry(name_key(&pool.fqdn).into_owned()).or_insert(p);
+            pools.insert(&pool.fqdn, p, |i| pool_name(&state, i));
             for (m, machine) in pool.machines.iter().enumerate() {
-                machines
-                    .entry(name_key(&machine.fqdn).into_owned())
-                    .or_insert((p, m));
+                machines.insert(&machine.fqdn, (p, m), |at| machine_name(&state, at));
             }
             if pool.federation_enabled {
                 federated.insert(p);
             }
         }
-        let mut front_ends = Map::default();
+        let mut front_ends = NameIndex::with_capacity(state.front_end_pools.len());
         for (i, pool) in state.front_end_pools.iter().enumerate() {
-            front_ends
-                .entry(name_key(&pool.fqdn).into_owned())
-                .or_insert(i);
+            front_ends.insert(&pool.fqdn, i, |at| front_end_name(&state, at));
         }
-        let mut sites = Map::default();
+        let mut sites = NameIndex::with_capacity(state.sites.len());
         for (i, site) in state.sites.iter().enumerate() {
-            sites.entry(name_key(&site.name).into_owned()).or_insert(i);
+            sites.insert(&site.name, i, |at| site_name(&state, at));
         }
-        let mut dns: Map<[Option<usize>; 5]> = Map::default();
+        let mut dns = NameIndex::with_capacity(state.dns.len());
         for (i, rrset) in state.dns.iter().enumerate() {
-            let slot = &mut dns.entry(name_key(&rrset.name).into_owned()).or_default()
-                [rtype_slot(rrset.rtype)];
-            if slot.is_none() {
-                *slot = Some(i);
-            }
+            add_rrset(&mut dns, &state, &rrset.name, rrset.rtype, i);
         }
         Self {
             state,
@@ -134,23 +248,23 @@ impl World {
     }
 
     pub fn pool(&self, fqdn: &str) -> Option<&EdgePool> {
-        let index = *self.pools.get(name_key(fqdn).as_ref())?;
+        let index = self.pool_index(fqdn)?;
         self.state.edge_pools.get(index)
     }
 
     pub fn machine(&self, fqdn: &str) -> Option<(&EdgePool, &EdgeMachine)> {
-        let (p, m) = *self.machines.get(name_key(fqdn).as_ref())?;
+        let (p, m) = self.machine_index(fqdn)?;
         let pool = self.state.edge_pools.get(p)?;
         Some((pool, pool.machines.get(m)?))
     }
 
     pub fn front_end_pool(&self, fqdn: &str) -> Option<&FrontEndPool> {
-        let index = *self.front_ends.get(name_key(fqdn).as_ref())?;
+        let index = self.front_end_index(fqdn)?;
         self.state.front_end_pools.get(index)
     }
 
     pub fn site(&self, name: &str) -> Option<&Site> {
-        let index = *self.sites.get(name_key(name).as_ref())?;
+        let index = self.site_index(name)?;
         self.state.sites.get(index)
     }
 
@@ -163,15 +277,35 @@ impl World {
 
     /// The record set `name`/`rtype`, if it exists (holds at least one record).
     pub fn rrset(&self, name: &str, rtype: RecordType) -> Option<&Rrset> {
-        let index = self.dns.get(name_key(name).as_ref())?[rtype_slot(rtype)]?;
-        self.state.dns.get(index).filter(|set| !set.data.is_empty())
+        let state = &self.state;
+        let index = self.dns.get(name, |slots| rrset_name(state, slots))?[rtype_slot(rtype)]?;
+        state.dns.get(index).filter(|set| !set.data.is_empty())
+    }
+
+    fn pool_index(&self, fqdn: &str) -> Option<usize> {
+        self.pools.get(fqdn, |i| pool_name(&self.state, i))
+    }
+
+    fn machine_index(&self, fqdn: &str) -> Option<(usize, usize)> {
+        self.machines.get(fqdn, |at| machine_name(&self.state, at))
+    }
+
+    fn front_end_index(&self, fqdn: &str) -> Option<usize> {
+        self.front_ends
+            .get(fqdn, |i| front_end_name(&self.state, i))
+    }
+
+    fn site_index(&self, name: &str) -> Option<usize> {
+        self.sites.get(name, |i| site_name(&self.state, i))
     }
 
     /// Apply one change in place; say which parts of the state it touched.
     pub(crate) fn apply(&mut self, change: Change) -> Result<Reads, UnknownObject> {
         match change {
             Change::Federation((fqdn, on)) => {
-                let p = self.pool_index(&fqdn, "federation")?;
+                let p = self
+                    .pool_index(&fqdn)
+                    .ok_or_else(|| unknown("edge pool", &fqdn, "federation"))?;
                 if let Some(pool) = self.state.edge_pools.get_mut(p) {
                     pool.federation_enabled = on;
                 }
@@ -197,24 +331,27 @@ impl World {
                 Ok(Reads::SETUP_VERSION)
             }
             Change::Route(route) => {
-                let index = self
-                    .sites
-                    .get(name_key(&route.site).as_ref())
-                    .copied()
+                let site = self
+                    .site_index(&route.site)
+                    .and_then(|i| self.state.sites.get_mut(i))
                     .ok_or_else(|| unknown("site", &route.site, "route"))?;
-                if let Some(site) = self.state.sites.get_mut(index) {
-                    match route.kind {
-                        RouteKind::Federation => site.federation_route = route.identity,
-                        RouteKind::XmppFederation => site.xmpp_route = route.identity,
-                    }
+                match route.kind {
+                    RouteKind::Federation => site.federation_route = route.identity,
+                    RouteKind::XmppFederation => site.xmpp_route = route.identity,
                 }
                 Ok(Reads::ROUTES)
             }
             Change::Rrset(mut rrset) => {
-                let key = name_key(&rrset.name).into_owned();
-                rrset.name.clone_from(&key);
+                let key = name_key(&rrset.name);
+                if key != rrset.name.as_str() {
+                    rrset.name = key.into_owned();
+                }
+                let state = &self.state;
                 let slot = rtype_slot(rrset.rtype);
-                let existing = self.dns.get(&key).and_then(|slots| slots[slot]);
+                let existing = self
+                    .dns
+                    .get(&rrset.name, |slots| rrset_name(state, slots))
+                    .and_then(|slots| slots[slot]);
                 match existing {
                     Some(index) => {
                         if let Some(set) = self.state.dns.get_mut(index) {
@@ -226,17 +363,15 @@ impl World {
                     None if rrset.data.is_empty() => {}
                     None => {
                         let index = self.state.dns.len();
+                        let (name, rtype) = (rrset.name.clone(), rrset.rtype);
                         self.state.dns.push(rrset);
-                        self.dns.entry(key).or_default()[slot] = Some(index);
+                        add_rrset(&mut self.dns, &self.state, &name, rtype, index);
                     }
                 }
                 Ok(Reads::DNS)
             }
             Change::XmppPortOpen((fqdn, open)) => {
-                let p = self.pool_index(&fqdn, "xmpp-port-open")?;
-                if let Some(pool) = self.state.edge_pools.get_mut(p) {
-                    pool.xmpp_port_open = open;
-                }
+                self.pool_mut(&fqdn, "xmpp-port-open")?.xmpp_port_open = open;
                 Ok(Reads::XMPP_PORT)
             }
             Change::MediaEdgePool((fqdn, edge)) => {
@@ -249,10 +384,7 @@ impl World {
                 Ok(Reads::POOL_STATE)
             }
             Change::NextHop((fqdn, hop)) => {
-                let p = self.pool_index(&fqdn, "next-hop")?;
-                if let Some(pool) = self.state.edge_pools.get_mut(p) {
-                    pool.next_hop = hop;
-                }
+                self.pool_mut(&fqdn, "next-hop")?.next_hop = hop;
                 Ok(Reads::NEXT_HOP)
             }
             Change::StoreAvailable(on) => {
@@ -270,10 +402,13 @@ impl World {
         }
     }
 
-    fn pool_index(&self, fqdn: &str, change: &'static str) -> Result<usize, UnknownObject> {
-        self.pools
-            .get(name_key(fqdn).as_ref())
-            .copied()
+    fn pool_mut(
+        &mut self,
+        fqdn: &str,
+        change: &'static str,
+    ) -> Result<&mut EdgePool, UnknownObject> {
+        self.pool_index(fqdn)
+            .and_then(|p| self.state.edge_pools.get_mut(p))
             .ok_or_else(|| unknown("edge pool", fqdn, change))
     }
 
@@ -282,9 +417,7 @@ impl World {
         fqdn: &str,
         change: &'static str,
     ) -> Result<&mut EdgeMachine, UnknownObject> {
-        self.machines
-            .get(name_key(fqdn).as_ref())
-            .copied()
+        self.machine_index(fqdn)
             .and_then(|(p, m)| self.state.edge_pools.get_mut(p)?.machines.get_mut(m))
             .ok_or_else(|| unknown("edge machine", fqdn, change))
     }
@@ -294,11 +427,32 @@ impl World {
         fqdn: &str,
         change: &'static str,
     ) -> Result<&mut FrontEndPool, UnknownObject> {
-        self.front_ends
-            .get(name_key(fqdn).as_ref())
-            .copied()
+        self.front_end_index(fqdn)
             .and_then(|i| self.state.front_end_pools.get_mut(i))
             .ok_or_else(|| unknown("front end pool", fqdn, change))
+    }
+}
+
+/// Index the record set at `index` under `name`/`rtype` (the first wins).
+fn add_rrset(
+    dns: &mut NameIndex<[Option<usize>; 5]>,
+    state: &State,
+    name: &str,
+    rtype: RecordType,
+    index: usize,
+) {
+    let slot = rtype_slot(rtype);
+    match dns.get_mut(name, |slots| rrset_name(state, slots)) {
+        Some(slots) => {
+            if slots[slot].is_none() {
+                slots[slot] = Some(index);
+            }
+        }
+        None => {
+            let mut slots = [None; 5];
+            slots[slot] = Some(index);
+            dns.insert(name, slots, |slots| rrset_name(state, slots));
+        }
     }
 }
 
