@@ -1,0 +1,131 @@
+//! The audit trail: a record for every call into a plugin or policy module and
+//! for every denial, and the plugins' log lines, tagged with the plugin and the
+//! call.
+//!
+//! The runtime writes to an [`AuditSink`]; [`MemoryAuditSink`] keeps records in
+//! memory. The apply journal hash-chains them to disk later. Records hold no
+//! configuration value, so no secret can reach the audit through them.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+
+/// How a call ended, or what was denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
+pub enum Outcome {
+    /// The guest returned a value.
+    Ok,
+    /// The guest returned its `plugin-error` (shown as text).
+    PluginError(String),
+    /// The runtime stopped the call: trap, time-out, limit, denial (shown as text).
+    Failed(String),
+    /// A capability the plugin asked for was denied, before or during a call.
+    Denied(String),
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// When the call started (or the denial happened).
+    pub at: SystemTime,
+    /// The plugin (or policy module) name.
+    pub plugin: String,
+    pub digest: Digest,
+    /// The WIT function (`dns.list-records`), or `load` for a denial at load time.
+    pub function: String,
+    pub duration: Duration,
+    pub outcome: Outcome,
+}
+
+/// Severity of a plugin's log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line a plugin logged through the `host.log` import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub plugin: String,
+    /// The call in flight (`dns.list-records`).
+    pub function: String,
+    pub level: LogLevel,
+    /// The message, cut at [`MAX_LOG_LINE_BYTES`], with secrets redacted.
+    pub message: String,
+}
+
+/// The longest log line kept; the rest is cut.
+pub const MAX_LOG_LINE_BYTES: usize = 4_096;
+/// The most log lines kept per call; the rest are dropped and counted.
+pub const MAX_LOG_LINES_PER_CALL: u32 = 1_000;
+
+/// Where audit records and plugin log lines go.
+pub trait AuditSink: Send + Sync {
+    fn record(&self, record: AuditRecord);
+    fn log(&self, line: LogLine);
+}
+
+/// An [`AuditSink`] that keeps everything in memory.
+#[derive(Debug, Default)]
+pub struct MemoryAuditSink {
+    records: Mutex<Vec<AuditRecord>>,
+    lines: Mutex<Vec<LogLine>>,
+}
+
+impl MemoryAuditSink {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every record so far.
+    #[must_use]
+    pub fn records(&self) -> Vec<AuditRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every log line so far.
+    #[must_use]
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl AuditSink for MemoryAuditSink {
+    fn record(&self, record: AuditRecord) {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(record);
+    }
+
+    fn log(&self, line: LogLine) {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line);
+    }
+}
+
+/// An [`AuditSink`] that drops everything (benchmarks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullAuditSink;
+
+impl AuditSink for NullAuditSink {
+    fn record(&self, _record: AuditRecord) {}
+    fn log(&self, _line: LogLine) {}
+}

@@ -1,0 +1,389 @@
+//! The one wasmtime engine of a failback process, and loading guests into it.
+//!
+//! The engine uses the pooling allocator (instantiation reuses pre-reserved
+//! slots), epoch interruption (a ticker thread advances the epoch; each call has
+//! a deadline), and no component-model concurrency (every call is synchronous).
+//! Loading a plugin checks it against its binding, manifest and grants
+//! ([`crate::capability`]), loads its compiled form through the cache
+//! ([`crate::cache`]) and pre-instantiates it once; each call then instantiates
+//! it in a fresh store ([`crate::call`]).
+
+use std::collections::BTreeMap;
+use std::hash::{Hash as _, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cap_std::fs::Dir;
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::audit::{AuditRecord, AuditSink, Outcome};
+use crate::cache::{CacheError, CacheOutcome, ComponentCache};
+use crate::call::{CallState, Guest, Shared};
+use crate::capability::{self, CapabilityError, Sandbox};
+use crate::digest::Digest;
+use crate::environment::{Environment, EnvironmentError, PluginBinding, read_bytes, read_text};
+use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind};
+use crate::plugin::{
+    DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
+};
+use crate::policy::PolicyModule;
+
+/// How often the ticker thread advances the epoch.
+const TICK: Duration = Duration::from_millis(5);
+/// The largest component file the host reads (64 MiB).
+pub const MAX_COMPONENT_BYTES: u64 = 64 << 20;
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// The largest value a plugin may return from one call, measured as JSON.
+    pub max_result_bytes: usize,
+    /// How many guest instances may be alive at once (pooling allocator slots).
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            max_result_bytes: 16 << 20,
+            max_instances: 64,
+        }
+    }
+}
+
+/// Why the runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot configure the wasm engine: {0}")]
+    Engine(String),
+    #[error("cannot link the host imports: {0}")]
+    Link(String),
+    #[error("cannot start the epoch ticker: {0}")]
+    Ticker(std::io::Error),
+}
+
+/// Why a plugin or a policy module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Environment(#[from] EnvironmentError),
+    #[error("manifest `{path}`: {source}")]
+    Manifest { path: String, source: ManifestError },
+    #[error(
+        "component `{path}` of plugin `{kind}` has sha256 `{actual}`, but the environment expects `{expected}`: refusing to run it"
+    )]
+    DigestMismatch {
+        kind: PluginKind,
+        path: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error(
+        "manifest `{path}` gives sha256 `{manifest}`, but the component's is `{actual}`: refusing to run it"
+    )]
+    ManifestDigest {
+        path: String,
+        manifest: String,
+        actual: Digest,
+    },
+    #[error("plugin `{plugin}` implements `{world}`, not the `{kind}` world it is bound to")]
+    WrongWorld {
+        plugin: String,
+        kind: PluginKind,
+        world: String,
+    },
+    #[error("{0}")]
+    Capability(#[from] CapabilityError),
+    #[error("{0}")]
+    Cache(#[from] CacheError),
+    #[error("`{plugin}` does not link: {message}")]
+    Link { plugin: String, message: String },
+}
+
+/// Stops the ticker thread when the last runtime clone goes away.
+#[derive(Debug)]
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The plugin runtime: one engine, one linker, an audit sink.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Shared,
+    engine_hash: String,
+    _ticker: Arc<Ticker>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("engine_hash", &self.engine_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime with default options, auditing to `audit`.
+    pub fn new(audit: Arc<dyn AuditSink>) -> Result<Self, RuntimeError> {
+        Self::with_options(audit, RuntimeOptions::default())
+    }
+
+    pub fn with_options(
+        audit: Arc<dyn AuditSink>,
+        options: RuntimeOptions,
+    ) -> Result<Self, RuntimeError> {
+        let mut pool = PoolingAllocationConfig::default();
+        let instances = options.max_instances.max(1);
+        pool.total_component_instances(instances);
+        pool.total_core_instances(instances.saturating_mul(16));
+        pool.total_memories(instances.saturating_mul(2));
+        pool.total_tables(instances.saturating_mul(16));
+        pool.max_memory_size((MAX_MEMORY_MIB as usize) << 20);
+
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .concurrency_support(false)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+
+        let mut linker = Linker::<CallState>::new(&engine);
+        Guest::link(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+
+        let mut hasher = Sha256Hasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_hash = hex::encode(&hasher.0.finalize()[..8]);
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let engine = engine.clone();
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("failback-epoch".to_owned())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(RuntimeError::Ticker)?
+        };
+
+        Ok(Self {
+            shared: Shared {
+                engine,
+                linker: Arc::new(linker),
+                audit,
+                tick_ms: TICK.as_millis().try_into().unwrap_or(1),
+                max_result_bytes: options.max_result_bytes,
+            },
+            engine_hash,
+            _ticker: Arc::new(Ticker {
+                stop,
+                thread: Some(thread),
+            }),
+        })
+    }
+
+    /// The engine's precompile compatibility hash (16 hex digits), part of every
+    /// cache entry's name.
+    #[must_use]
+    pub fn engine_hash(&self) -> &str {
+        &self.engine_hash
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    /// Load the component `bytes` through `cache`.
+    pub fn compile(
+        &self,
+        cache: &ComponentCache,
+        bytes: &[u8],
+    ) -> Result<(Component, CacheOutcome), CacheError> {
+        cache.load(
+            &self.shared.engine,
+            &self.engine_hash,
+            Digest::of(bytes),
+            bytes,
+        )
+    }
+
+    /// Load every plugin `environment` binds. `dir` is the environment
+    /// directory and `root` its host path (for WASI preopens); `env` looks up the
+    /// host's environment variables for `{ env = … }` secrets.
+    pub fn load_plugins(
+        &self,
+        environment: &Environment,
+        dir: &Dir,
+        root: &Path,
+        cache: &ComponentCache,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Plugins, LoadError> {
+        let mut plugins = Plugins::default();
+        for binding in environment.plugins.values() {
+            let plugin = self.load_plugin(binding, dir, root, cache, env)?;
+            match binding.kind {
+                PluginKind::DnsProvider => {
+                    plugins.dns_provider = Some(DnsProvider::new(plugin)?);
+                }
+                PluginKind::PortProbe => plugins.port_probe = Some(PortProbe::new(plugin)?),
+                PluginKind::ManagementStore => {
+                    plugins.management_store = Some(ManagementStore::new(plugin)?);
+                }
+                PluginKind::ServerControl => {
+                    plugins.server_control = Some(ServerControl::new(plugin)?);
+                }
+                PluginKind::PoolControl => plugins.pool_control = Some(PoolControl::new(plugin)?),
+            }
+        }
+        Ok(plugins)
+    }
+
+    /// Load the plugin of one binding: check its digest, manifest and grants,
+    /// compile it through the cache and pre-instantiate it. Wrap the result in
+    /// its kind's typed API ([`DnsProvider::new`], ...).
+    pub fn load_plugin(
+        &self,
+        binding: &PluginBinding,
+        dir: &Dir,
+        root: &Path,
+        cache: &ComponentCache,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Plugin, LoadError> {
+        let bytes = read_bytes(dir, &binding.path, MAX_COMPONENT_BYTES)?;
+        let actual = Digest::of(&bytes);
+        if actual != binding.sha256 {
+            let error = LoadError::DigestMismatch {
+                kind: binding.kind,
+                path: binding.path.to_string(),
+                expected: binding.sha256,
+                actual,
+            };
+            self.deny(binding.kind.name(), actual, &error);
+            return Err(error);
+        }
+        let manifest_path = binding.manifest.to_string();
+        let manifest = Manifest::parse(&read_text(dir, &binding.manifest)?).map_err(|source| {
+            LoadError::Manifest {
+                path: manifest_path.clone(),
+                source,
+            }
+        })?;
+        if manifest.sha256 != Some(actual) {
+            let error = LoadError::ManifestDigest {
+                path: manifest_path,
+                manifest: manifest
+                    .sha256
+                    .map_or_else(|| "(none)".to_owned(), |d| d.to_string()),
+                actual,
+            };
+            self.deny(&manifest.name, actual, &error);
+            return Err(error);
+        }
+        if manifest.kind != binding.kind {
+            return Err(LoadError::WrongWorld {
+                plugin: manifest.name,
+                kind: binding.kind,
+                world: manifest.world,
+            });
+        }
+        let limits = binding.limits.apply(manifest.limits)?;
+        let granted = capability::check(&manifest.name, &manifest.capabilities, &binding.grants)
+            .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
+        let sandbox = Sandbox::resolve(&manifest.name, &granted, dir, root)
+            .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
+        let config = binding.resolve_config(dir, env)?;
+        let (component, _) = cache.load(&self.shared.engine, &self.engine_hash, actual, &bytes)?;
+        let guest = Guest {
+            name: Arc::from(manifest.name.as_str()),
+            digest: actual,
+            limits,
+            sandbox,
+            config: Arc::new(config),
+            shared: self.shared.clone(),
+        };
+        let pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link {
+                plugin: manifest.name.clone(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(Plugin::new(guest, manifest, pre))
+    }
+
+    /// Load a policy module from its component `bytes`, under `name`. It gets no
+    /// capability at all: WASI is linked (a `wasm32-wasip2` guest imports it even
+    /// when it does no I/O) with an empty context, and no configuration.
+    pub fn load_policy(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        cache: &ComponentCache,
+        limits: Limits,
+    ) -> Result<PolicyModule, LoadError> {
+        let digest = Digest::of(bytes);
+        let (component, _) = cache.load(&self.shared.engine, &self.engine_hash, digest, bytes)?;
+        let pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link {
+                plugin: name.to_owned(),
+                message: format!("{e:#}"),
+            })?;
+        let guest = Guest {
+            name: Arc::from(name),
+            digest,
+            limits,
+            sandbox: Sandbox::empty(),
+            config: Arc::new(BTreeMap::new()),
+            shared: self.shared.clone(),
+        };
+        PolicyModule::new(guest, pre)
+    }
+
+    /// Audit a refusal to load.
+    fn deny(&self, plugin: &str, digest: Digest, error: &dyn std::fmt::Display) {
+        self.shared.audit.record(AuditRecord {
+            at: std::time::SystemTime::now(),
+            plugin: plugin.to_owned(),
+            digest,
+            function: "load".to_owned(),
+            duration: Duration::ZERO,
+            outcome: Outcome::Denied(error.to_string()),
+        });
+    }
+}
+
+/// Feeds `Hash` output into sha256, for a digest stable across processes.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}

@@ -1,0 +1,612 @@
+//! The operator's environment file (`failback.toml`, `docs/environment.md`):
+//! which plugin serves each kind (by path **and** sha256), its configuration and
+//! the capabilities it is granted.
+//!
+//! The host reaches the environment's files only through the `cap_std` [`Dir`]
+//! the CLI opens once on the directory holding the environment file; every path
+//! in the file is relative to it, and is refused when absolute or when it holds
+//! `..`. Secrets are given by reference and resolved here into [`Secret`]s,
+//! which never show in `Debug` output, logs or the audit.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+
+use cap_std::fs::Dir;
+use serde::Deserialize;
+
+use crate::digest::{Digest, DigestParseError};
+use crate::manifest::{Limits, ManifestError, Mode, PluginKind, RawLimits, is_name};
+
+/// The environment file's usual name.
+pub const ENVIRONMENT_FILE: &str = "failback.toml";
+
+/// The largest environment file, manifest or secret file the host reads (1 MiB).
+pub const MAX_TEXT_FILE_BYTES: u64 = 1 << 20;
+
+/// A checked environment file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    /// The environment's name, for people.
+    pub name: String,
+    /// The external DNS zone holding the SIP and XMPP records (`contoso.com`).
+    pub zone: String,
+    /// The plugin bound to each kind.
+    pub plugins: BTreeMap<PluginKind, PluginBinding>,
+    /// The `[policies]` table, unchecked: the policy gate reads it.
+    pub policies: Option<toml::Table>,
+}
+
+/// One `[plugins.<kind>]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginBinding {
+    pub kind: PluginKind,
+    /// The component, relative to the environment directory.
+    pub path: RelativePath,
+    /// What the component's sha256 must be.
+    pub sha256: Digest,
+    /// The manifest, relative to the environment directory.
+    pub manifest: RelativePath,
+    /// What the plugin reads through `config(key)`.
+    pub config: BTreeMap<String, ConfigValue>,
+    pub grants: Grants,
+    /// Limits tighter than the manifest's, if any.
+    pub limits: LimitOverrides,
+}
+
+/// A value of a plugin's `config` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    /// A plain value, given to the plugin as written.
+    Text(String),
+    /// A secret given by reference, resolved by the host when the plugin loads.
+    Secret(SecretRef),
+}
+
+/// Where a secret is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// A file, relative to the environment directory.
+    File(RelativePath),
+    /// An environment variable of the host process.
+    Env(String),
+}
+
+/// The capabilities the environment grants one plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Directories, by the capability name the manifest requested.
+    pub dirs: BTreeMap<String, DirGrant>,
+    /// Socket addresses, by the capability name the manifest requested.
+    pub network: BTreeMap<String, Vec<SocketAddr>>,
+    pub dns_lookup: bool,
+}
+
+/// A directory granted to a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The host directory, relative to the environment directory.
+    pub path: RelativePath,
+    pub mode: Mode,
+}
+
+/// Limits an environment sets for one plugin: each one present must be no looser
+/// than the manifest's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    pub memory_mib: Option<u32>,
+    pub call_timeout_ms: Option<u32>,
+}
+
+impl LimitOverrides {
+    /// The manifest's limits tightened by these overrides.
+    pub fn apply(self, manifest: Limits) -> Result<Limits, EnvironmentError> {
+        let loosened = |name: &'static str, over: Option<u32>, base: u32| match over {
+            Some(value) if value > base => Err(EnvironmentError::LooserLimit {
+                limit: name,
+                environment: value,
+                manifest: base,
+            }),
+            _ => Ok(()),
+        };
+        loosened("memory-mib", self.memory_mib, manifest.memory_mib)?;
+        loosened(
+            "call-timeout-ms",
+            self.call_timeout_ms,
+            manifest.call_timeout_ms,
+        )?;
+        manifest
+            .tightened(RawLimits {
+                memory_mib: self.memory_mib,
+                call_timeout_ms: self.call_timeout_ms,
+            })
+            .map_err(EnvironmentError::Limit)
+    }
+}
+
+/// A path relative to the environment directory, without `..`: it cannot name
+/// anything outside that directory (symbolic links aside, which the `Dir` refuses
+/// to follow out of it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RelativePath(PathBuf);
+
+impl RelativePath {
+    /// Check `text`: relative, no `..`, not empty.
+    pub fn new(text: &str) -> Result<Self, EnvironmentError> {
+        let path = Path::new(text);
+        let plain = !text.is_empty()
+            && path
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+            && path.components().any(|c| matches!(c, Component::Normal(_)));
+        if !plain {
+            return Err(EnvironmentError::Path(text.to_owned()));
+        }
+        Ok(Self(path.to_path_buf()))
+    }
+
+    #[must_use]
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl fmt::Display for RelativePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.display())
+    }
+}
+
+/// A secret's value: never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the plugin's `config` import only.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A configuration value with its secret resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedValue {
+    Text(String),
+    Secret(Secret),
+}
+
+impl ResolvedValue {
+    /// The value the plugin receives.
+    #[must_use]
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Text(text) => text,
+            Self::Secret(secret) => secret.expose(),
+        }
+    }
+}
+
+/// Why an environment file, or a file it names, was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is larger than {MAX_TEXT_FILE_BYTES} bytes")]
+    TooLarge { path: String },
+    #[error("the environment file is not valid: {0}")]
+    Syntax(String),
+    #[error(
+        "`{0}` is not a plugin kind (dns-provider, port-probe, management-store, server-control, pool-control)"
+    )]
+    Kind(String),
+    #[error("path `{0}` must be relative to the environment directory and must not contain `..`")]
+    Path(String),
+    #[error("`{path}` of plugin `{kind}`: {source}")]
+    Digest {
+        kind: PluginKind,
+        path: String,
+        source: DigestParseError,
+    },
+    #[error(
+        "network grant `{name}` of plugin `{kind}`: `{address}` is not a socket address (`127.0.0.1:53`, `[::1]:53`)"
+    )]
+    Address {
+        kind: PluginKind,
+        name: String,
+        address: String,
+    },
+    #[error("grant name `{0}` is not made of lowercase letters, digits and `-`")]
+    GrantName(String),
+    #[error("config key `{0}` is not made of lowercase letters, digits and `-`")]
+    ConfigKey(String),
+    #[error("secret `{key}` of plugin `{kind}` is not set: {reason}")]
+    Secret {
+        kind: PluginKind,
+        key: String,
+        reason: String,
+    },
+    #[error("limit `{limit}` = {environment} is looser than the manifest's {manifest}")]
+    LooserLimit {
+        limit: &'static str,
+        environment: u32,
+        manifest: u32,
+    },
+    #[error("{0}")]
+    Limit(ManifestError),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    environment: RawInfo,
+    #[serde(default)]
+    plugins: BTreeMap<String, RawBinding>,
+    policies: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInfo {
+    name: String,
+    zone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBinding {
+    path: String,
+    sha256: String,
+    manifest: Option<String>,
+    #[serde(default)]
+    config: BTreeMap<String, RawConfigValue>,
+    #[serde(default)]
+    grants: RawGrants,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConfigValue {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+    File(RawFileRef),
+    Env(RawEnvRef),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileRef {
+    file: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvRef {
+    env: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawGrants {
+    #[serde(default)]
+    dirs: BTreeMap<String, RawDirGrant>,
+    #[serde(default)]
+    network: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    dns_lookup: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirGrant {
+    path: String,
+    mode: Mode,
+}
+
+impl Environment {
+    /// Read and check the environment file `file` (usually [`ENVIRONMENT_FILE`])
+    /// of the environment directory `dir`.
+    pub fn load(dir: &Dir, file: &str) -> Result<Self, EnvironmentError> {
+        let path = RelativePath::new(file)?;
+        let text = read_text(dir, &path)?;
+        Self::parse(&text)
+    }
+
+    /// Check the text of an environment file.
+    pub fn parse(text: &str) -> Result<Self, EnvironmentError> {
+        let raw: RawEnvironment =
+            toml::from_str(text).map_err(|e| EnvironmentError::Syntax(e.message().to_owned()))?;
+        let mut plugins = BTreeMap::new();
+        for (name, binding) in raw.plugins {
+            let kind: PluginKind = name
+                .parse()
+                .map_err(|()| EnvironmentError::Kind(name.clone()))?;
+            plugins.insert(kind, check_binding(kind, binding)?);
+        }
+        Ok(Self {
+            name: raw.environment.name,
+            zone: raw.environment.zone,
+            plugins,
+            policies: raw.policies,
+        })
+    }
+}
+
+fn check_binding(kind: PluginKind, raw: RawBinding) -> Result<PluginBinding, EnvironmentError> {
+    let path = RelativePath::new(&raw.path)?;
+    let sha256 = raw
+        .sha256
+        .parse()
+        .map_err(|source| EnvironmentError::Digest {
+            kind,
+            path: raw.path.clone(),
+            source,
+        })?;
+    let manifest = match raw.manifest {
+        Some(manifest) => RelativePath::new(&manifest)?,
+        None => {
+            let stem = raw.path.strip_suffix(".wasm").unwrap_or(&raw.path);
+            RelativePath::new(&format!("{stem}.plugin.toml"))?
+        }
+    };
+    let mut config = BTreeMap::new();
+    for (key, value) in raw.config {
+        if !is_name(&key) {
+            return Err(EnvironmentError::ConfigKey(key));
+        }
+        let value = match value {
+            RawConfigValue::Text(text) => ConfigValue::Text(text),
+            RawConfigValue::Integer(n) => ConfigValue::Text(n.to_string()),
+            RawConfigValue::Boolean(b) => ConfigValue::Text(b.to_string()),
+            RawConfigValue::File(file) => {
+                ConfigValue::Secret(SecretRef::File(RelativePath::new(&file.file)?))
+            }
+            RawConfigValue::Env(env) => ConfigValue::Secret(SecretRef::Env(env.env)),
+        };
+        config.insert(key, value);
+    }
+    let mut grants = Grants {
+        dns_lookup: raw.grants.dns_lookup,
+        ..Grants::default()
+    };
+    for (name, grant) in raw.grants.dirs {
+        if !is_name(&name) {
+            return Err(EnvironmentError::GrantName(name));
+        }
+        grants.dirs.insert(
+            name,
+            DirGrant {
+                path: RelativePath::new(&grant.path)?,
+                mode: grant.mode,
+            },
+        );
+    }
+    for (name, addresses) in raw.grants.network {
+        if !is_name(&name) {
+            return Err(EnvironmentError::GrantName(name));
+        }
+        let addresses = addresses
+            .into_iter()
+            .map(|address| {
+                address
+                    .parse::<SocketAddr>()
+                    .map_err(|_| EnvironmentError::Address {
+                        kind,
+                        name: name.clone(),
+                        address,
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        grants.network.insert(name, addresses);
+    }
+    Ok(PluginBinding {
+        kind,
+        path,
+        sha256,
+        manifest,
+        config,
+        grants,
+        limits: LimitOverrides {
+            memory_mib: raw.limits.memory_mib,
+            call_timeout_ms: raw.limits.call_timeout_ms,
+        },
+    })
+}
+
+impl PluginBinding {
+    /// Resolve the configuration's secrets: files through `dir`, variables through
+    /// `env` (the CLI passes `|name| std::env::var(name).ok()`; the runtime reads
+    /// no ambient environment itself).
+    pub fn resolve_config(
+        &self,
+        dir: &Dir,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, ResolvedValue>, EnvironmentError> {
+        let mut resolved = BTreeMap::new();
+        for (key, value) in &self.config {
+            let value = match value {
+                ConfigValue::Text(text) => ResolvedValue::Text(text.clone()),
+                ConfigValue::Secret(SecretRef::File(path)) => {
+                    let text = read_text(dir, path).map_err(|e| EnvironmentError::Secret {
+                        kind: self.kind,
+                        key: key.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    // A key file usually ends with a newline that is not part of the key.
+                    ResolvedValue::Secret(Secret(text.trim_end_matches(['\r', '\n']).to_owned()))
+                }
+                ConfigValue::Secret(SecretRef::Env(name)) => {
+                    let value = env(name).ok_or_else(|| EnvironmentError::Secret {
+                        kind: self.kind,
+                        key: key.clone(),
+                        reason: format!("environment variable `{name}` is not set"),
+                    })?;
+                    ResolvedValue::Secret(Secret(value))
+                }
+            };
+            resolved.insert(key.clone(), value);
+        }
+        Ok(resolved)
+    }
+}
+
+/// Read a text file of the environment directory, at most [`MAX_TEXT_FILE_BYTES`].
+pub(crate) fn read_text(dir: &Dir, path: &RelativePath) -> Result<String, EnvironmentError> {
+    let bytes = read_bytes(dir, path, MAX_TEXT_FILE_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| EnvironmentError::Read {
+        path: path.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"),
+    })
+}
+
+/// Read a file of the environment directory, at most `limit` bytes.
+pub(crate) fn read_bytes(
+    dir: &Dir,
+    path: &RelativePath,
+    limit: u64,
+) -> Result<Vec<u8>, EnvironmentError> {
+    let read_error = |source| EnvironmentError::Read {
+        path: path.to_string(),
+        source,
+    };
+    let file = dir.open(path.as_path()).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(EnvironmentError::TooLarge {
+            path: path.to_string(),
+        });
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    const DOCUMENTED: &str = r#"
+        [environment]
+        name = "contoso lab"
+        zone = "contoso.com"
+
+        [plugins.dns-provider]
+        path = "plugins/lab-dns.wasm"
+        sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+        [plugins.dns-provider.config]
+        zone-dir = "/zones"
+        retries = 3
+        tsig-secret = { file = "secrets/tsig.key" }
+        other-secret = { env = "FAILBACK_TSIG" }
+
+        [plugins.dns-provider.grants.dirs]
+        zones = { path = "dns", mode = "read-write" }
+
+        [plugins.dns-provider.grants.network]
+        dns-server = ["127.0.0.1:5353", "[::1]:53"]
+
+        [plugins.dns-provider.grants]
+        dns-lookup = false
+
+        [plugins.dns-provider.limits]
+        memory-mib = 32
+        call-timeout-ms = 2000
+    "#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let env = Environment::parse(DOCUMENTED).unwrap();
+        let dns = &env.plugins[&PluginKind::DnsProvider];
+        assert_eq!(dns.manifest.to_string(), "plugins/lab-dns.plugin.toml");
+        assert_eq!(dns.config["retries"], ConfigValue::Text("3".to_owned()));
+        assert_eq!(
+            dns.config["tsig-secret"],
+            ConfigValue::Secret(SecretRef::File(
+                RelativePath::new("secrets/tsig.key").unwrap()
+            ))
+        );
+        assert_eq!(dns.grants.network["dns-server"].len(), 2);
+        assert_eq!(dns.limits.memory_mib, Some(32));
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_kinds() {
+        let text = DOCUMENTED.replace("zone = \"contoso.com\"", "zone = \"c\"\nextra = 1");
+        assert!(matches!(
+            Environment::parse(&text),
+            Err(EnvironmentError::Syntax(_))
+        ));
+        let text = DOCUMENTED.replace("plugins.dns-provider", "plugins.dns");
+        assert!(matches!(
+            Environment::parse(&text),
+            Err(EnvironmentError::Kind(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_paths_that_leave_the_environment_directory() {
+        for path in ["/etc", "../up", "dns/../../up", "", "."] {
+            assert!(RelativePath::new(path).is_err(), "{path}");
+        }
+        assert!(RelativePath::new("./dns/zones").is_ok());
+    }
+
+    #[test]
+    fn a_looser_limit_is_refused() {
+        let over = LimitOverrides {
+            memory_mib: Some(128),
+            call_timeout_ms: None,
+        };
+        assert!(matches!(
+            over.apply(Limits::default()),
+            Err(EnvironmentError::LooserLimit { .. })
+        ));
+        let under = LimitOverrides {
+            memory_mib: Some(16),
+            call_timeout_ms: Some(100),
+        };
+        assert_eq!(
+            under.apply(Limits::default()).unwrap(),
+            Limits {
+                memory_mib: 16,
+                call_timeout_ms: 100
+            }
+        );
+    }
+
+    #[test]
+    fn secrets_are_resolved_and_never_shown() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("secrets")).unwrap();
+        std::fs::write(tmp.path().join("secrets/tsig.key"), "s3cret-file\n").unwrap();
+        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
+        let env = Environment::parse(DOCUMENTED).unwrap();
+        let dns = &env.plugins[&PluginKind::DnsProvider];
+        let lookup = |name: &str| (name == "FAILBACK_TSIG").then(|| "s3cret-env".to_owned());
+        let config = dns.resolve_config(&dir, &lookup).unwrap();
+        assert_eq!(config["tsig-secret"].value(), "s3cret-file");
+        assert_eq!(config["other-secret"].value(), "s3cret-env");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+
+        let missing = dns.resolve_config(&dir, &|_| None).unwrap_err();
+        assert!(missing.to_string().contains("FAILBACK_TSIG"));
+    }
+}

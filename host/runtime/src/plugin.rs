@@ -1,0 +1,527 @@
+//! The typed API of each plugin kind: what the rest of the host calls.
+//!
+//! A [`Plugin`] is a loaded, checked, pre-instantiated component; each kind's
+//! wrapper ([`DnsProvider`], [`PortProbe`], [`ManagementStore`],
+//! [`ServerControl`], [`PoolControl`]) checks that it implements its world and
+//! exposes the world's functions over `failback_core::observed` types. Each call
+//! runs in a fresh store ([`crate::call`]) and returns either the value, the
+//! guest's own [`PluginError`], or a runtime failure — all as [`CallError`].
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+
+use failback_core::observed;
+use serde::Serialize;
+use wasmtime::component::InstancePre;
+
+use crate::call::{CallError, CallState, Guest};
+use crate::digest::Digest;
+use crate::engine::LoadError;
+use crate::manifest::{Limits, Manifest, PluginKind};
+use crate::wit::v0_1_0::{
+    dns_provider, management_store, pool_control, port_probe, server_control,
+};
+
+/// What a plugin answered when the environment refused or failed a request
+/// (the WIT `plugin-error`): a domain error, reported as the plugin's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "message")]
+pub enum PluginError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+/// A loaded plugin of any kind.
+#[derive(Clone)]
+pub struct Plugin {
+    guest: Guest,
+    manifest: Arc<Manifest>,
+    pre: InstancePre<CallState>,
+}
+
+impl fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.manifest.name)
+            .field("kind", &self.manifest.kind)
+            .field("digest", &self.guest.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(guest: Guest, manifest: Manifest, pre: InstancePre<CallState>) -> Self {
+        Self {
+            guest,
+            manifest: Arc::new(manifest),
+            pre,
+        }
+    }
+
+    /// The plugin's name, from its manifest.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> PluginKind {
+        self.manifest.kind
+    }
+
+    /// The component's sha256.
+    #[must_use]
+    pub fn digest(&self) -> Digest {
+        self.guest.digest
+    }
+
+    #[must_use]
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The limits in force: the manifest's, tightened by the environment.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.guest.limits
+    }
+
+    fn expect_kind(&self, kind: PluginKind) -> Result<(), LoadError> {
+        if self.kind() == kind {
+            Ok(())
+        } else {
+            Err(LoadError::WrongWorld {
+                plugin: self.name().to_owned(),
+                kind,
+                world: self.manifest.world.clone(),
+            })
+        }
+    }
+
+    fn link_error(&self, error: &wasmtime::Error) -> LoadError {
+        LoadError::Link {
+            plugin: self.name().to_owned(),
+            message: format!("{error:#}"),
+        }
+    }
+}
+
+/// The size of a value as JSON, counted without building it: what
+/// [`crate::RuntimeOptions::max_result_bytes`] bounds.
+pub(crate) fn json_size<T: Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        // Serializing plain data into a counter does not fail; if it ever did,
+        // refuse the value rather than let an unmeasured one through.
+        Err(_) => usize::MAX,
+    }
+}
+
+fn no_size<T>(_: &T) -> usize {
+    0
+}
+
+macro_rules! typed_plugin {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $world:ident, $pre:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name {
+            plugin: Plugin,
+            pre: $world::$pre<CallState>,
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.plugin).finish()
+            }
+        }
+
+        impl $name {
+            /// Check that `plugin` is bound to this kind and exports its world.
+            pub fn new(plugin: Plugin) -> Result<Self, LoadError> {
+                plugin.expect_kind($kind)?;
+                let pre = $world::$pre::new(plugin.pre.clone())
+                    .map_err(|e| plugin.link_error(&e))?;
+                Ok(Self { plugin, pre })
+            }
+
+            /// The loaded plugin.
+            #[must_use]
+            pub fn plugin(&self) -> &Plugin {
+                &self.plugin
+            }
+        }
+    };
+}
+
+typed_plugin!(
+    /// A `dns-provider` plugin: records of the external zone.
+    DnsProvider,
+    PluginKind::DnsProvider,
+    dns_provider,
+    DnsProviderPre
+);
+typed_plugin!(
+    /// A `port-probe` plugin: external reachability of an endpoint.
+    PortProbe,
+    PluginKind::PortProbe,
+    port_probe,
+    PortProbePre
+);
+typed_plugin!(
+    /// A `management-store` plugin: topology, site routes, replication.
+    ManagementStore,
+    PluginKind::ManagementStore,
+    management_store,
+    ManagementStorePre
+);
+typed_plugin!(
+    /// A `server-control` plugin: services and local setup on each server.
+    ServerControl,
+    PluginKind::ServerControl,
+    server_control,
+    ServerControlPre
+);
+typed_plugin!(
+    /// A `pool-control` plugin: Front End pool failover state and failback.
+    PoolControl,
+    PluginKind::PoolControl,
+    pool_control,
+    PoolControlPre
+);
+
+impl DnsProvider {
+    /// `dns.list-records`: every record of `zone`.
+    pub fn list_records(&self, zone: &str) -> Result<Vec<observed::DnsRecord>, CallError> {
+        self.plugin.guest.call(
+            "dns.list-records",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_dns()
+                    .call_list_records(store, zone)
+            },
+            |records| records.into_iter().map(Into::into).collect(),
+            json_size,
+        )
+    }
+
+    /// `dns.replace-rrset`: make (`name`, `rtype`) in `zone` exactly `data`.
+    pub fn replace_rrset(
+        &self,
+        zone: &str,
+        name: &str,
+        rtype: observed::RecordType,
+        ttl: u32,
+        data: &[observed::RecordData],
+    ) -> Result<(), CallError> {
+        let data: Vec<_> = data.iter().cloned().map(Into::into).collect();
+        self.plugin.guest.call(
+            "dns.replace-rrset",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings.failback_plugin_dns().call_replace_rrset(
+                    store,
+                    zone,
+                    name,
+                    rtype.into(),
+                    ttl,
+                    &data,
+                )
+            },
+            |()| (),
+            no_size,
+        )
+    }
+
+    /// `dns.delete-rrset`: delete (`name`, `rtype`) from `zone`.
+    pub fn delete_rrset(
+        &self,
+        zone: &str,
+        name: &str,
+        rtype: observed::RecordType,
+    ) -> Result<(), CallError> {
+        self.plugin.guest.call(
+            "dns.delete-rrset",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_dns()
+                    .call_delete_rrset(store, zone, name, rtype.into())
+            },
+            |()| (),
+            no_size,
+        )
+    }
+}
+
+impl PortProbe {
+    /// `probe.probe`: probe one endpoint.
+    pub fn probe(
+        &self,
+        request: &observed::ProbeRequest,
+    ) -> Result<observed::ProbeReport, CallError> {
+        let request = request.clone().into();
+        self.plugin.guest.call(
+            "probe.probe",
+            |store| self.pre.instantiate(store),
+            |bindings, store| bindings.failback_plugin_probe().call_probe(store, &request),
+            Into::into,
+            json_size,
+        )
+    }
+}
+
+impl ManagementStore {
+    /// `management.read-topology`
+    pub fn read_topology(&self) -> Result<observed::TopologyDocument, CallError> {
+        self.plugin.guest.call(
+            "management.read-topology",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_management()
+                    .call_read_topology(store)
+            },
+            Into::into,
+            json_size,
+        )
+    }
+
+    /// `management.publish-topology`: publish `xml` against `expected_version`;
+    /// the new version.
+    pub fn publish_topology(&self, xml: &str, expected_version: u64) -> Result<u64, CallError> {
+        self.plugin.guest.call(
+            "management.publish-topology",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings.failback_plugin_management().call_publish_topology(
+                    store,
+                    xml,
+                    expected_version,
+                )
+            },
+            |version| version,
+            no_size,
+        )
+    }
+
+    /// `management.enable-topology`
+    pub fn enable_topology(&self, version: u64) -> Result<(), CallError> {
+        self.plugin.guest.call(
+            "management.enable-topology",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_management()
+                    .call_enable_topology(store, version)
+            },
+            |()| (),
+            no_size,
+        )
+    }
+
+    /// `management.list-sites`
+    pub fn list_sites(&self) -> Result<Vec<observed::Site>, CallError> {
+        self.plugin.guest.call(
+            "management.list-sites",
+            |store| self.pre.instantiate(store),
+            |bindings, store| bindings.failback_plugin_management().call_list_sites(store),
+            |sites| sites.into_iter().map(Into::into).collect(),
+            json_size,
+        )
+    }
+
+    /// `management.set-site-route`; `None` clears the route.
+    pub fn set_site_route(
+        &self,
+        site: &str,
+        kind: observed::RouteKind,
+        identity: Option<&str>,
+    ) -> Result<(), CallError> {
+        self.plugin.guest.call(
+            "management.set-site-route",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings.failback_plugin_management().call_set_site_route(
+                    store,
+                    site,
+                    kind.into(),
+                    identity,
+                )
+            },
+            |()| (),
+            no_size,
+        )
+    }
+
+    /// `management.read-store-status`
+    pub fn read_store_status(&self) -> Result<observed::StoreStatus, CallError> {
+        self.plugin.guest.call(
+            "management.read-store-status",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_management()
+                    .call_read_store_status(store)
+            },
+            Into::into,
+            json_size,
+        )
+    }
+
+    /// `management.replication-status`
+    pub fn replication_status(&self) -> Result<Vec<observed::ReplicaStatus>, CallError> {
+        self.plugin.guest.call(
+            "management.replication-status",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_management()
+                    .call_replication_status(store)
+            },
+            |replicas| replicas.into_iter().map(Into::into).collect(),
+            json_size,
+        )
+    }
+
+    /// `management.replicate`: replicate to `fqdn` now.
+    pub fn replicate(&self, fqdn: &str) -> Result<(), CallError> {
+        self.plugin.guest.call(
+            "management.replicate",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_management()
+                    .call_replicate(store, fqdn)
+            },
+            |()| (),
+            no_size,
+        )
+    }
+}
+
+impl ServerControl {
+    /// `servers.list-services`: every Lync service on `machine`.
+    pub fn list_services(&self, machine: &str) -> Result<Vec<observed::ServiceStatus>, CallError> {
+        self.plugin.guest.call(
+            "servers.list-services",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_servers()
+                    .call_list_services(store, machine)
+            },
+            |services| services.into_iter().map(Into::into).collect(),
+            json_size,
+        )
+    }
+
+    /// `servers.start-services`
+    pub fn start_services(&self, machine: &str) -> Result<(), CallError> {
+        self.plugin.guest.call(
+            "servers.start-services",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_servers()
+                    .call_start_services(store, machine)
+            },
+            |()| (),
+            no_size,
+        )
+    }
+
+    /// `servers.setup-version`: the topology version setup last applied on
+    /// `machine`, if it ever ran.
+    pub fn setup_version(&self, machine: &str) -> Result<Option<u64>, CallError> {
+        self.plugin.guest.call(
+            "servers.setup-version",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_servers()
+                    .call_setup_version(store, machine)
+            },
+            |version| version,
+            no_size,
+        )
+    }
+
+    /// `servers.run-setup`
+    pub fn run_setup(&self, machine: &str) -> Result<observed::SetupReport, CallError> {
+        self.plugin.guest.call(
+            "servers.run-setup",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_servers()
+                    .call_run_setup(store, machine)
+            },
+            Into::into,
+            json_size,
+        )
+    }
+}
+
+impl PoolControl {
+    /// `pools.list-pools`
+    pub fn list_pools(&self) -> Result<Vec<observed::PoolStatus>, CallError> {
+        self.plugin.guest.call(
+            "pools.list-pools",
+            |store| self.pre.instantiate(store),
+            |bindings, store| bindings.failback_plugin_pools().call_list_pools(store),
+            |pools| pools.into_iter().map(Into::into).collect(),
+            json_size,
+        )
+    }
+
+    /// `pools.failback`: `Invoke-CsPoolFailback -PoolFqdn <pool_fqdn>`.
+    pub fn failback(&self, pool_fqdn: &str) -> Result<(), CallError> {
+        self.plugin.guest.call(
+            "pools.failback",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_plugin_pools()
+                    .call_failback(store, pool_fqdn)
+            },
+            |()| (),
+            no_size,
+        )
+    }
+}
+
+/// The plugins an environment binds, one per kind at most.
+#[derive(Debug, Clone, Default)]
+pub struct Plugins {
+    pub dns_provider: Option<DnsProvider>,
+    pub port_probe: Option<PortProbe>,
+    pub management_store: Option<ManagementStore>,
+    pub server_control: Option<ServerControl>,
+    pub pool_control: Option<PoolControl>,
+}

@@ -1,0 +1,89 @@
+//! Policy modules: WASM components of world `failback:policy/policy@0.1.0` that
+//! veto unsafe transitions. They are pure: the host links WASI with an empty
+//! context (no files, sockets, environment or arguments) and gives them no
+//! configuration. Each call runs in a fresh store with the module's memory and
+//! time limits, like a plugin call.
+//!
+//! The typed calls take and return the bindgen types of the policy package
+//! ([`types`]); the policy gate converts the core model to them.
+
+use std::fmt;
+
+use wasmtime::component::InstancePre;
+
+use crate::call::{CallError, CallState, Guest};
+use crate::digest::Digest;
+use crate::engine::LoadError;
+use crate::wit::v0_1_0::policy;
+
+/// The types of `failback:policy/types@0.1.0`.
+pub use crate::wit::v0_1_0::policy::failback::policy::types;
+
+/// A loaded policy module.
+#[derive(Clone)]
+pub struct PolicyModule {
+    guest: Guest,
+    pre: policy::PolicyPre<CallState>,
+}
+
+impl fmt::Debug for PolicyModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyModule")
+            .field("guest", &self.guest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyModule {
+    pub(crate) fn new(guest: Guest, pre: InstancePre<CallState>) -> Result<Self, LoadError> {
+        let pre = policy::PolicyPre::new(pre).map_err(|e| LoadError::Link {
+            plugin: guest.name.to_string(),
+            message: format!("{e:#}"),
+        })?;
+        Ok(Self { guest, pre })
+    }
+
+    /// The module's name, as it was loaded.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.guest.name
+    }
+
+    /// The component's sha256.
+    #[must_use]
+    pub fn digest(&self) -> Digest {
+        self.guest.digest
+    }
+
+    /// `rules.rules`: the rules this module holds.
+    pub fn rules(&self) -> Result<Vec<types::RuleInfo>, CallError> {
+        self.guest.call(
+            "rules.rules",
+            |store| self.pre.instantiate(store),
+            |bindings, store| bindings.failback_policy_rules().call_rules(store).map(Ok),
+            |rules| rules,
+            |_| 0,
+        )
+    }
+
+    /// `rules.check`: every finding on the trajectory `start`, then `steps`.
+    pub fn check(
+        &self,
+        goal: &types::Goal,
+        start: &types::State,
+        steps: &[types::Step],
+    ) -> Result<Vec<types::Finding>, CallError> {
+        self.guest.call(
+            "rules.check",
+            |store| self.pre.instantiate(store),
+            |bindings, store| {
+                bindings
+                    .failback_policy_rules()
+                    .call_check(store, goal, start, steps)
+                    .map(Ok)
+            },
+            |findings| findings,
+            |_| 0,
+        )
+    }
+}
