@@ -1,3 +1,36 @@
-//! The `failback` command line.
+//! The `failback` command line: the edge where files are opened, arguments are
+//! parsed and errors are rendered. The work itself is in `failback-core` (model,
+//! plan, rendering) and `failback-runtime` (plugins, policies).
+//!
+//! Exit codes: 0 ok, 1 error, 2 usage, 3 vetoed by policy.
 
-fn main() {}
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+/// What a command ended with, beyond "it worked".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; exit 0.
+    Ok,
+    /// A mandatory or hard policy finding stands; exit 3.
+    Vetoed,
+}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match commands::run(args) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Vetoed) => ExitCode::from(3),
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

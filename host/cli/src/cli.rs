@@ -1,0 +1,139 @@
+//! The command line's shape: every command, flag and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Fail the Edge pool used for SIP and XMPP federation back to its home site
+/// after a Lync Server / Skype for Business disaster recovery — as a typed plan,
+/// checked by policies on every state, carried out by sandboxed plugins.
+///
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 vetoed by policy.
+#[derive(Debug, Parser)]
+#[command(name = "failback", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan the failback: observe the environment through its plugins, compute the
+    /// steps (A0–A13) and check every state of the plan against the policies.
+    ///
+    /// Nothing is changed: planning only reads.
+    Plan(PlanArgs),
+    /// The lab: a simulated contoso.com deployment after a failover, in files.
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// Inspect and check plugin components.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Write a lab into DIR: the published topology, the external DNS zone, the
+    /// servers', replicas' and Front End pools' states, the firewall's external
+    /// reachability, the lab plugins and `failback.toml` binding them.
+    ///
+    /// DIR must be absent or empty: nothing that exists is overwritten.
+    Init {
+        /// The directory to create.
+        dir: PathBuf,
+        /// Which failover to simulate.
+        #[arg(long, value_enum, default_value_t = Scenario::EdgeFailover)]
+        scenario: Scenario,
+    },
+    /// List the scenarios `lab init` can write.
+    Scenarios,
+}
+
+/// The lab's scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// SIP federation and XMPP failed over from edgepool1 (Site1) to edgepool2 (Site2).
+    EdgeFailover,
+    /// As edge-failover, and Site1's Front End pool failed over to Site2's too.
+    EdgeAndFrontEndFailover,
+    /// Only the XMPP federation route failed over.
+    XmppOnly,
+    /// Everything is already back home: the plan has nothing to do.
+    AlreadyFailedBack,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show what a component is: the world and version it implements, its imports
+    /// and exports, its sha256, and (with its manifest) the capabilities it requests.
+    Inspect {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Its manifest; by default `<file without .wasm>.plugin.toml` when present.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Text for people, JSON for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// How a plan is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// One line per step and the fields it changes, then the findings.
+    Text,
+    /// The plan as data (`format_version`, `steps`, `findings`); schema in docs/plan.schema.json.
+    Json,
+    /// The equivalent cmdlets, for an operator to review and run by hand.
+    Powershell,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The environment file.
+    #[arg(long, default_value = "failback.toml", conflicts_with = "lab")]
+    pub env: PathBuf,
+    /// Plan against a fresh lab of this scenario in a temporary directory instead
+    /// of an environment file.
+    #[arg(long, value_enum, value_name = "SCENARIO")]
+    pub lab: Option<Scenario>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Write the plan to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub intent: IntentArgs,
+}
+
+/// What to fail back. With none of the narrowing flags, everything that failed
+/// over is failed back to the home Edge pool of the site that failed.
+#[derive(Debug, Args)]
+pub struct IntentArgs {
+    /// Fail back the SIP federation route (federation on the Edge pool, its DNS).
+    #[arg(long)]
+    pub sip_federation: bool,
+    /// Fail back the XMPP federation route (site routes, SRV and A records, port 5269).
+    #[arg(long)]
+    pub xmpp: bool,
+    /// Re-associate the restored site's Front End pools with their local Edge pool.
+    #[arg(long)]
+    pub front_ends: bool,
+    /// Fail back the restored site's failed-over Front End pools (Invoke-CsPoolFailback).
+    #[arg(long)]
+    pub pool_failback: bool,
+    /// The Edge pool to fail back to (default: the home pool of the site that failed).
+    #[arg(long, value_name = "POOL")]
+    pub to: Option<String>,
+    /// The TTL, in seconds, that records get before they are moved (A0); their
+    /// original TTL is restored afterwards (A13).
+    #[arg(long, value_name = "SECONDS")]
+    pub cutover_ttl: Option<u32>,
+}
