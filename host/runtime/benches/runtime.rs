@@ -1,1 +1,139 @@
-fn main() {}
+//! Runtime benchmarks (DESIGN §5): instantiating a plugin from the compiled
+//! cache (pooling allocator + `InstancePre`), a no-op call, and loading a cached
+//! compiled component against compiling it. Results and the command are in
+//! BENCHMARKS.md.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmarks fail by panicking"
+)]
+
+use std::sync::Arc;
+
+use cap_std::fs::Dir;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use failback_core::observed::RecordType;
+use failback_runtime::{
+    CacheOutcome, ComponentCache, Digest, DnsProvider, Environment, NullAuditSink, Runtime,
+};
+
+struct Setup {
+    _env_dir: tempfile::TempDir,
+    cache_dir: tempfile::TempDir,
+    runtime: Runtime,
+    cache: ComponentCache,
+    bytes: Vec<u8>,
+    dns: DnsProvider,
+}
+
+fn setup() -> Setup {
+    let env_dir = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(Arc::new(NullAuditSink)).unwrap();
+    let cache = ComponentCache::new(
+        Dir::open_ambient_dir(cache_dir.path(), cap_std::ambient_authority()).unwrap(),
+        cache_dir.path().to_owned(),
+    );
+    let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_GOOD).unwrap();
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/guests/good/plugin.toml"),
+    )
+    .unwrap();
+    let digest = Digest::of(&bytes);
+    std::fs::create_dir(env_dir.path().join("plugins")).unwrap();
+    std::fs::write(env_dir.path().join("plugins/good.wasm"), &bytes).unwrap();
+    std::fs::write(
+        env_dir.path().join("plugins/good.plugin.toml"),
+        format!("sha256 = \"{digest}\"\n{source}"),
+    )
+    .unwrap();
+    std::fs::write(
+        env_dir.path().join("failback.toml"),
+        format!(
+            "[environment]\nname = \"bench\"\nzone = \"contoso.com\"\n\
+             [plugins.dns-provider]\npath = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\n"
+        ),
+    )
+    .unwrap();
+    let dir = Dir::open_ambient_dir(env_dir.path(), cap_std::ambient_authority()).unwrap();
+    let environment = Environment::load(&dir, "failback.toml").unwrap();
+    let dns = runtime
+        .load_plugins(&environment, &dir, env_dir.path(), &cache, &|_| None)
+        .unwrap()
+        .dns_provider
+        .unwrap();
+    Setup {
+        _env_dir: env_dir,
+        cache_dir,
+        runtime,
+        cache,
+        bytes,
+        dns,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let s = setup();
+    let digest = Digest::of(&s.bytes);
+
+    c.bench_function("instantiate from InstancePre (pooling)", |b| {
+        b.iter(|| s.dns.plugin().instantiate().unwrap());
+    });
+
+    c.bench_function(
+        "no-op call (fresh store + instantiate + dns.delete-rrset)",
+        |b| {
+            b.iter(|| {
+                s.dns
+                    .delete_rrset("contoso.com", "x.contoso.com", RecordType::A)
+                    .unwrap();
+            });
+        },
+    );
+
+    c.bench_function("load cached compiled component (digest known)", |b| {
+        b.iter(|| {
+            let (_, outcome) = s
+                .runtime
+                .compile_verified(&s.cache, digest, &s.bytes)
+                .unwrap();
+            assert_eq!(outcome, CacheOutcome::Hit);
+        });
+    });
+
+    c.bench_function(
+        "load cached compiled component (with sha256 of the component)",
+        |b| {
+            b.iter(|| {
+                let (_, outcome) = s.runtime.compile(&s.cache, &s.bytes).unwrap();
+                assert_eq!(outcome, CacheOutcome::Hit);
+            });
+        },
+    );
+
+    let entry = s
+        .cache_dir
+        .path()
+        .join(ComponentCache::entry_name(digest, s.runtime.engine_hash()));
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(10);
+    group.bench_function("compile component and store it (cache miss)", |b| {
+        b.iter_batched(
+            || std::fs::remove_file(&entry).unwrap(),
+            |()| {
+                let (_, outcome) = s
+                    .runtime
+                    .compile_verified(&s.cache, digest, &s.bytes)
+                    .unwrap();
+                assert_eq!(outcome, CacheOutcome::Compiled);
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(runtime, benches);
+criterion_main!(runtime);

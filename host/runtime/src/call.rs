@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -360,42 +360,7 @@ impl Guest {
         size: impl FnOnce(&O) -> usize,
     ) -> Result<O, CallError> {
         let plugin = || self.name.to_string();
-        let denials = NetworkDenials::default();
-        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
-        let wasi = self
-            .sandbox
-            .wasi_context(&denials, stderr.clone())
-            .map_err(|e| CallError::Sandbox {
-                plugin: plugin(),
-                function,
-                message: e.to_string(),
-            })?;
-        let memory_bytes = usize::try_from(self.limits.memory_mib)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(1 << 20);
-        let mut store = Store::new(
-            &self.shared.engine,
-            CallState {
-                wasi,
-                table: ResourceTable::new(),
-                limiter: CallLimiter {
-                    memory_bytes,
-                    hit: None,
-                },
-                host: HostState {
-                    plugin: Arc::clone(&self.name),
-                    function,
-                    config: Arc::clone(&self.config),
-                    audit: Arc::clone(&self.shared.audit),
-                    lines: 0,
-                    dropped: 0,
-                },
-            },
-        );
-        store.limiter(|state| &mut state.limiter);
-        let ticks = u64::from(self.limits.call_timeout_ms).div_ceil(self.shared.tick_ms) + 1;
-        store.set_epoch_deadline(ticks);
-
+        let (mut store, denials, stderr) = self.store(function)?;
         let bindings = instantiate(&mut store)
             .map_err(|error| self.failure(&store, function, &stderr, error, true))?;
         let returned = call(&bindings, &mut store);
@@ -429,6 +394,61 @@ impl Guest {
                 Ok(value)
             }
         }
+    }
+
+    /// A fresh store for one call of `function`, with its WASI context,
+    /// limiter and epoch deadline; the call's socket denials and stderr.
+    fn store(
+        &self,
+        function: &'static str,
+    ) -> Result<(Store<CallState>, NetworkDenials, MemoryOutputPipe), CallError> {
+        let denials = NetworkDenials::default();
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        let wasi = self
+            .sandbox
+            .wasi_context(&denials, stderr.clone())
+            .map_err(|e| CallError::Sandbox {
+                plugin: self.name.to_string(),
+                function,
+                message: e.to_string(),
+            })?;
+        let memory_bytes = usize::try_from(self.limits.memory_mib)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1 << 20);
+        let mut store = Store::new(
+            &self.shared.engine,
+            CallState {
+                wasi,
+                table: ResourceTable::new(),
+                limiter: CallLimiter {
+                    memory_bytes,
+                    hit: None,
+                },
+                host: HostState {
+                    plugin: Arc::clone(&self.name),
+                    function,
+                    config: Arc::clone(&self.config),
+                    audit: Arc::clone(&self.shared.audit),
+                    lines: 0,
+                    dropped: 0,
+                },
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        let ticks = u64::from(self.limits.call_timeout_ms).div_ceil(self.shared.tick_ms) + 1;
+        store.set_epoch_deadline(ticks);
+        Ok((store, denials, stderr))
+    }
+
+    /// Instantiate in a fresh store and drop it, calling nothing: proves the
+    /// guest links and starts within its limits (and is what the instantiation
+    /// benchmark measures). Not audited: no guest function runs.
+    pub(crate) fn instantiate(&self, pre: &InstancePre<CallState>) -> Result<(), CallError> {
+        const FUNCTION: &str = "instantiate";
+        let (mut store, _, stderr) = self.store(FUNCTION)?;
+        pre.instantiate(&mut store)
+            .map(drop)
+            .map_err(|error| self.failure(&store, FUNCTION, &stderr, error, true))
     }
 
     fn report_dropped_lines(&self, store: &mut Store<CallState>) {

@@ -226,6 +226,17 @@ impl Runtime {
         )
     }
 
+    /// Load the component `bytes`, whose sha256 `digest` the caller has
+    /// already checked, through `cache`.
+    pub fn compile_verified(
+        &self,
+        cache: &ComponentCache,
+        digest: Digest,
+        bytes: &[u8],
+    ) -> Result<(Component, CacheOutcome), CacheError> {
+        cache.load(&self.shared.engine, &self.engine_hash, digest, bytes)
+    }
+
     /// Load every plugin `environment` binds. `dir` is the environment
     /// directory and `root` its host path (for WASI preopens); `env` looks up the
     /// host's environment variables for `{ env = … }` secrets.

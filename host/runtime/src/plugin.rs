@@ -99,6 +99,12 @@ impl Plugin {
         self.guest.limits
     }
 
+    /// Instantiate the plugin in a fresh store and drop it, calling nothing:
+    /// checks that it starts within its limits.
+    pub fn instantiate(&self) -> Result<(), CallError> {
+        self.guest.instantiate(&self.pre)
+    }
+
     fn expect_kind(&self, kind: PluginKind) -> Result<(), LoadError> {
         if self.kind() == kind {
             Ok(())

@@ -42,7 +42,11 @@ impl dns::Guest for Good {
         Ok(())
     }
 
-    fn delete_rrset(_zone: String, _name: String, _rtype: dns::RecordType) -> Result<(), PluginError> {
+    fn delete_rrset(
+        _zone: String,
+        _name: String,
+        _rtype: dns::RecordType,
+    ) -> Result<(), PluginError> {
         Ok(())
     }
 }

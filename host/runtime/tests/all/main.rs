@@ -1,0 +1,24 @@
+//! The runtime's integration tests, with the real guests built from
+//! `tests/guests/` and `plugins/` (one binary; a one-line comment per module).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail by panicking"
+)]
+
+/// The compiled-component cache: hits, misses, corrupt and stale entries.
+mod cache;
+/// Fixtures: an environment directory in a temporary directory, a runtime, a cache.
+mod common;
+/// `plugin inspect`.
+mod inspect;
+/// Loading plugins from an environment: digests, manifests, grants.
+mod load;
+/// Each typed plugin API against the well-behaved guest.
+mod plugins;
+/// Policy modules: no capabilities, typed calls.
+mod policy;
+/// The hostile guest: each attack fails with its typed error and the host keeps serving.
+mod sandbox;
