@@ -8,11 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime::component::{HasSelf, InstancePre, Linker, Resource, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreContextMut, Trap};
+use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -38,6 +40,8 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// The state of one store: one call.
 pub struct CallState {
+    /// When the call's time is up.
+    deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: CallLimiter,
@@ -120,6 +124,59 @@ impl host::Host for CallState {
             .get(&key)
             .map(|value| value.value().to_owned())
     }
+}
+
+/// The `wasi:io/poll` interface the synchronous WASI bindings define.
+const WASI_IO_POLL: &str = "wasi:io/poll@0.2.12";
+
+/// Replace WASI's two blocking waits, `poll` and `pollable.block`, with ones
+/// that give up at the call's deadline.
+///
+/// The epoch deadline stops a guest only while it runs wasm code; a guest that
+/// waits in a host call (`std::thread::sleep`, a read from a socket that never
+/// answers) would otherwise hold the host past its time limit for as long as it
+/// likes. Both waits run WASI's own implementation under a Tokio time-out at the
+/// deadline, and trap as an interrupt (reported as [`CallError::Timeout`]) when
+/// it passes.
+fn bound_blocking_waits(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
+
+    fn until_deadline<F: Future>(deadline: Instant, wait: F) -> wasmtime::Result<F::Output> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        // The time-out registers with Tokio's timer when created: create it
+        // inside the runtime.
+        wasmtime_wasi::runtime::in_tokio(
+            async move { tokio::time::timeout_at(deadline, wait).await },
+        )
+        .map_err(|_| wasmtime::Error::from(Trap::Interrupt))
+    }
+
+    linker.allow_shadowing(true);
+    let mut poll = linker.instance(WASI_IO_POLL)?;
+    poll.func_wrap(
+        "poll",
+        |mut store: StoreContextMut<'_, CallState>, (pollables,): (Vec<Resource<DynPollable>>,)| {
+            let state = store.data_mut();
+            let ready = until_deadline(
+                state.deadline,
+                async_poll::Host::poll(&mut state.table, pollables),
+            )??;
+            Ok((ready,))
+        },
+    )?;
+    poll.func_wrap(
+        "[method]pollable.block",
+        |mut store: StoreContextMut<'_, CallState>, (pollable,): (Resource<DynPollable>,)| {
+            let state = store.data_mut();
+            until_deadline(
+                state.deadline,
+                async_poll::HostPollable::block(&mut state.table, pollable),
+            )??;
+            Ok(())
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// A limit the guest ran into, noted by the limiter.
@@ -316,6 +373,7 @@ impl Guest {
     /// Add the WASI and `host` imports every guest may use to `linker`.
     pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
         wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+        bound_blocking_waits(linker)?;
         host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
         Ok(())
     }
@@ -418,6 +476,8 @@ impl Guest {
         let mut store = Store::new(
             &self.shared.engine,
             CallState {
+                deadline: Instant::now()
+                    + Duration::from_millis(u64::from(self.limits.call_timeout_ms)),
                 wasi,
                 table: ResourceTable::new(),
                 limiter: CallLimiter {

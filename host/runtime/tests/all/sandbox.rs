@@ -354,3 +354,44 @@ fn a_log_flood_is_cut_to_the_per_call_budget() {
     );
     hostile.assert_still_serving();
 }
+
+#[test]
+fn sleeping_in_a_host_call_is_stopped_at_the_call_deadline() {
+    let hostile = Hostile::new();
+    let started = Instant::now();
+    let error = hostile.attack("sleep:600000").unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            error,
+            CallError::Timeout {
+                timeout_ms: 500,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    hostile.assert_still_serving();
+}
+
+#[test]
+fn waiting_on_a_silent_socket_is_stopped_at_the_call_deadline() {
+    let hostile = Hostile::new();
+    let granted = hostile.granted.local_addr().unwrap();
+    let started = Instant::now();
+    let error = hostile.attack(&format!("stall:{granted}")).unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            error,
+            CallError::Timeout {
+                timeout_ms: 500,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    hostile.assert_still_serving();
+}

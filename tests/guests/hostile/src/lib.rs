@@ -13,6 +13,7 @@
 //! - `connect:ADDR`: open a TCP connection (only a granted endpoint may connect);
 //! - `lookup:NAME`: resolve a name (refused without the `dns-lookup` grant);
 //! - `sleep:MS`: block in a host call (`wasi:clocks` via `std::thread::sleep`);
+//! - `stall:ADDR`: connect, then wait for a byte the peer never sends;
 //! - `panic`: panic (a trap, since guests are built with `panic = "abort"`);
 //! - `huge:BYTES`: return one TXT record of that many bytes;
 //! - `many:COUNT`: return that many records;
@@ -88,6 +89,14 @@ impl Guest for Hostile {
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_millis(parse(argument)?));
                 Ok(Vec::new())
+            }
+            "stall" => {
+                use std::io::Read as _;
+                let mut stream =
+                    std::net::TcpStream::connect(argument).map_err(|e| refused(argument, e))?;
+                let mut byte = [0_u8; 1];
+                let read = stream.read(&mut byte).map_err(|e| refused(argument, e))?;
+                Ok(vec![txt("read", read.to_string())])
             }
             "panic" => {
                 #[expect(clippy::panic, reason = "this guest's job is to trap")]
