@@ -5,6 +5,11 @@
 //! Rules: [`SINGLE_POOL`] (DESIGN §2 invariant 1), [`ROUTE_SERVICES_RUNNING`]
 //! (invariant 2, federation routes), [`FINAL_ROUTES`] (invariant 9, federation
 //! part). The XMPP parts of 2 and 9 are in `failback-policy-xmpp`.
+//!
+//! It also lists the SDK's [`UNKNOWN_OBJECT`] (`policy.unknown-object`): a
+//! step changes an object the state does not hold. Every module applies the
+//! same changes, so one module reports it — this one, listed first of the
+//! modules — and a host running all five gets each such finding once.
 
 #![allow(
     unsafe_code,
@@ -12,7 +17,8 @@
 )]
 
 use failback_policy_sdk::{
-    Ctx, Reads, RouteKind, Rule, Scope, Violation, edge_identity, join, routes, same_name,
+    Ctx, Reads, RouteKind, Rule, Scope, UNKNOWN_OBJECT, Violation, edge_identity, join, routes,
+    same_name,
 };
 
 /// DESIGN §2 invariant 1: at most one Edge pool has federation enabled.
@@ -102,7 +108,12 @@ fn final_routes(ctx: &Ctx<'_>) -> Vec<Violation> {
 }
 
 /// The rules of this module, in report order.
-pub static RULES: &[Rule] = &[SINGLE_POOL, ROUTE_SERVICES_RUNNING, FINAL_ROUTES];
+pub static RULES: &[Rule] = &[
+    SINGLE_POOL,
+    ROUTE_SERVICES_RUNNING,
+    FINAL_ROUTES,
+    UNKNOWN_OBJECT,
+];
 
 failback_policy_sdk::export_rules!(RULES);
 
@@ -217,12 +228,13 @@ mod tests {
     fn a_site_left_on_the_failover_pool_fails_the_final_routes() {
         let mut steps = failback_plan();
         // Drop the Site2 federation route change from set-federation-edge.
-        steps[2]
+        let index = position(&steps, Action::SetFederationEdge);
+        steps[index]
             .changes
             .retain(|change| !matches!(change, Change::Route(route) if route.site == "Site2"));
         let findings = check(&[FINAL_ROUTES], goal(), contoso_failed_over(), steps);
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].state, 14);
+        assert_eq!(findings[0].state, 15);
         assert_eq!(
             findings[0].message,
             "site Site2 federation route is `EdgeServer:edgepool2.contoso.com` after failback, not the intended `EdgeServer:edgepool1.contoso.com`"
@@ -246,9 +258,39 @@ mod tests {
             [
                 "federation.single-pool",
                 "federation.route-services-running",
-                "federation.final-routes"
+                "federation.final-routes",
+                "policy.unknown-object"
             ]
         );
-        assert!(infos.iter().all(|info| info.family == "federation"));
+        assert!(infos[..3].iter().all(|info| info.family == "federation"));
+        assert_eq!(infos[3].family, "policy");
+        assert_eq!(infos[3].scope, failback_policy_sdk::WitScope::Transition);
+        assert!(infos[3].invariants.is_empty() && !infos[3].rationale.is_empty());
+    }
+
+    #[test]
+    fn a_change_naming_an_unknown_object_is_reported_here() {
+        let steps = vec![
+            step(Action::StartEdgeServices)
+                .change(Change::ServicesRunning((
+                    "edgeserver9.contoso.com".into(),
+                    true,
+                )))
+                .into(),
+        ];
+        let findings = check(RULES, goal(), contoso_failed_over(), steps);
+        let unknown: Vec<(&str, u32, &str)> = findings
+            .iter()
+            .filter(|f| f.rule == UNKNOWN_OBJECT.id)
+            .map(|f| (f.rule.as_str(), f.state, f.message.as_str()))
+            .collect();
+        assert_eq!(
+            unknown,
+            [(
+                "policy.unknown-object",
+                1,
+                "the step changes `services-running` of edge machine edgeserver9.contoso.com, which the state does not hold"
+            )]
+        );
     }
 }

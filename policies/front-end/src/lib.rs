@@ -138,12 +138,13 @@ mod tests {
     #[test]
     fn a_front_end_pool_left_on_the_failover_edge_pool_fails() {
         let mut steps = failback_plan();
-        steps[11]
+        let index = position(&steps, Action::ReassociateFrontEnds);
+        steps[index]
             .changes
             .retain(|change| !matches!(change, Change::MediaEdgePool(_)));
         let findings = check(&[MEDIA_EDGE_POOL], goal(), contoso_failed_over(), steps);
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].state, 14);
+        assert_eq!(findings[0].state, 15);
         assert_eq!(
             findings[0].message,
             "Front End pool fepool1.contoso.com of Site1 uses edgepool2.contoso.com for media after failback, not edgepool1.contoso.com"
@@ -153,7 +154,8 @@ mod tests {
     #[test]
     fn a_reassociation_left_unpublished_fails() {
         let mut steps = failback_plan();
-        steps[11].changes = vec![
+        let index = position(&steps, Action::ReassociateFrontEnds);
+        steps[index].changes = vec![
             Change::MediaEdgePool((FEPOOL1.into(), Some(EDGEPOOL1.into()))),
             Change::DraftPending(true),
         ];
@@ -209,5 +211,16 @@ mod tests {
                 ("front-end.next-hop".to_owned(), 0)
             ]
         );
+    }
+
+    #[test]
+    fn an_unknown_object_is_left_to_the_federation_module() {
+        let steps = vec![
+            step(Action::ReassociateFrontEnds)
+                .change(Change::MediaEdgePool(("fepool9.contoso.com".into(), None)))
+                .into(),
+        ];
+        let fired = fired(RULES, goal(), contoso_failed_over(), steps);
+        assert_eq!(fired, [("front-end.media-edge-pool".to_owned(), 1)]);
     }
 }

@@ -4,23 +4,62 @@
 //!
 //! Order of the findings, deterministic: by state; within state `n` (`n ≥ 1`
 //! is the state after step `n`), first the transition findings of step `n`,
-//! then the unknown-object findings of its changes, then the every-state
-//! findings of state `n`, then (on the last state) the final-state findings;
-//! within each group, in the module's rule order, then in each rule's order.
+//! then the findings of the every-state and rest-or-DNS-step rules on state
+//! `n`, then (on the last state) the final-state findings; within each group,
+//! in the module's rule order, then in each rule's order.
 //!
 //! A transition rule sees the state step `n` starts from and the step itself
-//! (its changes in hand); the state it leads to is judged by the every-state
-//! rules. Transition findings carry state `n`, the step's number.
+//! (its changes in hand); the state it leads to is judged by the state rules.
+//! Transition findings carry state `n`, the step's number.
+//!
+//! A [`Scope::RestOrDnsStep`] rule runs on the start state, on each state
+//! reached by a step with an `rrset` change, and on the last state (once, when
+//! that is also a DNS step's state or the start).
+//!
+//! A change that names no object of the state changes nothing; the
+//! [`UNKNOWN_OBJECT`] rule reports it, in the one module that lists it.
 
-use crate::rule::{Ctx, Reads, Rule, Violation};
-use crate::world::{UnknownObject, World};
-use crate::{Finding, Goal, RuleInfo, Scope, State, Step};
+use crate::rule::{Ctx, Reads, Rule, Scope, Violation};
+use crate::world::World;
+use crate::{Finding, Goal, RuleInfo, State, Step};
 
-/// The id of the finding for a change that names no object of the state. Every
-/// module reports it (each applies the changes); it is no rule of any module.
-pub const UNKNOWN_OBJECT: &str = "policy.unknown-object";
+/// A change names no object of the state it applies to. A transition rule of
+/// the SDK that a module reports by listing it: every module applies the same
+/// changes, so exactly one module (the federation one) lists it, and a host
+/// that runs them all gets each finding once.
+pub const UNKNOWN_OBJECT: Rule = Rule {
+    id: "policy.unknown-object",
+    family: "policy",
+    invariants: &[],
+    scope: Scope::Transition,
+    reads: Reads::ALL,
+    rationale: "a step that changes an Edge pool, machine, Front End pool or site the state does not hold is a plan for another deployment (or a typo); it changes nothing, so no rule sees the change it meant",
+    check: unknown_objects,
+};
 
-/// What `rules()` of the WIT returns for `rules`.
+fn unknown_objects(ctx: &Ctx<'_>) -> Vec<Violation> {
+    ctx.step()
+        .into_iter()
+        .flat_map(|step| step.changes.iter())
+        .filter_map(|change| ctx.world.unknown(change))
+        .map(|unknown| {
+            Violation::new(format!(
+                "the step changes `{}` of {} {}, which the state does not hold",
+                unknown.change, unknown.kind, unknown.name
+            ))
+            .value("change", unknown.change)
+            .value("kind", unknown.kind)
+            .value("name", &unknown.name)
+            .hint(format!(
+                "name an existing {} in the step, or add it to the observed state",
+                unknown.kind
+            ))
+        })
+        .collect()
+}
+
+/// What `rules()` of the WIT returns for `rules` (a rest-or-DNS-step rule is
+/// reported as `every-state`: see [`Scope::wit`]).
 pub fn rule_infos(rules: &[Rule]) -> Vec<RuleInfo> {
     rules
         .iter()
@@ -28,10 +67,18 @@ pub fn rule_infos(rules: &[Rule]) -> Vec<RuleInfo> {
             id: rule.id.to_owned(),
             family: rule.family.to_owned(),
             invariants: rule.invariants.to_vec(),
-            scope: rule.scope,
+            scope: rule.scope.wit(),
             rationale: rule.rationale.to_owned(),
         })
         .collect()
+}
+
+/// The results of the state rules on the states seen so far: per rule, its
+/// last violations and what the steps touched since it ran, so that a rule
+/// whose inputs did not change is not run again.
+struct Memo {
+    last: Vec<Option<Vec<Violation>>>,
+    touched: Vec<Reads>,
 }
 
 /// What `check()` of the WIT returns for `rules`: every finding of every rule
@@ -39,20 +86,14 @@ pub fn rule_infos(rules: &[Rule]) -> Vec<RuleInfo> {
 pub fn check(rules: &[Rule], goal: Goal, start: State, steps: Vec<Step>) -> Vec<Finding> {
     let mut world = World::new(start);
     let mut findings = Vec::new();
-    // The last violations of each every-state rule, re-used while the steps
-    // touch nothing the rule reads.
-    let mut last: Vec<Option<Vec<Violation>>> = vec![None; rules.len()];
-    every_state(
-        rules,
-        &world,
-        &goal,
-        0,
-        Reads::ALL,
-        &mut last,
-        &mut findings,
-    );
+    let mut memo = Memo {
+        last: vec![None; rules.len()],
+        touched: vec![Reads::ALL; rules.len()],
+    };
+    let count = steps.len();
+    states(rules, &world, &goal, 0, true, &mut memo, &mut findings);
     let mut state = 0u32;
-    for step in steps {
+    for (index, step) in steps.into_iter().enumerate() {
         state = state.saturating_add(1);
         let ctx = Ctx::new(&world, &goal, Some(&step));
         for rule in rules.iter().filter(|rule| rule.scope == Scope::Transition) {
@@ -60,18 +101,22 @@ pub fn check(rules: &[Rule], goal: Goal, start: State, steps: Vec<Step>) -> Vec<
         }
         let mut touched = Reads::NOTHING;
         for change in step.changes {
-            match world.apply(change) {
-                Ok(reads) => touched = touched.and(reads),
-                Err(unknown) => findings.push(unknown_object(state, &unknown)),
+            // An unknown object changes nothing (UNKNOWN_OBJECT reports it).
+            if let Ok(reads) = world.apply(change) {
+                touched = touched.and(reads);
             }
         }
-        every_state(
+        for since in &mut memo.touched {
+            *since = since.and(touched);
+        }
+        let settled = touched.intersects(Reads::DNS) || index + 1 == count;
+        states(
             rules,
             &world,
             &goal,
             state,
-            touched,
-            &mut last,
+            settled,
+            &mut memo,
             &mut findings,
         );
     }
@@ -82,24 +127,36 @@ pub fn check(rules: &[Rule], goal: Goal, start: State, steps: Vec<Step>) -> Vec<
     findings
 }
 
-fn every_state(
+/// Run the state rules on state `state`: the every-state rules always, the
+/// rest-or-DNS-step rules when the state is `settled` (the start, a DNS step's
+/// state, the last).
+fn states(
     rules: &[Rule],
     world: &World,
     goal: &Goal,
     state: u32,
-    touched: Reads,
-    last: &mut [Option<Vec<Violation>>],
+    settled: bool,
+    memo: &mut Memo,
     findings: &mut Vec<Finding>,
 ) {
     let ctx = Ctx::new(world, goal, None);
-    for (rule, last) in rules.iter().zip(last.iter_mut()) {
-        if rule.scope != Scope::EveryState {
+    let entries = rules
+        .iter()
+        .zip(memo.last.iter_mut().zip(memo.touched.iter_mut()));
+    for (rule, (last, since)) in entries {
+        let runs = match rule.scope {
+            Scope::EveryState => true,
+            Scope::RestOrDnsStep => settled,
+            Scope::Transition | Scope::FinalState => false,
+        };
+        if !runs {
             continue;
         }
         let violations = match last {
-            Some(violations) if !rule.reads.intersects(touched) => violations,
+            Some(violations) if !rule.reads.intersects(*since) => violations,
             _ => last.insert((rule.check)(&ctx)),
         };
+        *since = Reads::NOTHING;
         emit(rule.id, state, violations.iter().cloned(), findings);
     }
 }
@@ -117,24 +174,4 @@ fn emit(
         values: violation.values,
         hint: violation.hint,
     }));
-}
-
-fn unknown_object(state: u32, unknown: &UnknownObject) -> Finding {
-    Finding {
-        rule: UNKNOWN_OBJECT.to_owned(),
-        state,
-        message: format!(
-            "step {state} changes `{}` of {} {}, which the state does not hold",
-            unknown.change, unknown.kind, unknown.name
-        ),
-        values: vec![
-            format!("change={}", unknown.change),
-            format!("kind={}", unknown.kind),
-            format!("name={}", unknown.name),
-        ],
-        hint: format!(
-            "name an existing {} in the step, or add it to the observed state",
-            unknown.kind
-        ),
-    }
 }

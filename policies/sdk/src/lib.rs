@@ -34,6 +34,13 @@
 //! // In the module's cdylib crate: failback_policy_sdk::export_rules!(RULES);
 //! ```
 //!
+//! A rule runs where its [`Scope`] says: on every state, on each transition,
+//! on the final state, or — for rules that compare DNS with routing, which
+//! the runbook moves in separate steps — on the start, after each DNS step
+//! and at the end ([`Scope::RestOrDnsStep`], reported as `every-state`). A
+//! module that lists [`UNKNOWN_OBJECT`] reports changes naming objects the
+//! state does not hold (the federation module does; see `docs/policies.md`).
+//!
 //! The modules are built for `wasm32-wasip2` and get no WASI capability; they
 //! also compile natively, so their rules are tested with `cargo test` against
 //! the states of [`testing`]. [`reference`] holds plain-Rust versions of
@@ -67,14 +74,16 @@ mod tests;
 mod world;
 
 pub use bindings::exports::failback::policy::rules::Guest;
+/// The WIT `scope` a rule is reported with (see [`Scope::wit`]).
+pub use bindings::failback::policy::types::Scope as WitScope;
 pub use bindings::failback::policy::types::{
     Action, Change, EdgeMachine, EdgePool, Finding, FrontEndPool, Goal, PoolState, RecordData,
-    RecordType, RouteChange, RouteKind, Rrset, RuleInfo, Scope, Site, SrvData, State, Step,
+    RecordType, RouteChange, RouteKind, Rrset, RuleInfo, Site, SrvData, State, Step,
 };
 pub use engine::{UNKNOWN_OBJECT, check, rule_infos};
 pub use rule::{
-    Ctx, Reads, RouteProblem, Rule, Violation, edge_identity, identity_fqdn, join, route_name,
-    route_of, same_name,
+    Ctx, Reads, RouteProblem, Rule, Scope, Violation, edge_identity, identity_fqdn, join,
+    route_name, route_of, same_name,
 };
 pub use world::{World, name_key};
 

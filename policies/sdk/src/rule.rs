@@ -7,8 +7,41 @@ use std::fmt;
 use crate::world::{World, name_key};
 use crate::{
     Change, EdgeMachine, EdgePool, FrontEndPool, Goal, RecordData, RecordType, RouteKind, Rrset,
-    Scope, Site, State, Step,
+    Site, State, Step, WitScope,
 };
+
+/// Where the engine runs a rule. The first three are the WIT `scope`; the SDK
+/// adds [`Scope::RestOrDnsStep`], which `rules()` reports as `every-state`
+/// (the WIT enum is fixed), so the rule's rationale says where it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// On every state: the start, each intermediate, the end.
+    EveryState,
+    /// On each step, with the state it starts from and the step.
+    Transition,
+    /// On the end state only.
+    FinalState,
+    /// "DNS follows routing": on the start state, on every state reached by a
+    /// step that changes DNS (holds at least one `rrset` change), and on the
+    /// final state; not on an intermediate state reached by a step that
+    /// changes no record set. For rules that compare DNS with routing or with
+    /// the federation flag, which the runbook cannot move atomically: a
+    /// routing step opens a window that the plan's next DNS step closes. A DNS
+    /// step never leaves the records wrong, and the window is closed by the
+    /// end. See `docs/policies.md`.
+    RestOrDnsStep,
+}
+
+impl Scope {
+    /// The scope `rules()` reports: [`Scope::RestOrDnsStep`] is `every-state`.
+    pub const fn wit(self) -> WitScope {
+        match self {
+            Self::EveryState | Self::RestOrDnsStep => WitScope::EveryState,
+            Self::Transition => WitScope::Transition,
+            Self::FinalState => WitScope::FinalState,
+        }
+    }
+}
 
 /// The parts of a state a rule reads, so that the engine re-runs an
 /// every-state rule only on the states whose step touched one of them (a rule
@@ -55,7 +88,8 @@ pub struct Rule {
     /// The DESIGN §2 invariant numbers it enforces.
     pub invariants: &'static [u8],
     pub scope: Scope,
-    /// What an every-state rule reads (see [`Reads`]); ignored for other scopes.
+    /// What an every-state or rest-or-DNS-step rule reads (see [`Reads`]);
+    /// ignored for the other scopes.
     pub reads: Reads,
     /// One line: why the rule exists.
     pub rationale: &'static str,

@@ -132,14 +132,29 @@ pub fn goal() -> Goal {
     }
 }
 
-/// The failback of DESIGN §1 over [`contoso_failed_over`], A0 to A13, each DNS
-/// record set moved in the same step as the route or federation flag it
-/// follows (A2 also re-points the SIP federation A record, A7 the XMPP one), so
-/// that no intermediate state breaks a safety invariant.
+/// The failback of DESIGN §1 over [`contoso_failed_over`], in the runbook's
+/// order, one step per action (A5 once per Edge machine): A0 lower-ttl, A1
+/// start-edge-services, A2 set-federation-edge (the flag and the federation
+/// routes, in the draft), A3 publish-topology, A4 await-replication, A5
+/// run-edge-setup on edgeserver1 then edgeserver2, A6
+/// repoint-sip-federation-dns, A7 set-xmpp-route, A8 ensure-xmpp-srv
+/// (satisfied: the SRV already has port 5269 and targets `xmpp.contoso.com`),
+/// A9 set-xmpp-a-record, A10 verify-xmpp-port, A11 reassociate-front-ends
+/// (and publish), A12 pool-failback, A13 restore-ttl: 15 steps, states 0 to 15.
+///
+/// DNS moves in its own steps, after the routing it follows: from A2 to A6
+/// federation is on edgepool1 while `sip.contoso.com` still answers
+/// edgepool2, and from A7 to A9 the XMPP route names edgepool1 while
+/// `xmpp.contoso.com` still answers edgepool2. The DNS rules of invariants 6,
+/// 7 and 8 judge DNS against routing on the start, after each DNS step and at
+/// the end only (`Scope::RestOrDnsStep`), so the plan passes every rule.
+/// Find a step by its action with [`position`].
 pub fn failback_plan() -> Vec<Step> {
     let ttl = CUTOVER_TTL;
     vec![
+        // A0
         step(Action::LowerTtl)
+            .target(ZONE)
             .change(Change::Rrset(with_ttl(srv(SIP_SRV_NAME, 5061, SIP_A), ttl)))
             .change(Change::Rrset(with_ttl(a(SIP_A, EDGEPOOL2_IP), ttl)))
             .change(Change::Rrset(with_ttl(
@@ -148,42 +163,68 @@ pub fn failback_plan() -> Vec<Step> {
             )))
             .change(Change::Rrset(with_ttl(a(XMPP_A, EDGEPOOL2_IP), ttl)))
             .into(),
+        // A1
         step(Action::StartEdgeServices)
             .target(EDGEPOOL1)
             .change(Change::ServicesRunning((EDGESERVER1.to_owned(), true)))
             .into(),
+        // A2: one topology edit, so no state has two federated pools.
         step(Action::SetFederationEdge)
+            .target(EDGEPOOL1)
             .change(Change::Federation((EDGEPOOL2.to_owned(), false)))
             .change(Change::Federation((EDGEPOOL1.to_owned(), true)))
             .change(route_change("Site1", RouteKind::Federation, EDGEPOOL1))
             .change(route_change("Site2", RouteKind::Federation, EDGEPOOL1))
-            .change(Change::Rrset(with_ttl(a(SIP_A, EDGEPOOL1_IP), ttl)))
             .change(Change::DraftPending(true))
             .into(),
+        // A3: publishing leaves every Edge machine's replica behind.
         step(Action::PublishTopology)
             .change(Change::TopologyVersion(8))
             .change(Change::DraftPending(false))
+            .change(Change::ReplicaUpToDate((EDGESERVER1.to_owned(), false)))
+            .change(Change::ReplicaUpToDate((EDGESERVER2.to_owned(), false)))
             .into(),
+        // A4
         step(Action::AwaitReplication)
-            .target(EDGESERVER1)
+            .target(EDGEPOOL1)
             .change(Change::ReplicaUpToDate((EDGESERVER1.to_owned(), true)))
+            .change(Change::ReplicaUpToDate((EDGESERVER2.to_owned(), true)))
             .into(),
+        // A5, per machine.
         step(Action::RunEdgeSetup)
             .target(EDGESERVER1)
             .change(Change::SetupVersion((EDGESERVER1.to_owned(), 8)))
             .into(),
-        step(Action::RepointSipFederationDns).into(),
+        step(Action::RunEdgeSetup)
+            .target(EDGESERVER2)
+            .change(Change::SetupVersion((EDGESERVER2.to_owned(), 8)))
+            .into(),
+        // A6: the SRV already targets sip.contoso.com on 5061; its A record moves.
+        step(Action::RepointSipFederationDns)
+            .target(SIP_SRV_NAME)
+            .change(Change::Rrset(with_ttl(a(SIP_A, EDGEPOOL1_IP), ttl)))
+            .into(),
+        // A7
         step(Action::SetXmppRoute)
+            .target("Site1")
             .change(route_change("Site1", RouteKind::XmppFederation, EDGEPOOL1))
             .change(route_change("Site2", RouteKind::XmppFederation, EDGEPOOL1))
+            .into(),
+        // A8, satisfied.
+        step(Action::EnsureXmppSrv).target(XMPP_SRV_NAME).into(),
+        // A9
+        step(Action::SetXmppARecord)
+            .target(XMPP_A)
             .change(Change::Rrset(with_ttl(a(XMPP_A, EDGEPOOL1_IP), ttl)))
             .into(),
-        step(Action::EnsureXmppSrv).into(),
-        step(Action::SetXmppARecord).into(),
+        // A10
         step(Action::VerifyXmppPort)
+            .target(EDGEPOOL1)
             .change(Change::XmppPortOpen((EDGEPOOL1.to_owned(), true)))
             .into(),
+        // A11, published.
         step(Action::ReassociateFrontEnds)
+            .target("Site1")
             .change(Change::MediaEdgePool((
                 FEPOOL1.to_owned(),
                 Some(EDGEPOOL1.to_owned()),
@@ -191,18 +232,31 @@ pub fn failback_plan() -> Vec<Step> {
             .change(Change::TopologyVersion(9))
             .change(Change::DraftPending(false))
             .into(),
+        // A12
         step(Action::PoolFailback)
             .target(FEPOOL1)
             .argument(FEPOOL1)
             .change(Change::PoolState((FEPOOL1.to_owned(), PoolState::Normal)))
             .into(),
+        // A13
         step(Action::RestoreTtl)
+            .target(ZONE)
             .change(Change::Rrset(srv(SIP_SRV_NAME, 5061, SIP_A)))
             .change(Change::Rrset(a(SIP_A, EDGEPOOL1_IP)))
             .change(Change::Rrset(srv(XMPP_SRV_NAME, 5269, XMPP_A)))
             .change(Change::Rrset(a(XMPP_A, EDGEPOOL1_IP)))
             .into(),
     ]
+}
+
+/// The index in `steps` of the first step of `action`; the state it leads to
+/// is this plus one. Panics (fails the test) when there is none.
+#[allow(clippy::panic, reason = "test support: a missing step fails the test")]
+pub fn position(steps: &[Step], action: Action) -> usize {
+    steps
+        .iter()
+        .position(|step| step.action == action)
+        .unwrap_or_else(|| panic!("no {action:?} step in the plan"))
 }
 
 /// A step under construction.

@@ -6,7 +6,7 @@
 use crate::testing::*;
 use crate::{
     Action, Change, Ctx, Goal, PoolState, Reads, RecordData, RecordType, RouteKind, Rule, Scope,
-    State, Violation, World, check, reference,
+    State, UNKNOWN_OBJECT, Violation, WitScope, World, check, reference,
 };
 
 /// The whole state, canonical (record sets sorted, emptied ones dropped), as
@@ -83,14 +83,15 @@ fn the_walk_sees_the_same_states_as_the_naive_reference() {
     let start = contoso_failed_over();
     let mut steps = failback_plan();
     // Delete a record set and create it again, in different steps.
-    steps[8].changes.push(Change::Rrset(crate::Rrset {
+    let srv = position(&steps, Action::EnsureXmppSrv);
+    steps[srv].changes.push(Change::Rrset(crate::Rrset {
         data: vec![],
         ..a(XMPP_A, EDGEPOOL1_IP)
     }));
-    steps[9]
+    steps[srv + 1]
         .changes
         .push(Change::Rrset(a(XMPP_A, EDGEPOOL1_IP)));
-    steps[9]
+    steps[srv + 1]
         .changes
         .push(Change::Rrset(a("new.contoso.com", EDGEPOOL1_IP)));
     let expected: Vec<String> = reference::states(&start, &steps)
@@ -101,7 +102,7 @@ fn the_walk_sees_the_same_states_as_the_naive_reference() {
         .into_iter()
         .map(|finding| finding.message)
         .collect();
-    assert_eq!(walked.len(), 15);
+    assert_eq!(walked.len(), 16);
     assert_eq!(walked, expected);
 }
 
@@ -132,7 +133,7 @@ fn findings_come_in_state_order_transition_first() {
             .into(),
     ];
     let found: Vec<(String, u32, String)> = check(
-        &[END, FEDERATED_CACHED, STEP_ACTION],
+        &[END, FEDERATED_CACHED, STEP_ACTION, UNKNOWN_OBJECT],
         goal(),
         contoso_failed_over(),
         steps,
@@ -145,7 +146,7 @@ fn findings_come_in_state_order_transition_first() {
         [
             ("test.federated".to_owned(), 0, "1".to_owned()),
             ("test.step".to_owned(), 1, "Some(Action::PublishTopology)".to_owned()),
-            ("policy.unknown-object".to_owned(), 1, "step 1 changes `federation` of edge pool edgepool9.contoso.com, which the state does not hold".to_owned()),
+            ("policy.unknown-object".to_owned(), 1, "the step changes `federation` of edge pool edgepool9.contoso.com, which the state does not hold".to_owned()),
             ("test.federated".to_owned(), 1, "1".to_owned()),
             ("test.end".to_owned(), 1, "8".to_owned()),
         ]
@@ -173,11 +174,18 @@ fn a_change_naming_an_unknown_object_is_a_finding_and_the_walk_goes_on() {
     for change in unknown {
         builder = builder.change(change);
     }
-    let steps = vec![builder.change(Change::TopologyVersion(42)).into()];
-    let findings = check(&[END], goal(), contoso_failed_over(), steps);
+    let steps: Vec<crate::Step> = vec![builder.change(Change::TopologyVersion(42)).into()];
+    // A module that does not list the rule does not report it, and the walk
+    // goes on the same.
+    let without = check(&[END], goal(), contoso_failed_over(), steps.clone());
+    assert_eq!(
+        without.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(),
+        ["test.end"]
+    );
+    let findings = check(&[END, UNKNOWN_OBJECT], goal(), contoso_failed_over(), steps);
     let unknown: Vec<&crate::Finding> = findings
         .iter()
-        .filter(|f| f.rule == crate::UNKNOWN_OBJECT)
+        .filter(|f| f.rule == UNKNOWN_OBJECT.id)
         .collect();
     assert_eq!(unknown.len(), 9);
     assert!(unknown.iter().all(|f| f.state == 1 && !f.hint.is_empty()));
@@ -202,8 +210,13 @@ fn names_are_matched_without_case_or_final_dot() {
             }))
             .into(),
     ];
-    let findings = check(&[SNAPSHOT], goal(), contoso_failed_over(), steps);
-    assert!(findings.iter().all(|f| f.rule != crate::UNKNOWN_OBJECT));
+    let findings = check(
+        &[SNAPSHOT, UNKNOWN_OBJECT],
+        goal(),
+        contoso_failed_over(),
+        steps,
+    );
+    assert!(findings.iter().all(|f| f.rule != UNKNOWN_OBJECT.id));
     let end = reference::states(&contoso_failed_over(), &[])
         .pop()
         .unwrap();
@@ -323,10 +336,16 @@ fn the_contoso_states_are_what_the_failback_goes_from_and_to() {
 
 #[test]
 fn rule_infos_carry_the_rule_fields() {
-    let infos = crate::rule_infos(&[FEDERATED_CACHED, END]);
+    let infos = crate::rule_infos(&[FEDERATED_CACHED, END, DNS_SNAPSHOT, UNKNOWN_OBJECT]);
     assert_eq!(infos[0].id, "test.federated");
     assert_eq!(infos[0].invariants, [1]);
-    assert_eq!(infos[1].scope, Scope::FinalState);
+    assert_eq!(infos[0].scope, WitScope::EveryState);
+    assert_eq!(infos[1].scope, WitScope::FinalState);
+    // The WIT has no rest-or-DNS-step scope: it is reported as every-state.
+    assert_eq!(infos[2].scope, WitScope::EveryState);
+    assert_eq!(infos[3].id, "policy.unknown-object");
+    assert_eq!(infos[3].scope, WitScope::Transition);
+    assert!(!infos[3].rationale.is_empty());
 }
 
 #[test]
@@ -345,4 +364,130 @@ fn an_empty_plan_checks_the_start_as_the_end() {
     .map(|f| f.state)
     .collect();
     assert_eq!(found, [0, 0]);
+}
+
+/// The state number, as the message of one violation on each state it runs on.
+const DNS_SNAPSHOT: Rule = Rule {
+    id: "test.dns-snapshot",
+    family: "test",
+    invariants: &[],
+    scope: Scope::RestOrDnsStep,
+    reads: Reads::ALL,
+    rationale: "test",
+    check: snapshot,
+};
+
+#[test]
+fn a_rest_or_dns_step_rule_runs_on_the_start_dns_steps_and_the_end() {
+    let steps = failback_plan();
+    let states: Vec<u32> = check(
+        &[DNS_SNAPSHOT],
+        goal(),
+        contoso_failed_over(),
+        steps.clone(),
+    )
+    .iter()
+    .map(|f| f.state)
+    .collect();
+    let dns_steps = [
+        position(&steps, Action::LowerTtl),
+        position(&steps, Action::RepointSipFederationDns),
+        position(&steps, Action::SetXmppARecord),
+        position(&steps, Action::RestoreTtl),
+    ];
+    let mut expected = vec![0];
+    expected.extend(
+        dns_steps
+            .iter()
+            .map(|&index| u32::try_from(index + 1).unwrap()),
+    );
+    assert_eq!(states, expected);
+    assert_eq!(states, [0, 1, 8, 11, 15]);
+    // What it saw there is the state the walk is in.
+    let every: Vec<String> = check(&[SNAPSHOT], goal(), contoso_failed_over(), steps.clone())
+        .into_iter()
+        .map(|f| f.message)
+        .collect();
+    let dns: Vec<String> = check(&[DNS_SNAPSHOT], goal(), contoso_failed_over(), steps)
+        .into_iter()
+        .map(|f| f.message)
+        .collect();
+    let picked: Vec<String> = states.iter().map(|&s| every[s as usize].clone()).collect();
+    assert_eq!(dns, picked);
+}
+
+#[test]
+fn a_rest_or_dns_step_rule_runs_on_a_last_state_without_dns_once() {
+    // The plan stops after A12: its last step changes no record set.
+    let mut steps = failback_plan();
+    steps.truncate(position(&steps, Action::RestoreTtl));
+    let states: Vec<u32> = check(&[DNS_SNAPSHOT], goal(), contoso_failed_over(), steps)
+        .iter()
+        .map(|f| f.state)
+        .collect();
+    assert_eq!(states, [0, 1, 8, 11, 14]);
+    // No step: the start is the end, checked once.
+    let states: Vec<u32> = check(&[DNS_SNAPSHOT], goal(), contoso_failed_over(), vec![])
+        .iter()
+        .map(|f| f.state)
+        .collect();
+    assert_eq!(states, [0]);
+}
+
+fn federated_by_dns(ctx: &Ctx<'_>) -> Vec<Violation> {
+    vec![Violation::new(format!(
+        "{}/{}",
+        ctx.federated_pools().len(),
+        ctx.resolve(SIP_A)
+            .map(|ips| ips.join(","))
+            .unwrap_or_default()
+    ))]
+}
+
+#[test]
+fn a_rest_or_dns_step_rule_is_rerun_for_what_changed_since_it_last_ran() {
+    // Federation changes on a step it does not run on, DNS on the next: the
+    // result must reflect both, cached or not.
+    let cached = Rule {
+        id: "test.cached",
+        family: "test",
+        invariants: &[],
+        scope: Scope::RestOrDnsStep,
+        reads: Reads::FEDERATION,
+        rationale: "test",
+        check: federated_by_dns,
+    };
+    let uncached = Rule {
+        reads: Reads::ALL,
+        ..cached
+    };
+    let steps = vec![
+        step(Action::SetFederationEdge)
+            .change(Change::Federation((EDGEPOOL1.into(), true)))
+            .into(),
+        step(Action::RepointSipFederationDns)
+            .change(Change::Rrset(a(SIP_A, EDGEPOOL1_IP)))
+            .into(),
+        step(Action::PublishTopology)
+            .change(Change::TopologyVersion(8))
+            .into(),
+    ];
+    let found = |rule: Rule| -> Vec<(u32, String)> {
+        check(&[rule], goal(), contoso_failed_over(), steps.clone())
+            .into_iter()
+            .map(|f| (f.state, f.message))
+            .collect()
+    };
+    assert_eq!(
+        found(uncached),
+        [
+            (0, format!("1/{EDGEPOOL2_IP}")),
+            (2, format!("2/{EDGEPOOL1_IP}")),
+            (3, format!("2/{EDGEPOOL1_IP}")),
+        ]
+    );
+    // Reads only FEDERATION: re-run at state 2 (federation changed at 1), the
+    // DNS part of its result is what it read then.
+    assert_eq!(found(cached)[1], (2, format!("2/{EDGEPOOL1_IP}")));
+    assert_eq!(found(cached).len(), 3);
 }

@@ -299,6 +299,44 @@ impl World {
         self.sites.get(name, |i| site_name(&self.state, i))
     }
 
+    /// The object `change` names, when the state does not hold it (a record
+    /// set is never unknown: a change creates it).
+    pub(crate) fn unknown(&self, change: &Change) -> Option<UnknownObject> {
+        let pool = |fqdn: &str, what| {
+            self.pool_index(fqdn)
+                .is_none()
+                .then(|| unknown("edge pool", fqdn, what))
+        };
+        let machine = |fqdn: &str, what| {
+            self.machine_index(fqdn)
+                .is_none()
+                .then(|| unknown("edge machine", fqdn, what))
+        };
+        let front_end = |fqdn: &str, what| {
+            self.front_end_index(fqdn)
+                .is_none()
+                .then(|| unknown("front end pool", fqdn, what))
+        };
+        match change {
+            Change::Federation((fqdn, _)) => pool(fqdn, "federation"),
+            Change::XmppPortOpen((fqdn, _)) => pool(fqdn, "xmpp-port-open"),
+            Change::NextHop((fqdn, _)) => pool(fqdn, "next-hop"),
+            Change::ServicesRunning((fqdn, _)) => machine(fqdn, "services-running"),
+            Change::ReplicaUpToDate((fqdn, _)) => machine(fqdn, "replica-up-to-date"),
+            Change::SetupVersion((fqdn, _)) => machine(fqdn, "setup-version"),
+            Change::MediaEdgePool((fqdn, _)) => front_end(fqdn, "media-edge-pool"),
+            Change::PoolState((fqdn, _)) => front_end(fqdn, "pool-state"),
+            Change::Route(route) => self
+                .site_index(&route.site)
+                .is_none()
+                .then(|| unknown("site", &route.site, "route")),
+            Change::Rrset(_)
+            | Change::StoreAvailable(_)
+            | Change::TopologyVersion(_)
+            | Change::DraftPending(_) => None,
+        }
+    }
+
     /// Apply one change in place; say which parts of the state it touched.
     pub(crate) fn apply(&mut self, change: Change) -> Result<Reads, UnknownObject> {
         match change {

@@ -260,8 +260,9 @@ mod tests {
         let mut start = contoso_failed_over();
         start.edge_pools[0].machines[0].replica_up_to_date = false;
         let mut steps = failback_plan();
-        let setup = steps.remove(5);
-        steps.insert(4, setup); // Run Again before await-replication
+        let await_replication = position(&steps, Action::AwaitReplication);
+        let setup = steps.remove(position(&steps, Action::RunEdgeSetup));
+        steps.insert(await_replication, setup); // Run Again before await-replication
         assert_eq!(
             messages(&[SETUP_AFTER_REPLICATION], start, steps),
             [(5, "run-edge-setup on edgeserver1.contoso.com of edgepool1.contoso.com while its replica of the management store is not up to date".to_owned())]
@@ -271,8 +272,9 @@ mod tests {
     #[test]
     fn run_edge_setup_before_publish_fires() {
         let mut steps = failback_plan();
-        let setup = steps.remove(5);
-        steps.insert(3, setup); // Run Again right after the draft edit
+        let publish = position(&steps, Action::PublishTopology);
+        let setup = steps.remove(position(&steps, Action::RunEdgeSetup));
+        steps.insert(publish, setup); // Run Again right after the draft edit
         assert_eq!(
             messages(&[SETUP_AFTER_REPLICATION], contoso_failed_over(), steps),
             [(4, "run-edge-setup on edgeserver1.contoso.com while the topology draft is not published (published version 7)".to_owned())]
@@ -303,12 +305,13 @@ mod tests {
         let mut start = contoso_failed_over();
         start.store_available = false;
         let steps = failback_plan();
-        // Publish (step 4), reassociate-and-publish (step 12), pool failback (step 13).
+        // Publish (A3, state 4), reassociate-and-publish (A11, state 13), pool
+        // failback (A12, state 14).
         let states: Vec<u32> = messages(&[STORE_AVAILABLE], start, steps)
             .into_iter()
             .map(|(s, _)| s)
             .collect();
-        assert_eq!(states, [4, 12, 13]);
+        assert_eq!(states, [4, 13, 14]);
     }
 
     #[test]
@@ -356,5 +359,20 @@ mod tests {
                     .to_owned()
             )]
         );
+    }
+
+    #[test]
+    fn an_unknown_object_is_left_to_the_federation_module() {
+        let steps = vec![
+            step(Action::PoolFailback)
+                .target(FEPOOL1)
+                .argument(FEPOOL1)
+                .change(Change::PoolState((
+                    "fepool9.contoso.com".into(),
+                    PoolState::Normal,
+                )))
+                .into(),
+        ];
+        assert_eq!(fired(RULES, goal(), contoso_failed_over(), steps), []);
     }
 }

@@ -150,11 +150,14 @@ mod tests {
         pool_mut(&mut start, EDGEPOOL1).unwrap().xmpp_port_open = false;
         let mut steps = failback_plan();
         // Verify the port only after the route moved: the route step fires.
-        steps[10].changes.clear();
+        let index = position(&steps, Action::VerifyXmppPort);
+        steps[index].changes.clear();
+        let a7 = position(&steps, Action::SetXmppRoute);
         let findings = check(&[PORT_OPEN], goal(), start, steps);
         let states: Vec<u32> = findings.iter().map(|f| f.state).collect();
-        // Both sites' XMPP routes name edgepool1 from step 8 until the end.
-        let expected: Vec<u32> = (8..=14).flat_map(|state| [state, state]).collect();
+        // Both sites' XMPP routes name edgepool1 from A7 (state 9) until the end.
+        assert_eq!(a7, 8);
+        let expected: Vec<u32> = (9..=15).flat_map(|state| [state, state]).collect();
         assert_eq!(states, expected);
         assert_eq!(
             findings[0].message,
@@ -172,15 +175,16 @@ mod tests {
         let mut start = contoso_failed_over();
         pool_mut(&mut start, EDGEPOOL1).unwrap().xmpp_port_open = false;
         let mut steps = failback_plan();
-        let verify = steps.remove(10);
-        steps.insert(7, verify);
+        let verify = steps.remove(position(&steps, Action::VerifyXmppPort));
+        steps.insert(position(&steps, Action::SetXmppRoute), verify);
         assert_eq!(fired(&[PORT_OPEN], goal(), start, steps), vec![]);
     }
 
     #[test]
     fn a_site_left_on_the_failover_xmpp_pool_fails_the_final_routes() {
         let mut steps = failback_plan();
-        steps[7]
+        let index = position(&steps, Action::SetXmppRoute);
+        steps[index]
             .changes
             .retain(|change| !matches!(change, Change::Route(route) if route.site == "Site2"));
         let findings = check(&[FINAL_ROUTES], goal(), contoso_failed_over(), steps);
@@ -200,5 +204,20 @@ mod tests {
             fired(&[FINAL_ROUTES], goal(), end, vec![]),
             vec![("xmpp.final-routes".into(), 0)]
         );
+    }
+
+    #[test]
+    fn an_unknown_object_is_left_to_the_federation_module() {
+        let steps = vec![
+            step(Action::SetXmppRoute)
+                .change(route_change("Site9", RouteKind::XmppFederation, EDGEPOOL1))
+                .into(),
+        ];
+        // Only the final-routes findings of a plan that is no failback.
+        let rules: Vec<String> = fired(RULES, goal(), contoso_failed_over(), steps)
+            .into_iter()
+            .map(|(rule, _)| rule)
+            .collect();
+        assert_eq!(rules, ["xmpp.final-routes", "xmpp.final-routes"]);
     }
 }
