@@ -484,6 +484,42 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A step that only checks: it changes nothing, and it is satisfied when
+    /// the observed state already shows what it verifies. A verification never
+    /// predicts that what it checks will become true — a closed port stays
+    /// closed in the plan, and the policies judge the states that rely on it.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors `push`, one value per step field"
+    )]
+    fn push_verification(
+        &mut self,
+        action: Action,
+        target: Option<String>,
+        arguments: BTreeMap<String, Argument>,
+        preconditions: Vec<String>,
+        holds: bool,
+        verify: String,
+        operations: Vec<Operation>,
+    ) -> Result<(), PlanError> {
+        self.steps.push(Step {
+            index: self.steps.len() + 1,
+            action,
+            status: if holds {
+                StepStatus::Satisfied
+            } else {
+                StepStatus::Planned
+            },
+            target,
+            arguments,
+            preconditions,
+            changes: Vec::new(),
+            verify,
+            operations: if holds { Vec::new() } else { operations },
+        });
+        Ok(())
+    }
+
     fn pool(&self, fqdn: &str) -> Result<EdgePoolState, PlanError> {
         self.cur
             .edge_pool(fqdn)
@@ -811,6 +847,23 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             ops,
         )?;
 
+        // A9 before A8: the SRV's target name must already resolve to the
+        // restored pool when the SRV is written (DNS step order of invariants 6
+        // and 7, docs/policies.md); otherwise creating a missing SRV would
+        // briefly send partners to the failover pool.
+        let (c, o) = b
+            .rrset_to(a.0, &a.1, &a.2)
+            .map_or((vec![], vec![]), |(c, o)| (vec![c], vec![o]));
+        b.push(
+            Action::SetXmppARecord,
+            Some(a.1.clone()),
+            args([("addresses", list(restored.access_edge_ips.clone()))]),
+            vec!["the TTLs were lowered (A0)".to_owned()],
+            c,
+            format!("external A answer = the Access Edge IPs of `{rfqdn}`"),
+            o,
+        )?;
+
         let (c, o) = b
             .rrset_to(srv.0, &srv.1, &srv.2)
             .map_or((vec![], vec![]), |(c, o)| (vec![c], vec![o]));
@@ -832,19 +885,6 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             o,
         )?;
 
-        let (c, o) = b
-            .rrset_to(a.0, &a.1, &a.2)
-            .map_or((vec![], vec![]), |(c, o)| (vec![c], vec![o]));
-        b.push(
-            Action::SetXmppARecord,
-            Some(a.1.clone()),
-            args([("addresses", list(restored.access_edge_ips.clone()))]),
-            vec!["the TTLs were lowered (A0)".to_owned()],
-            c,
-            format!("external A answer = the Access Edge IPs of `{rfqdn}`"),
-            o,
-        )?;
-
         let pool = b.pool(&rfqdn)?;
         let ops = pool
             .access_edge_ips
@@ -859,7 +899,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
                 },
             })
             .collect();
-        b.push(
+        b.push_verification(
             Action::VerifyXmppPort,
             Some(rfqdn.clone()),
             args([
@@ -867,11 +907,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
                 ("port", Argument::Number(u64::from(XMPP_PORT))),
             ]),
             vec!["the XMPP route, SRV and A record name the restored pool (A7–A9)".to_owned()],
-            if pool.xmpp_port_open {
-                vec![]
-            } else {
-                vec![Change::XmppPortOpen(rfqdn.clone(), true)]
-            },
+            pool.xmpp_port_open,
             "an XMPP server answers a jabber:server stream open on TCP 5269 of each Access Edge IP"
                 .to_owned(),
             ops,
