@@ -1,0 +1,37 @@
+//! A `port-probe` plugin over real sockets: is an Edge pool's external port
+//! reachable, and does an XMPP server answer on it?
+//!
+//! For `tcp` it connects with the request's time-out: accepted → `open`,
+//! refused or unreachable → `closed`, nothing within the time → `filtered`. For
+//! `xmpp-server` it then opens a server-to-server stream (`jabber:server`) and
+//! reports whether a stream header and `<stream:features>` came back and
+//! whether STARTTLS was offered; a listener that answers something else is
+//! `open`, with its first bytes in `other`.
+//!
+//! [`probe`] carries out one probe with `std::net` (WASI sockets in the
+//! plugin); [`stream`] reads the XMPP answer. The host grants the endpoints it
+//! may connect to under `edge-endpoints`; `host` must be an IP address, since
+//! the plugin resolves no names.
+
+#![allow(
+    unsafe_code,
+    reason = "the SDK's export macro expands to the canonical ABI glue, which is unsafe code"
+)]
+
+mod probe;
+mod stream;
+
+use failback_plugin_sdk::log;
+use failback_plugin_sdk::probe::{Guest, PluginError, ProbeReport, ProbeRequest};
+
+struct XmppProbe;
+
+impl Guest for XmppProbe {
+    fn probe(request: ProbeRequest) -> Result<ProbeReport, PluginError> {
+        let report = probe::run(&request)?;
+        log::debug(&report.detail);
+        Ok(report)
+    }
+}
+
+failback_plugin_sdk::export_port_probe!(XmppProbe);
