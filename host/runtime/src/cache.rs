@@ -85,25 +85,24 @@ impl ComponentCache {
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), CacheError> {
         let name = Self::entry_name(digest, engine_hash);
+        // SAFETY: `deserialize_file` runs the native code in the file. The file
+        // was written by `store` below from `Component::serialize` of this
+        // engine's configuration (its name holds the engine's compatibility
+        // hash), renamed into place whole, and never written in place; wasmtime
+        // checks its header, version and configuration and refuses a file that
+        // does not match. The cache directory is the operator's, as trusted as
+        // the binary; bit rot inside a code section is not detected (hashing the
+        // entry on every load would cost more than the load itself).
+        #[expect(
+            unsafe_code,
+            reason = "loading a precompiled component is unsafe; see the SAFETY comment"
+        )]
+        let loaded = unsafe { Component::deserialize_file(engine, self.root.join(&name)) };
+        if let Ok(component) = loaded {
+            return Ok((component, CacheOutcome::Hit));
+        }
+        // Not loaded: absent (compile it) or present but unusable (replace it).
         let outcome = match self.dir.metadata(&name) {
-            Ok(metadata) if metadata.is_file() => {
-                // SAFETY: `deserialize_file` runs the native code in the file. The
-                // file was written by `store` below from `Component::serialize` of
-                // this engine's configuration (its name holds the engine's
-                // compatibility hash), renamed into place whole, and never
-                // written in place; wasmtime checks its header, version and
-                // configuration and refuses a file that does not match. The
-                // cache directory is the operator's, as trusted as the binary.
-                #[expect(
-                    unsafe_code,
-                    reason = "loading a precompiled component is unsafe; see the SAFETY comment"
-                )]
-                let loaded = unsafe { Component::deserialize_file(engine, self.root.join(&name)) };
-                match loaded {
-                    Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                    Err(_) => CacheOutcome::Replaced,
-                }
-            }
             Ok(_) => CacheOutcome::Replaced,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => CacheOutcome::Compiled,
             Err(source) => return Err(CacheError::Read { name, source }),
