@@ -176,7 +176,17 @@ impl Server {
         if message.rcode != 0 {
             // An error answer is reported even when it is not signed: a forged
             // one can only make the plugin fail, never make it believe a change.
-            return Err(self.rcode_error(u16::from(message.rcode), request, zone));
+            // NOTAUTH signed with the key, though, means the key was accepted and
+            // the server does not serve the zone.
+            let code = u16::from(message.rcode);
+            let signed = verifier.verify(raw, &decoded, now_seconds()).is_ok();
+            if code == rcode::NOTAUTH && signed {
+                return Err(PluginError::NotFound(format!(
+                    "NOTAUTH: `{}` is not authoritative for zone `{zone}`",
+                    self.address
+                )));
+            }
+            return Err(self.rcode_error(code, request, zone));
         }
         verifier
             .verify(raw, &decoded, now_seconds())
@@ -203,7 +213,7 @@ impl Server {
         match code {
             rcode::REFUSED => PluginError::Refused(format!("{name}: `{server}` refused {what}")),
             rcode::NOTAUTH => PluginError::Refused(format!(
-                "{name}: `{server}` is not authoritative for zone `{zone}`, or the key `{}` is not allowed {what}",
+                "{name}: `{server}` did not authorize {what} with key `{}`",
                 self.key.name()
             )),
             rcode::NXDOMAIN => {

@@ -1,0 +1,387 @@
+//! The real-world plugins, run through the real runtime against real servers
+//! on loopback: `dns-rfc2136` against BIND 9 `named`, `probe-xmpp` against
+//! Prosody and plain listeners. Every answer the plugin reports is checked
+//! with an independent client (`dig`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail by panicking"
+)]
+
+/// Starting `named` and Prosody, and loading a plugin into the runtime.
+#[path = "../servers/mod.rs"]
+mod servers;
+
+/// dns-rfc2136 against named.
+mod dns {
+    use failback_core::observed::{RecordData, RecordType, SrvData};
+    use failback_runtime::{CallError, PluginError};
+
+    use crate::servers::named::{KEY_NAME, Named, ZONE};
+    use crate::servers::runtime::{Harness, plugin_error};
+
+    fn named() -> Named {
+        Named::start().unwrap_or_else(|e| panic!("cannot start named: {e}"))
+    }
+
+    fn srv(port: u16, target: &str) -> RecordData {
+        RecordData::Srv(SrvData {
+            priority: 0,
+            weight: 5,
+            port,
+            target: target.to_owned(),
+        })
+    }
+
+    fn a(ip: &str) -> RecordData {
+        RecordData::A(ip.to_owned())
+    }
+
+    #[test]
+    fn list_records_reads_the_zone_by_transfer() {
+        let named = named();
+        let harness = Harness::new();
+        let address = named.address.to_string();
+        let dns = harness.dns(&address, KEY_NAME, &named.secret, &address);
+        let mut records = dns.list_records(ZONE).unwrap();
+        records.sort();
+        let shown: Vec<String> = records
+            .iter()
+            .map(|r| format!("{} {} {:?}", r.name, r.ttl, r.data))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "_sipfederationtls._tcp.contoso.com 300 Srv(SrvData { priority: 0, weight: 0, port: 5061, target: \"sip.contoso.com\" })",
+                "_xmpp-server._tcp.contoso.com 300 Srv(SrvData { priority: 0, weight: 0, port: 5269, target: \"xmpp.contoso.com\" })",
+                "ns1.contoso.com 300 A(\"127.0.0.1\")",
+                "sip.contoso.com 300 A(\"192.0.2.20\")",
+                "xmpp.contoso.com 300 A(\"192.0.2.20\")",
+            ]
+        );
+    }
+
+    #[test]
+    fn srv_and_a_records_are_replaced_and_deleted() {
+        let named = named();
+        let harness = Harness::new();
+        let address = named.address.to_string();
+        let dns = harness.dns(&address, KEY_NAME, &named.secret, &address);
+
+        let sip_srv = "_sipfederationtls._tcp.contoso.com";
+        dns.replace_rrset(
+            ZONE,
+            sip_srv,
+            RecordType::Srv,
+            600,
+            &[srv(5061, "sip.contoso.com")],
+        )
+        .unwrap();
+        assert_eq!(named.dig(sip_srv, "SRV"), ["0 5 5061 sip.contoso.com."]);
+
+        // The restored pool has two Access Edge addresses.
+        dns.replace_rrset(
+            ZONE,
+            "sip.contoso.com",
+            RecordType::A,
+            60,
+            &[a("192.0.2.10"), a("192.0.2.11")],
+        )
+        .unwrap();
+        assert_eq!(
+            named.dig("sip.contoso.com", "A"),
+            ["192.0.2.10", "192.0.2.11"]
+        );
+
+        // A set that did not exist is created.
+        dns.replace_rrset(
+            ZONE,
+            "xmpp2.contoso.com",
+            RecordType::A,
+            60,
+            &[a("192.0.2.12")],
+        )
+        .unwrap();
+        assert_eq!(named.dig("xmpp2.contoso.com", "A"), ["192.0.2.12"]);
+
+        // The TTL given is the TTL served, and list-records sees the change.
+        let listed = dns.list_records(ZONE).unwrap();
+        let sip: Vec<_> = listed
+            .iter()
+            .filter(|r| r.name == "sip.contoso.com")
+            .collect();
+        assert_eq!(sip.len(), 2);
+        assert!(sip.iter().all(|r| r.ttl == 60));
+
+        dns.delete_rrset(ZONE, "xmpp2.contoso.com", RecordType::A)
+            .unwrap();
+        assert!(named.dig("xmpp2.contoso.com", "A").is_empty());
+        dns.delete_rrset(ZONE, "_xmpp-server._tcp.contoso.com", RecordType::Srv)
+            .unwrap();
+        assert!(named.dig("_xmpp-server._tcp.contoso.com", "SRV").is_empty());
+        // The other sets are untouched.
+        assert_eq!(named.dig("xmpp.contoso.com", "A"), ["192.0.2.20"]);
+        assert_eq!(named.dig(sip_srv, "SRV"), ["0 5 5061 sip.contoso.com."]);
+    }
+
+    #[test]
+    fn re_applying_the_same_set_or_deleting_an_absent_one_changes_nothing() {
+        let named = named();
+        let harness = Harness::new();
+        let address = named.address.to_string();
+        let dns = harness.dns(&address, KEY_NAME, &named.secret, &address);
+        let xmpp_srv = "_xmpp-server._tcp.contoso.com";
+        let data = [srv(5269, "xmpp.contoso.com")];
+        dns.replace_rrset(ZONE, xmpp_srv, RecordType::Srv, 300, &data)
+            .unwrap();
+        let serial = named.serial();
+        dns.replace_rrset(ZONE, xmpp_srv, RecordType::Srv, 300, &data)
+            .unwrap();
+        assert_eq!(named.dig(xmpp_srv, "SRV"), ["0 5 5269 xmpp.contoso.com."]);
+        assert_eq!(
+            named.serial(),
+            serial,
+            "re-applying the set changed the zone"
+        );
+
+        dns.delete_rrset(ZONE, "absent.contoso.com", RecordType::A)
+            .unwrap();
+        dns.delete_rrset(ZONE, "absent.contoso.com", RecordType::A)
+            .unwrap();
+        assert_eq!(
+            named.serial(),
+            serial,
+            "deleting an absent set changed the zone"
+        );
+    }
+
+    #[test]
+    fn a_wrong_secret_is_refused_as_badsig_and_an_unknown_key_as_badkey() {
+        let named = named();
+        let harness = Harness::new();
+        let address = named.address.to_string();
+        let wrong = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZyE=";
+        let dns = harness.dns(&address, KEY_NAME, wrong, &address);
+        let error = plugin_error(dns.replace_rrset(
+            ZONE,
+            "sip.contoso.com",
+            RecordType::A,
+            60,
+            &[a("198.51.100.1")],
+        ));
+        assert!(
+            matches!(&error, PluginError::Refused(m) if m.starts_with("BADSIG")),
+            "{error:?}"
+        );
+        let error = plugin_error(dns.list_records(ZONE));
+        assert!(
+            matches!(&error, PluginError::Refused(m) if m.starts_with("BADSIG")),
+            "{error:?}"
+        );
+
+        let harness = Harness::new();
+        let dns = harness.dns(&address, "no-such-key", &named.secret, &address);
+        let error = plugin_error(dns.delete_rrset(ZONE, "sip.contoso.com", RecordType::A));
+        assert!(
+            matches!(&error, PluginError::Refused(m) if m.starts_with("BADKEY")),
+            "{error:?}"
+        );
+        // Nothing changed, and the secret is in no log line or audit record.
+        assert_eq!(named.dig("sip.contoso.com", "A"), ["192.0.2.20"]);
+        let audit = format!("{:?} {:?}", harness.audit.records(), harness.audit.lines());
+        assert!(!audit.contains(&named.secret));
+    }
+
+    #[test]
+    fn a_zone_the_server_does_not_serve_and_a_name_outside_the_zone_are_not_found() {
+        let named = named();
+        let harness = Harness::new();
+        let address = named.address.to_string();
+        let dns = harness.dns(&address, KEY_NAME, &named.secret, &address);
+        let error = plugin_error(dns.list_records("fabrikam.com"));
+        assert!(
+            matches!(&error, PluginError::NotFound(m) if m.contains("`fabrikam.com`")),
+            "{error:?}"
+        );
+        let error = plugin_error(dns.replace_rrset(
+            "fabrikam.com",
+            "sip.fabrikam.com",
+            RecordType::A,
+            60,
+            &[a("192.0.2.1")],
+        ));
+        assert!(matches!(&error, PluginError::NotFound(_)), "{error:?}");
+        let error = plugin_error(dns.replace_rrset(
+            ZONE,
+            "sip.fabrikam.com",
+            RecordType::A,
+            60,
+            &[a("192.0.2.1")],
+        ));
+        assert!(
+            matches!(&error, PluginError::NotFound(m) if m.starts_with("NOTZONE")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn data_of_the_wrong_type_is_invalid_before_anything_is_sent() {
+        let named = named();
+        let harness = Harness::new();
+        let address = named.address.to_string();
+        let dns = harness.dns(&address, KEY_NAME, &named.secret, &address);
+        let error = plugin_error(dns.replace_rrset(
+            ZONE,
+            "sip.contoso.com",
+            RecordType::Srv,
+            60,
+            &[a("192.0.2.1")],
+        ));
+        assert!(matches!(error, PluginError::Invalid(_)), "{error:?}");
+        assert_eq!(named.dig("sip.contoso.com", "A"), ["192.0.2.20"]);
+    }
+
+    #[test]
+    fn a_server_that_accepts_but_never_answers_is_unavailable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let harness = Harness::new();
+        let dns = harness.dns(&address, KEY_NAME, "c2VjcmV0", &address);
+        let started = std::time::Instant::now();
+        let error = plugin_error(dns.list_records(ZONE));
+        assert!(
+            matches!(&error, PluginError::Unavailable(m) if m.contains("3000 ms")),
+            "{error:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(8));
+        drop(listener);
+    }
+
+    #[test]
+    fn a_server_other_than_the_granted_one_is_denied_by_the_host() {
+        let named = named();
+        let harness = Harness::new();
+        let dns = harness.dns(
+            &named.address.to_string(),
+            KEY_NAME,
+            &named.secret,
+            "127.0.0.1:9",
+        );
+        let result = dns.list_records(ZONE);
+        assert!(
+            matches!(result, Err(CallError::Denied { .. })),
+            "{result:?}"
+        );
+    }
+}
+
+/// probe-xmpp against Prosody and plain listeners.
+mod probe {
+    use std::io::{Read as _, Write as _};
+    use std::net::{SocketAddr, TcpListener};
+
+    use failback_core::observed::{PortState, ProbeKind, ProbeRequest};
+    use failback_runtime::CallError;
+
+    use crate::servers::prosody::{DOMAIN, Prosody};
+    use crate::servers::runtime::Harness;
+
+    fn request(address: SocketAddr, kind: ProbeKind) -> ProbeRequest {
+        ProbeRequest {
+            host: address.ip().to_string(),
+            port: address.port(),
+            kind,
+            timeout_ms: 3_000,
+            stream_to: Some(DOMAIN.to_owned()),
+        }
+    }
+
+    #[test]
+    fn prosody_answers_the_server_stream_with_features_and_starttls() {
+        let prosody = Prosody::start().unwrap_or_else(|e| panic!("cannot start prosody: {e}"));
+        let harness = Harness::new();
+        let probe = harness.probe(&[prosody.s2s.to_string()]);
+        let report = probe
+            .probe(&request(prosody.s2s, ProbeKind::XmppServer))
+            .unwrap();
+        assert_eq!(report.state, PortState::Open, "{}", report.detail);
+        let xmpp = report.xmpp.expect("an xmpp answer");
+        assert!(
+            xmpp.stream_header && xmpp.features && xmpp.starttls,
+            "{xmpp:?}\nprosody's log:\n{}",
+            prosody.log()
+        );
+        assert!(xmpp.stream_id.is_some_and(|id| !id.is_empty()));
+        assert!(xmpp.other.is_none());
+        assert!(
+            report.detail.contains("STARTTLS offered"),
+            "{}",
+            report.detail
+        );
+
+        let report = probe.probe(&request(prosody.s2s, ProbeKind::Tcp)).unwrap();
+        assert_eq!(report.state, PortState::Open);
+        assert!(report.xmpp.is_none());
+    }
+
+    #[test]
+    fn a_closed_port_is_closed() {
+        let address = {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let harness = Harness::new();
+        let probe = harness.probe(&[address.to_string()]);
+        let report = probe
+            .probe(&request(address, ProbeKind::XmppServer))
+            .unwrap();
+        assert_eq!(report.state, PortState::Closed, "{}", report.detail);
+        assert!(report.xmpp.is_none());
+    }
+
+    #[test]
+    fn an_http_listener_is_open_but_not_xmpp() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = [0u8; 512];
+            let _ = socket.read(&mut request);
+            socket
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .unwrap();
+        });
+        let harness = Harness::new();
+        let probe = harness.probe(&[address.to_string()]);
+        let report = probe
+            .probe(&request(address, ProbeKind::XmppServer))
+            .unwrap();
+        server.join().unwrap();
+        assert_eq!(report.state, PortState::Open);
+        let xmpp = report.xmpp.expect("an xmpp answer");
+        assert!(!xmpp.stream_header && !xmpp.features && !xmpp.starttls);
+        assert!(
+            xmpp.other
+                .as_deref()
+                .is_some_and(|o| o.starts_with("HTTP/1.1 400")),
+            "{xmpp:?}"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_not_granted_is_denied_by_the_host() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let harness = Harness::new();
+        let probe = harness.probe(&["127.0.0.1:9".to_owned()]);
+        let result = probe.probe(&request(address, ProbeKind::Tcp));
+        assert!(
+            matches!(result, Err(CallError::Denied { .. })),
+            "{result:?}"
+        );
+    }
+}
