@@ -23,6 +23,13 @@ pub enum Command {
     ///
     /// Nothing is changed: planning only reads.
     Plan(PlanArgs),
+    /// Check every invariant on the deployment as it is now (exit 0 when none
+    /// blocks, 3 otherwise). The goal invariants compare it to where the default
+    /// failback (or the intent flags) would end.
+    Verify(VerifyArgs),
+    /// The policy rules.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// The lab: a simulated contoso.com deployment after a failover, in files.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -60,6 +67,27 @@ pub enum Scenario {
     XmppOnly,
     /// Everything is already back home: the plan has nothing to do.
     AlreadyFailedBack,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Every rule of the policy modules: its id, level, family, scope, the
+    /// DESIGN §2 invariants it enforces and why.
+    List {
+        /// The environment whose `[policies]` bindings set the levels; without
+        /// one, the standard modules at their default levels.
+        #[arg(long, default_value = "failback.toml")]
+        env: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run policy case files: a lab state, optionally edited, optionally a step
+    /// sequence, and the findings expected on it. Reports expected vs actual
+    /// with a diff on failure; exit 1 when any case fails.
+    Test {
+        /// A case file (`.toml`) or a directory of them.
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +139,36 @@ pub struct PlanArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub intent: IntentArgs,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The environment file.
+    #[arg(long, default_value = "failback.toml", conflicts_with = "lab")]
+    pub env: PathBuf,
+    /// Verify a fresh lab of this scenario instead of an environment file.
+    #[arg(long, value_enum, value_name = "SCENARIO")]
+    pub lab: Option<Scenario>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub intent: IntentArgs,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+}
+
+/// Let a mandatory finding pass, for this run, with a reason that is recorded.
+#[derive(Debug, Args)]
+pub struct OverrideArgs {
+    /// A mandatory rule to override (repeatable; each with its own `--reason`).
+    /// Hard rules cannot be overridden.
+    #[arg(long = "override", value_name = "RULE")]
+    pub rules: Vec<String>,
+    /// Why the rule is overridden (recorded with the finding).
+    #[arg(long = "reason", value_name = "TEXT")]
+    pub reasons: Vec<String>,
 }
 
 /// What to fail back. With none of the narrowing flags, everything that failed

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod session;
 
 use std::process::ExitCode;
 

@@ -214,6 +214,18 @@ pub struct Step {
     pub operations: Vec<Operation>,
 }
 
+impl Step {
+    /// The argument the policies judge the step by: the `-PoolFqdn` of a pool
+    /// failback (invariant 11).
+    #[must_use]
+    pub fn policy_argument(&self) -> Option<String> {
+        match (self.action, self.arguments.get("pool-fqdn")) {
+            (Action::PoolFailback, Some(Argument::Text(fqdn))) => Some(fqdn.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// The policy WIT `goal`: what the end state is compared to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Goal {
@@ -250,6 +262,18 @@ pub struct Finding {
     /// The values compared, each `name=value`.
     pub values: Vec<String>,
     pub hint: String,
+    /// The last of the consecutive states the same finding held on (equal to
+    /// `state` when it held on one state only).
+    pub through: u32,
+    /// It already held on the observed start: the plan inherits it and must
+    /// repair it, and it blocks only if it still holds on the end state.
+    pub standing: bool,
+    /// Whether it stops the plan: a mandatory or hard finding that is neither
+    /// overridden nor a standing one the plan repairs.
+    pub blocking: bool,
+    /// The operator's reason, when a mandatory finding was overridden
+    /// (`--override RULE --reason TEXT`).
+    pub overridden: Option<String>,
 }
 
 /// The failback plan.
@@ -289,6 +313,12 @@ impl Plan {
         self.steps
             .iter()
             .filter(|s| s.status == StepStatus::Planned)
+    }
+
+    /// A finding stops the plan (exit 3).
+    #[must_use]
+    pub fn is_vetoed(&self) -> bool {
+        self.findings.iter().any(|f| f.blocking)
     }
 
     /// Nothing left to do.

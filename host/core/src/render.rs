@@ -223,27 +223,57 @@ pub fn text(plan: &Plan) -> String {
             }
         }
     }
-    if plan.findings.is_empty() {
-        out.push_str("findings: none\n");
-    } else {
-        out.push_str("findings:\n");
-        for f in &plan.findings {
-            let _ = writeln!(
-                out,
-                "  {} {} at state {}{}: {}",
-                level(f),
-                f.rule,
-                f.state,
-                f.step.map(|s| format!(" (step {s})")).unwrap_or_default(),
-                f.message
-            );
-            if !f.values.is_empty() {
-                let _ = writeln!(out, "    values: {}", f.values.join(", "));
-            }
-            let _ = writeln!(out, "    hint: {}", f.hint);
-        }
+    findings(&mut out, &plan.findings);
+    if plan.is_vetoed() {
+        out.push_str("vetoed: a blocking finding stands; nothing may be applied\n");
     }
     out
+}
+
+/// The findings as an operator reads them: one headline each, then the values
+/// compared and the hint.
+pub fn findings(out: &mut String, findings: &[Finding]) {
+    if findings.is_empty() {
+        out.push_str("findings: none\n");
+        return;
+    }
+    out.push_str("findings:\n");
+    for f in findings {
+        let states = if f.through > f.state {
+            format!("states {}-{}", f.state, f.through)
+        } else {
+            format!("state {}", f.state)
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} {} at {states}{}: {}",
+            verdict(f),
+            level(f),
+            f.rule,
+            f.step.map(|s| format!(" (step {s})")).unwrap_or_default(),
+            f.message
+        );
+        if !f.values.is_empty() {
+            let _ = writeln!(out, "    values: {}", f.values.join(", "));
+        }
+        let _ = writeln!(out, "    hint: {}", f.hint);
+        if let Some(reason) = &f.overridden {
+            let _ = writeln!(out, "    overridden: {reason}");
+        }
+    }
+}
+
+/// Whether a finding stops the plan, in one word.
+fn verdict(f: &Finding) -> &'static str {
+    if f.blocking {
+        "BLOCKS"
+    } else if f.overridden.is_some() {
+        "overridden"
+    } else if f.standing && f.level != crate::plan::Level::Advisory {
+        "repaired"
+    } else {
+        "note"
+    }
 }
 
 fn step_json(step: &Step, before: Option<&Deployment>) -> Value {

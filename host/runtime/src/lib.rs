@@ -26,8 +26,10 @@ pub mod capability;
 pub mod digest;
 mod engine;
 pub mod environment;
+pub mod gate;
 mod inspect;
 pub mod manifest;
+pub mod observe;
 mod plugin;
 mod policy;
 pub mod wit;
@@ -39,8 +41,10 @@ pub use capability::CapabilityError;
 pub use digest::Digest;
 pub use engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, RuntimeError, RuntimeOptions};
 pub use environment::{ENVIRONMENT_FILE, Environment, EnvironmentError, PluginBinding};
+pub use gate::{Gate, GateError, Overrides, PolicyBindings};
 pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use manifest::{Limits, Manifest, ManifestError, PluginKind};
+pub use observe::{ObserveError, observe};
 pub use plugin::{
     DnsProvider, ManagementStore, Plugin, PluginError, Plugins, PoolControl, PortProbe,
     ServerControl,

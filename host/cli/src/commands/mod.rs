@@ -1,16 +1,28 @@
 //! One module per command; [`run`] dispatches.
 
-mod lab;
+pub mod lab;
+pub mod plan;
+mod plugin;
+mod policy;
+mod verify;
 
 use anyhow::Result;
 
 use crate::Outcome;
-use crate::cli::{Cli, Command, LabCommand};
+use crate::cli::{Cli, Command, LabCommand, PluginCommand, PolicyCommand};
 
 pub fn run(args: Cli) -> Result<Outcome> {
     match args.command {
+        Command::Plan(args) => plan::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Policy(PolicyCommand::List { env, format }) => policy::list(&env, format),
+        Command::Policy(PolicyCommand::Test { path }) => policy::test(&path),
         Command::Lab(LabCommand::Init { dir, scenario }) => lab::init(&dir, scenario),
         Command::Lab(LabCommand::Scenarios) => lab::scenarios(),
-        Command::Plan(_) | Command::Plugin(_) => anyhow::bail!("not wired yet"),
+        Command::Plugin(PluginCommand::Inspect {
+            file,
+            manifest,
+            format,
+        }) => plugin::inspect_file(&file, manifest.as_deref(), format),
     }
 }

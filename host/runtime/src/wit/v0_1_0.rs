@@ -311,3 +311,214 @@ impl From<wit_pools::PoolStatus> for observed::PoolStatus {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// failback:policy@0.1.0: the core model as the policies see it.
+
+mod policy_model {
+    use failback_core::deployment::{
+        Change, Deployment, EdgeMachineState, EdgePoolState, FrontEndPoolState, RouteChange, RrSet,
+        SiteRoutes,
+    };
+    use failback_core::observed::{PoolState, RecordData, RecordType, RouteKind};
+    use failback_core::plan::{Action, Goal, Step};
+
+    use super::policy::failback::policy::types as wit;
+
+    impl From<&EdgeMachineState> for wit::EdgeMachine {
+        fn from(m: &EdgeMachineState) -> Self {
+            Self {
+                fqdn: m.fqdn.clone(),
+                services_running: m.services_running,
+                replica_up_to_date: m.replica_up_to_date,
+                setup_version: m.setup_version,
+            }
+        }
+    }
+
+    impl From<&EdgePoolState> for wit::EdgePool {
+        fn from(p: &EdgePoolState) -> Self {
+            Self {
+                fqdn: p.fqdn.clone(),
+                site: p.site.clone(),
+                federation_enabled: p.federation_enabled,
+                next_hop: p.next_hop.clone(),
+                access_edge_fqdn: p.access_edge_fqdn.clone(),
+                access_edge_ips: p.access_edge_ips.clone(),
+                machines: p.machines.iter().map(Into::into).collect(),
+                xmpp_port_open: p.xmpp_port_open,
+            }
+        }
+    }
+
+    impl From<PoolState> for wit::PoolState {
+        fn from(s: PoolState) -> Self {
+            match s {
+                PoolState::Normal => Self::Normal,
+                PoolState::FailedOver => Self::FailedOver,
+                PoolState::FailingBack => Self::FailingBack,
+            }
+        }
+    }
+
+    impl From<&FrontEndPoolState> for wit::FrontEndPool {
+        fn from(p: &FrontEndPoolState) -> Self {
+            Self {
+                fqdn: p.fqdn.clone(),
+                site: p.site.clone(),
+                media_edge_pool: p.media_edge_pool.clone(),
+                state: p.state.into(),
+                failover_fqdn: p.failover_fqdn.clone(),
+                online: p.online,
+            }
+        }
+    }
+
+    impl From<&SiteRoutes> for wit::Site {
+        fn from(s: &SiteRoutes) -> Self {
+            Self {
+                name: s.name.clone(),
+                federation_route: s.federation_route.as_ref().map(ToString::to_string),
+                xmpp_route: s.xmpp_route.as_ref().map(ToString::to_string),
+            }
+        }
+    }
+
+    impl From<RecordType> for wit::RecordType {
+        fn from(t: RecordType) -> Self {
+            match t {
+                RecordType::A => Self::A,
+                RecordType::Aaaa => Self::Aaaa,
+                RecordType::Cname => Self::Cname,
+                RecordType::Srv => Self::Srv,
+                RecordType::Txt => Self::Txt,
+            }
+        }
+    }
+
+    impl From<&RecordData> for wit::RecordData {
+        fn from(d: &RecordData) -> Self {
+            match d {
+                RecordData::A(a) => Self::A(a.clone()),
+                RecordData::Aaaa(a) => Self::Aaaa(a.clone()),
+                RecordData::Cname(c) => Self::Cname(c.clone()),
+                RecordData::Srv(s) => Self::Srv(wit::SrvData {
+                    priority: s.priority,
+                    weight: s.weight,
+                    port: s.port,
+                    target: s.target.clone(),
+                }),
+                RecordData::Txt(t) => Self::Txt(t.clone()),
+            }
+        }
+    }
+
+    impl From<&RrSet> for wit::Rrset {
+        fn from(r: &RrSet) -> Self {
+            Self {
+                name: r.name.clone(),
+                rtype: r.rtype.into(),
+                ttl: r.ttl,
+                data: r.data.iter().map(Into::into).collect(),
+            }
+        }
+    }
+
+    impl From<&Deployment> for wit::State {
+        fn from(d: &Deployment) -> Self {
+            Self {
+                sites: d.sites.iter().map(Into::into).collect(),
+                edge_pools: d.edge_pools.iter().map(Into::into).collect(),
+                front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
+                zone: d.zone.clone(),
+                dns: d.dns.iter().map(Into::into).collect(),
+                store_available: d.store_available,
+                topology_version: d.topology_version,
+                draft_pending: d.draft_pending,
+            }
+        }
+    }
+
+    impl From<RouteKind> for wit::RouteKind {
+        fn from(k: RouteKind) -> Self {
+            match k {
+                RouteKind::Federation => Self::Federation,
+                RouteKind::XmppFederation => Self::XmppFederation,
+            }
+        }
+    }
+
+    impl From<&RouteChange> for wit::RouteChange {
+        fn from(r: &RouteChange) -> Self {
+            Self {
+                site: r.site.clone(),
+                kind: r.kind.into(),
+                identity: r.identity.as_ref().map(ToString::to_string),
+            }
+        }
+    }
+
+    impl From<&Change> for wit::Change {
+        fn from(c: &Change) -> Self {
+            match c {
+                Change::Federation(p, on) => Self::Federation((p.clone(), *on)),
+                Change::ServicesRunning(m, on) => Self::ServicesRunning((m.clone(), *on)),
+                Change::ReplicaUpToDate(m, on) => Self::ReplicaUpToDate((m.clone(), *on)),
+                Change::SetupVersion(m, v) => Self::SetupVersion((m.clone(), *v)),
+                Change::Route(r) => Self::Route(r.into()),
+                Change::Rrset(r) => Self::Rrset(r.into()),
+                Change::XmppPortOpen(p, open) => Self::XmppPortOpen((p.clone(), *open)),
+                Change::MediaEdgePool(p, e) => Self::MediaEdgePool((p.clone(), e.clone())),
+                Change::PoolState(p, s) => Self::PoolState((p.clone(), (*s).into())),
+                Change::NextHop(p, h) => Self::NextHop((p.clone(), h.clone())),
+                Change::StoreAvailable(up) => Self::StoreAvailable(*up),
+                Change::TopologyVersion(v) => Self::TopologyVersion(*v),
+                Change::DraftPending(p) => Self::DraftPending(*p),
+            }
+        }
+    }
+
+    impl From<Action> for wit::Action {
+        fn from(a: Action) -> Self {
+            match a {
+                Action::LowerTtl => Self::LowerTtl,
+                Action::StartEdgeServices => Self::StartEdgeServices,
+                Action::SetFederationEdge => Self::SetFederationEdge,
+                Action::PublishTopology => Self::PublishTopology,
+                Action::AwaitReplication => Self::AwaitReplication,
+                Action::RunEdgeSetup => Self::RunEdgeSetup,
+                Action::RepointSipFederationDns => Self::RepointSipFederationDns,
+                Action::SetXmppRoute => Self::SetXmppRoute,
+                Action::EnsureXmppSrv => Self::EnsureXmppSrv,
+                Action::SetXmppARecord => Self::SetXmppARecord,
+                Action::VerifyXmppPort => Self::VerifyXmppPort,
+                Action::ReassociateFrontEnds => Self::ReassociateFrontEnds,
+                Action::PoolFailback => Self::PoolFailback,
+                Action::RestoreTtl => Self::RestoreTtl,
+            }
+        }
+    }
+
+    impl From<&Step> for wit::Step {
+        fn from(s: &Step) -> Self {
+            Self {
+                action: s.action.into(),
+                target: s.target.clone(),
+                argument: s.policy_argument(),
+                changes: s.changes.iter().map(Into::into).collect(),
+            }
+        }
+    }
+
+    impl From<&Goal> for wit::Goal {
+        fn from(g: &Goal) -> Self {
+            Self {
+                restored_site: g.restored_site.clone(),
+                federation_pool: g.federation_pool.clone(),
+                xmpp_pool: g.xmpp_pool.clone(),
+                media_pool: g.media_pool.clone(),
+                cutover_ttl: g.cutover_ttl,
+            }
+        }
+    }
+}

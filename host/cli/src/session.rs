@@ -1,0 +1,117 @@
+//! Opening an environment: the one place the CLI turns paths into capabilities.
+//!
+//! The environment directory and the compiled-component cache are opened here
+//! as `cap_std` directories and handed to the runtime, which holds no ambient
+//! authority over files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use failback_core::deployment::{Snapshot, assemble};
+use failback_guests::Group;
+use failback_runtime::{
+    AuditSink, ComponentCache, Environment, Gate, MemoryAuditSink, Plugins, PolicyBindings,
+    Runtime, observe,
+};
+
+/// An opened environment with its plugins and policies loaded.
+pub struct Session {
+    pub environment: Environment,
+    pub dir: Dir,
+    pub root: PathBuf,
+    pub runtime: Runtime,
+    pub cache: ComponentCache,
+    pub plugins: Plugins,
+    pub gate: Gate,
+    pub audit: Arc<MemoryAuditSink>,
+}
+
+impl Session {
+    /// Open the environment file `env` and load what it binds.
+    pub fn open(env: &Path) -> Result<Self> {
+        let root = env
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."))
+            .to_path_buf();
+        let file = env
+            .file_name()
+            .and_then(|f| f.to_str())
+            .with_context(|| format!("`{}` is not an environment file name", env.display()))?;
+        let dir = Dir::open_ambient_dir(&root, ambient_authority()).with_context(|| {
+            format!("cannot open the environment directory `{}`", root.display())
+        })?;
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve `{}`", root.display()))?;
+        let environment = Environment::load(&dir, file)
+            .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
+
+        let audit = Arc::new(MemoryAuditSink::new());
+        let runtime = Runtime::new(Arc::clone(&audit) as Arc<dyn AuditSink>)
+            .context("cannot start the plugin runtime")?;
+        let cache = open_cache()?;
+        let plugins = runtime
+            .load_plugins(&environment, &dir, &root, &cache, &|name| {
+                std::env::var(name).ok()
+            })
+            .context("cannot load the environment's plugins")?;
+        let gate = load_gate(&runtime, &cache, &environment, &dir)?;
+        Ok(Self {
+            environment,
+            dir,
+            root,
+            runtime,
+            cache,
+            plugins,
+            gate,
+            audit,
+        })
+    }
+
+    /// Observe the deployment now, through the plugins.
+    pub fn observe(&self) -> Result<Snapshot> {
+        let observation = observe(&self.plugins, &self.environment.zone)
+            .context("cannot observe the deployment")?;
+        assemble(&observation).context("the observed deployment is not consistent")
+    }
+}
+
+/// The standard policy modules the binary carries, by package name.
+pub fn standard_policies() -> Vec<(&'static str, &'static [u8])> {
+    failback_guests::STANDARD
+        .iter()
+        .filter(|guest| guest.group == Group::Policy)
+        .map(|guest| (guest.package, guest.bytes))
+        .collect()
+}
+
+/// The policy gate of `environment`: the standard modules and the ones it binds.
+pub fn load_gate(
+    runtime: &Runtime,
+    cache: &ComponentCache,
+    environment: &Environment,
+    dir: &Dir,
+) -> Result<Gate> {
+    let bindings = PolicyBindings::parse(environment.policies.as_ref())?;
+    Gate::load(runtime, cache, &standard_policies(), &bindings, dir)
+        .context("cannot load the policy modules")
+}
+
+/// The compiled-component cache: `$FAILBACK_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/failback`, else `~/.cache/failback`.
+pub fn open_cache() -> Result<ComponentCache> {
+    let root = std::env::var_os("FAILBACK_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("failback")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/failback")))
+        .context("no cache directory: set FAILBACK_CACHE_DIR, XDG_CACHE_HOME or HOME")?;
+    std::fs::create_dir_all(&root)
+        .with_context(|| format!("cannot create the cache directory `{}`", root.display()))?;
+    let dir = Dir::open_ambient_dir(&root, ambient_authority())
+        .with_context(|| format!("cannot open the cache directory `{}`", root.display()))?;
+    Ok(ComponentCache::new(dir, root))
+}

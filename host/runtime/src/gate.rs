@@ -1,0 +1,557 @@
+//! The policy gate: every policy module checks every state of a trajectory —
+//! the observed start, each predicted state, the end — and the gate turns what
+//! they find into [`Finding`]s with the enforcement level the environment binds
+//! each rule to.
+//!
+//! A veto is data, not an error: a finding that blocks is a [`Finding`] with
+//! `blocking` set. [`GateError`] is for a gate that could not judge at all (a
+//! module failed to load or trapped, a binding names an unknown rule).
+//!
+//! What blocks:
+//! - an `advisory` finding never blocks;
+//! - a `mandatory` one blocks unless the operator overrides its rule with a
+//!   reason (the override is kept in the finding);
+//! - a `hard` one always blocks;
+//! - a finding that already held on the observed start is *standing*: the plan
+//!   inherits it and must repair it, so it blocks only if it still holds on the
+//!   end state (DESIGN §2: the plan must repair it, never deepen it).
+
+use std::collections::BTreeMap;
+
+use cap_std::fs::Dir;
+use failback_core::deployment::Deployment;
+use failback_core::plan::{Finding, Goal, Level, Step, StepStatus};
+use serde::Deserialize;
+
+use crate::cache::ComponentCache;
+use crate::call::CallError;
+use crate::digest::{Digest, DigestParseError};
+use crate::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime};
+use crate::environment::{EnvironmentError, RelativePath, read_bytes};
+use crate::manifest::Limits;
+use crate::policy::{PolicyModule, types as wit};
+
+/// Memory and time each policy call gets.
+pub const POLICY_LIMITS: Limits = Limits {
+    memory_mib: 128,
+    call_timeout_ms: 5_000,
+};
+
+/// The level a rule has when the environment does not bind it. Rules of
+/// modules the project does not ship are `mandatory`.
+#[must_use]
+pub fn default_level(rule: &str) -> Level {
+    match rule {
+        // Two federated pools split outbound federation; setup on a stale
+        // replica, a publish without a store and a failback with the wrong FQDN
+        // are refused by Lync itself or break it: never overridable.
+        "federation.single-pool"
+        | "policy.unknown-object"
+        | "store.setup-after-replication"
+        | "store.available"
+        | "store.pool-failback-fqdn" => Level::Hard,
+        "dns.ttl-lowered" => Level::Advisory,
+        _ => Level::Mandatory,
+    }
+}
+
+/// Why the gate could not judge.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("the `[policies]` table of the environment file is not valid: {0}")]
+    Bindings(String),
+    #[error("policy module `{module}`: `{path}` cannot be read")]
+    Read {
+        module: String,
+        path: String,
+        #[source]
+        source: EnvironmentError,
+    },
+    #[error("policy module `{module}` has sha256 {actual}, but the environment binds {expected}")]
+    DigestMismatch {
+        module: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("policy module `{module}` cannot be loaded")]
+    Load {
+        module: String,
+        #[source]
+        source: LoadError,
+    },
+    #[error("policy module `{module}` failed")]
+    Call {
+        module: String,
+        #[source]
+        source: CallError,
+    },
+    #[error("rule `{rule}` is bound in the environment, but no policy module has it")]
+    UnknownRule { rule: String },
+    #[error("rule `{rule}` is held by both `{first}` and `{second}`")]
+    DuplicateRule {
+        rule: String,
+        first: String,
+        second: String,
+    },
+    #[error("`--override {rule}`: no policy module has that rule")]
+    OverrideUnknown { rule: String },
+    #[error("`--override {rule}`: the rule is hard, and a hard rule cannot be overridden")]
+    OverrideHard { rule: String },
+    #[error("`--override {rule}` needs a reason (`--reason TEXT`)")]
+    OverrideReason { rule: String },
+}
+
+/// The environment's `[policies]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyBindings {
+    /// Run the policy modules the binary carries (default: yes).
+    pub standard: bool,
+    /// Further modules, each by path and sha256.
+    pub modules: Vec<ModuleBinding>,
+    /// Each rule's level, where it differs from [`default_level`].
+    pub levels: BTreeMap<String, Level>,
+}
+
+/// One `[[policies.modules]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleBinding {
+    pub name: String,
+    pub path: RelativePath,
+    pub sha256: Digest,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBindings {
+    #[serde(default = "yes")]
+    standard: bool,
+    #[serde(default)]
+    modules: Vec<RawModule>,
+    #[serde(default)]
+    levels: BTreeMap<String, Level>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModule {
+    name: String,
+    path: String,
+    sha256: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl PolicyBindings {
+    /// Check the environment's `[policies]` table; none means the defaults.
+    pub fn parse(table: Option<&toml::Table>) -> Result<Self, GateError> {
+        let Some(table) = table else {
+            return Ok(Self {
+                standard: true,
+                ..Self::default()
+            });
+        };
+        let raw: RawBindings = toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| GateError::Bindings(e.message().to_owned()))?;
+        let modules = raw
+            .modules
+            .into_iter()
+            .map(|m| {
+                Ok(ModuleBinding {
+                    path: RelativePath::new(&m.path)
+                        .map_err(|e| GateError::Bindings(format!("module `{}`: {e}", m.name)))?,
+                    sha256: m.sha256.parse().map_err(|e: DigestParseError| {
+                        GateError::Bindings(format!("module `{}`: {e}", m.name))
+                    })?,
+                    name: m.name,
+                })
+            })
+            .collect::<Result<_, GateError>>()?;
+        Ok(Self {
+            standard: raw.standard,
+            modules,
+            levels: raw.levels,
+        })
+    }
+}
+
+/// A rule of a loaded module, with the level it is enforced at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rule {
+    pub id: String,
+    pub family: String,
+    /// DESIGN §2 invariant numbers.
+    pub invariants: Vec<u8>,
+    /// `every-state`, `transition` or `final-state`.
+    pub scope: &'static str,
+    pub rationale: String,
+    pub level: Level,
+    /// The module that holds it.
+    pub module: String,
+}
+
+/// Rules an operator overrides for one run, each with a reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides(pub BTreeMap<String, String>);
+
+/// The loaded policy modules and their rules.
+#[derive(Debug)]
+pub struct Gate {
+    modules: Vec<PolicyModule>,
+    rules: Vec<Rule>,
+}
+
+impl Gate {
+    /// Load `standard` (name, component bytes) when the bindings keep them,
+    /// and every module the bindings name (read through `dir`, checked against
+    /// its sha256).
+    pub fn load(
+        runtime: &Runtime,
+        cache: &ComponentCache,
+        standard: &[(&str, &[u8])],
+        bindings: &PolicyBindings,
+        dir: &Dir,
+    ) -> Result<Self, GateError> {
+        let mut modules = Vec::new();
+        if bindings.standard {
+            for (name, bytes) in standard {
+                modules.push(load(runtime, cache, name, bytes)?);
+            }
+        }
+        for binding in &bindings.modules {
+            let bytes = read_bytes(dir, &binding.path, MAX_COMPONENT_BYTES).map_err(|source| {
+                GateError::Read {
+                    module: binding.name.clone(),
+                    path: binding.path.to_string(),
+                    source,
+                }
+            })?;
+            let actual = Digest::of(&bytes);
+            if actual != binding.sha256 {
+                return Err(GateError::DigestMismatch {
+                    module: binding.name.clone(),
+                    expected: binding.sha256,
+                    actual,
+                });
+            }
+            modules.push(load(runtime, cache, &binding.name, &bytes)?);
+        }
+
+        let mut rules: Vec<Rule> = Vec::new();
+        for module in &modules {
+            let infos = module.rules().map_err(|source| GateError::Call {
+                module: module.name().to_owned(),
+                source,
+            })?;
+            for info in infos {
+                if let Some(other) = rules.iter().find(|r| r.id == info.id) {
+                    return Err(GateError::DuplicateRule {
+                        rule: info.id,
+                        first: other.module.clone(),
+                        second: module.name().to_owned(),
+                    });
+                }
+                rules.push(Rule {
+                    level: bindings
+                        .levels
+                        .get(&info.id)
+                        .copied()
+                        .unwrap_or_else(|| default_level(&info.id)),
+                    scope: match info.scope {
+                        wit::Scope::EveryState => "every-state",
+                        wit::Scope::Transition => "transition",
+                        wit::Scope::FinalState => "final-state",
+                    },
+                    id: info.id,
+                    family: info.family,
+                    invariants: info.invariants,
+                    rationale: info.rationale,
+                    module: module.name().to_owned(),
+                });
+            }
+        }
+        if let Some(rule) = bindings
+            .levels
+            .keys()
+            .find(|id| !rules.iter().any(|r| &r.id == *id))
+        {
+            return Err(GateError::UnknownRule { rule: rule.clone() });
+        }
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Self { modules, rules })
+    }
+
+    /// Every rule, sorted by id.
+    #[must_use]
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The sha256 of each module, by name: what a saved plan records.
+    #[must_use]
+    pub fn digests(&self) -> Vec<(String, Digest)> {
+        self.modules
+            .iter()
+            .map(|m| (m.name().to_owned(), m.digest()))
+            .collect()
+    }
+
+    /// Check `overrides` against the rules: each names a rule that exists and
+    /// is not hard, with a reason.
+    pub fn check_overrides(&self, overrides: &Overrides) -> Result<(), GateError> {
+        for (rule, reason) in &overrides.0 {
+            let Some(found) = self.rules.iter().find(|r| &r.id == rule) else {
+                return Err(GateError::OverrideUnknown { rule: rule.clone() });
+            };
+            if found.level == Level::Hard {
+                return Err(GateError::OverrideHard { rule: rule.clone() });
+            }
+            if reason.trim().is_empty() {
+                return Err(GateError::OverrideReason { rule: rule.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every finding of every module on the trajectory `start`, then `steps`
+    /// (state n is the state after step n), judged with `overrides`.
+    ///
+    /// Only planned steps are checked: a satisfied step does not run, so it
+    /// neither acts (transition rules) nor leads to a new state. Findings keep
+    /// the plan's numbering: the state after a planned step is that step's
+    /// index.
+    pub fn check(
+        &self,
+        goal: &Goal,
+        start: &Deployment,
+        steps: &[Step],
+        overrides: &Overrides,
+    ) -> Result<Vec<Finding>, GateError> {
+        self.check_overrides(overrides)?;
+        let goal = wit::Goal::from(goal);
+        let start = wit::State::from(start);
+        let planned: Vec<&Step> = steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Planned)
+            .collect();
+        // The plan's state number of each checked state (0 is the start).
+        let numbers: Vec<u32> = std::iter::once(0)
+            .chain(
+                planned
+                    .iter()
+                    .map(|s| u32::try_from(s.index).unwrap_or(u32::MAX)),
+            )
+            .collect();
+        let steps: Vec<wit::Step> = planned.into_iter().map(Into::into).collect();
+        let mut raw = Vec::new();
+        for module in &self.modules {
+            let found = module
+                .check(&goal, &start, &steps)
+                .map_err(|source| GateError::Call {
+                    module: module.name().to_owned(),
+                    source,
+                })?;
+            raw.extend(found);
+        }
+        let end = u32::try_from(steps.len()).unwrap_or(u32::MAX);
+        let mut findings = judge(raw, end, |rule| self.level(rule), overrides);
+        let number = |state: u32| numbers.get(state as usize).copied().unwrap_or(state);
+        for f in &mut findings {
+            f.state = number(f.state);
+            f.through = number(f.through);
+            f.step = (f.state > 0).then_some(f.state as usize);
+        }
+        Ok(findings)
+    }
+
+    fn level(&self, rule: &str) -> Level {
+        self.rules
+            .iter()
+            .find(|r| r.id == rule)
+            .map_or_else(|| default_level(rule), |r| r.level)
+    }
+}
+
+fn load(
+    runtime: &Runtime,
+    cache: &ComponentCache,
+    name: &str,
+    bytes: &[u8],
+) -> Result<PolicyModule, GateError> {
+    runtime
+        .load_policy(name, bytes, cache, POLICY_LIMITS)
+        .map_err(|source| GateError::Load {
+            module: name.to_owned(),
+            source,
+        })
+}
+
+/// Turn the modules' findings into the gate's: runs of the same finding (rule
+/// and values) on consecutive states are one finding `state..=through`; a
+/// finding that held on the start is standing; then each gets its level and
+/// whether it blocks.
+fn judge(
+    mut raw: Vec<wit::Finding>,
+    end: u32,
+    level: impl Fn(&str) -> Level,
+    overrides: &Overrides,
+) -> Vec<Finding> {
+    raw.sort_by(|a, b| {
+        (a.state, &a.rule, &a.values, &a.message).cmp(&(b.state, &b.rule, &b.values, &b.message))
+    });
+    raw.dedup_by(|a, b| {
+        a.state == b.state && a.rule == b.rule && a.values == b.values && a.message == b.message
+    });
+    let key = |f: &wit::Finding| (f.rule.clone(), f.values.clone(), f.message.clone());
+    let at_start: std::collections::BTreeSet<_> =
+        raw.iter().filter(|f| f.state == 0).map(key).collect();
+
+    let mut out: Vec<Finding> = Vec::new();
+    // The open run of each key: its index in `out`.
+    let mut open: BTreeMap<(String, Vec<String>, String), usize> = BTreeMap::new();
+    for f in raw {
+        let k = key(&f);
+        if let Some(&i) = open.get(&k) {
+            if let Some(run) = out.get_mut(i) {
+                if run.through + 1 == f.state {
+                    run.through = f.state;
+                    continue;
+                }
+            }
+        }
+        let rule_level = level(&f.rule);
+        open.insert(k.clone(), out.len());
+        out.push(Finding {
+            level: rule_level,
+            step: (f.state > 0).then(|| f.state as usize),
+            standing: at_start.contains(&k),
+            through: f.state,
+            overridden: None,
+            blocking: false,
+            rule: f.rule,
+            state: f.state,
+            message: f.message,
+            values: f.values,
+            hint: f.hint,
+        });
+    }
+    for f in &mut out {
+        if f.level == Level::Mandatory {
+            f.overridden = overrides.0.get(&f.rule).cloned();
+        }
+        let repaired = f.standing && f.through < end;
+        f.blocking = f.level != Level::Advisory && f.overridden.is_none() && !repaired;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn raw(rule: &str, state: u32, value: &str) -> wit::Finding {
+        wit::Finding {
+            rule: rule.to_owned(),
+            state,
+            message: format!("{rule} broken"),
+            values: vec![value.to_owned()],
+            hint: "fix it".to_owned(),
+        }
+    }
+
+    fn levels(rule: &str) -> Level {
+        match rule {
+            "hard" => Level::Hard,
+            "advisory" => Level::Advisory,
+            _ => Level::Mandatory,
+        }
+    }
+
+    #[test]
+    fn consecutive_states_are_one_finding() {
+        let out = judge(
+            vec![raw("m", 2, "x"), raw("m", 3, "x"), raw("m", 5, "x")],
+            6,
+            levels,
+            &Overrides::default(),
+        );
+        let runs: Vec<_> = out.iter().map(|f| (f.state, f.through)).collect();
+        assert_eq!(runs, [(2, 3), (5, 5)]);
+        assert!(out.iter().all(|f| f.blocking && !f.standing));
+    }
+
+    #[test]
+    fn a_standing_finding_the_plan_repairs_does_not_block() {
+        let out = judge(
+            vec![raw("m", 0, "x"), raw("m", 1, "x")],
+            4,
+            levels,
+            &Overrides::default(),
+        );
+        assert_eq!(out.len(), 1);
+        assert!(out[0].standing && !out[0].blocking, "{out:?}");
+    }
+
+    #[test]
+    fn a_standing_finding_left_at_the_end_blocks() {
+        let out = judge(
+            vec![raw("m", 0, "x"), raw("m", 1, "x"), raw("m", 2, "x")],
+            2,
+            levels,
+            &Overrides::default(),
+        );
+        assert!(out[0].standing && out[0].blocking, "{out:?}");
+    }
+
+    #[test]
+    fn verify_has_one_state_which_is_the_end() {
+        let out = judge(vec![raw("m", 0, "x")], 0, levels, &Overrides::default());
+        assert!(out[0].blocking);
+    }
+
+    #[test]
+    fn an_override_lifts_a_mandatory_finding_and_is_kept() {
+        let overrides = Overrides([("m".to_owned(), "change window 42".to_owned())].into());
+        let out = judge(vec![raw("m", 1, "x")], 3, levels, &overrides);
+        assert!(!out[0].blocking);
+        assert_eq!(out[0].overridden.as_deref(), Some("change window 42"));
+    }
+
+    #[test]
+    fn hard_and_advisory_ignore_overrides() {
+        let overrides = Overrides([("hard".to_owned(), "please".to_owned())].into());
+        let out = judge(
+            vec![raw("hard", 1, "x"), raw("advisory", 1, "x")],
+            3,
+            levels,
+            &overrides,
+        );
+        let hard = out.iter().find(|f| f.rule == "hard").unwrap();
+        let advisory = out.iter().find(|f| f.rule == "advisory").unwrap();
+        assert!(hard.blocking && hard.overridden.is_none());
+        assert!(!advisory.blocking);
+    }
+
+    #[test]
+    fn bindings_default_to_the_standard_modules() {
+        let b = PolicyBindings::parse(None).unwrap();
+        assert!(b.standard && b.modules.is_empty() && b.levels.is_empty());
+    }
+
+    #[test]
+    fn bindings_reject_unknown_fields_and_levels() {
+        let table: toml::Table = toml::from_str("standrd = true").unwrap();
+        assert!(PolicyBindings::parse(Some(&table)).is_err());
+        let table: toml::Table =
+            toml::from_str("[levels]\n\"dns.ttl-lowered\" = \"strict\"").unwrap();
+        assert!(PolicyBindings::parse(Some(&table)).is_err());
+        let table: toml::Table =
+            toml::from_str("[levels]\n\"dns.ttl-lowered\" = \"mandatory\"").unwrap();
+        let b = PolicyBindings::parse(Some(&table)).unwrap();
+        assert_eq!(b.levels["dns.ttl-lowered"], Level::Mandatory);
+    }
+}

@@ -1,0 +1,111 @@
+//! One observation pass: ask each bound plugin what the environment looks like
+//! now, and gather the answers into a [`failback_core::observed::Observation`]
+//! that core checks into the deployment the planner and the policies work on.
+//!
+//! The pass reads only: it calls no function with a side effect.
+
+use failback_core::deployment::probe_targets;
+use failback_core::observed::{Observation, Probe};
+use failback_core::topology::{Topology, TopologyError};
+
+use crate::call::CallError;
+use crate::manifest::PluginKind;
+use crate::plugin::Plugins;
+
+/// Why an observation could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// The environment binds no plugin of a kind the observation needs.
+    #[error("the environment binds no `{0}` plugin, and observing the deployment needs one")]
+    MissingPlugin(PluginKind),
+    /// A plugin call failed.
+    #[error("observing {what} failed")]
+    Call {
+        what: String,
+        #[source]
+        source: CallError,
+    },
+    /// The management store's topology cannot be read.
+    #[error("the published topology cannot be read")]
+    Topology(#[source] TopologyError),
+}
+
+/// Observe the whole deployment through `plugins`; `zone` is the external zone.
+pub fn observe(plugins: &Plugins, zone: &str) -> Result<Observation, ObserveError> {
+    let store = plugins
+        .management_store
+        .as_ref()
+        .ok_or(ObserveError::MissingPlugin(PluginKind::ManagementStore))?;
+    let servers = plugins
+        .server_control
+        .as_ref()
+        .ok_or(ObserveError::MissingPlugin(PluginKind::ServerControl))?;
+    let dns = plugins
+        .dns_provider
+        .as_ref()
+        .ok_or(ObserveError::MissingPlugin(PluginKind::DnsProvider))?;
+    let probe = plugins
+        .port_probe
+        .as_ref()
+        .ok_or(ObserveError::MissingPlugin(PluginKind::PortProbe))?;
+    let pools = plugins
+        .pool_control
+        .as_ref()
+        .ok_or(ObserveError::MissingPlugin(PluginKind::PoolControl))?;
+
+    let topology_document = store
+        .read_topology()
+        .map_err(call("the published topology"))?;
+    let topology = Topology::parse(&topology_document.xml).map_err(ObserveError::Topology)?;
+
+    let mut observation = Observation {
+        zone: zone.to_owned(),
+        sites: store.list_sites().map_err(call("the sites' routes"))?,
+        store: store
+            .read_store_status()
+            .map_err(call("the management store's status"))?,
+        replicas: store
+            .replication_status()
+            .map_err(call("the replication status"))?,
+        dns: dns
+            .list_records(zone)
+            .map_err(call(&format!("the records of zone `{zone}`")))?,
+        pools: pools
+            .list_pools()
+            .map_err(call("the Front End pools' state"))?,
+        topology: topology_document,
+        services: Default::default(),
+        setup_versions: Default::default(),
+        probes: Vec::new(),
+    };
+    for pool in topology.edge_pools() {
+        for machine in &pool.machines {
+            let fqdn = machine.fqdn.clone();
+            let services = servers
+                .list_services(&fqdn)
+                .map_err(call(&format!("the services of `{fqdn}`")))?;
+            if let Some(version) = servers
+                .setup_version(&fqdn)
+                .map_err(call(&format!("the setup version of `{fqdn}`")))?
+            {
+                observation.setup_versions.insert(fqdn.clone(), version);
+            }
+            observation.services.insert(fqdn, services);
+        }
+    }
+    for request in probe_targets(&topology, zone) {
+        let report = probe.probe(&request).map_err(call(&format!(
+            "the reachability of `{}:{}`",
+            request.host, request.port
+        )))?;
+        observation.probes.push(Probe { request, report });
+    }
+    Ok(observation)
+}
+
+fn call(what: &str) -> impl FnOnce(CallError) -> ObserveError + '_ {
+    move |source| ObserveError::Call {
+        what: what.to_owned(),
+        source,
+    }
+}
