@@ -72,6 +72,12 @@ impl Server {
                 self.unavailable("cannot connect", &e)
             }
         })?;
+        // Over WASI sockets a connect to a closed port is now and then reported
+        // as done; the socket then has no peer.
+        if let Err(error) = stream.peer_addr() {
+            let error = stream.take_error().ok().flatten().unwrap_or(error);
+            return Err(self.unavailable("cannot connect", &error));
+        }
         // Requests are small and answered at once; do not wait to fill a segment.
         let _ = stream.set_nodelay(true);
         Ok(Connection {

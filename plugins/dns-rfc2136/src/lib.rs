@@ -19,6 +19,38 @@
 //! holds; no name is resolved), `key-name`, `key-secret` (base64; give it by
 //! reference in the environment file, the plugin never logs it), `algorithm`
 //! (only `hmac-sha256`, the default), `timeout-ms` (per call, default 5000).
+//!
+//! In the operator's `failback.toml`:
+//!
+//! ```toml
+//! [plugins.dns-provider]
+//! path = "plugins/dns-rfc2136.wasm"
+//! sha256 = "…"
+//!
+//! [plugins.dns-provider.config]
+//! server = "192.0.2.53:53"
+//! key-name = "failback-key"
+//! key-secret = { file = "secrets/failback-key.b64" }   # or { env = "FAILBACK_TSIG" }
+//!
+//! [plugins.dns-provider.grants.network]
+//! dns-server = ["192.0.2.53:53"]
+//! ```
+//!
+//! and on the BIND 9 primary, for the external zone (`tsig-keygen -a
+//! hmac-sha256 failback-key` makes the key):
+//!
+//! ```text
+//! zone "contoso.com" {
+//!     update-policy { grant failback-key zonesub ANY; };
+//!     allow-transfer { key failback-key; };
+//! };
+//! ```
+//!
+//! Errors: REFUSED, NOTAUTH and the TSIG errors BADSIG, BADKEY, BADTIME are
+//! `refused`, named by their code; NOTAUTH signed with the key (the server
+//! took the key but does not serve the zone), NXDOMAIN and NOTZONE are
+//! `not-found`; no answer in time, a refused connection or SERVFAIL are
+//! `unavailable`; an answer whose TSIG does not verify is `refused` (BADSIG).
 
 #![allow(
     unsafe_code,

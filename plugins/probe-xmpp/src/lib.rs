@@ -12,6 +12,20 @@
 //! plugin); [`stream`] reads the XMPP answer. The host grants the endpoints it
 //! may connect to under `edge-endpoints`; `host` must be an IP address, since
 //! the plugin resolves no names.
+//!
+//! In the operator's `failback.toml`, every endpoint a plan may probe:
+//!
+//! ```toml
+//! [plugins.port-probe]
+//! path = "plugins/probe-xmpp.wasm"
+//! sha256 = "…"
+//!
+//! [plugins.port-probe.grants.network]
+//! edge-endpoints = ["203.0.113.10:5269", "203.0.113.10:5061"]
+//! ```
+//!
+//! A probe of an endpoint the environment does not list is denied by the host
+//! (and audited), not reported as closed.
 
 #![allow(
     unsafe_code,

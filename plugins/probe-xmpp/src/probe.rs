@@ -32,6 +32,19 @@ pub fn run(request: &ProbeRequest) -> Result<ProbeReport, PluginError> {
         Ok(stream) => stream,
         Err(error) => return not_connected(address, request, &error),
     };
+    // Over WASI sockets a non-blocking connect to a closed port is now and then
+    // reported as done (the socket error is lost on the way); the socket then
+    // has no peer. Ask for it, so a closed port never reads as open.
+    if let Err(error) = stream.peer_addr() {
+        let error = match stream.take_error() {
+            Ok(Some(socket_error)) => socket_error,
+            _ if error.kind() == io::ErrorKind::NotConnected => {
+                io::Error::from(io::ErrorKind::ConnectionRefused)
+            }
+            _ => error,
+        };
+        return not_connected(address, request, &error);
+    }
     match request.kind {
         ProbeKind::Tcp => Ok(ProbeReport {
             state: PortState::Open,
