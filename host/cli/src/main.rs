@@ -28,8 +28,14 @@ fn main() -> ExitCode {
         Ok(Outcome::Vetoed) => ExitCode::from(3),
         Err(error) => {
             eprintln!("error: {error}");
+            // A message often already quotes its cause; print each text once.
+            let mut last = error.to_string();
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !last.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                last = text;
             }
             ExitCode::from(1)
         }

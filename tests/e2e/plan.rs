@@ -1,0 +1,117 @@
+use crate::support::{failback, lab, redact, run};
+
+const SCENARIOS: [&str; 4] = [
+    "edge-failover",
+    "edge-and-front-end-failover",
+    "xmpp-only",
+    "already-failed-back",
+];
+
+#[test]
+fn every_scenario_plans_through_the_real_plugins_and_passes_the_policies() {
+    for scenario in SCENARIOS {
+        let dir = lab(scenario);
+        for format in ["text", "powershell"] {
+            let (code, stdout, stderr) = run(failback()
+                .args(["plan", "--format", format, "--env"])
+                .arg(dir.path().join("failback.toml")));
+            assert_eq!(code, 0, "{scenario} {format}: {stderr}");
+            insta::assert_snapshot!(format!("plan-{scenario}-{format}"), stdout);
+        }
+    }
+}
+
+#[test]
+fn the_json_plan_is_data_with_the_schema_keys() {
+    let dir = lab("edge-failover");
+    let (code, stdout, stderr) = run(failback()
+        .args(["plan", "--format", "json", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["format_version"], 1);
+    let actions: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.first(), Some(&"lower-ttl"));
+    assert_eq!(actions.last(), Some(&"restore-ttl"));
+    assert!(plan["findings"].as_array().unwrap().is_empty());
+    for step in plan["steps"].as_array().unwrap() {
+        assert!(["planned", "satisfied"].contains(&step["status"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn plan_out_writes_the_file_and_not_stdout() {
+    let dir = lab("xmpp-only");
+    let out = dir.path().join("plan.json");
+    let (code, stdout, stderr) = run(failback()
+        .args(["plan", "--format", "json", "--out"])
+        .arg(&out)
+        .arg("--env")
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(plan["format_version"], 1);
+}
+
+/// The firewall still blocks 5269 on the restored pool: moving the XMPP route
+/// there would break XMPP federation, so the plan is vetoed at that step.
+#[test]
+fn an_xmpp_route_to_a_pool_whose_port_5269_is_closed_is_vetoed() {
+    let dir = lab("edge-failover");
+    let reachability = dir.path().join("network/reachability.json");
+    let text = std::fs::read_to_string(&reachability).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for endpoint in doc["endpoints"].as_array_mut().unwrap() {
+        if endpoint["host"]
+            .as_str()
+            .unwrap()
+            .starts_with("131.107.155.")
+        {
+            endpoint["state"] = "closed".into();
+        }
+    }
+    std::fs::write(&reachability, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+
+    let (code, stdout, stderr) = run(failback()
+        .args(["plan", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    let findings = &stdout[stdout.find("findings:").unwrap()..];
+    insta::assert_snapshot!("plan-vetoed-port-closed-findings", findings);
+    insta::assert_snapshot!("plan-vetoed-port-closed-stderr", stderr);
+}
+
+#[test]
+fn a_missing_environment_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(failback()
+        .args(["plan", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    insta::assert_snapshot!("plan-missing-environment", redact(&stderr, dir.path()));
+}
+
+/// A component that is not the one the environment approved never runs.
+#[test]
+fn a_plugin_whose_sha256_differs_from_the_binding_is_refused() {
+    let dir = lab("edge-failover");
+    let component = dir.path().join("plugins/lab-dns.wasm");
+    let mut bytes = std::fs::read(&component).unwrap();
+    bytes.extend_from_slice(b"\0tampered");
+    std::fs::write(&component, bytes).unwrap();
+    let (code, _, stderr) = run(failback()
+        .args(["plan", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 1);
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[SHA256]")]}, {
+        insta::assert_snapshot!("plan-tampered-plugin", redact(&stderr, dir.path()));
+    });
+}

@@ -1,0 +1,61 @@
+use crate::support::{failback, lab, run};
+
+#[test]
+fn verify_is_clean_on_a_deployment_already_failed_back() {
+    let dir = lab("already-failed-back");
+    let (code, stdout, stderr) = run(failback()
+        .args(["verify", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    insta::assert_snapshot!("verify-already-failed-back", stdout);
+}
+
+#[test]
+fn verify_reports_what_is_not_yet_failed_back_and_exits_3() {
+    let dir = lab("edge-failover");
+    let (code, stdout, _) = run(failback()
+        .args(["verify", "--format", "json", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 3);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let mut rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    rules.dedup();
+    assert_eq!(
+        rules,
+        [
+            "federation.final-routes",
+            "front-end.media-edge-pool",
+            "xmpp.final-routes"
+        ]
+    );
+}
+
+#[test]
+fn inspect_names_the_world_the_digest_and_what_the_plugin_requests() {
+    let dir = lab("edge-failover");
+    let (code, stdout, stderr) = run(failback()
+        .args(["plugin", "inspect"])
+        .arg(dir.path().join("plugins/lab-servers.wasm")));
+    assert_eq!(code, 0, "{stderr}");
+    let stdout = stdout.replace(&dir.path().display().to_string(), "[LAB]");
+    insta::with_settings!({filters => vec![
+        (r"[0-9a-f]{64}", "[SHA256]"),
+        (r"size       \d+ bytes", "size       [N] bytes"),
+    ]}, {
+        insta::assert_snapshot!("inspect-lab-servers", stdout);
+    });
+
+    let (code, stdout, _) = run(failback()
+        .args(["plugin", "inspect", "--format", "json"])
+        .arg(dir.path().join("plugins/lab-probe.wasm")));
+    assert_eq!(code, 0);
+    let inspection: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(inspection["worlds"][0], "failback:plugin/port-probe@0.1.0");
+    assert_eq!(inspection["manifest_matches"], true);
+}
