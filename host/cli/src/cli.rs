@@ -36,6 +36,78 @@ pub enum Command {
     /// Inspect and check plugin components.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Apply a plan: each step re-observed, re-checked by the policies, run
+    /// through its plugin and verified against the plan's prediction, with
+    /// intent and outcome journaled before and after every side effect.
+    ///
+    /// Without PLAN, a fresh plan is made, shown and confirmed (`--yes` skips the
+    /// question). With PLAN (a `failback plan --out FILE --format json`), it is
+    /// refused if the state, the policies or the plugins changed since.
+    Apply(ApplyArgs),
+    /// Continue the interrupted (or halted) last run of this environment: a step
+    /// that was in flight is re-verified first and re-run only if its
+    /// postcondition does not hold.
+    Resume(RunArgs),
+    /// The current or last run of this environment, step by step.
+    Status(RunArgs),
+    /// The past runs of this environment, newest first.
+    History(RunArgs),
+    /// The hash-chained audit log of apply runs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The whole job on the embedded lab: write a lab, plan, apply, verify, and
+    /// say what changed.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The environment file.
+    #[arg(long, default_value = "failback.toml")]
+    pub env: PathBuf,
+    /// A saved plan (`failback plan --out FILE --format json`).
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Progress as text lines (a bar per step on a terminal) or JSON event lines.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub intent: IntentArgs,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The environment file.
+    #[arg(long, default_value = "failback.toml")]
+    pub env: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; name the first record that was edited,
+    /// removed or moved (exit 1).
+    Verify {
+        /// The environment file whose `.failback/audit.jsonl` is checked.
+        #[arg(long, default_value = "failback.toml")]
+        env: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Write the lab into DIR (absent or empty) and keep it; by default a
+    /// temporary directory, removed at the end.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Progress as text lines (a bar per step on a terminal) or JSON event lines.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Subcommand)]

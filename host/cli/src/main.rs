@@ -19,6 +19,9 @@ pub enum Outcome {
     Ok,
     /// A mandatory or hard policy finding stands; exit 3.
     Vetoed,
+    /// An apply halted: the deployment is not what the plan predicts (the
+    /// message says where and how); exit 1.
+    Halted,
 }
 
 fn main() -> ExitCode {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     match commands::run(args) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Vetoed) => ExitCode::from(3),
+        Ok(Outcome::Halted) => ExitCode::from(1),
         Err(error) => {
             eprintln!("error: {error}");
             // A message often already quotes its cause; print each text once.

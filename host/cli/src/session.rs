@@ -17,6 +17,10 @@ use failback_runtime::{
     Runtime, observe,
 };
 
+/// The directory beside the environment file where apply keeps its journal,
+/// lock and audit log.
+pub const STATE_DIR: &str = ".failback";
+
 /// An opened environment with its plugins and policies loaded.
 pub struct Session {
     pub environment: Environment,
@@ -30,8 +34,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Open the environment file `env` and load what it binds.
+    /// Open the environment file `env` and load what it binds; the runtime's
+    /// audit records stay in memory.
     pub fn open(env: &Path) -> Result<Self> {
+        Self::open_audited(env, None)
+    }
+
+    /// As [`Session::open`], with every audit record also sent to `sink`
+    /// (apply's hash-chained log on disk).
+    pub fn open_audited(env: &Path, sink: Option<Arc<dyn AuditSink>>) -> Result<Self> {
         let root = env
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -51,8 +62,11 @@ impl Session {
             .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
 
         let audit = Arc::new(MemoryAuditSink::new());
-        let runtime = Runtime::new(Arc::clone(&audit) as Arc<dyn AuditSink>)
-            .context("cannot start the plugin runtime")?;
+        let runtime_sink: Arc<dyn AuditSink> = match sink {
+            Some(sink) => sink,
+            None => Arc::clone(&audit) as Arc<dyn AuditSink>,
+        };
+        let runtime = Runtime::new(runtime_sink).context("cannot start the plugin runtime")?;
         let cache = open_cache()?;
         let plugins = runtime
             .load_plugins(&environment, &dir, &root, &cache, &|name| {
@@ -70,6 +84,22 @@ impl Session {
             gate,
             audit,
         })
+    }
+
+    /// `<environment dir>/.failback`, created if missing.
+    pub fn state_dir(root: &Path) -> Result<PathBuf> {
+        let dir = root.join(STATE_DIR);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// The environment directory of the environment file `env`.
+    pub fn root_of(env: &Path) -> PathBuf {
+        env.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."))
+            .to_path_buf()
     }
 
     /// Observe the deployment now, through the plugins.

@@ -288,6 +288,30 @@ pub struct Plan {
     /// Topology drafts the plan publishes, by name (`draft-1`).
     pub documents: BTreeMap<String, String>,
     pub findings: Vec<Finding>,
+    /// What the plan was made from, for a saved plan (`plan --out`): apply
+    /// refuses it when any of these differs from now. `None` for a plan that is
+    /// applied as soon as it is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// The digests a saved plan carries: of the observed start state, of each
+/// policy module and of each plugin. All sha256, as 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The sha256 of the start state's JSON form (`start`, as serialized).
+    pub start: String,
+    /// Each policy module's sha256, by module name.
+    pub policies: BTreeMap<String, String>,
+    /// Each bound plugin's component sha256, by plugin kind (`dns-provider`).
+    pub plugins: BTreeMap<String, PluginDigest>,
+}
+
+/// One plugin binding of a [`Provenance`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginDigest {
+    pub name: String,
+    pub sha256: String,
 }
 
 impl Plan {
@@ -1092,6 +1116,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
         steps: b.steps,
         documents,
         findings: Vec::new(),
+        provenance: None,
     })
 }
 

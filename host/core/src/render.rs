@@ -296,7 +296,7 @@ fn step_json(step: &Step, before: Option<&Deployment>) -> Value {
 #[must_use]
 pub fn json_value(plan: &Plan) -> Value {
     let states = plan.states().unwrap_or_default();
-    json!({
+    let mut value = json!({
         "format_version": plan.format_version,
         "intent": plan.intent,
         "goal": plan.goal,
@@ -304,7 +304,11 @@ pub fn json_value(plan: &Plan) -> Value {
         "steps": plan.steps.iter().map(|s| step_json(s, states.get(s.index - 1))).collect::<Vec<_>>(),
         "documents": plan.documents,
         "findings": plan.findings,
-    })
+    });
+    if let (Some(p), Some(map)) = (&plan.provenance, value.as_object_mut()) {
+        map.insert("provenance".to_owned(), json!(p));
+    }
+    value
 }
 
 /// The plan as pretty JSON with a final newline.

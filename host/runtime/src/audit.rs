@@ -67,10 +67,29 @@ pub const MAX_LOG_LINE_BYTES: usize = 4_096;
 /// The most log lines kept per call; the rest are dropped and counted.
 pub const MAX_LOG_LINES_PER_CALL: u32 = 1_000;
 
+/// A policy decision the apply engine took on one step: the gate's findings on
+/// the observed state and the rest of the plan, and whether the step may act.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub at: SystemTime,
+    /// The journal's run id.
+    pub run: i64,
+    /// The step judged (1-based plan index).
+    pub step: usize,
+    /// Its action (`publish-topology`).
+    pub action: String,
+    /// `allow` or `veto`.
+    pub verdict: &'static str,
+    pub findings: Vec<failback_core::plan::Finding>,
+}
+
 /// Where audit records and plugin log lines go.
 pub trait AuditSink: Send + Sync {
     fn record(&self, record: AuditRecord);
     fn log(&self, line: LogLine);
+    /// A policy decision of the apply engine; sinks that keep no decisions
+    /// drop it.
+    fn decision(&self, _decision: Decision) {}
 }
 
 /// An [`AuditSink`] that keeps everything in memory.

@@ -17,9 +17,18 @@
 //! them in. Core (`failback_core`) gets plain values from here
 //! (`failback_core::observed`); the CLI renders the errors.
 //!
+//! Applying a plan ([`apply`]) runs its steps through the plugins, verified
+//! against the plan's predicted states, journaled in SQLite ([`journal`]),
+//! one run per environment at a time ([`lock`]), with every call and policy
+//! decision in a hash-chained audit log on disk ([`audit_log`]). These three
+//! take paths inside the environment's state directory (`.failback/`), which
+//! the CLI derives from the environment file it opened.
+//!
 //! [`Dir`]: cap_std::fs::Dir
 
+pub mod apply;
 pub mod audit;
+pub mod audit_log;
 pub mod cache;
 mod call;
 pub mod capability;
@@ -28,13 +37,17 @@ mod engine;
 pub mod environment;
 pub mod gate;
 mod inspect;
+pub mod journal;
+pub mod lock;
 pub mod manifest;
 pub mod observe;
 mod plugin;
 mod policy;
 pub mod wit;
 
-pub use audit::{AuditRecord, AuditSink, MemoryAuditSink, NullAuditSink, Outcome};
+pub use apply::{ApplyError, ApplyOptions, Ended, Event, Executor, FieldDiff, Halt, Progress};
+pub use audit::{AuditRecord, AuditSink, Decision, MemoryAuditSink, NullAuditSink, Outcome};
+pub use audit_log::{AuditLog, AuditLogError};
 pub use cache::{CacheError, CacheOutcome, ComponentCache};
 pub use call::CallError;
 pub use capability::CapabilityError;
@@ -43,6 +56,8 @@ pub use engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, RuntimeError, RuntimeO
 pub use environment::{ENVIRONMENT_FILE, Environment, EnvironmentError, PluginBinding};
 pub use gate::{Gate, GateError, Overrides, PolicyBindings};
 pub use inspect::{InspectError, Inspection, Item, inspect};
+pub use journal::{Journal, JournalError, RunRecord, RunState};
+pub use lock::{EnvironmentLock, Holder, LockError};
 pub use manifest::{Limits, Manifest, ManifestError, PluginKind};
 pub use observe::{ObserveError, observe};
 pub use plugin::{

@@ -1,15 +1,20 @@
 //! One module per command; [`run`] dispatches.
 
+mod apply;
+mod audit;
+mod demo;
 pub mod lab;
 pub mod plan;
 mod plugin;
 mod policy;
+mod progress;
+mod runs;
 mod verify;
 
 use anyhow::Result;
 
 use crate::Outcome;
-use crate::cli::{Cli, Command, LabCommand, PluginCommand, PolicyCommand};
+use crate::cli::{AuditCommand, Cli, Command, LabCommand, PluginCommand, PolicyCommand};
 
 pub fn run(args: Cli) -> Result<Outcome> {
     match args.command {
@@ -24,5 +29,11 @@ pub fn run(args: Cli) -> Result<Outcome> {
             manifest,
             format,
         }) => plugin::inspect_file(&file, manifest.as_deref(), format),
+        Command::Apply(args) => apply::apply(args),
+        Command::Resume(args) => apply::resume(&args),
+        Command::Status(args) => runs::status(&args),
+        Command::History(args) => runs::history(&args),
+        Command::Audit(AuditCommand::Verify { env }) => audit::verify(&env),
+        Command::Demo(args) => demo::run(args),
     }
 }

@@ -1,0 +1,1049 @@
+//! The apply engine: carry out a judged plan step by step through the plugins,
+//! verified and journaled (DESIGN §3.5).
+//!
+//! For each planned step, in order:
+//! 1. re-observe the deployment ([`crate::observe`]) and compare it with the
+//!    state the plan predicts before the step: any difference is *drift*, and
+//!    the run halts before acting, with the field-level diff ([`diff`]);
+//! 2. re-run the policy gate on the observed state and the rest of the plan
+//!    from this step on (this step's transition and predicted next state
+//!    included): a blocking finding halts before acting. The rest of the plan,
+//!    not the step alone, because a finding that stands on the observed state
+//!    and a later step repairs does not block (the gate's standing rule), and
+//!    the goal invariants judge the end state, not every intermediate one;
+//! 3. journal the step's intent (durable), then run its operations, each with
+//!    its own intent and outcome rows, through the plugins;
+//! 4. re-observe and compare with the predicted state after the step: a
+//!    difference halts the run with the diff; else journal the outcome.
+//!
+//! Resuming ([`Executor::run`] on a run with journal rows): steps with an
+//! outcome are skipped; a step with an intent and no outcome is *in doubt*:
+//! it is re-verified first, and its operations are re-run only if its
+//! postcondition does not hold — skipping operations with an outcome, and
+//! checking an in-doubt operation's own effect through the plugins' read
+//! calls before running it again. So no finished side effect is repeated.
+//!
+//! The topology draft (A2 `set-federation-edge`) lives in the plan, not in the
+//! environment, until a publish sends it. While a draft is pending — its
+//! `edit-draft` operation done and its `publish-topology` not — an
+//! observation is read with the draft's XML in place of the published
+//! topology and `draft_pending` set, which is what the plan predicts for the
+//! states between A2 and A3. The published topology itself is unchanged until
+//! the publish.
+//!
+//! [`Failpoint`] is for tests only: it aborts (or pauses) the process at a
+//! named journal point so that the crash tests can kill a run anywhere.
+
+pub mod diff;
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use failback_core::deployment::{AssembleError, Deployment, UnknownObject, assemble};
+use failback_core::observed::{Observation, PoolState, PortState, RecordData, ServiceState};
+use failback_core::plan::{Finding, Operation, Plan, Step, StepStatus};
+use serde::Serialize;
+
+pub use diff::{FieldDiff, diff};
+
+use crate::audit::{AuditSink, Decision};
+use crate::call::CallError;
+use crate::gate::{Gate, GateError, Overrides};
+use crate::journal::{Journal, JournalError, RunState};
+use crate::manifest::PluginKind;
+use crate::observe::{ObserveError, observe};
+use crate::plugin::{Plugin, Plugins};
+
+/// How long `await-replication` waits for one replica by default.
+pub const REPLICA_WAIT: Duration = Duration::from_secs(60);
+
+/// Why a run could not go on (beyond a halt, which is data: [`Halt`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the plan's predicted states are inconsistent")]
+    Plan(#[source] UnknownObject),
+    #[error("step {step}: the environment binds no `{kind}` plugin")]
+    MissingPlugin { step: usize, kind: PluginKind },
+    #[error("step {step}: the plan has no document `{document}`")]
+    MissingDocument { step: usize, document: String },
+    #[error("step {step}: cannot observe the deployment")]
+    Observe {
+        step: usize,
+        #[source]
+        source: ObserveError,
+    },
+    #[error("step {step}: the observed deployment is not consistent")]
+    Assemble {
+        step: usize,
+        #[source]
+        source: AssembleError,
+    },
+    #[error("step {step}: the policy gate cannot judge")]
+    Gate {
+        step: usize,
+        #[source]
+        source: GateError,
+    },
+    #[error("step {step} ({action}): plugin `{plugin}` failed in `{function}`")]
+    Call {
+        step: usize,
+        action: String,
+        plugin: String,
+        function: &'static str,
+        #[source]
+        source: CallError,
+    },
+    #[error("step {step} ({action}): {detail}")]
+    Verification {
+        step: usize,
+        action: String,
+        detail: String,
+    },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl ApplyError {
+    /// The step it stopped at, if any.
+    #[must_use]
+    pub fn step(&self) -> Option<usize> {
+        match self {
+            Self::Plan(_) | Self::Journal(_) => None,
+            Self::MissingPlugin { step, .. }
+            | Self::MissingDocument { step, .. }
+            | Self::Observe { step, .. }
+            | Self::Assemble { step, .. }
+            | Self::Gate { step, .. }
+            | Self::Call { step, .. }
+            | Self::Verification { step, .. } => Some(*step),
+        }
+    }
+}
+
+/// Why a run halted before or after a step, without an error: the deployment
+/// is not what the plan says, or a policy forbids the step now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "halt")]
+pub enum Halt {
+    /// Before the step: the observed state is not the predicted one.
+    Drift {
+        step: usize,
+        action: String,
+        diff: Vec<FieldDiff>,
+    },
+    /// After the step: its postcondition does not hold.
+    Postcondition {
+        step: usize,
+        action: String,
+        diff: Vec<FieldDiff>,
+    },
+    /// Before the step: a blocking finding on the observed state or the rest
+    /// of the plan.
+    Veto {
+        step: usize,
+        action: String,
+        findings: Vec<Finding>,
+    },
+}
+
+impl Halt {
+    #[must_use]
+    pub fn step(&self) -> usize {
+        match self {
+            Self::Drift { step, .. }
+            | Self::Postcondition { step, .. }
+            | Self::Veto { step, .. } => *step,
+        }
+    }
+
+    /// One line for the journal.
+    #[must_use]
+    pub fn headline(&self) -> String {
+        match self {
+            Self::Drift { step, action, diff } => format!(
+                "drift before step {step} ({action}): {} field{} differ from the plan",
+                diff.len(),
+                plural(diff.len())
+            ),
+            Self::Postcondition { step, action, diff } => format!(
+                "step {step} ({action}) did not reach its predicted state: {} field{} differ",
+                diff.len(),
+                plural(diff.len())
+            ),
+            Self::Veto {
+                step,
+                action,
+                findings,
+            } => format!(
+                "step {step} ({action}) vetoed: {}",
+                findings
+                    .iter()
+                    .filter(|f| f.blocking)
+                    .map(|f| f.rule.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Every planned step done and verified; the deployment as last observed.
+    Done {
+        end: Box<Deployment>,
+    },
+    Halted(Halt),
+}
+
+/// What a step came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepEnd {
+    /// Ran and verified.
+    Done,
+    /// Done in an earlier run of this plan (journaled).
+    Journaled,
+    /// In doubt after an interruption, and its postcondition already held.
+    AlreadyHeld,
+}
+
+/// What the engine reports as it goes, for progress bars and event lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "event")]
+pub enum Event {
+    /// A run (or resume) starts: `planned` steps.
+    Run { run: i64, planned: usize },
+    /// A step starts (`position` of `planned`).
+    Step {
+        index: usize,
+        id: String,
+        action: String,
+        target: Option<String>,
+        position: usize,
+        planned: usize,
+    },
+    /// The engine observes the deployment (`before` or `after` the step).
+    Observe { index: usize, when: &'static str },
+    /// A plugin call is in flight.
+    Call {
+        index: usize,
+        plugin: String,
+        function: &'static str,
+        argument: String,
+    },
+    /// A step ended.
+    StepEnd { index: usize, end: StepEnd },
+}
+
+/// Where the engine's [`Event`]s go.
+pub trait Progress {
+    fn event(&mut self, event: &Event);
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&mut self, _event: &Event) {}
+}
+
+/// The journal points a [`Failpoint`] can stop at, in the order a step
+/// passes them.
+pub const FAILPOINTS: [&str; 6] = [
+    "before-intent",
+    "after-intent",
+    "op-after-intent",
+    "op-after-effect",
+    "after-effect",
+    "after-outcome",
+];
+
+/// What a failpoint does when hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailAction {
+    /// `std::process::abort()`: the process dies as under SIGKILL, nothing
+    /// unwinds, nothing more is written.
+    Abort,
+    /// Sleep, holding the run (and its lock): lets a test start a second
+    /// apply beside it.
+    Sleep(Duration),
+}
+
+/// **Test only.** Stop the process at the `hit`-th pass of a journal point.
+///
+/// Built by the CLI from `FAILBACK_TEST_FAILPOINT=<point>:<n>[:sleep-ms=<ms>]`
+/// (documented as test-only); `point` is one of [`FAILPOINTS`].
+#[derive(Debug)]
+pub struct Failpoint {
+    point: String,
+    hit: u32,
+    action: FailAction,
+    passes: Cell<u32>,
+}
+
+impl Failpoint {
+    /// Parse `<point>:<n>[:sleep-ms=<ms>]`; `None` if it is not one.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split(':');
+        let point = parts.next()?;
+        if !FAILPOINTS.contains(&point) {
+            return None;
+        }
+        let hit = parts.next()?.parse().ok()?;
+        let action = match parts.next() {
+            None => FailAction::Abort,
+            Some(s) => FailAction::Sleep(Duration::from_millis(
+                s.strip_prefix("sleep-ms=")?.parse().ok()?,
+            )),
+        };
+        Some(Self {
+            point: point.to_owned(),
+            hit,
+            action,
+            passes: Cell::new(0),
+        })
+    }
+
+    fn pass(&self, point: &str) {
+        if self.point != point {
+            return;
+        }
+        let n = self.passes.get() + 1;
+        self.passes.set(n);
+        if n == self.hit {
+            match self.action {
+                FailAction::Abort => std::process::abort(),
+                FailAction::Sleep(d) => std::thread::sleep(d),
+            }
+        }
+    }
+}
+
+/// Options of a run.
+#[derive(Debug)]
+pub struct ApplyOptions {
+    /// How long `await-replication` waits for each replica.
+    pub replica_wait: Duration,
+    /// Test only: see [`Failpoint`].
+    pub failpoint: Option<Failpoint>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            replica_wait: REPLICA_WAIT,
+            failpoint: None,
+        }
+    }
+}
+
+/// Carries out plans in one environment.
+pub struct Executor<'a> {
+    pub plugins: &'a Plugins,
+    pub gate: &'a Gate,
+    pub audit: Arc<dyn AuditSink>,
+    /// The environment's external zone.
+    pub zone: &'a str,
+    pub journal: &'a Journal,
+    pub options: ApplyOptions,
+}
+
+impl std::fmt::Debug for Executor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("zone", &self.zone)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The run's operations as journaled, in memory.
+struct Ledger {
+    /// Operations with an outcome: (step, op).
+    done: BTreeSet<(usize, usize)>,
+    /// Operations with an intent and no outcome.
+    in_doubt: BTreeSet<(usize, usize)>,
+}
+
+impl Executor<'_> {
+    fn fail(&self, point: &str) {
+        if let Some(f) = &self.options.failpoint {
+            f.pass(point);
+        }
+    }
+
+    /// Apply `plan` as run `run` of the journal (started by the caller with
+    /// [`Journal::start_run`]; a run with journal rows is resumed). The run's
+    /// end is journaled: done, halted, or failed with the error's message.
+    pub fn run(
+        &self,
+        plan: &Plan,
+        run: i64,
+        overrides: &Overrides,
+        progress: &mut dyn Progress,
+    ) -> Result<Ended, ApplyError> {
+        let result = self.run_steps(plan, run, overrides, progress);
+        match &result {
+            Ok(Ended::Done { .. }) => self.journal.end_run(run, RunState::Done, None)?,
+            Ok(Ended::Halted(halt)) => {
+                self.journal
+                    .end_run(run, RunState::Halted, Some(&halt.headline()))?;
+            }
+            Err(e) => {
+                let mut message = e.to_string();
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    message.push_str(": ");
+                    message.push_str(&s.to_string());
+                    source = s.source();
+                }
+                self.journal
+                    .end_run(run, RunState::Failed, Some(&message))?;
+            }
+        }
+        result
+    }
+
+    fn run_steps(
+        &self,
+        plan: &Plan,
+        run: i64,
+        overrides: &Overrides,
+        progress: &mut dyn Progress,
+    ) -> Result<Ended, ApplyError> {
+        let states = plan.states().map_err(ApplyError::Plan)?;
+        let planned: Vec<&Step> = plan.planned().collect();
+        progress.event(&Event::Run {
+            run,
+            planned: planned.len(),
+        });
+        let steps_done: BTreeSet<usize> = self
+            .journal
+            .steps(run)?
+            .into_iter()
+            .filter(|s| s.outcome.is_some())
+            .map(|s| s.index)
+            .collect();
+        let steps_begun: BTreeSet<usize> = self
+            .journal
+            .steps(run)?
+            .into_iter()
+            .map(|s| s.index)
+            .collect();
+        let mut ledger = Ledger {
+            done: BTreeSet::new(),
+            in_doubt: BTreeSet::new(),
+        };
+        for (step, op, has_outcome) in self.journal.operations(run)? {
+            if has_outcome {
+                ledger.done.insert((step, op));
+            } else {
+                ledger.in_doubt.insert((step, op));
+            }
+        }
+        let mut end = plan.start.clone();
+        for (position, step) in planned.iter().enumerate() {
+            let index = step.index;
+            progress.event(&Event::Step {
+                index,
+                id: step.action.id().to_owned(),
+                action: step.action.name().to_owned(),
+                target: step.target.clone(),
+                position: position + 1,
+                planned: planned.len(),
+            });
+            let before = states.get(index - 1).unwrap_or(&plan.start);
+            let after = states.get(index).unwrap_or(before);
+            if steps_done.contains(&index) {
+                progress.event(&Event::StepEnd {
+                    index,
+                    end: StepEnd::Journaled,
+                });
+                after.clone_into(&mut end);
+                continue;
+            }
+            let in_doubt = steps_begun.contains(&index);
+            self.fail("before-intent");
+            progress.event(&Event::Observe {
+                index,
+                when: "before",
+            });
+            let observed = self.observe(plan, &planned, &ledger, index)?;
+            if in_doubt {
+                // Interrupted between intent and outcome: re-verify first.
+                if &observed == after {
+                    self.journal
+                        .step_outcome(run, index, "already-held", None)?;
+                    progress.event(&Event::StepEnd {
+                        index,
+                        end: StepEnd::AlreadyHeld,
+                    });
+                    end = observed;
+                    continue;
+                }
+            } else if &observed != before {
+                return Ok(Ended::Halted(Halt::Drift {
+                    step: index,
+                    action: step.action.name().to_owned(),
+                    diff: diff(before, &observed),
+                }));
+            }
+            let rest: Vec<Step> = planned[position..].iter().map(|s| (*s).clone()).collect();
+            let findings = self
+                .gate
+                .check(&plan.goal, &observed, &rest, overrides)
+                .map_err(|source| ApplyError::Gate {
+                    step: index,
+                    source,
+                })?;
+            let vetoed = findings.iter().any(|f| f.blocking);
+            self.audit.decision(Decision {
+                at: SystemTime::now(),
+                run,
+                step: index,
+                action: step.action.name().to_owned(),
+                verdict: if vetoed { "veto" } else { "allow" },
+                findings: findings.clone(),
+            });
+            if vetoed {
+                return Ok(Ended::Halted(Halt::Veto {
+                    step: index,
+                    action: step.action.name().to_owned(),
+                    findings,
+                }));
+            }
+
+            self.journal.step_intent(run, index, step.action.name())?;
+            self.fail("after-intent");
+            for (i, op) in step.operations.iter().enumerate() {
+                if ledger.done.contains(&(index, i)) {
+                    continue;
+                }
+                if ledger.in_doubt.contains(&(index, i)) && self.took_effect(step, op, progress)? {
+                    self.journal.op_outcome(run, index, i)?;
+                    ledger.in_doubt.remove(&(index, i));
+                    ledger.done.insert((index, i));
+                    continue;
+                }
+                self.journal.op_intent(run, index, i)?;
+                self.fail("op-after-intent");
+                self.execute(plan, step, op, progress)?;
+                self.fail("op-after-effect");
+                self.journal.op_outcome(run, index, i)?;
+                ledger.in_doubt.remove(&(index, i));
+                ledger.done.insert((index, i));
+            }
+            self.fail("after-effect");
+            progress.event(&Event::Observe {
+                index,
+                when: "after",
+            });
+            let observed = self.observe(plan, &planned, &ledger, index)?;
+            if &observed != after {
+                return Ok(Ended::Halted(Halt::Postcondition {
+                    step: index,
+                    action: step.action.name().to_owned(),
+                    diff: diff(after, &observed),
+                }));
+            }
+            self.journal.step_outcome(run, index, "done", None)?;
+            progress.event(&Event::StepEnd {
+                index,
+                end: StepEnd::Done,
+            });
+            self.fail("after-outcome");
+            end = observed;
+        }
+        Ok(Ended::Done { end: Box::new(end) })
+    }
+
+    /// Observe the deployment, with a pending draft in place of the published
+    /// topology (see the module docs).
+    fn observe(
+        &self,
+        plan: &Plan,
+        planned: &[&Step],
+        ledger: &Ledger,
+        index: usize,
+    ) -> Result<Deployment, ApplyError> {
+        let mut observation =
+            observe(self.plugins, self.zone).map_err(|source| ApplyError::Observe {
+                step: index,
+                source,
+            })?;
+        if let Some(draft) = pending_draft(plan, planned, ledger) {
+            overlay(&mut observation, draft);
+        }
+        Ok(assemble(&observation)
+            .map_err(|source| ApplyError::Assemble {
+                step: index,
+                source,
+            })?
+            .deployment)
+    }
+
+    fn call_event(
+        progress: &mut dyn Progress,
+        step: &Step,
+        plugin: &Plugin,
+        function: &'static str,
+        argument: impl Into<String>,
+    ) {
+        progress.event(&Event::Call {
+            index: step.index,
+            plugin: plugin.name().to_owned(),
+            function,
+            argument: argument.into(),
+        });
+    }
+
+    /// Run one operation through its plugin.
+    #[allow(clippy::too_many_lines)]
+    fn execute(
+        &self,
+        plan: &Plan,
+        step: &Step,
+        op: &Operation,
+        progress: &mut dyn Progress,
+    ) -> Result<(), ApplyError> {
+        let index = step.index;
+        let action = step.action.name();
+        let failed = |plugin: &Plugin, function: &'static str| {
+            let plugin = plugin.name().to_owned();
+            move |source| ApplyError::Call {
+                step: index,
+                action: action.to_owned(),
+                plugin,
+                function,
+                source,
+            }
+        };
+        let verification = |detail: String| ApplyError::Verification {
+            step: index,
+            action: action.to_owned(),
+            detail,
+        };
+        match op {
+            Operation::StartServices { machine } => {
+                let servers = self.need(
+                    &self.plugins.server_control,
+                    index,
+                    PluginKind::ServerControl,
+                )?;
+                let f = "servers.start-services";
+                Self::call_event(progress, step, servers.plugin(), f, machine);
+                servers
+                    .start_services(machine)
+                    .map_err(failed(servers.plugin(), f))
+            }
+            Operation::EditDraft { document, .. } => {
+                if plan.documents.contains_key(document) {
+                    Ok(())
+                } else {
+                    Err(ApplyError::MissingDocument {
+                        step: index,
+                        document: document.clone(),
+                    })
+                }
+            }
+            Operation::PublishTopology {
+                document,
+                expected_version,
+            } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let xml =
+                    plan.documents
+                        .get(document)
+                        .ok_or_else(|| ApplyError::MissingDocument {
+                            step: index,
+                            document: document.clone(),
+                        })?;
+                let f = "management.publish-topology";
+                Self::call_event(progress, step, store.plugin(), f, document);
+                let version = store
+                    .publish_topology(xml, *expected_version)
+                    .map_err(failed(store.plugin(), f))?;
+                if version == expected_version + 1 {
+                    Ok(())
+                } else {
+                    Err(verification(format!(
+                        "the management store published version {version}, the plan expected {}",
+                        expected_version + 1
+                    )))
+                }
+            }
+            Operation::EnableTopology { version } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.enable-topology";
+                Self::call_event(progress, step, store.plugin(), f, version.to_string());
+                store
+                    .enable_topology(*version)
+                    .map_err(failed(store.plugin(), f))
+            }
+            Operation::Replicate { fqdn } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.replicate";
+                Self::call_event(progress, step, store.plugin(), f, fqdn);
+                store.replicate(fqdn).map_err(failed(store.plugin(), f))
+            }
+            Operation::AwaitReplica { fqdn } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.replication-status";
+                let deadline = Instant::now() + self.options.replica_wait;
+                let mut pause = Duration::from_millis(20);
+                loop {
+                    Self::call_event(progress, step, store.plugin(), f, fqdn);
+                    let replicas = store
+                        .replication_status()
+                        .map_err(failed(store.plugin(), f))?;
+                    if replicas
+                        .iter()
+                        .any(|r| r.fqdn.eq_ignore_ascii_case(fqdn) && r.up_to_date)
+                    {
+                        return Ok(());
+                    }
+                    if Instant::now() + pause > deadline {
+                        return Err(verification(format!(
+                            "the replica on `{fqdn}` is not up to date after {} s",
+                            self.options.replica_wait.as_secs()
+                        )));
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+            Operation::RunSetup {
+                machine,
+                expected_version,
+            } => {
+                let servers = self.need(
+                    &self.plugins.server_control,
+                    index,
+                    PluginKind::ServerControl,
+                )?;
+                let f = "servers.run-setup";
+                Self::call_event(progress, step, servers.plugin(), f, machine);
+                let report = servers
+                    .run_setup(machine)
+                    .map_err(failed(servers.plugin(), f))?;
+                if report.applied_version == *expected_version {
+                    Ok(())
+                } else {
+                    Err(verification(format!(
+                        "setup on `{machine}` applied topology version {}, the plan expected {expected_version}",
+                        report.applied_version
+                    )))
+                }
+            }
+            Operation::ReplaceRrset {
+                zone,
+                name,
+                rtype,
+                ttl,
+                data,
+            } => {
+                let dns = self.need(&self.plugins.dns_provider, index, PluginKind::DnsProvider)?;
+                let f = "dns.replace-rrset";
+                Self::call_event(
+                    progress,
+                    step,
+                    dns.plugin(),
+                    f,
+                    format!("{} {name}", failback_core::plan::rtype_name(*rtype)),
+                );
+                dns.replace_rrset(zone, name, *rtype, *ttl, data)
+                    .map_err(failed(dns.plugin(), f))
+            }
+            Operation::SetSiteRoute {
+                site,
+                kind,
+                identity,
+            } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.set-site-route";
+                Self::call_event(progress, step, store.plugin(), f, site);
+                let identity = identity.as_ref().map(ToString::to_string);
+                store
+                    .set_site_route(site, *kind, identity.as_deref())
+                    .map_err(failed(store.plugin(), f))
+            }
+            Operation::Probe { request } => {
+                let probe = self.need(&self.plugins.port_probe, index, PluginKind::PortProbe)?;
+                let f = "probe.probe";
+                Self::call_event(
+                    progress,
+                    step,
+                    probe.plugin(),
+                    f,
+                    format!("{}:{}", request.host, request.port),
+                );
+                let report = probe.probe(request).map_err(failed(probe.plugin(), f))?;
+                let stream = report.xmpp.as_ref().is_some_and(|x| x.stream_header);
+                if report.state == PortState::Open && stream {
+                    Ok(())
+                } else {
+                    Err(verification(format!(
+                        "`{}:{}` does not answer an XMPP stream open: {}",
+                        request.host, request.port, report.detail
+                    )))
+                }
+            }
+            Operation::Failback { pool_fqdn } => {
+                let pools =
+                    self.need(&self.plugins.pool_control, index, PluginKind::PoolControl)?;
+                let f = "pools.failback";
+                Self::call_event(progress, step, pools.plugin(), f, pool_fqdn);
+                pools.failback(pool_fqdn).map_err(failed(pools.plugin(), f))
+            }
+        }
+    }
+
+    /// Whether an in-doubt operation already took effect, read through the
+    /// plugins. Operations without a side effect answer `false`: running them
+    /// again repeats nothing.
+    fn took_effect(
+        &self,
+        step: &Step,
+        op: &Operation,
+        progress: &mut dyn Progress,
+    ) -> Result<bool, ApplyError> {
+        let index = step.index;
+        let action = step.action.name();
+        let failed = |plugin: &Plugin, function: &'static str| {
+            let plugin = plugin.name().to_owned();
+            move |source| ApplyError::Call {
+                step: index,
+                action: action.to_owned(),
+                plugin,
+                function,
+                source,
+            }
+        };
+        Ok(match op {
+            Operation::EditDraft { .. }
+            | Operation::AwaitReplica { .. }
+            | Operation::Probe { .. } => false,
+            Operation::StartServices { machine } => {
+                let servers = self.need(
+                    &self.plugins.server_control,
+                    index,
+                    PluginKind::ServerControl,
+                )?;
+                let f = "servers.list-services";
+                Self::call_event(progress, step, servers.plugin(), f, machine);
+                let services = servers
+                    .list_services(machine)
+                    .map_err(failed(servers.plugin(), f))?;
+                !services.is_empty() && services.iter().all(|s| s.state == ServiceState::Running)
+            }
+            Operation::PublishTopology {
+                expected_version, ..
+            } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.read-topology";
+                Self::call_event(progress, step, store.plugin(), f, "");
+                store
+                    .read_topology()
+                    .map_err(failed(store.plugin(), f))?
+                    .version
+                    > *expected_version
+            }
+            Operation::EnableTopology { version } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.read-topology";
+                Self::call_event(progress, step, store.plugin(), f, "");
+                let doc = store.read_topology().map_err(failed(store.plugin(), f))?;
+                doc.version == *version && doc.enabled
+            }
+            Operation::Replicate { fqdn } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.replication-status";
+                Self::call_event(progress, step, store.plugin(), f, fqdn);
+                store
+                    .replication_status()
+                    .map_err(failed(store.plugin(), f))?
+                    .iter()
+                    .any(|r| r.fqdn.eq_ignore_ascii_case(fqdn) && r.up_to_date)
+            }
+            Operation::RunSetup {
+                machine,
+                expected_version,
+            } => {
+                let servers = self.need(
+                    &self.plugins.server_control,
+                    index,
+                    PluginKind::ServerControl,
+                )?;
+                let f = "servers.setup-version";
+                Self::call_event(progress, step, servers.plugin(), f, machine);
+                servers
+                    .setup_version(machine)
+                    .map_err(failed(servers.plugin(), f))?
+                    == Some(*expected_version)
+            }
+            Operation::ReplaceRrset {
+                zone,
+                name,
+                rtype,
+                ttl,
+                data,
+            } => {
+                let dns = self.need(&self.plugins.dns_provider, index, PluginKind::DnsProvider)?;
+                let f = "dns.list-records";
+                Self::call_event(progress, step, dns.plugin(), f, zone);
+                let records = dns.list_records(zone).map_err(failed(dns.plugin(), f))?;
+                let name = name.trim_end_matches('.');
+                let mut found: Vec<(u32, RecordData)> = records
+                    .into_iter()
+                    .filter(|r| {
+                        r.data.record_type() == *rtype
+                            && r.name.trim_end_matches('.').eq_ignore_ascii_case(name)
+                    })
+                    .map(|r| (r.ttl, r.data))
+                    .collect();
+                found.sort();
+                let mut want: Vec<(u32, RecordData)> =
+                    data.iter().map(|d| (*ttl, d.clone())).collect();
+                want.sort();
+                found == want
+            }
+            Operation::SetSiteRoute {
+                site,
+                kind,
+                identity,
+            } => {
+                let store = self.need(
+                    &self.plugins.management_store,
+                    index,
+                    PluginKind::ManagementStore,
+                )?;
+                let f = "management.list-sites";
+                Self::call_event(progress, step, store.plugin(), f, site);
+                let sites = store.list_sites().map_err(failed(store.plugin(), f))?;
+                let want = identity.as_ref().map(ToString::to_string);
+                sites.iter().any(|s| {
+                    s.site.eq_ignore_ascii_case(site)
+                        && match kind {
+                            failback_core::observed::RouteKind::Federation => {
+                                same_route(s.federation_route.as_deref(), want.as_deref())
+                            }
+                            failback_core::observed::RouteKind::XmppFederation => {
+                                same_route(s.xmpp_federation_route.as_deref(), want.as_deref())
+                            }
+                        }
+                })
+            }
+            Operation::Failback { pool_fqdn } => {
+                let pools =
+                    self.need(&self.plugins.pool_control, index, PluginKind::PoolControl)?;
+                let f = "pools.list-pools";
+                Self::call_event(progress, step, pools.plugin(), f, pool_fqdn);
+                pools
+                    .list_pools()
+                    .map_err(failed(pools.plugin(), f))?
+                    .iter()
+                    .any(|p| p.fqdn.eq_ignore_ascii_case(pool_fqdn) && p.state == PoolState::Normal)
+            }
+        })
+    }
+
+    fn need<'p, T>(
+        &self,
+        plugin: &'p Option<T>,
+        step: usize,
+        kind: PluginKind,
+    ) -> Result<&'p T, ApplyError> {
+        plugin
+            .as_ref()
+            .ok_or(ApplyError::MissingPlugin { step, kind })
+    }
+}
+
+fn same_route(have: Option<&str>, want: Option<&str>) -> bool {
+    match (have, want) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The draft document whose edit is done and whose publish is not, if any.
+fn pending_draft<'p>(plan: &'p Plan, planned: &[&Step], ledger: &Ledger) -> Option<&'p str> {
+    let mut pending: Option<&str> = None;
+    for step in planned {
+        for (i, op) in step.operations.iter().enumerate() {
+            if !ledger.done.contains(&(step.index, i)) {
+                continue;
+            }
+            match op {
+                Operation::EditDraft { document, .. } => pending = Some(document.as_str()),
+                Operation::PublishTopology { document, .. }
+                    if pending == Some(document.as_str()) =>
+                {
+                    pending = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    pending
+        .and_then(|d| plan.documents.get(d))
+        .map(String::as_str)
+}
+
+/// Read `observation` as if `draft_xml` were the topology: the draft pending.
+fn overlay(observation: &mut Observation, draft_xml: &str) {
+    draft_xml.clone_into(&mut observation.topology.xml);
+    observation.topology.enabled = false;
+}
+
+/// Planned steps a plan still has, for messages: `StepStatus::Planned`.
+#[must_use]
+pub fn planned_count(plan: &Plan) -> usize {
+    plan.steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Planned)
+        .count()
+}

@@ -1,0 +1,470 @@
+//! The apply journal: what a run intended and what came of it, durable before
+//! each side effect, in an embedded SQLite database beside the environment
+//! (`<environment dir>/.failback/journal.sqlite`).
+//!
+//! A *run* is one application of one plan. Its row keeps the plan itself (so
+//! `failback resume` needs nothing else), the plan's digest, when it started
+//! and how it stands. Each step of the run gets a row whose *intent* is written
+//! (and synced: WAL with `synchronous=FULL`) before the step's first side
+//! effect and whose *outcome* is written right after it; each operation of a
+//! step gets the same pair. A step or operation with an intent and no outcome
+//! is *in doubt*: the process stopped between the two, and the apply engine
+//! ([`crate::apply`]) re-verifies it before deciding whether to run it again.
+//!
+//! The journal takes a path, not a capability directory: SQLite opens its own
+//! files. The CLI derives the path from the environment file it opened.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+use serde::Serialize;
+
+/// The journal's file name inside the environment's state directory.
+pub const JOURNAL_FILE: &str = "journal.sqlite";
+
+/// The journal could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("the journal `{path}` cannot be opened")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the journal cannot be {what}")]
+    Sql {
+        what: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the journal has no run `{0}`")]
+    NoRun(i64),
+}
+
+fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> JournalError {
+    move |source| JournalError::Sql { what, source }
+}
+
+/// How a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Started and not ended: running now, or interrupted (a crash).
+    Running,
+    /// Every step done and verified.
+    Done,
+    /// Stopped before acting: drift, a postcondition mismatch or a veto.
+    Halted,
+    /// Stopped by a plugin error, a trap or a failed verification.
+    Failed,
+}
+
+impl RunState {
+    /// The name stored and shown.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Halted => "halted",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "done" => Self::Done,
+            "halted" => Self::Halted,
+            "failed" => Self::Failed,
+            _ => Self::Running,
+        }
+    }
+}
+
+/// One run, as `failback status` and `failback history` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    /// The sha256 of the plan's JSON.
+    pub plan_digest: String,
+    /// Seconds since the Unix epoch.
+    pub started: u64,
+    pub ended: Option<u64>,
+    pub state: RunState,
+    /// Why it stopped, when it did not finish.
+    pub message: Option<String>,
+    /// Planned steps in the plan.
+    pub steps: u32,
+    /// Steps with an outcome.
+    pub done: u32,
+    /// The step whose intent has no outcome, if any.
+    pub in_doubt: Option<usize>,
+    /// The operator's overrides, each `rule: reason`.
+    pub overrides: Vec<String>,
+}
+
+/// One step's journal row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepRecord {
+    pub index: usize,
+    pub action: String,
+    pub intent_at: u64,
+    pub outcome_at: Option<u64>,
+    /// `done`, `already-held` (verified on resume), `halted`, `failed`.
+    pub outcome: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The journal of one environment.
+#[derive(Debug)]
+pub struct Journal {
+    db: Connection,
+}
+
+/// Seconds since the Unix epoch, now.
+#[must_use]
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `secs` since the Unix epoch as RFC 3339 UTC (`2026-11-26T15:04:05Z`).
+#[must_use]
+pub fn format_time(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl Journal {
+    /// Open (or create) the journal at `path`.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let db = Connection::open(path).map_err(|source| JournalError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        // WAL with FULL sync: a committed intent survives a crash or a power
+        // cut; the busy timeout covers a concurrent `status` reader.
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql("set to write-ahead logging"))?;
+        db.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql("set to synchronous writes"))?;
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql("given a busy timeout"))?;
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                plan_digest TEXT NOT NULL,
+                plan TEXT NOT NULL,
+                overrides TEXT NOT NULL,
+                steps INTEGER NOT NULL,
+                started INTEGER NOT NULL,
+                ended INTEGER,
+                state TEXT NOT NULL,
+                message TEXT
+            );
+            CREATE TABLE IF NOT EXISTS steps (
+                run INTEGER NOT NULL REFERENCES runs(id),
+                step INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                intent_at INTEGER NOT NULL,
+                outcome_at INTEGER,
+                outcome TEXT,
+                detail TEXT,
+                PRIMARY KEY (run, step)
+            );
+            CREATE TABLE IF NOT EXISTS operations (
+                run INTEGER NOT NULL REFERENCES runs(id),
+                step INTEGER NOT NULL,
+                op INTEGER NOT NULL,
+                intent_at INTEGER NOT NULL,
+                outcome_at INTEGER,
+                PRIMARY KEY (run, step, op)
+            );",
+        )
+        .map_err(sql("created"))?;
+        Ok(Self { db })
+    }
+
+    /// Start a run of the plan whose JSON is `plan_json`.
+    pub fn start_run(
+        &self,
+        plan_digest: &str,
+        plan_json: &str,
+        overrides: &[String],
+        steps: u32,
+    ) -> Result<i64, JournalError> {
+        let overrides = serde_json::to_string(overrides).unwrap_or_else(|_| "[]".to_owned());
+        self.db
+            .execute(
+                "INSERT INTO runs (plan_digest, plan, overrides, steps, started, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+                params![plan_digest, plan_json, overrides, steps, to_i64(now())],
+            )
+            .map_err(sql("written (a new run)"))?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    /// End run `run` in `state`, with `message` when it did not finish.
+    pub fn end_run(
+        &self,
+        run: i64,
+        state: RunState,
+        message: Option<&str>,
+    ) -> Result<(), JournalError> {
+        let ended = (state != RunState::Running).then(|| to_i64(now()));
+        self.db
+            .execute(
+                "UPDATE runs SET state = ?2, ended = ?3, message = ?4 WHERE id = ?1",
+                params![run, state.name(), ended, message],
+            )
+            .map_err(sql("written (a run's end)"))?;
+        Ok(())
+    }
+
+    /// Mark run `run` as running again (`failback resume`).
+    pub fn reopen_run(&self, run: i64) -> Result<(), JournalError> {
+        self.end_run(run, RunState::Running, None)
+    }
+
+    /// The plan JSON of run `run`.
+    pub fn plan_of(&self, run: i64) -> Result<String, JournalError> {
+        self.db
+            .query_row("SELECT plan FROM runs WHERE id = ?1", [run], |r| r.get(0))
+            .optional()
+            .map_err(sql("read (a run's plan)"))?
+            .ok_or(JournalError::NoRun(run))
+    }
+
+    /// The overrides of run `run`, each (rule, reason).
+    pub fn overrides_of(&self, run: i64) -> Result<Vec<(String, String)>, JournalError> {
+        let text: String = self
+            .db
+            .query_row("SELECT overrides FROM runs WHERE id = ?1", [run], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql("read (a run's overrides)"))?
+            .ok_or(JournalError::NoRun(run))?;
+        let list: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
+        Ok(list
+            .into_iter()
+            .filter_map(|o| {
+                o.split_once(": ")
+                    .map(|(r, why)| (r.to_owned(), why.to_owned()))
+            })
+            .collect())
+    }
+
+    /// Record that step `step` of run `run` is about to act. Durable when this
+    /// returns.
+    pub fn step_intent(&self, run: i64, step: usize, action: &str) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "INSERT OR IGNORE INTO steps (run, step, action, intent_at) VALUES (?1, ?2, ?3, ?4)",
+                params![run, to_i64(step as u64), action, to_i64(now())],
+            )
+            .map_err(sql("written (a step's intent)"))?;
+        Ok(())
+    }
+
+    /// Record how step `step` of run `run` ended.
+    pub fn step_outcome(
+        &self,
+        run: i64,
+        step: usize,
+        outcome: &str,
+        detail: Option<&str>,
+    ) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "UPDATE steps SET outcome_at = ?3, outcome = ?4, detail = ?5 WHERE run = ?1 AND step = ?2",
+                params![run, to_i64(step as u64), to_i64(now()), outcome, detail],
+            )
+            .map_err(sql("written (a step's outcome)"))?;
+        Ok(())
+    }
+
+    /// Forget a step's failed or halted outcome so that resume retries it: the
+    /// intent stays, so the step is in doubt again.
+    pub fn reopen_step(&self, run: i64, step: usize) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "UPDATE steps SET outcome_at = NULL, outcome = NULL, detail = NULL
+                 WHERE run = ?1 AND step = ?2 AND outcome IN ('halted', 'failed')",
+                params![run, to_i64(step as u64)],
+            )
+            .map_err(sql("written (a step reopened)"))?;
+        Ok(())
+    }
+
+    /// Record that operation `op` of step `step` is about to act.
+    pub fn op_intent(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "INSERT OR IGNORE INTO operations (run, step, op, intent_at) VALUES (?1, ?2, ?3, ?4)",
+                params![run, to_i64(step as u64), to_i64(op as u64), to_i64(now())],
+            )
+            .map_err(sql("written (an operation's intent)"))?;
+        Ok(())
+    }
+
+    /// Record that operation `op` of step `step` took effect.
+    pub fn op_outcome(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "UPDATE operations SET outcome_at = ?4 WHERE run = ?1 AND step = ?2 AND op = ?3",
+                params![run, to_i64(step as u64), to_i64(op as u64), to_i64(now())],
+            )
+            .map_err(sql("written (an operation's outcome)"))?;
+        Ok(())
+    }
+
+    /// The operations of run `run` with an intent: (step, op, has outcome).
+    pub fn operations(&self, run: i64) -> Result<Vec<(usize, usize, bool)>, JournalError> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT step, op, outcome_at IS NOT NULL FROM operations WHERE run = ?1 ORDER BY step, op",
+            )
+            .map_err(sql("read (operations)"))?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok((
+                    usize::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                    usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    r.get::<_, bool>(2)?,
+                ))
+            })
+            .map_err(sql("read (operations)"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("read (operations)"))
+    }
+
+    /// The steps of run `run` with an intent, in order.
+    pub fn steps(&self, run: i64) -> Result<Vec<StepRecord>, JournalError> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT step, action, intent_at, outcome_at, outcome, detail FROM steps
+                 WHERE run = ?1 ORDER BY step",
+            )
+            .map_err(sql("read (steps)"))?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(StepRecord {
+                    index: usize::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                    action: r.get(1)?,
+                    intent_at: to_u64(r.get(2)?),
+                    outcome_at: r.get::<_, Option<i64>>(3)?.map(to_u64),
+                    outcome: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })
+            .map_err(sql("read (steps)"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("read (steps)"))
+    }
+
+    /// Every run, newest first (at most `limit`).
+    pub fn runs(&self, limit: u32) -> Result<Vec<RunRecord>, JournalError> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT id, plan_digest, started, ended, state, message, steps, overrides,
+                    (SELECT COUNT(*) FROM steps s WHERE s.run = runs.id AND s.outcome IS NOT NULL
+                        AND s.outcome IN ('done', 'already-held')),
+                    (SELECT MIN(step) FROM steps s WHERE s.run = runs.id AND s.outcome IS NULL)
+                 FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(sql("read (runs)"))?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                let overrides: String = r.get(7)?;
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    plan_digest: r.get(1)?,
+                    started: to_u64(r.get(2)?),
+                    ended: r.get::<_, Option<i64>>(3)?.map(to_u64),
+                    state: RunState::parse(&r.get::<_, String>(4)?),
+                    message: r.get(5)?,
+                    steps: r.get(6)?,
+                    overrides: serde_json::from_str(&overrides).unwrap_or_default(),
+                    done: r.get(8)?,
+                    in_doubt: r
+                        .get::<_, Option<i64>>(9)?
+                        .and_then(|s| usize::try_from(s).ok()),
+                })
+            })
+            .map_err(sql("read (runs)"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("read (runs)"))
+    }
+
+    /// The newest run, if any.
+    pub fn last_run(&self) -> Result<Option<RunRecord>, JournalError> {
+        Ok(self.runs(1)?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_795_705_445), "2026-11-26T15:04:05Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn a_step_with_an_intent_and_no_outcome_is_in_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        let run = j.start_run("abc", "{}", &[], 3).unwrap();
+        j.step_intent(run, 1, "lower-ttl").unwrap();
+        j.step_outcome(run, 1, "done", None).unwrap();
+        j.step_intent(run, 2, "start-edge-services").unwrap();
+        j.op_intent(run, 2, 0).unwrap();
+        let r = j.last_run().unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.done, r.in_doubt),
+            (RunState::Running, 1, Some(2))
+        );
+        assert_eq!(j.operations(run).unwrap(), [(2, 0, false)]);
+        drop(j);
+        // Reopened: everything is still there.
+        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        j.end_run(run, RunState::Failed, Some("boom")).unwrap();
+        let r = j.last_run().unwrap().unwrap();
+        assert_eq!(r.state, RunState::Failed);
+        assert_eq!(r.message.as_deref(), Some("boom"));
+        assert!(r.ended.is_some());
+    }
+}
