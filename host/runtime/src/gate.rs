@@ -413,19 +413,17 @@ fn judge(
     let mut open: BTreeMap<(String, Vec<String>, String), usize> = BTreeMap::new();
     for f in raw {
         let k = key(&f);
-        if let Some(&i) = open.get(&k) {
-            if let Some(run) = out.get_mut(i) {
-                if run.through + 1 == f.state {
-                    run.through = f.state;
-                    continue;
-                }
-            }
+        if let Some(run) = open.get(&k).and_then(|&i| out.get_mut(i))
+            && run.through + 1 == f.state
+        {
+            run.through = f.state;
+            continue;
         }
         let rule_level = level(&f.rule);
         open.insert(k.clone(), out.len());
         out.push(Finding {
             level: rule_level,
-            step: (f.state > 0).then(|| f.state as usize),
+            step: (f.state > 0).then_some(f.state as usize),
             standing: at_start.contains(&k),
             through: f.state,
             overridden: None,
