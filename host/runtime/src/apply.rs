@@ -163,14 +163,12 @@ impl Halt {
     pub fn headline(&self) -> String {
         match self {
             Self::Drift { step, action, diff } => format!(
-                "drift before step {step} ({action}): {} field{} differ from the plan",
-                diff.len(),
-                plural(diff.len())
+                "drift before step {step} ({action}): {} from the plan",
+                fields_differ(diff.len())
             ),
             Self::Postcondition { step, action, diff } => format!(
-                "step {step} ({action}) did not reach its predicted state: {} field{} differ",
-                diff.len(),
-                plural(diff.len())
+                "step {step} ({action}) did not reach its predicted state: {}",
+                fields_differ(diff.len())
             ),
             Self::Veto {
                 step,
@@ -189,8 +187,13 @@ impl Halt {
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+/// `1 field differs`, `n fields differ`.
+fn fields_differ(n: usize) -> String {
+    if n == 1 {
+        "1 field differs".to_owned()
+    } else {
+        format!("{n} fields differ")
+    }
 }
 
 /// How a run ended, when it did not fail.
@@ -499,20 +502,31 @@ impl Executor<'_> {
                 }));
             }
             let rest: Vec<Step> = planned[position..].iter().map(|s| (*s).clone()).collect();
-            let findings = self
-                .gate
-                .check(&plan.goal, &observed, &rest, overrides)
-                .map_err(|source| ApplyError::Gate {
-                    step: index,
-                    source,
-                })?;
+            // An in-doubt step passed the gate before its intent was journaled;
+            // the state it left is partway through it, which no policy judges
+            // (a publish without its enable reads as a pending draft). It is
+            // finished, then verified against its postcondition instead.
+            let findings = if in_doubt {
+                Vec::new()
+            } else {
+                self.gate
+                    .check(&plan.goal, &observed, &rest, overrides)
+                    .map_err(|source| ApplyError::Gate {
+                        step: index,
+                        source,
+                    })?
+            };
             let vetoed = findings.iter().any(|f| f.blocking);
             self.audit.decision(Decision {
                 at: SystemTime::now(),
                 run,
                 step: index,
                 action: step.action.name().to_owned(),
-                verdict: if vetoed { "veto" } else { "allow" },
+                verdict: match (vetoed, in_doubt) {
+                    (true, _) => "veto",
+                    (false, true) => "finish-in-doubt",
+                    (false, false) => "allow",
+                },
                 findings: findings.clone(),
             });
             if vetoed {

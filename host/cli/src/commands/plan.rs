@@ -20,7 +20,11 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
     // A `--lab` plan runs against a fresh lab that lives as long as the command.
     let (_lab, env) = environment_path(&args.env, args.lab)?;
     let session = Session::open(&env)?;
-    let plan = make(&session, &args.intent, &overrides)?;
+    let mut plan = make(&session, &args.intent, &overrides)?;
+    if args.out.is_some() {
+        // A saved plan: carry what it was made from, for apply to check.
+        plan.provenance = Some(crate::commands::apply::provenance(&session, &plan.start));
+    }
 
     let text = match args.format {
         PlanFormat::Text => render::text(&plan),

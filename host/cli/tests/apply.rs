@@ -1,0 +1,453 @@
+//! End-to-end tests of `failback apply`, `resume`, `status`, `history`,
+//! `audit verify` and `demo` against the built binary and real lab plugins:
+//! every lab scenario applied and verified; a crash at every journal point
+//! resumed to the same files with no side effect repeated; a stale saved plan,
+//! a concurrent apply and drift between steps refused; the operator-facing
+//! messages snapshotted (insta; temp paths, times, pids filtered).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+const FAILPOINTS: [&str; 6] = [
+    "before-intent",
+    "after-intent",
+    "op-after-intent",
+    "op-after-effect",
+    "after-effect",
+    "after-outcome",
+];
+
+fn failback() -> Command {
+    let mut c = Command::cargo_bin("failback").unwrap();
+    c.env_remove("FAILBACK_TEST_FAILPOINT");
+    c
+}
+
+fn lab(dir: &Path, scenario: &str) -> PathBuf {
+    failback()
+        .args(["lab", "init"])
+        .arg(dir)
+        .args(["--scenario", scenario])
+        .assert()
+        .success();
+    dir.join("failback.toml")
+}
+
+fn run(args: &[&str], env: &Path, failpoint: Option<&str>) -> Output {
+    let mut c = failback();
+    c.args(args).arg("--env").arg(env);
+    if let Some(f) = failpoint {
+        c.env("FAILBACK_TEST_FAILPOINT", f);
+    }
+    c.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The lab's files, by relative path, without the apply state (`.failback`).
+fn files(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel == ".failback" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(rel, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// No lab plugin has performed a side effect.
+fn no_writes(dir: &Path) -> bool {
+    files(dir)
+        .iter()
+        .filter(|(path, _)| path.starts_with("writes/"))
+        .all(|(_, text)| text.is_empty())
+}
+
+fn filters(dir: &Path) -> Vec<(String, String)> {
+    vec![
+        (regex_escape(&dir.display().to_string()), "[LAB]".to_owned()),
+        (
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ".to_owned(),
+            "[TIME]".to_owned(),
+        ),
+        (r"in \d+\.\d s".to_owned(), "in [ELAPSED] s".to_owned()),
+        (
+            r"pid \d+ on [^,]+,".to_owned(),
+            "pid [PID] on [HOST],".to_owned(),
+        ),
+    ]
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+macro_rules! snapshot {
+    ($dir:expr, $name:expr, $value:expr) => {{
+        let mut settings = insta::Settings::clone_current();
+        for (re, to) in filters($dir) {
+            settings.add_filter(&re, to);
+        }
+        settings.bind(|| insta::assert_snapshot!($name, $value));
+    }};
+}
+
+fn applied(scenario: &str) -> (tempfile::TempDir, PathBuf, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), scenario);
+    let out = run(&["apply", "--yes"], &env, None);
+    (dir, env, out)
+}
+
+#[test]
+fn every_scenario_applies_then_verifies_clean_with_nothing_left_to_do() {
+    for scenario in [
+        "edge-failover",
+        "edge-and-front-end-failover",
+        "xmpp-only",
+        "already-failed-back",
+    ] {
+        let (_dir, env, out) = applied(scenario);
+        assert!(out.status.success(), "{scenario}: {}", text(&out.stderr));
+        let verify = run(&["verify"], &env, None);
+        assert!(
+            verify.status.success(),
+            "{scenario}: {}",
+            text(&verify.stdout)
+        );
+        let plan = run(&["plan"], &env, None);
+        assert!(plan.status.success(), "{scenario}");
+        let plan = text(&plan.stdout);
+        assert!(
+            plan.lines().nth(1).unwrap().contains(" 0 planned"),
+            "{scenario}: {plan}"
+        );
+        let audit = run(&["audit", "verify"], &env, None);
+        assert!(
+            audit.status.success(),
+            "{scenario}: {}",
+            text(&audit.stderr)
+        );
+    }
+}
+
+#[test]
+fn apply_summary_status_and_history() {
+    let (dir, env, out) = applied("edge-failover");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let summary = &stdout[stdout.find("run 1 done").unwrap()..];
+    snapshot!(dir.path(), "apply-summary", summary);
+    snapshot!(dir.path(), "apply-progress-lines", text(&out.stderr));
+    snapshot!(
+        dir.path(),
+        "status-done",
+        text(&run(&["status"], &env, None).stdout)
+    );
+    snapshot!(
+        dir.path(),
+        "history-done",
+        text(&run(&["history"], &env, None).stdout)
+    );
+    let json = run(&["status", "--format", "json"], &env, None);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["run"]["state"], "done");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 17);
+}
+
+#[test]
+fn json_progress_is_one_event_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "xmpp-only");
+    let out = run(&["apply", "--yes", "--format", "json"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "run");
+    assert!(events.iter().any(|e| e["event"] == "call"));
+    assert_eq!(events.last().unwrap()["state"], "done");
+}
+
+#[test]
+fn apply_without_a_terminal_or_yes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    let out = run(&["apply"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    snapshot!(dir.path(), "apply-no-confirmation", text(&out.stderr));
+    assert!(no_writes(dir.path()));
+}
+
+fn close_5269(dir: &Path) {
+    let path = dir.join("network/reachability.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for e in v["endpoints"].as_array_mut().unwrap() {
+        if e["port"] == 5269 && e["host"].as_str().unwrap().starts_with("131.107.155.") {
+            e["state"] = "closed".into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn a_vetoed_plan_is_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    close_5269(dir.path());
+    let before = files(dir.path());
+    let out = run(&["apply", "--yes"], &env, None);
+    assert_eq!(out.status.code(), Some(3));
+    snapshot!(dir.path(), "apply-vetoed", text(&out.stderr));
+    assert_eq!(files(dir.path()), before);
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_naming_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    let saved = dir.path().join("plan.json");
+    let out = failback()
+        .args(["plan", "--format", "json", "--out"])
+        .arg(&saved)
+        .arg("--env")
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert!(plan["provenance"]["start"].is_string());
+    assert_eq!(plan["provenance"]["plugins"].as_object().unwrap().len(), 5);
+    assert_eq!(plan["provenance"]["policies"].as_object().unwrap().len(), 5);
+
+    // Someone starts edge1's services by hand after the plan was saved.
+    let servers = dir.path().join("servers/servers.json");
+    let s = std::fs::read_to_string(&servers).unwrap();
+    let edge1 = s.find("edge1.contoso.com").unwrap();
+    let edge2 = s.find("edge2.contoso.com").unwrap();
+    let edited = format!(
+        "{}{}{}",
+        &s[..edge1],
+        s[edge1..edge2].replace("\"stopped\"", "\"running\""),
+        &s[edge2..]
+    );
+    std::fs::write(&servers, edited).unwrap();
+    let out = failback()
+        .arg("apply")
+        .arg(&saved)
+        .arg("--env")
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    snapshot!(dir.path(), "apply-stale-plan", text(&out.stderr));
+    assert!(no_writes(dir.path()));
+
+    // A fresh saved plan applies.
+    failback()
+        .args(["plan", "--format", "json", "--out"])
+        .arg(&saved)
+        .arg("--env")
+        .arg(&env)
+        .assert()
+        .success();
+    failback()
+        .arg("apply")
+        .arg(&saved)
+        .arg("--env")
+        .arg(&env)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_second_apply_is_refused_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("failback"))
+        .args(["apply", "--yes", "--env"])
+        .arg(&env)
+        .env("FAILBACK_TEST_FAILPOINT", "after-intent:1:sleep-ms=5000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join(".failback/lock");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&lock).map_or(true, |t| t.trim().is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "the first apply never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = run(&["apply", "--yes"], &env, None);
+    let resume = run(&["resume"], &env, None);
+    assert!(first.wait().unwrap().success());
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
+    snapshot!(dir.path(), "apply-locked", stderr);
+    assert!(text(&resume.stderr).contains("refusing to resume: another apply holds"));
+}
+
+#[test]
+fn drift_between_steps_halts_at_that_step_with_the_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    // Stop after step 3 (set-federation-edge) is journaled done.
+    let out = run(&["apply", "--yes"], &env, Some("after-outcome:3"));
+    assert!(!out.status.success());
+    // Drift: someone stops edge1's Lync services.
+    let servers = dir.path().join("servers/servers.json");
+    let s = std::fs::read_to_string(&servers).unwrap();
+    let edge2 = s.find("edge2.contoso.com").unwrap();
+    let edited = format!(
+        "{}{}",
+        s[..edge2].replace("\"running\"", "\"stopped\""),
+        &s[edge2..]
+    );
+    std::fs::write(&servers, edited).unwrap();
+    let writes_before = files(dir.path());
+
+    let out = run(&["resume"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    snapshot!(dir.path(), "resume-drift", text(&out.stderr));
+    assert_eq!(
+        files(dir.path()),
+        writes_before,
+        "nothing acted after the drift"
+    );
+    snapshot!(
+        dir.path(),
+        "status-halted",
+        text(&run(&["status"], &env, None).stdout)
+    );
+    snapshot!(
+        dir.path(),
+        "history-halted",
+        text(&run(&["history"], &env, None).stdout)
+    );
+}
+
+#[test]
+fn a_crash_at_every_journal_point_resumes_to_the_same_files_without_repeating_a_side_effect() {
+    let (reference_dir, _env, out) = applied("edge-failover");
+    assert!(out.status.success());
+    let reference = files(reference_dir.path());
+    let threads: Vec<_> = FAILPOINTS
+        .iter()
+        .map(|point| {
+            let reference = reference.clone();
+            std::thread::spawn(move || {
+                let mut crashes = 0;
+                for n in 1.. {
+                    let dir = tempfile::tempdir().unwrap();
+                    let env = lab(dir.path(), "edge-failover");
+                    let failpoint = format!("{point}:{n}");
+                    let out = run(&["apply", "--yes"], &env, Some(&failpoint));
+                    if out.status.success() {
+                        break;
+                    }
+                    crashes += 1;
+                    assert!(
+                        out.status.code().is_none(),
+                        "{failpoint}: expected an abort: {}",
+                        text(&out.stderr)
+                    );
+                    let status = text(&run(&["status"], &env, None).stdout);
+                    assert!(status.contains("running"), "{failpoint}: {status}");
+                    let resumed = run(&["resume"], &env, None);
+                    assert!(
+                        resumed.status.success(),
+                        "{failpoint}: {}",
+                        text(&resumed.stderr)
+                    );
+                    let got = files(dir.path());
+                    for (path, want) in &reference {
+                        assert_eq!(
+                            got.get(path),
+                            Some(want),
+                            "{failpoint}: `{path}` differs from an uninterrupted run's"
+                        );
+                    }
+                    assert_eq!(got.len(), reference.len(), "{failpoint}");
+                    assert!(run(&["verify"], &env, None).status.success());
+                    assert!(run(&["audit", "verify"], &env, None).status.success());
+                }
+                (*point, crashes)
+            })
+        })
+        .collect();
+    for t in threads {
+        let (point, crashes) = t.join().unwrap();
+        assert!(crashes > 0, "{point} was never hit");
+    }
+}
+
+#[test]
+fn an_edited_audit_record_is_named() {
+    let (dir, env, out) = applied("xmpp-only");
+    assert!(out.status.success());
+    let path = dir.path().join(".failback/audit.jsonl");
+    let log = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = log.lines().collect();
+    let edited = lines[4].replace("\"kind\":\"call\"", "\"kind\":\"cal1\"");
+    lines[4] = &edited;
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = run(&["audit", "verify"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    snapshot!(dir.path(), "audit-edited", text(&out.stderr));
+}
+
+#[test]
+fn the_demo_runs_the_whole_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let out = failback()
+        .arg("demo")
+        .arg("--dir")
+        .arg(&lab)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("verify: ok"), "{stdout}");
+    assert!(
+        stdout.contains("run 1 done: 17 steps applied and verified"),
+        "{stdout}"
+    );
+}
