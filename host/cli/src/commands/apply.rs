@@ -7,6 +7,8 @@
 //! (`failback_runtime::apply::FAILPOINTS`); the crash-safety tests use it. It
 //! has no use in operation.
 
+#![expect(clippy::print_stdout, reason = "the command's report goes to stdout")]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};

@@ -2,6 +2,8 @@
 //! temporary directory, or `--dir`), plan, apply without asking (it is the
 //! demo's own lab), verify, and say what changed.
 
+#![expect(clippy::print_stdout, reason = "the command's report goes to stdout")]
+
 use std::path::PathBuf;
 use std::time::Instant;
 

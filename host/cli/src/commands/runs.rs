@@ -2,6 +2,8 @@
 //! environment, read only (no lock needed: SQLite serves readers beside the
 //! writer).
 
+#![expect(clippy::print_stdout, reason = "the command's report goes to stdout")]
+
 use std::fmt::Write as _;
 use std::path::Path;
 
