@@ -1,0 +1,269 @@
+//! Policy gate benchmarks (DESIGN §5): the policy check per transition on
+//! generated 10-, 100- and 1,000-pool deployments and on the whole demo plan
+//! (the `edge-failover` lab), through the five WASM policy modules (the real
+//! `Gate`), beside the same rules run natively (the policy crates' `RULES`
+//! through the SDK's engine) and the federation single-pool rule in Rego
+//! (regorus). Results and the command are in BENCHMARKS.md, "Policy gate".
+//!
+//! Per transition: a trajectory of K steps on an N-pool deployment, each step
+//! moving federation from one pool to the next and the SIP A record with it
+//! (a DNS step, so every state rule runs on every state, none is skipped as
+//! unchanged). The figure is (time(K) − time(0)) / K: time(0) is the call
+//! with the start state and no steps (lowering the start state into each
+//! module, the start state's rules); what each further step adds is the
+//! transition's cost.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail by panicking"
+)]
+
+#[path = "../tests/policy_support/mod.rs"]
+mod policy_support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use failback_core::deployment::{Change, Deployment, RrSet};
+use failback_core::lab::Scenario;
+use failback_core::observed::{RecordData, RecordType};
+use failback_core::plan::{Action, Goal, Step, StepStatus};
+use failback_policy_sdk as sdk;
+use failback_runtime::Overrides;
+use policy_support::{generated, native};
+
+/// Steps per trajectory for the per-transition figure.
+const K: usize = 64;
+
+/// Every module's rules, natively.
+fn native_rules() -> [&'static [sdk::Rule]; 5] {
+    [
+        failback_policy_federation::RULES,
+        failback_policy_xmpp::RULES,
+        failback_policy_dns::RULES,
+        failback_policy_store::RULES,
+        failback_policy_front_end::RULES,
+    ]
+}
+
+/// The federation single-pool rule (DESIGN §2 invariant 1) in Rego.
+const SINGLE_POOL_REGO: &str = r#"
+package failback.federation
+
+import rego.v1
+
+federated contains pool.fqdn if {
+    some pool in input.edge_pools
+    pool.federation_enabled
+}
+
+single_pool_violated if count(federated) > 1
+"#;
+
+/// A goal without final-state targets: the per-transition trajectories are
+/// judged on their every-state and transition rules.
+fn open_goal() -> Goal {
+    Goal {
+        restored_site: "Site0".to_owned(),
+        federation_pool: None,
+        xmpp_pool: None,
+        media_pool: None,
+        cutover_ttl: 300,
+    }
+}
+
+/// `k` steps on `start` (from [`generated`]): step j moves federation from
+/// pool j to pool j+1 (pool 1 holds it at the start) and the SIP A record to
+/// that pool's IPs. Every state has one federated pool.
+fn trajectory(start: &Deployment, k: usize) -> Vec<Step> {
+    let n = start.edge_pools.len();
+    (1..=k)
+        .map(|j| {
+            let from = &start.edge_pools[j % n];
+            let to = &start.edge_pools[(j + 1) % n];
+            Step {
+                index: j,
+                action: Action::SetFederationEdge,
+                status: StepStatus::Planned,
+                target: Some(to.fqdn.clone()),
+                arguments: Default::default(),
+                preconditions: Vec::new(),
+                changes: vec![
+                    Change::Federation(from.fqdn.clone(), false),
+                    Change::Federation(to.fqdn.clone(), true),
+                    Change::Rrset(RrSet {
+                        name: format!("sip.{}", start.zone),
+                        rtype: RecordType::A,
+                        ttl: 300,
+                        data: to
+                            .access_edge_ips
+                            .iter()
+                            .cloned()
+                            .map(RecordData::A)
+                            .collect(),
+                    }),
+                ],
+                verify: String::new(),
+                operations: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+fn benches(c: &mut Criterion) {
+    let lab = policy_support::open(Scenario::EdgeFailover);
+    let gate = &lab.gate;
+    let none = Overrides::default();
+
+    // The whole demo plan, all five modules.
+    {
+        let plan = &lab.plan;
+        let findings = gate
+            .check(&plan.goal, &plan.start, &plan.steps, &none)
+            .unwrap();
+        assert!(findings.is_empty(), "the demo plan passes: {findings:?}");
+        let mut group = c.benchmark_group("policy/demo-plan");
+        group.bench_function("wasm", |b| {
+            b.iter(|| {
+                gate.check(&plan.goal, black_box(&plan.start), &plan.steps, &none)
+                    .unwrap()
+            });
+        });
+        let goal = native::goal(&plan.goal);
+        let start = native::state(&plan.start);
+        let steps = native::steps(&plan.steps);
+        group.bench_function("native", |b| {
+            b.iter(|| {
+                native_rules()
+                    .iter()
+                    .map(|rules| {
+                        sdk::check(rules, goal.clone(), black_box(start.clone()), steps.clone())
+                            .len()
+                    })
+                    .sum::<usize>()
+            });
+        });
+        group.finish();
+    }
+
+    // Per transition on generated deployments.
+    for n in [10, 100, 1_000] {
+        let start = generated(n);
+        let goal = open_goal();
+        let steps = trajectory(&start, K);
+        let findings = gate.check(&goal, &start, &steps, &none).unwrap();
+        assert!(
+            findings.is_empty(),
+            "the generated trajectory is clean: {findings:?}"
+        );
+        let mut group = c.benchmark_group(format!("policy/{n}-pools"));
+        for k in [0, K] {
+            let steps = &steps[..k];
+            group.bench_with_input(BenchmarkId::new("wasm", k), &k, |b, _| {
+                b.iter(|| gate.check(&goal, black_box(&start), steps, &none).unwrap());
+            });
+            let n_goal = native::goal(&goal);
+            let n_start = native::state(&start);
+            let n_steps = native::steps(steps);
+            group.bench_with_input(BenchmarkId::new("native", k), &k, |b, _| {
+                b.iter(|| {
+                    native_rules()
+                        .iter()
+                        .map(|rules| {
+                            sdk::check(
+                                rules,
+                                n_goal.clone(),
+                                black_box(n_start.clone()),
+                                n_steps.clone(),
+                            )
+                            .len()
+                        })
+                        .sum::<usize>()
+                });
+            });
+            // The single-pool rule alone, natively: the Rego comparison.
+            group.bench_with_input(BenchmarkId::new("native-single-pool", k), &k, |b, _| {
+                b.iter(|| {
+                    sdk::check(
+                        &[failback_policy_federation::SINGLE_POOL],
+                        n_goal.clone(),
+                        black_box(n_start.clone()),
+                        n_steps.clone(),
+                    )
+                    .len()
+                });
+            });
+        }
+        // Rego: the single-pool rule on each state of the trajectory (the
+        // start and K states after it), each state's input built beforehand
+        // (serde JSON of the state, parsed into a regorus value).
+        let mut states = vec![start.clone()];
+        for step in &steps {
+            let next = states.last().unwrap().after(&step.changes).unwrap();
+            states.push(next);
+        }
+        let inputs: Vec<regorus::Value> = states
+            .iter()
+            .map(|s| regorus::Value::from_json_str(&serde_json::to_string(s).unwrap()).unwrap())
+            .collect();
+        let mut engine = regorus::Engine::new();
+        engine
+            .add_policy("single_pool.rego".to_owned(), SINGLE_POOL_REGO.to_owned())
+            .unwrap();
+        // The rule fires on two federated pools (so "undefined" below means
+        // it holds, not that it never evaluates).
+        let mut two = start.clone();
+        two.apply(&Change::Federation(start.edge_pools[0].fqdn.clone(), true))
+            .unwrap();
+        engine.set_input(
+            regorus::Value::from_json_str(&serde_json::to_string(&two).unwrap()).unwrap(),
+        );
+        assert_eq!(
+            engine
+                .eval_rule("data.failback.federation.single_pool_violated".to_owned())
+                .unwrap(),
+            regorus::Value::from(true)
+        );
+        for input in &inputs {
+            engine.set_input(input.clone());
+            let v = engine
+                .eval_rule("data.failback.federation.single_pool_violated".to_owned())
+                .unwrap();
+            assert_eq!(v, regorus::Value::Undefined, "one federated pool");
+        }
+        for k in [0, K] {
+            group.bench_with_input(BenchmarkId::new("rego-single-pool", k), &k, |b, _| {
+                b.iter(|| {
+                    for input in &inputs[..=k] {
+                        engine.set_input(black_box(input.clone()));
+                        black_box(
+                            engine
+                                .eval_rule(
+                                    "data.failback.federation.single_pool_violated".to_owned(),
+                                )
+                                .unwrap(),
+                        );
+                    }
+                });
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = policy;
+    config = config();
+    targets = benches
+}
+criterion_main!(policy);
