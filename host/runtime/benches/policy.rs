@@ -38,6 +38,9 @@ use policy_support::{generated, native};
 /// Steps per trajectory for the per-transition figure.
 const K: usize = 64;
 
+/// The modules, in the order of [`native_rules`].
+const MODULES: [&str; 5] = ["federation", "xmpp", "dns", "store", "front-end"];
+
 /// Every module's rules, natively.
 fn native_rules() -> [&'static [sdk::Rule]; 5] {
     [
@@ -191,6 +194,26 @@ fn benches(c: &mut Criterion) {
                         .sum::<usize>()
                 });
             });
+            // Each module alone, natively, at 1,000 pools: where the time goes.
+            if n == 1_000 {
+                for (name, rules) in MODULES.iter().zip(native_rules()) {
+                    group.bench_with_input(
+                        BenchmarkId::new(format!("native-{name}"), k),
+                        &k,
+                        |b, _| {
+                            b.iter(|| {
+                                sdk::check(
+                                    rules,
+                                    n_goal.clone(),
+                                    black_box(n_start.clone()),
+                                    n_steps.clone(),
+                                )
+                                .len()
+                            });
+                        },
+                    );
+                }
+            }
             // The single-pool rule alone, natively: the Rego comparison.
             group.bench_with_input(BenchmarkId::new("native-single-pool", k), &k, |b, _| {
                 b.iter(|| {

@@ -122,10 +122,10 @@ pub fn standard_gate(runtime: &Runtime, cache: &ComponentCache, dir: &Dir) -> Ga
 }
 
 fn put(dir: &Dir, file: &str, bytes: &[u8]) {
-    if let Some(parent) = std::path::Path::new(file).parent() {
-        if !parent.as_os_str().is_empty() {
-            dir.create_dir_all(parent).unwrap();
-        }
+    if let Some(parent) = std::path::Path::new(file).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        dir.create_dir_all(parent).unwrap();
     }
     dir.write(file, bytes).unwrap();
 }
