@@ -30,7 +30,7 @@ use failback_policy_sdk::reference::at_most_one_federated_pool;
 use failback_runtime::Overrides;
 use policy_support::{native, planned};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 /// How many sequences: each costs a gate check of five WASM modules, slow
 /// in a debug build.
@@ -224,9 +224,16 @@ fn every_accepted_sequence_keeps_one_federated_pool() {
         .unwrap();
     assert!(findings.iter().all(|f| !f.blocking), "{findings:?}");
 
+    // A fixed seed: the same 64 sequences on every run, so CI does not flake
+    // on the coverage assertions below; `PROPTEST_RNG_SEED=<n>` explores others.
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
     let mut runner = TestRunner::new(Config {
         cases: CASES,
         failure_persistence: None,
+        rng_seed: RngSeed::Fixed(seed),
         ..Config::default()
     });
     let accepted = Cell::new(0u32);
