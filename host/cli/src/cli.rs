@@ -175,6 +175,18 @@ pub enum PluginCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write a plugin this binary carries (`dns-rfc2136`, `probe-xmpp`, the
+    /// `lab-*` ones) into DIR as `NAME.wasm` and `NAME.plugin.toml` (its manifest,
+    /// with the component's sha256), and print the `failback.toml` lines that
+    /// bind it: path, sha256, manifest.
+    Export {
+        /// The plugin's name, as its manifest gives it.
+        name: String,
+        /// The directory to write into (created if missing), usually the
+        /// environment's `plugins`; the printed paths are relative to where
+        /// the command runs, so run it in the environment's directory.
+        dir: PathBuf,
+    },
 }
 
 /// Text for people, JSON for machines.

@@ -29,6 +29,7 @@ pub fn run(args: Cli) -> Result<Outcome> {
             manifest,
             format,
         }) => plugin::inspect_file(&file, manifest.as_deref(), format),
+        Command::Plugin(PluginCommand::Export { name, dir }) => plugin::export(&name, &dir),
         Command::Apply(args) => apply::apply(args),
         Command::Resume(args) => apply::resume(&args),
         Command::Status(args) => runs::status(&args),

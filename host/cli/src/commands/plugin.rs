@@ -1,11 +1,13 @@
-//! `failback plugin inspect`: what a component is and what it asks for.
+//! `failback plugin inspect`: what a component is and what it asks for;
+//! `failback plugin export`: write out a plugin the binary carries.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
+use failback_runtime::manifest::Manifest;
 use failback_runtime::{Inspection, NullAuditSink, Runtime, inspect};
 
 use crate::Outcome;
@@ -107,4 +109,52 @@ fn text(file: &Path, manifest: Option<&Path>, i: &Inspection) -> String {
         _ => out.push_str("manifest   (none given: capabilities unknown)\n"),
     }
     out
+}
+
+/// `failback plugin export NAME DIR`: write a carried plugin and its manifest
+/// (which holds the component's sha256, as the engine requires) into `dir`, and
+/// print the lines that bind it. The binary's copy is the one built with it, so
+/// an operator never has to find the build tree's hash-named directories.
+pub fn export(name: &str, dir: &Path) -> Result<Outcome> {
+    let mut carried = Vec::new();
+    let mut found = None;
+    for guest in failback_guests::STANDARD {
+        let Some(text) = guest.manifest else {
+            continue;
+        };
+        let manifest = Manifest::parse(text)
+            .with_context(|| format!("the manifest of `{}`", guest.package))?;
+        if manifest.name == name {
+            found = Some((guest, text, manifest));
+            break;
+        }
+        carried.push(manifest.name);
+    }
+    let Some((guest, text, manifest)) = found else {
+        carried.sort();
+        bail!(
+            "this binary carries no plugin `{name}`; it carries: {}",
+            carried.join(", ")
+        );
+    };
+    let sha256 = manifest
+        .sha256
+        .with_context(|| format!("the manifest of `{name}` has no sha256"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let component = dir.join(format!("{name}.wasm"));
+    let manifest_file = dir.join(format!("{name}.plugin.toml"));
+    std::fs::write(&component, guest.bytes)
+        .with_context(|| format!("cannot write `{}`", component.display()))?;
+    std::fs::write(&manifest_file, text)
+        .with_context(|| format!("cannot write `{}`", manifest_file.display()))?;
+    // Forward slashes: the environment file's paths are the same on every system.
+    let shown = |p: &Path| p.display().to_string().replace('\\', "/");
+    let out = format!(
+        "[plugins.{}]\npath = \"{}\"\nsha256 = \"{sha256}\"\nmanifest = \"{}\"\n",
+        manifest.kind.name(),
+        shown(&component),
+        shown(&manifest_file),
+    );
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(Outcome::Ok)
 }
