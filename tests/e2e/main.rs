@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// Starting `named` and Prosody on loopback (shared with tests/tests/servers.rs).
+#[path = "../servers/mod.rs"]
+mod servers;
 /// Helpers: the binary, temporary labs, output filters.
 mod support;
 
@@ -10,5 +13,8 @@ mod support;
 mod lab;
 /// `failback plan` on every lab scenario, in every format.
 mod plan;
+/// Plan → apply → verify with dns-rfc2136 against BIND and probe-xmpp against
+/// Prosody, as examples/real-dns-xmpp binds them.
+mod real_dns_xmpp;
 /// `failback verify` and `failback plugin inspect`.
 mod verify_inspect;

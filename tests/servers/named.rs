@@ -45,13 +45,19 @@ pub struct Named {
 impl Named {
     /// Start `named` with a fresh random key; fail with the reason if it cannot.
     pub fn start() -> Result<Self, String> {
+        Self::start_zone(ZONE_FILE)
+    }
+
+    /// Start `named` serving `zone_file` (master-file text) as the zone
+    /// [`ZONE`], with a fresh random key; fail with the reason if it cannot.
+    pub fn start_zone(zone_file: &str) -> Result<Self, String> {
         let named = program("named", "bind9")?;
         program("dig", "bind9-dnsutils")?;
         let dir = tempfile::tempdir().map_err(|e| format!("cannot make a directory: {e}"))?;
         let secret = random_secret();
         let port = super::free_port();
         let address: SocketAddr = ([127, 0, 0, 1], port).into();
-        write_config(dir.path(), port, &secret)?;
+        write_config(dir.path(), port, &secret, zone_file)?;
         let log = dir.path().join("named.log");
         let log_file = File::create(&log).map_err(|e| format!("cannot create the log: {e}"))?;
         let log_err = log_file
@@ -94,6 +100,25 @@ impl Named {
                 .args(["+short", "+norecurse", "+tcp", name, rtype]),
         );
         let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    }
+
+    /// `dig`'s answer section for (`name`, `rtype`): one record per line
+    /// (`owner ttl class type data`), sorted — for the TTLs, which `+short`
+    /// leaves out.
+    pub fn answer(&self, name: &str, rtype: &str) -> Vec<String> {
+        let text = output(
+            Command::new("dig")
+                .arg(format!("@{}", self.address.ip()))
+                .arg("-p")
+                .arg(self.address.port().to_string())
+                .args(["+noall", "+answer", "+norecurse", "+tcp", name, rtype]),
+        );
+        let mut lines: Vec<String> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
         lines.sort();
         lines
     }
@@ -154,7 +179,7 @@ fn random_secret() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn write_config(dir: &Path, port: u16, secret: &str) -> Result<(), String> {
+fn write_config(dir: &Path, port: u16, secret: &str, zone_file: &str) -> Result<(), String> {
     let d = dir.display();
     let config = format!(
         r#"options {{
@@ -183,6 +208,6 @@ zone "{ZONE}" {{
     );
     fs::write(dir.join("named.conf"), config)
         .map_err(|e| format!("cannot write named.conf: {e}"))?;
-    fs::write(dir.join(format!("{ZONE}.zone")), ZONE_FILE)
+    fs::write(dir.join(format!("{ZONE}.zone")), zone_file)
         .map_err(|e| format!("cannot write the zone: {e}"))
 }
