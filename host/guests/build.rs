@@ -1,4 +1,7 @@
-#![allow(clippy::print_stdout, reason = "cargo reads a build script's directives from its stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "cargo reads a build script's directives from its stdout"
+)]
 
 //! Builds every guest crate of the workspace for `wasm32-wasip2` with a nested
 //! cargo (its own target directory, the `guest` profile), then writes
@@ -54,7 +57,10 @@ fn run() -> Result<(), String> {
     for dir in ["wit", "plugins", "policies", "tests/guests"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
 
     let guests = discover(&root)?;
     ensure_target()?;
@@ -227,8 +233,7 @@ fn write_module(out_dir: &Path, target_dir: &Path, guests: &[GuestCrate]) -> Res
         "/// The path of each guest component (and its manifest) in the build tree.\npub mod paths {{\n{paths}}}\n\n\
          /// The standard guests, carried by the binary.\npub static STANDARD: &[Guest] = &[\n{standard}];\n"
     );
-    fs::write(out_dir.join("guests.rs"), module)
-        .map_err(|e| format!("cannot write guests.rs: {e}"))
+    fs::write(out_dir.join("guests.rs"), module).map_err(|e| format!("cannot write guests.rs: {e}"))
 }
 
 /// The crate's `plugin.toml` with the `sha256` of the built component as its first

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-/// Starting `named` and Prosody on loopback (shared with tests/tests/servers.rs).
+/// Starting `named` and Prosody on loopback.
 #[path = "../servers/mod.rs"]
 mod servers;
 /// Helpers: the binary, temporary labs, output filters.
@@ -13,8 +13,12 @@ mod support;
 mod lab;
 /// `failback plan` on every lab scenario, in every format.
 mod plan;
+/// The policy corpus (`failback policy test`), `policy list` and a vetoed plan.
+mod policy;
 /// Plan → apply → verify with dns-rfc2136 against BIND and probe-xmpp against
 /// Prosody, as examples/real-dns-xmpp binds them.
 mod real_dns_xmpp;
+/// dns-rfc2136 and probe-xmpp through the runtime against named and Prosody.
+mod real_plugins;
 /// `failback verify` and `failback plugin inspect`.
 mod verify_inspect;

@@ -60,34 +60,6 @@ fn plan_out_writes_the_file_and_not_stdout() {
     assert_eq!(plan["format_version"], 1);
 }
 
-/// The firewall still blocks 5269 on the restored pool: moving the XMPP route
-/// there would break XMPP federation, so the plan is vetoed at that step.
-#[test]
-fn an_xmpp_route_to_a_pool_whose_port_5269_is_closed_is_vetoed() {
-    let dir = lab("edge-failover");
-    let reachability = dir.path().join("network/reachability.json");
-    let text = std::fs::read_to_string(&reachability).unwrap();
-    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for endpoint in doc["endpoints"].as_array_mut().unwrap() {
-        if endpoint["host"]
-            .as_str()
-            .unwrap()
-            .starts_with("131.107.155.")
-        {
-            endpoint["state"] = "closed".into();
-        }
-    }
-    std::fs::write(&reachability, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-
-    let (code, stdout, stderr) = run(failback()
-        .args(["plan", "--env"])
-        .arg(dir.path().join("failback.toml")));
-    assert_eq!(code, 3, "{stdout}\n{stderr}");
-    let findings = &stdout[stdout.find("findings:").unwrap()..];
-    insta::assert_snapshot!("plan-vetoed-port-closed-findings", findings);
-    insta::assert_snapshot!("plan-vetoed-port-closed-stderr", stderr);
-}
-
 #[test]
 fn a_missing_environment_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();

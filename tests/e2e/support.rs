@@ -51,3 +51,8 @@ pub fn lab(scenario: &str) -> tempfile::TempDir {
 pub fn redact(text: &str, dir: &Path) -> String {
     text.replace(&dir.display().to_string(), "[LAB]")
 }
+
+/// The repository's `tests/` directory.
+pub fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}

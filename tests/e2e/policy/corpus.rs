@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use crate::{failback, tests_dir};
+use crate::support::{failback, tests_dir};
 
 #[test]
 fn the_policy_corpus_passes() {

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use assert_cmd::assert::OutputAssertExt as _;
 
-use crate::failback;
+use crate::support::failback;
 
 #[test]
 fn policy_list_text() {

@@ -3,17 +3,6 @@
 //! Prosody and plain listeners. Every answer the plugin reports is checked
 //! with an independent client (`dig`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests fail by panicking"
-)]
-
-/// Starting `named` and Prosody, and loading a plugin into the runtime.
-#[path = "../servers/mod.rs"]
-mod servers;
-
 /// dns-rfc2136 against named.
 mod dns {
     use failback_core::observed::{RecordData, RecordType, SrvData};
