@@ -224,8 +224,13 @@ pub fn text(plan: &Plan) -> String {
         }
     }
     findings(&mut out, &plan.findings);
-    if plan.is_vetoed() {
-        out.push_str("vetoed: a blocking finding stands; nothing may be applied\n");
+    let blocking = plan.findings.iter().filter(|f| f.blocking).count();
+    if blocking > 0 {
+        let _ = writeln!(
+            out,
+            "vetoed: {blocking} blocking finding{}; nothing may be applied",
+            if blocking == 1 { "" } else { "s" }
+        );
     }
     out
 }
