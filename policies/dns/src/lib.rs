@@ -58,7 +58,7 @@ pub const XMPP_SRV: Rule = Rule {
 };
 
 fn xmpp_srv(ctx: &Ctx<'_>) -> Vec<Violation> {
-    if ctx.routes(RouteKind::XmppFederation).is_empty() {
+    if !ctx.has_routes(RouteKind::XmppFederation) {
         return Vec::new();
     }
     let name = format!("{XMPP_SRV_LABEL}.{}", ctx.zone());
@@ -91,7 +91,7 @@ pub const XMPP_SRV_TARGET: Rule = Rule {
 };
 
 fn xmpp_srv_target(ctx: &Ctx<'_>) -> Vec<Violation> {
-    if ctx.routes(RouteKind::XmppFederation).is_empty() {
+    if !ctx.has_routes(RouteKind::XmppFederation) {
         return Vec::new();
     }
     let pools = ctx.route_pools(RouteKind::XmppFederation);
@@ -132,7 +132,7 @@ pub const XMPP_A_RECORD: Rule = Rule {
 };
 
 fn xmpp_a_record(ctx: &Ctx<'_>) -> Vec<Violation> {
-    if ctx.routes(RouteKind::XmppFederation).is_empty() {
+    if !ctx.has_routes(RouteKind::XmppFederation) {
         return Vec::new();
     }
     let name = format!("{XMPP_A_LABEL}.{}", ctx.zone());

@@ -81,12 +81,12 @@ pub const NEXT_HOP: Rule = Rule {
 };
 
 fn next_hop(ctx: &Ctx<'_>) -> Vec<Violation> {
-    ctx.state()
-        .edge_pools
-        .iter()
-        .filter_map(|edge| {
-            let hop = edge.next_hop.as_deref()?;
-            let front_end = ctx.front_end_pool(hop)?;
+    // The Edge pools whose next hop is a Front End pool of the state that is
+    // down or not normal, from the working state's index (no walk over every
+    // Edge pool); a next hop that names no Front End pool is not judged.
+    ctx.next_hops_out_of_service()
+        .into_iter()
+        .filter_map(|(edge, front_end)| {
             let why = match (front_end.online, front_end.state) {
                 (false, _) => "is down",
                 (true, PoolState::FailedOver) => "is failed over",

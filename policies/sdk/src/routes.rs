@@ -8,11 +8,19 @@ use crate::rule::{
 };
 
 /// DESIGN §2 invariant 2 for the routes of `kind`: every route names an Edge
-/// pool whose machines all run their Lync services.
+/// pool whose machines all run their Lync services. Visits the routed pools
+/// and the offending routes only (see [`Ctx::routes_to`]).
 pub fn services_running(ctx: &Ctx<'_>, kind: RouteKind) -> Vec<Violation> {
     let route = route_name(kind);
     let mut violations = Vec::new();
-    for (site, identity) in ctx.routes(kind) {
+    let offending = ctx.routes_to(kind, true, |pool| {
+        pool.machines.is_empty()
+            || pool
+                .machines
+                .iter()
+                .any(|machine| !machine.services_running)
+    });
+    for (site, identity) in offending {
         let pool = match ctx.route_pool(identity) {
             Ok(pool) => pool,
             Err(problem) => {

@@ -310,6 +310,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Every site's route of `kind` that is set, in state order: (site, identity).
+    /// Walks every site: a rule run on every state asks [`Ctx::has_routes`],
+    /// [`Ctx::route_pools`] or [`Ctx::routes_to`] instead, which do not.
     pub fn routes(&self, kind: RouteKind) -> Vec<(&'a Site, &'a str)> {
         self.state()
             .sites
@@ -318,17 +320,47 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
-    /// The distinct Edge pools the routes of `kind` name, sorted by FQDN
-    /// (routes that name no pool are left out: see [`Ctx::route_pool`]).
-    pub fn route_pools(&self, kind: RouteKind) -> Vec<&'a EdgePool> {
-        let mut pools: Vec<&EdgePool> = self
-            .routes(kind)
+    /// Some site's route of `kind` is set (`!routes(kind).is_empty()`, without
+    /// the walk).
+    pub fn has_routes(&self, kind: RouteKind) -> bool {
+        self.world.has_routes(kind)
+    }
+
+    /// The routes of `kind` that name no Edge pool (when `unresolved`: see
+    /// [`Ctx::route_pool`]) or that name a pool for which `pick` holds, in state
+    /// order: the subset of [`Ctx::routes`] a rule reports. From the working
+    /// state's index of sites per routed pool: `pick` runs once per distinct
+    /// routed pool, and only the sites returned are visited.
+    pub fn routes_to(
+        &self,
+        kind: RouteKind,
+        unresolved: bool,
+        pick: impl Fn(&EdgePool) -> bool,
+    ) -> Vec<(&'a Site, &'a str)> {
+        self.world
+            .routing_sites(kind, unresolved, pick)
             .into_iter()
-            .filter_map(|(_, identity)| self.route_pool(identity).ok())
-            .collect();
+            .filter_map(|site| route_of(site, kind).map(|identity| (site, identity)))
+            .collect()
+    }
+
+    /// The distinct Edge pools the routes of `kind` name, sorted by FQDN
+    /// (routes that name no pool are left out: see [`Ctx::route_pool`]). From
+    /// the working state's index: as many pools as the routes name, not a walk
+    /// over the sites.
+    pub fn route_pools(&self, kind: RouteKind) -> Vec<&'a EdgePool> {
+        let mut pools: Vec<&EdgePool> = self.world.routed_pools(kind).collect();
         pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
         pools.dedup_by(|a, b| same_name(&a.fqdn, &b.fqdn));
         pools
+    }
+
+    /// The Edge pools whose next hop names a Front End pool of the state that
+    /// is down or not in the normal state, in state order, each with that
+    /// Front End pool. From the working state's index: only those pools are
+    /// visited.
+    pub fn next_hops_out_of_service(&self) -> Vec<(&'a EdgePool, &'a FrontEndPool)> {
+        self.world.hops_out_of_service()
     }
 
     /// The record sets the step replaces (empty for a non-transition rule).

@@ -491,3 +491,162 @@ fn a_rest_or_dns_step_rule_is_rerun_for_what_changed_since_it_last_ran() {
     assert_eq!(found(cached)[1], (2, format!("2/{EDGEPOOL1_IP}")));
     assert_eq!(found(cached).len(), 3);
 }
+
+/// The routes of `kind` as the walk over every site finds them, by what they
+/// resolve to: the definitions the working state's indexes must agree with.
+fn walked_routes_to(
+    ctx: &Ctx<'_>,
+    kind: RouteKind,
+    unresolved: bool,
+    pick: impl Fn(&crate::EdgePool) -> bool,
+) -> Vec<(String, String)> {
+    ctx.routes(kind)
+        .into_iter()
+        .filter(|(_, identity)| match ctx.route_pool(identity) {
+            Ok(pool) => pick(pool),
+            Err(_) => unresolved,
+        })
+        .map(|(site, identity)| (site.name.clone(), identity.to_owned()))
+        .collect()
+}
+
+fn walked_route_pools(ctx: &Ctx<'_>, kind: RouteKind) -> Vec<String> {
+    let mut pools: Vec<&crate::EdgePool> = ctx
+        .routes(kind)
+        .into_iter()
+        .filter_map(|(_, identity)| ctx.route_pool(identity).ok())
+        .collect();
+    pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+    pools.dedup_by(|a, b| crate::same_name(&a.fqdn, &b.fqdn));
+    pools.iter().map(|pool| pool.fqdn.clone()).collect()
+}
+
+fn walked_hops(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+    ctx.state()
+        .edge_pools
+        .iter()
+        .filter_map(|edge| {
+            let front_end = ctx.front_end_pool(edge.next_hop.as_deref()?)?;
+            (!front_end.online || front_end.state != PoolState::Normal)
+                .then(|| (edge.fqdn.clone(), front_end.fqdn.clone()))
+        })
+        .collect()
+}
+
+fn assert_indexes_agree(world: &World, goal: &Goal, after: &str) {
+    let ctx = Ctx::new(world, goal, None);
+    let stopped = |pool: &crate::EdgePool| {
+        pool.machines.is_empty() || pool.machines.iter().any(|m| !m.services_running)
+    };
+    let closed = |pool: &crate::EdgePool| !pool.xmpp_port_open;
+    for kind in [RouteKind::Federation, RouteKind::XmppFederation] {
+        assert_eq!(
+            ctx.has_routes(kind),
+            !ctx.routes(kind).is_empty(),
+            "{after}"
+        );
+        let pools: Vec<String> = ctx
+            .route_pools(kind)
+            .iter()
+            .map(|pool| pool.fqdn.clone())
+            .collect();
+        assert_eq!(pools, walked_route_pools(&ctx, kind), "{after}");
+        for unresolved in [false, true] {
+            for pick in [
+                &stopped as &dyn Fn(&crate::EdgePool) -> bool,
+                &closed,
+                &|_| true,
+            ] {
+                let indexed: Vec<(String, String)> = ctx
+                    .routes_to(kind, unresolved, pick)
+                    .into_iter()
+                    .map(|(site, identity)| (site.name.clone(), identity.to_owned()))
+                    .collect();
+                assert_eq!(
+                    indexed,
+                    walked_routes_to(&ctx, kind, unresolved, pick),
+                    "{after}"
+                );
+            }
+        }
+    }
+    let hops: Vec<(String, String)> = ctx
+        .next_hops_out_of_service()
+        .into_iter()
+        .map(|(edge, front_end)| (edge.fqdn.clone(), front_end.fqdn.clone()))
+        .collect();
+    assert_eq!(hops, walked_hops(&ctx), "{after}");
+}
+
+#[test]
+fn the_route_and_next_hop_indexes_follow_every_change() {
+    let mut start = contoso_failed_over();
+    // More sites, one sharing a name (the first wins), one without routes.
+    for name in ["Site3", "site1", "Site4"] {
+        start.sites.push(crate::Site {
+            name: name.to_owned(),
+            federation_route: Some(format!("EdgeServer:{EDGEPOOL1}")),
+            xmpp_route: None,
+        });
+    }
+    start.edge_pools[0].next_hop = Some(FEPOOL1.to_owned());
+    let goal = goal();
+    let mut world = World::new(start);
+    assert_indexes_agree(&world, &goal, "the start");
+    let sites = ["Site1", "Site2", "Site3", "SITE4.", "Site9"];
+    let identities = [
+        None,
+        Some(format!("EdgeServer:{EDGEPOOL1}")),
+        Some(format!("edgeserver:{}.", EDGEPOOL2.to_uppercase())),
+        Some("EdgeServer:edgepool9.contoso.com".to_owned()),
+        Some(EDGEPOOL1.to_owned()),
+        Some("EdgeServer:".to_owned()),
+    ];
+    let hops = [
+        None,
+        Some(FEPOOL1),
+        Some(FEPOOL2),
+        Some("fepool9.contoso.com"),
+    ];
+    let states = [
+        PoolState::Normal,
+        PoolState::FailedOver,
+        PoolState::FailingBack,
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |bound: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(seed >> 33).unwrap() % bound
+    };
+    for round in 0..2_000 {
+        let change = match next(6) {
+            0 | 1 => Change::Route(crate::RouteChange {
+                site: sites[next(sites.len())].to_owned(),
+                kind: if next(2) == 0 {
+                    RouteKind::Federation
+                } else {
+                    RouteKind::XmppFederation
+                },
+                identity: identities[next(identities.len())].clone(),
+            }),
+            2 => Change::NextHop((
+                [EDGEPOOL1, EDGEPOOL2, "edgepool9.contoso.com"][next(3)].to_owned(),
+                hops[next(hops.len())].map(str::to_owned),
+            )),
+            3 => Change::PoolState((
+                [FEPOOL1, FEPOOL2, "FEPOOL2.contoso.com."][next(3)].to_owned(),
+                states[next(states.len())],
+            )),
+            4 => Change::ServicesRunning((
+                [EDGESERVER1, EDGESERVER2][next(2)].to_owned(),
+                next(2) == 0,
+            )),
+            _ => Change::XmppPortOpen(([EDGEPOOL1, EDGEPOOL2][next(2)].to_owned(), next(2) == 0)),
+        };
+        let after = format!("round {round}: {change:?}");
+        let _ = world.apply(change);
+        assert_indexes_agree(&world, &goal, &after);
+    }
+}

@@ -3,16 +3,20 @@
 //!
 //! The indexes are built once per `check` call from the start state; a change
 //! updates the one field it names and, for the few indexes that depend on
-//! values (federation-enabled pools, record sets), the index entry it moves. No
-//! step clones the state.
+//! values (federation-enabled pools, record sets, the sites per routed pool,
+//! the Edge pools per next hop, the Front End pools that are not in service),
+//! the index entries it moves. No step clones the state, and no change walks
+//! it: a rule that asks which pools the routes name, or which routes lead to a
+//! stopped pool, pays for the few pools and offenders, not for every site.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::rule::Reads;
+use crate::rule::{Reads, identity_fqdn, route_of};
 use crate::{
-    Change, EdgeMachine, EdgePool, FrontEndPool, RecordType, RouteKind, Rrset, Site, State,
+    Change, EdgeMachine, EdgePool, FrontEndPool, PoolState, RecordType, RouteKind, Rrset, Site,
+    State,
 };
 
 /// FxHash (rustc's hasher): fast for short string keys, and needs no random
@@ -176,6 +180,82 @@ pub struct World {
     dns: NameIndex<[Option<usize>; 5]>,
     /// Indexes of the pools with federation enabled, kept up to date by changes.
     federated: BTreeSet<usize>,
+    /// Per route kind ([`route_slot`]), the sites by the pool their route names.
+    routes: [Routed; 2],
+    /// (Front End pool, Edge pool) positions: the Edge pool's next hop names
+    /// the Front End pool. A set of pairs, not a map of sets: built in bulk,
+    /// one allocation per node rather than per Front End pool.
+    hops: BTreeSet<(usize, usize)>,
+    /// The Front End pools (positions) that are down or not in the normal state.
+    out_of_service: BTreeSet<usize>,
+}
+
+/// The sites whose route of one kind is set, by what the route resolves to.
+/// Pools are never added, removed or renamed by a change, so what a route
+/// identity resolves to only changes with the route itself.
+#[derive(Debug, Default)]
+struct Routed {
+    /// (Edge pool, site) positions: the site's route names the pool.
+    by_pool: BTreeSet<(usize, usize)>,
+    /// The sites whose route is set but names no Edge pool.
+    unresolved: BTreeSet<usize>,
+}
+
+impl Routed {
+    fn add(&mut self, site: usize, pool: Option<usize>) {
+        match pool {
+            Some(p) => {
+                self.by_pool.insert((p, site));
+            }
+            None => {
+                self.unresolved.insert(site);
+            }
+        }
+    }
+
+    fn remove(&mut self, site: usize, pool: Option<usize>) {
+        match pool {
+            Some(p) => {
+                self.by_pool.remove(&(p, site));
+            }
+            None => {
+                self.unresolved.remove(&site);
+            }
+        }
+    }
+}
+
+fn route_slot(kind: RouteKind) -> usize {
+    match kind {
+        RouteKind::Federation => 0,
+        RouteKind::XmppFederation => 1,
+    }
+}
+
+/// The distinct first positions of a set of pairs, in order: a jump per
+/// distinct value, not a walk over the pairs.
+fn firsts(pairs: &BTreeSet<(usize, usize)>) -> impl Iterator<Item = usize> + '_ {
+    let mut next = pairs.first().map(|&(first, _)| first);
+    std::iter::from_fn(move || {
+        let first = next?;
+        next = first
+            .checked_add(1)
+            .and_then(|after| pairs.range((after, 0)..).next())
+            .map(|&(following, _)| following);
+        Some(first)
+    })
+}
+
+/// The second positions of the pairs whose first is `first`, in order.
+fn seconds(pairs: &BTreeSet<(usize, usize)>, first: usize) -> impl Iterator<Item = usize> + '_ {
+    pairs
+        .range((first, 0)..=(first, usize::MAX))
+        .map(|&(_, second)| second)
+}
+
+/// A Front End pool is in service when it is online and in the normal state.
+fn in_service(pool: &FrontEndPool) -> bool {
+    pool.online && pool.state == PoolState::Normal
 }
 
 fn pool_name(state: &State, p: usize) -> Option<&str> {
@@ -232,7 +312,14 @@ impl World {
         for (i, rrset) in state.dns.iter().enumerate() {
             add_rrset(&mut dns, &state, &rrset.name, rrset.rtype, i);
         }
-        Self {
+        let out_of_service = state
+            .front_end_pools
+            .iter()
+            .enumerate()
+            .filter(|(_, pool)| !in_service(pool))
+            .map(|(i, _)| i)
+            .collect();
+        let mut world = Self {
             state,
             pools,
             machines,
@@ -240,7 +327,22 @@ impl World {
             sites,
             dns,
             federated,
+            routes: [Routed::default(), Routed::default()],
+            hops: BTreeSet::new(),
+            out_of_service,
+        };
+        for kind in [RouteKind::Federation, RouteKind::XmppFederation] {
+            world.routes[route_slot(kind)] = world.routed(kind);
         }
+        let hops: Vec<(usize, usize)> = world
+            .state
+            .edge_pools
+            .iter()
+            .enumerate()
+            .filter_map(|(p, pool)| Some((world.hop_index(pool.next_hop.as_deref())?, p)))
+            .collect();
+        world.hops = hops.into_iter().collect();
+        world
     }
 
     pub fn state(&self) -> &State {
@@ -273,6 +375,101 @@ impl World {
         self.federated
             .iter()
             .filter_map(|&p| self.state.edge_pools.get(p))
+    }
+
+    /// The distinct Edge pools the set routes of `kind` name, in state order.
+    pub(crate) fn routed_pools(&self, kind: RouteKind) -> impl Iterator<Item = &EdgePool> {
+        firsts(&self.routes[route_slot(kind)].by_pool).filter_map(|p| self.state.edge_pools.get(p))
+    }
+
+    /// Some site's route of `kind` is set.
+    pub(crate) fn has_routes(&self, kind: RouteKind) -> bool {
+        let routed = &self.routes[route_slot(kind)];
+        !routed.by_pool.is_empty() || !routed.unresolved.is_empty()
+    }
+
+    /// The sites whose route of `kind` names no Edge pool (when `unresolved`)
+    /// or names a pool for which `pick` holds, in state order. Asks `pick` once
+    /// per distinct routed pool and walks only the sites returned.
+    pub(crate) fn routing_sites(
+        &self,
+        kind: RouteKind,
+        unresolved: bool,
+        pick: impl Fn(&EdgePool) -> bool,
+    ) -> Vec<&Site> {
+        let routed = &self.routes[route_slot(kind)];
+        let mut positions: Vec<usize> = Vec::new();
+        if unresolved {
+            positions.extend(routed.unresolved.iter().copied());
+        }
+        for p in firsts(&routed.by_pool) {
+            if self.state.edge_pools.get(p).is_some_and(&pick) {
+                positions.extend(seconds(&routed.by_pool, p));
+            }
+        }
+        // Each site is in one entry: sorting is enough for state order.
+        positions.sort_unstable();
+        positions
+            .into_iter()
+            .filter_map(|s| self.state.sites.get(s))
+            .collect()
+    }
+
+    /// The Edge pools whose next hop names a Front End pool that is down or
+    /// not in the normal state, in state order, each with that pool.
+    pub(crate) fn hops_out_of_service(&self) -> Vec<(&EdgePool, &FrontEndPool)> {
+        let mut found: Vec<(usize, usize)> = self
+            .out_of_service
+            .iter()
+            .flat_map(|&f| seconds(&self.hops, f).map(move |p| (p, f)))
+            .collect();
+        found.sort_unstable();
+        found
+            .into_iter()
+            .filter_map(|(p, f)| {
+                Some((
+                    self.state.edge_pools.get(p)?,
+                    self.state.front_end_pools.get(f)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Index the routes of `kind` of the state. Built from sorted positions in
+    /// bulk, resolving each distinct identity once in a row (sites mostly
+    /// share their route).
+    fn routed(&self, kind: RouteKind) -> Routed {
+        let mut by_pool = Vec::new();
+        let mut unresolved = Vec::new();
+        let mut last: Option<(&str, Option<usize>)> = None;
+        for (s, site) in self.state.sites.iter().enumerate() {
+            let Some(identity) = route_of(site, kind) else {
+                continue;
+            };
+            let pool = match last {
+                Some((held, pool)) if held == identity => pool,
+                _ => self.identity_pool(identity),
+            };
+            last = Some((identity, pool));
+            match pool {
+                Some(p) => by_pool.push((p, s)),
+                None => unresolved.push(s),
+            }
+        }
+        Routed {
+            by_pool: by_pool.into_iter().collect(),
+            unresolved: unresolved.into_iter().collect(),
+        }
+    }
+
+    /// The position of the Edge pool a route identity names.
+    fn identity_pool(&self, identity: &str) -> Option<usize> {
+        self.pool_index(identity_fqdn(identity)?)
+    }
+
+    /// The position of the Front End pool a next hop names.
+    fn hop_index(&self, hop: Option<&str>) -> Option<usize> {
+        self.front_end_index(hop?)
     }
 
     /// The record set `name`/`rtype`, if it exists (holds at least one record).
@@ -369,13 +566,32 @@ impl World {
                 Ok(Reads::SETUP_VERSION)
             }
             Change::Route(route) => {
-                let site = self
+                let s = self
                     .site_index(&route.site)
-                    .and_then(|i| self.state.sites.get_mut(i))
+                    .filter(|&s| s < self.state.sites.len())
                     .ok_or_else(|| unknown("site", &route.site, "route"))?;
-                match route.kind {
-                    RouteKind::Federation => site.federation_route = route.identity,
-                    RouteKind::XmppFederation => site.xmpp_route = route.identity,
+                let old = self
+                    .state
+                    .sites
+                    .get(s)
+                    .and_then(|site| route_of(site, route.kind))
+                    .map(|identity| self.identity_pool(identity));
+                let new = route
+                    .identity
+                    .as_deref()
+                    .map(|identity| self.identity_pool(identity));
+                let routed = &mut self.routes[route_slot(route.kind)];
+                if let Some(pool) = old {
+                    routed.remove(s, pool);
+                }
+                if let Some(pool) = new {
+                    routed.add(s, pool);
+                }
+                if let Some(site) = self.state.sites.get_mut(s) {
+                    match route.kind {
+                        RouteKind::Federation => site.federation_route = route.identity,
+                        RouteKind::XmppFederation => site.xmpp_route = route.identity,
+                    }
                 }
                 Ok(Reads::ROUTES)
             }
@@ -418,11 +634,41 @@ impl World {
                 Ok(Reads::MEDIA)
             }
             Change::PoolState((fqdn, state)) => {
-                self.front_end_mut(&fqdn, "pool-state")?.state = state;
+                let f = self
+                    .front_end_index(&fqdn)
+                    .ok_or_else(|| unknown("front end pool", &fqdn, "pool-state"))?;
+                let pool = self
+                    .state
+                    .front_end_pools
+                    .get_mut(f)
+                    .ok_or_else(|| unknown("front end pool", &fqdn, "pool-state"))?;
+                pool.state = state;
+                if in_service(pool) {
+                    self.out_of_service.remove(&f);
+                } else {
+                    self.out_of_service.insert(f);
+                }
                 Ok(Reads::POOL_STATE)
             }
             Change::NextHop((fqdn, hop)) => {
-                self.pool_mut(&fqdn, "next-hop")?.next_hop = hop;
+                let p = self
+                    .pool_index(&fqdn)
+                    .filter(|&p| p < self.state.edge_pools.len())
+                    .ok_or_else(|| unknown("edge pool", &fqdn, "next-hop"))?;
+                let old = self
+                    .state
+                    .edge_pools
+                    .get(p)
+                    .and_then(|pool| self.hop_index(pool.next_hop.as_deref()));
+                if let Some(f) = old {
+                    self.hops.remove(&(f, p));
+                }
+                if let Some(f) = self.hop_index(hop.as_deref()) {
+                    self.hops.insert((f, p));
+                }
+                if let Some(pool) = self.state.edge_pools.get_mut(p) {
+                    pool.next_hop = hop;
+                }
                 Ok(Reads::NEXT_HOP)
             }
             Change::StoreAvailable(on) => {
