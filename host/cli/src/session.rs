@@ -13,29 +13,29 @@ use cap_std::fs::Dir;
 use failback_core::deployment::{Snapshot, assemble};
 use failback_guests::Group;
 use failback_runtime::{
-    AuditSink, ComponentCache, Environment, Gate, MemoryAuditSink, Plugins, PolicyBindings,
-    Runtime, observe,
+    AuditSink, ComponentCache, Environment, Gate, NullAuditSink, Plugins, PolicyBindings, Runtime,
+    observe,
 };
 
 /// The directory beside the environment file where apply keeps its journal,
 /// lock and audit log.
 pub const STATE_DIR: &str = ".failback";
 
-/// An opened environment with its plugins and policies loaded.
+/// An opened environment with its plugins and policies loaded. The plugins
+/// and policy modules keep what they need of the runtime alive (the engine and
+/// its epoch ticker), so the session holds no runtime of its own.
 pub struct Session {
     pub environment: Environment,
-    pub dir: Dir,
+    /// The environment directory's host path.
     pub root: PathBuf,
-    pub runtime: Runtime,
-    pub cache: ComponentCache,
     pub plugins: Plugins,
     pub gate: Gate,
-    pub audit: Arc<MemoryAuditSink>,
 }
 
 impl Session {
-    /// Open the environment file `env` and load what it binds; the runtime's
-    /// audit records stay in memory.
+    /// Open the environment file `env` and load what it binds. Reading
+    /// commands (plan, verify) keep no audit log: only the commands that hold
+    /// the environment's lock write one.
     pub fn open(env: &Path) -> Result<Self> {
         Self::open_audited(env, None)
     }
@@ -61,12 +61,8 @@ impl Session {
         let environment = Environment::load(&dir, file)
             .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
 
-        let audit = Arc::new(MemoryAuditSink::new());
-        let runtime_sink: Arc<dyn AuditSink> = match sink {
-            Some(sink) => sink,
-            None => Arc::clone(&audit) as Arc<dyn AuditSink>,
-        };
-        let runtime = Runtime::new(runtime_sink).context("cannot start the plugin runtime")?;
+        let sink = sink.unwrap_or_else(|| Arc::new(NullAuditSink));
+        let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
         let cache = open_cache()?;
         let plugins = runtime
             .load_plugins(&environment, &dir, &root, &cache, &|name| {
@@ -76,13 +72,9 @@ impl Session {
         let gate = load_gate(&runtime, &cache, &environment, &dir)?;
         Ok(Self {
             environment,
-            dir,
             root,
-            runtime,
-            cache,
             plugins,
             gate,
-            audit,
         })
     }
 

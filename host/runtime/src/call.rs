@@ -345,6 +345,9 @@ pub(crate) struct Shared {
     /// Epoch ticks per millisecond of wall time, rounded up per call.
     pub(crate) tick_ms: u64,
     pub(crate) max_result_bytes: usize,
+    /// The thread that advances the epoch. Every loaded plugin and policy
+    /// holds it, so a guest that outlives its `Runtime` still times out.
+    pub(crate) _ticker: Arc<crate::engine::Ticker>,
 }
 
 /// A loaded guest, plugin or policy module: everything a call needs but the

@@ -105,9 +105,10 @@ pub enum LoadError {
     Link { plugin: String, message: String },
 }
 
-/// Stops the ticker thread when the last runtime clone goes away.
+/// Stops the ticker thread when the last runtime clone, plugin or policy
+/// module goes away.
 #[derive(Debug)]
-struct Ticker {
+pub(crate) struct Ticker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -126,7 +127,6 @@ impl Drop for Ticker {
 pub struct Runtime {
     shared: Shared,
     engine_hash: String,
-    _ticker: Arc<Ticker>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -192,12 +192,12 @@ impl Runtime {
                 audit,
                 tick_ms: TICK.as_millis().try_into().unwrap_or(1),
                 max_result_bytes: options.max_result_bytes,
+                _ticker: Arc::new(Ticker {
+                    stop,
+                    thread: Some(thread),
+                }),
             },
             engine_hash,
-            _ticker: Arc::new(Ticker {
-                stop,
-                thread: Some(thread),
-            }),
         })
     }
 

@@ -132,6 +132,37 @@ fn infinite_loop_is_stopped_at_the_call_deadline() {
     hostile.assert_still_serving();
 }
 
+/// Regression: the epoch ticker lived in `Runtime` alone, so a plugin kept
+/// after its runtime was dropped ran without a deadline.
+#[test]
+fn infinite_loop_is_stopped_after_the_runtime_is_dropped() {
+    let Hostile {
+        fixture,
+        dns,
+        good,
+        granted,
+        outside,
+    } = Hostile::new();
+    // Keep the environment directory (the plugin's preopens), drop the runtime.
+    let crate::common::Fixture {
+        env_dir,
+        cache_dir,
+        audit,
+        runtime,
+        cache,
+    } = fixture;
+    drop(runtime);
+    let started = Instant::now();
+    let error = dns.list_records("loop").unwrap_err();
+    assert!(matches!(error, CallError::Timeout { .. }), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop((good, granted, outside, env_dir, cache_dir, audit, cache));
+}
+
 #[test]
 fn memory_growth_past_the_cap_is_stopped() {
     let hostile = Hostile::new();
