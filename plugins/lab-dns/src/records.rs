@@ -95,7 +95,7 @@ impl Lab {
             if e.kind() == io::ErrorKind::NotFound {
                 PluginError::NotFound(format!("zone `{apex}` does not exist"))
             } else {
-                io_error("read", &file, &e)
+                files::io_error("read", &file, &e)
             }
         })?;
         let parsed = Zone::parse(&apex, &text)
@@ -105,11 +105,12 @@ impl Lab {
 
     fn write(&self, file: &str, zone: &Zone) -> Result<(), PluginError> {
         files::write_atomic(&self.dir.join(file), zone.write().as_bytes())
-            .map_err(|e| io_error("write", file, &e))
+            .map_err(|e| files::io_error("write", file, &e))
     }
 
     fn log(&self, line: &str) -> Result<(), PluginError> {
-        files::append_line(&self.writes.join(LOG), line).map_err(|e| io_error("append to", LOG, &e))
+        files::append_line(&self.writes.join(LOG), line)
+            .map_err(|e| files::io_error("append to", LOG, &e))
     }
 }
 
@@ -267,18 +268,6 @@ fn render(data: &RecordData) -> String {
             srv.priority, srv.weight, srv.port, srv.target
         ),
         RecordData::Txt(text) => format!("{text:?}"),
-    }
-}
-
-/// An I/O failure on one of the lab's files: a denied write is the environment
-/// refusing, anything else a failure.
-fn io_error(verb: &str, name: &str, e: &io::Error) -> PluginError {
-    let message = format!("cannot {verb} `{name}`: {}", e.kind());
-    match e.kind() {
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            PluginError::Refused(message)
-        }
-        _ => PluginError::Failed(message),
     }
 }
 

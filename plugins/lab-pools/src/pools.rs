@@ -1,7 +1,6 @@
 //! `pools/pools.json`: read it, answer `list-pools`, and carry out a failback
 //! with the rules of docs/lab-files.md.
 
-use std::io;
 use std::path::PathBuf;
 
 use failback_plugin_sdk::files;
@@ -118,34 +117,16 @@ impl Lab {
     }
 
     fn read(&self) -> Result<PoolsFile, PluginError> {
-        let path = self.dir.join(FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", FILE, &e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| PluginError::Failed(format!("`{FILE}` is malformed: {e}")))
+        files::read_json(&self.dir.join(FILE), FILE)
     }
 
     fn write(&self, file: &PoolsFile) -> Result<(), PluginError> {
-        let mut text = serde_json::to_string_pretty(file)
-            .map_err(|e| PluginError::Failed(format!("cannot write `{FILE}`: {e}")))?;
-        text.push('\n');
-        files::write_atomic(&self.dir.join(FILE), text.as_bytes())
-            .map_err(|e| io_error("write", FILE, &e))
+        files::write_json(&self.dir.join(FILE), FILE, file)
     }
 
     fn log(&self, line: &str) -> Result<(), PluginError> {
-        files::append_line(&self.writes.join(LOG), line).map_err(|e| io_error("append to", LOG, &e))
-    }
-}
-
-/// An I/O failure on one of the lab's files: a denied write is the environment
-/// refusing, anything else a failure.
-fn io_error(verb: &str, name: &str, e: &io::Error) -> PluginError {
-    let message = format!("cannot {verb} `{name}`: {}", e.kind());
-    match e.kind() {
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            PluginError::Refused(message)
-        }
-        _ => PluginError::Failed(message),
+        files::append_line(&self.writes.join(LOG), line)
+            .map_err(|e| files::io_error("append to", LOG, &e))
     }
 }
 

@@ -1,9 +1,9 @@
 //! `network/reachability.json`: one entry per endpoint the firewall lets
 //! through (or refuses); anything not listed is filtered.
 
-use std::io;
 use std::path::Path;
 
+use failback_plugin_sdk::files;
 use failback_plugin_sdk::probe::{
     PluginError, PortState, ProbeKind, ProbeReport, ProbeRequest, XmppAnswer,
 };
@@ -40,9 +40,7 @@ enum State {
 
 /// Probe `request` against the reachability file in `dir`.
 pub(crate) fn probe(dir: &Path, request: &ProbeRequest) -> Result<ProbeReport, PluginError> {
-    let text = std::fs::read_to_string(dir.join(FILE)).map_err(|e| io_error(&e))?;
-    let file: ReachabilityFile = serde_json::from_str(&text)
-        .map_err(|e| PluginError::Failed(format!("`{FILE}` is malformed: {e}")))?;
+    let file: ReachabilityFile = files::read_json(&dir.join(FILE), FILE)?;
     let host = request.host.trim_end_matches('.');
     let endpoint = file.endpoints.iter().find(|endpoint| {
         endpoint.port == request.port
@@ -109,15 +107,6 @@ fn xmpp_report(target: &str, stream_to: Option<&str>, is_xmpp: bool) -> ProbeRep
                 "{target}: connection accepted, but a stream open{to} got no XMPP stream back"
             ),
         }
-    }
-}
-
-/// The reachability file could not be read: the probe cannot be carried out.
-fn io_error(e: &io::Error) -> PluginError {
-    let message = format!("cannot read `{FILE}`: {}", e.kind());
-    match e.kind() {
-        io::ErrorKind::PermissionDenied => PluginError::Refused(message),
-        _ => PluginError::Failed(message),
     }
 }
 

@@ -1,12 +1,10 @@
 //! `servers/servers.json`: the services and setup state of each machine; and
 //! the replicas of `store/store.json`, read only, for `run-setup`.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use failback_plugin_sdk::files;
 use failback_plugin_sdk::servers::{PluginError, ServiceState, ServiceStatus, SetupReport};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 const FILE: &str = "servers.json";
@@ -140,7 +138,7 @@ impl Lab {
     pub(crate) fn run_setup(&self, machine: &str) -> Result<SetupReport, PluginError> {
         let mut file = self.read()?;
         let found = find(&mut file, machine)?;
-        let store: StoreFile = read_json(&self.store.join(STORE_FILE), STORE_FILE)?;
+        let store: StoreFile = files::read_json(&self.store.join(STORE_FILE), STORE_FILE)?;
         let version = store
             .replicas
             .iter()
@@ -178,19 +176,16 @@ impl Lab {
     }
 
     fn read(&self) -> Result<ServersFile, PluginError> {
-        read_json(&self.dir.join(FILE), FILE)
+        files::read_json(&self.dir.join(FILE), FILE)
     }
 
     fn write(&self, file: &ServersFile) -> Result<(), PluginError> {
-        let mut text = serde_json::to_string_pretty(file)
-            .map_err(|e| PluginError::Failed(format!("cannot write `{FILE}`: {e}")))?;
-        text.push('\n');
-        files::write_atomic(&self.dir.join(FILE), text.as_bytes())
-            .map_err(|e| io_error("write", FILE, &e))
+        files::write_json(&self.dir.join(FILE), FILE, file)
     }
 
     fn log(&self, line: &str) -> Result<(), PluginError> {
-        files::append_line(&self.writes.join(LOG), line).map_err(|e| io_error("append to", LOG, &e))
+        files::append_line(&self.writes.join(LOG), line)
+            .map_err(|e| files::io_error("append to", LOG, &e))
     }
 }
 
@@ -200,24 +195,6 @@ fn find<'a>(file: &'a mut ServersFile, fqdn: &str) -> Result<&'a mut Machine, Pl
         .iter_mut()
         .find(|machine| machine.fqdn.eq_ignore_ascii_case(fqdn))
         .ok_or_else(|| PluginError::NotFound(format!("machine `{fqdn}` does not exist")))
-}
-
-fn read_json<T: DeserializeOwned>(path: &Path, name: &str) -> Result<T, PluginError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_error("read", name, &e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| PluginError::Failed(format!("`{name}` is malformed: {e}")))
-}
-
-/// An I/O failure on one of the lab's files: a denied write is the environment
-/// refusing, anything else a failure.
-fn io_error(verb: &str, name: &str, e: &io::Error) -> PluginError {
-    let message = format!("cannot {verb} `{name}`: {}", e.kind());
-    match e.kind() {
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            PluginError::Refused(message)
-        }
-        _ => PluginError::Failed(message),
-    }
 }
 
 #[cfg(test)]

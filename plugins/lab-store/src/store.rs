@@ -10,7 +10,6 @@
 //! possibly enabled, version, claiming replicas are up to date with a document
 //! they never received.
 
-use std::io;
 use std::path::PathBuf;
 
 use failback_plugin_sdk::files;
@@ -82,7 +81,7 @@ impl Lab {
     pub(crate) fn read_topology(&self) -> Result<TopologyDocument, PluginError> {
         let store = self.read()?;
         let xml = std::fs::read_to_string(self.dir.join(TOPOLOGY))
-            .map_err(|e| io_error("read", TOPOLOGY, &e))?;
+            .map_err(|e| files::io_error("read", TOPOLOGY, &e))?;
         Ok(TopologyDocument {
             xml,
             version: store.version,
@@ -113,7 +112,7 @@ impl Lab {
         // Order matters: see the module docs.
         self.write(&store)?;
         files::write_atomic(&self.dir.join(TOPOLOGY), xml.as_bytes())
-            .map_err(|e| io_error("write", TOPOLOGY, &e))?;
+            .map_err(|e| files::io_error("write", TOPOLOGY, &e))?;
         self.log(&format!(
             "publish-topology ({} bytes) {expected}",
             xml.len()
@@ -239,34 +238,16 @@ impl Lab {
     }
 
     fn read(&self) -> Result<StoreFile, PluginError> {
-        let text =
-            std::fs::read_to_string(self.dir.join(FILE)).map_err(|e| io_error("read", FILE, &e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| PluginError::Failed(format!("`{FILE}` is malformed: {e}")))
+        files::read_json(&self.dir.join(FILE), FILE)
     }
 
     fn write(&self, store: &StoreFile) -> Result<(), PluginError> {
-        let mut text = serde_json::to_string_pretty(store)
-            .map_err(|e| PluginError::Failed(format!("cannot write `{FILE}`: {e}")))?;
-        text.push('\n');
-        files::write_atomic(&self.dir.join(FILE), text.as_bytes())
-            .map_err(|e| io_error("write", FILE, &e))
+        files::write_json(&self.dir.join(FILE), FILE, store)
     }
 
     fn log(&self, line: &str) -> Result<(), PluginError> {
-        files::append_line(&self.writes.join(LOG), line).map_err(|e| io_error("append to", LOG, &e))
-    }
-}
-
-/// An I/O failure on one of the lab's files: a denied write is the environment
-/// refusing, anything else a failure.
-fn io_error(verb: &str, name: &str, e: &io::Error) -> PluginError {
-    let message = format!("cannot {verb} `{name}`: {}", e.kind());
-    match e.kind() {
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            PluginError::Refused(message)
-        }
-        _ => PluginError::Failed(message),
+        files::append_line(&self.writes.join(LOG), line)
+            .map_err(|e| files::io_error("append to", LOG, &e))
     }
 }
 

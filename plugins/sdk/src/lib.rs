@@ -8,7 +8,7 @@
 //! A plugin picks its world, implements the world's `Guest` trait and exports
 //! it:
 //!
-//! ```ignore
+//! ```no_run
 //! use failback_plugin_sdk::pools::{Guest, PluginError, PoolStatus};
 //!
 //! struct MyPools;
@@ -208,6 +208,11 @@ pub mod files {
     use std::io::{self, Write as _};
     use std::path::Path;
 
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    use crate::types::PluginError;
+
     /// Replace `path` with `contents` atomically: write `NAME.tmp` beside it,
     /// then rename it over `NAME`. A reader sees the old file or the new one,
     /// never a part.
@@ -226,6 +231,35 @@ pub mod files {
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)
+    }
+
+    /// An I/O failure on a file the plugin was granted, as the plugin's error:
+    /// a denied access is the environment refusing, anything else a failure.
+    /// `name` is the file as the operator knows it.
+    pub fn io_error(verb: &str, name: &str, error: &io::Error) -> PluginError {
+        let message = format!("cannot {verb} `{name}`: {}", error.kind());
+        match error.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                PluginError::Refused(message)
+            }
+            _ => PluginError::Failed(message),
+        }
+    }
+
+    /// Read the JSON file `path` (known to the operator as `name`).
+    pub fn read_json<T: DeserializeOwned>(path: &Path, name: &str) -> Result<T, PluginError> {
+        let text = std::fs::read_to_string(path).map_err(|e| io_error("read", name, &e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| PluginError::Failed(format!("`{name}` is malformed: {e}")))
+    }
+
+    /// Replace the JSON file `path` (known to the operator as `name`) with
+    /// `value`, pretty-printed with a final newline, atomically.
+    pub fn write_json<T: Serialize>(path: &Path, name: &str, value: &T) -> Result<(), PluginError> {
+        let mut text = serde_json::to_string_pretty(value)
+            .map_err(|e| PluginError::Failed(format!("cannot write `{name}`: {e}")))?;
+        text.push('\n');
+        write_atomic(path, text.as_bytes()).map_err(|e| io_error("write", name, &e))
     }
 
     /// Append `line` and a newline to `path`, creating it when absent.
