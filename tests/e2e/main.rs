@@ -1,5 +1,9 @@
 //! End-to-end tests of the `failback` binary. One module per area; each test
 //! runs the real binary with the real WASM plugins and policies.
+//!
+//! The sources live in the repository's `tests/`; the binary is the `failback`
+//! package's integration test (host/cli/Cargo.toml), so that cargo builds the
+//! binary under test first and names it in `CARGO_BIN_EXE_failback`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,6 +13,8 @@ mod servers;
 /// Helpers: the binary, temporary labs, output filters.
 mod support;
 
+/// `failback apply`, `resume`, `status`, `history`, `audit verify`, `demo`.
+mod apply;
 /// `failback lab init` and `lab scenarios`.
 mod lab;
 /// `failback plan` on every lab scenario, in every format.

@@ -219,8 +219,7 @@ fn move_edge_ips(path: &Path) -> usize {
 /// export` prints; the DNS server, the TSIG key and the probe's endpoints are
 /// the test's.
 fn write_environment(root: &Path, named: &Named) {
-    let example =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/real-dns-xmpp/failback.toml");
+    let example = crate::support::repository().join("examples/real-dns-xmpp/failback.toml");
     let mut environment: toml::Table =
         toml::from_str(&fs::read_to_string(&example).unwrap()).unwrap();
 

@@ -1,30 +1,24 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
-/// The `failback` binary of this build, built first when the test run did not
-/// build it (`cargo test -p failback-tests` alone).
+/// The `failback` binary of this build, with its compiled-component cache
+/// kept inside the build tree.
 pub fn failback() -> Command {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    let path = BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "failback"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the failback binary failed");
-        assert_cmd::cargo::cargo_bin("failback")
-    });
-    let mut command = Command::new(path);
-    // Keep each test run's compiled-component cache inside the build tree.
+    let mut command = Command::new(binary());
     command.env("FAILBACK_CACHE_DIR", cache_dir());
     command
 }
 
+/// The path of the `failback` binary cargo built for these tests.
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_failback"))
+}
+
 fn cache_dir() -> PathBuf {
-    let mut dir = assert_cmd::cargo::cargo_bin("failback");
-    dir.pop();
-    dir.join("failback-test-cache")
+    binary()
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .join("failback-test-cache")
 }
 
 /// Run `command`, returning (exit code, stdout, stderr).
@@ -54,5 +48,10 @@ pub fn redact(text: &str, dir: &Path) -> String {
 
 /// The repository's `tests/` directory.
 pub fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+    repository().join("tests")
+}
+
+/// The repository's root.
+pub fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

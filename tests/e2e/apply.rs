@@ -5,8 +5,6 @@
 //! a concurrent apply and drift between steps refused; the operator-facing
 //! messages snapshotted (insta; temp paths, times, pids filtered).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -24,7 +22,7 @@ const FAILPOINTS: [&str; 6] = [
 ];
 
 fn failback() -> Command {
-    let mut c = Command::cargo_bin("failback").unwrap();
+    let mut c = Command::new(crate::support::binary());
     c.env_remove("FAILBACK_TEST_FAILPOINT");
     c
 }
@@ -297,7 +295,7 @@ fn a_stale_saved_plan_is_refused_naming_the_change() {
 fn a_second_apply_is_refused_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-failover");
-    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("failback"))
+    let mut first = std::process::Command::new(crate::support::binary())
         .args(["apply", "--yes", "--env"])
         .arg(&env)
         .env("FAILBACK_TEST_FAILPOINT", "after-intent:1:sleep-ms=5000")
