@@ -59,7 +59,9 @@ use crate::gate::{Gate, GateError, Overrides};
 use crate::journal::{Journal, JournalError, RunState};
 use crate::manifest::PluginKind;
 use crate::observe::{ObserveError, observe};
-use crate::plugin::{Plugin, Plugins};
+use crate::plugin::{
+    DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
+};
 
 /// How long `await-replication` waits for one replica by default.
 pub const REPLICA_WAIT: Duration = Duration::from_secs(60);
@@ -654,11 +656,7 @@ impl Executor<'_> {
         };
         match op {
             Operation::StartServices { machine } => {
-                let servers = self.need(
-                    &self.plugins.server_control,
-                    index,
-                    PluginKind::ServerControl,
-                )?;
+                let servers = self.servers(index)?;
                 let f = "servers.start-services";
                 Self::call_event(progress, step, servers.plugin(), f, machine);
                 servers
@@ -679,11 +677,7 @@ impl Executor<'_> {
                 document,
                 expected_version,
             } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let xml =
                     plan.documents
                         .get(document)
@@ -706,11 +700,7 @@ impl Executor<'_> {
                 }
             }
             Operation::EnableTopology { version } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.enable-topology";
                 Self::call_event(progress, step, store.plugin(), f, version.to_string());
                 store
@@ -718,21 +708,13 @@ impl Executor<'_> {
                     .map_err(failed(store.plugin(), f))
             }
             Operation::Replicate { fqdn } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.replicate";
                 Self::call_event(progress, step, store.plugin(), f, fqdn);
                 store.replicate(fqdn).map_err(failed(store.plugin(), f))
             }
             Operation::AwaitReplica { fqdn } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.replication-status";
                 let deadline = Instant::now() + self.options.replica_wait;
                 let mut pause = Duration::from_millis(20);
@@ -761,11 +743,7 @@ impl Executor<'_> {
                 machine,
                 expected_version,
             } => {
-                let servers = self.need(
-                    &self.plugins.server_control,
-                    index,
-                    PluginKind::ServerControl,
-                )?;
+                let servers = self.servers(index)?;
                 let f = "servers.run-setup";
                 Self::call_event(progress, step, servers.plugin(), f, machine);
                 let report = servers
@@ -787,7 +765,7 @@ impl Executor<'_> {
                 ttl,
                 data,
             } => {
-                let dns = self.need(&self.plugins.dns_provider, index, PluginKind::DnsProvider)?;
+                let dns = self.dns(index)?;
                 let f = "dns.replace-rrset";
                 Self::call_event(
                     progress,
@@ -804,11 +782,7 @@ impl Executor<'_> {
                 kind,
                 identity,
             } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.set-site-route";
                 Self::call_event(progress, step, store.plugin(), f, site);
                 let identity = identity.as_ref().map(ToString::to_string);
@@ -817,7 +791,7 @@ impl Executor<'_> {
                     .map_err(failed(store.plugin(), f))
             }
             Operation::Probe { request } => {
-                let probe = self.need(&self.plugins.port_probe, index, PluginKind::PortProbe)?;
+                let probe = self.probe(index)?;
                 let f = "probe.probe";
                 Self::call_event(
                     progress,
@@ -838,8 +812,7 @@ impl Executor<'_> {
                 }
             }
             Operation::Failback { pool_fqdn } => {
-                let pools =
-                    self.need(&self.plugins.pool_control, index, PluginKind::PoolControl)?;
+                let pools = self.pools(index)?;
                 let f = "pools.failback";
                 Self::call_event(progress, step, pools.plugin(), f, pool_fqdn);
                 pools.failback(pool_fqdn).map_err(failed(pools.plugin(), f))
@@ -873,11 +846,7 @@ impl Executor<'_> {
             | Operation::AwaitReplica { .. }
             | Operation::Probe { .. } => false,
             Operation::StartServices { machine } => {
-                let servers = self.need(
-                    &self.plugins.server_control,
-                    index,
-                    PluginKind::ServerControl,
-                )?;
+                let servers = self.servers(index)?;
                 let f = "servers.list-services";
                 Self::call_event(progress, step, servers.plugin(), f, machine);
                 let services = servers
@@ -888,11 +857,7 @@ impl Executor<'_> {
             Operation::PublishTopology {
                 expected_version, ..
             } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.read-topology";
                 Self::call_event(progress, step, store.plugin(), f, "");
                 store
@@ -902,22 +867,14 @@ impl Executor<'_> {
                     > *expected_version
             }
             Operation::EnableTopology { version } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.read-topology";
                 Self::call_event(progress, step, store.plugin(), f, "");
                 let doc = store.read_topology().map_err(failed(store.plugin(), f))?;
                 doc.version == *version && doc.enabled
             }
             Operation::Replicate { fqdn } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.replication-status";
                 Self::call_event(progress, step, store.plugin(), f, fqdn);
                 store
@@ -930,11 +887,7 @@ impl Executor<'_> {
                 machine,
                 expected_version,
             } => {
-                let servers = self.need(
-                    &self.plugins.server_control,
-                    index,
-                    PluginKind::ServerControl,
-                )?;
+                let servers = self.servers(index)?;
                 let f = "servers.setup-version";
                 Self::call_event(progress, step, servers.plugin(), f, machine);
                 servers
@@ -949,7 +902,7 @@ impl Executor<'_> {
                 ttl,
                 data,
             } => {
-                let dns = self.need(&self.plugins.dns_provider, index, PluginKind::DnsProvider)?;
+                let dns = self.dns(index)?;
                 let f = "dns.list-records";
                 Self::call_event(progress, step, dns.plugin(), f, zone);
                 let records = dns.list_records(zone).map_err(failed(dns.plugin(), f))?;
@@ -973,11 +926,7 @@ impl Executor<'_> {
                 kind,
                 identity,
             } => {
-                let store = self.need(
-                    &self.plugins.management_store,
-                    index,
-                    PluginKind::ManagementStore,
-                )?;
+                let store = self.store(index)?;
                 let f = "management.list-sites";
                 Self::call_event(progress, step, store.plugin(), f, site);
                 let sites = store.list_sites().map_err(failed(store.plugin(), f))?;
@@ -995,8 +944,7 @@ impl Executor<'_> {
                 })
             }
             Operation::Failback { pool_fqdn } => {
-                let pools =
-                    self.need(&self.plugins.pool_control, index, PluginKind::PoolControl)?;
+                let pools = self.pools(index)?;
                 let f = "pools.list-pools";
                 Self::call_event(progress, step, pools.plugin(), f, pool_fqdn);
                 pools
@@ -1017,6 +965,34 @@ impl Executor<'_> {
         plugin
             .as_ref()
             .ok_or(ApplyError::MissingPlugin { step, kind })
+    }
+
+    fn servers(&self, step: usize) -> Result<&ServerControl, ApplyError> {
+        self.need(
+            &self.plugins.server_control,
+            step,
+            PluginKind::ServerControl,
+        )
+    }
+
+    fn store(&self, step: usize) -> Result<&ManagementStore, ApplyError> {
+        self.need(
+            &self.plugins.management_store,
+            step,
+            PluginKind::ManagementStore,
+        )
+    }
+
+    fn dns(&self, step: usize) -> Result<&DnsProvider, ApplyError> {
+        self.need(&self.plugins.dns_provider, step, PluginKind::DnsProvider)
+    }
+
+    fn probe(&self, step: usize) -> Result<&PortProbe, ApplyError> {
+        self.need(&self.plugins.port_probe, step, PluginKind::PortProbe)
+    }
+
+    fn pools(&self, step: usize) -> Result<&PoolControl, ApplyError> {
+        self.need(&self.plugins.pool_control, step, PluginKind::PoolControl)
     }
 }
 
