@@ -92,6 +92,12 @@ fn filters(dir: &Path) -> Vec<(String, String)> {
             "[TIME]".to_owned(),
         ),
         (r"in \d+\.\d s".to_owned(), "in [ELAPSED] s".to_owned()),
+        // A journaled plan carries the plugins' and policies' sha256s, which
+        // change with every build of them.
+        (
+            r"plan sha256 [0-9a-f]{12}".to_owned(),
+            "plan sha256 [DIGEST]".to_owned(),
+        ),
         (
             r"pid \d+ on [^,]+,".to_owned(),
             "pid [PID] on [HOST],".to_owned(),
@@ -414,6 +420,66 @@ fn a_crash_at_every_journal_point_resumes_to_the_same_files_without_repeating_a_
         let (point, crashes) = t.join().unwrap();
         assert!(crashes > 0, "{point} was never hit");
     }
+}
+
+/// A run continues only with the plugins and policies it was judged with: a
+/// plugin rebound between the crash and `resume` (here a new build of lab-dns:
+/// the same component with a custom section appended) is refused, naming it,
+/// and nothing more is applied.
+#[test]
+fn resume_is_refused_when_a_plugin_changed_since_the_run_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    let out = run(&["apply", "--yes"], &env, Some("after-outcome:3"));
+    assert!(
+        out.status.code().is_none(),
+        "expected an abort: {}",
+        text(&out.stderr)
+    );
+    let before = files(dir.path());
+
+    let component = dir.path().join("plugins/lab-dns.wasm");
+    let old = std::fs::read(&component).unwrap();
+    let old_sha = hex_sha256(&old);
+    let mut new = old.clone();
+    // A custom section (id 0): size 5, name "x" (length 1), payload "abc".
+    new.extend_from_slice(&[0, 5, 1, b'x', b'a', b'b', b'c']);
+    std::fs::write(&component, &new).unwrap();
+    let new_sha = hex_sha256(&new);
+    for file in ["failback.toml", "plugins/lab-dns.plugin.toml"] {
+        let path = dir.path().join(file);
+        let rebound = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(&old_sha, &new_sha);
+        std::fs::write(&path, rebound).unwrap();
+    }
+
+    let resumed = run(&["resume"], &env, None);
+    assert_eq!(resumed.status.code(), Some(1));
+    let stderr = text(&resumed.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the `dns-provider` plugin changed: `lab-dns` sha256 {old_sha} then, `lab-dns` sha256 {new_sha} now"
+        )),
+        "{stderr}"
+    );
+    let mut after = files(dir.path());
+    for file in [
+        "failback.toml",
+        "plugins/lab-dns.plugin.toml",
+        "plugins/lab-dns.wasm",
+    ] {
+        after.insert(file.to_owned(), before[file].clone());
+    }
+    assert_eq!(
+        after, before,
+        "resume changed the lab although it was refused"
+    );
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[test]

@@ -137,6 +137,13 @@ fn staleness(saved: &Plan, session: &Session) -> Result<Vec<String>> {
             out.push(format!("  {}", d.as_change()));
         }
     }
+    out.extend(changed_components(then, &now));
+    Ok(out)
+}
+
+/// The policy modules and plugins whose sha256 differs between `then` and `now`.
+fn changed_components(then: &Provenance, now: &Provenance) -> Vec<String> {
+    let mut out = Vec::new();
     let keys = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
         a.keys()
             .chain(b.keys())
@@ -174,7 +181,7 @@ fn staleness(saved: &Plan, session: &Session) -> Result<Vec<String>> {
             _ => {}
         }
     }
-    Ok(out)
+    out
 }
 
 fn load_saved(path: &Path) -> Result<Plan> {
@@ -251,7 +258,10 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
             plan
         }
         None => {
-            let plan = make(&opened.session, &args.intent, &overrides)?;
+            let mut plan = make(&opened.session, &args.intent, &overrides)?;
+            // Journaled with the run, so that `resume` can tell whether the
+            // plugins or policies changed in between.
+            plan.provenance = Some(provenance(&opened.session, &plan.start));
             if args.format == Format::Text {
                 std::io::stdout().write_all(render::text(&plan).as_bytes())?;
             }
@@ -285,6 +295,18 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
     }
     let plan: Plan = serde_json::from_str(&opened.journal.plan_of(last.id)?)
         .context("the journal's plan cannot be read")?;
+    // The run continues with the plugins and policies it was judged with, or
+    // not at all. (The deployment itself is re-observed before each step.)
+    if let Some(then) = &plan.provenance {
+        let changed = changed_components(then, &provenance(&opened.session, &plan.start));
+        if !changed.is_empty() {
+            bail!(
+                "refusing to resume run {}: what it was planned and judged with changed\n  {}\nbind the plugins and policies the run was made with again (the sha256s above), then resume",
+                last.id,
+                changed.join("\n  ")
+            );
+        }
+    }
     let overrides = Overrides(opened.journal.overrides_of(last.id)?.into_iter().collect());
     opened.journal.reopen_run(last.id)?;
     execute(&opened, &plan, &overrides, Some(last.id), args.format)
