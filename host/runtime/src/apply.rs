@@ -639,16 +639,7 @@ impl Executor<'_> {
     ) -> Result<(), ApplyError> {
         let index = step.index;
         let action = step.action.name();
-        let failed = |plugin: &Plugin, function: &'static str| {
-            let plugin = plugin.name().to_owned();
-            move |source| ApplyError::Call {
-                step: index,
-                action: action.to_owned(),
-                plugin,
-                function,
-                source,
-            }
-        };
+        let failed = |plugin: &Plugin, function: &'static str| call_failed(step, plugin, function);
         let verification = |detail: String| ApplyError::Verification {
             step: index,
             action: action.to_owned(),
@@ -830,17 +821,7 @@ impl Executor<'_> {
         progress: &mut dyn Progress,
     ) -> Result<bool, ApplyError> {
         let index = step.index;
-        let action = step.action.name();
-        let failed = |plugin: &Plugin, function: &'static str| {
-            let plugin = plugin.name().to_owned();
-            move |source| ApplyError::Call {
-                step: index,
-                action: action.to_owned(),
-                plugin,
-                function,
-                source,
-            }
-        };
+        let failed = |plugin: &Plugin, function: &'static str| call_failed(step, plugin, function);
         Ok(match op {
             Operation::EditDraft { .. }
             | Operation::AwaitReplica { .. }
@@ -993,6 +974,24 @@ impl Executor<'_> {
 
     fn pools(&self, step: usize) -> Result<&PoolControl, ApplyError> {
         self.need(&self.plugins.pool_control, step, PluginKind::PoolControl)
+    }
+}
+
+/// A plugin call of `step` failed: the error names the step, plugin and call.
+fn call_failed(
+    step: &Step,
+    plugin: &Plugin,
+    function: &'static str,
+) -> impl FnOnce(CallError) -> ApplyError + use<> {
+    let index = step.index;
+    let action = step.action.name().to_owned();
+    let plugin = plugin.name().to_owned();
+    move |source| ApplyError::Call {
+        step: index,
+        action,
+        plugin,
+        function,
+        source,
     }
 }
 
