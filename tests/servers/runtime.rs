@@ -27,10 +27,7 @@ impl Harness {
         // One cache for every test of the binary: the components compile once.
         let cache_root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("servers-component-cache");
         std::fs::create_dir_all(&cache_root).unwrap();
-        let cache = ComponentCache::new(
-            Dir::open_ambient_dir(&cache_root, cap_std::ambient_authority()).unwrap(),
-            cache_root.clone(),
-        );
+        let cache = ComponentCache::open(&cache_root).unwrap();
         let audit = Arc::new(MemoryAuditSink::new());
         let runtime = Runtime::new(audit.clone()).unwrap();
         Self {
@@ -58,17 +55,17 @@ impl Harness {
         tables: &str,
     ) -> Result<failback_runtime::Plugins, failback_runtime::LoadError> {
         let bytes = std::fs::read(component).unwrap();
+        let manifest = std::fs::read(manifest).unwrap();
         self.write(&format!("plugins/{name}.wasm"), &bytes);
-        self.write(
-            &format!("plugins/{name}.plugin.toml"),
-            std::fs::read(manifest).unwrap(),
-        );
+        self.write(&format!("plugins/{name}.plugin.toml"), &manifest);
         self.write(
             "failback.toml",
             format!(
                 "[environment]\nname = \"servers\"\nzone = \"contoso.com\"\n\n\
-                 [plugins.{kind}]\npath = \"plugins/{name}.wasm\"\nsha256 = \"{}\"\n\n{tables}",
-                Digest::of(&bytes)
+                 [plugins.{kind}]\npath = \"plugins/{name}.wasm\"\nsha256 = \"{}\"\n\
+                 manifest-sha256 = \"{}\"\n\n{tables}",
+                Digest::of(&bytes),
+                Digest::of(&manifest)
             ),
         );
         let dir = Dir::open_ambient_dir(self.env_dir.path(), cap_std::ambient_authority()).unwrap();
@@ -76,7 +73,6 @@ impl Harness {
         self.runtime.load_plugins(
             &environment,
             &dir,
-            self.env_dir.path(),
             &self.cache,
             &|_| None,
         )

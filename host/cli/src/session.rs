@@ -19,7 +19,7 @@ use failback_runtime::{
 
 /// The directory beside the environment file where apply keeps its journal,
 /// lock and audit log.
-pub const STATE_DIR: &str = ".failback";
+pub use failback_runtime::state::STATE_DIR;
 
 /// An opened environment with its plugins and policies loaded. The plugins
 /// and policy modules keep what they need of the runtime alive (the engine and
@@ -65,7 +65,7 @@ impl Session {
         let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
         let cache = open_cache()?;
         let plugins = runtime
-            .load_plugins(&environment, &dir, &root, &cache, &|name| {
+            .load_plugins(&environment, &dir, &cache, &|name| {
                 std::env::var(name).ok()
             })
             .context("cannot load the environment's plugins")?;
@@ -78,12 +78,10 @@ impl Session {
         })
     }
 
-    /// `<environment dir>/.failback`, created if missing.
+    /// `<environment dir>/.failback`, created if missing, private to this user
+    /// (`failback_runtime::state`).
     pub fn state_dir(root: &Path) -> Result<PathBuf> {
-        let dir = root.join(STATE_DIR);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create `{}`", dir.display()))?;
-        Ok(dir)
+        Ok(failback_runtime::state::prepare(root)?)
     }
 
     /// The environment directory of the environment file `env`.
@@ -131,9 +129,5 @@ pub fn open_cache() -> Result<ComponentCache> {
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("failback")))
         .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/failback")))
         .context("no cache directory: set FAILBACK_CACHE_DIR, XDG_CACHE_HOME or HOME")?;
-    std::fs::create_dir_all(&root)
-        .with_context(|| format!("cannot create the cache directory `{}`", root.display()))?;
-    let dir = Dir::open_ambient_dir(&root, ambient_authority())
-        .with_context(|| format!("cannot open the cache directory `{}`", root.display()))?;
-    Ok(ComponentCache::new(dir, root))
+    Ok(ComponentCache::open(&root)?)
 }

@@ -11,7 +11,8 @@
 //! - [`intent`]: what to fail back, checked;
 //! - [`plan`]: the planner, its steps and typed operations, findings;
 //! - [`render`]: text, JSON and PowerShell;
-//! - [`lab`]: the lab's file sets per scenario.
+//! - [`lab`]: the lab's file sets per scenario;
+//! - [`text`]: strings from the environment, checked on entry and escaped on exit.
 
 pub mod deployment;
 pub mod intent;
@@ -19,4 +20,5 @@ pub mod lab;
 pub mod observed;
 pub mod plan;
 pub mod render;
+pub mod text;
 pub mod topology;

@@ -31,10 +31,7 @@ fn setup() -> Setup {
     let env_dir = tempfile::tempdir().unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(Arc::new(NullAuditSink)).unwrap();
-    let cache = ComponentCache::new(
-        Dir::open_ambient_dir(cache_dir.path(), cap_std::ambient_authority()).unwrap(),
-        cache_dir.path().to_owned(),
-    );
+    let cache = ComponentCache::open(cache_dir.path()).unwrap();
     let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_GOOD).unwrap();
     let source = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,23 +41,22 @@ fn setup() -> Setup {
     let digest = Digest::of(&bytes);
     std::fs::create_dir(env_dir.path().join("plugins")).unwrap();
     std::fs::write(env_dir.path().join("plugins/good.wasm"), &bytes).unwrap();
-    std::fs::write(
-        env_dir.path().join("plugins/good.plugin.toml"),
-        format!("sha256 = \"{digest}\"\n{source}"),
-    )
-    .unwrap();
+    let manifest = format!("sha256 = \"{digest}\"\n{source}");
+    std::fs::write(env_dir.path().join("plugins/good.plugin.toml"), &manifest).unwrap();
+    let manifest_digest = Digest::of(manifest.as_bytes());
     std::fs::write(
         env_dir.path().join("failback.toml"),
         format!(
             "[environment]\nname = \"bench\"\nzone = \"contoso.com\"\n\
-             [plugins.dns-provider]\npath = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\n"
+             [plugins.dns-provider]\npath = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\n\
+             manifest-sha256 = \"{manifest_digest}\"\n"
         ),
     )
     .unwrap();
     let dir = Dir::open_ambient_dir(env_dir.path(), cap_std::ambient_authority()).unwrap();
     let environment = Environment::load(&dir, "failback.toml").unwrap();
     let dns = runtime
-        .load_plugins(&environment, &dir, env_dir.path(), &cache, &|_| None)
+        .load_plugins(&environment, &dir, &cache, &|_| None)
         .unwrap()
         .dns_provider
         .unwrap();

@@ -1,7 +1,14 @@
-//! One call into a guest: a fresh store with its WASI context, limits and epoch
-//! deadline, the `host` import, and the translation of whatever went wrong into a
-//! typed [`CallError`] that keeps what the guest returned apart from what the
-//! runtime stopped.
+//! One call into a guest: a fresh store with its WASI context, limits, hostcall
+//! fuel and deadline, the imports guests link against (plugins and policies
+//! each their own), and the translation of whatever went wrong into a typed
+//! [`CallError`] that keeps what the guest returned apart from what the runtime
+//! stopped.
+//!
+//! Every call runs asynchronously under a time-out at its deadline, so a guest
+//! waiting in a host call (a socket that never answers, a FIFO, a clock) is
+//! stopped like one spinning in its own code (the epoch deadline). Whatever a
+//! guest says — log lines, stderr, `plugin-error` messages — has its secrets
+//! redacted and its control characters escaped before it is kept or cut.
 //!
 //! Plugins ([`crate::plugin`]) and policy modules ([`crate::policy`]) both call
 //! through [`Guest::call`]; every call leaves an audit record.
@@ -12,24 +19,31 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use wasmtime::component::{HasSelf, InstancePre, Linker, Resource, ResourceTable};
+use failback_core::text::{printable, printable_lines};
+use wasmtime::component::{HasData, HasSelf, InstancePre, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, StoreContextMut, Trap};
-use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::cli::WasiCliView as _;
+use wasmtime_wasi::clocks::WasiClocksView as _;
+use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::audit::{
     AuditRecord, AuditSink, LogLevel, LogLine, MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_CALL, Outcome,
 };
-use crate::capability::{NetworkDenial, NetworkDenials, Sandbox};
+use crate::capability::{NetworkDenial, NetworkDenials, Preopen, Sandbox};
 use crate::digest::Digest;
 use crate::environment::ResolvedValue;
 use crate::manifest::Limits;
 use crate::plugin::PluginError;
 use crate::wit::v0_1_0::base::failback::plugin::{host, types};
 
-/// How much of a trapping guest's stderr the host keeps for the error.
+/// How much of a trapping guest's stderr the host keeps for the error, after
+/// redaction.
 const STDERR_BYTES: usize = 4_096;
+/// How much of a guest's stderr the host captures before redacting it: more
+/// than it keeps, so that a secret is redacted whole before the text is cut.
+const STDERR_CAPTURE_BYTES: usize = 64 << 10;
 /// Core instances, tables and memories one store may create. A component built
 /// for `wasm32-wasip2` instantiates a handful of core modules (the program and
 /// the adapter shims); these bounds leave room for that and no more.
@@ -37,6 +51,8 @@ const MAX_CORE_INSTANCES: usize = 32;
 const MAX_TABLES: usize = 32;
 const MAX_MEMORIES: usize = 2;
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// The WASI version of the interfaces the host shadows.
+const WASI_VERSION: &str = "0.2.12";
 
 /// The state of one store: one call.
 pub struct CallState {
@@ -46,6 +62,9 @@ pub struct CallState {
     table: ResourceTable,
     limiter: CallLimiter,
     host: HostState,
+    /// The granted directories, opened once when the plugin was loaded: what
+    /// `wasi:filesystem/preopens.get-directories` hands the guest.
+    preopens: Arc<[Preopen]>,
 }
 
 impl fmt::Debug for CallState {
@@ -66,28 +85,102 @@ impl WasiView for CallState {
     }
 }
 
+/// The secrets of a guest's configuration, and the one way its texts are made
+/// fit to keep: every secret replaced, then control characters escaped, then
+/// cut — in that order, so that no cut leaves part of a secret behind.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor {
+    /// Longest first, so that a secret holding another is replaced whole.
+    secrets: Arc<[String]>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
+/// What a secret is replaced with.
+const REDACTED: &str = "<redacted>";
+
+impl Redactor {
+    pub(crate) fn new(config: &BTreeMap<String, ResolvedValue>) -> Self {
+        let mut secrets: Vec<String> = config
+            .values()
+            .filter_map(|value| match value {
+                ResolvedValue::Secret(secret) if !secret.expose().is_empty() => {
+                    Some(secret.expose().to_owned())
+                }
+                _ => None,
+            })
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Self {
+            secrets: secrets.into(),
+        }
+    }
+
+    /// `text` with every secret replaced. When `text` was cut short before it
+    /// got here (`cut_short`), an end that begins a secret is replaced too.
+    fn redact(&self, text: &str, cut_short: bool) -> String {
+        let mut text = text.to_owned();
+        for secret in self.secrets.iter() {
+            text = text.replace(secret.as_str(), REDACTED);
+        }
+        if cut_short {
+            for secret in self.secrets.iter() {
+                let partial = (1..secret.len())
+                    .rev()
+                    .filter(|&n| secret.is_char_boundary(n))
+                    .find(|&n| text.ends_with(&secret[..n]));
+                if let Some(n) = partial {
+                    text.truncate(text.len() - n);
+                    text.push_str(REDACTED);
+                }
+            }
+        }
+        text
+    }
+
+    /// A single-line text a guest gave (a log line, an error message): redacted,
+    /// escaped ([`printable`]), then cut at `max` bytes.
+    pub(crate) fn line(&self, text: &str, max: usize) -> String {
+        cut(printable(&self.redact(text, false)).into_owned(), max)
+    }
+
+    /// What a guest wrote to stderr, captured up to `capacity` bytes: redacted,
+    /// each line escaped, then cut at [`STDERR_BYTES`].
+    fn stderr(&self, captured: &[u8], capacity: usize) -> String {
+        let text = String::from_utf8_lossy(captured);
+        let redacted = self.redact(&text, captured.len() >= capacity);
+        cut(printable_lines(redacted.trim()), STDERR_BYTES)
+    }
+
+    /// The guest's `plugin-error`, every message made fit to show.
+    fn plugin_error(&self, error: PluginError) -> PluginError {
+        error.map_message(|message| self.line(&message, MAX_LOG_LINE_BYTES))
+    }
+}
+
+/// `text` cut at `max` bytes, on a character boundary.
+fn cut(mut text: String, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
+}
+
 /// What the `host` import needs during one call.
 struct HostState {
     plugin: Arc<str>,
     function: &'static str,
     config: Arc<BTreeMap<String, ResolvedValue>>,
+    redactor: Redactor,
     audit: Arc<dyn AuditSink>,
     lines: u32,
     dropped: u32,
-}
-
-impl HostState {
-    fn redact(&self, message: &str) -> String {
-        let mut message = message.to_owned();
-        for value in self.config.values() {
-            if let ResolvedValue::Secret(secret) = value
-                && !secret.expose().is_empty()
-            {
-                message = message.replace(secret.expose(), "<redacted>");
-            }
-        }
-        message
-    }
 }
 
 impl types::Host for CallState {}
@@ -100,11 +193,6 @@ impl host::Host for CallState {
             return;
         }
         host.lines += 1;
-        let mut cut = message.len().min(MAX_LOG_LINE_BYTES);
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let message = host.redact(&message[..cut]);
         host.audit.log(LogLine {
             plugin: host.plugin.to_string(),
             function: host.function.to_owned(),
@@ -114,7 +202,7 @@ impl host::Host for CallState {
                 types::LogLevel::Warn => LogLevel::Warn,
                 types::LogLevel::Error => LogLevel::Error,
             },
-            message,
+            message: host.redactor.line(&message, MAX_LOG_LINE_BYTES),
         });
     }
 
@@ -126,56 +214,77 @@ impl host::Host for CallState {
     }
 }
 
-/// The `wasi:io/poll` interface the synchronous WASI bindings define.
-const WASI_IO_POLL: &str = "wasi:io/poll@0.2.12";
+/// The data of the `wasi:io` bindings: the store's resource table.
+struct Table;
 
-/// Replace WASI's two blocking waits, `poll` and `pollable.block`, with ones
-/// that give up at the call's deadline.
-///
-/// The epoch deadline stops a guest only while it runs wasm code; a guest that
-/// waits in a host call (`std::thread::sleep`, a read from a socket that never
-/// answers) would otherwise hold the host past its time limit for as long as it
-/// likes. Both waits run WASI's own implementation under a Tokio time-out at the
-/// deadline, and trap as an interrupt (reported as [`CallError::Timeout`]) when
-/// it passes.
-fn bound_blocking_waits(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
+impl HasData for Table {
+    type Data<'a> = &'a mut ResourceTable;
+}
 
-    fn until_deadline<F: Future>(deadline: Instant, wait: F) -> wasmtime::Result<F::Output> {
-        let deadline = tokio::time::Instant::from_std(deadline);
-        // The time-out registers with Tokio's timer when created: create it
-        // inside the runtime.
-        wasmtime_wasi::runtime::in_tokio(
-            async move { tokio::time::timeout_at(deadline, wait).await },
-        )
-        .map_err(|_| wasmtime::Error::from(Trap::Interrupt))
-    }
+fn table(state: &mut CallState) -> &mut ResourceTable {
+    &mut state.table
+}
 
+/// Add the imports a plugin may use to `linker`: all of WASI (asynchronous, so
+/// that every wait ends at the call's deadline), with the preopened directories
+/// handed out from the handles opened at load ([`CallState::preopens`]), and
+/// the `host` interface.
+pub(crate) fn link_plugin(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
     linker.allow_shadowing(true);
-    let mut poll = linker.instance(WASI_IO_POLL)?;
-    poll.func_wrap(
-        "poll",
-        |mut store: StoreContextMut<'_, CallState>, (pollables,): (Vec<Resource<DynPollable>>,)| {
-            let state = store.data_mut();
-            let ready = until_deadline(
-                state.deadline,
-                async_poll::Host::poll(&mut state.table, pollables),
-            )??;
-            Ok((ready,))
-        },
-    )?;
-    poll.func_wrap(
-        "[method]pollable.block",
-        |mut store: StoreContextMut<'_, CallState>, (pollable,): (Resource<DynPollable>,)| {
-            let state = store.data_mut();
-            until_deadline(
-                state.deadline,
-                async_poll::HostPollable::block(&mut state.table, pollable),
-            )??;
-            Ok(())
-        },
-    )?;
+    linker
+        .instance(&format!("wasi:filesystem/preopens@{WASI_VERSION}"))?
+        .func_wrap(
+            "get-directories",
+            |mut store: StoreContextMut<'_, CallState>, (): ()| {
+                let state = store.data_mut();
+                let preopens = Arc::clone(&state.preopens);
+                let mut directories = Vec::with_capacity(preopens.len());
+                for preopen in preopens.iter() {
+                    let descriptor: Resource<Descriptor> =
+                        state.table.push(Descriptor::Dir(preopen.dir.clone()))?;
+                    directories.push((descriptor, preopen.guest_path.clone()));
+                }
+                Ok((directories,))
+            },
+        )?;
     linker.allow_shadowing(false);
+    host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    Ok(())
+}
+
+/// Add the imports a policy module may use to `linker`: what a `wasm32-wasip2`
+/// std guest imports to run at all — `wasi:io`, `wasi:cli` (no arguments, no
+/// environment, stdin closed), and the clocks and random numbers, which a
+/// policy's context fixes ([`Sandbox::policy`]) so that no verdict depends on
+/// time or chance. No files, no sockets, no `host`: a module that imports
+/// them does not link.
+pub(crate) fn link_policy(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::WasiCli;
+    use wasmtime_wasi::clocks::WasiClocks;
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi_io::bindings::wasi::io;
+
+    let l = linker;
+    io::error::add_to_linker::<CallState, Table>(l, table)?;
+    io::poll::add_to_linker::<CallState, Table>(l, table)?;
+    io::streams::add_to_linker::<CallState, Table>(l, table)?;
+    cli::exit::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::environment::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::stdin::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::stdout::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::stderr::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::terminal_input::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::terminal_output::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
+    clocks::wall_clock::add_to_linker::<CallState, WasiClocks>(l, CallState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<CallState, WasiClocks>(l, CallState::clocks)?;
+    random::random::add_to_linker::<CallState, WasiRandom>(l, |s| s.wasi.random())?;
+    random::insecure::add_to_linker::<CallState, WasiRandom>(l, |s| s.wasi.random())?;
+    random::insecure_seed::add_to_linker::<CallState, WasiRandom>(l, |s| s.wasi.random())?;
     Ok(())
 }
 
@@ -186,27 +295,47 @@ enum LimitHit {
     Table { requested_elements: usize },
 }
 
-/// The store's resource limiter: the plugin's memory limit, and fixed bounds on
-/// tables and instances. A growth past a limit traps at once (rather than
-/// failing `memory.grow`) and is noted, so the error names the limit.
+/// The store's resource limiter: the plugin's memory limit over all the
+/// memories of the instance together, and fixed bounds on tables and
+/// instances. A growth past a limit traps at once (rather than failing
+/// `memory.grow`) and is noted, so the error names the limit.
+#[derive(Debug)]
 struct CallLimiter {
     memory_bytes: usize,
+    /// The bytes of every memory of the store, as the limiter last allowed them.
+    memory_in_use: usize,
     hit: Option<LimitHit>,
+}
+
+impl CallLimiter {
+    fn new(memory_bytes: usize) -> Self {
+        Self {
+            memory_bytes,
+            memory_in_use: 0,
+            hit: None,
+        }
+    }
 }
 
 impl ResourceLimiter for CallLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
+        // A new memory comes here too, growing from 0 to its initial size.
+        let in_use = self
+            .memory_in_use
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if in_use > self.memory_bytes {
             self.hit = Some(LimitHit::Memory {
-                requested_bytes: desired,
+                requested_bytes: in_use,
             });
             return Err(wasmtime::format_err!("memory limit reached"));
         }
+        self.memory_in_use = in_use;
         Ok(true)
     }
 
@@ -279,22 +408,25 @@ pub enum CallError {
         plugin: String,
         function: &'static str,
         trap: String,
-        /// What the guest wrote to stderr (a panic message), cut at 4 KiB.
+        /// What the guest wrote to stderr (a panic message): secrets redacted,
+        /// control characters escaped, cut at 4 KiB.
         stderr: String,
     },
-    #[error("`{plugin}` was denied {} in `{function}`", list(.denials))]
+    #[error("`{plugin}` was denied {} in `{function}`", list(.denials, *.more))]
     Denied {
         plugin: String,
         function: &'static str,
+        /// The first denials of the call.
         denials: Vec<NetworkDenial>,
+        /// How many more there were.
+        more: usize,
     },
     #[error(
-        "`{plugin}` returned {bytes} bytes from `{function}`, more than the {limit} bytes allowed"
+        "`{plugin}` passed more than the {limit} bytes allowed in one transfer to the host in `{function}`"
     )]
     ResultTooLarge {
         plugin: String,
         function: &'static str,
-        bytes: usize,
         limit: usize,
     },
     #[error("`{plugin}` cannot be instantiated for `{function}`: {message}")]
@@ -312,7 +444,6 @@ pub enum CallError {
 }
 
 fn stderr_suffix(stderr: &str) -> String {
-    let stderr = stderr.trim();
     if stderr.is_empty() {
         String::new()
     } else {
@@ -320,12 +451,16 @@ fn stderr_suffix(stderr: &str) -> String {
     }
 }
 
-fn list(denials: &[NetworkDenial]) -> String {
-    denials
+fn list(denials: &[NetworkDenial], more: usize) -> String {
+    let mut text = denials
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 impl CallError {
@@ -340,7 +475,10 @@ impl CallError {
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
-    pub(crate) linker: Arc<Linker<CallState>>,
+    /// The imports of plugins ([`link_plugin`]).
+    pub(crate) plugin_linker: Arc<Linker<CallState>>,
+    /// The imports of policy modules ([`link_policy`]).
+    pub(crate) policy_linker: Arc<Linker<CallState>>,
     pub(crate) audit: Arc<dyn AuditSink>,
     /// Epoch ticks per millisecond of wall time, rounded up per call.
     pub(crate) tick_ms: u64,
@@ -359,6 +497,7 @@ pub(crate) struct Guest {
     pub(crate) limits: Limits,
     pub(crate) sandbox: Sandbox,
     pub(crate) config: Arc<BTreeMap<String, ResolvedValue>>,
+    pub(crate) redactor: Redactor,
     pub(crate) shared: Shared,
 }
 
@@ -372,29 +511,37 @@ impl fmt::Debug for Guest {
     }
 }
 
-impl Guest {
-    /// Add the WASI and `host` imports every guest may use to `linker`.
-    pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-        wasmtime_wasi::p2::add_to_linker_sync(linker)?;
-        bound_blocking_waits(linker)?;
-        host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-        Ok(())
-    }
+/// What one call's store reports beside its data: the socket uses refused and
+/// what the guest wrote to stderr.
+struct Witness {
+    denials: NetworkDenials,
+    stderr: MemoryOutputPipe,
+}
 
+/// Where a call failed.
+enum Stage {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
+impl Guest {
     /// Call `function` in a fresh store: `instantiate` makes the bindings,
     /// `call` calls the export, `convert` turns the guest's value into the
-    /// host's and `size` measures it.
+    /// host's. The whole call — instantiation, the guest's code and every host
+    /// call it makes — ends at the deadline.
     pub(crate) fn call<B, R, O>(
         &self,
         function: &'static str,
-        instantiate: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<B>,
-        call: impl FnOnce(&B, &mut Store<CallState>) -> wasmtime::Result<Result<R, types::PluginError>>,
+        instantiate: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<B>,
+        call: impl AsyncFnOnce(
+            &B,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<R, types::PluginError>>,
         convert: impl FnOnce(R) -> O,
-        size: impl FnOnce(&O) -> usize,
     ) -> Result<O, CallError> {
         let at = SystemTime::now();
         let started = Instant::now();
-        let result = self.run(function, instantiate, call, convert, size);
+        let result = self.run(function, instantiate, call, convert);
         let outcome = match &result {
             Ok(_) => Outcome::Ok,
             Err(CallError::Plugin { error, .. }) => Outcome::PluginError(error.to_string()),
@@ -415,64 +562,56 @@ impl Guest {
     fn run<B, R, O>(
         &self,
         function: &'static str,
-        instantiate: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<B>,
-        call: impl FnOnce(&B, &mut Store<CallState>) -> wasmtime::Result<Result<R, types::PluginError>>,
+        instantiate: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<B>,
+        call: impl AsyncFnOnce(
+            &B,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<R, types::PluginError>>,
         convert: impl FnOnce(R) -> O,
-        size: impl FnOnce(&O) -> usize,
     ) -> Result<O, CallError> {
         let plugin = || self.name.to_string();
-        let (mut store, denials, stderr) = self.store(function)?;
-        let bindings = instantiate(&mut store)
-            .map_err(|error| self.failure(&store, function, &stderr, error, true))?;
-        let returned = call(&bindings, &mut store);
-        self.report_dropped_lines(&mut store);
-        let denied = denials.take();
-        if !denied.is_empty() {
+        let (mut store, witness) = self.store(function)?;
+        let returned = until_deadline(store.data().deadline, async {
+            let bindings = instantiate(&mut store).await.map_err(Stage::Instantiate)?;
+            call(&bindings, &mut store).await.map_err(Stage::Call)
+        });
+        self.report_notes(&store, &witness);
+        let (denials, more) = witness.denials.take();
+        if !denials.is_empty() {
             return Err(CallError::Denied {
                 plugin: plugin(),
                 function,
-                denials: denied,
+                denials,
+                more,
             });
         }
         match returned {
-            Err(error) => Err(self.failure(&store, function, &stderr, error, false)),
-            Ok(Err(error)) => Err(CallError::Plugin {
+            None => Err(self.timeout(function)),
+            Some(Err(Stage::Instantiate(error))) => {
+                Err(self.failure(&store, function, &witness, error, true))
+            }
+            Some(Err(Stage::Call(error))) => {
+                Err(self.failure(&store, function, &witness, error, false))
+            }
+            Some(Ok(Err(error))) => Err(CallError::Plugin {
                 plugin: plugin(),
                 function,
-                error: error.into(),
+                error: self.redactor.plugin_error(error.into()),
             }),
-            Ok(Ok(value)) => {
-                let value = convert(value);
-                let bytes = size(&value);
-                if bytes > self.shared.max_result_bytes {
-                    return Err(CallError::ResultTooLarge {
-                        plugin: plugin(),
-                        function,
-                        bytes,
-                        limit: self.shared.max_result_bytes,
-                    });
-                }
-                Ok(value)
-            }
+            Some(Ok(Ok(value))) => Ok(convert(value)),
         }
     }
 
     /// A fresh store for one call of `function`, with its WASI context,
-    /// limiter and epoch deadline; the call's socket denials and stderr.
-    fn store(
-        &self,
-        function: &'static str,
-    ) -> Result<(Store<CallState>, NetworkDenials, MemoryOutputPipe), CallError> {
-        let denials = NetworkDenials::default();
-        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+    /// limiter, hostcall fuel and epoch deadline; the call's witness.
+    fn store(&self, function: &'static str) -> Result<(Store<CallState>, Witness), CallError> {
+        let witness = Witness {
+            denials: NetworkDenials::default(),
+            stderr: MemoryOutputPipe::new(STDERR_CAPTURE_BYTES),
+        };
         let wasi = self
             .sandbox
-            .wasi_context(&denials, stderr.clone())
-            .map_err(|e| CallError::Sandbox {
-                plugin: self.name.to_string(),
-                function,
-                message: e.to_string(),
-            })?;
+            .wasi_context(&witness.denials, witness.stderr.clone());
         let memory_bytes = usize::try_from(self.limits.memory_mib)
             .unwrap_or(usize::MAX)
             .saturating_mul(1 << 20);
@@ -483,24 +622,26 @@ impl Guest {
                     + Duration::from_millis(u64::from(self.limits.call_timeout_ms)),
                 wasi,
                 table: ResourceTable::new(),
-                limiter: CallLimiter {
-                    memory_bytes,
-                    hit: None,
-                },
+                limiter: CallLimiter::new(memory_bytes),
                 host: HostState {
                     plugin: Arc::clone(&self.name),
                     function,
                     config: Arc::clone(&self.config),
+                    redactor: self.redactor.clone(),
                     audit: Arc::clone(&self.shared.audit),
                     lines: 0,
                     dropped: 0,
                 },
+                preopens: self.sandbox.shared_preopens(),
             },
         );
         store.limiter(|state| &mut state.limiter);
+        // Whatever the guest hands the host in one go — the value it returns,
+        // a log line, a write — is bounded before it is lifted.
+        store.set_hostcall_fuel(self.shared.max_result_bytes);
         let ticks = u64::from(self.limits.call_timeout_ms).div_ceil(self.shared.tick_ms) + 1;
         store.set_epoch_deadline(ticks);
-        Ok((store, denials, stderr))
+        Ok((store, witness))
     }
 
     /// Instantiate in a fresh store and drop it, calling nothing: proves the
@@ -508,24 +649,45 @@ impl Guest {
     /// benchmark measures). Not audited: no guest function runs.
     pub(crate) fn instantiate(&self, pre: &InstancePre<CallState>) -> Result<(), CallError> {
         const FUNCTION: &str = "instantiate";
-        let (mut store, _, stderr) = self.store(FUNCTION)?;
-        pre.instantiate(&mut store)
-            .map(drop)
-            .map_err(|error| self.failure(&store, FUNCTION, &stderr, error, true))
+        let (mut store, witness) = self.store(FUNCTION)?;
+        match until_deadline(store.data().deadline, pre.instantiate_async(&mut store)) {
+            None => Err(self.timeout(FUNCTION)),
+            Some(Ok(_)) => Ok(()),
+            Some(Err(error)) => Err(self.failure(&store, FUNCTION, &witness, error, true)),
+        }
     }
 
-    fn report_dropped_lines(&self, store: &mut Store<CallState>) {
+    /// Log what the guest should know it lost: log lines past the budget, and
+    /// datagrams from addresses it was not granted, which were dropped.
+    fn report_notes(&self, store: &Store<CallState>, witness: &Witness) {
         let host = &store.data().host;
-        if host.dropped > 0 {
+        let note = |message: String| {
             host.audit.log(LogLine {
                 plugin: host.plugin.to_string(),
                 function: host.function.to_owned(),
                 level: LogLevel::Warn,
-                message: format!(
-                    "{} more log lines dropped (at most {MAX_LOG_LINES_PER_CALL} per call)",
-                    host.dropped
-                ),
+                message,
             });
+        };
+        if host.dropped > 0 {
+            note(format!(
+                "{} more log lines dropped (at most {MAX_LOG_LINES_PER_CALL} per call)",
+                host.dropped
+            ));
+        }
+        let unsolicited = witness.denials.unsolicited();
+        if unsolicited > 0 {
+            note(format!(
+                "{unsolicited} datagrams from addresses not granted were dropped"
+            ));
+        }
+    }
+
+    fn timeout(&self, function: &'static str) -> CallError {
+        CallError::Timeout {
+            plugin: self.name.to_string(),
+            function,
+            timeout_ms: self.limits.call_timeout_ms,
         }
     }
 
@@ -534,7 +696,7 @@ impl Guest {
         &self,
         store: &Store<CallState>,
         function: &'static str,
-        stderr: &MemoryOutputPipe,
+        witness: &Witness,
         error: wasmtime::Error,
         instantiating: bool,
     ) -> CallError {
@@ -557,29 +719,115 @@ impl Guest {
             }
             None => {}
         }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => CallError::Timeout {
+        if is_hostcall_fuel_exhausted(&error) {
+            return CallError::ResultTooLarge {
                 plugin,
                 function,
-                timeout_ms: self.limits.call_timeout_ms,
-            },
+                limit: self.shared.max_result_bytes,
+            };
+        }
+        let stderr = || {
+            self.redactor
+                .stderr(&witness.stderr.contents(), STDERR_CAPTURE_BYTES)
+        };
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => self.timeout(function),
             Some(trap) => CallError::Trap {
                 plugin,
                 function,
                 trap: trap.to_string(),
-                stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+                stderr: stderr(),
             },
             None if instantiating => CallError::Instantiate {
                 plugin,
                 function,
-                message: format!("{error:#}"),
+                message: self.redactor.line(&format!("{error:#}"), STDERR_BYTES),
             },
             None => CallError::Trap {
                 plugin,
                 function,
-                trap: format!("{error:#}"),
-                stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+                trap: self.redactor.line(&format!("{error:#}"), STDERR_BYTES),
+                stderr: stderr(),
             },
         }
+    }
+}
+
+/// Run `work` on WASI's Tokio runtime until it ends or `deadline` passes
+/// (`None`). Every wait a guest makes in a host call — a stream, a socket, a
+/// name lookup, a file, a clock — is a future of this one, so the deadline
+/// ends it; wasm code that never waits is stopped by the epoch deadline.
+///
+/// A file operation runs on a blocking thread (WASI's `spawn_blocking`): at
+/// the deadline the call returns, and the thread stays blocked until the
+/// operating system answers (a FIFO nobody writes to keeps it).
+fn until_deadline<F: Future>(deadline: Instant, work: F) -> Option<F::Output> {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    // The time-out registers with Tokio's timer when created: create it inside
+    // the runtime.
+    wasmtime_wasi::runtime::in_tokio(async move { tokio::time::timeout_at(deadline, work).await })
+        .ok()
+}
+
+/// Whether `error` is wasmtime refusing to lift more data from the guest than
+/// the store's hostcall fuel allows (its error type is private; its text is
+/// checked by the oversized-result tests).
+fn is_hostcall_fuel_exhausted(error: &wasmtime::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.to_string().contains("fuel allocated for hostcalls"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn the_memory_limit_holds_for_all_memories_of_an_instance_together() {
+        let mut limiter = CallLimiter::new(32 << 20);
+        // Two memories of 20 MiB each: the first fits, the second does not.
+        assert!(limiter.memory_growing(0, 20 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 20 << 20, None).is_err());
+        assert_eq!(
+            limiter.hit,
+            Some(LimitHit::Memory {
+                requested_bytes: 40 << 20
+            })
+        );
+        // Growing the first within the total is fine.
+        let mut limiter = CallLimiter::new(32 << 20);
+        assert!(limiter.memory_growing(0, 20 << 20, None).unwrap());
+        assert!(limiter.memory_growing(20 << 20, 30 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 4 << 20, None).is_err());
+    }
+
+    fn redactor(secret: &str) -> Redactor {
+        Redactor::new(&BTreeMap::from([(
+            "key".to_owned(),
+            ResolvedValue::Secret(crate::environment::Secret::new(secret.to_owned())),
+        )]))
+    }
+
+    #[test]
+    fn a_secret_is_redacted_before_a_line_is_cut() {
+        let redactor = redactor("s3cret-value");
+        let line = format!("{}s3cret-value", "x".repeat(MAX_LOG_LINE_BYTES - 4));
+        let kept = redactor.line(&line, MAX_LOG_LINE_BYTES);
+        assert!(!kept.contains("s3cr"), "{}", &kept[kept.len() - 20..]);
+    }
+
+    #[test]
+    fn a_secret_cut_short_by_the_capture_is_redacted_too() {
+        let redactor = redactor("s3cret-value");
+        let captured = format!("{}s3cr", "x".repeat(10));
+        let kept = redactor.stderr(captured.as_bytes(), captured.len());
+        assert_eq!(kept, format!("{}{REDACTED}", "x".repeat(10)));
+    }
+
+    #[test]
+    fn guest_text_is_one_escaped_line() {
+        let kept = redactor("k").line("ok\n\u{1b}[2Jfake line", 100);
+        assert_eq!(kept, "ok\\n\\u{1b}[2Jfake line");
     }
 }

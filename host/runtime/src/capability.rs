@@ -3,27 +3,35 @@
 //! grants.
 //!
 //! A plugin runs only when every capability it requests is granted, and when the
-//! environment grants nothing it did not request. Its WASI context then holds:
-//! the granted directories as preopens with the granted mode; a socket address
+//! environment grants nothing it did not request. Granted directories may not
+//! overlap one another (within a plugin, nor one nested in another plugin's),
+//! nor lie in or hold the environment's own `.failback/`, `secrets/` or
+//! `plugins/`; each is opened once, when the plugin loads, without following a
+//! symbolic link on the way, and that handle is what every call gets. Its WASI
+//! context then holds: the granted directories as preopens with the granted
+//! mode; a socket address
 //! check that lets through only the granted endpoints, per protocol (and the
 //! implicit wildcard bind a connect makes); name lookup only when granted; TCP or
 //! UDP only when an endpoint of that protocol is granted; no environment
 //! variables, no arguments, no inherited stdio (stdin closed, stdout and stderr
 //! discarded). Everything else the guest tries is denied by WASI, and a denied
-//! socket use is recorded for the audit.
+//! socket use is recorded for the audit: the first few by address, the rest
+//! counted; a datagram from an address not granted is dropped and counted, never
+//! held against the call.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Component;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use cap_std::fs::Dir;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, OpenMode, WasiCtx, WasiCtxBuilder};
 
-use crate::environment::{Grants, RelativePath};
+use crate::environment::{Environment, Grants, RelativePath};
 use crate::manifest::{Capabilities, Mode, Protocol};
 
 /// One reason a plugin may not run.
@@ -43,6 +51,16 @@ pub enum Denial {
     /// A granted directory does not exist, is not a directory, or leads out of
     /// the environment directory.
     DirUnavailable { capability: String, reason: String },
+    /// Two granted directories are the same or one holds the other.
+    OverlappingDirs {
+        capability: String,
+        other: String,
+        path: String,
+        other_path: String,
+    },
+    /// A granted directory is, lies in or holds a directory of the
+    /// environment's own (`.failback`, `secrets`, `plugins`).
+    ReservedDir { capability: String, path: String },
 }
 
 impl fmt::Display for Denial {
@@ -68,6 +86,19 @@ impl fmt::Display for Denial {
             Self::DirUnavailable { capability, reason } => {
                 write!(f, "directory `{capability}` cannot be granted: {reason}")
             }
+            Self::OverlappingDirs {
+                capability,
+                other,
+                path,
+                other_path,
+            } => write!(
+                f,
+                "directory `{capability}` (`{path}`) overlaps `{other}` (`{other_path}`): granted directories must be apart"
+            ),
+            Self::ReservedDir { capability, path } => write!(
+                f,
+                "directory `{capability}` (`{path}`) reaches the environment's own `.failback`, `secrets` or `plugins`, which no plugin is granted"
+            ),
         }
     }
 }
@@ -172,6 +203,24 @@ pub fn check(
             capability: "dns-lookup".to_owned(),
         });
     }
+    for (i, grant) in granted.dirs.iter().enumerate() {
+        if is_reserved(&grant.path) {
+            denials.push(Denial::ReservedDir {
+                capability: grant.capability.clone(),
+                path: grant.path.to_string(),
+            });
+        }
+        for other in &granted.dirs[i + 1..] {
+            if overlaps(&grant.path, &other.path) {
+                denials.push(Denial::OverlappingDirs {
+                    capability: grant.capability.clone(),
+                    other: other.capability.clone(),
+                    path: grant.path.to_string(),
+                    other_path: other.path.to_string(),
+                });
+            }
+        }
+    }
 
     if denials.is_empty() {
         Ok(granted)
@@ -183,55 +232,146 @@ pub fn check(
     }
 }
 
-/// A granted directory resolved to the host path WASI opens it by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The environment directory's own directories, which no grant may reach.
+const RESERVED_DIRS: [&str; 3] = [".failback", "secrets", "plugins"];
+
+/// The plain components of `path` (`./a/b` is `a`, `b`).
+fn components(path: &RelativePath) -> Vec<&std::ffi::OsStr> {
+    path.as_path()
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `path` is, lies in or holds one of [`RESERVED_DIRS`]: its first
+/// component names one (case aside, for file systems that ignore it).
+fn is_reserved(path: &RelativePath) -> bool {
+    components(path).first().is_some_and(|first| {
+        RESERVED_DIRS
+            .iter()
+            .any(|reserved| first.to_string_lossy().eq_ignore_ascii_case(reserved))
+    })
+}
+
+/// Whether one of `a` and `b` is the other or lies inside it.
+fn overlaps(a: &RelativePath, b: &RelativePath) -> bool {
+    let (a, b) = (components(a), components(b));
+    let shorter = a.len().min(b.len());
+    a[..shorter] == b[..shorter]
+}
+
+/// Check the directories an environment grants across its plugins: none may
+/// lie strictly inside another plugin's grant (the outer plugin could change
+/// what the inner one is given). Two plugins may share one directory.
+pub fn check_environment(environment: &Environment) -> Result<(), CapabilityError> {
+    let grants: Vec<(&str, &String, &RelativePath)> = environment
+        .plugins
+        .values()
+        .flat_map(|binding| {
+            binding
+                .grants
+                .dirs
+                .iter()
+                .map(move |(name, grant)| (binding.kind.name(), name, &grant.path))
+        })
+        .collect();
+    for (kind, name, path) in &grants {
+        for (other_kind, other, other_path) in &grants {
+            let (inner, outer) = (components(path), components(other_path));
+            if kind != other_kind && inner.len() > outer.len() && overlaps(path, other_path) {
+                return Err(CapabilityError {
+                    plugin: (*kind).to_owned(),
+                    denials: vec![Denial::OverlappingDirs {
+                        capability: (*name).clone(),
+                        other: format!("{other} of `{other_kind}`"),
+                        path: path.to_string(),
+                        other_path: other_path.to_string(),
+                    }],
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A granted directory, opened.
+#[derive(Clone)]
 pub struct Preopen {
     pub capability: String,
-    pub host_path: PathBuf,
     pub guest_path: String,
     pub mode: Mode,
+    /// The handle every call of the plugin is given.
+    pub(crate) dir: wasmtime_wasi::filesystem::Dir,
+}
+
+impl fmt::Debug for Preopen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Preopen")
+            .field("capability", &self.capability)
+            .field("guest_path", &self.guest_path)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a plugin's WASI context is built from, once per call.
 #[derive(Debug, Clone, Default)]
 pub struct Sandbox {
-    preopens: Vec<Preopen>,
+    preopens: Arc<[Preopen]>,
     endpoints: Arc<BTreeSet<(Protocol, SocketAddr)>>,
     dns_lookup: bool,
+    /// Clocks and random numbers fixed: the context of policy modules.
+    fixed: bool,
 }
 
 impl Sandbox {
-    /// No capability at all: the context of policy modules, and of plugins that
-    /// request nothing.
+    /// No capability at all: the context of plugins that request nothing.
     #[must_use]
     pub fn empty() -> Self {
         Self::default()
     }
 
-    /// Resolve `granted`'s directories: each must open, through the environment
-    /// directory `dir`, as a directory inside it (`cap_std` refuses a path or a
-    /// symbolic link that leads out). `root` is `dir`'s host path.
-    ///
-    /// WASI's `preopened_dir` takes a host path, not a handle, so the checked
-    /// relative path is joined to `root`. The check and the open are two steps;
-    /// the environment directory belongs to the operator, who could swap a
-    /// directory for a link between them, but a plugin cannot.
-    pub fn resolve(
-        plugin: &str,
-        granted: &Granted,
-        dir: &Dir,
-        root: &Path,
-    ) -> Result<Self, CapabilityError> {
+    /// No capability, and time and chance fixed: the context of policy modules.
+    /// The wall clock reads the Unix epoch, the monotonic clock stands at 0,
+    /// and every random number is 0, so a verdict cannot depend on either.
+    #[must_use]
+    pub fn policy() -> Self {
+        Self {
+            fixed: true,
+            ..Self::default()
+        }
+    }
+
+    /// Open `granted`'s directories once, through the environment directory
+    /// `dir`: each path component must be a directory inside it, reached
+    /// without following a symbolic link. The handles are what every call is
+    /// given; renaming or replacing a granted path afterwards changes nothing
+    /// for this plugin.
+    pub fn resolve(plugin: &str, granted: &Granted, dir: &Dir) -> Result<Self, CapabilityError> {
         let mut denials = Vec::new();
         let mut preopens = Vec::new();
         for grant in &granted.dirs {
-            match dir.open_dir(grant.path.as_path()) {
-                Ok(_) => preopens.push(Preopen {
-                    capability: grant.capability.clone(),
-                    host_path: root.join(grant.path.as_path()),
-                    guest_path: grant.guest_path.clone(),
-                    mode: grant.mode,
-                }),
+            match open_dir_nofollow(dir, &grant.path) {
+                Ok(opened) => {
+                    let (perms, open_mode) = match grant.mode {
+                        Mode::ReadOnly => (FsPerms::ReadOnly, OpenMode::READ),
+                        Mode::ReadWrite => (FsPerms::ReadWrite, OpenMode::READ | OpenMode::WRITE),
+                    };
+                    preopens.push(Preopen {
+                        capability: grant.capability.clone(),
+                        guest_path: grant.guest_path.clone(),
+                        mode: grant.mode,
+                        dir: wasmtime_wasi::filesystem::Dir::new(
+                            opened.into_std_file(),
+                            perms,
+                            open_mode,
+                            false,
+                        ),
+                    });
+                }
                 Err(e) => denials.push(Denial::DirUnavailable {
                     capability: grant.capability.clone(),
                     reason: format!("`{}`: {e}", grant.path),
@@ -245,9 +385,10 @@ impl Sandbox {
             });
         }
         Ok(Self {
-            preopens,
+            preopens: preopens.into(),
             endpoints: Arc::new(granted.endpoints.clone()),
             dns_lookup: granted.dns_lookup,
+            fixed: false,
         })
     }
 
@@ -257,26 +398,29 @@ impl Sandbox {
         &self.preopens
     }
 
-    /// Build the WASI context of one call. Denied socket uses are appended to
+    /// The preopened directories, shared with a call's store.
+    pub(crate) fn shared_preopens(&self) -> Arc<[Preopen]> {
+        Arc::clone(&self.preopens)
+    }
+
+    /// Build the WASI context of one call. Denied socket uses are recorded in
     /// `denials`; the guest's stderr goes to `stderr` (a bounded buffer the host
-    /// shows when the guest traps, since a panic message is written there).
-    pub fn wasi_context(
-        &self,
-        denials: &NetworkDenials,
-        stderr: MemoryOutputPipe,
-    ) -> Result<WasiCtx, std::io::Error> {
+    /// shows when the guest traps, since a panic message is written there). The
+    /// preopened directories are not in it: the host hands out the handles
+    /// itself ([`crate::call::link_plugin`]).
+    #[must_use]
+    pub fn wasi_context(&self, denials: &NetworkDenials, stderr: MemoryOutputPipe) -> WasiCtx {
         let mut builder = WasiCtxBuilder::new();
         // The defaults already hold no env, no args, a closed stdin and a
         // discarded stdout; nothing here adds them.
         builder.stderr(stderr);
-        for preopen in &self.preopens {
-            let perms = match preopen.mode {
-                Mode::ReadOnly => FsPerms::ReadOnly,
-                Mode::ReadWrite => FsPerms::ReadWrite,
-            };
+        if self.fixed {
             builder
-                .preopened_dir(&preopen.host_path, &preopen.guest_path, perms)
-                .map_err(|e| std::io::Error::other(format!("`{}`: {e}", preopen.capability)))?;
+                .wall_clock(FixedClock)
+                .monotonic_clock(FixedClock)
+                .secure_random(wasmtime_wasi::Deterministic::new(vec![0]))
+                .insecure_random(wasmtime_wasi::Deterministic::new(vec![0]))
+                .insecure_random_seed(0);
         }
         let tcp = self.endpoints.iter().any(|(p, _)| *p == Protocol::Tcp);
         let udp = self.endpoints.iter().any(|(p, _)| *p == Protocol::Udp);
@@ -295,8 +439,61 @@ impl Sandbox {
             }
             Box::pin(async move { allowed })
         });
-        Ok(builder.build())
+        builder.build()
     }
+}
+
+/// The clock of a policy module: always the Unix epoch, never moving.
+struct FixedClock;
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// Open the directory `path` of `dir`, one component at a time, refusing a
+/// symbolic link anywhere on the way (`O_NOFOLLOW`): a link swapped in for a
+/// granted directory, even one that stays inside the environment, is refused.
+#[cfg(unix)]
+fn open_dir_nofollow(dir: &Dir, path: &RelativePath) -> std::io::Result<Dir> {
+    use rustix::fs::{Mode as FileMode, OFlags, openat};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut current: Option<std::os::fd::OwnedFd> = None;
+    for name in components(path) {
+        let next = match &current {
+            None => openat(dir, name, flags, FileMode::empty()),
+            Some(fd) => openat(fd, name, flags, FileMode::empty()),
+        };
+        current = Some(next.map_err(|e| match e {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => std::io::Error::other(format!(
+                "`{}` is a symbolic link or not a directory",
+                name.to_string_lossy()
+            )),
+            e => std::io::Error::from(e),
+        })?);
+    }
+    let fd = current.ok_or_else(|| std::io::Error::other("empty path"))?;
+    Ok(Dir::from_std_file(std::fs::File::from(fd)))
+}
+
+#[cfg(not(unix))]
+fn open_dir_nofollow(dir: &Dir, path: &RelativePath) -> std::io::Result<Dir> {
+    dir.open_dir(path.as_path())
 }
 
 /// Whether a socket use is within the granted endpoints: a connect (TCP) or a
@@ -347,22 +544,46 @@ impl fmt::Display for NetworkDenial {
     }
 }
 
+/// How many denied socket uses a call keeps by address; the rest are counted.
+pub const MAX_DENIALS_KEPT: usize = 8;
+
 /// The socket uses refused during one call, shared with the address check.
+/// However many the guest provokes, it holds at most [`MAX_DENIALS_KEPT`] and
+/// two counters.
 #[derive(Debug, Clone, Default)]
-pub struct NetworkDenials(Arc<Mutex<Vec<NetworkDenial>>>);
+pub struct NetworkDenials(Arc<Mutex<DenialLog>>);
+
+#[derive(Debug, Default)]
+struct DenialLog {
+    kept: Vec<NetworkDenial>,
+    more: usize,
+    /// Datagrams received from addresses not granted (dropped by WASI).
+    unsolicited: usize,
+}
 
 impl NetworkDenials {
     fn push(&self, denial: NetworkDenial) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(denial);
+        let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if denial.use_ == describe(SocketAddrUse::UdpReceive) {
+            log.unsolicited = log.unsolicited.saturating_add(1);
+        } else if log.kept.len() < MAX_DENIALS_KEPT {
+            log.kept.push(denial);
+        } else {
+            log.more = log.more.saturating_add(1);
+        }
     }
 
-    /// Every denial so far.
+    /// The denials kept so far, and how many more there were.
     #[must_use]
-    pub fn take(&self) -> Vec<NetworkDenial> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    pub fn take(&self) -> (Vec<NetworkDenial>, usize) {
+        let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        (std::mem::take(&mut log.kept), std::mem::take(&mut log.more))
+    }
+
+    /// How many datagrams from addresses not granted were dropped.
+    #[must_use]
+    pub fn unsolicited(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).unsolicited
     }
 }
 
@@ -523,19 +744,99 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), tmp.path().join("escape")).unwrap();
         let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
         let granted = check("lab-dns", &requested(), &grants(Mode::ReadWrite)).unwrap();
-        let sandbox = Sandbox::resolve("lab-dns", &granted, &dir, tmp.path()).unwrap();
-        assert_eq!(sandbox.preopens()[0].host_path, tmp.path().join("dns"));
+        let sandbox = Sandbox::resolve("lab-dns", &granted, &dir).unwrap();
+        assert_eq!(sandbox.preopens()[0].guest_path, "/zones");
 
         let mut escaping = granted.clone();
         escaping.dirs[0].path = RelativePath::new("escape").unwrap();
         #[cfg(unix)]
         assert!(matches!(
-            Sandbox::resolve("lab-dns", &escaping, &dir, tmp.path())
+            Sandbox::resolve("lab-dns", &escaping, &dir)
                 .unwrap_err()
                 .denials[0],
             Denial::DirUnavailable { .. }
         ));
         escaping.dirs[0].path = RelativePath::new("missing").unwrap();
-        assert!(Sandbox::resolve("lab-dns", &escaping, &dir, tmp.path()).is_err());
+        assert!(Sandbox::resolve("lab-dns", &escaping, &dir).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_inside_the_environment_is_not_followed_either() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("secrets")).unwrap();
+        std::os::unix::fs::symlink("secrets", tmp.path().join("dns")).unwrap();
+        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
+        let granted = check("lab-dns", &requested(), &grants(Mode::ReadWrite)).unwrap();
+        let error = Sandbox::resolve("lab-dns", &granted, &dir).unwrap_err();
+        assert!(
+            error.to_string().contains("symbolic link"),
+            "{error}"
+        );
+    }
+
+    fn with_dirs(dirs: &[(&str, &str)]) -> (Capabilities, Grants) {
+        let mut requested = Capabilities::default();
+        let mut grants = Grants::default();
+        for (name, path) in dirs {
+            requested.dirs.push(DirRequest {
+                name: (*name).to_owned(),
+                guest_path: format!("/{name}"),
+                mode: Mode::ReadWrite,
+            });
+            grants.dirs.insert(
+                (*name).to_owned(),
+                DirGrant {
+                    path: RelativePath::new(path).unwrap(),
+                    mode: Mode::ReadWrite,
+                },
+            );
+        }
+        (requested, grants)
+    }
+
+    #[test]
+    fn overlapping_grants_are_refused() {
+        let (requested, grants) = with_dirs(&[("outer", "data"), ("inner", "./data/inner")]);
+        let error = check("p", &requested, &grants).unwrap_err();
+        assert!(
+            matches!(&error.denials[..], [Denial::OverlappingDirs { .. }]),
+            "{error}"
+        );
+        let (requested, grants) = with_dirs(&[("a", "data"), ("b", "data")]);
+        assert!(check("p", &requested, &grants).is_err());
+        let (requested, grants) = with_dirs(&[("a", "data"), ("b", "database")]);
+        assert!(check("p", &requested, &grants).is_ok());
+    }
+
+    #[test]
+    fn grants_reaching_the_environments_own_directories_are_refused() {
+        for path in [".failback", "secrets/tsig", "Plugins", "./secrets"] {
+            let (requested, grants) = with_dirs(&[("x", path)]);
+            let error = check("p", &requested, &grants).unwrap_err();
+            assert!(
+                matches!(&error.denials[..], [Denial::ReservedDir { .. }]),
+                "{path}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_denial_flood_is_kept_to_a_few_and_counted() {
+        let denials = NetworkDenials::default();
+        for port in 0..10_000_u16 {
+            denials.push(NetworkDenial {
+                address: SocketAddr::from(([192, 0, 2, 1], port)),
+                use_: "udp send",
+            });
+            denials.push(NetworkDenial {
+                address: SocketAddr::from(([192, 0, 2, 1], port)),
+                use_: "udp receive",
+            });
+        }
+        let (kept, more) = denials.take();
+        assert_eq!(kept.len(), MAX_DENIALS_KEPT);
+        assert_eq!(more, 10_000 - MAX_DENIALS_KEPT);
+        assert_eq!(denials.unsolicited(), 10_000);
     }
 }

@@ -2,15 +2,16 @@
 //!
 //! The engine uses the pooling allocator (instantiation reuses pre-reserved
 //! slots), epoch interruption (a ticker thread advances the epoch; each call has
-//! a deadline), and no component-model concurrency (every call is synchronous).
-//! Loading a plugin checks it against its binding, manifest and grants
-//! ([`crate::capability`]), loads its compiled form through the cache
-//! ([`crate::cache`]) and pre-instantiates it once; each call then instantiates
-//! it in a fresh store ([`crate::call`]).
+//! a deadline), asynchronous calls (so that a wait in a host call ends at the
+//! deadline too) and no component-model concurrency. Loading a plugin checks its
+//! component and its manifest against the digests the environment pins, its
+//! grants against its manifest ([`crate::capability`]), loads its compiled form
+//! through the cache ([`crate::cache`], which audits an entry it refuses) and
+//! pre-instantiates it once; each call then instantiates it in a fresh store
+//! ([`crate::call`]).
 
 use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -23,10 +24,12 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::audit::{AuditRecord, AuditSink, Outcome};
 use crate::cache::{CacheError, CacheOutcome, ComponentCache};
-use crate::call::{CallState, Guest, Shared};
+use crate::call::{CallState, Guest, Redactor, Shared, link_plugin, link_policy};
 use crate::capability::{self, CapabilityError, Sandbox};
 use crate::digest::Digest;
-use crate::environment::{Environment, EnvironmentError, PluginBinding, read_bytes, read_text};
+use crate::environment::{
+    Environment, EnvironmentError, ManifestSource, PluginBinding, read_bytes,
+};
 use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind};
 use crate::plugin::{
     DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
@@ -41,7 +44,10 @@ pub const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 /// Settings of a [`Runtime`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeOptions {
-    /// The largest value a plugin may return from one call, measured as JSON.
+    /// The most data a guest may hand the host in one transfer — the value a
+    /// call returns, a log line, a write — counted as wasmtime lifts it (the
+    /// store's hostcall fuel: string bytes, and list elements at their size in
+    /// the host), and refused before it is lifted.
     pub max_result_bytes: usize,
     /// How many guest instances may be alive at once (pooling allocator slots).
     pub max_instances: u32,
@@ -78,6 +84,15 @@ pub enum LoadError {
         "component `{path}` of plugin `{kind}` has sha256 `{actual}`, but the environment expects `{expected}`: refusing to run it"
     )]
     DigestMismatch {
+        kind: PluginKind,
+        path: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error(
+        "manifest `{path}` has sha256 `{actual}`, but the environment pins `{expected}`: refusing to read it"
+    )]
+    ManifestPin {
         kind: PluginKind,
         path: String,
         expected: Digest,
@@ -154,6 +169,8 @@ impl Runtime {
         pool.total_memories(instances.saturating_mul(2));
         pool.total_tables(instances.saturating_mul(16));
         pool.max_memory_size((MAX_MEMORY_MIB as usize) << 20);
+        // One fiber stack per call in flight.
+        pool.total_stacks(instances);
 
         let mut config = Config::new();
         config
@@ -163,8 +180,13 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
 
-        let mut linker = Linker::<CallState>::new(&engine);
-        Guest::link(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        let link = |add: fn(&mut Linker<CallState>) -> wasmtime::Result<()>| {
+            let mut linker = Linker::<CallState>::new(&engine);
+            add(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+            Ok::<_, RuntimeError>(Arc::new(linker))
+        };
+        let plugin_linker = link(link_plugin)?;
+        let policy_linker = link(link_policy)?;
 
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -188,7 +210,8 @@ impl Runtime {
         Ok(Self {
             shared: Shared {
                 engine,
-                linker: Arc::new(linker),
+                plugin_linker,
+                policy_linker,
                 audit,
                 tick_ms: TICK.as_millis().try_into().unwrap_or(1),
                 max_result_bytes: options.max_result_bytes,
@@ -218,12 +241,7 @@ impl Runtime {
         cache: &ComponentCache,
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), CacheError> {
-        cache.load(
-            &self.shared.engine,
-            &self.engine_hash,
-            Digest::of(bytes),
-            bytes,
-        )
+        self.compile_verified(cache, Digest::of(bytes), bytes)
     }
 
     /// Load the component `bytes`, whose sha256 `digest` the caller has
@@ -234,23 +252,37 @@ impl Runtime {
         digest: Digest,
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), CacheError> {
-        cache.load(&self.shared.engine, &self.engine_hash, digest, bytes)
+        let loaded = cache.load(&self.shared.engine, &self.engine_hash, digest, bytes)?;
+        if let CacheOutcome::Replaced(reason) = &loaded.1 {
+            self.shared.audit.record(AuditRecord {
+                at: std::time::SystemTime::now(),
+                plugin: format!("component {digest}"),
+                digest,
+                function: "load".to_owned(),
+                duration: Duration::ZERO,
+                outcome: Outcome::Denied(format!(
+                    "the compiled-cache entry `{}` was refused ({reason}): compiled again from the pinned component",
+                    ComponentCache::entry_name(digest, &self.engine_hash)
+                )),
+            });
+        }
+        Ok(loaded)
     }
 
     /// Load every plugin `environment` binds. `dir` is the environment
-    /// directory and `root` its host path (for WASI preopens); `env` looks up the
-    /// host's environment variables for `{ env = … }` secrets.
+    /// directory; `env` looks up the host's environment variables for
+    /// `{ env = … }` secrets.
     pub fn load_plugins(
         &self,
         environment: &Environment,
         dir: &Dir,
-        root: &Path,
         cache: &ComponentCache,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Plugins, LoadError> {
+        capability::check_environment(environment)?;
         let mut plugins = Plugins::default();
         for binding in environment.plugins.values() {
-            let plugin = self.load_plugin(binding, dir, root, cache, env)?;
+            let plugin = self.load_plugin(binding, dir, cache, env)?;
             match binding.kind {
                 PluginKind::DnsProvider => {
                     plugins.dns_provider = Some(DnsProvider::new(plugin)?);
@@ -268,14 +300,14 @@ impl Runtime {
         Ok(plugins)
     }
 
-    /// Load the plugin of one binding: check its digest, manifest and grants,
-    /// compile it through the cache and pre-instantiate it. Wrap the result in
-    /// its kind's typed API ([`DnsProvider::new`], ...).
+    /// Load the plugin of one binding: check its component and manifest
+    /// against the digests the binding pins, then its grants; open the granted
+    /// directories; compile it through the cache and pre-instantiate it. Wrap
+    /// the result in its kind's typed API ([`DnsProvider::new`], ...).
     pub fn load_plugin(
         &self,
         binding: &PluginBinding,
         dir: &Dir,
-        root: &Path,
         cache: &ComponentCache,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Plugin, LoadError> {
@@ -291,13 +323,8 @@ impl Runtime {
             self.deny(binding.kind.name(), actual, &error);
             return Err(error);
         }
+        let manifest = self.pinned_manifest(binding, dir, actual)?;
         let manifest_path = binding.manifest.to_string();
-        let manifest = Manifest::parse(&read_text(dir, &binding.manifest)?).map_err(|source| {
-            LoadError::Manifest {
-                path: manifest_path.clone(),
-                source,
-            }
-        })?;
         if manifest.sha256 != Some(actual) {
             let error = LoadError::ManifestDigest {
                 path: manifest_path,
@@ -319,21 +346,22 @@ impl Runtime {
         let limits = binding.limits.apply(manifest.limits)?;
         let granted = capability::check(&manifest.name, &manifest.capabilities, &binding.grants)
             .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
-        let sandbox = Sandbox::resolve(&manifest.name, &granted, dir, root)
+        let sandbox = Sandbox::resolve(&manifest.name, &granted, dir)
             .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
         let config = binding.resolve_config(dir, env)?;
-        let (component, _) = cache.load(&self.shared.engine, &self.engine_hash, actual, &bytes)?;
+        let (component, _) = self.compile_verified(cache, actual, &bytes)?;
         let guest = Guest {
             name: Arc::from(manifest.name.as_str()),
             digest: actual,
             limits,
             sandbox,
+            redactor: Redactor::new(&config),
             config: Arc::new(config),
             shared: self.shared.clone(),
         };
         let pre = self
             .shared
-            .linker
+            .plugin_linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link {
                 plugin: manifest.name.clone(),
@@ -342,9 +370,41 @@ impl Runtime {
         Ok(Plugin::new(guest, manifest, pre))
     }
 
+    /// The manifest `binding` names, read only when its sha256 is the one the
+    /// binding pins (checked before a byte of it is parsed), and checked.
+    /// `component` is the component's digest, for the audit of a refusal.
+    fn pinned_manifest(
+        &self,
+        binding: &PluginBinding,
+        dir: &Dir,
+        component: Digest,
+    ) -> Result<Manifest, LoadError> {
+        let ManifestSource::File { path, sha256 } = &binding.manifest;
+        let text = read_bytes(dir, path, crate::environment::MAX_TEXT_FILE_BYTES)?;
+        let actual = Digest::of(&text);
+        if actual != *sha256 {
+            let error = LoadError::ManifestPin {
+                kind: binding.kind,
+                path: path.to_string(),
+                expected: *sha256,
+                actual,
+            };
+            self.deny(binding.kind.name(), component, &error);
+            return Err(error);
+        }
+        let manifest = |source| LoadError::Manifest {
+            path: path.to_string(),
+            source,
+        };
+        let text = String::from_utf8(text)
+            .map_err(|_| manifest(ManifestError::Syntax("not UTF-8".to_owned())))?;
+        Manifest::parse(&text).map_err(manifest)
+    }
+
     /// Load a policy module from its component `bytes`, under `name`. It gets no
-    /// capability at all: WASI is linked (a `wasm32-wasip2` guest imports it even
-    /// when it does no I/O) with an empty context, and no configuration.
+    /// capability at all: it links against the policy imports only
+    /// ([`crate::call::link_policy`]), with an empty context whose clocks and
+    /// random numbers are fixed, and no configuration.
     pub fn load_policy(
         &self,
         name: &str,
@@ -353,10 +413,10 @@ impl Runtime {
         limits: Limits,
     ) -> Result<PolicyModule, LoadError> {
         let digest = Digest::of(bytes);
-        let (component, _) = cache.load(&self.shared.engine, &self.engine_hash, digest, bytes)?;
+        let (component, _) = self.compile_verified(cache, digest, bytes)?;
         let pre = self
             .shared
-            .linker
+            .policy_linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link {
                 plugin: name.to_owned(),
@@ -366,8 +426,9 @@ impl Runtime {
             name: Arc::from(name),
             digest,
             limits,
-            sandbox: Sandbox::empty(),
+            sandbox: Sandbox::policy(),
             config: Arc::new(BTreeMap::new()),
+            redactor: Redactor::default(),
             shared: self.shared.clone(),
         };
         PolicyModule::new(guest, pre)

@@ -1,6 +1,6 @@
 //! The operator's environment file (`failback.toml`, `docs/environment.md`):
-//! which plugin serves each kind (by path **and** sha256), its configuration and
-//! the capabilities it is granted.
+//! which plugin serves each kind (by path **and** sha256, its manifest pinned by
+//! sha256 too), its configuration and the capabilities it is granted.
 //!
 //! The host reaches the environment's files only through the `cap_std` [`Dir`]
 //! the CLI opens once on the directory holding the environment file; every path
@@ -47,13 +47,35 @@ pub struct PluginBinding {
     pub path: RelativePath,
     /// What the component's sha256 must be.
     pub sha256: Digest,
-    /// The manifest, relative to the environment directory.
-    pub manifest: RelativePath,
+    /// Where the manifest is, and what pins it.
+    pub manifest: ManifestSource,
     /// What the plugin reads through `config(key)`.
     pub config: BTreeMap<String, ConfigValue>,
     pub grants: Grants,
     /// Limits tighter than the manifest's, if any.
     pub limits: LimitOverrides,
+}
+
+/// Where a plugin's manifest comes from, and what pins it: the manifest says
+/// what the plugin may ask for, so it is bound as firmly as the component.
+///
+/// Today a manifest is a separate file pinned by its own sha256. A manifest
+/// carried inside the component (a custom section, covered by the component's
+/// digest) is the other source the vendor path adds; a separate pinned file
+/// stays for unsigned development builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestSource {
+    /// A `plugin.toml` beside the component, read only when its sha256 is
+    /// `sha256` (`manifest` and `manifest-sha256` in the binding).
+    File { path: RelativePath, sha256: Digest },
+}
+
+impl fmt::Display for ManifestSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File { path, .. } => write!(f, "{path}"),
+        }
+    }
 }
 
 /// A value of a plugin's `config` table.
@@ -164,6 +186,11 @@ impl fmt::Display for RelativePath {
 pub struct Secret(String);
 
 impl Secret {
+    #[cfg(test)]
+    pub(crate) fn new(value: String) -> Self {
+        Self(value)
+    }
+
     /// The value, for the plugin's `config` import only.
     #[must_use]
     pub fn expose(&self) -> &str {
@@ -213,6 +240,10 @@ pub enum EnvironmentError {
     Kind(String),
     #[error("path `{0}` must be relative to the environment directory and must not contain `..`")]
     Path(String),
+    #[error(
+        "plugin `{kind}` pins no `manifest-sha256`: its manifest must be pinned like its component (`failback plugin export` prints the line)"
+    )]
+    ManifestUnpinned { kind: PluginKind },
     #[error("`{path}` of plugin `{kind}`: {source}")]
     Digest {
         kind: PluginKind,
@@ -269,6 +300,8 @@ struct RawBinding {
     path: String,
     sha256: String,
     manifest: Option<String>,
+    #[serde(rename = "manifest-sha256")]
+    manifest_sha256: Option<String>,
     #[serde(default)]
     config: BTreeMap<String, RawConfigValue>,
     #[serde(default)]
@@ -356,12 +389,25 @@ fn check_binding(kind: PluginKind, raw: RawBinding) -> Result<PluginBinding, Env
             path: raw.path.clone(),
             source,
         })?;
-    let manifest = match raw.manifest {
+    let manifest_path = match raw.manifest {
         Some(manifest) => RelativePath::new(&manifest)?,
         None => {
             let stem = raw.path.strip_suffix(".wasm").unwrap_or(&raw.path);
             RelativePath::new(&format!("{stem}.plugin.toml"))?
         }
+    };
+    let manifest_sha256 = raw
+        .manifest_sha256
+        .ok_or(EnvironmentError::ManifestUnpinned { kind })?;
+    let manifest = ManifestSource::File {
+        sha256: manifest_sha256
+            .parse()
+            .map_err(|source| EnvironmentError::Digest {
+                kind,
+                path: manifest_path.to_string(),
+                source,
+            })?,
+        path: manifest_path,
     };
     let mut config = BTreeMap::new();
     for (key, value) in raw.config {
@@ -509,6 +555,7 @@ mod tests {
         [plugins.dns-provider]
         path = "plugins/lab-dns.wasm"
         sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        manifest-sha256 = "cb8379ac2098aa165029e3938a51da0bcecfc008fd6795f401178647f96c5b34"
 
         [plugins.dns-provider.config]
         zone-dir = "/zones"
@@ -535,6 +582,15 @@ mod tests {
         let env = Environment::parse(DOCUMENTED).unwrap();
         let dns = &env.plugins[&PluginKind::DnsProvider];
         assert_eq!(dns.manifest.to_string(), "plugins/lab-dns.plugin.toml");
+        assert_eq!(
+            dns.manifest,
+            ManifestSource::File {
+                path: RelativePath::new("plugins/lab-dns.plugin.toml").unwrap(),
+                sha256: "cb8379ac2098aa165029e3938a51da0bcecfc008fd6795f401178647f96c5b34"
+                    .parse()
+                    .unwrap(),
+            }
+        );
         assert_eq!(dns.config["retries"], ConfigValue::Text("3".to_owned()));
         assert_eq!(
             dns.config["tsig-secret"],
@@ -558,6 +614,14 @@ mod tests {
             Environment::parse(&text),
             Err(EnvironmentError::Kind(_))
         ));
+    }
+
+    #[test]
+    fn a_binding_without_a_pinned_manifest_is_refused() {
+        let text = DOCUMENTED.replace("manifest-sha256 =", "# manifest-sha256 =");
+        let error = Environment::parse(&text).unwrap_err();
+        assert!(matches!(error, EnvironmentError::ManifestUnpinned { .. }));
+        assert!(error.to_string().contains("manifest-sha256"), "{error}");
     }
 
     #[test]

@@ -43,17 +43,20 @@ pub mod manifest;
 pub mod observe;
 mod plugin;
 mod policy;
+pub mod state;
 pub mod wit;
 
 pub use apply::{ApplyError, ApplyOptions, Ended, Event, Executor, FieldDiff, Halt, Progress};
 pub use audit::{AuditRecord, AuditSink, Decision, MemoryAuditSink, NullAuditSink, Outcome};
 pub use audit_log::{AuditLog, AuditLogError};
-pub use cache::{CacheError, CacheOutcome, ComponentCache};
+pub use cache::{CacheError, CacheOutcome, ComponentCache, Refusal};
 pub use call::CallError;
 pub use capability::CapabilityError;
 pub use digest::Digest;
 pub use engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, RuntimeError, RuntimeOptions};
-pub use environment::{ENVIRONMENT_FILE, Environment, EnvironmentError, PluginBinding};
+pub use environment::{
+    ENVIRONMENT_FILE, Environment, EnvironmentError, ManifestSource, PluginBinding,
+};
 pub use gate::{Gate, GateError, Overrides, PolicyBindings};
 pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use journal::{Journal, JournalError, RunRecord, RunState};

@@ -4,18 +4,22 @@
 //!
 //! The lock is the operating system's advisory file lock
 //! ([`std::fs::File::try_lock`]), so it is released when the holder exits,
-//! however it exits — a crashed apply leaves no stale lock. The holder writes
-//! who it is (pid, host, start time, command) into the file; a second apply
-//! is refused with that text.
+//! however it exits — a crashed apply leaves no stale lock. The lock file is
+//! opened without following a symbolic link, created `0600` when missing, and
+//! never written to or truncated: who holds it (pid, host, start time,
+//! command) goes into a separate `lock.holder`, replaced by rename, which a
+//! second apply is refused with.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 /// The lock file's name inside the environment's state directory.
 pub const LOCK_FILE: &str = "lock";
+/// Beside the lock file: who holds it.
+const HOLDER_SUFFIX: &str = ".holder";
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +86,7 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct EnvironmentLock {
     file: File,
+    holder: PathBuf,
 }
 
 impl EnvironmentLock {
@@ -91,37 +96,73 @@ impl EnvironmentLock {
             path: path.display().to_string(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed());
+        }
+        let file = options.open(path).map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::other("not a regular file")));
+        }
+        let holder_path = holder_path(path);
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let holder = serde_json::from_str::<Holder>(text.trim())
-                    .map_or_else(|_| "an unknown process".to_owned(), |h| h.to_string());
+                let holder = std::fs::read_to_string(&holder_path)
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<Holder>(text.trim()).ok())
+                    .map_or_else(|| "an unknown process".to_owned(), |h| h.to_string());
                 return Err(LockError::Held { holder });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let text = serde_json::to_string(holder).unwrap_or_default();
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.write_all(format!("{text}\n").as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        Ok(Self { file })
+        write_holder(&holder_path, holder).map_err(io)?;
+        Ok(Self {
+            file,
+            holder: holder_path,
+        })
     }
+}
+
+fn holder_path(lock: &Path) -> PathBuf {
+    let mut name = lock.as_os_str().to_owned();
+    name.push(HOLDER_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Write who holds the lock: to a new private file, renamed over the last one
+/// (a rename replaces a name; it writes into no file that was there).
+fn write_holder(path: &Path, holder: &Holder) -> std::io::Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    let temp = PathBuf::from(temp);
+    let _ = std::fs::remove_file(&temp);
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = (|| {
+        let mut file = options.open(&temp)?;
+        let text = serde_json::to_string(holder).unwrap_or_default();
+        file.write_all(format!("{text}\n").as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 impl Drop for EnvironmentLock {
     fn drop(&mut self) {
         // Say nobody holds it, then let go (closing the file releases it too).
-        let _ = self.file.set_len(0);
+        let _ = std::fs::remove_file(&self.holder);
         let _ = self.file.unlock();
     }
 }
@@ -146,5 +187,31 @@ mod tests {
         );
         drop(first);
         EnvironmentLock::acquire(&path, &Holder::this_process("resume")).unwrap();
+    }
+
+    #[test]
+    fn the_lock_never_truncates_a_file_that_was_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        std::fs::write(&path, "someone's data").unwrap();
+        let lock = EnvironmentLock::acquire(&path, &Holder::this_process("apply")).unwrap();
+        drop(lock);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone's data");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let error = EnvironmentLock::acquire(&path, &Holder::this_process("apply")).unwrap_err();
+        assert!(matches!(error, LockError::Io { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        // The host keeps serving: with the link gone, the lock is taken.
+        std::fs::remove_file(&path).unwrap();
+        EnvironmentLock::acquire(&path, &Holder::this_process("apply")).unwrap();
     }
 }

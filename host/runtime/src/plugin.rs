@@ -8,7 +8,6 @@
 //! guest's own [`PluginError`], or a runtime failure — all as [`CallError`].
 
 use std::fmt;
-use std::io::Write;
 use std::sync::Arc;
 
 use failback_core::observed;
@@ -42,6 +41,22 @@ pub enum PluginError {
     Invalid(String),
     #[error("failed: {0}")]
     Failed(String),
+}
+
+impl PluginError {
+    /// This error with its message passed through `f`.
+    #[must_use]
+    pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Self::Config(m) => Self::Config(f(m)),
+            Self::NotFound(m) => Self::NotFound(f(m)),
+            Self::Refused(m) => Self::Refused(f(m)),
+            Self::Conflict(m) => Self::Conflict(f(m)),
+            Self::Unavailable(m) => Self::Unavailable(f(m)),
+            Self::Invalid(m) => Self::Invalid(f(m)),
+            Self::Failed(m) => Self::Failed(f(m)),
+        }
+    }
 }
 
 /// A loaded plugin of any kind.
@@ -125,32 +140,6 @@ impl Plugin {
     }
 }
 
-/// The size of a value as JSON, counted without building it: what
-/// [`crate::RuntimeOptions::max_result_bytes`] bounds.
-pub(crate) fn json_size<T: Serialize>(value: &T) -> usize {
-    struct Count(usize);
-    impl Write for Count {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, value) {
-        Ok(()) => count.0,
-        // Serializing plain data into a counter does not fail; if it ever did,
-        // refuse the value rather than let an unmeasured one through.
-        Err(_) => usize::MAX,
-    }
-}
-
-fn no_size<T>(_: &T) -> usize {
-    0
-}
-
 macro_rules! typed_plugin {
     ($(#[$doc:meta])* $name:ident, $kind:expr, $world:ident, $pre:ident) => {
         $(#[$doc])*
@@ -225,14 +214,14 @@ impl DnsProvider {
     pub fn list_records(&self, zone: &str) -> Result<Vec<observed::DnsRecord>, CallError> {
         self.plugin.guest.call(
             "dns.list-records",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_dns()
                     .call_list_records(store, zone)
+                    .await
             },
             |records| records.into_iter().map(Into::into).collect(),
-            json_size,
         )
     }
 
@@ -248,8 +237,8 @@ impl DnsProvider {
         let data: Vec<_> = data.iter().cloned().map(Into::into).collect();
         self.plugin.guest.call(
             "dns.replace-rrset",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings.failback_plugin_dns().call_replace_rrset(
                     store,
                     zone,
@@ -258,9 +247,9 @@ impl DnsProvider {
                     ttl,
                     &data,
                 )
+                    .await
             },
             |()| (),
-            no_size,
         )
     }
 
@@ -273,14 +262,14 @@ impl DnsProvider {
     ) -> Result<(), CallError> {
         self.plugin.guest.call(
             "dns.delete-rrset",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_dns()
                     .call_delete_rrset(store, zone, name, rtype.into())
+                    .await
             },
             |()| (),
-            no_size,
         )
     }
 }
@@ -294,10 +283,9 @@ impl PortProbe {
         let request = request.clone().into();
         self.plugin.guest.call(
             "probe.probe",
-            |store| self.pre.instantiate(store),
-            |bindings, store| bindings.failback_plugin_probe().call_probe(store, &request),
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| bindings.failback_plugin_probe().call_probe(store, &request).await,
             Into::into,
-            json_size,
         )
     }
 }
@@ -307,14 +295,14 @@ impl ManagementStore {
     pub fn read_topology(&self) -> Result<observed::TopologyDocument, CallError> {
         self.plugin.guest.call(
             "management.read-topology",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_read_topology(store)
+                    .await
             },
             Into::into,
-            json_size,
         )
     }
 
@@ -323,16 +311,16 @@ impl ManagementStore {
     pub fn publish_topology(&self, xml: &str, expected_version: u64) -> Result<u64, CallError> {
         self.plugin.guest.call(
             "management.publish-topology",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings.failback_plugin_management().call_publish_topology(
                     store,
                     xml,
                     expected_version,
                 )
+                    .await
             },
             |version| version,
-            no_size,
         )
     }
 
@@ -340,14 +328,14 @@ impl ManagementStore {
     pub fn enable_topology(&self, version: u64) -> Result<(), CallError> {
         self.plugin.guest.call(
             "management.enable-topology",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_enable_topology(store, version)
+                    .await
             },
             |()| (),
-            no_size,
         )
     }
 
@@ -355,10 +343,9 @@ impl ManagementStore {
     pub fn list_sites(&self) -> Result<Vec<observed::Site>, CallError> {
         self.plugin.guest.call(
             "management.list-sites",
-            |store| self.pre.instantiate(store),
-            |bindings, store| bindings.failback_plugin_management().call_list_sites(store),
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| bindings.failback_plugin_management().call_list_sites(store).await,
             |sites| sites.into_iter().map(Into::into).collect(),
-            json_size,
         )
     }
 
@@ -371,17 +358,17 @@ impl ManagementStore {
     ) -> Result<(), CallError> {
         self.plugin.guest.call(
             "management.set-site-route",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings.failback_plugin_management().call_set_site_route(
                     store,
                     site,
                     kind.into(),
                     identity,
                 )
+                    .await
             },
             |()| (),
-            no_size,
         )
     }
 
@@ -389,14 +376,14 @@ impl ManagementStore {
     pub fn read_store_status(&self) -> Result<observed::StoreStatus, CallError> {
         self.plugin.guest.call(
             "management.read-store-status",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_read_store_status(store)
+                    .await
             },
             Into::into,
-            json_size,
         )
     }
 
@@ -404,14 +391,14 @@ impl ManagementStore {
     pub fn replication_status(&self) -> Result<Vec<observed::ReplicaStatus>, CallError> {
         self.plugin.guest.call(
             "management.replication-status",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_replication_status(store)
+                    .await
             },
             |replicas| replicas.into_iter().map(Into::into).collect(),
-            json_size,
         )
     }
 
@@ -419,14 +406,14 @@ impl ManagementStore {
     pub fn replicate(&self, fqdn: &str) -> Result<(), CallError> {
         self.plugin.guest.call(
             "management.replicate",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_replicate(store, fqdn)
+                    .await
             },
             |()| (),
-            no_size,
         )
     }
 }
@@ -436,14 +423,14 @@ impl ServerControl {
     pub fn list_services(&self, machine: &str) -> Result<Vec<observed::ServiceStatus>, CallError> {
         self.plugin.guest.call(
             "servers.list-services",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_servers()
                     .call_list_services(store, machine)
+                    .await
             },
             |services| services.into_iter().map(Into::into).collect(),
-            json_size,
         )
     }
 
@@ -451,14 +438,14 @@ impl ServerControl {
     pub fn start_services(&self, machine: &str) -> Result<(), CallError> {
         self.plugin.guest.call(
             "servers.start-services",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_servers()
                     .call_start_services(store, machine)
+                    .await
             },
             |()| (),
-            no_size,
         )
     }
 
@@ -467,14 +454,14 @@ impl ServerControl {
     pub fn setup_version(&self, machine: &str) -> Result<Option<u64>, CallError> {
         self.plugin.guest.call(
             "servers.setup-version",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_servers()
                     .call_setup_version(store, machine)
+                    .await
             },
             |version| version,
-            no_size,
         )
     }
 
@@ -482,14 +469,14 @@ impl ServerControl {
     pub fn run_setup(&self, machine: &str) -> Result<observed::SetupReport, CallError> {
         self.plugin.guest.call(
             "servers.run-setup",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_servers()
                     .call_run_setup(store, machine)
+                    .await
             },
             Into::into,
-            json_size,
         )
     }
 }
@@ -499,10 +486,9 @@ impl PoolControl {
     pub fn list_pools(&self) -> Result<Vec<observed::PoolStatus>, CallError> {
         self.plugin.guest.call(
             "pools.list-pools",
-            |store| self.pre.instantiate(store),
-            |bindings, store| bindings.failback_plugin_pools().call_list_pools(store),
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| bindings.failback_plugin_pools().call_list_pools(store).await,
             |pools| pools.into_iter().map(Into::into).collect(),
-            json_size,
         )
     }
 
@@ -510,14 +496,14 @@ impl PoolControl {
     pub fn failback(&self, pool_fqdn: &str) -> Result<(), CallError> {
         self.plugin.guest.call(
             "pools.failback",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_plugin_pools()
                     .call_failback(store, pool_fqdn)
+                    .await
             },
             |()| (),
-            no_size,
         )
     }
 }

@@ -1,13 +1,19 @@
 //! Policy modules: WASM components of world `failback:policy/policy@0.1.0` that
-//! veto unsafe transitions. They are pure: the host links WASI with an empty
-//! context (no files, sockets, environment or arguments) and gives them no
-//! configuration. Each call runs in a fresh store with the module's memory and
-//! time limits, like a plugin call.
+//! veto unsafe transitions. They are pure: they link against the policy imports
+//! only (`crate::call::link_policy`: no files, no sockets, no `host`), their
+//! context holds no environment, arguments or configuration, and its clocks and
+//! random numbers are fixed, so that a verdict cannot depend on time or chance.
+//! Each call runs in a fresh store with the module's memory and time limits,
+//! like a plugin call, and what a module returns is bounded before it is lifted.
+//! The texts of its findings are escaped ([`failback_core::text::printable`])
+//! before anyone reads them.
 //!
 //! The typed calls take and return the bindgen types of the policy package
 //! ([`types`]); the policy gate converts the core model to them.
 
 use std::fmt;
+
+use failback_core::text::printable;
 
 use wasmtime::component::InstancePre;
 
@@ -59,10 +65,15 @@ impl PolicyModule {
     pub fn rules(&self) -> Result<Vec<types::RuleInfo>, CallError> {
         self.guest.call(
             "rules.rules",
-            |store| self.pre.instantiate(store),
-            |bindings, store| bindings.failback_policy_rules().call_rules(store).map(Ok),
-            |rules| rules,
-            |_| 0,
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
+                bindings
+                    .failback_policy_rules()
+                    .call_rules(store)
+                    .await
+                    .map(Ok)
+            },
+            |rules| rules.into_iter().map(printable_rule).collect(),
         )
     }
 
@@ -75,15 +86,38 @@ impl PolicyModule {
     ) -> Result<Vec<types::Finding>, CallError> {
         self.guest.call(
             "rules.check",
-            |store| self.pre.instantiate(store),
-            |bindings, store| {
+            async |store| self.pre.instantiate_async(store).await,
+            async |bindings, store| {
                 bindings
                     .failback_policy_rules()
                     .call_check(store, goal, start, steps)
+                    .await
                     .map(Ok)
             },
-            |findings| findings,
-            |_| 0,
+            |findings| findings.into_iter().map(printable_finding).collect(),
         )
+    }
+}
+
+fn escaped(text: String) -> String {
+    printable(&text).into_owned()
+}
+
+fn printable_rule(rule: types::RuleInfo) -> types::RuleInfo {
+    types::RuleInfo {
+        id: escaped(rule.id),
+        family: escaped(rule.family),
+        rationale: escaped(rule.rationale),
+        ..rule
+    }
+}
+
+fn printable_finding(finding: types::Finding) -> types::Finding {
+    types::Finding {
+        rule: escaped(finding.rule),
+        message: escaped(finding.message),
+        values: finding.values.into_iter().map(escaped).collect(),
+        hint: escaped(finding.hint),
+        ..finding
     }
 }

@@ -11,6 +11,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use failback_core::lab::{self, Scenario};
 use failback_guests::Group;
+use failback_runtime::Digest;
 use failback_runtime::manifest::Manifest;
 
 use crate::Outcome;
@@ -113,7 +114,8 @@ fn put(dir: &Dir, file: &str, bytes: &[u8]) -> Result<()> {
 fn write_plugins(dir: &Dir) -> Result<String> {
     let mut environment = format!(
         "# The lab's environment: each plugin kind bound to a lab plugin, by path and\n\
-         # sha256, granted exactly the directories its manifest requests.\n\n\
+         # sha256 (its manifest pinned by sha256 too), granted exactly the\n\
+         # directories its manifest requests.\n\n\
          [environment]\nname = \"contoso lab\"\nzone = \"{}\"\n",
         lab::LAB_ZONE
     );
@@ -136,9 +138,10 @@ fn write_plugins(dir: &Dir) -> Result<String> {
             .with_context(|| format!("the manifest of `{}` has no sha256", guest.package))?;
 
         let kind = manifest.kind.name();
+        let manifest_sha256 = Digest::of(manifest_text.as_bytes());
         let _ = write!(
             environment,
-            "\n[plugins.{kind}]\npath = \"{component}\"\nsha256 = \"{sha256}\"\nmanifest = \"{manifest_file}\"\n"
+            "\n[plugins.{kind}]\npath = \"{component}\"\nsha256 = \"{sha256}\"\nmanifest = \"{manifest_file}\"\nmanifest-sha256 = \"{manifest_sha256}\"\n"
         );
         if !manifest.capabilities.dirs.is_empty() {
             let _ = writeln!(environment, "\n[plugins.{kind}.grants.dirs]");

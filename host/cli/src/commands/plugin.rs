@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use failback_runtime::manifest::Manifest;
-use failback_runtime::{Inspection, NullAuditSink, Runtime, inspect};
+use failback_runtime::{Digest, Inspection, NullAuditSink, Runtime, inspect};
 
 use crate::Outcome;
 use crate::cli::Format;
@@ -113,7 +113,7 @@ fn text(file: &Path, manifest: Option<&Path>, i: &Inspection) -> String {
 
 /// `failback plugin export NAME DIR`: write a carried plugin and its manifest
 /// (which holds the component's sha256, as the engine requires) into `dir`, and
-/// print the lines that bind it. The binary's copy is the one built with it, so
+/// print the lines that bind it, the manifest pinned by its own sha256. The binary's copy is the one built with it, so
 /// an operator never has to find the build tree's hash-named directories.
 pub fn export(name: &str, dir: &Path) -> Result<Outcome> {
     let mut carried = Vec::new();
@@ -150,10 +150,11 @@ pub fn export(name: &str, dir: &Path) -> Result<Outcome> {
     // Forward slashes: the environment file's paths are the same on every system.
     let shown = |p: &Path| p.display().to_string().replace('\\', "/");
     let out = format!(
-        "[plugins.{}]\npath = \"{}\"\nsha256 = \"{sha256}\"\nmanifest = \"{}\"\n",
+        "[plugins.{}]\npath = \"{}\"\nsha256 = \"{sha256}\"\nmanifest = \"{}\"\nmanifest-sha256 = \"{}\"\n",
         manifest.kind.name(),
         shown(&component),
         shown(&manifest_file),
+        Digest::of(text.as_bytes()),
     );
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(Outcome::Ok)

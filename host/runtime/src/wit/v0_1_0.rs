@@ -28,6 +28,10 @@ macro_rules! plugin_world {
             wasmtime::component::bindgen!({
                 path: "../../wit/plugin",
                 world: $world,
+                // Every export is called asynchronously, so that a wait in a
+                // host call (a socket, a file, a clock) ends at the call's
+                // deadline (`crate::call`).
+                exports: { default: async },
                 with: {
                     "failback:plugin/types@0.1.0": super::base::failback::plugin::types,
                     "failback:plugin/host@0.1.0": super::base::failback::plugin::host,
@@ -49,6 +53,7 @@ pub mod policy {
     wasmtime::component::bindgen!({
         path: "../../wit/policy",
         world: "failback:policy/policy@0.1.0",
+        exports: { default: async },
     });
 }
 

@@ -36,10 +36,7 @@ impl Fixture {
         let cache_dir = tempfile::tempdir().unwrap();
         let audit = Arc::new(MemoryAuditSink::new());
         let runtime = Runtime::with_options(audit.clone(), options).unwrap();
-        let cache = ComponentCache::new(
-            Dir::open_ambient_dir(cache_dir.path(), cap_std::ambient_authority()).unwrap(),
-            cache_dir.path().to_owned(),
-        );
+        let cache = ComponentCache::open(cache_dir.path()).unwrap();
         Self {
             env_dir,
             cache_dir,
@@ -68,14 +65,16 @@ impl Fixture {
     }
 
     /// Copy a built guest into `plugins/<name>.wasm` with `manifest` beside it;
-    /// the `[plugins.<kind>]` table binding it (without grants).
+    /// the `[plugins.<kind>]` table binding it (without grants), the component
+    /// and the manifest pinned by their sha256.
     pub fn install(&self, name: &str, component: &str, manifest: &str, kind: &str) -> String {
         let bytes = std::fs::read(component).unwrap();
         self.write(&format!("plugins/{name}.wasm"), &bytes);
         self.write(&format!("plugins/{name}.plugin.toml"), manifest);
         format!(
-            "[plugins.{kind}]\npath = \"plugins/{name}.wasm\"\nsha256 = \"{}\"\n",
-            Digest::of(&bytes)
+            "[plugins.{kind}]\npath = \"plugins/{name}.wasm\"\nsha256 = \"{}\"\nmanifest-sha256 = \"{}\"\n",
+            Digest::of(&bytes),
+            Digest::of(manifest.as_bytes())
         )
     }
 
@@ -90,9 +89,7 @@ impl Fixture {
 
     pub fn load(&self, environment: &Environment) -> Result<Plugins, failback_runtime::LoadError> {
         self.runtime
-            .load_plugins(environment, &self.dir(), self.root(), &self.cache, &|_| {
-                None
-            })
+            .load_plugins(environment, &self.dir(), &self.cache, &|_| None)
     }
 }
 

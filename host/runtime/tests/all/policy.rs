@@ -75,3 +75,112 @@ fn a_plugin_component_is_not_a_policy_module() {
         "{error}"
     );
 }
+
+fn hostile_policy(fixture: &Fixture, limits: Limits) -> failback_runtime::PolicyModule {
+    let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_HOSTILE_POLICY).unwrap();
+    fixture
+        .runtime
+        .load_policy("hostile-policy", &bytes, &fixture.cache, limits)
+        .unwrap()
+}
+
+fn attack(goal_site: &str) -> Goal {
+    Goal {
+        restored_site: goal_site.to_owned(),
+        ..goal()
+    }
+}
+
+/// Policies are documented as pure, but got real clocks and random numbers: a
+/// verdict could depend on time or chance. Both are fixed now.
+#[test]
+fn a_policy_sees_a_fixed_clock_and_fixed_random_numbers() {
+    let fixture = Fixture::new();
+    let policy = hostile_policy(&fixture, Limits::default());
+    let first = policy.check(&attack("clock"), &state(&[]), &[]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let again = policy.check(&attack("clock"), &state(&[]), &[]).unwrap();
+    assert!(first[0].message.starts_with("now=0 "), "{}", first[0].message);
+    assert_eq!(first[0].message, again[0].message);
+}
+
+#[test]
+fn a_policy_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
+    let fixture = Fixture::new();
+    let policy = hostile_policy(
+        &fixture,
+        Limits {
+            memory_mib: 64,
+            call_timeout_ms: 300,
+        },
+    );
+    let started = std::time::Instant::now();
+    let error = policy.check(&attack("sleep"), &state(&[]), &[]).unwrap_err();
+    assert!(
+        matches!(error, failback_runtime::CallError::Timeout { .. }),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(policy.check(&attack("none"), &state(&[]), &[]).unwrap().is_empty());
+}
+
+/// Policy results were not size-limited at all.
+#[test]
+fn an_oversized_policy_result_is_refused_before_it_is_lifted() {
+    let fixture = Fixture::with_options(failback_runtime::RuntimeOptions {
+        max_result_bytes: 1 << 20,
+        ..failback_runtime::RuntimeOptions::default()
+    });
+    let policy = hostile_policy(&fixture, Limits::default());
+    let error = policy
+        .check(&attack("huge:4096"), &state(&[]), &[])
+        .unwrap_err();
+    assert!(
+        matches!(error, failback_runtime::CallError::ResultTooLarge { .. }),
+        "{error:?}"
+    );
+    // The host keeps serving, and a result within the limit passes.
+    assert_eq!(
+        policy
+            .check(&attack("huge:10"), &state(&[]), &[])
+            .unwrap()
+            .len(),
+        10
+    );
+}
+
+#[test]
+fn a_policys_texts_reach_the_operator_escaped() {
+    let fixture = Fixture::new();
+    let policy = hostile_policy(&fixture, Limits::default());
+    let found = policy.check(&attack("terminal"), &state(&[]), &[]).unwrap();
+    for text in [&found[0].message, &found[0].hint, &found[0].values[0]] {
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+    }
+    assert_eq!(
+        found[0].message,
+        "all clear\\n  note advisory fake.rule at state 0: \\u{1b}[2J"
+    );
+}
+
+/// Policies get no `host` import, no files and no sockets: a component that
+/// imports them does not link as a policy.
+#[test]
+fn a_component_importing_host_or_files_does_not_link_as_a_policy() {
+    let fixture = Fixture::new();
+    for path in [
+        failback_guests::paths::FAILBACK_TEST_HOSTILE,
+        failback_guests::paths::FAILBACK_LAB_DNS,
+    ] {
+        let bytes = std::fs::read(path).unwrap();
+        let error = fixture
+            .runtime
+            .load_policy("impostor", &bytes, &fixture.cache, Limits::default())
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("failback:plugin/host") || text.contains("wasi:filesystem"),
+            "{text}"
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! test: the attack fails with its typed error, and afterwards the same plugin
 //! (a fresh instance) and a well-behaved plugin both still answer.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
 use failback_core::observed::{DnsRecord, RecordData};
@@ -13,6 +13,8 @@ use crate::common::{Fixture, good_component, stamped_manifest};
 
 /// What the sandbox fixture allows a result to weigh.
 const MAX_RESULT_BYTES: usize = 1 << 20;
+/// The hostile plugin's `secret` configuration value.
+const SECRET: &str = "tsig-s3cret-value";
 
 struct Hostile {
     fixture: Fixture,
@@ -20,6 +22,8 @@ struct Hostile {
     good: DnsProvider,
     /// A listener the plugin is granted.
     granted: TcpListener,
+    /// A UDP socket the plugin is granted.
+    datagrams: UdpSocket,
     /// A directory outside the environment directory.
     outside: TempDir,
 }
@@ -36,6 +40,8 @@ impl Hostile {
             ..RuntimeOptions::default()
         });
         let granted = TcpListener::bind("127.0.0.1:0").unwrap();
+        let datagrams = UdpSocket::bind("127.0.0.1:0").unwrap();
+        fixture.write("secrets/hostile.key", format!("{SECRET}\n"));
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.txt"), "OUTSIDE SECRET").unwrap();
         fixture.write("outside.txt", "ENVIRONMENT SECRET");
@@ -56,8 +62,12 @@ impl Hostile {
              data = {{ path = \"data\", mode = \"read-only\" }}\n\
              scratch = {{ path = \"scratch\", mode = \"read-write\" }}\n\
              [plugins.dns-provider.grants.network]\n\
-             server = [\"{}\"]\n",
-            granted.local_addr().unwrap()
+             server = [\"{}\"]\n\
+             datagrams = [\"{}\"]\n\
+             [plugins.dns-provider.config]\n\
+             secret = {{ file = \"secrets/hostile.key\" }}\n",
+            granted.local_addr().unwrap(),
+            datagrams.local_addr().unwrap()
         ));
         let env = fixture.environment(&table);
         let dns = fixture.load(&env).unwrap().dns_provider.unwrap();
@@ -80,6 +90,7 @@ impl Hostile {
             dns,
             good,
             granted,
+            datagrams,
             outside,
         }
     }
@@ -141,6 +152,7 @@ fn infinite_loop_is_stopped_after_the_runtime_is_dropped() {
         dns,
         good,
         granted,
+        datagrams,
         outside,
     } = Hostile::new();
     // Keep the environment directory (the plugin's preopens), drop the runtime.
@@ -160,7 +172,9 @@ fn infinite_loop_is_stopped_after_the_runtime_is_dropped() {
         "took {:?}",
         started.elapsed()
     );
-    drop((good, granted, outside, env_dir, cache_dir, audit, cache));
+    drop((
+        good, granted, datagrams, outside, env_dir, cache_dir, audit, cache,
+    ));
 }
 
 #[test]
@@ -345,8 +359,20 @@ fn a_huge_return_value_is_refused() {
     let hostile = Hostile::new();
     let error = hostile.attack(&format!("huge:{}", 4 << 20)).unwrap_err();
     assert!(
-        matches!(error, CallError::ResultTooLarge { bytes, limit: MAX_RESULT_BYTES, .. } if bytes > 4 << 20),
+        matches!(
+            error,
+            CallError::ResultTooLarge {
+                limit: MAX_RESULT_BYTES,
+                ..
+            }
+        ),
         "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "`test-hostile` passed more than the {MAX_RESULT_BYTES} bytes allowed in one transfer to the host in `dns.list-records`"
+        )
     );
     hostile.assert_still_serving();
 }
@@ -424,5 +450,187 @@ fn waiting_on_a_silent_socket_is_stopped_at_the_call_deadline() {
         "{error:?}"
     );
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    hostile.assert_still_serving();
+}
+
+/// Assert that `attack` ended at the hostile plugin's 500 ms deadline, well
+/// before it would have ended by itself.
+fn assert_stopped_at_the_deadline(hostile: &Hostile, attack: &str) {
+    let started = Instant::now();
+    let error = hostile.attack(attack).unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            error,
+            CallError::Timeout {
+                timeout_ms: 500,
+                ..
+            }
+        ),
+        "{attack}: {error:?}"
+    );
+    assert!(elapsed < Duration::from_secs(3), "{attack} took {elapsed:?}");
+}
+
+/// The attack: `blocking-read` on a granted peer that never sends held
+/// `failback plan` far past the call's time-out.
+#[test]
+fn a_blocking_read_from_a_silent_peer_is_stopped_at_the_call_deadline() {
+    let hostile = Hostile::new();
+    let granted = hostile.granted.local_addr().unwrap();
+    assert_stopped_at_the_deadline(&hostile, &format!("silent-read:{granted}"));
+    hostile.assert_still_serving();
+}
+
+/// The attack: `blocking-write-and-flush` to a peer that never reads.
+#[test]
+fn a_blocking_write_to_a_peer_that_never_reads_is_stopped_at_the_call_deadline() {
+    let hostile = Hostile::new();
+    let granted = hostile.granted.local_addr().unwrap();
+    assert_stopped_at_the_deadline(&hostile, &format!("silent-write:{granted}"));
+    hostile.assert_still_serving();
+}
+
+/// The attack: a read of a FIFO in a granted directory that nobody writes to
+/// (its open blocks in the host).
+#[cfg(unix)]
+#[test]
+fn reading_a_fifo_nobody_writes_to_is_stopped_at_the_call_deadline() {
+    let hostile = Hostile::new();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        hostile.fixture.path("scratch/fifo"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    assert_stopped_at_the_deadline(&hostile, "read:/scratch/fifo");
+    hostile.assert_still_serving();
+    // Release the blocked host thread (it may be gone by the time this writes).
+    let _ = std::fs::write(hostile.fixture.path("scratch/fifo"), b"x");
+}
+
+/// The attack: a guest looping `send-to` an address it was not granted grew
+/// the list of denials without bound.
+#[test]
+fn a_denial_flood_is_kept_to_a_few_denials_and_a_count() {
+    let hostile = Hostile::new();
+    let error = hostile
+        .attack("deny-flood:192.0.2.1:9:20000")
+        .unwrap_err();
+    let CallError::Denied { denials, more, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(denials.len(), failback_runtime::capability::MAX_DENIALS_KEPT);
+    assert_eq!(denials.len() + more, 20_000);
+    assert!(
+        error.to_string().ends_with(&format!(
+            "and {more} more in `dns.list-records`"
+        )),
+        "{error}"
+    );
+    hostile.assert_still_serving();
+}
+
+/// The attack: datagrams from an address the plugin was not granted made a
+/// well-behaved UDP exchange fail as denied.
+#[test]
+fn unsolicited_datagrams_do_not_fail_a_well_behaved_call() {
+    let hostile = Hostile::new();
+    let granted = hostile.datagrams.local_addr().unwrap();
+    let intruder = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = hostile.datagrams.try_clone().unwrap();
+    let answering = std::thread::spawn(move || {
+        let mut buffer = [0_u8; 16];
+        let (_, guest) = server.recv_from(&mut buffer).unwrap();
+        for _ in 0..5 {
+            intruder.send_to(b"intruder", guest).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        server.send_to(b"pong", guest).unwrap();
+    });
+    let records = hostile.attack(&format!("udp-echo:{granted}")).unwrap();
+    answering.join().unwrap();
+    assert_eq!(records[0].data, RecordData::Txt("pong".to_owned()));
+    let lines = hostile.fixture.audit.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.message == "5 datagrams from addresses not granted were dropped"),
+        "{lines:?}"
+    );
+    hostile.assert_still_serving();
+}
+
+/// The attack: grants were checked once but reopened by path on every call,
+/// so whoever could write above a grant could swap it for a symbolic link.
+/// Each grant is now one handle opened at load.
+#[cfg(unix)]
+#[test]
+fn swapping_a_granted_directory_for_a_symbolic_link_changes_nothing() {
+    let hostile = Hostile::new();
+    let data = hostile.fixture.path("data");
+    std::fs::rename(&data, hostile.fixture.path("data-was")).unwrap();
+    // A relative link, inside the environment directory: the old check let it be.
+    std::os::unix::fs::symlink("secrets", &data).unwrap();
+    let records = hostile.attack("read:/data/hello.txt").unwrap();
+    assert_eq!(
+        records[0].data,
+        RecordData::Txt("hello from data".to_owned())
+    );
+    refused(hostile.attack("read:/data/hostile.key"));
+    // A fresh load does not follow the link either.
+    let env = Environment::load(&hostile.fixture.dir(), "failback.toml").unwrap();
+    let error = hostile.fixture.load(&env).unwrap_err();
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    hostile.assert_still_serving();
+}
+
+fn assert_no_secret(text: &str) {
+    for n in 4..=SECRET.len() {
+        assert!(!text.contains(&SECRET[..n]), "{n} bytes of the secret in {text:?}");
+    }
+}
+
+#[test]
+fn a_secret_in_a_panic_message_is_redacted() {
+    let hostile = Hostile::new();
+    let error = hostile.attack("panic-secret").unwrap_err();
+    let CallError::Trap { stderr, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(stderr.contains("the secret is <redacted>"), "{stderr}");
+    assert_no_secret(&error.to_string());
+    for record in hostile.fixture.audit.records() {
+        assert_no_secret(&format!("{:?}", record.outcome));
+    }
+    hostile.assert_still_serving();
+}
+
+#[test]
+fn a_secret_in_a_plugin_error_is_redacted() {
+    let hostile = Hostile::new();
+    let error = hostile.attack("error-secret").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin `test-hostile` answered `dns.list-records` with an error: failed: the secret is <redacted>"
+    );
+    hostile.assert_still_serving();
+}
+
+#[test]
+fn a_secret_across_the_cut_of_a_log_line_is_redacted() {
+    let hostile = Hostile::new();
+    hostile.attack("log-secret-cut").unwrap();
+    let lines = hostile.fixture.audit.lines();
+    assert_no_secret(&lines[0].message);
+    hostile.assert_still_serving();
+}
+
+#[test]
+fn a_secret_across_the_cut_of_stderr_is_redacted() {
+    let hostile = Hostile::new();
+    let error = hostile.attack("stderr-secret-cut").unwrap_err();
+    assert!(matches!(error, CallError::Trap { .. }), "{error:?}");
+    assert_no_secret(&error.to_string());
     hostile.assert_still_serving();
 }

@@ -65,7 +65,8 @@ pub fn open(scenario: Scenario) -> Lab {
         let sha256 = manifest.sha256.unwrap();
         let _ = write!(
             env,
-            "\n[plugins.{kind}]\npath = \"{component}\"\nsha256 = \"{sha256}\"\nmanifest = \"{manifest_file}\"\n"
+            "\n[plugins.{kind}]\npath = \"{component}\"\nsha256 = \"{sha256}\"\nmanifest = \"{manifest_file}\"\nmanifest-sha256 = \"{}\"\n",
+            failback_runtime::Digest::of(text.as_bytes())
         );
         if !manifest.capabilities.dirs.is_empty() {
             let _ = writeln!(env, "[plugins.{kind}.grants.dirs]");
@@ -81,14 +82,11 @@ pub fn open(scenario: Scenario) -> Lab {
     put(&root, failback_runtime::ENVIRONMENT_FILE, env.as_bytes());
 
     let cache_dir = tempfile::tempdir().unwrap();
-    let cache = ComponentCache::new(
-        Dir::open_ambient_dir(cache_dir.path(), cap_std::ambient_authority()).unwrap(),
-        cache_dir.path().to_owned(),
-    );
+    let cache = ComponentCache::open(cache_dir.path()).unwrap();
     let runtime = Runtime::new(Arc::new(NullAuditSink)).unwrap();
     let environment = Environment::load(&root, failback_runtime::ENVIRONMENT_FILE).unwrap();
     let plugins = runtime
-        .load_plugins(&environment, &root, dir.path(), &cache, &|_| None)
+        .load_plugins(&environment, &root, &cache, &|_| None)
         .unwrap();
     let snapshot = assemble(&observe(&plugins, &environment.zone).unwrap()).unwrap();
     let intent = Intent::resolve(&IntentFlags::default(), &snapshot.deployment).unwrap();

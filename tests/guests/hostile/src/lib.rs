@@ -14,6 +14,17 @@
 //! - `lookup:NAME`: resolve a name (refused without the `dns-lookup` grant);
 //! - `sleep:MS`: block in a host call (`wasi:clocks` via `std::thread::sleep`);
 //! - `stall:ADDR`: connect, then wait for a byte the peer never sends;
+//! - `silent-read:ADDR`: connect, then `wasi:io/streams` `blocking-read` from a
+//!   peer that never sends;
+//! - `silent-write:ADDR`: connect, then `blocking-write-and-flush` to a peer
+//!   that never reads, until its buffers are full;
+//! - `deny-flood:ADDR:COUNT`: send that many UDP datagrams to an address that
+//!   is not granted;
+//! - `udp-echo:ADDR`: send a datagram to the granted ADDR and return the first
+//!   answer from it (the test sends unsolicited datagrams meanwhile);
+//! - `panic-secret`, `error-secret`, `log-secret-cut`, `stderr-secret-cut`:
+//!   put the `secret` configuration value into a panic message, a
+//!   `plugin-error`, a log line cut at its limit, stderr cut at what is kept;
 //! - `panic`: panic (a trap, since guests are built with `panic = "abort"`);
 //! - `huge:BYTES`: return one TXT record of that many bytes;
 //! - `many:COUNT`: return that many records;
@@ -98,6 +109,58 @@ impl Guest for Hostile {
                 let read = stream.read(&mut byte).map_err(|e| refused(argument, e))?;
                 Ok(vec![txt("read", read.to_string())])
             }
+            "silent-read" => {
+                let (_socket, input, _output) = connect(argument)?;
+                let read = input.blocking_read(1).map_err(|e| refused(argument, e))?;
+                Ok(vec![txt("read", read.len().to_string())])
+            }
+            "silent-write" => {
+                let (_socket, _input, output) = connect(argument)?;
+                let chunk = vec![0_u8; 4096];
+                loop {
+                    output
+                        .blocking_write_and_flush(&chunk)
+                        .map_err(|e| refused(argument, e))?;
+                }
+            }
+            "deny-flood" => {
+                let (address, count) = argument
+                    .rsplit_once(':')
+                    .ok_or_else(|| PluginError::Invalid(argument.to_owned()))?;
+                let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| refused("bind", e))?;
+                for _ in 0..parse::<u32>(count)? {
+                    let _ = socket.send_to(b"x", address);
+                }
+                Ok(Vec::new())
+            }
+            "udp-echo" => {
+                let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| refused("bind", e))?;
+                socket.send_to(b"ping", argument).map_err(|e| refused(argument, e))?;
+                let mut buffer = [0_u8; 64];
+                loop {
+                    let (n, from) = socket.recv_from(&mut buffer).map_err(|e| refused(argument, e))?;
+                    if from.to_string() == argument {
+                        return Ok(vec![txt("echo", String::from_utf8_lossy(&buffer[..n]).into_owned())]);
+                    }
+                }
+            }
+            "panic-secret" => {
+                #[expect(clippy::panic, reason = "this guest's job is to trap")]
+                {
+                    panic!("the secret is {}", secret())
+                }
+            }
+            "error-secret" => Err(PluginError::Failed(format!("the secret is {}", secret()))),
+            "log-secret-cut" => {
+                // The secret starts 4 bytes before the 4 KiB a log line keeps.
+                failback_plugin_sdk::log::info(&format!("{}{}", "x".repeat(4092), secret()));
+                Ok(Vec::new())
+            }
+            "stderr-secret-cut" => {
+                // The secret starts 4 bytes before the 4 KiB of stderr kept.
+                eprint!("{}{}", "x".repeat(4092), secret());
+                std::process::abort()
+            }
             "panic" => {
                 #[expect(clippy::panic, reason = "this guest's job is to trap")]
                 {
@@ -140,6 +203,46 @@ impl Guest for Hostile {
     fn delete_rrset(_zone: String, _name: String, _rtype: RecordType) -> Result<(), PluginError> {
         Ok(())
     }
+}
+
+fn secret() -> String {
+    failback_plugin_sdk::config::get("secret").unwrap_or_default()
+}
+
+/// A TCP connection to `address` (IPv4) through `wasi:sockets` directly: the
+/// socket and its two streams.
+fn connect(
+    address: &str,
+) -> Result<
+    (
+        wasip2::sockets::tcp::TcpSocket,
+        wasip2::io::streams::InputStream,
+        wasip2::io::streams::OutputStream,
+    ),
+    PluginError,
+> {
+    use wasip2::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    let parsed: std::net::SocketAddrV4 = address
+        .parse()
+        .map_err(|_| PluginError::Invalid(format!("`{address}` is not an IPv4 socket address")))?;
+    let [a, b, c, d] = parsed.ip().octets();
+    let network = wasip2::sockets::instance_network::instance_network();
+    let socket = wasip2::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4)
+        .map_err(|e| refused(address, format!("{e:?}")))?;
+    socket
+        .start_connect(
+            &network,
+            IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port: parsed.port(),
+                address: (a, b, c, d),
+            }),
+        )
+        .map_err(|e| refused(address, format!("{e:?}")))?;
+    socket.subscribe().block();
+    let (input, output) = socket
+        .finish_connect()
+        .map_err(|e| refused(address, format!("{e:?}")))?;
+    Ok((socket, input, output))
 }
 
 failback_plugin_sdk::dns_provider::export_dns_provider!(Hostile);
