@@ -243,3 +243,112 @@ pub struct Observation {
     pub probes: Vec<Probe>,
     pub pools: Vec<PoolStatus>,
 }
+
+/// A value a plugin reported that is not what its place holds: found where it
+/// enters ([`Observation::check`]), before anything is planned or shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: `{}` is not {expected}", crate::text::printable(.value))]
+pub struct ObservationError {
+    /// Where the value was (`the A record `sip.contoso.com``).
+    pub place: String,
+    pub value: String,
+    /// What it must be (`an IPv4 address`).
+    pub expected: &'static str,
+}
+
+impl Observation {
+    /// Check what the plugins reported where it enters: record names are DNS
+    /// names, addresses parse, the names of machines, pools and records'
+    /// targets are host names, and sites' names are plain text. (The topology
+    /// document is checked when it is read, [`crate::topology::Topology::parse`].)
+    ///
+    /// # Errors
+    /// The first value out of place, naming where it was.
+    pub fn check(&self) -> Result<(), ObservationError> {
+        use crate::text::{is_dns_name, is_host_name, is_plain_name};
+        fn need(
+            ok: bool,
+            place: impl FnOnce() -> String,
+            value: &str,
+            expected: &'static str,
+        ) -> Result<(), ObservationError> {
+            if ok {
+                Ok(())
+            } else {
+                Err(ObservationError {
+                    place: place(),
+                    value: value.to_owned(),
+                    expected,
+                })
+            }
+        }
+        const HOST: &str = "a DNS host name";
+        for record in &self.dns {
+            let name = crate::text::printable(&record.name);
+            need(
+                is_dns_name(&record.name),
+                || "a record name of the zone".to_owned(),
+                &record.name,
+                "a DNS name",
+            )?;
+            let place = || format!("the {:?} record `{name}`", record.data.record_type());
+            match &record.data {
+                RecordData::A(ip) => need(
+                    ip.parse::<std::net::Ipv4Addr>().is_ok(),
+                    place,
+                    ip,
+                    "an IPv4 address",
+                )?,
+                RecordData::Aaaa(ip) => need(
+                    ip.parse::<std::net::Ipv6Addr>().is_ok(),
+                    place,
+                    ip,
+                    "an IPv6 address",
+                )?,
+                RecordData::Cname(target) => need(is_host_name(target), place, target, HOST)?,
+                RecordData::Srv(srv) => need(
+                    srv.target == "." || is_host_name(&srv.target),
+                    place,
+                    &srv.target,
+                    HOST,
+                )?,
+                RecordData::Txt(_) => {}
+            }
+        }
+        for site in &self.sites {
+            need(
+                is_plain_name(&site.site),
+                || "a site's name".to_owned(),
+                &site.site,
+                "a site name (no control characters or quotes)",
+            )?;
+        }
+        let hosts = self
+            .replicas
+            .iter()
+            .map(|r| ("a replica", &r.fqdn))
+            .chain(self.services.keys().map(|m| ("a machine", m)))
+            .chain(self.setup_versions.keys().map(|m| ("a machine", m)))
+            .chain(self.pools.iter().map(|p| ("a Front End pool", &p.fqdn)))
+            .chain(self.pools.iter().filter_map(|p| {
+                p.failover_fqdn
+                    .as_ref()
+                    .map(|f| ("a pool's failover FQDN", f))
+            }))
+            .chain(
+                self.pools
+                    .iter()
+                    .filter_map(|p| p.backup_pool.as_ref().map(|b| ("a backup pool", b))),
+            )
+            .chain(
+                self.store
+                    .active_master
+                    .iter()
+                    .map(|m| ("the store's active master", m)),
+            );
+        for (what, fqdn) in hosts {
+            need(is_host_name(fqdn), || format!("{what}'s FQDN"), fqdn, HOST)?;
+        }
+        Ok(())
+    }
+}

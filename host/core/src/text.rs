@@ -58,6 +58,16 @@ fn is_name_with(name: &str, mut label_ok: impl FnMut(&str) -> bool) -> bool {
             .all(|label| !label.is_empty() && label.len() <= MAX_LABEL_LEN && label_ok(label))
 }
 
+/// Whether `name` can be a site's name: no control characters, and none of the
+/// quotes a PowerShell identity would take for its end.
+#[must_use]
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.chars().any(|c| {
+            is_deceptive(c) || matches!(c, '\'' | '"' | '`' | '\u{2018}'..='\u{201f}')
+        })
+}
+
 /// Characters a terminal or a reader may take for something else: every
 /// control character (C0, DEL, C1), the line and paragraph separators, and the
 /// bidirectional formatting characters that reorder what is shown.

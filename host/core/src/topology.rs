@@ -33,9 +33,13 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use std::net::IpAddr;
+
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 use serde::{Deserialize, Serialize};
+
+use crate::text::{is_host_name, is_plain_name, printable};
 
 /// The namespace of the published topology's root element.
 pub const TOPOLOGY_NS: &str = "urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008";
@@ -792,6 +796,14 @@ fn dependencies(dom: &Dom, service: usize) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The message for an FQDN attribute that is not a host name.
+fn not_an_fqdn(what: &str, value: &str) -> String {
+    format!(
+        "the {what} FQDN `{}` is not a DNS host name (letters, digits, `-` and `.`)",
+        printable(value)
+    )
+}
+
 /// `(SiteId, RoleName, Instance)`.
 type ServiceRef = (String, String, String);
 
@@ -842,7 +854,16 @@ impl Model {
                 .child(s, "Name")
                 .map(|n| dom.nodes[n].text.clone())
                 .filter(|n| !n.is_empty())
-                .ok_or_else(|| invalid(s, format!("site `{site_id}` has no `Name`")))?;
+                .ok_or_else(|| invalid(s, format!("site `{}` has no `Name`", printable(&site_id))))?;
+            if !is_plain_name(&name) {
+                return Err(invalid(
+                    s,
+                    format!(
+                        "site name `{}` holds a character a site name cannot have (a control character or a quote)",
+                        printable(&name)
+                    ),
+                ));
+            }
             site_names.insert(site_id.clone(), name.clone());
             sites.push(TopologySite { site_id, name });
         }
@@ -852,8 +873,12 @@ impl Model {
         for c in dom.clusters() {
             let key = cluster_key(&dom, c)
                 .ok_or_else(|| invalid(c, "`Cluster` has no `ClusterId`".to_owned()))?;
-            if dom.attr(c, "Fqdn").is_none() {
-                return Err(invalid(c, "`Cluster` has no `Fqdn`".to_owned()));
+            match dom.attr(c, "Fqdn") {
+                None => return Err(invalid(c, "`Cluster` has no `Fqdn`".to_owned())),
+                Some(fqdn) if !is_host_name(fqdn) => {
+                    return Err(invalid(c, not_an_fqdn("pool", fqdn)));
+                }
+                Some(_) => {}
             }
             clusters.insert(key, c);
         }
@@ -903,14 +928,19 @@ impl Model {
                     .flat_map(|p| dom.children(p, "Port"))
                     .collect();
                 let federation_enabled = ports.iter().any(|&p| is_federation_port(&dom, p));
-                let access_edge_fqdn = ports
+                let access_edge = ports
                     .iter()
                     .filter(|&&p| {
                         dom.attr(p, "Owner") == Some("urn:component:AccessEdge")
                             && dom.attr(p, "InterfaceSide") == Some("External")
                     })
-                    .find_map(|&p| dom.attr(p, "ConfiguredFqdn"))
-                    .map(str::to_ascii_lowercase);
+                    .find_map(|&p| dom.attr(p, "ConfiguredFqdn").map(|f| (p, f)));
+                if let Some((port, configured)) = access_edge
+                    && !is_host_name(configured)
+                {
+                    return Err(invalid(port, not_an_fqdn("Access Edge", configured)));
+                }
+                let access_edge_fqdn = access_edge.map(|(_, f)| f.to_ascii_lowercase());
                 let mut machines = Vec::new();
                 let machine_nodes: Vec<usize> = dom
                     .children(cluster, "Machine")
@@ -923,17 +953,30 @@ impl Model {
                     let Some(mfqdn) = dom.attr(m, "Fqdn") else {
                         return Err(invalid(m, format!("a machine of `{fqdn}` has no `Fqdn`")));
                     };
-                    let ips = |side: &str| -> Vec<String> {
+                    if !is_host_name(mfqdn) {
+                        return Err(invalid(m, not_an_fqdn("machine", mfqdn)));
+                    }
+                    let ips = |side: &str| -> Result<Vec<String>, TopologyError> {
                         dom.children(m, "NetInterface")
                             .filter(|&n| dom.attr(n, "InterfaceSide") == Some(side))
-                            .filter_map(|n| dom.attr(n, "IPAddress"))
-                            .map(str::to_owned)
+                            .filter_map(|n| dom.attr(n, "IPAddress").map(|ip| (n, ip)))
+                            .map(|(n, ip)| {
+                                ip.parse::<IpAddr>().map(|ip| ip.to_string()).map_err(|_| {
+                                    invalid(
+                                        n,
+                                        format!(
+                                            "`IPAddress` `{}` of machine `{mfqdn}` is not an IP address",
+                                            printable(ip)
+                                        ),
+                                    )
+                                })
+                            })
                             .collect()
                     };
                     machines.push(EdgeMachine {
                         fqdn: mfqdn.to_ascii_lowercase(),
-                        internal_ips: ips("Internal"),
-                        external_ips: ips("External"),
+                        internal_ips: ips("Internal")?,
+                        external_ips: ips("External")?,
                     });
                 }
                 edge_services.insert(

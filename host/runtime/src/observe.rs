@@ -5,7 +5,7 @@
 //! The pass reads only: it calls no function with a side effect.
 
 use failback_core::deployment::probe_targets;
-use failback_core::observed::{Observation, Probe};
+use failback_core::observed::{Observation, ObservationError, Probe};
 use failback_core::topology::{Topology, TopologyError};
 
 use crate::call::CallError;
@@ -28,6 +28,9 @@ pub enum ObserveError {
     /// The management store's topology cannot be read.
     #[error("the published topology cannot be read")]
     Topology(#[source] TopologyError),
+    /// A plugin reported a value that is not what its place holds.
+    #[error("a plugin reported a value out of place")]
+    Value(#[source] ObservationError),
 }
 
 /// Observe the whole deployment through `plugins`; `zone` is the external zone.
@@ -100,6 +103,7 @@ pub fn observe(plugins: &Plugins, zone: &str) -> Result<Observation, ObserveErro
         )))?;
         observation.probes.push(Probe { request, report });
     }
+    observation.check().map_err(ObserveError::Value)?;
     Ok(observation)
 }
 

@@ -270,10 +270,10 @@ fn reassociation_publishes_and_failback_uses_an_ascii_hyphen() {
             .federation_enabled
     );
     let ps = render::powershell(&p);
-    assert!(ps.contains("Invoke-CsPoolFailback -PoolFqdn fepool1.contoso.com -Verbose"));
+    assert!(ps.contains("Invoke-CsPoolFailback -PoolFqdn 'fepool1.contoso.com' -Verbose"));
     assert!(!ps.contains('\u{2013}'));
     assert!(ps.contains(
-        "Set-CsSite -Identity Site1 -XmppFederationRoute EdgeServer:edgepool1.contoso.com"
+        "Set-CsSite -Identity 'Site1' -XmppFederationRoute 'EdgeServer:edgepool1.contoso.com'"
     ));
     assert!(!ps.contains("XmppExternalFederationRoute"));
 }
@@ -287,4 +287,34 @@ fn replanning_an_unpublished_topology_only_enables_it() {
     let p = plan(&snap, &intent).unwrap();
     let planned: Vec<_> = p.planned().map(|s| s.action).collect();
     assert_eq!(planned, [Action::PublishTopology]);
+}
+
+/// Zone data and what the plugins report are checked where they enter.
+#[test]
+fn values_a_plugin_reports_out_of_place_are_refused_naming_the_place() {
+    use failback_core::lab::{self, Scenario};
+    use failback_core::observed::RecordData;
+    let good = crate::support::lab_reader::observe(&lab::files(Scenario::EdgeFailover));
+    good.check().unwrap();
+
+    let mut bad = good.clone();
+    let record = bad
+        .dns
+        .iter_mut()
+        .find(|r| matches!(r.data, RecordData::A(_)))
+        .unwrap();
+    record.data = RecordData::A("131.107.155.10\r\nRemove-Item".to_owned());
+    let error = bad.check().unwrap_err();
+    assert!(
+        error.to_string().ends_with("`131.107.155.10\\r\\nRemove-Item` is not an IPv4 address"),
+        "{error}"
+    );
+
+    let mut bad = good.clone();
+    bad.sites[0].site = "Site1\u{2019}; Stop-Computer".to_owned();
+    assert!(bad.check().unwrap_err().to_string().contains("site name"));
+
+    let mut bad = good;
+    bad.pools[0].fqdn = "fepool1.contoso.com\n".to_owned();
+    assert!(bad.check().unwrap_err().to_string().contains("Front End pool's FQDN"));
 }

@@ -238,3 +238,38 @@ fn malformed_documents_report_line_and_column() {
         assert_eq!(position(&e), at, "{e}");
     }
 }
+
+/// The attack: a machine FQDN with a typographic quote (which PowerShell also
+/// takes for a quote) and a newline entity went into the PowerShell plan as a
+/// command. It is refused where it enters, naming the place.
+#[test]
+fn a_machine_fqdn_with_a_typographic_quote_and_a_newline_entity_is_refused() {
+    let hostile = ODD.replace(
+        "Fqdn=\"e1.contoso.com\"",
+        "Fqdn=\"e1.contoso.com\u{2019}&#10;Remove-Item C:\\ -Recurse #\"",
+    );
+    let error = Topology::parse(&hostile).unwrap_err();
+    let TopologyError::Invalid { line, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(*line, 9);
+    let text = error.to_string();
+    assert!(
+        text.contains("the machine FQDN `e1.contoso.com\u{2019}\\nRemove-Item C:\\ -Recurse #` is not a DNS host name"),
+        "{text}"
+    );
+    assert!(!text.contains('\n'), "{text}");
+}
+
+#[test]
+fn pool_fqdns_addresses_and_site_names_are_checked_where_they_enter() {
+    for (from, to, says) in [
+        ("Fqdn=\"edge.contoso.com\"", "Fqdn=\"edge contoso\"", "pool FQDN"),
+        ("IPAddress=\"192.0.2.1\"", "IPAddress=\"192.0.2.1; x\"", "is not an IP address"),
+        ("ConfiguredFqdn=\"sip.contoso.com\"", "ConfiguredFqdn=\"sip\u{2018}.com\"", "Access Edge FQDN"),
+        ("<Name>Site&#49;</Name>", "<Name>Site1&#x1b;[2J</Name>", "site name `Site1\\u{1b}[2J`"),
+    ] {
+        let error = Topology::parse(&ODD.replace(from, to)).unwrap_err();
+        assert!(error.to_string().contains(says), "{to}: {error}");
+    }
+}
