@@ -309,7 +309,8 @@ fn a_second_apply_is_refused_naming_the_holder() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let lock = dir.path().join(".failback/lock");
+    // Who holds the lock is written beside it once it is taken.
+    let lock = dir.path().join(".failback/lock.holder");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::read_to_string(&lock).map_or(true, |t| t.trim().is_empty()) {
         assert!(
@@ -446,13 +447,21 @@ fn resume_is_refused_when_a_plugin_changed_since_the_run_started() {
     new.extend_from_slice(&[0, 5, 1, b'x', b'a', b'b', b'c']);
     std::fs::write(&component, &new).unwrap();
     let new_sha = hex_sha256(&new);
-    for file in ["failback.toml", "plugins/lab-dns.plugin.toml"] {
-        let path = dir.path().join(file);
-        let rebound = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace(&old_sha, &new_sha);
-        std::fs::write(&path, rebound).unwrap();
-    }
+    // The manifest carries the component's sha256, and the environment pins the
+    // manifest's: rebind both.
+    let manifest = dir.path().join("plugins/lab-dns.plugin.toml");
+    let old_manifest = std::fs::read_to_string(&manifest).unwrap();
+    let new_manifest = old_manifest.replace(&old_sha, &new_sha);
+    std::fs::write(&manifest, &new_manifest).unwrap();
+    let environment = dir.path().join("failback.toml");
+    let rebound = std::fs::read_to_string(&environment)
+        .unwrap()
+        .replace(&old_sha, &new_sha)
+        .replace(
+            &hex_sha256(old_manifest.as_bytes()),
+            &hex_sha256(new_manifest.as_bytes()),
+        );
+    std::fs::write(&environment, rebound).unwrap();
 
     let resumed = run(&["resume"], &env, None);
     assert_eq!(resumed.status.code(), Some(1));

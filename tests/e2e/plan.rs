@@ -87,3 +87,51 @@ fn a_plugin_whose_sha256_differs_from_the_binding_is_refused() {
         insta::assert_snapshot!("plan-tampered-plugin", redact(&stderr, dir.path()));
     });
 }
+
+/// The attack: a machine FQDN in the published topology with a typographic
+/// quote (PowerShell quotes with U+2018–U+201B too) and a newline entity went
+/// into `plan --format powershell` as a command. It is refused where it
+/// enters, naming the place, and nothing is planned; the host keeps serving.
+#[test]
+fn a_topology_machine_fqdn_with_a_typographic_quote_and_a_newline_is_refused() {
+    let dir = lab("edge-failover");
+    let topology = dir.path().join("store/topology.xml");
+    let original = std::fs::read_to_string(&topology).unwrap();
+    let hostile = original.replacen(
+        "Fqdn=\"edge1.contoso.com\"",
+        "Fqdn=\"edge1.contoso.com\u{2019}&#10;Remove-Item -Recurse C:\\ #\"",
+        1,
+    );
+    assert_ne!(hostile, original, "the lab names edge1.contoso.com");
+    std::fs::write(&topology, &hostile).unwrap();
+    let env = dir.path().join("failback.toml");
+    let (code, stdout, stderr) = run(failback()
+        .args(["plan", "--format", "powershell", "--env"])
+        .arg(&env));
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "");
+    insta::assert_snapshot!("plan-hostile-machine-fqdn", redact(&stderr, dir.path()));
+
+    std::fs::write(&topology, &original).unwrap();
+    let (code, stdout, _) = run(failback()
+        .args(["plan", "--format", "powershell", "--env"])
+        .arg(&env));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Start-CsWindowsService -ComputerName 'edge1.contoso.com'"));
+}
+
+/// A manifest swapped after the environment pinned it never loads.
+#[test]
+fn a_swapped_plugin_manifest_is_refused() {
+    let dir = lab("edge-failover");
+    let manifest = dir.path().join("plugins/lab-dns.plugin.toml");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, original.replace("memory-mib = 32", "memory-mib = 1024")).unwrap();
+    let (code, _, stderr) = run(failback()
+        .args(["plan", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 1);
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[SHA256]")]}, {
+        insta::assert_snapshot!("plan-swapped-manifest", redact(&stderr, dir.path()));
+    });
+}

@@ -215,8 +215,8 @@ fn move_edge_ips(path: &Path) -> usize {
 }
 
 /// The lab's `failback.toml` replaced by the example's, filled in as its README
-/// says: each plugin exported into `plugins/` with the sha256 `failback plugin
-/// export` prints; the DNS server, the TSIG key and the probe's endpoints are
+/// says: each plugin exported into `plugins/` with the sha256 and the
+/// manifest-sha256 `failback plugin export` prints; the DNS server, the TSIG key and the probe's endpoints are
 /// the test's.
 fn write_environment(root: &Path, named: &Named) {
     let example = crate::support::repository().join("examples/real-dns-xmpp/failback.toml");
@@ -243,6 +243,10 @@ fn write_environment(root: &Path, named: &Named) {
         assert_eq!(bound["path"], binding["path"], "{name}: path");
         assert_eq!(bound["manifest"], binding["manifest"], "{name}: manifest");
         bound.insert("sha256".to_owned(), binding["sha256"].clone());
+        bound.insert(
+            "manifest-sha256".to_owned(),
+            binding["manifest-sha256"].clone(),
+        );
         exported.insert(
             name,
             fs::read(root.join(format!("plugins/{name}.wasm"))).unwrap(),

@@ -31,13 +31,16 @@ fn main() -> ExitCode {
         Ok(Outcome::Vetoed) => ExitCode::from(3),
         Ok(Outcome::Halted) => ExitCode::from(1),
         Err(error) => {
-            eprintln!("error: {error}");
+            // Errors quote what plugins, files and servers said: nothing of it
+            // may act on the terminal.
+            let shown = |text: &str| failback_core::text::printable_lines(text);
+            eprintln!("error: {}", shown(&error.to_string()));
             // A message often already quotes its cause; print each text once.
             let mut last = error.to_string();
             for cause in error.chain().skip(1) {
                 let text = cause.to_string();
                 if !last.contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    eprintln!("  caused by: {}", shown(&text));
                 }
                 last = text;
             }

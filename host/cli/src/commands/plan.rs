@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::plan::{Plan, plan};
 use failback_core::render;
+use failback_core::text::printable_lines;
 use failback_runtime::Overrides;
 
 use crate::Outcome;
@@ -27,7 +28,8 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
     }
 
     let text = match args.format {
-        PlanFormat::Text => render::text(&plan),
+        // What a terminal shows: nothing in it acts on the terminal.
+        PlanFormat::Text => printable_lines(&render::text(&plan)),
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Powershell => render::powershell(&plan),
     };
