@@ -329,12 +329,8 @@ fn secure_directory(dir: &Dir, shown: &str) -> Result<(), CacheError> {
         path: shown.to_owned(),
         source,
     })?;
-    let me = rustix::process::geteuid().as_raw();
-    if metadata.uid() != me {
-        return Err(unsafe_dir(format!(
-            "it belongs to user {}, not to you (user {me})",
-            metadata.uid()
-        )));
+    if let Some(reason) = crate::state::not_mine(metadata.uid()) {
+        return Err(unsafe_dir(reason));
     }
     let mode = metadata.mode() & 0o7777;
     if mode & 0o022 != 0 {

@@ -5,11 +5,12 @@
 //! of `failback:policy@0.1.0`) into one wasmtime engine ([`Runtime`]), after
 //! checking each plugin against the operator's environment file
 //! ([`Environment`]), its manifest ([`Manifest`]) and the capabilities granted
-//! to it ([`capability`]). Compiled components are cached on disk
-//! ([`ComponentCache`]). Each call runs in a fresh store, within the plugin's
-//! memory and time limits, and is audited ([`audit`]); it returns the guest's
-//! value, the guest's own [`PluginError`], or a typed runtime failure
-//! ([`CallError`]). [`inspect()`] describes a component for `failback plugin
+//! to it ([`capability`]). Compiled components are cached on disk, sealed
+//! with a per-user key and checked before they are loaded ([`ComponentCache`]).
+//! Each call runs in a fresh store, within the plugin's memory, time and data
+//! limits — the deadline ends waits in host calls too — and is audited
+//! ([`audit`]); it returns the guest's value, the guest's own [`PluginError`],
+//! or a typed runtime failure ([`CallError`]). [`inspect()`] describes a component for `failback plugin
 //! inspect`.
 //!
 //! The runtime holds no ambient authority over files: the CLI opens the
@@ -21,8 +22,9 @@
 //! against the plan's predicted states, journaled in SQLite ([`journal`]),
 //! one run per environment at a time ([`lock`]), with every call and policy
 //! decision in a hash-chained audit log on disk ([`audit_log`]). These three
-//! take paths inside the environment's state directory (`.failback/`), which
-//! the CLI derives from the environment file it opened.
+//! take paths inside the environment's state directory (`.failback/`, kept
+//! private by [`state`]), which the CLI derives from the environment file it
+//! opened.
 //!
 //! [`Dir`]: cap_std::fs::Dir
 

@@ -86,12 +86,8 @@ fn make_private(path: &Path, is_dir: bool) -> Result<(), StateDirError> {
             if is_dir { "directory" } else { "regular file" }
         )));
     }
-    let me = rustix::process::geteuid().as_raw();
-    if metadata.uid() != me {
-        return Err(refuse(format!(
-            "it belongs to user {}, not to you (user {me})",
-            metadata.uid()
-        )));
+    if let Some(reason) = not_mine(metadata.uid()) {
+        return Err(refuse(reason));
     }
     let mode = metadata.mode() & 0o7777;
     if mode & 0o077 != 0 {
@@ -103,6 +99,13 @@ fn make_private(path: &Path, is_dir: bool) -> Result<(), StateDirError> {
         )?;
     }
     Ok(())
+}
+
+/// Why a file of owner `uid` is not this user's, if it is not.
+#[cfg(unix)]
+pub(crate) fn not_mine(uid: u32) -> Option<String> {
+    let me = rustix::process::geteuid().as_raw();
+    (uid != me).then(|| format!("it belongs to user {uid}, not to you (user {me})"))
 }
 
 #[cfg(not(unix))]
