@@ -126,7 +126,11 @@ fn a_swapped_plugin_manifest_is_refused() {
     let dir = lab("edge-failover");
     let manifest = dir.path().join("plugins/lab-dns.plugin.toml");
     let original = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, original.replace("memory-mib = 32", "memory-mib = 1024")).unwrap();
+    std::fs::write(
+        &manifest,
+        original.replace("memory-mib = 32", "memory-mib = 1024"),
+    )
+    .unwrap();
     let (code, _, stderr) = run(failback()
         .args(["plan", "--env"])
         .arg(dir.path().join("failback.toml")));

@@ -65,9 +65,7 @@ impl Session {
         let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
         let cache = open_cache()?;
         let plugins = runtime
-            .load_plugins(&environment, &dir, &cache, &|name| {
-                std::env::var(name).ok()
-            })
+            .load_plugins(&environment, &dir, &cache, &|name| std::env::var(name).ok())
             .context("cannot load the environment's plugins")?;
         let gate = load_gate(&runtime, &cache, &environment, &dir)?;
         Ok(Self {

@@ -554,7 +554,11 @@ fn ps_operation(out: &mut String, op: &Operation) {
             let value = identity
                 .as_ref()
                 .map_or_else(|| "$null".to_owned(), |i| ps_quote(&i.to_string()));
-            let _ = writeln!(out, "Set-CsSite -Identity {} {param} {value}", ps_quote(site));
+            let _ = writeln!(
+                out,
+                "Set-CsSite -Identity {} {param} {value}",
+                ps_quote(site)
+            );
         }
         Operation::Probe { request } => {
             let _ = writeln!(

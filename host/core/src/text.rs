@@ -63,9 +63,9 @@ fn is_name_with(name: &str, mut label_ok: impl FnMut(&str) -> bool) -> bool {
 #[must_use]
 pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
-        && !name.chars().any(|c| {
-            is_deceptive(c) || matches!(c, '\'' | '"' | '`' | '\u{2018}'..='\u{201f}')
-        })
+        && !name
+            .chars()
+            .any(|c| is_deceptive(c) || matches!(c, '\'' | '"' | '`' | '\u{2018}'..='\u{201f}'))
 }
 
 /// Characters a terminal or a reader may take for something else: every

@@ -854,7 +854,9 @@ impl Model {
                 .child(s, "Name")
                 .map(|n| dom.nodes[n].text.clone())
                 .filter(|n| !n.is_empty())
-                .ok_or_else(|| invalid(s, format!("site `{}` has no `Name`", printable(&site_id))))?;
+                .ok_or_else(|| {
+                    invalid(s, format!("site `{}` has no `Name`", printable(&site_id)))
+                })?;
             if !is_plain_name(&name) {
                 return Err(invalid(
                     s,

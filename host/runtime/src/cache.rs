@@ -141,8 +141,7 @@ impl ComponentCache {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(open_error(e)),
         }
-        let dir =
-            Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(open_error)?;
+        let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(open_error)?;
         Self::new(dir, &shown)
     }
 
@@ -346,11 +345,9 @@ fn secure_directory(dir: &Dir, shown: &str) -> Result<(), CacheError> {
             rustix::fs::Mode::from_raw_mode(0o700),
             rustix::fs::AtFlags::empty(),
         )
-        .map_err(|e| {
-            CacheError::Open {
-                path: shown.to_owned(),
-                source: e.into(),
-            }
+        .map_err(|e| CacheError::Open {
+            path: shown.to_owned(),
+            source: e.into(),
         })?;
     }
     Ok(())

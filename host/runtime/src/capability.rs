@@ -29,7 +29,9 @@ use std::time::Duration;
 use cap_std::fs::Dir;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, OpenMode, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{
+    FsPerms, HostMonotonicClock, HostWallClock, OpenMode, WasiCtx, WasiCtxBuilder,
+};
 
 use crate::environment::{Environment, Grants, RelativePath};
 use crate::manifest::{Capabilities, Mode, Protocol};
@@ -583,7 +585,10 @@ impl NetworkDenials {
     /// How many datagrams from addresses not granted were dropped.
     #[must_use]
     pub fn unsolicited(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).unsolicited
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unsolicited
     }
 }
 
@@ -769,10 +774,7 @@ mod tests {
         let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
         let granted = check("lab-dns", &requested(), &grants(Mode::ReadWrite)).unwrap();
         let error = Sandbox::resolve("lab-dns", &granted, &dir).unwrap_err();
-        assert!(
-            error.to_string().contains("symbolic link"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("symbolic link"), "{error}");
     }
 
     fn with_dirs(dirs: &[(&str, &str)]) -> (Capabilities, Grants) {

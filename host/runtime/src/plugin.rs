@@ -239,14 +239,9 @@ impl DnsProvider {
             "dns.replace-rrset",
             async |store| self.pre.instantiate_async(store).await,
             async |bindings, store| {
-                bindings.failback_plugin_dns().call_replace_rrset(
-                    store,
-                    zone,
-                    name,
-                    rtype.into(),
-                    ttl,
-                    &data,
-                )
+                bindings
+                    .failback_plugin_dns()
+                    .call_replace_rrset(store, zone, name, rtype.into(), ttl, &data)
                     .await
             },
             |()| (),
@@ -284,7 +279,12 @@ impl PortProbe {
         self.plugin.guest.call(
             "probe.probe",
             async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| bindings.failback_plugin_probe().call_probe(store, &request).await,
+            async |bindings, store| {
+                bindings
+                    .failback_plugin_probe()
+                    .call_probe(store, &request)
+                    .await
+            },
             Into::into,
         )
     }
@@ -313,11 +313,9 @@ impl ManagementStore {
             "management.publish-topology",
             async |store| self.pre.instantiate_async(store).await,
             async |bindings, store| {
-                bindings.failback_plugin_management().call_publish_topology(
-                    store,
-                    xml,
-                    expected_version,
-                )
+                bindings
+                    .failback_plugin_management()
+                    .call_publish_topology(store, xml, expected_version)
                     .await
             },
             |version| version,
@@ -344,7 +342,12 @@ impl ManagementStore {
         self.plugin.guest.call(
             "management.list-sites",
             async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| bindings.failback_plugin_management().call_list_sites(store).await,
+            async |bindings, store| {
+                bindings
+                    .failback_plugin_management()
+                    .call_list_sites(store)
+                    .await
+            },
             |sites| sites.into_iter().map(Into::into).collect(),
         )
     }
@@ -360,12 +363,9 @@ impl ManagementStore {
             "management.set-site-route",
             async |store| self.pre.instantiate_async(store).await,
             async |bindings, store| {
-                bindings.failback_plugin_management().call_set_site_route(
-                    store,
-                    site,
-                    kind.into(),
-                    identity,
-                )
+                bindings
+                    .failback_plugin_management()
+                    .call_set_site_route(store, site, kind.into(), identity)
                     .await
             },
             |()| (),
@@ -487,7 +487,12 @@ impl PoolControl {
         self.plugin.guest.call(
             "pools.list-pools",
             async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| bindings.failback_plugin_pools().call_list_pools(store).await,
+            async |bindings, store| {
+                bindings
+                    .failback_plugin_pools()
+                    .call_list_pools(store)
+                    .await
+            },
             |pools| pools.into_iter().map(Into::into).collect(),
         )
     }

@@ -306,7 +306,9 @@ fn values_a_plugin_reports_out_of_place_are_refused_naming_the_place() {
     record.data = RecordData::A("131.107.155.10\r\nRemove-Item".to_owned());
     let error = bad.check().unwrap_err();
     assert!(
-        error.to_string().ends_with("`131.107.155.10\\r\\nRemove-Item` is not an IPv4 address"),
+        error
+            .to_string()
+            .ends_with("`131.107.155.10\\r\\nRemove-Item` is not an IPv4 address"),
         "{error}"
     );
 
@@ -316,5 +318,10 @@ fn values_a_plugin_reports_out_of_place_are_refused_naming_the_place() {
 
     let mut bad = good;
     bad.pools[0].fqdn = "fepool1.contoso.com\n".to_owned();
-    assert!(bad.check().unwrap_err().to_string().contains("Front End pool's FQDN"));
+    assert!(
+        bad.check()
+            .unwrap_err()
+            .to_string()
+            .contains("Front End pool's FQDN")
+    );
 }

@@ -264,10 +264,26 @@ fn a_machine_fqdn_with_a_typographic_quote_and_a_newline_entity_is_refused() {
 #[test]
 fn pool_fqdns_addresses_and_site_names_are_checked_where_they_enter() {
     for (from, to, says) in [
-        ("Fqdn=\"edge.contoso.com\"", "Fqdn=\"edge contoso\"", "pool FQDN"),
-        ("IPAddress=\"192.0.2.1\"", "IPAddress=\"192.0.2.1; x\"", "is not an IP address"),
-        ("ConfiguredFqdn=\"sip.contoso.com\"", "ConfiguredFqdn=\"sip\u{2018}.com\"", "Access Edge FQDN"),
-        ("<Name>Site&#49;</Name>", "<Name>Site1&#x1b;[2J</Name>", "site name `Site1\\u{1b}[2J`"),
+        (
+            "Fqdn=\"edge.contoso.com\"",
+            "Fqdn=\"edge contoso\"",
+            "pool FQDN",
+        ),
+        (
+            "IPAddress=\"192.0.2.1\"",
+            "IPAddress=\"192.0.2.1; x\"",
+            "is not an IP address",
+        ),
+        (
+            "ConfiguredFqdn=\"sip.contoso.com\"",
+            "ConfiguredFqdn=\"sip\u{2018}.com\"",
+            "Access Edge FQDN",
+        ),
+        (
+            "<Name>Site&#49;</Name>",
+            "<Name>Site1&#x1b;[2J</Name>",
+            "site name `Site1\\u{1b}[2J`",
+        ),
     ] {
         let error = Topology::parse(&ODD.replace(from, to)).unwrap_err();
         assert!(error.to_string().contains(says), "{to}: {error}");

@@ -136,9 +136,13 @@ fn another_modules_compiled_entry_copied_over_a_policy_modules_entry_is_refused(
         .load_policy("test-policy", &policy, &fixture.cache, Limits::default())
         .unwrap();
     assert_eq!(module.rules().unwrap()[0].id, "test.single-federation");
-    assert!(fixture.audit.records().iter().any(
-        |r| matches!(&r.outcome, Outcome::Denied(text) if text.contains("seal"))
-    ));
+    assert!(
+        fixture
+            .audit
+            .records()
+            .iter()
+            .any(|r| matches!(&r.outcome, Outcome::Denied(text) if text.contains("seal")))
+    );
 }
 
 #[test]
@@ -156,9 +160,8 @@ fn a_corrupted_policy_entry_is_recompiled_and_audited() {
         .load_policy("test-policy", &policy, &fixture.cache, Limits::default())
         .unwrap();
     assert_eq!(module.rules().unwrap().len(), 1);
-    assert!(fixture.audit.records().iter().any(
-        |r| r.function == "load" && matches!(&r.outcome, Outcome::Denied(text) if text.contains("compiled again"))
-    ));
+    assert!(fixture.audit.records().iter().any(|r| r.function == "load"
+        && matches!(&r.outcome, Outcome::Denied(text) if text.contains("compiled again"))));
 }
 
 #[cfg(unix)]
@@ -171,7 +174,11 @@ fn an_entry_that_is_a_symbolic_link_is_not_followed() {
     std::os::unix::fs::symlink(entry(&fixture, &hostile), entry(&fixture, &good)).unwrap();
     let (_, outcome) = fixture.runtime.compile(&fixture.cache, &good).unwrap();
     assert_eq!(outcome, CacheOutcome::Replaced(Refusal::NotAFile));
-    assert!(!std::fs::symlink_metadata(entry(&fixture, &good)).unwrap().is_symlink());
+    assert!(
+        !std::fs::symlink_metadata(entry(&fixture, &good))
+            .unwrap()
+            .is_symlink()
+    );
 }
 
 #[cfg(unix)]
@@ -200,7 +207,10 @@ mod ownership {
         std::fs::create_dir(&root).unwrap();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
         let error = ComponentCache::open(&root).unwrap_err();
-        assert!(error.to_string().contains("others may write to it"), "{error}");
+        assert!(
+            error.to_string().contains("others may write to it"),
+            "{error}"
+        );
         // Made private again, it is used.
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
         ComponentCache::open(&root).unwrap();
@@ -219,6 +229,9 @@ mod ownership {
         std::fs::create_dir(&root).unwrap();
         std::os::unix::fs::chown(&root, Some(65534), Some(65534)).unwrap();
         let error = ComponentCache::open(&root).unwrap_err();
-        assert!(error.to_string().contains("belongs to user 65534"), "{error}");
+        assert!(
+            error.to_string().contains("belongs to user 65534"),
+            "{error}"
+        );
     }
 }

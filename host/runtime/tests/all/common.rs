@@ -46,10 +46,6 @@ impl Fixture {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        self.env_dir.path()
-    }
-
     pub fn path(&self, relative: &str) -> PathBuf {
         self.env_dir.path().join(relative)
     }

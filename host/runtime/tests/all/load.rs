@@ -123,12 +123,9 @@ fn secrets_reach_the_plugin_but_never_its_log_lines() {
     let binding = env.plugins.values().next().unwrap();
     let plugin = fixture
         .runtime
-        .load_plugin(
-            binding,
-            &fixture.dir(),
-            &fixture.cache,
-            &|name| (name == "TEST_ZONE").then(|| "contoso.com".to_owned()),
-        )
+        .load_plugin(binding, &fixture.dir(), &fixture.cache, &|name| {
+            (name == "TEST_ZONE").then(|| "contoso.com".to_owned())
+        })
         .unwrap();
     let dns = failback_runtime::DnsProvider::new(plugin).unwrap();
     let records = dns.list_records("contoso.com").unwrap();
@@ -186,13 +183,17 @@ fn a_swapped_manifest_is_refused_before_it_is_read() {
 fn a_grant_nested_inside_another_plugins_grant_is_refused() {
     let fixture = Fixture::new();
     std::fs::create_dir_all(fixture.path("data/inner")).unwrap();
-    let dirs = "\n[[capabilities.dirs]]\nname = \"data\"\nguest-path = \"/data\"\nmode = \"read-only\"\n";
-    let manifest = stamped_manifest("good", &good_component()).replace("\n[limits]", &format!("{dirs}\n[limits]"));
+    let dirs =
+        "\n[[capabilities.dirs]]\nname = \"data\"\nguest-path = \"/data\"\nmode = \"read-only\"\n";
+    let manifest = stamped_manifest("good", &good_component())
+        .replace("\n[limits]", &format!("{dirs}\n[limits]"));
     let mut table = fixture.install("good", GOOD, &manifest, "dns-provider");
     table.push_str("\n[plugins.dns-provider.grants.dirs]\ndata = { path = \"data/inner\", mode = \"read-only\" }\n");
     let probe_manifest = manifest.replace("dns-provider", "port-probe");
     table.push_str(&fixture.install("probe", GOOD, &probe_manifest, "port-probe"));
-    table.push_str("\n[plugins.port-probe.grants.dirs]\ndata = { path = \"data\", mode = \"read-only\" }\n");
+    table.push_str(
+        "\n[plugins.port-probe.grants.dirs]\ndata = { path = \"data\", mode = \"read-only\" }\n",
+    );
     let env = fixture.environment(&table);
     let error = fixture.load(&env).unwrap_err();
     assert!(error.to_string().contains("overlaps"), "{error}");

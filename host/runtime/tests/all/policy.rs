@@ -100,7 +100,11 @@ fn a_policy_sees_a_fixed_clock_and_fixed_random_numbers() {
     let first = policy.check(&attack("clock"), &state(&[]), &[]).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
     let again = policy.check(&attack("clock"), &state(&[]), &[]).unwrap();
-    assert!(first[0].message.starts_with("now=0 "), "{}", first[0].message);
+    assert!(
+        first[0].message.starts_with("now=0 "),
+        "{}",
+        first[0].message
+    );
     assert_eq!(first[0].message, again[0].message);
 }
 
@@ -115,13 +119,20 @@ fn a_policy_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
         },
     );
     let started = std::time::Instant::now();
-    let error = policy.check(&attack("sleep"), &state(&[]), &[]).unwrap_err();
+    let error = policy
+        .check(&attack("sleep"), &state(&[]), &[])
+        .unwrap_err();
     assert!(
         matches!(error, failback_runtime::CallError::Timeout { .. }),
         "{error:?}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
-    assert!(policy.check(&attack("none"), &state(&[]), &[]).unwrap().is_empty());
+    assert!(
+        policy
+            .check(&attack("none"), &state(&[]), &[])
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Policy results were not size-limited at all.

@@ -469,7 +469,10 @@ fn assert_stopped_at_the_deadline(hostile: &Hostile, attack: &str) {
         ),
         "{attack}: {error:?}"
     );
-    assert!(elapsed < Duration::from_secs(3), "{attack} took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "{attack} took {elapsed:?}"
+    );
 }
 
 /// The attack: `blocking-read` on a granted peer that never sends held
@@ -514,18 +517,19 @@ fn reading_a_fifo_nobody_writes_to_is_stopped_at_the_call_deadline() {
 #[test]
 fn a_denial_flood_is_kept_to_a_few_denials_and_a_count() {
     let hostile = Hostile::new();
-    let error = hostile
-        .attack("deny-flood:192.0.2.1:9:20000")
-        .unwrap_err();
+    let error = hostile.attack("deny-flood:192.0.2.1:9:20000").unwrap_err();
     let CallError::Denied { denials, more, .. } = &error else {
         panic!("{error:?}")
     };
-    assert_eq!(denials.len(), failback_runtime::capability::MAX_DENIALS_KEPT);
+    assert_eq!(
+        denials.len(),
+        failback_runtime::capability::MAX_DENIALS_KEPT
+    );
     assert_eq!(denials.len() + more, 20_000);
     assert!(
-        error.to_string().ends_with(&format!(
-            "and {more} more in `dns.list-records`"
-        )),
+        error
+            .to_string()
+            .ends_with(&format!("and {more} more in `dns.list-records`")),
         "{error}"
     );
     hostile.assert_still_serving();
@@ -587,7 +591,10 @@ fn swapping_a_granted_directory_for_a_symbolic_link_changes_nothing() {
 
 fn assert_no_secret(text: &str) {
     for n in 4..=SECRET.len() {
-        assert!(!text.contains(&SECRET[..n]), "{n} bytes of the secret in {text:?}");
+        assert!(
+            !text.contains(&SECRET[..n]),
+            "{n} bytes of the secret in {text:?}"
+        );
     }
 }
 

@@ -127,20 +127,29 @@ impl Guest for Hostile {
                 let (address, count) = argument
                     .rsplit_once(':')
                     .ok_or_else(|| PluginError::Invalid(argument.to_owned()))?;
-                let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| refused("bind", e))?;
+                let socket =
+                    std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| refused("bind", e))?;
                 for _ in 0..parse::<u32>(count)? {
                     let _ = socket.send_to(b"x", address);
                 }
                 Ok(Vec::new())
             }
             "udp-echo" => {
-                let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| refused("bind", e))?;
-                socket.send_to(b"ping", argument).map_err(|e| refused(argument, e))?;
+                let socket =
+                    std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| refused("bind", e))?;
+                socket
+                    .send_to(b"ping", argument)
+                    .map_err(|e| refused(argument, e))?;
                 let mut buffer = [0_u8; 64];
                 loop {
-                    let (n, from) = socket.recv_from(&mut buffer).map_err(|e| refused(argument, e))?;
+                    let (n, from) = socket
+                        .recv_from(&mut buffer)
+                        .map_err(|e| refused(argument, e))?;
                     if from.to_string() == argument {
-                        return Ok(vec![txt("echo", String::from_utf8_lossy(&buffer[..n]).into_owned())]);
+                        return Ok(vec![txt(
+                            "echo",
+                            String::from_utf8_lossy(&buffer[..n]).into_owned(),
+                        )]);
                     }
                 }
             }
