@@ -827,7 +827,7 @@ mod tests {
 
     #[test]
     fn guest_text_is_one_escaped_line() {
-        let kept = redactor("k").line("ok\n\u{1b}[2Jfake line", 100);
+        let kept = redactor("zz-secret").line("ok\n\u{1b}[2Jfake line", 100);
         assert_eq!(kept, "ok\\n\\u{1b}[2Jfake line");
     }
 }
