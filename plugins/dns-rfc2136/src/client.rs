@@ -12,11 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use failback_plugin_sdk::types::PluginError;
 
-use crate::tsig::{self, Key, TsigError, Verifier};
-use crate::wire::{
-    self, CLASS_IN, Decoded, Message, Name, OPCODE_QUERY, OPCODE_UPDATE, Question, RData, Record,
-    TYPE_AXFR, TYPE_SOA, rcode,
-};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+
+use crate::records::{rcode_name, text};
+use crate::tsig::{self, Answer, Key, TsigError, Verifier};
 
 /// Messages a zone transfer may take, at most (a bound on a misbehaving server).
 const MAX_TRANSFER_MESSAGES: usize = 10_000;
@@ -95,23 +95,14 @@ impl Server {
         connection.send(&bytes)?;
         let mut verifier = Verifier::new(&self.key, request_mac);
         let raw = connection.receive()?;
-        let decoded = self.check(&raw, message, zone, &mut verifier)?;
-        Ok(decoded.message)
+        Ok(self.check(&raw, message, zone, &mut verifier)?.message)
     }
 
     /// Every record of `zone` by AXFR (RFC 5936): the answers of every message,
     /// from the opening SOA to the closing one, each message's TSIG verified.
     pub fn transfer(&self, zone: &Name) -> Result<Vec<Record>, PluginError> {
-        let query = Message {
-            id: random_id(),
-            opcode: OPCODE_QUERY,
-            questions: vec![Question {
-                name: zone.clone(),
-                qtype: TYPE_AXFR,
-                qclass: CLASS_IN,
-            }],
-            ..Message::default()
-        };
+        let mut query = Message::new(random_id(), MessageType::Query, OpCode::Query);
+        query.add_query(Query::query(zone.clone(), RecordType::AXFR));
         let (bytes, request_mac) = tsig::sign(&self.key, &query, now_seconds())
             .map_err(|e| PluginError::Invalid(format!("cannot encode the request: {e}")))?;
         let mut connection = self.connect()?;
@@ -121,9 +112,9 @@ impl Server {
         let mut soa_seen = 0;
         for _ in 0..MAX_TRANSFER_MESSAGES {
             let raw = connection.receive()?;
-            let decoded = self.check(&raw, &query, zone, &mut verifier)?;
-            for record in decoded.message.answers {
-                if record.rtype == TYPE_SOA && record.name.eq_ignore_case(zone) {
+            let answer = self.check(&raw, &query, zone, &mut verifier)?;
+            for record in answer.message.answers {
+                if record.record_type() == RecordType::SOA && record.name == *zone {
                     soa_seen += 1;
                     if soa_seen == 2 {
                         verifier.finish().map_err(|e| self.tsig_error(&e))?;
@@ -131,7 +122,8 @@ impl Server {
                     }
                 } else if soa_seen == 0 {
                     return Err(PluginError::Failed(format!(
-                        "the transfer of zone `{zone}` from `{}` does not start with its SOA",
+                        "the transfer of zone `{}` from `{}` does not start with its SOA",
+                        text(zone),
                         self.address
                     )));
                 }
@@ -139,7 +131,8 @@ impl Server {
             }
         }
         Err(PluginError::Failed(format!(
-            "the transfer of zone `{zone}` from `{}` did not end within {MAX_TRANSFER_MESSAGES} messages",
+            "the transfer of zone `{}` from `{}` did not end within {MAX_TRANSFER_MESSAGES} messages",
+            text(zone),
             self.address
         )))
     }
@@ -152,21 +145,24 @@ impl Server {
         request: &Message,
         zone: &Name,
         verifier: &mut Verifier<'_>,
-    ) -> Result<Decoded, PluginError> {
-        let decoded = wire::decode(raw).map_err(|e| {
+    ) -> Result<Answer, PluginError> {
+        let answer = Answer::decode(raw).map_err(|e| {
             PluginError::Failed(format!(
                 "dns server `{}` sent a malformed answer: {e}",
                 self.address
             ))
         })?;
-        let message = &decoded.message;
-        if !message.response || message.id != request.id || message.opcode != request.opcode {
+        let header = &answer.message.metadata;
+        if header.message_type != MessageType::Response
+            || header.id != request.metadata.id
+            || header.op_code != request.metadata.op_code
+        {
             return Err(PluginError::Failed(format!(
                 "dns server `{}` sent an answer that is not to this request",
                 self.address
             )));
         }
-        if message.truncated {
+        if header.truncation {
             return Err(PluginError::Failed(format!(
                 "dns server `{}` truncated its answer over TCP",
                 self.address
@@ -174,30 +170,29 @@ impl Server {
         }
         // The TSIG error field speaks first: a server that did not accept the
         // signature says NOTAUTH in the header and why in the TSIG record.
-        if let Some((_, tsig)) = tsig::record_of(&decoded)
-            && tsig.error != 0
-        {
-            return Err(self.tsig_error(&TsigError::Server(tsig.error)));
+        if let Some(error) = answer.tsig().and_then(|tsig| tsig.error) {
+            return Err(self.tsig_error(&TsigError::Server(error.into())));
         }
-        if message.rcode != 0 {
+        let code = header.response_code;
+        if code != ResponseCode::NoError {
             // An error answer is reported even when it is not signed: a forged
             // one can only make the plugin fail, never make it believe a change.
             // NOTAUTH signed with the key, though, means the key was accepted and
             // the server does not serve the zone.
-            let code = u16::from(message.rcode);
-            let signed = verifier.verify(raw, &decoded, now_seconds()).is_ok();
-            if code == rcode::NOTAUTH && signed {
+            let signed = verifier.verify(raw, &answer, now_seconds()).is_ok();
+            if code == ResponseCode::NotAuth && signed {
                 return Err(PluginError::NotFound(format!(
-                    "NOTAUTH: `{}` is not authoritative for zone `{zone}`",
-                    self.address
+                    "NOTAUTH: `{}` is not authoritative for zone `{}`",
+                    self.address,
+                    text(zone)
                 )));
             }
             return Err(self.rcode_error(code, request, zone));
         }
         verifier
-            .verify(raw, &decoded, now_seconds())
+            .verify(raw, &answer, now_seconds())
             .map_err(|e| self.tsig_error(&e))?;
-        Ok(decoded)
+        Ok(answer)
     }
 
     fn tsig_error(&self, error: &TsigError) -> PluginError {
@@ -208,30 +203,33 @@ impl Server {
         ))
     }
 
-    fn rcode_error(&self, code: u16, request: &Message, zone: &Name) -> PluginError {
-        let name = rcode::name(code);
+    fn rcode_error(&self, code: ResponseCode, request: &Message, zone: &Name) -> PluginError {
+        let name = rcode_name(code);
         let server = self.address;
-        let what = if request.opcode == OPCODE_UPDATE {
+        let zone = text(zone);
+        let what = if request.metadata.op_code == OpCode::Update {
             format!("the update of zone `{zone}`")
         } else {
             format!("the transfer of zone `{zone}`")
         };
         match code {
-            rcode::REFUSED => PluginError::Refused(format!("{name}: `{server}` refused {what}")),
-            rcode::NOTAUTH => PluginError::Refused(format!(
+            ResponseCode::Refused => {
+                PluginError::Refused(format!("{name}: `{server}` refused {what}"))
+            }
+            ResponseCode::NotAuth => PluginError::Refused(format!(
                 "{name}: `{server}` did not authorize {what} with key `{}`",
                 self.key.name()
             )),
-            rcode::NXDOMAIN => {
+            ResponseCode::NXDomain => {
                 PluginError::NotFound(format!("{name}: `{server}` has no zone `{zone}`"))
             }
-            rcode::NOTZONE => PluginError::NotFound(format!(
+            ResponseCode::NotZone => PluginError::NotFound(format!(
                 "{name}: `{server}` says a name of {what} is not in the zone"
             )),
-            rcode::SERVFAIL => {
+            ResponseCode::ServFail => {
                 PluginError::Unavailable(format!("{name}: `{server}` failed {what}"))
             }
-            rcode::FORMERR | rcode::NOTIMP => {
+            ResponseCode::FormErr | ResponseCode::NotImp => {
                 PluginError::Invalid(format!("{name}: `{server}` cannot carry out {what}"))
             }
             _ => PluginError::Failed(format!("{name}: `{server}` answered {what} with {name}")),
@@ -305,28 +303,17 @@ impl Connection<'_> {
 
 /// The update section that deletes the RRset (`name`, `rtype`) (RFC 2136 §2.5.2).
 #[must_use]
-pub fn delete_rrset(name: &Name, rtype: u16) -> Record {
-    Record {
-        name: name.clone(),
-        rtype,
-        class: wire::CLASS_ANY,
-        ttl: 0,
-        data: RData::Empty,
-    }
+pub fn delete_rrset(name: &Name, rtype: RecordType) -> Record {
+    let mut record = Record::update0(name.clone(), 0, rtype);
+    record.dns_class = DNSClass::ANY;
+    record
 }
 
 /// An UPDATE of `zone` with `updates` and no prerequisites.
 #[must_use]
 pub fn update(zone: &Name, updates: Vec<Record>) -> Message {
-    Message {
-        id: random_id(),
-        opcode: OPCODE_UPDATE,
-        questions: vec![Question {
-            name: zone.clone(),
-            qtype: TYPE_SOA,
-            qclass: CLASS_IN,
-        }],
-        authority: updates,
-        ..Message::default()
-    }
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Update);
+    message.add_query(Query::query(zone.clone(), RecordType::SOA));
+    message.add_authorities(updates);
+    message
 }

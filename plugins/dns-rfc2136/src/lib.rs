@@ -11,9 +11,10 @@
 //!   the same set again changes nothing.
 //! - `delete-rrset` sends one UPDATE deleting the set; an absent set is no error.
 //!
-//! [`wire`] is the DNS message format, [`tsig`] signs and verifies, [`client`]
-//! talks to the server over a granted TCP endpoint and maps its answers to
-//! typed errors, [`records`] converts between the WIT's records and the wire's.
+//! The DNS messages are hickory-proto's (encoding, decoding, names, record
+//! data); [`tsig`] signs and verifies them with hmac/sha2, [`client`] talks to
+//! the server over a granted TCP endpoint and maps its answers to typed
+//! errors, [`records`] converts between the WIT's records and hickory-proto's.
 //!
 //! Configuration: `server` (`address:port`, an address the `dns-server` grant
 //! holds; no name is resolved), `key-name`, `key-secret` (base64; give it by
@@ -60,7 +61,6 @@
 mod client;
 mod records;
 mod tsig;
-mod wire;
 
 use std::time::Duration;
 

@@ -2,17 +2,25 @@
 //! including the later messages of a zone transfer (§5.3.1), which chain each
 //! MAC to the one before.
 //!
-//! The MAC is computed over the message as it is on the wire without its TSIG
-//! record (ARCOUNT one less, the original ID), followed by the TSIG variables
-//! (§4.3.3); an answer's digest starts with the request's MAC. [`crate::wire`]
-//! provides the bytes and where the record starts.
+//! The messages are hickory-proto's; the MAC is ours (hmac/sha2), because
+//! hickory-proto signs only through its DNSSEC features, which bring a native
+//! crypto library. The MAC is computed over the message as it is on the wire
+//! without its TSIG record (ARCOUNT one less, the original ID), followed by the
+//! TSIG variables (§4.3.3); an answer's digest starts with the request's MAC.
+//! [`Answer`] keeps the bytes as received and where the TSIG record starts, so
+//! the digest covers exactly what the server sent.
 
 use std::fmt;
 
+use hickory_proto::ProtoError;
+use hickory_proto::op::{Header, Message, Query, ResponseCode};
+use hickory_proto::rr::rdata::tsig::{TSIG, TsigAlgorithm, make_tsig_record, message_tbs};
+use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::serialize::binary::{BinDecodable as _, BinDecoder, BinEncoder};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::wire::{self, CLASS_ANY, Decoded, Message, Name, RData, Record, TYPE_TSIG, Tsig};
+use crate::records;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -29,14 +37,13 @@ const MAX_UNSIGNED_RUN: usize = 99;
 #[derive(Clone)]
 pub struct Key {
     name: Name,
-    algorithm: Name,
     secret: Vec<u8>,
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Key")
-            .field("name", &self.name.to_string())
+            .field("name", &records::text(&self.name))
             .field("secret", &"<redacted>")
             .finish()
     }
@@ -44,23 +51,29 @@ impl fmt::Debug for Key {
 
 impl Key {
     /// A key named `name` with the raw `secret`.
-    pub fn new(name: &str, secret: Vec<u8>) -> Result<Self, wire::WireError> {
+    pub fn new(name: &str, secret: Vec<u8>) -> Result<Self, ProtoError> {
         Ok(Self {
-            name: Name::parse(name)?,
-            algorithm: Name::parse(HMAC_SHA256)?,
+            name: records::parse_name(name)?,
             secret,
         })
     }
 
+    /// The key's name, as messages show it.
     #[must_use]
-    pub fn name(&self) -> &Name {
-        &self.name
+    pub fn name(&self) -> String {
+        records::text(&self.name)
     }
 
     fn hmac(&self) -> HmacSha256 {
         // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
         HmacSha256::new_from_slice(&self.secret)
             .unwrap_or_else(|_| HmacSha256::new(&Default::default()))
+    }
+
+    fn mac(&self, input: &[u8]) -> Vec<u8> {
+        let mut hmac = self.hmac();
+        hmac.update(input);
+        hmac.finalize().into_bytes().to_vec()
     }
 }
 
@@ -88,7 +101,7 @@ impl fmt::Display for TsigError {
             Self::Server(code) => write!(
                 f,
                 "{}: the server did not accept the request's signature",
-                wire::rcode::name(*code)
+                records::rcode_name(<ResponseCode as From<u16>>::from(*code))
             ),
             Self::Unsigned => f.write_str("the answer is not signed"),
             Self::OtherKey(what) => write!(f, "the answer is signed with {what}"),
@@ -105,103 +118,142 @@ impl fmt::Display for TsigError {
     }
 }
 
-/// The TSIG variables of §4.3.3 that follow the message in the digest; a
-/// transfer's later messages use only the timers.
-fn write_variables(key: &Key, tsig: &Tsig, timers_only: bool, out: &mut Vec<u8>) {
-    if !timers_only {
-        key.name.write_canonical(out);
-        out.extend_from_slice(&CLASS_ANY.to_be_bytes());
-        out.extend_from_slice(&0u32.to_be_bytes());
-        tsig.algorithm.write_canonical(out);
-    }
-    wire::write_u48(tsig.time_signed, out);
-    out.extend_from_slice(&tsig.fudge.to_be_bytes());
-    if !timers_only {
-        out.extend_from_slice(&tsig.error.to_be_bytes());
-        // Other Len fits: it came from, or goes to, a u16 on the wire.
-        let other_len = u16::try_from(tsig.other.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&other_len.to_be_bytes());
-        out.extend_from_slice(&tsig.other);
-    }
+/// A TSIG record's data before its MAC is known.
+fn unsigned_tsig(id: u16, time: u64) -> TSIG {
+    TSIG::new(
+        TsigAlgorithm::HmacSha256,
+        time,
+        FUDGE,
+        Vec::new(),
+        id,
+        None,
+        Vec::new(),
+    )
 }
 
-/// The digest input: the prior MAC (for an answer), the messages, the variables.
-fn digest_input(
-    key: &Key,
-    prior_mac: Option<&[u8]>,
-    messages: &[u8],
-    tsig: &Tsig,
-    timers_only: bool,
-) -> Vec<u8> {
-    let mut input = Vec::with_capacity(messages.len() + 128);
-    if let Some(prior) = prior_mac {
-        let len = u16::try_from(prior.len()).unwrap_or(u16::MAX);
-        input.extend_from_slice(&len.to_be_bytes());
-        input.extend_from_slice(prior);
+/// The TSIG variables of §4.3.3 that follow the message in the digest; a
+/// transfer's later messages use only the timers.
+fn variables(key: &Key, tsig: &TSIG, timers_only: bool) -> Result<Vec<u8>, ProtoError> {
+    let mut out = Vec::with_capacity(64);
+    if timers_only {
+        // Time Signed is 48 bits on the wire.
+        out.extend_from_slice(&tsig.time.to_be_bytes()[2..]);
+        out.extend_from_slice(&tsig.fudge.to_be_bytes());
+    } else {
+        tsig.emit_tsig_for_mac(&mut BinEncoder::new(&mut out), &key.name)?;
     }
-    input.extend_from_slice(messages);
-    write_variables(key, tsig, timers_only, &mut input);
-    input
+    Ok(out)
 }
 
 /// `message` signed with `key` at `time` (seconds since the epoch): the bytes
 /// to send and the request's MAC, which the answer's digest starts with.
-pub fn sign(
-    key: &Key,
-    message: &Message,
-    time: u64,
-) -> Result<(Vec<u8>, Vec<u8>), wire::WireError> {
-    let mut bytes = message.encode()?;
-    let mut tsig = Tsig {
-        algorithm: key.algorithm.clone(),
-        time_signed: time,
-        fudge: FUDGE,
-        mac: Vec::new(),
-        original_id: message.id,
-        error: 0,
-        other: Vec::new(),
-    };
-    let mut hmac = key.hmac();
-    hmac.update(&digest_input(key, None, &bytes, &tsig, false));
-    tsig.mac = hmac.finalize().into_bytes().to_vec();
-    let mac = tsig.mac.clone();
-    let arcount = u16::from_be_bytes([bytes[10], bytes[11]])
-        .checked_add(1)
-        .ok_or_else(|| wire::WireError::BadData("too many additional records".to_owned()))?;
-    bytes[10..12].copy_from_slice(&arcount.to_be_bytes());
-    Record {
-        name: key.name.clone(),
-        rtype: TYPE_TSIG,
-        class: CLASS_ANY,
-        ttl: 0,
-        data: RData::Tsig(tsig),
-    }
-    .write(&mut bytes)?;
+///
+/// The MAC covers hickory-proto's encoding of `message`; the bytes sent are
+/// the same encoding with the TSIG record after it (a test checks this, and
+/// another that the MAC is the one `nsupdate` computes).
+pub fn sign(key: &Key, message: &Message, time: u64) -> Result<(Vec<u8>, Vec<u8>), ProtoError> {
+    let tsig = unsigned_tsig(message.metadata.id, time);
+    let mac = key.mac(&message_tbs(message, &tsig, &key.name)?);
+    let mut signed = message.clone();
+    signed.signature = Some(Box::new(make_tsig_record(
+        key.name.clone(),
+        tsig.set_mac(mac.clone()),
+    )));
+    let bytes = signed.to_vec()?;
     if bytes.len() > usize::from(u16::MAX) {
-        return Err(wire::WireError::TooLong(bytes.len()));
+        return Err(ProtoError::from(format!(
+            "the request is {} bytes, over 65535",
+            bytes.len()
+        )));
     }
     Ok((bytes, mac))
 }
 
+/// An answer as it came: the message decoded from its bytes and, when it is
+/// signed, its TSIG record and where that record starts in the bytes.
+#[derive(Debug)]
+pub struct Answer {
+    pub message: Message,
+    signature: Option<Signature>,
+}
+
+#[derive(Debug)]
+struct Signature {
+    /// Where the TSIG record starts in the bytes.
+    offset: usize,
+    /// The record's owner: the key's name.
+    key: Name,
+    tsig: TSIG,
+}
+
+impl Answer {
+    /// Decode `raw` (without the TCP length prefix). A TSIG record may only be
+    /// the last record of the message (RFC 8945 §5.1).
+    pub fn decode(raw: &[u8]) -> Result<Self, ProtoError> {
+        let mut message = Message::from_vec(raw)?;
+        let is_tsig = |r: &Record| matches!(r.data, RData::TSIG(_));
+        let signed = message.additionals.last().is_some_and(is_tsig);
+        if message.additionals.iter().filter(|r| is_tsig(r)).count() > usize::from(signed) {
+            return Err(ProtoError::from(
+                "a TSIG record that is not the last record",
+            ));
+        }
+        let offset = last_record_at(raw)?;
+        let signature = match message.additionals.pop_if(|r| is_tsig(r)) {
+            Some(Record {
+                name,
+                data: RData::TSIG(tsig),
+                ..
+            }) => Some(Signature {
+                offset,
+                key: name,
+                tsig,
+            }),
+            _ => None,
+        };
+        Ok(Self { message, signature })
+    }
+
+    /// The answer's TSIG record data, if it is signed.
+    #[must_use]
+    pub fn tsig(&self) -> Option<&TSIG> {
+        self.signature.as_ref().map(|s| &s.tsig)
+    }
+}
+
+/// Where the last record of the message `raw` starts; past the last byte when
+/// it has none. Every record is read, so the message holds nothing after them.
+fn last_record_at(raw: &[u8]) -> Result<usize, ProtoError> {
+    let mut decoder = BinDecoder::new(raw);
+    let counts = Header::read(&mut decoder)?.counts;
+    for _ in 0..counts.queries {
+        Query::read(&mut decoder)?;
+    }
+    let records =
+        u32::from(counts.answers) + u32::from(counts.authorities) + u32::from(counts.additionals);
+    let mut last = decoder.index();
+    for _ in 0..records {
+        last = decoder.index();
+        Record::<RData>::read(&mut decoder)?;
+    }
+    if !decoder.is_empty() {
+        return Err(ProtoError::from(format!(
+            "{} bytes after the last record",
+            decoder.len()
+        )));
+    }
+    Ok(last)
+}
+
 /// `raw` as it was before its TSIG record was added: the bytes up to the
-/// record, ARCOUNT one less, the original ID.
+/// record, ARCOUNT one less, the original ID (RFC 1035 §4.1.1 puts the ID in
+/// bytes 0–1 and ARCOUNT in bytes 10–11).
 fn unsigned_bytes(raw: &[u8], tsig_offset: usize, original_id: u16) -> Vec<u8> {
     let mut bytes = raw[..tsig_offset].to_vec();
     bytes[0..2].copy_from_slice(&original_id.to_be_bytes());
     let arcount = u16::from_be_bytes([bytes[10], bytes[11]]).saturating_sub(1);
     bytes[10..12].copy_from_slice(&arcount.to_be_bytes());
     bytes
-}
-
-/// The TSIG record of a decoded message, if it has one.
-#[must_use]
-pub fn record_of(decoded: &Decoded) -> Option<(&Record, &Tsig)> {
-    decoded.tsig_offset?;
-    let record = decoded.message.additional.last()?;
-    match &record.data {
-        RData::Tsig(tsig) => Some((record, tsig)),
-        _ => None,
-    }
 }
 
 /// Verifies the answers to one signed request: one message, or each message of
@@ -230,11 +282,11 @@ impl<'k> Verifier<'k> {
         }
     }
 
-    /// Verify the next answer, `raw` as received and `decoded` from it, at
-    /// `now` (seconds since the epoch). The first answer must be signed; later
-    /// ones of a transfer may be unsigned, up to 99 in a row.
-    pub fn verify(&mut self, raw: &[u8], decoded: &Decoded, now: u64) -> Result<(), TsigError> {
-        let (Some(offset), Some((record, tsig))) = (decoded.tsig_offset, record_of(decoded)) else {
+    /// Verify the next answer, `raw` as received and `answer` decoded from it,
+    /// at `now` (seconds since the epoch). The first answer must be signed;
+    /// later ones of a transfer may be unsigned, up to 99 in a row.
+    pub fn verify(&mut self, raw: &[u8], answer: &Answer, now: u64) -> Result<(), TsigError> {
+        let Some(Signature { offset, key, tsig }) = &answer.signature else {
             if self.first {
                 return Err(TsigError::Unsigned);
             }
@@ -245,37 +297,40 @@ impl<'k> Verifier<'k> {
             self.pending.extend_from_slice(raw);
             return Ok(());
         };
-        if !record.name.eq_ignore_case(&self.key.name) {
-            return Err(TsigError::OtherKey(format!("key `{}`", record.name)));
+        if *key != self.key.name {
+            return Err(TsigError::OtherKey(format!("key `{}`", records::text(key))));
         }
-        if tsig.error != 0 {
-            return Err(TsigError::Server(tsig.error));
+        if let Some(error) = tsig.error {
+            return Err(TsigError::Server(error.into()));
         }
-        if !tsig.algorithm.eq_ignore_case(&self.key.algorithm) {
+        if tsig.algorithm != TsigAlgorithm::HmacSha256 {
             return Err(TsigError::OtherKey(format!(
                 "algorithm `{}`",
-                tsig.algorithm
+                records::text(&tsig.algorithm.to_name())
             )));
         }
         if tsig.mac.len() != MAC_LEN {
             return Err(TsigError::BadMac);
         }
-        let mut messages = std::mem::take(&mut self.pending);
-        messages.extend_from_slice(&unsigned_bytes(raw, offset, tsig.original_id));
-        let input = digest_input(
-            self.key,
-            Some(&self.prior_mac),
-            &messages,
-            tsig,
-            !self.first,
+        let mut input = Vec::with_capacity(2 + MAC_LEN + self.pending.len() + raw.len() + 64);
+        // The prior MAC is 32 bytes: the request's, or a verified answer's.
+        input.extend_from_slice(
+            &u16::try_from(self.prior_mac.len())
+                .unwrap_or(0)
+                .to_be_bytes(),
         );
+        input.extend_from_slice(&self.prior_mac);
+        input.append(&mut self.pending);
+        input.extend_from_slice(&unsigned_bytes(raw, *offset, tsig.oid));
+        let timers = variables(self.key, tsig, !self.first).map_err(|_| TsigError::BadMac)?;
+        input.extend_from_slice(&timers);
         let mut hmac = self.key.hmac();
         hmac.update(&input);
         hmac.verify_slice(&tsig.mac)
             .map_err(|_| TsigError::BadMac)?;
-        if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge) {
+        if now.abs_diff(tsig.time) > u64::from(tsig.fudge) {
             return Err(TsigError::BadTime {
-                signed: tsig.time_signed,
+                signed: tsig.time,
                 now,
             });
         }
@@ -296,27 +351,15 @@ impl<'k> Verifier<'k> {
     }
 }
 
-/// The MAC a request signed with `key` should carry: what a server computes to
-/// check it (used to check this module against another implementation's
-/// requests).
-#[cfg(test)]
-fn request_mac(key: &Key, raw: &[u8], decoded: &Decoded) -> Option<Vec<u8>> {
-    let offset = decoded.tsig_offset?;
-    let (_, tsig) = record_of(decoded)?;
-    let bytes = unsigned_bytes(raw, offset, tsig.original_id);
-    let mut hmac = key.hmac();
-    hmac.update(&digest_input(key, None, &bytes, tsig, false));
-    Some(hmac.finalize().into_bytes().to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
 
     use base64::Engine as _;
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::{DNSClass, RecordType};
 
     use super::*;
-    use crate::wire::{CLASS_IN, OPCODE_UPDATE, Question, TYPE_SOA, TYPE_SRV, decode};
 
     const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=";
 
@@ -334,96 +377,130 @@ mod tests {
             .collect()
     }
 
+    /// The MAC a request signed with `key` should carry: what a server computes
+    /// to check it, from the bytes as they came.
+    fn request_mac(key: &Key, raw: &[u8]) -> Vec<u8> {
+        let answer = Answer::decode(raw).unwrap();
+        let Signature { offset, tsig, .. } = answer.signature.unwrap();
+        let mut input = unsigned_bytes(raw, offset, tsig.oid);
+        input.extend_from_slice(&variables(key, &tsig, false).unwrap());
+        key.mac(&input)
+    }
+
     /// An UPDATE that BIND 9.18's `nsupdate -y hmac-sha256:failback-key:<SECRET>`
     /// sent (captured off the wire): delete the `_xmpp-server._tcp` SRV set, add
-    /// one SRV record. It uses name compression, as this module does not.
+    /// one SRV record.
     const NSUPDATE_REQUEST: &str = "fbd32800000100000002000107636f6e746f736f03636f6d00000600010c5f786d70702d736572766572045f74637007636f6e746f736f03636f6d00002100ff000000000000c01d002100010000012c001800000005149504786d707007636f6e746f736f03636f6d000c6661696c6261636b2d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b084b52012c002095b40afd09d43d5da4cc670fa055d79e1e8976e6a6f8cad4527f3733d361aa85fbd300000000";
 
     #[test]
     fn the_mac_matches_what_nsupdate_computed() {
         let raw = hex(NSUPDATE_REQUEST);
-        let decoded = decode(&raw).unwrap();
-        let (_, tsig) = record_of(&decoded).unwrap();
-        assert_eq!(tsig.time_signed, 0x6b08_4b52);
-        assert_eq!(request_mac(&key(), &raw, &decoded).unwrap(), tsig.mac);
+        let answer = Answer::decode(&raw).unwrap();
+        let tsig = answer.tsig().unwrap();
+        assert_eq!(tsig.time, 0x6b08_4b52);
+        assert_eq!(request_mac(&key(), &raw), tsig.mac);
 
         // Any other key gives another MAC.
         let other = Key::new("failback-key", b"another secret".to_vec()).unwrap();
-        assert_ne!(request_mac(&other, &raw, &decoded).unwrap(), tsig.mac);
+        assert_ne!(request_mac(&other, &raw), tsig.mac);
     }
 
     #[test]
-    fn signing_the_same_update_at_the_same_time_gives_nsupdate_s_mac() {
-        // Re-build nsupdate's request (uncompressed) and sign it at the time it
-        // was signed: the MAC differs only because the bytes differ, so compare
-        // against the MAC of nsupdate's own bytes recomputed from our encoding.
+    fn signing_nsupdate_s_update_covers_hickory_s_encoding_of_it() {
+        // Re-sign nsupdate's update at the time nsupdate signed it. hickory-proto
+        // compresses one name nsupdate wrote in full, so the bytes and the MAC
+        // differ; the MAC is the one a server computes over the bytes sent,
+        // and the message is the same.
         let raw = hex(NSUPDATE_REQUEST);
-        let decoded = decode(&raw).unwrap();
-        let (_, tsig) = record_of(&decoded).unwrap();
-        let mut message = decoded.message.clone();
-        message.additional.pop();
-        let (signed, mac) = sign(&key(), &message, tsig.time_signed).unwrap();
-        let again = decode(&signed).unwrap();
-        assert_eq!(request_mac(&key(), &signed, &again).unwrap(), mac);
-        assert_eq!(again.message.questions, message.questions);
-        assert_eq!(again.message.authority, message.authority);
-        assert_eq!(again.message.additional.len(), 1);
+        let mut nsupdate = Answer::decode(&raw).unwrap();
+        let tsig = nsupdate.tsig().unwrap().clone();
+        nsupdate.message.metadata.id = tsig.oid;
+        let (signed, mac) = sign(&key(), &nsupdate.message, tsig.time).unwrap();
+        assert_eq!(
+            signed.len(),
+            raw.len() - 11,
+            "one 13-byte suffix becomes a pointer"
+        );
+        assert_eq!(request_mac(&key(), &signed), mac);
+        let ours = Answer::decode(&signed).unwrap();
+        assert_eq!(ours.message, nsupdate.message);
+        let ours = ours.tsig().unwrap();
+        assert_eq!(
+            (ours.time, ours.fudge, ours.oid),
+            (tsig.time, tsig.fudge, tsig.oid)
+        );
+    }
+
+    #[test]
+    fn the_mac_covers_the_bytes_sent() {
+        let (signed, mac) = sign(&key(), &update(), 1_000_000).unwrap();
+        assert_eq!(request_mac(&key(), &signed), mac);
+        let again = Answer::decode(&signed).unwrap();
+        assert_eq!(again.message.queries, update().queries);
+        assert_eq!(again.message.authorities, update().authorities);
+        assert!(again.message.additionals.is_empty());
+        let tsig = again.tsig().unwrap();
+        assert_eq!((tsig.oid, tsig.time, tsig.fudge), (42, 1_000_000, FUDGE));
     }
 
     fn update() -> Message {
-        Message {
-            id: 42,
-            opcode: OPCODE_UPDATE,
-            questions: vec![Question {
-                name: Name::parse("contoso.com").unwrap(),
-                qtype: TYPE_SOA,
-                qclass: CLASS_IN,
-            }],
-            authority: vec![Record {
-                name: Name::parse("_sipfederationtls._tcp.contoso.com").unwrap(),
-                rtype: TYPE_SRV,
-                class: CLASS_ANY,
-                ttl: 0,
-                data: RData::Empty,
-            }],
-            ..Message::default()
-        }
+        let mut message = Message::new(42, MessageType::Query, OpCode::Update);
+        message.add_query(Query::query(
+            records::parse_name("contoso.com").unwrap(),
+            RecordType::SOA,
+        ));
+        let mut delete = Record::update0(
+            records::parse_name("_sipfederationtls._tcp.contoso.com").unwrap(),
+            0,
+            RecordType::SRV,
+        );
+        delete.dns_class = DNSClass::ANY;
+        message.add_authority(delete);
+        message
     }
 
-    /// A server's answer to `request_mac`, signed as RFC 8945 says a server does.
-    fn answer(key: &Key, prior: &[u8], timers_only: bool, time: u64, id: u16) -> Vec<u8> {
+    /// A response to `update()` with ID `id`, unsigned.
+    fn response(id: u16) -> Message {
         let mut message = update();
-        message.id = id;
-        message.response = true;
-        let mut bytes = message.encode().unwrap();
-        let mut tsig = Tsig {
-            algorithm: Name::parse(HMAC_SHA256).unwrap(),
-            time_signed: time,
-            fudge: FUDGE,
-            mac: Vec::new(),
-            original_id: id,
-            error: 0,
-            other: Vec::new(),
-        };
-        let mut hmac = key.hmac();
-        hmac.update(&digest_input(key, Some(prior), &bytes, &tsig, timers_only));
-        tsig.mac = hmac.finalize().into_bytes().to_vec();
-        bytes[11] += 1;
-        Record {
-            name: key.name.clone(),
-            rtype: TYPE_TSIG,
-            class: CLASS_ANY,
-            ttl: 0,
-            data: RData::Tsig(tsig),
-        }
-        .write(&mut bytes)
-        .unwrap();
-        bytes
+        message.metadata.id = id;
+        message.metadata.message_type = MessageType::Response;
+        message
+    }
+
+    /// `message` signed as RFC 8945 says a server signs: after the prior MAC,
+    /// over `covered` (earlier unsigned messages) and the message itself.
+    fn signed_by_server(
+        key: &Key,
+        prior: &[u8],
+        covered: &[u8],
+        message: &Message,
+        timers_only: bool,
+        time: u64,
+    ) -> Vec<u8> {
+        let tsig = unsigned_tsig(message.metadata.id, time);
+        let mut input = (u16::try_from(prior.len()).unwrap()).to_be_bytes().to_vec();
+        input.extend_from_slice(prior);
+        input.extend_from_slice(covered);
+        input.extend_from_slice(&message.to_vec().unwrap());
+        input.extend_from_slice(&variables(key, &tsig, timers_only).unwrap());
+        let mut signed = message.clone();
+        signed.signature = Some(Box::new(make_tsig_record(
+            key.name.clone(),
+            tsig.set_mac(key.mac(&input)),
+        )));
+        signed.to_vec().unwrap()
+    }
+
+    fn answer(key: &Key, prior: &[u8], timers_only: bool, time: u64, id: u16) -> Vec<u8> {
+        signed_by_server(key, prior, &[], &response(id), timers_only, time)
     }
 
     fn mac_of(raw: &[u8]) -> Vec<u8> {
-        let decoded = decode(raw).unwrap();
-        record_of(&decoded).unwrap().1.mac.clone()
+        Answer::decode(raw).unwrap().tsig().unwrap().mac.clone()
+    }
+
+    fn verify(verifier: &mut Verifier<'_>, raw: &[u8], now: u64) -> Result<(), TsigError> {
+        verifier.verify(raw, &Answer::decode(raw).unwrap(), now)
     }
 
     #[test]
@@ -432,30 +509,28 @@ mod tests {
         let (_, request_mac) = sign(&key, &update(), 1_000_000).unwrap();
         let raw = answer(&key, &request_mac, false, 1_000_010, 42);
         let mut verifier = Verifier::new(&key, request_mac.clone());
-        verifier
-            .verify(&raw, &decode(&raw).unwrap(), 1_000_000)
-            .unwrap();
+        verify(&mut verifier, &raw, 1_000_000).unwrap();
         verifier.finish().unwrap();
 
         let mut tampered = raw.clone();
         tampered[3] |= 0x05;
         let mut verifier = Verifier::new(&key, request_mac.clone());
         assert_eq!(
-            verifier.verify(&tampered, &decode(&tampered).unwrap(), 1_000_000),
+            verify(&mut verifier, &tampered, 1_000_000),
             Err(TsigError::BadMac)
         );
 
         let late = answer(&key, &request_mac, false, 1_000_000 + 301, 42);
         let mut verifier = Verifier::new(&key, request_mac.clone());
         assert!(matches!(
-            verifier.verify(&late, &decode(&late).unwrap(), 1_000_000),
+            verify(&mut verifier, &late, 1_000_000),
             Err(TsigError::BadTime { .. })
         ));
 
-        let unsigned = update().encode().unwrap();
+        let unsigned = response(42).to_vec().unwrap();
         let mut verifier = Verifier::new(&key, request_mac);
         assert_eq!(
-            verifier.verify(&unsigned, &decode(&unsigned).unwrap(), 1_000_000),
+            verify(&mut verifier, &unsigned, 1_000_000),
             Err(TsigError::Unsigned)
         );
     }
@@ -465,62 +540,19 @@ mod tests {
         let key = key();
         let (_, request_mac) = sign(&key, &update(), 7).unwrap();
         let first = answer(&key, &request_mac, false, 7, 42);
-        let unsigned = {
-            let mut message = update();
-            message.response = true;
-            message.encode().unwrap()
-        };
+        let unsigned = response(42).to_vec().unwrap();
         // The third message's digest covers the unsigned second one too.
-        let third = {
-            let mut message = update();
-            message.id = 42;
-            message.response = true;
-            let bytes = message.encode().unwrap();
-            let tsig = Tsig {
-                algorithm: Name::parse(HMAC_SHA256).unwrap(),
-                time_signed: 8,
-                fudge: FUDGE,
-                mac: Vec::new(),
-                original_id: 42,
-                error: 0,
-                other: Vec::new(),
-            };
-            let mut covered = unsigned.clone();
-            covered.extend_from_slice(&bytes);
-            let mut hmac = key.hmac();
-            hmac.update(&digest_input(
-                &key,
-                Some(&mac_of(&first)),
-                &covered,
-                &tsig,
-                true,
-            ));
-            let mut bytes = bytes;
-            bytes[11] += 1;
-            Record {
-                name: key.name.clone(),
-                rtype: TYPE_TSIG,
-                class: CLASS_ANY,
-                ttl: 0,
-                data: RData::Tsig(Tsig {
-                    mac: hmac.finalize().into_bytes().to_vec(),
-                    ..tsig
-                }),
-            }
-            .write(&mut bytes)
-            .unwrap();
-            bytes
-        };
+        let third = signed_by_server(&key, &mac_of(&first), &unsigned, &response(42), true, 8);
         let mut verifier = Verifier::new(&key, request_mac.clone());
         for raw in [&first, &unsigned, &third] {
-            verifier.verify(raw, &decode(raw).unwrap(), 7).unwrap();
+            verify(&mut verifier, raw, 7).unwrap();
         }
         verifier.finish().unwrap();
 
         // Ending on an unsigned message is not a verified transfer.
         let mut verifier = Verifier::new(&key, request_mac.clone());
         for raw in [&first, &unsigned] {
-            verifier.verify(raw, &decode(raw).unwrap(), 7).unwrap();
+            verify(&mut verifier, raw, 7).unwrap();
         }
         assert_eq!(verifier.finish(), Err(TsigError::Unsigned));
 
@@ -528,7 +560,7 @@ mod tests {
         let second_signed = answer(&key, &mac_of(&first), true, 8, 42);
         let mut verifier = Verifier::new(&key, request_mac);
         assert_eq!(
-            verifier.verify(&second_signed, &decode(&second_signed).unwrap(), 7),
+            verify(&mut verifier, &second_signed, 7),
             Err(TsigError::BadMac)
         );
     }
@@ -536,31 +568,51 @@ mod tests {
     #[test]
     fn a_server_tsig_error_is_reported_by_its_code() {
         let key = key();
-        let mut raw = update().encode().unwrap();
-        raw[11] = 1;
-        Record {
-            name: key.name.clone(),
-            rtype: TYPE_TSIG,
-            class: CLASS_ANY,
-            ttl: 0,
-            data: RData::Tsig(Tsig {
-                algorithm: Name::parse(HMAC_SHA256).unwrap(),
-                time_signed: 0,
-                fudge: FUDGE,
-                mac: Vec::new(),
-                original_id: 42,
-                error: wire::rcode::BADKEY,
-                other: Vec::new(),
-            }),
-        }
-        .write(&mut raw)
-        .unwrap();
+        let mut message = response(42);
+        message.signature = Some(Box::new(make_tsig_record(
+            key.name.clone(),
+            TSIG::new(
+                TsigAlgorithm::HmacSha256,
+                0,
+                FUDGE,
+                Vec::new(),
+                42,
+                Some(17.into()),
+                Vec::new(),
+            ),
+        )));
+        let raw = message.to_vec().unwrap();
         let mut verifier = Verifier::new(&key, vec![0; 32]);
-        let error = verifier
-            .verify(&raw, &decode(&raw).unwrap(), 0)
-            .unwrap_err();
-        assert_eq!(error, TsigError::Server(wire::rcode::BADKEY));
+        let error = verify(&mut verifier, &raw, 0).unwrap_err();
+        assert_eq!(error, TsigError::Server(17));
         assert!(error.to_string().starts_with("BADKEY"));
+    }
+
+    #[test]
+    fn a_tsig_record_before_the_last_record_is_malformed() {
+        let key = key();
+        let signed = answer(&key, &[0; 32], false, 0, 42);
+        let mut message = Message::from_vec(&signed).unwrap();
+        let tsig = message.additionals.pop().unwrap();
+        message.add_additional(tsig);
+        message.add_additional(Record::from_rdata(
+            records::parse_name("contoso.com").unwrap(),
+            0,
+            RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 1)),
+        ));
+        let error = Answer::decode(&message.to_vec().unwrap()).unwrap_err();
+        assert!(error.to_string().contains("not the last record"), "{error}");
+    }
+
+    #[test]
+    fn truncated_answers_are_errors_not_panics() {
+        let raw = answer(&key(), &[0; 32], false, 0, 42);
+        for len in 0..raw.len() {
+            assert!(Answer::decode(&raw[..len]).is_err(), "{len} bytes decoded");
+        }
+        let mut longer = raw.clone();
+        longer.push(0);
+        assert!(Answer::decode(&longer).is_err());
     }
 
     #[test]
