@@ -16,7 +16,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 use crate::records::{rcode_name, text};
-use crate::tsig::{self, Answer, Key, TsigError, Verifier};
+use crate::tsig::{self, Key, Received, TsigError, Verifier};
 
 /// Messages a zone transfer may take, at most (a bound on a misbehaving server).
 const MAX_TRANSFER_MESSAGES: usize = 10_000;
@@ -145,8 +145,8 @@ impl Server {
         request: &Message,
         zone: &Name,
         verifier: &mut Verifier<'_>,
-    ) -> Result<Answer, PluginError> {
-        let answer = Answer::decode(raw).map_err(|e| {
+    ) -> Result<Received, PluginError> {
+        let answer = Received::decode(raw).map_err(|e| {
             PluginError::Failed(format!(
                 "dns server `{}` sent a malformed answer: {e}",
                 self.address

@@ -7,8 +7,8 @@
 //! crypto library. The MAC is computed over the message as it is on the wire
 //! without its TSIG record (ARCOUNT one less, the original ID), followed by the
 //! TSIG variables (§4.3.3); an answer's digest starts with the request's MAC.
-//! [`Answer`] keeps the bytes as received and where the TSIG record starts, so
-//! the digest covers exactly what the server sent.
+//! [`Received`] notes where a received message's TSIG record starts, so the
+//! digest covers exactly the bytes the server sent.
 
 use std::fmt;
 
@@ -169,10 +169,10 @@ pub fn sign(key: &Key, message: &Message, time: u64) -> Result<(Vec<u8>, Vec<u8>
     Ok((bytes, mac))
 }
 
-/// An answer as it came: the message decoded from its bytes and, when it is
-/// signed, its TSIG record and where that record starts in the bytes.
+/// A message as it came: decoded from its bytes and, when it is signed, its
+/// TSIG record and where that record starts in the bytes.
 #[derive(Debug)]
-pub struct Answer {
+pub struct Received {
     pub message: Message,
     signature: Option<Signature>,
 }
@@ -186,7 +186,7 @@ struct Signature {
     tsig: TSIG,
 }
 
-impl Answer {
+impl Received {
     /// Decode `raw` (without the TCP length prefix). A TSIG record may only be
     /// the last record of the message (RFC 8945 §5.1).
     pub fn decode(raw: &[u8]) -> Result<Self, ProtoError> {
@@ -285,7 +285,7 @@ impl<'k> Verifier<'k> {
     /// Verify the next answer, `raw` as received and `answer` decoded from it,
     /// at `now` (seconds since the epoch). The first answer must be signed;
     /// later ones of a transfer may be unsigned, up to 99 in a row.
-    pub fn verify(&mut self, raw: &[u8], answer: &Answer, now: u64) -> Result<(), TsigError> {
+    pub fn verify(&mut self, raw: &[u8], answer: &Received, now: u64) -> Result<(), TsigError> {
         let Some(Signature { offset, key, tsig }) = &answer.signature else {
             if self.first {
                 return Err(TsigError::Unsigned);
@@ -380,7 +380,7 @@ mod tests {
     /// The MAC a request signed with `key` should carry: what a server computes
     /// to check it, from the bytes as they came.
     fn request_mac(key: &Key, raw: &[u8]) -> Vec<u8> {
-        let answer = Answer::decode(raw).unwrap();
+        let answer = Received::decode(raw).unwrap();
         let Signature { offset, tsig, .. } = answer.signature.unwrap();
         let mut input = unsigned_bytes(raw, offset, tsig.oid);
         input.extend_from_slice(&variables(key, &tsig, false).unwrap());
@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn the_mac_matches_what_nsupdate_computed() {
         let raw = hex(NSUPDATE_REQUEST);
-        let answer = Answer::decode(&raw).unwrap();
+        let answer = Received::decode(&raw).unwrap();
         let tsig = answer.tsig().unwrap();
         assert_eq!(tsig.time, 0x6b08_4b52);
         assert_eq!(request_mac(&key(), &raw), tsig.mac);
@@ -412,7 +412,7 @@ mod tests {
         // differ; the MAC is the one a server computes over the bytes sent,
         // and the message is the same.
         let raw = hex(NSUPDATE_REQUEST);
-        let mut nsupdate = Answer::decode(&raw).unwrap();
+        let mut nsupdate = Received::decode(&raw).unwrap();
         let tsig = nsupdate.tsig().unwrap().clone();
         nsupdate.message.metadata.id = tsig.oid;
         let (signed, mac) = sign(&key(), &nsupdate.message, tsig.time).unwrap();
@@ -422,7 +422,7 @@ mod tests {
             "one 13-byte suffix becomes a pointer"
         );
         assert_eq!(request_mac(&key(), &signed), mac);
-        let ours = Answer::decode(&signed).unwrap();
+        let ours = Received::decode(&signed).unwrap();
         assert_eq!(ours.message, nsupdate.message);
         let ours = ours.tsig().unwrap();
         assert_eq!(
@@ -435,7 +435,7 @@ mod tests {
     fn the_mac_covers_the_bytes_sent() {
         let (signed, mac) = sign(&key(), &update(), 1_000_000).unwrap();
         assert_eq!(request_mac(&key(), &signed), mac);
-        let again = Answer::decode(&signed).unwrap();
+        let again = Received::decode(&signed).unwrap();
         assert_eq!(again.message.queries, update().queries);
         assert_eq!(again.message.authorities, update().authorities);
         assert!(again.message.additionals.is_empty());
@@ -496,11 +496,11 @@ mod tests {
     }
 
     fn mac_of(raw: &[u8]) -> Vec<u8> {
-        Answer::decode(raw).unwrap().tsig().unwrap().mac.clone()
+        Received::decode(raw).unwrap().tsig().unwrap().mac.clone()
     }
 
     fn verify(verifier: &mut Verifier<'_>, raw: &[u8], now: u64) -> Result<(), TsigError> {
-        verifier.verify(raw, &Answer::decode(raw).unwrap(), now)
+        verifier.verify(raw, &Received::decode(raw).unwrap(), now)
     }
 
     #[test]
@@ -600,7 +600,7 @@ mod tests {
             0,
             RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 1)),
         ));
-        let error = Answer::decode(&message.to_vec().unwrap()).unwrap_err();
+        let error = Received::decode(&message.to_vec().unwrap()).unwrap_err();
         assert!(error.to_string().contains("not the last record"), "{error}");
     }
 
@@ -608,11 +608,14 @@ mod tests {
     fn truncated_answers_are_errors_not_panics() {
         let raw = answer(&key(), &[0; 32], false, 0, 42);
         for len in 0..raw.len() {
-            assert!(Answer::decode(&raw[..len]).is_err(), "{len} bytes decoded");
+            assert!(
+                Received::decode(&raw[..len]).is_err(),
+                "{len} bytes decoded"
+            );
         }
         let mut longer = raw.clone();
         longer.push(0);
-        assert!(Answer::decode(&longer).is_err());
+        assert!(Received::decode(&longer).is_err());
     }
 
     #[test]

@@ -13,6 +13,18 @@
 //! record set sorted by name (DNS canonical order, so the apex comes first),
 //! then type; every owner fully qualified with its final dot, every TTL and
 //! class explicit. Comments are not kept.
+//!
+//! Why not hickory-proto's zone parser (`serialize::txt::Parser`, 0.26.3),
+//! which the `dns-rfc2136` plugin's messages are built on: the plugin writes
+//! the file back, and that parser would change or lose what it read. It
+//! decodes `\DDD` as `(D1 << 16) + (D2 << 8) + D3` instead of a decimal octet
+//! (hickory-dns issue 3955, open), so `\059` comes back as U+0509, not `;`;
+//! it drops a line with no type (`sip 300`) without a word; its errors name
+//! neither the line nor the value. It writes no master files either, and it
+//! would make this component 3.6 times larger (194 KB to 700 KB). The tests
+//! `parses_the_hand_written_style` (`\059`) and
+//! `malformed_lines_are_errors_naming_the_line` (`sip 300`) hold what it gets
+//! wrong.
 
 use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
