@@ -605,7 +605,7 @@ mod tests {
     }
 
     #[test]
-    fn truncated_answers_are_errors_not_panics() {
+    fn truncated_or_looping_answers_are_errors_not_panics() {
         let raw = answer(&key(), &[0; 32], false, 0, 42);
         for len in 0..raw.len() {
             assert!(
@@ -616,6 +616,12 @@ mod tests {
         let mut longer = raw.clone();
         longer.push(0);
         assert!(Received::decode(&longer).is_err());
+        // A name whose compression pointer points at itself, or forward.
+        for pointer in [12, 40] {
+            let mut looping = vec![0, 9, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            looping.extend_from_slice(&[0xc0, pointer, 0, 1, 0, 1]);
+            assert!(Received::decode(&looping).is_err(), "pointer to {pointer}");
+        }
     }
 
     #[test]
