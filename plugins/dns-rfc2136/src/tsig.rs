@@ -214,7 +214,7 @@ impl Received {
         Ok(Self { message, signature })
     }
 
-    /// The answer's TSIG record data, if it is signed.
+    /// The message's TSIG record data, if it is signed.
     #[must_use]
     pub fn tsig(&self) -> Option<&TSIG> {
         self.signature.as_ref().map(|s| &s.tsig)
