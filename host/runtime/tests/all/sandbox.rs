@@ -380,7 +380,7 @@ fn a_huge_return_value_is_refused() {
 #[test]
 fn a_huge_list_of_records_is_refused() {
     let hostile = Hostile::new();
-    let error = hostile.attack("many:300000").unwrap_err();
+    let error = hostile.attack("many:100000").unwrap_err();
     assert!(
         matches!(error, CallError::ResultTooLarge { .. }),
         "{error:?}"
