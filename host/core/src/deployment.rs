@@ -110,6 +110,7 @@ impl TryFrom<String> for EdgeIdentity {
 
 /// WIT `edge-machine`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EdgeMachineState {
     pub fqdn: String,
     pub services_running: bool,
@@ -119,6 +120,7 @@ pub struct EdgeMachineState {
 
 /// WIT `edge-pool`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EdgePoolState {
     pub fqdn: String,
     pub site: String,
@@ -145,6 +147,7 @@ impl EdgePoolState {
 
 /// WIT `front-end-pool`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FrontEndPoolState {
     pub fqdn: String,
     pub site: String,
@@ -156,6 +159,7 @@ pub struct FrontEndPoolState {
 
 /// WIT `site`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SiteRoutes {
     pub name: String,
     pub federation_route: Option<EdgeIdentity>,
@@ -175,6 +179,7 @@ impl SiteRoutes {
 /// WIT `rrset`: all records of one name and type. `data` is sorted; empty only
 /// in a change that deletes the set.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RrSet {
     pub name: String,
     pub rtype: RecordType,
@@ -184,37 +189,52 @@ pub struct RrSet {
 
 /// WIT `route-change`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RouteChange {
     pub site: String,
     pub kind: RouteKind,
     pub identity: Option<EdgeIdentity>,
 }
 
-/// WIT `change`: one field of the state a step changes.
+/// WIT `change`: one field of the state a step changes. Every case sets a
+/// value (none adds or toggles), so applying a change twice is applying it
+/// once. In a plan document each is an object tagged by `change`, with the
+/// WIT case's name and its fields by name (`{"change": "federation",
+/// "edge_pool": "edgepool1.contoso.com", "enabled": true}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "change", content = "value")]
+#[serde(tag = "change", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Change {
     /// Federation on an Edge pool.
-    Federation(String, bool),
+    Federation { edge_pool: String, enabled: bool },
     /// Services on an Edge machine.
-    ServicesRunning(String, bool),
+    ServicesRunning { machine: String, running: bool },
     /// Replica of an Edge machine.
-    ReplicaUpToDate(String, bool),
+    ReplicaUpToDate { machine: String, up_to_date: bool },
     /// Topology version local setup applied on an Edge machine.
-    SetupVersion(String, u64),
+    SetupVersion { machine: String, version: u64 },
     Route(RouteChange),
     /// A record set replaced; empty `data` deletes it.
     Rrset(RrSet),
     /// External TCP 5269 on an Edge pool.
-    XmppPortOpen(String, bool),
+    XmppPortOpen { edge_pool: String, open: bool },
     /// A Front End pool's media Edge pool.
-    MediaEdgePool(String, Option<String>),
-    PoolState(String, PoolState),
+    MediaEdgePool {
+        front_end_pool: String,
+        edge_pool: Option<String>,
+    },
+    /// A Front End pool's failover state.
+    PoolState {
+        front_end_pool: String,
+        state: PoolState,
+    },
     /// An Edge pool's next hop.
-    NextHop(String, Option<String>),
-    StoreAvailable(bool),
-    TopologyVersion(u64),
-    DraftPending(bool),
+    NextHop {
+        edge_pool: String,
+        next_hop: Option<String>,
+    },
+    StoreAvailable { available: bool },
+    TopologyVersion { version: u64 },
+    DraftPending { pending: bool },
 }
 
 /// Applying a change that names an object the state does not have.
@@ -227,6 +247,7 @@ pub struct UnknownObject {
 
 /// WIT `state`: the whole deployment as the invariants see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Deployment {
     pub sites: Vec<SiteRoutes>,
     pub edge_pools: Vec<EdgePoolState>,
@@ -306,10 +327,19 @@ impl Deployment {
     /// state does not have.
     pub fn apply(&mut self, change: &Change) -> Result<(), UnknownObject> {
         match change {
-            Change::Federation(pool, on) => self.edge_pool_mut(pool)?.federation_enabled = *on,
-            Change::ServicesRunning(m, on) => self.machine_mut(m)?.services_running = *on,
-            Change::ReplicaUpToDate(m, on) => self.machine_mut(m)?.replica_up_to_date = *on,
-            Change::SetupVersion(m, v) => self.machine_mut(m)?.setup_version = *v,
+            Change::Federation { edge_pool, enabled } => {
+                self.edge_pool_mut(edge_pool)?.federation_enabled = *enabled;
+            }
+            Change::ServicesRunning { machine, running } => {
+                self.machine_mut(machine)?.services_running = *running;
+            }
+            Change::ReplicaUpToDate {
+                machine,
+                up_to_date,
+            } => self.machine_mut(machine)?.replica_up_to_date = *up_to_date,
+            Change::SetupVersion { machine, version } => {
+                self.machine_mut(machine)?.setup_version = *version;
+            }
             Change::Route(rc) => {
                 let site = self
                     .sites
@@ -332,23 +362,34 @@ impl Deployment {
                         .sort_by(|a, b| (&a.name, a.rtype).cmp(&(&b.name, b.rtype)));
                 }
             }
-            Change::XmppPortOpen(pool, on) => self.edge_pool_mut(pool)?.xmpp_port_open = *on,
-            Change::MediaEdgePool(pool, edge) => {
-                self.front_end_pool_mut(pool)?
-                    .media_edge_pool
-                    .clone_from(edge);
+            Change::XmppPortOpen { edge_pool, open } => {
+                self.edge_pool_mut(edge_pool)?.xmpp_port_open = *open;
             }
-            Change::PoolState(pool, state) => {
-                let p = self.front_end_pool_mut(pool)?;
+            Change::MediaEdgePool {
+                front_end_pool,
+                edge_pool,
+            } => {
+                self.front_end_pool_mut(front_end_pool)?
+                    .media_edge_pool
+                    .clone_from(edge_pool);
+            }
+            Change::PoolState {
+                front_end_pool,
+                state,
+            } => {
+                let p = self.front_end_pool_mut(front_end_pool)?;
                 p.state = *state;
                 if *state == PoolState::Normal {
                     p.failover_fqdn = None;
                 }
             }
-            Change::NextHop(pool, hop) => self.edge_pool_mut(pool)?.next_hop.clone_from(hop),
-            Change::StoreAvailable(on) => self.store_available = *on,
-            Change::TopologyVersion(v) => self.topology_version = *v,
-            Change::DraftPending(on) => self.draft_pending = *on,
+            Change::NextHop {
+                edge_pool,
+                next_hop,
+            } => self.edge_pool_mut(edge_pool)?.next_hop.clone_from(next_hop),
+            Change::StoreAvailable { available } => self.store_available = *available,
+            Change::TopologyVersion { version } => self.topology_version = *version,
+            Change::DraftPending { pending } => self.draft_pending = *pending,
         }
         Ok(())
     }

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::deployment::{Deployment, EdgeIdentity};
-use crate::observed::PoolState;
+use crate::observed::{PoolState, RecordType};
 
 /// TTL (seconds) the records to be moved are lowered to before the cut-over.
 pub const DEFAULT_CUTOVER_TTL: u32 = 300;
@@ -35,8 +35,19 @@ pub struct IntentFlags {
     pub cutover_ttl: Option<u32>,
 }
 
+/// A record set's TTL as an unfinished earlier run found it, before that run
+/// lowered it: what a new plan over that run restores (A13).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordTtl {
+    pub name: String,
+    pub rtype: RecordType,
+    pub ttl: u32,
+}
+
 /// The intent, checked against a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Intent {
     /// The Edge pool everything fails back to.
     pub restored_pool: String,
@@ -49,6 +60,10 @@ pub struct Intent {
     pub cutover_ttl: u32,
     /// TTL for record sets the plan creates.
     pub record_ttl: u32,
+    /// The original TTLs of record sets an unfinished earlier run of this
+    /// environment lowered (its `restore-ttl` targets): the plan restores
+    /// these, not the TTLs it observes. Empty when there is no such run.
+    pub inherited_ttls: Vec<RecordTtl>,
 }
 
 /// The intent cannot be carried out on this deployment.
@@ -123,6 +138,7 @@ impl Intent {
             pool_failback: (!narrowed && !site_pools.is_empty()) || flags.pool_failback,
             cutover_ttl,
             record_ttl: DEFAULT_RECORD_TTL,
+            inherited_ttls: Vec::new(),
         })
     }
 

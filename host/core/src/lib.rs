@@ -8,6 +8,9 @@
 //! - [`topology`]: the published topology XML, read and edited losslessly;
 //! - [`deployment`]: observation → checked [`deployment::Deployment`] (the policy
 //!   WIT `state`), [`deployment::Change`], [`deployment::probe_targets`];
+//! - [`diff`]: the field-level difference of two deployments;
+//! - [`document`]: the plan document: its canonical digest, reading it with
+//!   its checks, and the first difference between two plans;
 //! - [`intent`]: what to fail back, checked;
 //! - [`plan`]: the planner, its steps and typed operations, findings;
 //! - [`render`]: text, JSON and PowerShell;
@@ -15,6 +18,8 @@
 //! - [`text`]: strings from the environment, checked on entry and escaped on exit.
 
 pub mod deployment;
+pub mod diff;
+pub mod document;
 pub mod intent;
 pub mod lab;
 pub mod observed;

@@ -25,6 +25,7 @@ pub enum RecordType {
 /// `dns.srv-data`: the data of an SRV record (RFC 2782); `target` is fully
 /// qualified, without the final dot.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SrvData {
     pub priority: u16,
     pub weight: u16,
@@ -32,9 +33,11 @@ pub struct SrvData {
     pub target: String,
 }
 
-/// `dns.record-data`: the data of one resource record.
+/// `dns.record-data`: the data of one resource record. In JSON an object
+/// tagged by its `type`, with named fields ([`RecordDataForm`]):
+/// `{"type": "a", "address": "131.107.155.10"}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(into = "RecordDataForm", from = "RecordDataForm")]
 pub enum RecordData {
     /// An IPv4 address in dotted-quad form.
     A(String),
@@ -45,6 +48,69 @@ pub enum RecordData {
     Srv(SrvData),
     /// The text of a TXT record, its strings joined.
     Txt(String),
+}
+
+/// The JSON form of [`RecordData`]: each case's value named.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RecordDataForm {
+    A {
+        address: String,
+    },
+    Aaaa {
+        address: String,
+    },
+    Cname {
+        target: String,
+    },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: String,
+    },
+    Txt {
+        text: String,
+    },
+}
+
+impl From<RecordData> for RecordDataForm {
+    fn from(data: RecordData) -> Self {
+        match data {
+            RecordData::A(address) => Self::A { address },
+            RecordData::Aaaa(address) => Self::Aaaa { address },
+            RecordData::Cname(target) => Self::Cname { target },
+            RecordData::Srv(s) => Self::Srv {
+                priority: s.priority,
+                weight: s.weight,
+                port: s.port,
+                target: s.target,
+            },
+            RecordData::Txt(text) => Self::Txt { text },
+        }
+    }
+}
+
+impl From<RecordDataForm> for RecordData {
+    fn from(form: RecordDataForm) -> Self {
+        match form {
+            RecordDataForm::A { address } => Self::A(address),
+            RecordDataForm::Aaaa { address } => Self::Aaaa(address),
+            RecordDataForm::Cname { target } => Self::Cname(target),
+            RecordDataForm::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => Self::Srv(SrvData {
+                priority,
+                weight,
+                port,
+                target,
+            }),
+            RecordDataForm::Txt { text } => Self::Txt(text),
+        }
+    }
 }
 
 impl RecordData {
@@ -152,6 +218,7 @@ pub enum ProbeKind {
 
 /// `probe.probe-request`: one probe of `host`:`port`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProbeRequest {
     pub host: String,
     pub port: u16,

@@ -30,14 +30,19 @@ use crate::deployment::{
     Change, Deployment, EdgeIdentity, EdgePoolState, PROBE_TIMEOUT_MS, RouteChange, RrSet,
     SIP_FEDERATION_PORT, Snapshot, UnknownObject, XMPP_PORT,
 };
-use crate::intent::Intent;
+use crate::diff::{FieldDiff, diff};
+use crate::intent::{Intent, RecordTtl};
 use crate::observed::{
     PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, SrvData,
 };
+use crate::render::describe_change;
 use crate::topology::{Topology, TopologyEdit, TopologyError};
 
-/// The version of the plan's JSON form.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the plan document's JSON form (`docs/plan.schema.json`).
+/// 2: one key casing (snake case), changes, edits and record data as objects
+/// with named fields, `digest`, `overrides`, a provenance in every plan (with
+/// levels and the environment file), findings keyed by module.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What a step does, named as in DESIGN §1 (the policy WIT `action` enum).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -140,7 +145,7 @@ pub enum StepStatus {
 /// One typed call that carries out (part of) a step. Plugin-agnostic: the apply
 /// engine maps each to a plugin function; renderers print the equivalent cmdlet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "op")]
+#[serde(rename_all = "kebab-case", tag = "op", deny_unknown_fields)]
 pub enum Operation {
     /// `servers.start-services(machine)`.
     StartServices { machine: String },
@@ -197,9 +202,12 @@ pub enum Argument {
 
 /// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Step {
     /// 1-based; the state after this step is state `index`.
     pub index: usize,
+    /// The action's id of DESIGN §1 (`A2`), for readers of the document.
+    pub id: String,
     pub action: Action,
     pub status: StepStatus,
     /// The object acted on: a pool, a machine, a site or a zone.
@@ -209,6 +217,9 @@ pub struct Step {
     pub preconditions: Vec<String>,
     /// The predicted changes; empty when satisfied.
     pub changes: Vec<Change>,
+    /// Each change in words, with the value before it (`federation
+    /// edgepool2.contoso.com: on -> off`).
+    pub summary: Vec<String>,
     /// How the postcondition is verified.
     pub verify: String,
     pub operations: Vec<Operation>,
@@ -219,15 +230,246 @@ impl Step {
     /// failback (invariant 11).
     #[must_use]
     pub fn policy_argument(&self) -> Option<String> {
-        match (self.action, self.arguments.get("pool-fqdn")) {
+        match (self.action, self.arguments.get("pool_fqdn")) {
             (Action::PoolFailback, Some(Argument::Text(fqdn))) => Some(fqdn.clone()),
             _ => None,
         }
     }
 }
 
+/// A step's operations do not do what its changes say: the apply engine runs
+/// the operations and the policies judge the changes, so the two must agree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperationsError {
+    #[error("step {step} ({action}): operation {op} ({name}) {problem}")]
+    Operation {
+        step: usize,
+        action: Action,
+        /// 0-based position in the step's operations.
+        op: usize,
+        name: &'static str,
+        problem: String,
+    },
+    #[error(
+        "step {step} ({action}): its operations do not do what its changes say: {}",
+        differences
+            .iter()
+            .map(|d| format!("{} {}: changes {}, operations {}", d.object, d.field, d.left, d.right))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )]
+    Disagree {
+        step: usize,
+        action: Action,
+        /// `predicted` is the state after the changes, `observed` the state
+        /// after the operations.
+        differences: Vec<FieldDiff>,
+    },
+    #[error("step {step} ({action}): its changes cannot be applied: {source}")]
+    Changes {
+        step: usize,
+        action: Action,
+        source: UnknownObject,
+    },
+}
+
+impl Operation {
+    /// The operation's name in a plan document (`replace-rrset`).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::StartServices { .. } => "start-services",
+            Self::EditDraft { .. } => "edit-draft",
+            Self::PublishTopology { .. } => "publish-topology",
+            Self::EnableTopology { .. } => "enable-topology",
+            Self::Replicate { .. } => "replicate",
+            Self::AwaitReplica { .. } => "await-replica",
+            Self::RunSetup { .. } => "run-setup",
+            Self::ReplaceRrset { .. } => "replace-rrset",
+            Self::SetSiteRoute { .. } => "set-site-route",
+            Self::Probe { .. } => "probe",
+            Self::Failback { .. } => "failback",
+        }
+    }
+
+    /// What the operation does to `state`, as changes: the one reading of an
+    /// operation's effect that both the plan check and the apply engine use.
+    ///
+    /// # Errors
+    /// A text naming what does not fit: a publish or enable of another version
+    /// than the state's, a record set of another zone or with data of another
+    /// type, a pool failback of a pool that is not failed over.
+    pub fn effect(&self, state: &Deployment) -> Result<Vec<Change>, String> {
+        Ok(match self {
+            Self::StartServices { machine } => vec![Change::ServicesRunning {
+                machine: machine.clone(),
+                running: true,
+            }],
+            Self::EditDraft { edits, .. } => {
+                let mut changes: Vec<Change> = edits
+                    .iter()
+                    .map(|e| match e {
+                        TopologyEdit::SetFederation { edge_pool, enabled } => Change::Federation {
+                            edge_pool: edge_pool.clone(),
+                            enabled: *enabled,
+                        },
+                        TopologyEdit::SetMediaEdgePool {
+                            front_end_pool,
+                            edge_pool,
+                        } => Change::MediaEdgePool {
+                            front_end_pool: front_end_pool.clone(),
+                            edge_pool: Some(edge_pool.clone()),
+                        },
+                    })
+                    .collect();
+                changes.push(Change::DraftPending { pending: true });
+                changes
+            }
+            Self::PublishTopology {
+                expected_version, ..
+            } => {
+                if *expected_version != state.topology_version {
+                    return Err(format!(
+                        "publishes against version {expected_version}, but the state before it has version {}",
+                        state.topology_version
+                    ));
+                }
+                let mut changes = vec![Change::TopologyVersion {
+                    version: expected_version + 1,
+                }];
+                changes.extend(stale_replicas(state));
+                changes
+            }
+            Self::EnableTopology { version } => {
+                if *version != state.topology_version {
+                    return Err(format!(
+                        "enables version {version}, but the state before it has version {}",
+                        state.topology_version
+                    ));
+                }
+                vec![Change::DraftPending { pending: false }]
+            }
+            Self::Replicate { fqdn } | Self::AwaitReplica { fqdn } => {
+                vec![Change::ReplicaUpToDate {
+                    machine: fqdn.clone(),
+                    up_to_date: true,
+                }]
+            }
+            Self::RunSetup {
+                machine,
+                expected_version,
+            } => vec![Change::SetupVersion {
+                machine: machine.clone(),
+                version: *expected_version,
+            }],
+            Self::ReplaceRrset {
+                zone,
+                name,
+                rtype,
+                ttl,
+                data,
+            } => {
+                if !zone.trim_end_matches('.').eq_ignore_ascii_case(&state.zone) {
+                    return Err(format!(
+                        "writes to zone `{zone}`, but the deployment's zone is `{}`",
+                        state.zone
+                    ));
+                }
+                if let Some(d) = data.iter().find(|d| d.record_type() != *rtype) {
+                    return Err(format!(
+                        "writes {} data into the {} set `{name}`",
+                        rtype_name(d.record_type()),
+                        rtype_name(*rtype)
+                    ));
+                }
+                let mut data = data.clone();
+                data.sort();
+                vec![Change::Rrset(RrSet {
+                    name: name.clone(),
+                    rtype: *rtype,
+                    ttl: *ttl,
+                    data,
+                })]
+            }
+            Self::SetSiteRoute {
+                site,
+                kind,
+                identity,
+            } => vec![Change::Route(RouteChange {
+                site: site.clone(),
+                kind: *kind,
+                identity: identity.clone(),
+            })],
+            Self::Probe { .. } => Vec::new(),
+            Self::Failback { pool_fqdn } => {
+                let pool = state
+                    .front_end_pools
+                    .iter()
+                    .find(|p| {
+                        p.failover_fqdn
+                            .as_deref()
+                            .unwrap_or(&p.fqdn)
+                            .eq_ignore_ascii_case(pool_fqdn)
+                    })
+                    .ok_or_else(|| {
+                        format!("fails back `{pool_fqdn}`, which no front end pool was failed over as")
+                    })?;
+                vec![Change::PoolState {
+                    front_end_pool: pool.fqdn.clone(),
+                    state: PoolState::Normal,
+                }]
+            }
+        })
+    }
+}
+
+impl Step {
+    /// Check that the step's operations, run from `before`, lead to the state
+    /// its changes predict: the state each operation's [`Operation::effect`]
+    /// leads to, in order, equals `before` after the changes.
+    ///
+    /// # Errors
+    /// [`OperationsError`] naming the operation that does not fit, or the
+    /// fields on which the two states differ.
+    pub fn check_operations(&self, before: &Deployment) -> Result<(), OperationsError> {
+        let predicted = before
+            .after(&self.changes)
+            .map_err(|source| OperationsError::Changes {
+                step: self.index,
+                action: self.action,
+                source,
+            })?;
+        let mut effect = before.clone();
+        for (i, op) in self.operations.iter().enumerate() {
+            let problem = |problem: String| OperationsError::Operation {
+                step: self.index,
+                action: self.action,
+                op: i,
+                name: op.name(),
+                problem,
+            };
+            for change in op.effect(&effect).map_err(problem)? {
+                effect
+                    .apply(&change)
+                    .map_err(|unknown| problem(unknown.to_string()))?;
+            }
+        }
+        let differences = diff(&predicted, &effect);
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(OperationsError::Disagree {
+                step: self.index,
+                action: self.action,
+                differences,
+            })
+        }
+    }
+}
+
 /// The policy WIT `goal`: what the end state is compared to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Goal {
     pub restored_site: String,
     pub federation_pool: Option<String>,
@@ -248,9 +490,25 @@ pub enum Level {
     Hard,
 }
 
+impl Level {
+    /// The name the environment file and the documents use (`mandatory`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Advisory => "advisory",
+            Self::Mandatory => "mandatory",
+            Self::Hard => "hard",
+        }
+    }
+}
+
 /// A rule that does not hold on a state of the plan (filled by the policy gate).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Finding {
+    /// The policy module that reported it. Findings of different modules are
+    /// never merged, nor does one module's finding make another's standing.
+    pub module: String,
     /// The rule's id (`federation.single-pool`).
     pub rule: String,
     pub level: Level,
@@ -276,39 +534,61 @@ pub struct Finding {
     pub overridden: Option<String>,
 }
 
-/// The failback plan.
+/// A mandatory rule the operator overrides for the plan, with the reason
+/// (`--override RULE --reason TEXT`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    pub rule: String,
+    pub reason: String,
+}
+
+/// The failback plan: the one document `plan` prints (`--format json`) and
+/// saves (`--out`), `apply PLAN` reads, and the journal keeps. Text and
+/// PowerShell are rendered from it; its JSON is its serde form, read with
+/// every unknown field refused ([`crate::document`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub format_version: u32,
+    /// The sha256 of the document's canonical JSON without this field
+    /// ([`crate::document::digest`]); set by [`Plan::seal`].
+    pub digest: String,
     pub intent: Intent,
+    /// The mandatory rules overridden for this plan, sorted by rule.
+    pub overrides: Vec<Override>,
     pub goal: Goal,
+    /// What the plan was made and judged with. `apply PLAN` re-derives the plan
+    /// with what is bound now and refuses it unless the two are equal.
+    pub provenance: Provenance,
     /// The observed start state.
     pub start: Deployment,
     pub steps: Vec<Step>,
     /// Topology drafts the plan publishes, by name (`draft-1`).
     pub documents: BTreeMap<String, String>,
     pub findings: Vec<Finding>,
-    /// What the plan was made from, for a saved plan (`plan --out`): apply
-    /// refuses it when any of these differs from now. `None` for a plan that is
-    /// applied as soon as it is made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provenance: Option<Provenance>,
 }
 
-/// The digests a saved plan carries: of the observed start state, of each
-/// policy module and of each plugin. All sha256, as 64 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a plan was made and judged with: the environment file, each plugin,
+/// each policy module (sha256, 64 lowercase hex digits) and the level of
+/// every rule. Empty for a plan made in process without an environment (the
+/// core tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Provenance {
-    /// The sha256 of the start state's JSON form (`start`, as serialized).
-    pub start: String,
+    /// The sha256 of the environment file's bytes.
+    pub environment: Option<String>,
+    /// Each bound plugin's component, by plugin kind (`dns-provider`).
+    pub plugins: BTreeMap<String, PluginDigest>,
     /// Each policy module's sha256, by module name.
     pub policies: BTreeMap<String, String>,
-    /// Each bound plugin's component sha256, by plugin kind (`dns-provider`).
-    pub plugins: BTreeMap<String, PluginDigest>,
+    /// Each rule's enforcement level, by rule id.
+    pub levels: BTreeMap<String, Level>,
 }
 
 /// One plugin binding of a [`Provenance`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PluginDigest {
     pub name: String,
     pub sha256: String,
@@ -367,6 +647,8 @@ pub enum PlanError {
     Change(#[from] UnknownObject),
     #[error("the intent names edge pool `{0}`, which the deployment does not have")]
     UnknownPool(String),
+    #[error(transparent)]
+    Operations(#[from] OperationsError),
 }
 
 /// The SRV name of SIP federation in `zone`.
@@ -517,17 +799,23 @@ impl Builder<'_> {
         } else {
             StepStatus::Planned
         };
+        let summary = changes
+            .iter()
+            .map(|c| describe_change(&self.cur, c))
+            .collect();
         for c in &changes {
             self.cur.apply(c)?;
         }
         self.steps.push(Step {
             index: self.steps.len() + 1,
+            id: action.id().to_owned(),
             action,
             status,
             target,
             arguments,
             preconditions,
             changes,
+            summary,
             verify,
             operations: if status == StepStatus::Satisfied {
                 Vec::new()
@@ -558,6 +846,7 @@ impl Builder<'_> {
     ) -> Result<(), PlanError> {
         self.steps.push(Step {
             index: self.steps.len() + 1,
+            id: action.id().to_owned(),
             action,
             status: if holds {
                 StepStatus::Satisfied
@@ -568,6 +857,7 @@ impl Builder<'_> {
             arguments,
             preconditions,
             changes: Vec::new(),
+            summary: Vec::new(),
             verify,
             operations: if holds { Vec::new() } else { operations },
         });
@@ -671,6 +961,12 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             start.rrset(name, *rtype).map(|s| s.ttl),
         );
     }
+    // An unfinished earlier run lowered these: their TTLs now are its cut-over
+    // TTL, not the original ones, which that run knew and this plan inherits.
+    for t in &intent.inherited_ttls {
+        b.original_ttls
+            .insert((t.name.clone(), t.rtype), Some(t.ttl));
+    }
 
     // A0 lower-ttl.
     if intent.sip_federation || intent.xmpp {
@@ -723,7 +1019,10 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             vec!["the Edge machines are reachable and their certificates assigned".to_owned()],
             stopped
                 .iter()
-                .map(|m| Change::ServicesRunning(m.fqdn.clone(), true))
+                .map(|m| Change::ServicesRunning {
+                    machine: m.fqdn.clone(),
+                    running: true,
+                })
                 .collect(),
             "every Lync service runs on each machine (Get-CsWindowsService)".to_owned(),
             stopped
@@ -747,7 +1046,10 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
                     edge_pool: p.fqdn.clone(),
                     enabled: false,
                 });
-                changes.push(Change::Federation(p.fqdn.clone(), false));
+                changes.push(Change::Federation {
+                    edge_pool: p.fqdn.clone(),
+                    enabled: false,
+                });
                 setup_pools.push(p.fqdn.clone());
             }
         }
@@ -756,7 +1058,10 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
                 edge_pool: rfqdn.clone(),
                 enabled: true,
             });
-            changes.push(Change::Federation(rfqdn.clone(), true));
+            changes.push(Change::Federation {
+                edge_pool: rfqdn.clone(),
+                enabled: true,
+            });
         }
         let mut ops = Vec::new();
         if !edits.is_empty() {
@@ -767,7 +1072,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
                 edits: edits.clone(),
                 document: name,
             });
-            changes.push(Change::DraftPending(true));
+            changes.push(Change::DraftPending { pending: true });
         }
         for s in &b.cur.sites {
             if s.federation_route.as_ref() != Some(&identity) {
@@ -799,7 +1104,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             args([
                 ("enable", text(rfqdn.clone())),
                 ("disable", list(disable)),
-                ("federation-route", text(identity.to_string())),
+                ("federation_route", text(identity.to_string())),
             ]),
             vec![format!("services run on every machine of `{rfqdn}` (A1)")],
             changes,
@@ -818,20 +1123,20 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
                 expected_version: b.cur.topology_version,
             });
             ops.push(Operation::EnableTopology { version: next });
-            changes.push(Change::TopologyVersion(next));
-            changes.push(Change::DraftPending(false));
+            changes.push(Change::TopologyVersion { version: next });
+            changes.push(Change::DraftPending { pending: false });
             changes.extend(stale_replicas(&b.cur));
             published = Topology::parse(xml)?;
         } else if b.cur.draft_pending {
             ops.push(Operation::EnableTopology {
                 version: b.cur.topology_version,
             });
-            changes.push(Change::DraftPending(false));
+            changes.push(Change::DraftPending { pending: false });
         }
         b.push(
             Action::PublishTopology,
             None,
-            args([("expected-version", Argument::Number(b.cur.topology_version))]),
+            args([("expected_version", Argument::Number(b.cur.topology_version))]),
             vec![
                 "the management store has an active master".to_owned(),
                 "the draft passes every invariant".to_owned(),
@@ -859,7 +1164,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             Action::RepointSipFederationDns,
             Some(sip_federation_srv(&start.zone)),
             args([
-                ("access-edge-fqdn", text(restored.access_edge_fqdn.clone().unwrap_or_default())),
+                ("access_edge_fqdn", text(restored.access_edge_fqdn.clone().unwrap_or_default())),
                 ("addresses", list(restored.access_edge_ips.clone())),
                 ("port", Argument::Number(u64::from(SIP_FEDERATION_PORT))),
             ]),
@@ -1002,9 +1307,12 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             ops.push(Operation::EnableTopology { version: next });
             changes.extend(
                 fe.iter()
-                    .map(|f| Change::MediaEdgePool(f.clone(), Some(rfqdn.clone()))),
+                    .map(|f| Change::MediaEdgePool {
+                        front_end_pool: f.clone(),
+                        edge_pool: Some(rfqdn.clone()),
+                    }),
             );
-            changes.push(Change::TopologyVersion(next));
+            changes.push(Change::TopologyVersion { version: next });
             changes.extend(stale_replicas(&b.cur));
             documents.insert(name, xml);
         }
@@ -1012,8 +1320,8 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             Action::ReassociateFrontEnds,
             Some(intent.restored_site.clone()),
             args([
-                ("edge-pool", text(rfqdn.clone())),
-                ("front-end-pools", list(fe.clone())),
+                ("edge_pool", text(rfqdn.clone())),
+                ("front_end_pools", list(fe.clone())),
             ]),
             vec![
                 format!("`{rfqdn}` is healthy: services running, federation settled"),
@@ -1045,14 +1353,17 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             b.push(
                 Action::PoolFailback,
                 Some(p.fqdn.clone()),
-                args([("pool-fqdn", text(pool_fqdn.clone()))]),
+                args([("pool_fqdn", text(pool_fqdn.clone()))]),
                 vec![
                     format!("`{}` is failed over and its servers are online", p.fqdn),
                     "the management store has an active master".to_owned(),
                     format!("no Edge pool has `{}` as next hop", p.fqdn),
                 ],
                 if due {
-                    vec![Change::PoolState(p.fqdn.clone(), PoolState::Normal)]
+                    vec![Change::PoolState {
+                        front_end_pool: p.fqdn.clone(),
+                        state: PoolState::Normal,
+                    }]
                 } else {
                     vec![]
                 },
@@ -1063,7 +1374,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
     }
 
     // A13 restore-ttl.
-    if intent.sip_federation || intent.xmpp {
+    if intent.sip_federation || intent.xmpp || !intent.inherited_ttls.is_empty() {
         let mut changes = Vec::new();
         let mut ops = Vec::new();
         for ((name, rtype), ttl) in &b.original_ttls {
@@ -1108,16 +1419,25 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
         media_pool: intent.front_ends.then(|| rfqdn.clone()),
         cutover_ttl: intent.cutover_ttl,
     };
-    Ok(Plan {
+    let plan = Plan {
         format_version: FORMAT_VERSION,
+        digest: String::new(),
         intent: intent.clone(),
+        overrides: Vec::new(),
         goal,
+        provenance: Provenance::default(),
         start: start.clone(),
         steps: b.steps,
         documents,
         findings: Vec::new(),
-        provenance: None,
-    })
+    };
+    // Defense in depth against a planner bug: each step's operations do what
+    // its changes say.
+    let states = plan.states()?;
+    for (step, before) in plan.steps.iter().zip(&states) {
+        step.check_operations(before)?;
+    }
+    Ok(plan)
 }
 
 /// A4 on every Edge machine, then A5 on each machine of `pools`.
@@ -1137,14 +1457,17 @@ fn replicate_and_set_up(b: &mut Builder<'_>, pools: &[String]) -> Result<(), Pla
                 Some(m.fqdn.clone()),
                 args([
                     ("pool", text(fqdn.clone())),
-                    ("topology-version", Argument::Number(version)),
+                    ("topology_version", Argument::Number(version)),
                 ]),
                 vec![
                     format!("topology version {version} published and enabled"),
                     format!("the replica on `{}` is up to date", m.fqdn),
                 ],
                 if due {
-                    vec![Change::SetupVersion(m.fqdn.clone(), version)]
+                    vec![Change::SetupVersion {
+                        machine: m.fqdn.clone(),
+                        version,
+                    }]
                 } else {
                     vec![]
                 },
@@ -1166,7 +1489,10 @@ fn stale_replicas(cur: &Deployment) -> Vec<Change> {
         .iter()
         .flat_map(|p| p.machines.iter())
         .filter(|m| m.replica_up_to_date)
-        .map(|m| Change::ReplicaUpToDate(m.fqdn.clone(), false))
+        .map(|m| Change::ReplicaUpToDate {
+            machine: m.fqdn.clone(),
+            up_to_date: false,
+        })
         .collect()
 }
 
@@ -1191,12 +1517,15 @@ fn await_replication(b: &mut Builder<'_>, pools: &[String]) -> Result<(), PlanEr
         pools.first().cloned(),
         args([
             ("machines", list(machines.iter().map(|m| m.fqdn.clone()))),
-            ("topology-version", Argument::Number(version)),
+            ("topology_version", Argument::Number(version)),
         ]),
         vec![format!("topology version {version} published and enabled")],
         stale
             .iter()
-            .map(|m| Change::ReplicaUpToDate(m.fqdn.clone(), true))
+            .map(|m| Change::ReplicaUpToDate {
+                machine: m.fqdn.clone(),
+                up_to_date: true,
+            })
             .collect(),
         "Get-CsManagementStoreReplicationStatus: UpToDate for each machine".to_owned(),
         ops,
@@ -1212,5 +1541,26 @@ pub fn rtype_name(t: RecordType) -> &'static str {
         RecordType::Cname => "CNAME",
         RecordType::Srv => "SRV",
         RecordType::Txt => "TXT",
+    }
+}
+
+impl Plan {
+    /// The TTLs this plan restores at A13 (`restore-ttl`): what a new plan
+    /// inherits when this plan's run does not finish.
+    #[must_use]
+    pub fn restored_ttls(&self) -> Vec<RecordTtl> {
+        self.steps
+            .iter()
+            .filter(|s| s.action == Action::RestoreTtl)
+            .flat_map(|s| s.changes.iter())
+            .filter_map(|c| match c {
+                Change::Rrset(set) => Some(RecordTtl {
+                    name: set.name.clone(),
+                    rtype: set.rtype,
+                    ttl: set.ttl,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 }

@@ -5,11 +5,9 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
-
 use crate::deployment::{Change, Deployment};
 use crate::observed::{PoolState, RecordData, RouteKind};
-use crate::plan::{Finding, Operation, Plan, Step, StepStatus, rtype_name};
+use crate::plan::{Finding, Operation, Plan, StepStatus, rtype_name};
 use crate::topology::TopologyEdit;
 
 fn on_off(b: bool) -> &'static str {
@@ -49,21 +47,30 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
             .cloned()
     };
     match change {
-        Change::Federation(p, on) => {
-            let was = before.edge_pool(p).is_some_and(|x| x.federation_enabled);
-            format!("federation {p}: {} -> {}", on_off(was), on_off(*on))
+        Change::Federation { edge_pool, enabled } => {
+            let was = before
+                .edge_pool(edge_pool)
+                .is_some_and(|x| x.federation_enabled);
+            format!(
+                "federation {edge_pool}: {} -> {}",
+                on_off(was),
+                on_off(*enabled)
+            )
         }
-        Change::ServicesRunning(m, on) => {
+        Change::ServicesRunning { machine: m, running } => {
             let was = machine(m).is_some_and(|x| x.services_running);
-            format!("services {m}: {} -> {}", run(was), run(*on))
+            format!("services {m}: {} -> {}", run(was), run(*running))
         }
-        Change::ReplicaUpToDate(m, on) => {
+        Change::ReplicaUpToDate {
+            machine: m,
+            up_to_date,
+        } => {
             let was = machine(m).is_some_and(|x| x.replica_up_to_date);
-            format!("replica {m}: {} -> {}", fresh(was), fresh(*on))
+            format!("replica {m}: {} -> {}", fresh(was), fresh(*up_to_date))
         }
-        Change::SetupVersion(m, v) => {
+        Change::SetupVersion { machine: m, version } => {
             let was = machine(m).map_or(0, |x| x.setup_version);
-            format!("setup version {m}: {was} -> {v}")
+            format!("setup version {m}: {was} -> {version}")
         }
         Change::Route(rc) => {
             let was = before
@@ -98,46 +105,55 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
                 .map_or_else(|| "(absent)".to_owned(), |s| fmt(&s.data, s.ttl));
             format!("{t} {}: {was} -> {}", set.name, fmt(&set.data, set.ttl))
         }
-        Change::XmppPortOpen(p, on) => {
-            let was = before.edge_pool(p).is_some_and(|x| x.xmpp_port_open);
-            format!("tcp 5269 {p}: {} -> {}", open(was), open(*on))
+        Change::XmppPortOpen { edge_pool, open: on } => {
+            let was = before.edge_pool(edge_pool).is_some_and(|x| x.xmpp_port_open);
+            format!("tcp 5269 {edge_pool}: {} -> {}", open(was), open(*on))
         }
-        Change::MediaEdgePool(p, e) => {
+        Change::MediaEdgePool {
+            front_end_pool,
+            edge_pool,
+        } => {
             let was = before
-                .front_end_pool(p)
+                .front_end_pool(front_end_pool)
                 .and_then(|x| x.media_edge_pool.clone());
             format!(
-                "media edge pool {p}: {} -> {}",
+                "media edge pool {front_end_pool}: {} -> {}",
                 opt(was.as_deref()),
-                opt(e.as_deref())
+                opt(edge_pool.as_deref())
             )
         }
-        Change::PoolState(p, s) => {
+        Change::PoolState {
+            front_end_pool,
+            state,
+        } => {
             let was = before
-                .front_end_pool(p)
+                .front_end_pool(front_end_pool)
                 .map_or("(unknown)", |x| pool_state(x.state));
-            format!("pool {p}: {was} -> {}", pool_state(*s))
+            format!("pool {front_end_pool}: {was} -> {}", pool_state(*state))
         }
-        Change::NextHop(p, h) => {
-            let was = before.edge_pool(p).and_then(|x| x.next_hop.clone());
+        Change::NextHop {
+            edge_pool,
+            next_hop,
+        } => {
+            let was = before.edge_pool(edge_pool).and_then(|x| x.next_hop.clone());
             format!(
-                "next hop {p}: {} -> {}",
+                "next hop {edge_pool}: {} -> {}",
                 opt(was.as_deref()),
-                opt(h.as_deref())
+                opt(next_hop.as_deref())
             )
         }
-        Change::StoreAvailable(on) => format!(
+        Change::StoreAvailable { available } => format!(
             "management store: {} -> {}",
             avail(before.store_available),
-            avail(*on)
+            avail(*available)
         ),
-        Change::TopologyVersion(v) => {
-            format!("topology version: {} -> {v}", before.topology_version)
+        Change::TopologyVersion { version } => {
+            format!("topology version: {} -> {version}", before.topology_version)
         }
-        Change::DraftPending(on) => format!(
+        Change::DraftPending { pending: p } => format!(
             "draft: {} -> {}",
             pending(before.draft_pending),
-            pending(*on)
+            pending(*p)
         ),
     }
 }
@@ -166,10 +182,15 @@ fn status(s: StepStatus) -> &'static str {
 }
 
 fn level(f: &Finding) -> &'static str {
-    match f.level {
-        crate::plan::Level::Advisory => "advisory",
-        crate::plan::Level::Mandatory => "mandatory",
-        crate::plan::Level::Hard => "hard",
+    f.level.name()
+}
+
+/// The plan's digest, or a word saying it has none yet.
+fn digest_text(plan: &Plan) -> &str {
+    if plan.digest.is_empty() {
+        "(not sealed)"
+    } else {
+        &plan.digest
     }
 }
 
@@ -199,6 +220,7 @@ pub fn text(plan: &Plan) -> String {
         scope.join(", "),
         i.cutover_ttl
     );
+    let _ = writeln!(out, "plan sha256 {}", digest_text(plan));
     let planned = plan.planned().count();
     let _ = writeln!(
         out,
@@ -206,7 +228,6 @@ pub fn text(plan: &Plan) -> String {
         plan.steps.len(),
         plan.steps.len() - planned
     );
-    let states = plan.states().unwrap_or_default();
     for step in &plan.steps {
         let _ = writeln!(
             out,
@@ -217,10 +238,8 @@ pub fn text(plan: &Plan) -> String {
             status(step.status),
             step.target.as_deref().unwrap_or("-")
         );
-        if let Some(before) = states.get(step.index - 1) {
-            for c in &step.changes {
-                let _ = writeln!(out, "        {}", describe_change(before, c));
-            }
+        for line in &step.summary {
+            let _ = writeln!(out, "        {line}");
         }
     }
     findings(&mut out, &plan.findings);
@@ -251,11 +270,12 @@ pub fn findings(out: &mut String, findings: &[Finding]) {
         };
         let _ = writeln!(
             out,
-            "  {} {} {} at {states}{}: {}",
+            "  {} {} {} at {states}{} [{}]: {}",
             verdict(f),
             level(f),
             f.rule,
             f.step.map(|s| format!(" (step {s})")).unwrap_or_default(),
+            f.module,
             f.message
         );
         if !f.values.is_empty() {
@@ -281,47 +301,11 @@ fn verdict(f: &Finding) -> &'static str {
     }
 }
 
-fn step_json(step: &Step, before: Option<&Deployment>) -> Value {
-    json!({
-        "index": step.index,
-        "id": step.action.id(),
-        "action": step.action.name(),
-        "status": status(step.status),
-        "target": step.target,
-        "arguments": step.arguments,
-        "preconditions": step.preconditions,
-        "changes": step.changes,
-        "summary": before.map(|b| step.changes.iter().map(|c| describe_change(b, c)).collect::<Vec<_>>()).unwrap_or_default(),
-        "verify": step.verify,
-        "operations": step.operations,
-    })
-}
-
-/// The plan as JSON (schema: `docs/plan.schema.json`).
-#[must_use]
-pub fn json_value(plan: &Plan) -> Value {
-    let states = plan.states().unwrap_or_default();
-    let mut value = json!({
-        "format_version": plan.format_version,
-        "intent": plan.intent,
-        "goal": plan.goal,
-        "start": plan.start,
-        "steps": plan.steps.iter().map(|s| step_json(s, states.get(s.index - 1))).collect::<Vec<_>>(),
-        "documents": plan.documents,
-        "findings": plan.findings,
-    });
-    if let (Some(p), Some(map)) = (&plan.provenance, value.as_object_mut()) {
-        map.insert("provenance".to_owned(), json!(p));
-    }
-    value
-}
-
-/// The plan as pretty JSON with a final newline.
+/// The plan document as pretty JSON with a final newline: its serde form
+/// (schema: `docs/plan.schema.json`; see [`crate::document`]).
 #[must_use]
 pub fn json(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(&json_value(plan)).unwrap_or_default();
-    s.push('\n');
-    s
+    plan.to_json()
 }
 
 use crate::text::{powershell_comment as ps_comment, powershell_quote as ps_quote};
@@ -336,10 +320,11 @@ pub fn powershell(plan: &Plan) -> String {
     let i = &plan.intent;
     let _ = writeln!(
         out,
-        "# failback to {} ({}), zone {}\n# Generated by failback; review every line before running it.\n# Run in the Lync Server Management Shell with RTCUniversalServerAdmins rights.\n$ErrorActionPreference = 'Stop'\n",
+        "# failback to {} ({}), zone {}\n# plan sha256 {}\n# Generated by failback; review every line before running it.\n# Run in the Lync Server Management Shell with RTCUniversalServerAdmins rights.\n$ErrorActionPreference = 'Stop'\n",
         ps_comment(&i.restored_pool),
         ps_comment(&i.restored_site),
-        ps_comment(&plan.start.zone)
+        ps_comment(&plan.start.zone),
+        digest_text(plan)
     );
     for step in &plan.steps {
         let _ = writeln!(

@@ -133,8 +133,11 @@ pub struct FrontEndPool {
     pub media_edge_pool: Option<String>,
 }
 
-/// One change to make to the published topology's text.
+/// One change to make to the published topology's text. In a plan document
+/// an object tagged by `edit` (`{"edit": "set-federation", "edge_pool": …,
+/// "enabled": false}`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "edit", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum TopologyEdit {
     /// Turn "Enable federation (Port 5061)" on or off for an Edge pool.
     SetFederation { edge_pool: String, enabled: bool },

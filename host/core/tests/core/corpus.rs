@@ -57,9 +57,12 @@ fn corpus() {
                 }
                 Ok(intent) => {
                     assert!(!case.expect_error, "{name}: the intent was accepted");
-                    let plan = plan::plan(&snapshot, &intent).unwrap();
+                    let mut plan = plan::plan(&snapshot, &intent).unwrap();
+                    plan.seal().unwrap();
                     insta::assert_snapshot!(format!("{name}.text"), render::text(&plan));
-                    insta::assert_snapshot!(format!("{name}.json"), render::json(&plan));
+                    let json = render::json(&plan);
+                    crate::schema::validate(&name, &json);
+                    insta::assert_snapshot!(format!("{name}.json"), json);
                     insta::assert_snapshot!(format!("{name}.ps1"), render::powershell(&plan));
                     crate::planner::check_plan(&name, &plan);
                 }

@@ -7,7 +7,11 @@ mod support {
 }
 /// The scenario corpus: one TOML case per file, snapshots of every rendering.
 mod corpus;
+/// The plan document: digest, reading, differences, the schema.
+mod document;
 /// The planner's guarantees: safety, idempotency, determinism.
 mod planner;
+/// Plan documents validated against docs/plan.schema.json.
+mod schema;
 /// Topology XML: round trip, edits, malformed input.
 mod topology;

@@ -3,7 +3,7 @@ use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario};
 use failback_core::observed::{RecordData, RecordType};
 use failback_core::plan::{Action, Plan, StepStatus, plan};
-use failback_core::render;
+use failback_core::{document, render};
 use failback_core::topology::Topology;
 
 use crate::support::lab_reader;
@@ -102,44 +102,12 @@ pub fn check_plan(name: &str, plan: &Plan) {
             "{name}: re-planning the end state still plans {left:?}"
         );
     }
-    // The JSON form has what the schema requires.
-    crate::planner::check_schema(&render::json_value(plan));
-}
-
-pub fn check_schema(value: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../../../docs/plan.schema.json")).unwrap();
-    let required = |s: &serde_json::Value| -> Vec<String> {
-        s["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect()
-    };
-    for key in required(&schema) {
-        assert!(value.get(&key).is_some(), "plan JSON lacks `{key}`");
-    }
-    assert_eq!(
-        value["format_version"],
-        schema["properties"]["format_version"]["const"]
-    );
-    let step_schema = &schema["$defs"]["step"];
-    let actions: Vec<&str> = step_schema["properties"]["action"]["enum"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(actions, Action::ALL.map(Action::name).to_vec());
-    for step in value["steps"].as_array().unwrap() {
-        for key in required(step_schema) {
-            assert!(step.get(&key).is_some(), "a step lacks `{key}`");
-        }
-        assert!(actions.contains(&step["action"].as_str().unwrap()));
-        assert!(["planned", "satisfied"].contains(&step["status"].as_str().unwrap()));
-    }
-    assert!(value["findings"].is_array());
+    // The document is valid against the schema and reads back as itself.
+    let mut sealed = plan.clone();
+    sealed.seal().unwrap();
+    let json = render::json(&sealed);
+    crate::schema::validate(name, &json);
+    assert_eq!(document::read(&json).unwrap(), sealed, "{name}");
 }
 
 #[test]

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use failback_core::deployment::{Deployment, EdgeMachineState, EdgePoolState, RrSet};
-use failback_core::plan::rtype_name;
+use crate::deployment::{Deployment, EdgeMachineState, EdgePoolState, RrSet};
+use crate::plan::rtype_name;
 use serde::Serialize;
 
 /// One field that differs: its object, its name and both values.
@@ -59,7 +59,7 @@ fn list(v: &[String]) -> String {
     }
 }
 
-fn pool_state(state: failback_core::observed::PoolState) -> String {
+fn pool_state(state: crate::observed::PoolState) -> String {
     serde_json::to_value(state)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -71,11 +71,11 @@ fn rrset_value(set: &RrSet) -> String {
         .data
         .iter()
         .map(|d| match d {
-            failback_core::observed::RecordData::A(v)
-            | failback_core::observed::RecordData::Aaaa(v)
-            | failback_core::observed::RecordData::Cname(v)
-            | failback_core::observed::RecordData::Txt(v) => v.clone(),
-            failback_core::observed::RecordData::Srv(s) => {
+            crate::observed::RecordData::A(v)
+            | crate::observed::RecordData::Aaaa(v)
+            | crate::observed::RecordData::Cname(v)
+            | crate::observed::RecordData::Txt(v) => v.clone(),
+            crate::observed::RecordData::Srv(s) => {
                 format!("{} {} {} {}", s.priority, s.weight, s.port, s.target)
             }
         })
@@ -210,7 +210,7 @@ pub fn diff(left: &Deployment, right: &Deployment) -> Vec<FieldDiff> {
         left.draft_pending.to_string(),
         right.draft_pending.to_string(),
     );
-    let route = |r: Option<&failback_core::deployment::EdgeIdentity>| {
+    let route = |r: Option<&crate::deployment::EdgeIdentity>| {
         r.map_or_else(|| "(none)".to_owned(), ToString::to_string)
     };
     d.keyed(

@@ -1,0 +1,291 @@
+//! The plan document: the one form of a [`Plan`] that `plan --format json`
+//! prints, `plan --out` saves, `apply PLAN` reads and the journal keeps.
+//!
+//! Its JSON is the serde form of [`Plan`], every object read with unknown
+//! fields refused. Its **digest** is a stable function of the document, for
+//! the journal, the audit log and (later) signed approvals:
+//!
+//! > sha256 of the RFC 8785 (JCS) canonical JSON of the document without its
+//! > `digest` member, as 64 lowercase hex digits.
+//!
+//! So the digest covers everything that decides what runs and how it is
+//! judged: the format version, the intent (with any inherited TTLs), the
+//! overrides, the goal, the provenance (the environment file's, each plugin's
+//! and each policy module's sha256, and every rule's level), the observed
+//! start, every step with its changes and operations, the topology drafts,
+//! and the findings. [`Plan::seal`] sets `digest`; [`read`] refuses a document
+//! whose `digest` does not match its content.
+//!
+//! [`first_difference`] names where two plans part: what `apply PLAN` reports
+//! when the saved plan is not the one re-derived now.
+
+use std::fmt;
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::plan::{Action, FORMAT_VERSION, Operation, Plan};
+
+/// A plan document cannot be read, or cannot be put in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    #[error("it is not JSON: {0}")]
+    Json(String),
+    #[error("it has format version {found}, this failback reads version {FORMAT_VERSION}")]
+    FormatVersion { found: String },
+    #[error("it is not a plan document: {0}")]
+    Shape(String),
+    #[error(
+        "its content does not match its digest: it says {stated}, its content has {actual}; it was edited after it was made"
+    )]
+    Digest { stated: String, actual: String },
+    #[error("it cannot be put in canonical form: {0}")]
+    Canonical(String),
+}
+
+/// The canonical JSON (RFC 8785) of `plan` without its `digest`: the bytes
+/// its digest is the sha256 of.
+///
+/// # Errors
+/// [`DocumentError::Canonical`] if the document cannot be serialized (it
+/// always can: every map key is a string).
+pub fn canonical(plan: &Plan) -> Result<Vec<u8>, DocumentError> {
+    let mut value =
+        serde_json::to_value(plan).map_err(|e| DocumentError::Canonical(e.to_string()))?;
+    if let Value::Object(map) = &mut value {
+        map.remove("digest");
+    }
+    serde_json_canonicalizer::to_vec(&value).map_err(|e| DocumentError::Canonical(e.to_string()))
+}
+
+/// The digest of `plan`: see the module docs.
+///
+/// # Errors
+/// As [`canonical`].
+pub fn digest(plan: &Plan) -> Result<String, DocumentError> {
+    Ok(hex::encode(Sha256::digest(canonical(plan)?)))
+}
+
+impl Plan {
+    /// Set `digest` to the digest of the document as it is now. Call it last,
+    /// once findings and provenance are in.
+    ///
+    /// # Errors
+    /// As [`canonical`].
+    pub fn seal(&mut self) -> Result<(), DocumentError> {
+        self.digest = digest(self)?;
+        Ok(())
+    }
+
+    /// The document as pretty JSON with a final newline, fields in their
+    /// declared order.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+/// Read a plan document: JSON, of this format version, of the plan's shape
+/// with no unknown field anywhere, whose `digest` matches its content.
+///
+/// # Errors
+/// [`DocumentError`] naming the first thing that does not hold; a shape error
+/// names the path of the offending field (`steps[2].operations[0]`).
+pub fn read(text: &str) -> Result<Plan, DocumentError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| DocumentError::Json(e.to_string()))?;
+    let version = value.get("format_version");
+    if version.and_then(Value::as_u64) != Some(u64::from(FORMAT_VERSION)) {
+        return Err(DocumentError::FormatVersion {
+            found: version.map_or_else(|| "none".to_owned(), Value::to_string),
+        });
+    }
+    let plan: Plan = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        DocumentError::Shape(if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("`{path}`: {}", e.inner())
+        })
+    })?;
+    let actual = digest(&plan)?;
+    if plan.digest != actual {
+        return Err(DocumentError::Digest {
+            stated: plan.digest,
+            actual,
+        });
+    }
+    Ok(plan)
+}
+
+/// Where two plans first differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// The step the field belongs to (its index and action), when it is in a
+    /// step.
+    pub step: Option<(usize, Action)>,
+    /// The field's path: inside the step (`operations[0].data[0].address`)
+    /// when `step` is set, else from the document's root
+    /// (`documents.draft-2`, `start.edge_pools[1].federation_enabled`).
+    pub field: String,
+    /// For a topology draft: the step that publishes it.
+    pub published_by: Option<usize>,
+    /// The value in the first plan, and in the second (long texts: the first
+    /// line that differs, with its number).
+    pub left: String,
+    pub right: String,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((index, action)) = self.step {
+            write!(f, "step {index} ({action}), ")?;
+        }
+        write!(f, "`{}`", self.field)?;
+        if let Some(step) = self.published_by {
+            write!(f, " (published by step {step})")?;
+        }
+        write!(f, ": {} against {}", self.left, self.right)
+    }
+}
+
+/// The order in which a plan's fields are compared: what it was made from
+/// first, then what it does.
+const FIELD_ORDER: [&str; 9] = [
+    "format_version",
+    "provenance",
+    "intent",
+    "overrides",
+    "goal",
+    "start",
+    "steps",
+    "documents",
+    "findings",
+];
+
+/// The first field where `left` and `right` differ (their `digest` aside), in
+/// the order of [`FIELD_ORDER`], then document order within a field: `None`
+/// when they are the same document.
+#[must_use]
+pub fn first_difference(left: &Plan, right: &Plan) -> Option<Difference> {
+    let (Ok(l), Ok(r)) = (serde_json::to_value(left), serde_json::to_value(right)) else {
+        return None;
+    };
+    for key in FIELD_ORDER {
+        let (a, b) = (l.get(key), r.get(key));
+        let Some((path, a, b)) = first(key.to_owned(), a, b) else {
+            continue;
+        };
+        let (left_text, right_text) = texts(a, b);
+        let mut difference = Difference {
+            step: None,
+            field: path.clone(),
+            published_by: None,
+            left: left_text,
+            right: right_text,
+        };
+        if let Some(rest) = path.strip_prefix("steps[") {
+            let (n, field) = rest.split_once(']').unwrap_or((rest, ""));
+            if let Some(step) = n.parse::<usize>().ok().and_then(|i| left.steps.get(i)) {
+                difference.step = Some((step.index, step.action));
+                difference.field = field.trim_start_matches('.').to_owned();
+                if difference.field.is_empty() {
+                    difference.field = "(the whole step)".to_owned();
+                }
+            }
+        }
+        if let Some(name) = path.strip_prefix("documents.") {
+            difference.published_by = left
+                .steps
+                .iter()
+                .find(|s| {
+                    s.operations.iter().any(|op| {
+                        matches!(op, Operation::PublishTopology { document, .. } if document == name)
+                    })
+                })
+                .map(|s| s.index);
+        }
+        return Some(difference);
+    }
+    None
+}
+
+/// The path and both values where `a` and `b` first differ.
+fn first<'v>(
+    path: String,
+    a: Option<&'v Value>,
+    b: Option<&'v Value>,
+) -> Option<(String, Option<&'v Value>, Option<&'v Value>)> {
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .find_map(|k| first(format!("{path}.{k}"), x.get(k), y.get(k)))
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => (0..x.len().max(y.len()))
+            .find_map(|i| first(format!("{path}[{i}]"), x.get(i), y.get(i))),
+        _ if a == b => None,
+        _ => Some((path, a, b)),
+    }
+}
+
+/// Both values as a person reads them: a multi-line text as its first line
+/// that differs, anything else as compact JSON; long values cut.
+fn texts(a: Option<&Value>, b: Option<&Value>) -> (String, String) {
+    if let (Some(Value::String(x)), Some(Value::String(y))) = (a, b)
+        && (x.contains('\n') || y.contains('\n'))
+    {
+        let (mut xs, mut ys) = (x.lines(), y.lines());
+        for number in 1.. {
+            match (xs.next(), ys.next()) {
+                (None, None) => break,
+                (l, r) if l == r => {}
+                (l, r) => {
+                    let (l, r) = around_difference(l.unwrap_or(""), r.unwrap_or(""));
+                    return (format!("line {number} `{l}`"), format!("line {number} `{r}`"));
+                }
+            }
+        }
+    }
+    let one = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), |v| cut(&v.to_string()));
+    (one(a), one(b))
+}
+
+/// Both lines, trimmed, each cut to the part around where they first differ.
+fn around_difference(a: &str, b: &str) -> (String, String) {
+    const BEFORE: usize = 30;
+    const WIDTH: usize = 90;
+    let (a, b) = (a.trim(), b.trim());
+    let common = a
+        .chars()
+        .zip(b.chars())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let start = common.saturating_sub(BEFORE);
+    let window = |t: &str| {
+        let mut out: String = t.chars().skip(start).take(WIDTH).collect();
+        if start > 0 {
+            out.insert(0, '…');
+        }
+        if t.chars().count() > start + WIDTH {
+            out.push('…');
+        }
+        out
+    };
+    (window(a), window(b))
+}
+
+/// `text` cut to 120 characters.
+fn cut(text: &str) -> String {
+    const MAX: usize = 120;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        let mut out: String = text.chars().take(MAX).collect();
+        out.push('…');
+        out
+    }
+}

@@ -1,0 +1,170 @@
+use failback_core::deployment::assemble;
+use failback_core::document::{self, DocumentError, first_difference};
+use failback_core::intent::{Intent, IntentFlags};
+use failback_core::lab::{self, Scenario};
+use failback_core::observed::RecordData;
+use failback_core::plan::{Action, OperationsError, Operation, Plan, plan};
+use serde_json::{Value, json};
+
+use crate::support::lab_reader;
+
+fn sealed(s: Scenario) -> Plan {
+    let snap = assemble(&lab_reader::observe(&lab::files(s))).unwrap();
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let mut p = plan(&snap, &intent).unwrap();
+    p.seal().unwrap();
+    p
+}
+
+fn step_of(p: &Plan, action: Action) -> usize {
+    p.steps.iter().position(|s| s.action == action).unwrap()
+}
+
+#[test]
+fn the_digest_is_the_sha256_of_the_canonical_json_without_the_digest() {
+    let p = sealed(Scenario::EdgeFailover);
+    let canonical = document::canonical(&p).unwrap();
+    let text = std::str::from_utf8(&canonical).unwrap();
+    // RFC 8785: sorted keys, no whitespace; the digest member is left out.
+    assert!(text.starts_with("{\"documents\":{\"draft-1\":"), "{}", &text[..40]);
+    assert!(!text.contains("\"digest\""));
+    assert!(!text.contains("\n  "));
+    use sha2::Digest as _;
+    assert_eq!(p.digest, hex::encode(sha2::Sha256::digest(&canonical)));
+    // Key order and whitespace of the file do not change it.
+    let mut value: Value = serde_json::from_str(&p.to_json()).unwrap();
+    value.as_object_mut().unwrap().remove("digest");
+    let compact = serde_json::to_string(&value).unwrap();
+    let reread: Plan = serde_json::from_str(
+        &compact.replacen('{', &format!("{{\"digest\":\"{}\",", p.digest), 1),
+    )
+    .unwrap();
+    assert_eq!(document::digest(&reread).unwrap(), p.digest);
+}
+
+#[test]
+fn a_document_reads_back_as_itself() {
+    for s in Scenario::ALL {
+        let p = sealed(s);
+        assert_eq!(document::read(&p.to_json()).unwrap(), p, "{}", s.name());
+    }
+}
+
+#[test]
+fn an_unknown_field_anywhere_is_refused_naming_its_path() {
+    let p = sealed(Scenario::EdgeFailover);
+    let mut value: Value = serde_json::from_str(&p.to_json()).unwrap();
+    value["steps"][2]["operations"][0]["force"] = json!(true);
+    let err = document::read(&value.to_string()).unwrap_err();
+    assert!(
+        matches!(&err, DocumentError::Shape(m) if m.contains("steps[2].operations[0]") && m.contains("force")),
+        "{err}"
+    );
+    assert!(!crate::schema::errors(&value).is_empty());
+}
+
+#[test]
+fn an_edited_document_whose_digest_was_not_recomputed_is_refused() {
+    let p = sealed(Scenario::EdgeFailover);
+    let text = p.to_json().replace("edgepool2.contoso.com", "edgepool9.contoso.com");
+    assert!(matches!(
+        document::read(&text),
+        Err(DocumentError::Digest { .. })
+    ));
+}
+
+#[test]
+fn another_format_version_is_refused_naming_it() {
+    let p = sealed(Scenario::XmppOnly);
+    let text = p
+        .to_json()
+        .replace("\"format_version\": 2", "\"format_version\": 1");
+    let err = document::read(&text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "it has format version 1, this failback reads version 2"
+    );
+}
+
+#[test]
+fn the_first_difference_names_the_step_and_the_field() {
+    let p = sealed(Scenario::EdgeFailover);
+    let mut edited = p.clone();
+    let i = step_of(&p, Action::SetXmppARecord);
+    let Operation::ReplaceRrset { data, .. } = &mut edited.steps[i].operations[0] else {
+        panic!("{:?}", edited.steps[i].operations);
+    };
+    data[0] = RecordData::A("203.0.113.66".into());
+    let d = first_difference(&edited, &p).unwrap();
+    assert_eq!(d.step, Some((p.steps[i].index, Action::SetXmppARecord)));
+    assert_eq!(d.field, "operations[0].data[0].address");
+    assert_eq!(d.left, "\"203.0.113.66\"");
+    assert_eq!(d.right, "\"131.107.155.10\"");
+    assert!(first_difference(&p, &p.clone()).is_none());
+}
+
+#[test]
+fn a_draft_that_differs_is_named_with_its_line_and_the_step_that_publishes_it() {
+    let p = sealed(Scenario::EdgeAndFrontEndFailover);
+    let mut edited = p.clone();
+    let draft = edited.documents.get_mut("draft-2").unwrap();
+    *draft = draft.replacen(
+        "ConfiguredFqdn=\"sip.contoso.com\"",
+        "ConfiguredFqdn=\"sip.evil.example\"",
+        1,
+    );
+    let d = first_difference(&edited, &p).unwrap();
+    assert_eq!(d.field, "documents.draft-2");
+    let publisher = p
+        .steps
+        .iter()
+        .find(|s| s.action == Action::ReassociateFrontEnds)
+        .unwrap()
+        .index;
+    assert_eq!(d.published_by, Some(publisher));
+    assert!(d.left.starts_with("line ") && d.left.contains("sip.evil.example"), "{d}");
+}
+
+/// An operation that writes something other than what its step's changes
+/// say (the policies judged the changes) is refused before anything runs.
+#[test]
+fn an_edited_operation_disagrees_with_its_changes() {
+    let p = sealed(Scenario::EdgeFailover);
+    let states = p.states().unwrap();
+    let i = step_of(&p, Action::SetXmppARecord);
+    let mut step = p.steps[i].clone();
+    step.check_operations(&states[i]).unwrap();
+    let Operation::ReplaceRrset { data, .. } = &mut step.operations[0] else {
+        panic!();
+    };
+    data[0] = RecordData::A("203.0.113.66".into());
+    let err = step.check_operations(&states[i]).unwrap_err();
+    assert!(matches!(err, OperationsError::Disagree { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("record A xmpp.contoso.com data: changes 131.107.155.10, 131.107.155.11 ttl 300, operations 131.107.155.11, 203.0.113.66 ttl 300"),
+        "{err}"
+    );
+
+    let mut step = p.steps[i].clone();
+    let Operation::ReplaceRrset { zone, .. } = &mut step.operations[0] else {
+        panic!();
+    };
+    *zone = "fabrikam.com".into();
+    assert_eq!(
+        step.check_operations(&states[i]).unwrap_err().to_string(),
+        "step 11 (set-xmpp-a-record): operation 0 (replace-rrset) writes to zone `fabrikam.com`, but the deployment's zone is `contoso.com`"
+    );
+}
+
+#[test]
+fn every_step_of_every_plan_does_what_its_changes_say() {
+    for s in Scenario::ALL {
+        let p = sealed(s);
+        let states = p.states().unwrap();
+        for (step, before) in p.steps.iter().zip(&states) {
+            step.check_operations(before)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.name()));
+        }
+    }
+}
