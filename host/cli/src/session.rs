@@ -13,8 +13,8 @@ use cap_std::fs::Dir;
 use failback_core::deployment::{Snapshot, assemble};
 use failback_guests::Group;
 use failback_runtime::{
-    AuditSink, ComponentCache, Environment, Gate, NullAuditSink, Plugins, PolicyBindings, Runtime,
-    observe,
+    AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Plugins, PolicyBindings,
+    Runtime, observe,
 };
 
 /// The directory beside the environment file where apply keeps its journal,
@@ -26,6 +26,8 @@ pub use failback_runtime::state::STATE_DIR;
 /// its epoch ticker), so the session holds no runtime of its own.
 pub struct Session {
     pub environment: Environment,
+    /// The sha256 of the environment file's bytes, as they were loaded.
+    pub environment_sha256: Digest,
     /// The environment directory's host path.
     pub root: PathBuf,
     pub plugins: Plugins,
@@ -58,7 +60,14 @@ impl Session {
         let root = root
             .canonicalize()
             .with_context(|| format!("cannot resolve `{}`", root.display()))?;
-        let environment = Environment::load(&dir, file)
+        // Read once: what is checked is what is digested.
+        let bytes = dir
+            .read(file)
+            .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
+        let environment_sha256 = Digest::of(&bytes);
+        let environment = std::str::from_utf8(&bytes)
+            .map_err(|_| anyhow::anyhow!("the file is not UTF-8 text"))
+            .and_then(|text| Environment::parse(text).map_err(Into::into))
             .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
 
         let sink = sink.unwrap_or_else(|| Arc::new(NullAuditSink));
@@ -70,6 +79,7 @@ impl Session {
         let gate = load_gate(&runtime, &cache, &environment, &dir)?;
         Ok(Self {
             environment,
+            environment_sha256,
             root,
             plugins,
             gate,

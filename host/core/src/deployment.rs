@@ -527,57 +527,29 @@ pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
         })
     };
 
-    let mut edge_pools: Vec<EdgePoolState> = topology
-        .edge_pools()
-        .iter()
-        .map(|p| {
-            let ips = p.access_edge_ips();
-            let mut machines: Vec<EdgeMachineState> = p
-                .machines
-                .iter()
-                .map(|m| EdgeMachineState {
-                    fqdn: m.fqdn.clone(),
-                    services_running: services.get(&m.fqdn).copied().unwrap_or(false),
-                    replica_up_to_date: replicas.get(&m.fqdn).copied().unwrap_or(false),
-                    setup_version: setup.get(&m.fqdn).copied().unwrap_or(0),
-                })
-                .collect();
-            machines.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
-            EdgePoolState {
-                fqdn: p.fqdn.clone(),
-                site: p.site.clone(),
-                federation_enabled: p.federation_enabled,
-                next_hop: p.next_hop.clone(),
-                access_edge_fqdn: p.access_edge_fqdn.clone(),
-                xmpp_port_open: !ips.is_empty() && ips.iter().all(|ip| xmpp_open(ip)),
-                access_edge_ips: ips,
-                machines,
-            }
-        })
-        .collect();
-    edge_pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
-
-    let mut front_end_pools: Vec<FrontEndPoolState> = topology
-        .front_end_pools()
-        .iter()
-        .map(|p| {
-            let status = observation
-                .pools
-                .iter()
-                .find(|s| s.fqdn.eq_ignore_ascii_case(&p.fqdn));
-            FrontEndPoolState {
-                fqdn: p.fqdn.clone(),
-                site: p.site.clone(),
-                media_edge_pool: p.media_edge_pool.clone(),
-                state: status.map_or(PoolState::Normal, |s| s.state),
-                failover_fqdn: status
-                    .and_then(|s| s.failover_fqdn.clone())
-                    .map(|f| f.to_ascii_lowercase()),
-                online: status.is_none_or(|s| s.online),
-            }
-        })
-        .collect();
-    front_end_pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+    let edge_pools = edge_pools_of(
+        &topology,
+        |m| EdgeMachineState {
+            fqdn: m.to_owned(),
+            services_running: services.get(m).copied().unwrap_or(false),
+            replica_up_to_date: replicas.get(m).copied().unwrap_or(false),
+            setup_version: setup.get(m).copied().unwrap_or(0),
+        },
+        |_, ips| !ips.is_empty() && ips.iter().all(|ip| xmpp_open(ip)),
+    );
+    let front_end_pools = front_end_pools_of(&topology, |fqdn| {
+        let status = observation
+            .pools
+            .iter()
+            .find(|s| s.fqdn.eq_ignore_ascii_case(fqdn));
+        (
+            status.map_or(PoolState::Normal, |s| s.state),
+            status
+                .and_then(|s| s.failover_fqdn.clone())
+                .map(|f| f.to_ascii_lowercase()),
+            status.is_none_or(|s| s.online),
+        )
+    });
 
     let mut sets: BTreeMap<(String, RecordType), RrSet> = BTreeMap::new();
     for r in &observation.dns {
@@ -615,6 +587,120 @@ pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
         topology,
         deployment,
     })
+}
+
+/// The Edge pools a topology defines, sorted by FQDN: what the topology says
+/// of each (site, federation, next hop, Access Edge FQDN and IPs, machines),
+/// with each machine's runtime state from `machine` and the pool's XMPP port
+/// from `port_open` (given the pool's FQDN and Access Edge IPs).
+fn edge_pools_of(
+    topology: &Topology,
+    machine: impl Fn(&str) -> EdgeMachineState,
+    port_open: impl Fn(&str, &[String]) -> bool,
+) -> Vec<EdgePoolState> {
+    let mut pools: Vec<EdgePoolState> = topology
+        .edge_pools()
+        .iter()
+        .map(|p| {
+            let ips = p.access_edge_ips();
+            let mut machines: Vec<EdgeMachineState> =
+                p.machines.iter().map(|m| machine(&m.fqdn)).collect();
+            machines.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+            EdgePoolState {
+                fqdn: p.fqdn.clone(),
+                site: p.site.clone(),
+                federation_enabled: p.federation_enabled,
+                next_hop: p.next_hop.clone(),
+                access_edge_fqdn: p.access_edge_fqdn.clone(),
+                xmpp_port_open: port_open(&p.fqdn, &ips),
+                access_edge_ips: ips,
+                machines,
+            }
+        })
+        .collect();
+    pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+    pools
+}
+
+/// The Front End pools a topology defines, sorted by FQDN, each with its
+/// failover state, failover FQDN and whether it is online from `status`.
+fn front_end_pools_of(
+    topology: &Topology,
+    status: impl Fn(&str) -> (PoolState, Option<String>, bool),
+) -> Vec<FrontEndPoolState> {
+    let mut pools: Vec<FrontEndPoolState> = topology
+        .front_end_pools()
+        .iter()
+        .map(|p| {
+            let (state, failover_fqdn, online) = status(&p.fqdn);
+            FrontEndPoolState {
+                fqdn: p.fqdn.clone(),
+                site: p.site.clone(),
+                media_edge_pool: p.media_edge_pool.clone(),
+                state,
+                failover_fqdn,
+                online,
+            }
+        })
+        .collect();
+    pools.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+    pools
+}
+
+/// `state` as `topology` describes it: its Edge pools, Front End pools and
+/// sites replaced by the topology's, every runtime fact (services, replicas,
+/// setup, the XMPP port, pool failover state, routes) kept from `state`. A
+/// topology document describes `state` exactly when `describe(t, s) == s`:
+/// what the apply engine checks of a draft before it publishes it.
+#[must_use]
+pub fn describe(topology: &Topology, state: &Deployment) -> Deployment {
+    let machines: BTreeMap<String, &EdgeMachineState> = state
+        .edge_pools
+        .iter()
+        .flat_map(|p| p.machines.iter())
+        .map(|m| (m.fqdn.to_ascii_lowercase(), m))
+        .collect();
+    let edge_pools = edge_pools_of(
+        topology,
+        |m| {
+            machines.get(&m.to_ascii_lowercase()).map_or_else(
+                || EdgeMachineState {
+                    fqdn: m.to_owned(),
+                    services_running: false,
+                    replica_up_to_date: false,
+                    setup_version: 0,
+                },
+                |known| EdgeMachineState {
+                    fqdn: m.to_owned(),
+                    ..(*known).clone()
+                },
+            )
+        },
+        |fqdn, _| state.edge_pool(fqdn).is_some_and(|p| p.xmpp_port_open),
+    );
+    let front_end_pools = front_end_pools_of(topology, |fqdn| {
+        state.front_end_pool(fqdn).map_or(
+            (PoolState::Normal, None, true),
+            |p| (p.state, p.failover_fqdn.clone(), p.online),
+        )
+    });
+    let mut sites = state.sites.clone();
+    for t in topology.sites() {
+        if !sites.iter().any(|s| s.name.eq_ignore_ascii_case(&t.name)) {
+            sites.push(SiteRoutes {
+                name: t.name.clone(),
+                federation_route: None,
+                xmpp_route: None,
+            });
+        }
+    }
+    sites.sort_by(|a, b| a.name.cmp(&b.name));
+    Deployment {
+        sites,
+        edge_pools,
+        front_end_pools,
+        ..state.clone()
+    }
 }
 
 /// Names in record data lower case, without the final dot.

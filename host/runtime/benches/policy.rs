@@ -89,14 +89,22 @@ fn trajectory(start: &Deployment, k: usize) -> Vec<Step> {
             let to = &start.edge_pools[(j + 1) % n];
             Step {
                 index: j,
+                id: Action::SetFederationEdge.id().to_owned(),
                 action: Action::SetFederationEdge,
                 status: StepStatus::Planned,
                 target: Some(to.fqdn.clone()),
                 arguments: Default::default(),
                 preconditions: Vec::new(),
+                summary: Vec::new(),
                 changes: vec![
-                    Change::Federation(from.fqdn.clone(), false),
-                    Change::Federation(to.fqdn.clone(), true),
+                    Change::Federation {
+                        edge_pool: from.fqdn.clone(),
+                        enabled: false,
+                    },
+                    Change::Federation {
+                        edge_pool: to.fqdn.clone(),
+                        enabled: true,
+                    },
                     Change::Rrset(RrSet {
                         name: format!("sip.{}", start.zone),
                         rtype: RecordType::A,
@@ -246,7 +254,10 @@ fn benches(c: &mut Criterion) {
         // The rule fires on two federated pools (so "undefined" below means
         // it holds, not that it never evaluates).
         let mut two = start.clone();
-        two.apply(&Change::Federation(start.edge_pools[0].fqdn.clone(), true))
+        two.apply(&Change::Federation {
+            edge_pool: start.edge_pools[0].fqdn.clone(),
+            enabled: true,
+        })
             .unwrap();
         engine.set_input(
             regorus::Value::from_json_str(&serde_json::to_string(&two).unwrap()).unwrap(),

@@ -2,26 +2,53 @@
 //! verified and journaled (DESIGN §3.5).
 //!
 //! For each planned step, in order:
-//! 1. re-observe the deployment ([`crate::observe`]) and compare it with the
+//! 1. check that the step's operations do what its changes say
+//!    ([`Step::check_operations`]): the policies judged the changes, the
+//!    plugins run the operations;
+//! 2. re-observe the deployment ([`crate::observe`]) and compare it with the
 //!    state the plan predicts before the step: any difference is *drift*, and
 //!    the run halts before acting, with the field-level diff ([`diff`]);
-//! 2. re-run the policy gate on the observed state and the rest of the plan
+//! 3. re-run the policy gate on the observed state and the rest of the plan
 //!    from this step on (this step's transition and predicted next state
 //!    included): a blocking finding halts before acting. The rest of the plan,
 //!    not the step alone, because a finding that stands on the observed state
 //!    and a later step repairs does not block (the gate's standing rule), and
 //!    the goal invariants judge the end state, not every intermediate one;
-//! 3. journal the step's intent (durable), then run its operations, each with
-//!    its own intent and outcome rows, through the plugins;
-//! 4. re-observe and compare with the predicted state after the step: a
-//!    difference halts the run with the diff; else journal the outcome.
+//! 4. journal the step's intent (durable), then run its operations, each with
+//!    its own intent and outcome rows, through the plugins. Before a
+//!    `publish-topology`, the draft is parsed and must describe exactly the
+//!    state the plan predicts after the step ([`describe`]), else the run
+//!    halts before publishing ([`Halt::Document`]);
+//! 5. re-observe and compare with the predicted state after the step: a
+//!    difference halts the run with the diff; else the audit log is made
+//!    durable, the run's last audit record anchored in the journal, and the
+//!    step's outcome journaled.
+//!
+//! A step that halted or failed gets that outcome in the journal.
 //!
 //! Resuming ([`Executor::run`] on a run with journal rows): steps with an
-//! outcome are skipped; a step with an intent and no outcome is *in doubt*:
-//! it is re-verified first, and its operations are re-run only if its
-//! postcondition does not hold — skipping operations with an outcome, and
-//! checking an in-doubt operation's own effect through the plugins' read
-//! calls before running it again. So no finished side effect is repeated.
+//! outcome `done` or `already-held` are skipped. A step that was begun and has
+//! no such outcome — *in doubt* after a crash, or halted or failed — is judged
+//! again before anything more of it runs:
+//! - its postcondition already holds: `already-held`, nothing runs;
+//! - the drift check: the observed state must be one the step itself leads
+//!   through — before it (the step starts anew: every operation runs again),
+//!   or after the operations journaled done, or after those and the one in
+//!   doubt. Anything else is drift, and the run halts;
+//! - the gate on the observed state and the rest of the plan, as for a step
+//!   that never ran. One partway state is not judged as it is: a topology
+//!   published and not yet enabled, where the policy model's `draft_pending`
+//!   would describe a published document as an unpublished draft. There the
+//!   drift check has shown the state is exactly the step's own partial
+//!   effect, and the gate judges the state before the step and the rest of
+//!   the plan — the judgement the step was allowed by, made again now;
+//! - then the step's remaining operations run: an operation in doubt is
+//!   judged by its effect's content through the plugins' read calls (the
+//!   published document is the draft, the record set is the target, the
+//!   services run, …) and run again only if its effect is absent.
+//!
+//! So no finished side effect is repeated, and nothing runs that was not
+//! judged on the deployment as it is.
 //!
 //! The topology draft (A2 `set-federation-edge`) lives in the plan, not in the
 //! environment, until a publish sends it. While a draft is pending — its
@@ -39,24 +66,23 @@
     reason = "an apply error ends the run, once; boxing its sources would buy nothing"
 )]
 
-pub mod diff;
-
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use failback_core::deployment::{AssembleError, Deployment, UnknownObject, assemble};
+use failback_core::deployment::{AssembleError, Deployment, UnknownObject, assemble, describe};
+pub use failback_core::diff::{FieldDiff, diff};
 use failback_core::observed::{Observation, PoolState, PortState, RecordData, ServiceState};
-use failback_core::plan::{Finding, Operation, Plan, Step, StepStatus};
+use failback_core::plan::{Finding, Operation, OperationsError, Plan, Step, StepStatus};
+use failback_core::topology::Topology;
 use serde::Serialize;
 
-pub use diff::{FieldDiff, diff};
-
 use crate::audit::{AuditSink, Decision};
+use crate::audit_log::AuditLogError;
 use crate::call::CallError;
 use crate::gate::{Gate, GateError, Overrides};
-use crate::journal::{Journal, JournalError, RunState};
+use crate::journal::{Journal, JournalError, RunState, StepRecord};
 use crate::manifest::PluginKind;
 use crate::observe::{ObserveError, observe};
 use crate::plugin::{
@@ -109,6 +135,19 @@ pub enum ApplyError {
         detail: String,
     },
     #[error(transparent)]
+    Operations(OperationsError),
+    #[error(
+        "step {step} ({action}): the published topology is version {found}, neither the draft's expected {expected} nor the version after it, or it is that version with another document than the draft; a publish went wrong outside this run"
+    )]
+    PublishInDoubt {
+        step: usize,
+        action: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("the audit log cannot be made durable")]
+    Audit(#[source] AuditLogError),
+    #[error(transparent)]
     Journal(#[from] JournalError),
 }
 
@@ -117,8 +156,14 @@ impl ApplyError {
     #[must_use]
     pub fn step(&self) -> Option<usize> {
         match self {
-            Self::Plan(_) | Self::Journal(_) => None,
-            Self::MissingPlugin { step, .. }
+            Self::Plan(_) | Self::Journal(_) | Self::Audit(_) => None,
+            Self::Operations(e) => Some(match e {
+                OperationsError::Operation { step, .. }
+                | OperationsError::Disagree { step, .. }
+                | OperationsError::Changes { step, .. } => *step,
+            }),
+            Self::PublishInDoubt { step, .. }
+            | Self::MissingPlugin { step, .. }
             | Self::MissingDocument { step, .. }
             | Self::Observe { step, .. }
             | Self::Assemble { step, .. }
@@ -153,6 +198,16 @@ pub enum Halt {
         action: String,
         findings: Vec<Finding>,
     },
+    /// Before a publish: the draft is not a topology, or does not describe the
+    /// state the plan predicts after the step (`diff`: predicted, then what
+    /// the draft says).
+    Document {
+        step: usize,
+        action: String,
+        document: String,
+        problem: Option<String>,
+        diff: Vec<FieldDiff>,
+    },
 }
 
 impl Halt {
@@ -161,7 +216,8 @@ impl Halt {
         match self {
             Self::Drift { step, .. }
             | Self::Postcondition { step, .. }
-            | Self::Veto { step, .. } => *step,
+            | Self::Veto { step, .. }
+            | Self::Document { step, .. } => *step,
         }
     }
 
@@ -189,6 +245,19 @@ impl Halt {
                     .map(|f| f.rule.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
+            ),
+            Self::Document {
+                step,
+                action,
+                document,
+                problem,
+                diff,
+            } => format!(
+                "step {step} ({action}): the draft `{document}` was not published: {}",
+                problem.clone().unwrap_or_else(|| format!(
+                    "it does not describe the predicted state ({})",
+                    fields_differ(diff.len())
+                ))
             ),
         }
     }
@@ -394,7 +463,8 @@ impl Executor<'_> {
 
     /// Apply `plan` as run `run` of the journal (started by the caller with
     /// [`Journal::start_run`]; a run with journal rows is resumed). The run's
-    /// end is journaled: done, halted, or failed with the error's message.
+    /// end is journaled: done, halted, or failed with the error's message; a
+    /// step that halted or failed gets that outcome too.
     pub fn run(
         &self,
         plan: &Plan,
@@ -403,11 +473,21 @@ impl Executor<'_> {
         progress: &mut dyn Progress,
     ) -> Result<Ended, ApplyError> {
         let result = self.run_steps(plan, run, overrides, progress);
+        let begun = |step: usize| -> Result<bool, JournalError> {
+            Ok(self.journal.steps(run)?.iter().any(|s| {
+                s.index == step && s.outcome.is_none()
+            }))
+        };
         match &result {
             Ok(Ended::Done { .. }) => self.journal.end_run(run, RunState::Done, None)?,
             Ok(Ended::Halted(halt)) => {
+                let headline = halt.headline();
+                if begun(halt.step())? {
+                    self.journal
+                        .step_outcome(run, halt.step(), "halted", Some(&headline))?;
+                }
                 self.journal
-                    .end_run(run, RunState::Halted, Some(&halt.headline()))?;
+                    .end_run(run, RunState::Halted, Some(&headline))?;
             }
             Err(e) => {
                 let mut message = e.to_string();
@@ -417,9 +497,18 @@ impl Executor<'_> {
                     message.push_str(&s.to_string());
                     source = s.source();
                 }
+                if let Some(step) = e.step()
+                    && begun(step)?
+                {
+                    self.journal
+                        .step_outcome(run, step, "failed", Some(&message))?;
+                }
                 self.journal
                     .end_run(run, RunState::Failed, Some(&message))?;
             }
+        }
+        if let Ok(Some(anchor)) = self.audit.checkpoint() {
+            self.journal.anchor_last(run, &anchor)?;
         }
         result
     }
@@ -437,18 +526,11 @@ impl Executor<'_> {
             run,
             planned: planned.len(),
         });
-        let steps_done: BTreeSet<usize> = self
+        let journaled: std::collections::BTreeMap<usize, StepRecord> = self
             .journal
             .steps(run)?
             .into_iter()
-            .filter(|s| s.outcome.is_some())
-            .map(|s| s.index)
-            .collect();
-        let steps_begun: BTreeSet<usize> = self
-            .journal
-            .steps(run)?
-            .into_iter()
-            .map(|s| s.index)
+            .map(|s| (s.index, s))
             .collect();
         let mut ledger = Ledger {
             done: BTreeSet::new(),
@@ -474,7 +556,9 @@ impl Executor<'_> {
             });
             let before = states.get(index - 1).unwrap_or(&plan.start);
             let after = states.get(index).unwrap_or(before);
-            if steps_done.contains(&index) {
+            let record = journaled.get(&index);
+            if record.is_some_and(|r| matches!(r.outcome.as_deref(), Some("done" | "already-held")))
+            {
                 progress.event(&Event::StepEnd {
                     index,
                     end: StepEnd::Journaled,
@@ -482,18 +566,28 @@ impl Executor<'_> {
                 after.clone_into(&mut end);
                 continue;
             }
-            let in_doubt = steps_begun.contains(&index);
+            step.check_operations(before)
+                .map_err(ApplyError::Operations)?;
             self.fail("before-intent");
             progress.event(&Event::Observe {
                 index,
                 when: "before",
             });
             let observed = self.observe(plan, &planned, &ledger, index)?;
-            if in_doubt {
-                // Interrupted between intent and outcome: re-verify first.
+            // What the gate judges: the observed state, or (for a topology
+            // published and not yet enabled) the state before the step.
+            let mut judged = &observed;
+            if record.is_some() {
+                // Begun in an earlier attempt: see the module docs.
                 if &observed == after {
                     self.journal
                         .step_outcome(run, index, "already-held", None)?;
+                    self.audit.decision(Decision {
+                        run: Some(run),
+                        step: Some(index),
+                        action: Some(step.action.name().to_owned()),
+                        ..Decision::new("already-held")
+                    });
                     progress.event(&Event::StepEnd {
                         index,
                         end: StepEnd::AlreadyHeld,
@@ -501,6 +595,26 @@ impl Executor<'_> {
                     end = observed;
                     continue;
                 }
+                match partway(step, before, &observed, &ledger)? {
+                    Partway::Before => {
+                        // The step starts anew: every operation runs again.
+                        self.journal.reset_operations(run, index)?;
+                        ledger.forget(index);
+                    }
+                    Partway::Along { published_not_enabled } => {
+                        if published_not_enabled {
+                            judged = before;
+                        }
+                    }
+                    Partway::Drift { nearest } => {
+                        return Ok(Ended::Halted(Halt::Drift {
+                            step: index,
+                            action: step.action.name().to_owned(),
+                            diff: diff(&nearest, &observed),
+                        }));
+                    }
+                }
+                self.journal.reopen_step(run, index)?;
             } else if &observed != before {
                 return Ok(Ended::Halted(Halt::Drift {
                     step: index,
@@ -509,32 +623,21 @@ impl Executor<'_> {
                 }));
             }
             let rest: Vec<Step> = planned[position..].iter().map(|s| (*s).clone()).collect();
-            // An in-doubt step passed the gate before its intent was journaled;
-            // the state it left is partway through it, which no policy judges
-            // (a publish without its enable reads as a pending draft). It is
-            // finished, then verified against its postcondition instead.
-            let findings = if in_doubt {
-                Vec::new()
-            } else {
-                self.gate
-                    .check(&plan.goal, &observed, &rest, overrides)
-                    .map_err(|source| ApplyError::Gate {
-                        step: index,
-                        source,
-                    })?
-            };
+            let findings = self
+                .gate
+                .check(&plan.goal, judged, &rest, overrides)
+                .map_err(|source| ApplyError::Gate {
+                    step: index,
+                    source,
+                })?;
             let vetoed = findings.iter().any(|f| f.blocking);
             self.audit.decision(Decision {
-                at: SystemTime::now(),
-                run,
-                step: index,
-                action: step.action.name().to_owned(),
-                verdict: match (vetoed, in_doubt) {
-                    (true, _) => "veto",
-                    (false, true) => "finish-in-doubt",
-                    (false, false) => "allow",
-                },
+                run: Some(run),
+                step: Some(index),
+                action: Some(step.action.name().to_owned()),
                 findings: findings.clone(),
+                detail: record.map(|_| "resumed: the step was begun in an earlier attempt".to_owned()),
+                ..Decision::new(if vetoed { "veto" } else { "allow" })
             });
             if vetoed {
                 return Ok(Ended::Halted(Halt::Veto {
@@ -550,11 +653,16 @@ impl Executor<'_> {
                 if ledger.done.contains(&(index, i)) {
                     continue;
                 }
-                if ledger.in_doubt.contains(&(index, i)) && self.took_effect(step, op, progress)? {
+                if ledger.in_doubt.contains(&(index, i)) && self.took_effect(plan, step, op, progress)? {
                     self.journal.op_outcome(run, index, i)?;
                     ledger.in_doubt.remove(&(index, i));
                     ledger.done.insert((index, i));
                     continue;
+                }
+                if let Operation::PublishTopology { document, .. } = op
+                    && let Some(halt) = judge_document(plan, step, document, after)
+                {
+                    return Ok(Ended::Halted(halt));
                 }
                 self.journal.op_intent(run, index, i)?;
                 self.fail("op-after-intent");
@@ -576,6 +684,11 @@ impl Executor<'_> {
                     action: step.action.name().to_owned(),
                     diff: diff(after, &observed),
                 }));
+            }
+            // The step's records are durable, and anchored, before the journal
+            // says it is done.
+            if let Some(anchor) = self.audit.checkpoint().map_err(ApplyError::Audit)? {
+                self.journal.anchor_last(run, &anchor)?;
             }
             self.journal.step_outcome(run, index, "done", None)?;
             progress.event(&Event::StepEnd {
@@ -816,6 +929,7 @@ impl Executor<'_> {
     /// again repeats nothing.
     fn took_effect(
         &self,
+        plan: &Plan,
         step: &Step,
         op: &Operation,
         progress: &mut dyn Progress,
@@ -836,16 +950,33 @@ impl Executor<'_> {
                 !services.is_empty() && services.iter().all(|s| s.state == ServiceState::Running)
             }
             Operation::PublishTopology {
-                expected_version, ..
+                document,
+                expected_version,
             } => {
                 let store = self.store(index)?;
                 let f = "management.read-topology";
                 Self::call_event(progress, step, store.plugin(), f, "");
-                store
-                    .read_topology()
-                    .map_err(failed(store.plugin(), f))?
-                    .version
-                    > *expected_version
+                let published = store.read_topology().map_err(failed(store.plugin(), f))?;
+                // By content: the version after the expected one holding the
+                // draft. A version counter alone cannot tell a publish that
+                // took effect from one that went half-way.
+                let draft = plan.documents.get(document).map(|xml| Topology::parse(xml));
+                let holds_draft = match (draft, Topology::parse(&published.xml)) {
+                    (Some(Ok(draft)), Ok(published)) => same_topology(&draft, &published),
+                    _ => false,
+                };
+                if published.version == *expected_version {
+                    false
+                } else if published.version == expected_version + 1 && holds_draft {
+                    true
+                } else {
+                    return Err(ApplyError::PublishInDoubt {
+                        step: index,
+                        action: step.action.name().to_owned(),
+                        expected: *expected_version,
+                        found: published.version,
+                    });
+                }
             }
             Operation::EnableTopology { version } => {
                 let store = self.store(index)?;
@@ -995,11 +1126,119 @@ fn call_failed(
     }
 }
 
+/// Two topology documents define the same sites and pools, whatever their
+/// formatting (a management store may re-serialize what it publishes).
+fn same_topology(a: &Topology, b: &Topology) -> bool {
+    a.xml() == b.xml()
+        || (a.sites() == b.sites()
+            && a.edge_pools() == b.edge_pools()
+            && a.front_end_pools() == b.front_end_pools())
+}
+
 fn same_route(have: Option<&str>, want: Option<&str>) -> bool {
     match (have, want) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
         (None, None) => true,
         _ => false,
+    }
+}
+
+impl Ledger {
+    /// Forget every operation of step `step`.
+    fn forget(&mut self, step: usize) {
+        self.done.retain(|(s, _)| *s != step);
+        self.in_doubt.retain(|(s, _)| *s != step);
+    }
+}
+
+/// Where an observed state is within a step begun in an earlier attempt.
+enum Partway {
+    /// Before the step: nothing of it holds.
+    Before,
+    /// After the operations journaled done, or after those and the one in
+    /// doubt; `published_not_enabled` when the next operation to run enables
+    /// a topology the step published.
+    Along { published_not_enabled: bool },
+    /// None of those: drift, shown against the state after the done operations.
+    Drift { nearest: Deployment },
+}
+
+/// Place `observed` within `step` (see the module docs): the states its
+/// operations lead through from `before`, given which are journaled done.
+fn partway(
+    step: &Step,
+    before: &Deployment,
+    observed: &Deployment,
+    ledger: &Ledger,
+) -> Result<Partway, ApplyError> {
+    // The state after each prefix of the operations.
+    let mut prefixes = vec![before.clone()];
+    let mut state = before.clone();
+    for (i, op) in step.operations.iter().enumerate() {
+        let problem = |problem: String| {
+            ApplyError::Operations(OperationsError::Operation {
+                step: step.index,
+                action: step.action,
+                op: i,
+                name: op.name(),
+                problem,
+            })
+        };
+        for change in op.effect(&state).map_err(problem)? {
+            state
+                .apply(&change)
+                .map_err(|unknown| problem(unknown.to_string()))?;
+        }
+        prefixes.push(state.clone());
+    }
+    let done = (0..step.operations.len())
+        .take_while(|i| ledger.done.contains(&(step.index, *i)))
+        .count();
+    let in_doubt = ledger.in_doubt.contains(&(step.index, done));
+    let published_not_enabled = |k: usize| {
+        k > 0
+            && matches!(step.operations.get(k - 1), Some(Operation::PublishTopology { .. }))
+            && matches!(step.operations.get(k), Some(Operation::EnableTopology { .. }))
+    };
+    let along = |k: usize| prefixes.get(k).is_some_and(|p| p == observed);
+    if along(done) {
+        return Ok(Partway::Along {
+            published_not_enabled: published_not_enabled(done),
+        });
+    }
+    if in_doubt && along(done + 1) {
+        return Ok(Partway::Along {
+            published_not_enabled: published_not_enabled(done + 1),
+        });
+    }
+    if before == observed {
+        return Ok(Partway::Before);
+    }
+    Ok(Partway::Drift {
+        nearest: prefixes.get(done).cloned().unwrap_or_else(|| before.clone()),
+    })
+}
+
+/// Judge the draft `document` before step `step` publishes it: it must be a
+/// topology, and describe exactly `after`, the state the plan predicts after
+/// the step. `None` when it does.
+fn judge_document(plan: &Plan, step: &Step, document: &str, after: &Deployment) -> Option<Halt> {
+    let halt = |problem: Option<String>, diff: Vec<FieldDiff>| Halt::Document {
+        step: step.index,
+        action: step.action.name().to_owned(),
+        document: document.to_owned(),
+        problem,
+        diff,
+    };
+    let Some(xml) = plan.documents.get(document) else {
+        return Some(halt(Some("the plan has no such document".to_owned()), Vec::new()));
+    };
+    match Topology::parse(xml) {
+        Err(e) => Some(halt(Some(format!("it is not a topology: {e}")), Vec::new())),
+        Ok(topology) => {
+            let differences = diff(after, &describe(&topology, after));
+            (!differences.is_empty()).then(|| halt(None, differences))
+        }
     }
 }
 

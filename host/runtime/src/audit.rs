@@ -3,15 +3,20 @@
 //! call.
 //!
 //! The runtime writes to an [`AuditSink`]; [`MemoryAuditSink`] keeps records in
-//! memory. The apply journal hash-chains them to disk later. Records hold no
-//! configuration value, so no secret can reach the audit through them.
+//! memory, [`crate::audit_log::AuditLog`] hash-chains them to disk. Records
+//! hold no configuration value, so no secret can reach the audit through them.
+//! Every decision of an apply is a [`Decision`]: each step's verdict, and each
+//! refusal before a run (a veto at the start of apply, a refused override, a
+//! saved plan that is not the one re-derived, a plugin that may not load).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::audit_log::AuditLogError;
 use crate::digest::Digest;
+use crate::journal::Anchor;
 
 /// How a call ended, or what was denied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,29 +72,56 @@ pub const MAX_LOG_LINE_BYTES: usize = 4_096;
 /// The most log lines kept per call; the rest are dropped and counted.
 pub const MAX_LOG_LINES_PER_CALL: u32 = 1_000;
 
-/// A policy decision the apply engine took on one step: the gate's findings on
-/// the observed state and the rest of the plan, and whether the step may act.
+/// A decision of `apply` or `resume`: a step's verdict (`allow`, `veto`,
+/// `already-held`), the start of a run (`run-start`, with the plan's digest),
+/// or a refusal before anything ran (`vetoed`, `override-refused`,
+/// `digest-mismatch`, `plugin-refused`, `journal-mismatch`), with the
+/// findings or the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub at: SystemTime,
-    /// The journal's run id.
-    pub run: i64,
+    /// The journal's run id, once there is a run.
+    pub run: Option<i64>,
     /// The step judged (1-based plan index).
-    pub step: usize,
+    pub step: Option<usize>,
     /// Its action (`publish-topology`).
-    pub action: String,
-    /// `allow` or `veto`.
+    pub action: Option<String>,
     pub verdict: &'static str,
+    /// The plan's digest, when the decision is about a plan.
+    pub plan_digest: Option<String>,
     pub findings: Vec<failback_core::plan::Finding>,
+    /// Why, in words, for a refusal.
+    pub detail: Option<String>,
+}
+
+impl Decision {
+    /// A decision of `verdict` with nothing else filled in.
+    #[must_use]
+    pub fn new(verdict: &'static str) -> Self {
+        Self {
+            at: SystemTime::now(),
+            run: None,
+            step: None,
+            action: None,
+            verdict,
+            plan_digest: None,
+            findings: Vec::new(),
+            detail: None,
+        }
+    }
 }
 
 /// Where audit records and plugin log lines go.
 pub trait AuditSink: Send + Sync {
     fn record(&self, record: AuditRecord);
     fn log(&self, line: LogLine);
-    /// A policy decision of the apply engine; sinks that keep no decisions
-    /// drop it.
+    /// A decision of apply or resume; sinks that keep no decisions drop it.
     fn decision(&self, _decision: Decision) {}
+    /// Make every record so far durable and say where the last one is; sinks
+    /// that keep nothing on disk have no place to say (`None`).
+    fn checkpoint(&self) -> Result<Option<Anchor>, AuditLogError> {
+        Ok(None)
+    }
 }
 
 /// An [`AuditSink`] that keeps everything in memory.

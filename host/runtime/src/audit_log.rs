@@ -10,15 +10,26 @@
 //! reordered one breaks the next line's `prev` or `seq`. [`verify`] walks the
 //! chain and names the first line that does not hold.
 //!
+//! The chain alone cannot show a log whose tail was cut off, that was deleted,
+//! or whose chain was recomputed after its runs were moved: the journal
+//! anchors each run in it ([`crate::journal::RunAnchors`]: the sequence number
+//! and hash of the run's first record and of its last durable one), and
+//! [`verify_anchored`] checks the log against those anchors.
+//!
+//! A crash can cut the last line short (a *torn* line, without its final
+//! newline). [`verify`] reports it without failing; [`AuditLog::open`] drops
+//! it and appends a `repair` record saying so, so that a run can resume.
+//!
 //! [`AuditLog`] is the runtime's [`AuditSink`] for `apply` and `resume`, which
 //! hold the environment lock ([`crate::lock`]) and so are the only writers.
 //! Records come from the runtime, which puts no configuration value in them
 //! and redacts secrets from plugin log lines ([`crate::audit`]), so no secret
-//! reaches this file. Lines are written as they happen; [`AuditLog::sync`]
-//! makes them durable (the CLI calls it when a run stops).
+//! reaches this file. Lines are written as they happen; [`AuditSink::checkpoint`]
+//! makes them durable and names the last one (the apply engine calls it before
+//! each step's outcome is journaled).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,6 +38,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::audit::{AuditRecord, AuditSink, Decision, LogLine};
+use crate::journal::{Anchor, RunAnchors};
 
 /// The audit log's file name inside the environment's state directory.
 pub const AUDIT_FILE: &str = "audit.jsonl";
@@ -46,13 +58,41 @@ pub enum AuditLogError {
     },
     #[error("line {line} of the audit log {problem}")]
     Broken { line: usize, problem: String },
+    #[error(
+        "the journal anchors run {run}'s {which} record at line {seq}, but the audit log ends at line {records}: its tail was cut off"
+    )]
+    CutOff {
+        run: i64,
+        which: &'static str,
+        seq: u64,
+        records: usize,
+    },
+    #[error(
+        "line {seq} of the audit log is not the record the journal anchors as run {run}'s {which}: the log was rewritten, or its runs were moved"
+    )]
+    NotAnchored {
+        run: i64,
+        which: &'static str,
+        seq: u64,
+    },
+    #[error("run {run}'s records come before those of run {earlier} in the audit log: the runs were moved")]
+    Reordered { run: i64, earlier: i64 },
+}
+
+/// A last line a crash cut short: no final newline, and not a whole record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Torn {
+    /// Its line number.
+    pub line: usize,
+    /// How many bytes it had.
+    pub bytes: usize,
 }
 
 struct Chain {
     file: File,
     seq: u64,
     prev: String,
-    /// The first write that failed, reported by [`AuditLog::sync`].
+    /// The first write that failed, reported by [`AuditSink::checkpoint`].
     failed: Option<std::io::Error>,
 }
 
@@ -60,6 +100,8 @@ struct Chain {
 pub struct AuditLog {
     path: String,
     chain: Mutex<Chain>,
+    /// The torn last line [`AuditLog::open`] dropped, if any.
+    repaired: Option<Torn>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -89,25 +131,39 @@ fn split_line(line: &str) -> Option<(String, &str)> {
 
 impl AuditLog {
     /// Open the log at `path` for appending, continuing its chain. An existing
-    /// log that does not verify is refused: appending would hide the break.
+    /// log that does not verify is refused: appending would hide the break. A
+    /// torn last line (a crash cut it short) is dropped, and a `repair` record
+    /// says so.
     pub fn open(path: &Path) -> Result<Self, AuditLogError> {
         let display = path.display().to_string();
-        let (seq, prev) = if path.exists() {
-            let v = verify(path)?;
-            (v.records, v.last_hash)
-        } else {
-            (0, GENESIS.to_owned())
+        let io = |what: &'static str| {
+            let path = display.clone();
+            move |source| AuditLogError::Io { path, what, source }
         };
+        let (seq, prev, torn) = if path.exists() {
+            let v = verify(path)?;
+            (v.records, v.last_hash, v.torn)
+        } else {
+            (0, GENESIS.to_owned(), None)
+        };
+        if let Some(torn) = &torn {
+            let len = std::fs::metadata(path).map_err(io("read"))?.len();
+            let keep = len.saturating_sub(u64::try_from(torn.bytes).unwrap_or(u64::MAX));
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| {
+                    f.set_len(keep)?;
+                    f.sync_all()
+                })
+                .map_err(io("repaired"))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| AuditLogError::Io {
-                path: display.clone(),
-                what: "opened",
-                source,
-            })?;
-        Ok(Self {
+            .map_err(io("opened"))?;
+        let log = Self {
             path: display,
             chain: Mutex::new(Chain {
                 file,
@@ -115,7 +171,26 @@ impl AuditLog {
                 prev,
                 failed: None,
             }),
-        })
+            repaired: torn.clone(),
+        };
+        if let Some(torn) = torn {
+            log.append(
+                "repair",
+                json!({
+                    "line": torn.line,
+                    "bytes": torn.bytes,
+                    "detail": "the last line was torn (a crash cut it short); it was dropped",
+                }),
+            );
+            log.checkpoint()?;
+        }
+        Ok(log)
+    }
+
+    /// The torn last line [`AuditLog::open`] dropped, if it found one.
+    #[must_use]
+    pub fn repaired(&self) -> Option<&Torn> {
+        self.repaired.as_ref()
     }
 
     fn append(&self, kind: &str, fields: Value) {
@@ -150,22 +225,6 @@ impl AuditLog {
         }
     }
 
-    /// Make every line written so far durable, and report a write that failed.
-    pub fn sync(&self) -> Result<(), AuditLogError> {
-        let mut chain = self.chain.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(source) = chain.failed.take() {
-            return Err(AuditLogError::Io {
-                path: self.path.clone(),
-                what: "written",
-                source,
-            });
-        }
-        chain.file.sync_data().map_err(|source| AuditLogError::Io {
-            path: self.path.clone(),
-            what: "synced",
-            source,
-        })
-    }
 }
 
 impl AuditSink for AuditLog {
@@ -204,72 +263,187 @@ impl AuditSink for AuditLog {
                 "step": d.step,
                 "action": d.action,
                 "verdict": d.verdict,
+                "plan_digest": d.plan_digest,
                 "findings": d.findings,
+                "detail": d.detail,
             }),
         );
+    }
+
+    fn checkpoint(&self) -> Result<Option<Anchor>, AuditLogError> {
+        let mut chain = self.chain.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(source) = chain.failed.take() {
+            return Err(AuditLogError::Io {
+                path: self.path.clone(),
+                what: "written",
+                source,
+            });
+        }
+        chain.file.sync_data().map_err(|source| AuditLogError::Io {
+            path: self.path.clone(),
+            what: "synced",
+            source,
+        })?;
+        Ok(Some(Anchor {
+            seq: chain.seq,
+            hash: chain.prev.clone(),
+        }))
     }
 }
 
 /// What a verified log holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    /// Records (lines) in the chain.
+    /// Records (whole lines) in the chain.
     pub records: usize,
-    /// The last line's hash (64 zeros for an empty log).
+    /// The last record's hash (64 zeros for an empty log).
     pub last_hash: String,
+    /// A torn last line after the records, if any: reported, not a break.
+    pub torn: Option<Torn>,
+    /// The torn lines earlier opens dropped, from their `repair` records:
+    /// (the repair's line, the torn line's number).
+    pub repairs: Vec<(usize, u64)>,
 }
 
 /// Walk the chain of the log at `path`: each line's own hash, its `seq` and
-/// its `prev`. The first line that does not hold is named.
+/// its `prev`. The first line that does not hold is named. A last line
+/// without its final newline that is not a whole record is reported as torn.
 pub fn verify(path: &Path) -> Result<Verified, AuditLogError> {
-    let file = File::open(path).map_err(|source| AuditLogError::Io {
+    walk(path, &[]).map(|(verified, _)| verified)
+}
+
+/// [`verify`], then check the log against the journal's anchors of every run:
+/// each anchored record is there, with the anchored hash, and the runs come
+/// in order.
+pub fn verify_anchored(path: &Path, anchors: &[RunAnchors]) -> Result<Verified, AuditLogError> {
+    let wanted: Vec<u64> = anchors
+        .iter()
+        .flat_map(|a| [&a.first, &a.last])
+        .flatten()
+        .map(|a| a.seq)
+        .collect();
+    let (verified, hashes) = walk(path, &wanted)?;
+    let mut previous: Option<(i64, u64)> = None;
+    for run in anchors {
+        for (which, anchor) in [("first", &run.first), ("last", &run.last)] {
+            let Some(anchor) = anchor else { continue };
+            match hashes.get(&anchor.seq) {
+                None => {
+                    return Err(AuditLogError::CutOff {
+                        run: run.run,
+                        which,
+                        seq: anchor.seq,
+                        records: verified.records,
+                    });
+                }
+                Some(hash) if *hash != anchor.hash => {
+                    return Err(AuditLogError::NotAnchored {
+                        run: run.run,
+                        which,
+                        seq: anchor.seq,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        if let (Some((earlier, last)), Some(first)) = (previous, &run.first)
+            && first.seq <= last
+        {
+            return Err(AuditLogError::Reordered {
+                run: run.run,
+                earlier,
+            });
+        }
+        if let Some(last) = &run.last {
+            previous = Some((run.run, last.seq));
+        }
+    }
+    Ok(verified)
+}
+
+fn walk(
+    path: &Path,
+    wanted: &[u64],
+) -> Result<(Verified, std::collections::BTreeMap<u64, String>), AuditLogError> {
+    let io = |source| AuditLogError::Io {
         path: path.display().to_string(),
         what: "read",
         source,
-    })?;
+    };
+    let text = std::fs::read(path).map_err(io)?;
     let mut prev = GENESIS.to_owned();
     let mut records = 0;
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let number = i + 1;
+    let mut torn = None;
+    let mut repairs = Vec::new();
+    let mut hashes = std::collections::BTreeMap::new();
+    let mut lines = text.split_inclusive(|b| *b == b'\n').peekable();
+    let mut number = 0;
+    while let Some(raw) = lines.next() {
+        number += 1;
+        let whole = raw.ends_with(b"\n");
+        let line = String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(raw)).into_owned();
         let broken = |problem: String| AuditLogError::Broken {
             line: number,
             problem,
         };
-        let line = line.map_err(|source| AuditLogError::Io {
-            path: path.display().to_string(),
-            what: "read",
-            source,
-        })?;
-        let (body, hash) =
-            split_line(&line).ok_or_else(|| broken("has no hash: it is not a record".into()))?;
-        if sha256_hex(&body) != hash {
-            return Err(broken(
-                "does not match its own hash: the record was edited".into(),
-            ));
+        let checked = check_line(&line, number, &prev);
+        let (hash, value) = match checked {
+            Ok(ok) => ok,
+            Err(_) if !whole && lines.peek().is_none() => {
+                torn = Some(Torn {
+                    line: number,
+                    bytes: raw.len(),
+                });
+                break;
+            }
+            Err(problem) => return Err(broken(problem)),
+        };
+        if value.get("kind").and_then(Value::as_str) == Some("repair") {
+            repairs.push((number, value.get("line").and_then(Value::as_u64).unwrap_or(0)));
         }
-        let value: Value =
-            serde_json::from_str(&body).map_err(|_| broken("is not a JSON record".into()))?;
-        if value.get("seq").and_then(Value::as_u64) != u64::try_from(number).ok() {
-            return Err(broken(format!(
-                "has sequence number {}, not {number}: a record before it was removed, or records were reordered",
-                value
-                    .get("seq")
-                    .map_or_else(|| "none".to_owned(), Value::to_string)
-            )));
+        let seq = u64::try_from(number).unwrap_or(u64::MAX);
+        if wanted.contains(&seq) {
+            hashes.insert(seq, hash.clone());
         }
-        if value.get("prev").and_then(Value::as_str) != Some(prev.as_str()) {
-            return Err(broken(
-                "does not chain to the line before it: that record was edited, removed or moved"
-                    .into(),
-            ));
-        }
-        prev = hash.to_owned();
+        prev = hash;
         records = number;
     }
-    Ok(Verified {
-        records,
-        last_hash: prev,
-    })
+    Ok((
+        Verified {
+            records,
+            last_hash: prev,
+            torn,
+            repairs,
+        },
+        hashes,
+    ))
+}
+
+/// One line's own hash, `seq` and `prev`: its hash and its JSON, or what is
+/// wrong with it.
+fn check_line(line: &str, number: usize, prev: &str) -> Result<(String, Value), String> {
+    let (body, hash) =
+        split_line(line).ok_or_else(|| "has no hash: it is not a record".to_owned())?;
+    if sha256_hex(&body) != hash {
+        return Err("does not match its own hash: the record was edited".into());
+    }
+    let value: Value =
+        serde_json::from_str(&body).map_err(|_| "is not a JSON record".to_owned())?;
+    if value.get("seq").and_then(Value::as_u64) != u64::try_from(number).ok() {
+        return Err(format!(
+            "has sequence number {}, not {number}: a record before it was removed, or records were reordered",
+            value
+                .get("seq")
+                .map_or_else(|| "none".to_owned(), Value::to_string)
+        ));
+    }
+    if value.get("prev").and_then(Value::as_str) != Some(prev) {
+        return Err(
+            "does not chain to the line before it: that record was edited, removed or moved"
+                .into(),
+        );
+    }
+    Ok((hash.to_owned(), value))
 }
 
 #[cfg(test)]
@@ -298,7 +472,7 @@ mod tests {
                 message: format!("line \"{i}\",\"hash\":\"x"),
             });
         }
-        log.sync().unwrap();
+        log.checkpoint().unwrap();
     }
 
     fn lines(path: &Path) -> Vec<String> {

@@ -15,6 +15,16 @@
 //! - a finding that already held on the observed start is *standing*: the plan
 //!   inherits it and must repair it, so it blocks only if it still holds on the
 //!   end state (DESIGN §2: the plan must repair it, never deepen it).
+//!
+//! Findings are keyed by the module that reported them: runs of consecutive
+//! states and the standing rule compare a module's findings with that
+//! module's own only, so one module cannot make another's finding standing by
+//! echoing it on the start. A module reports only the rules it holds; a
+//! finding of another module's rule is refused ([`GateError::ForeignRule`]).
+//!
+//! Levels: a rule's level is [`default_level`] unless the environment binds
+//! another; a `hard` rule's level cannot be lowered
+//! ([`GateError::LoweredHard`]).
 
 use std::collections::BTreeMap;
 
@@ -99,6 +109,12 @@ pub enum GateError {
     OverrideHard { rule: String },
     #[error("`--override {rule}` needs a reason (`--reason TEXT`)")]
     OverrideReason { rule: String },
+    #[error(
+        "rule `{rule}` is hard and cannot be lowered to `{level}`: `[policies.levels]` may only raise it"
+    )]
+    LoweredHard { rule: String, level: &'static str },
+    #[error("policy module `{module}` reported rule `{rule}`, which it does not hold")]
+    ForeignRule { module: String, rule: String },
 }
 
 /// The environment's `[policies]` table.
@@ -279,6 +295,16 @@ impl Gate {
         {
             return Err(GateError::UnknownRule { rule: rule.clone() });
         }
+        if let Some((rule, level)) = bindings
+            .levels
+            .iter()
+            .find(|(id, level)| default_level(id) == Level::Hard && **level < Level::Hard)
+        {
+            return Err(GateError::LoweredHard {
+                rule: rule.clone(),
+                level: level.name(),
+            });
+        }
         rules.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Self { modules, rules })
     }
@@ -296,6 +322,13 @@ impl Gate {
             .iter()
             .map(|m| (m.name().to_owned(), m.digest()))
             .collect()
+    }
+
+    /// Every rule's enforcement level, by rule id: what a plan's provenance
+    /// records.
+    #[must_use]
+    pub fn levels(&self) -> BTreeMap<String, Level> {
+        self.rules.iter().map(|r| (r.id.clone(), r.level)).collect()
     }
 
     /// Check `overrides` against the rules: each names a rule that exists and
@@ -353,7 +386,19 @@ impl Gate {
                     module: module.name().to_owned(),
                     source,
                 })?;
-            raw.extend(found);
+            for f in found {
+                if !self
+                    .rules
+                    .iter()
+                    .any(|r| r.id == f.rule && r.module == module.name())
+                {
+                    return Err(GateError::ForeignRule {
+                        module: module.name().to_owned(),
+                        rule: f.rule,
+                    });
+                }
+                raw.push((module.name().to_owned(), f));
+            }
         }
         let end = u32::try_from(steps.len()).unwrap_or(u32::MAX);
         let mut findings = judge(raw, end, |rule| self.level(rule), overrides);
@@ -388,31 +433,36 @@ fn load(
         })
 }
 
-/// Turn the modules' findings into the gate's: runs of the same finding (rule
-/// and values) on consecutive states are one finding `state..=through`; a
-/// finding that held on the start is standing; then each gets its level and
-/// whether it blocks.
+/// Turn the modules' findings, each with its module, into the gate's: runs of
+/// the same finding (module, rule and values) on consecutive states are one
+/// finding `state..=through`; a finding its module reported on the start is
+/// standing; then each gets its level and whether it blocks.
 fn judge(
-    mut raw: Vec<wit::Finding>,
+    mut raw: Vec<(String, wit::Finding)>,
     end: u32,
     level: impl Fn(&str) -> Level,
     overrides: &Overrides,
 ) -> Vec<Finding> {
-    raw.sort_by(|a, b| {
-        (a.state, &a.rule, &a.values, &a.message).cmp(&(b.state, &b.rule, &b.values, &b.message))
-    });
-    raw.dedup_by(|a, b| {
-        a.state == b.state && a.rule == b.rule && a.values == b.values && a.message == b.message
-    });
-    let key = |f: &wit::Finding| (f.rule.clone(), f.values.clone(), f.message.clone());
-    let at_start: std::collections::BTreeSet<_> =
-        raw.iter().filter(|f| f.state == 0).map(key).collect();
+    type Key = (String, String, Vec<String>, String);
+    let key = |(module, f): &(String, wit::Finding)| -> Key {
+        (
+            module.clone(),
+            f.rule.clone(),
+            f.values.clone(),
+            f.message.clone(),
+        )
+    };
+    raw.sort_by(|a, b| (a.1.state, key(a)).cmp(&(b.1.state, key(b))));
+    raw.dedup_by(|a, b| a.1.state == b.1.state && key(a) == key(b));
+    let at_start: std::collections::BTreeSet<Key> =
+        raw.iter().filter(|f| f.1.state == 0).map(key).collect();
 
     let mut out: Vec<Finding> = Vec::new();
     // The open run of each key: its index in `out`.
-    let mut open: BTreeMap<(String, Vec<String>, String), usize> = BTreeMap::new();
-    for f in raw {
-        let k = key(&f);
+    let mut open: BTreeMap<Key, usize> = BTreeMap::new();
+    for found in raw {
+        let k = key(&found);
+        let (module, f) = found;
         if let Some(run) = open.get(&k).and_then(|&i| out.get_mut(i))
             && run.through + 1 == f.state
         {
@@ -422,6 +472,7 @@ fn judge(
         let rule_level = level(&f.rule);
         open.insert(k.clone(), out.len());
         out.push(Finding {
+            module,
             level: rule_level,
             step: (f.state > 0).then_some(f.state as usize),
             standing: at_start.contains(&k),
@@ -451,14 +502,21 @@ mod tests {
 
     use super::*;
 
-    fn raw(rule: &str, state: u32, value: &str) -> wit::Finding {
-        wit::Finding {
-            rule: rule.to_owned(),
-            state,
-            message: format!("{rule} broken"),
-            values: vec![value.to_owned()],
-            hint: "fix it".to_owned(),
-        }
+    fn raw(rule: &str, state: u32, value: &str) -> (String, wit::Finding) {
+        from("module-a", rule, state, value)
+    }
+
+    fn from(module: &str, rule: &str, state: u32, value: &str) -> (String, wit::Finding) {
+        (
+            module.to_owned(),
+            wit::Finding {
+                rule: rule.to_owned(),
+                state,
+                message: format!("{rule} broken"),
+                values: vec![value.to_owned()],
+                hint: "fix it".to_owned(),
+            },
+        )
     }
 
     fn levels(rule: &str) -> Level {
@@ -503,6 +561,24 @@ mod tests {
             &Overrides::default(),
         );
         assert!(out[0].standing && out[0].blocking, "{out:?}");
+    }
+
+    /// A second module that reports the same finding on the start does not
+    /// make the first module's intermediate finding standing: findings are
+    /// keyed by module.
+    #[test]
+    fn another_modules_echo_on_the_start_does_not_make_a_finding_standing() {
+        let out = judge(
+            vec![
+                from("module-b", "m", 0, "x"),
+                from("module-a", "m", 2, "x"),
+            ],
+            4,
+            levels,
+            &Overrides::default(),
+        );
+        let a = out.iter().find(|f| f.module == "module-a").unwrap();
+        assert!(!a.standing && a.blocking, "{out:?}");
     }
 
     #[test]

@@ -11,6 +11,16 @@
 //! is *in doubt*: the process stopped between the two, and the apply engine
 //! ([`crate::apply`]) re-verifies it before deciding whether to run it again.
 //!
+//! A step that halted or failed gets that outcome; resuming the run starts
+//! the step anew ([`Journal::reopen_step`]), judged again like a step that
+//! never ran (see [`crate::apply`]).
+//!
+//! Each run is also the anchor of its part of the audit log
+//! ([`crate::audit_log`]): the run's row keeps the sequence number and hash of
+//! its first audit record and of the last one made durable, updated before
+//! each step's outcome is written. `failback audit verify` checks the log
+//! against these, so a cut-off tail, a deleted log or a moved run shows.
+//!
 //! The journal takes a path, not a capability directory: SQLite opens its own
 //! files. The CLI derives the path from the environment file it opened.
 
@@ -82,11 +92,28 @@ impl RunState {
     }
 }
 
+/// An audit record, by its place in the chain: its sequence number and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Anchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// Where a run's records are in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunAnchors {
+    pub run: i64,
+    /// The run's first record (its `run-start` decision).
+    pub first: Option<Anchor>,
+    /// The last of its records made durable.
+    pub last: Option<Anchor>,
+}
+
 /// One run, as `failback status` and `failback history` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunRecord {
     pub id: i64,
-    /// The sha256 of the plan's JSON.
+    /// The plan's digest (`failback_core::document::digest`).
     pub plan_digest: String,
     /// Seconds since the Unix epoch.
     pub started: u64,
@@ -208,7 +235,102 @@ impl Journal {
             );",
         )
         .map_err(sql("created"))?;
+        // The audit anchors came with plan format 2: add them to a journal an
+        // older failback made.
+        let columns: Vec<String> = db
+            .prepare("SELECT name FROM pragma_table_info('runs')")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(sql("read (its columns)"))?;
+        for column in [
+            "audit_first_seq INTEGER",
+            "audit_first_hash TEXT",
+            "audit_last_seq INTEGER",
+            "audit_last_hash TEXT",
+        ] {
+            let name = column.split(' ').next().unwrap_or_default();
+            if !columns.iter().any(|c| c == name) {
+                db.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {column}"))
+                    .map_err(sql("upgraded"))?;
+            }
+        }
         Ok(Self { db })
+    }
+
+    /// Record where run `run`'s first audit record is.
+    pub fn anchor_first(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "UPDATE runs SET audit_first_seq = ?2, audit_first_hash = ?3,
+                    audit_last_seq = ?2, audit_last_hash = ?3 WHERE id = ?1",
+                params![run, to_i64(anchor.seq), anchor.hash],
+            )
+            .map_err(sql("written (a run's first audit record)"))?;
+        Ok(())
+    }
+
+    /// Record where run `run`'s last durable audit record is.
+    pub fn anchor_last(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "UPDATE runs SET audit_last_seq = ?2, audit_last_hash = ?3 WHERE id = ?1",
+                params![run, to_i64(anchor.seq), anchor.hash],
+            )
+            .map_err(sql("written (a run's last audit record)"))?;
+        Ok(())
+    }
+
+    /// Every run's audit anchors, oldest run first.
+    pub fn anchors(&self) -> Result<Vec<RunAnchors>, JournalError> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT id, audit_first_seq, audit_first_hash, audit_last_seq, audit_last_hash
+                 FROM runs ORDER BY id",
+            )
+            .map_err(sql("read (audit anchors)"))?;
+        let anchor = |seq: Option<i64>, hash: Option<String>| {
+            seq.zip(hash).map(|(seq, hash)| Anchor {
+                seq: to_u64(seq),
+                hash,
+            })
+        };
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RunAnchors {
+                    run: r.get(0)?,
+                    first: anchor(r.get(1)?, r.get(2)?),
+                    last: anchor(r.get(3)?, r.get(4)?),
+                })
+            })
+            .map_err(sql("read (audit anchors)"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("read (audit anchors)"))
+    }
+
+    /// The plan digest journaled with run `run`.
+    pub fn digest_of(&self, run: i64) -> Result<String, JournalError> {
+        self.db
+            .query_row("SELECT plan_digest FROM runs WHERE id = ?1", [run], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql("read (a run's plan digest)"))?
+            .ok_or(JournalError::NoRun(run))
+    }
+
+    /// Forget the operations of step `step` of run `run`: the step starts
+    /// anew, every operation run again.
+    pub fn reset_operations(&self, run: i64, step: usize) -> Result<(), JournalError> {
+        self.db
+            .execute(
+                "DELETE FROM operations WHERE run = ?1 AND step = ?2",
+                params![run, to_i64(step as u64)],
+            )
+            .map_err(sql("written (a step's operations reset)"))?;
+        Ok(())
     }
 
     /// Start a run of the plan whose JSON is `plan_json`.
@@ -310,8 +432,8 @@ impl Journal {
         Ok(())
     }
 
-    /// Forget a step's failed or halted outcome so that resume retries it: the
-    /// intent stays, so the step is in doubt again.
+    /// Forget a step's failed or halted outcome: resume attempts the step
+    /// again (its intent stays).
     pub fn reopen_step(&self, run: i64, step: usize) -> Result<(), JournalError> {
         self.db
             .execute(

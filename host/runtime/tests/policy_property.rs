@@ -94,13 +94,16 @@ fn apply_mutation(step: &mut Step, mutation: &Mutation, start: &Deployment) {
             // One flag only: flipping one of A2's two leaves both pools on
             // (or none).
             match step.changes.iter_mut().find_map(|c| match c {
-                Change::Federation(_, flag) => Some(flag),
+                Change::Federation { enabled, .. } => Some(enabled),
                 _ => None,
             }) {
                 Some(flag) => *flag = !*flag,
                 None => step
                     .changes
-                    .push(Change::Federation(pool(*p).fqdn.clone(), *on)),
+                    .push(Change::Federation {
+                        edge_pool: pool(*p).fqdn.clone(),
+                        enabled: *on,
+                    }),
             }
         }
         Mutation::RetargetRrset { pool: p } => {
@@ -143,7 +146,10 @@ fn apply_mutation(step: &mut Step, mutation: &Mutation, start: &Deployment) {
         Mutation::StopServices { pool: p } => {
             for m in &pool(*p).machines {
                 step.changes
-                    .push(Change::ServicesRunning(m.fqdn.clone(), false));
+                    .push(Change::ServicesRunning {
+                        machine: m.fqdn.clone(),
+                        running: false,
+                    });
             }
         }
     }

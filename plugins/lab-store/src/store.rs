@@ -2,13 +2,17 @@
 //! version, the sites' routes, the store's status and its replicas, with the
 //! rules of docs/lab-files.md.
 //!
-//! A publish writes two files, and no rename makes two files change at once.
-//! `store.json` (the new version, not enabled) is written first and the XML
-//! second: an interruption between them leaves a new, not enabled version that
-//! holds the previous document — a harmless extra publish that a fresh read
-//! shows as it is. The other order would leave the new document under the old,
-//! possibly enabled, version, claiming replicas are up to date with a document
-//! they never received.
+//! A publish changes two files, and a reader must see both old or both new,
+//! whenever the process stops. So it is a small commit: the new document is
+//! staged as `topology.xml.next`; then `store.json` — new version, not
+//! enabled, and `published_sha256`, the sha256 of the new document — is
+//! replaced at once: that is the commit; then the staged document is renamed
+//! over `topology.xml`. A reader takes the document whose sha256 is
+//! `published_sha256` (`topology.xml`, or the staged one if the rename has not
+//! happened yet); a writer first settles what a stopped publish left: it
+//! finishes a committed rename and drops an uncommitted staged document.
+//! Without `published_sha256` (a lab no publish has touched yet),
+//! `topology.xml` is the published document.
 
 use std::path::PathBuf;
 
@@ -19,6 +23,8 @@ use failback_plugin_sdk::management::{
 use serde::{Deserialize, Serialize};
 
 const TOPOLOGY: &str = "topology.xml";
+/// A publish's new document, staged before the commit.
+const STAGED: &str = "topology.xml.next";
 const FILE: &str = "store.json";
 const LOG: &str = "lab-store.log";
 /// A site route names an Edge pool by its service identity.
@@ -38,6 +44,9 @@ pub(crate) struct Lab {
 struct StoreFile {
     version: u64,
     enabled: bool,
+    /// The sha256 of the published document, once a publish has written one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    published_sha256: Option<String>,
     active_master: Option<String>,
     file_transfer_agents: Vec<String>,
     sites: Vec<SiteEntry>,
@@ -80,8 +89,7 @@ impl Lab {
     /// The published topology, its version and whether it is enabled.
     pub(crate) fn read_topology(&self) -> Result<TopologyDocument, PluginError> {
         let store = self.read()?;
-        let xml = std::fs::read_to_string(self.dir.join(TOPOLOGY))
-            .map_err(|e| files::io_error("read", TOPOLOGY, &e))?;
+        let xml = self.published(&store)?;
         Ok(TopologyDocument {
             xml,
             version: store.version,
@@ -89,9 +97,43 @@ impl Lab {
         })
     }
 
+    /// The document `store` says is published (see the module docs).
+    fn published(&self, store: &StoreFile) -> Result<String, PluginError> {
+        let xml = std::fs::read_to_string(self.dir.join(TOPOLOGY))
+            .map_err(|e| files::io_error("read", TOPOLOGY, &e))?;
+        let Some(want) = &store.published_sha256 else {
+            return Ok(xml);
+        };
+        if sha256(&xml) == *want {
+            return Ok(xml);
+        }
+        match std::fs::read_to_string(self.dir.join(STAGED)) {
+            Ok(staged) if sha256(&staged) == *want => Ok(staged),
+            _ => Err(PluginError::Failed(format!(
+                "`{TOPOLOGY}` is not the published document (`{FILE}` names sha256 {want}), and no staged one is"
+            ))),
+        }
+    }
+
+    /// Settle what a stopped publish left: finish a committed one's rename,
+    /// drop an uncommitted staged document.
+    fn settle(&self, store: &StoreFile) -> Result<(), PluginError> {
+        let staged = self.dir.join(STAGED);
+        let Ok(text) = std::fs::read_to_string(&staged) else {
+            return Ok(());
+        };
+        if store.published_sha256.as_deref() == Some(sha256(&text).as_str()) {
+            std::fs::rename(&staged, self.dir.join(TOPOLOGY))
+                .map_err(|e| files::io_error("rename", STAGED, &e))
+        } else {
+            std::fs::remove_file(&staged).map_err(|e| files::io_error("remove", STAGED, &e))
+        }
+    }
+
     /// `Publish-CsTopology` against `expected`: the new version, not enabled.
     pub(crate) fn publish_topology(&self, xml: &str, expected: u64) -> Result<u64, PluginError> {
         let mut store = self.read()?;
+        self.settle(&store)?;
         store.require_available()?;
         if store.version != expected {
             return Err(PluginError::Conflict(format!(
@@ -107,12 +149,14 @@ impl Lab {
         let version = store.version.checked_add(1).ok_or_else(|| {
             PluginError::Failed(format!("topology version `{}` is the last", store.version))
         })?;
+        // Stage, commit, rename: see the module docs.
+        files::write_atomic(&self.dir.join(STAGED), xml.as_bytes())
+            .map_err(|e| files::io_error("write", STAGED, &e))?;
         store.version = version;
         store.enabled = false;
-        // Order matters: see the module docs.
+        store.published_sha256 = Some(sha256(xml));
         self.write(&store)?;
-        files::write_atomic(&self.dir.join(TOPOLOGY), xml.as_bytes())
-            .map_err(|e| files::io_error("write", TOPOLOGY, &e))?;
+        self.settle(&store)?;
         self.log(&format!(
             "publish-topology ({} bytes) {expected}",
             xml.len()
@@ -123,6 +167,7 @@ impl Lab {
     /// `Enable-CsTopology` of the published `version`.
     pub(crate) fn enable_topology(&self, version: u64) -> Result<(), PluginError> {
         let mut store = self.read()?;
+        self.settle(&store)?;
         store.require_available()?;
         if store.version != version {
             return Err(PluginError::Conflict(format!(
@@ -159,6 +204,7 @@ impl Lab {
         identity: Option<&str>,
     ) -> Result<(), PluginError> {
         let mut store = self.read()?;
+        self.settle(&store)?;
         let entry = store
             .sites
             .iter_mut()
@@ -216,6 +262,7 @@ impl Lab {
     /// yet is not replicated: the replica is left as it is.
     pub(crate) fn replicate(&self, fqdn: &str) -> Result<(), PluginError> {
         let mut store = self.read()?;
+        self.settle(&store)?;
         let (version, enabled) = (store.version, store.enabled);
         let available = store.require_available();
         let replica = store
@@ -249,6 +296,12 @@ impl Lab {
         files::append_line(&self.writes.join(LOG), line)
             .map_err(|e| files::io_error("append to", LOG, &e))
     }
+}
+
+/// The sha256 of `text`, as lowercase hex.
+fn sha256(text: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]
@@ -341,7 +394,47 @@ mod tests {
             format!("publish-topology ({} bytes) 7\n", xml.len())
         );
         assert!(!lab.dir.join("store.json.tmp").exists());
-        assert!(!lab.dir.join("topology.xml.tmp").exists());
+        assert!(!lab.dir.join("topology.xml.next.tmp").exists());
+        assert!(!lab.dir.join(STAGED).exists());
+    }
+
+    /// A publish stopped after staging its document and before the commit
+    /// reads as no publish at all, and the next write drops the staged file.
+    #[test]
+    fn a_publish_stopped_before_its_commit_left_nothing_published() {
+        let (_root, lab) = lab();
+        std::fs::write(lab.dir.join(STAGED), "<Topology a=\"new\" />").unwrap();
+        let doc = lab.read_topology().unwrap();
+        assert_eq!((doc.xml.as_str(), doc.version), (TOPOLOGY_XML, 7));
+        lab.enable_topology(7).unwrap();
+        assert!(!lab.dir.join(STAGED).exists());
+    }
+
+    /// A publish stopped after its commit and before the rename reads as the
+    /// whole publish — never the new version with the old document — and
+    /// the next write finishes the rename.
+    #[test]
+    fn a_publish_stopped_after_its_commit_reads_as_published() {
+        let (_root, lab) = lab();
+        let xml = "<Topology a=\"new\" />";
+        lab.publish_topology(xml, 7).unwrap();
+        // Undo the rename: the state a stop right after the commit leaves.
+        std::fs::write(lab.dir.join(STAGED), xml).unwrap();
+        std::fs::write(lab.dir.join(TOPOLOGY), TOPOLOGY_XML).unwrap();
+        let doc = lab.read_topology().unwrap();
+        assert_eq!((doc.xml.as_str(), doc.version), (xml, 8));
+        lab.enable_topology(8).unwrap();
+        assert!(!lab.dir.join(STAGED).exists());
+        assert_eq!(std::fs::read_to_string(lab.dir.join(TOPOLOGY)).unwrap(), xml);
+    }
+
+    #[test]
+    fn a_document_that_is_not_the_published_one_is_refused() {
+        let (_root, lab) = lab();
+        lab.publish_topology("<Topology a=\"new\" />", 7).unwrap();
+        std::fs::write(lab.dir.join(TOPOLOGY), "<Topology a=\"other\" />").unwrap();
+        let err = lab.read_topology().unwrap_err();
+        assert!(matches!(&err, PluginError::Failed(m) if m.contains("not the published document")), "{err:?}");
     }
 
     #[test]

@@ -17,20 +17,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use failback_core::plan::{Plan, PluginDigest, Provenance};
+use failback_core::document;
+use failback_core::plan::{Plan, Provenance};
 use failback_core::render;
 use failback_runtime::apply::{ApplyOptions, Ended, Failpoint, Halt, diff};
 use failback_runtime::audit_log::AUDIT_FILE;
 use failback_runtime::journal::{JOURNAL_FILE, RunState};
 use failback_runtime::lock::LOCK_FILE;
 use failback_runtime::{
-    AuditLog, AuditSink, EnvironmentLock, Executor, Holder, Journal, Overrides, Plugins,
+    AuditLog, AuditSink, Decision, EnvironmentLock, Executor, GateError, Holder, Journal,
+    Overrides,
 };
-use sha2::{Digest as _, Sha256};
 
 use crate::Outcome;
 use crate::cli::{ApplyArgs, Format, RunArgs};
-use crate::commands::plan::{explain_veto, make, overrides};
+use crate::commands::plan::{derive, explain_veto, make, overrides, provenance, unfinished_run};
 use crate::commands::progress;
 use crate::session::Session;
 
@@ -57,7 +58,32 @@ impl Opened {
             AuditLog::open(&state.join(AUDIT_FILE))
                 .context("cannot open the audit log (check it with `failback audit verify`)")?,
         );
-        let session = Session::open_audited(env, Some(Arc::clone(&audit) as Arc<dyn AuditSink>))?;
+        if let Some(torn) = audit.repaired() {
+            eprintln!(
+                "note: the audit log's last line (line {}, {} bytes) was cut short by a crash; it was dropped, and the repair is recorded",
+                torn.line, torn.bytes
+            );
+        }
+        let session =
+            match Session::open_audited(env, Some(Arc::clone(&audit) as Arc<dyn AuditSink>)) {
+                Ok(session) => session,
+                Err(error) => {
+                    // A plugin or policy module that may not load is a
+                    // decision too.
+                    audit.decision(Decision {
+                        detail: Some(
+                            error
+                                .chain()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(": "),
+                        ),
+                        ..Decision::new("plugin-refused")
+                    });
+                    let _ = audit.checkpoint();
+                    return Err(error);
+                }
+            };
         let journal = Journal::open(&state.join(JOURNAL_FILE))?;
         let env = session.root.join(
             env.file_name()
@@ -78,72 +104,25 @@ impl Opened {
     }
 }
 
-/// The sha256 of `text`, as hex.
-pub fn sha256(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+/// Audit a decision taken before any run (a refusal), and make it durable.
+fn audit_refusal(opened: &Opened, decision: Decision) {
+    opened.audit.decision(decision);
+    // The refusal is reported either way; a log that cannot be written shows
+    // at the next apply.
+    let _ = opened.audit.checkpoint();
 }
 
-/// The digests a saved plan carries, as they are now: the start state, the
-/// policy modules and the plugins.
-pub fn provenance(session: &Session, start: &failback_core::deployment::Deployment) -> Provenance {
-    let start = serde_json::to_string(start).unwrap_or_default();
-    Provenance {
-        start: sha256(&start),
-        policies: session
-            .gate
-            .digests()
-            .into_iter()
-            .map(|(name, digest)| (name, digest.to_string()))
-            .collect(),
-        plugins: plugin_digests(&session.plugins),
-    }
-}
-
-fn plugin_digests(plugins: &Plugins) -> BTreeMap<String, PluginDigest> {
-    let mut out = BTreeMap::new();
-    let mut put = |plugin: Option<&failback_runtime::Plugin>| {
-        if let Some(p) = plugin {
-            out.insert(
-                p.kind().to_string(),
-                PluginDigest {
-                    name: p.name().to_owned(),
-                    sha256: p.digest().to_string(),
-                },
-            );
-        }
-    };
-    put(plugins.dns_provider.as_ref().map(|p| p.plugin()));
-    put(plugins.port_probe.as_ref().map(|p| p.plugin()));
-    put(plugins.management_store.as_ref().map(|p| p.plugin()));
-    put(plugins.server_control.as_ref().map(|p| p.plugin()));
-    put(plugins.pool_control.as_ref().map(|p| p.plugin()));
-    out
-}
-
-/// What differs between a saved plan's provenance and now; empty when fresh.
-fn staleness(saved: &Plan, session: &Session) -> Result<Vec<String>> {
-    let Some(then) = &saved.provenance else {
-        bail!(
-            "the saved plan carries no digests of the state, policies and plugins it was made from; \
-             save one with `failback plan --out FILE --format json`"
-        );
-    };
-    let observed = session.observe()?.deployment;
-    let now = provenance(session, &observed);
-    let mut out = Vec::new();
-    if then.start != now.start || sha256(&serde_json::to_string(&saved.start)?) != then.start {
-        out.push("the deployment changed since the plan was made:".to_owned());
-        for d in diff(&saved.start, &observed) {
-            out.push(format!("  {}", d.as_change()));
-        }
-    }
-    out.extend(changed_components(then, &now));
-    Ok(out)
-}
-
-/// The policy modules and plugins whose sha256 differs between `then` and `now`.
+/// What differs between what `then` was made with and `now`: the environment
+/// file, the policy modules, the plugins and the rules' levels.
 fn changed_components(then: &Provenance, now: &Provenance) -> Vec<String> {
     let mut out = Vec::new();
+    if then.environment != now.environment {
+        out.push(format!(
+            "the environment file changed: sha256 {} then, {} now",
+            then.environment.as_deref().unwrap_or("(none)"),
+            now.environment.as_deref().unwrap_or("(none)")
+        ));
+    }
     let keys = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
         a.keys()
             .chain(b.keys())
@@ -181,27 +160,73 @@ fn changed_components(then: &Provenance, now: &Provenance) -> Vec<String> {
             _ => {}
         }
     }
+    let rules: std::collections::BTreeSet<&String> =
+        then.levels.keys().chain(now.levels.keys()).collect();
+    for rule in rules {
+        match (then.levels.get(rule), now.levels.get(rule)) {
+            (Some(a), Some(b)) if a != b => out.push(format!(
+                "rule `{rule}` changed level: {} then, {} now",
+                a.name(),
+                b.name()
+            )),
+            (Some(_), None) => out.push(format!("rule `{rule}` is no longer held")),
+            (None, Some(_)) => out.push(format!("rule `{rule}` was not held then")),
+            _ => {}
+        }
+    }
     out
 }
 
+/// Read the saved plan at `path`: a plan document of this format, its digest
+/// matching its content.
 fn load_saved(path: &Path) -> Result<Plan> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the saved plan `{}`", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text).with_context(|| {
+    document::read(&text).with_context(|| {
         format!(
-            "`{}` is not a saved plan (make one with `failback plan --out FILE --format json`)",
+            "`{}` is not a plan this failback can apply (make one with `failback plan --out FILE --format json`)",
             path.display()
         )
-    })?;
-    if plan.format_version != failback_core::plan::FORMAT_VERSION {
-        bail!(
-            "the saved plan `{}` has format version {}, this failback reads {}",
-            path.display(),
-            plan.format_version,
-            failback_core::plan::FORMAT_VERSION
-        );
+    })
+}
+
+/// Re-derive the saved plan now — from the observed start, its intent and
+/// overrides (and `added`, the overrides given to this apply), with the
+/// plugins, policies and levels bound now — and refuse it unless the two
+/// documents are the same: the lines that say why, or nothing.
+fn rederive(
+    opened: &Opened,
+    saved: &Plan,
+    added: &Overrides,
+) -> Result<(Plan, Vec<String>)> {
+    let session = &opened.session;
+    let snapshot = session.observe()?;
+    let mut overrides: BTreeMap<String, String> = saved
+        .overrides
+        .iter()
+        .map(|o| (o.rule.clone(), o.reason.clone()))
+        .collect();
+    overrides.extend(added.0.clone());
+    let derived = derive(session, &snapshot, &saved.intent, &Overrides(overrides))?;
+    let mut why = Vec::new();
+    if derived.digest == saved.digest {
+        return Ok((derived, why));
     }
-    Ok(plan)
+    if saved.start != derived.start {
+        why.push("the deployment changed since the plan was made:".to_owned());
+        for d in diff(&saved.start, &derived.start) {
+            why.push(format!("  {}", d.as_change()));
+        }
+    }
+    why.extend(changed_components(&saved.provenance, &derived.provenance));
+    if why.is_empty()
+        && let Some(d) = document::first_difference(saved, &derived)
+    {
+        why.push(format!(
+            "it is not the plan made from it now: at {d} (saved, then re-derived)"
+        ));
+    }
+    Ok((derived, why))
 }
 
 fn confirm(plan: &Plan, env: &Path) -> Result<bool> {
@@ -222,6 +247,19 @@ fn confirm(plan: &Plan, env: &Path) -> Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
+/// A refused `--override` (unknown, hard, or without a reason), if `error`
+/// is one.
+fn refused_override(error: &anyhow::Error) -> Option<String> {
+    error.chain().find_map(|cause| {
+        cause.downcast_ref::<GateError>().and_then(|e| match e {
+            GateError::OverrideUnknown { .. }
+            | GateError::OverrideHard { .. }
+            | GateError::OverrideReason { .. } => Some(e.to_string()),
+            _ => None,
+        })
+    })
+}
+
 pub fn apply(args: ApplyArgs) -> Result<Outcome> {
     let overrides = overrides(&args.overrides)?;
     let opened = Opened::open(&args.env, "apply")?;
@@ -237,38 +275,62 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
             opened.resume_command()
         );
     }
-    let plan = match &args.plan {
-        Some(path) => {
-            let mut plan = load_saved(path)?;
-            let stale = staleness(&plan, &opened.session)?;
-            if !stale.is_empty() {
-                bail!(
-                    "refusing the saved plan `{}`: it is stale\n  {}\nmake a new one with `failback plan --env {} --out FILE --format json`",
-                    path.display(),
-                    stale.join("\n  "),
-                    opened.env.display()
+    let made = match &args.plan {
+        Some(path) => load_saved(path).and_then(|saved| {
+            let (plan, why) = rederive(&opened, &saved, &overrides)?;
+            if why.is_empty() {
+                return Ok(plan);
+            }
+            audit_refusal(
+                &opened,
+                Decision {
+                    plan_digest: Some(saved.digest.clone()),
+                    detail: Some(why.join("\n")),
+                    ..Decision::new("digest-mismatch")
+                },
+            );
+            bail!(
+                "refusing the saved plan `{}` (sha256 {}): re-derived now, it is another plan (sha256 {})\n  {}\nmake a new one with `failback plan --env {} --out FILE --format json`",
+                path.display(),
+                saved.digest,
+                plan.digest,
+                why.join("\n  "),
+                opened.env.display()
+            );
+        }),
+        None => {
+            let unfinished = unfinished_run(&opened.env)?;
+            make(&opened.session, &args.intent, &overrides, unfinished.as_ref()).inspect(|plan| {
+                if args.format == Format::Text {
+                    print!("{}", render::text(plan));
+                }
+            })
+        }
+    };
+    let plan = match made {
+        Ok(plan) => plan,
+        Err(error) => {
+            if let Some(refusal) = refused_override(&error) {
+                audit_refusal(
+                    &opened,
+                    Decision {
+                        detail: Some(refusal),
+                        ..Decision::new("override-refused")
+                    },
                 );
             }
-            // Judged again now, with this run's overrides.
-            plan.findings =
-                opened
-                    .session
-                    .gate
-                    .check(&plan.goal, &plan.start, &plan.steps, &overrides)?;
-            plan
-        }
-        None => {
-            let mut plan = make(&opened.session, &args.intent, &overrides)?;
-            // Journaled with the run, so that `resume` can tell whether the
-            // plugins or policies changed in between.
-            plan.provenance = Some(provenance(&opened.session, &plan.start));
-            if args.format == Format::Text {
-                std::io::stdout().write_all(render::text(&plan).as_bytes())?;
-            }
-            plan
+            return Err(error);
         }
     };
     if plan.is_vetoed() {
+        audit_refusal(
+            &opened,
+            Decision {
+                plan_digest: Some(plan.digest.clone()),
+                findings: plan.findings.iter().filter(|f| f.blocking).cloned().collect(),
+                ..Decision::new("vetoed")
+            },
+        );
         explain_veto(&plan);
         eprintln!("nothing was applied");
         return Ok(Outcome::Vetoed);
@@ -281,7 +343,17 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
         eprintln!("not applied");
         return Ok(Outcome::Ok);
     }
-    execute(&opened, &plan, &overrides, None, args.format)
+    execute(&opened, &plan, &overrides_of(&plan), None, args.format)
+}
+
+/// A plan's overrides, as the gate takes them.
+fn overrides_of(plan: &Plan) -> Overrides {
+    Overrides(
+        plan.overrides
+            .iter()
+            .map(|o| (o.rule.clone(), o.reason.clone()))
+            .collect(),
+    )
 }
 
 pub fn resume(args: &RunArgs) -> Result<Outcome> {
@@ -293,23 +365,51 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
         println!("nothing to resume: run {} is done", last.id);
         return Ok(Outcome::Ok);
     }
-    let plan: Plan = serde_json::from_str(&opened.journal.plan_of(last.id)?)
-        .context("the journal's plan cannot be read")?;
-    // The run continues with the plugins and policies it was judged with, or
-    // not at all. (The deployment itself is re-observed before each step.)
-    if let Some(then) = &plan.provenance {
-        let changed = changed_components(then, &provenance(&opened.session, &plan.start));
-        if !changed.is_empty() {
-            bail!(
-                "refusing to resume run {}: what it was planned and judged with changed\n  {}\nbind the plugins and policies the run was made with again (the sha256s above), then resume",
-                last.id,
-                changed.join("\n  ")
+    // The run continues with the very plan it journaled, and only that.
+    let journaled = opened.journal.digest_of(last.id)?;
+    let plan = match document::read(&opened.journal.plan_of(last.id)?) {
+        Ok(plan) if plan.digest == journaled => plan,
+        read => {
+            let why = match read {
+                Ok(plan) => format!(
+                    "its plan has sha256 {}, but the run was started with {journaled}",
+                    plan.digest
+                ),
+                Err(e) => format!("its plan cannot be read: {e}"),
+            };
+            audit_refusal(
+                &opened,
+                Decision {
+                    run: Some(last.id),
+                    plan_digest: Some(journaled),
+                    detail: Some(why.clone()),
+                    ..Decision::new("journal-mismatch")
+                },
             );
+            bail!("refusing to resume run {}: {why}", last.id);
         }
+    };
+    // The run continues with what it was planned and judged with, or not at
+    // all. (The deployment itself is re-observed before each step.)
+    let changed = changed_components(&plan.provenance, &provenance(&opened.session));
+    if !changed.is_empty() {
+        audit_refusal(
+            &opened,
+            Decision {
+                run: Some(last.id),
+                plan_digest: Some(plan.digest.clone()),
+                detail: Some(changed.join("\n")),
+                ..Decision::new("digest-mismatch")
+            },
+        );
+        bail!(
+            "refusing to resume run {}: what it was planned and judged with changed\n  {}\nbind the plugins, policies and levels the run was made with again (the sha256s above), then resume",
+            last.id,
+            changed.join("\n  ")
+        );
     }
-    let overrides = Overrides(opened.journal.overrides_of(last.id)?.into_iter().collect());
     opened.journal.reopen_run(last.id)?;
-    execute(&opened, &plan, &overrides, Some(last.id), args.format)
+    execute(&opened, &plan, &overrides_of(&plan), Some(last.id), args.format)
 }
 
 /// Run `plan` (as a new run, or as run `resume`), report how it ended.
@@ -320,20 +420,42 @@ pub fn execute(
     resume: Option<i64>,
     format: Format,
 ) -> Result<Outcome> {
-    let plan_json = render::json(plan);
     let run = match resume {
         Some(run) => run,
-        None => opened.journal.start_run(
-            &sha256(&plan_json),
-            &plan_json,
-            &overrides
-                .0
-                .iter()
-                .map(|(r, why)| format!("{r}: {why}"))
-                .collect::<Vec<_>>(),
-            u32::try_from(plan.planned().count()).unwrap_or(u32::MAX),
-        )?,
+        None => {
+            let run = opened.journal.start_run(
+                &plan.digest,
+                &plan.to_json(),
+                &overrides
+                    .0
+                    .iter()
+                    .map(|(r, why)| format!("{r}: {why}"))
+                    .collect::<Vec<_>>(),
+                u32::try_from(plan.planned().count()).unwrap_or(u32::MAX),
+            )?;
+            // The run's first audit record, anchored in the journal.
+            opened.audit.decision(Decision {
+                run: Some(run),
+                plan_digest: Some(plan.digest.clone()),
+                ..Decision::new("run-start")
+            });
+            if let Some(anchor) = opened
+                .audit
+                .checkpoint()
+                .context("the audit log could not be written")?
+            {
+                opened.journal.anchor_first(run, &anchor)?;
+            }
+            run
+        }
     };
+    if resume.is_some() {
+        opened.audit.decision(Decision {
+            run: Some(run),
+            plan_digest: Some(plan.digest.clone()),
+            ..Decision::new("run-resume")
+        });
+    }
     let failpoint = std::env::var("FAILBACK_TEST_FAILPOINT")
         .ok()
         .and_then(|f| Failpoint::parse(&f));
@@ -352,11 +474,9 @@ pub fn execute(
     let mut progress = progress::for_format(format);
     let result = executor.run(plan, run, overrides, progress.as_mut());
     drop(progress);
-    let synced = opened.audit.sync();
     let resume_hint = format!("resume it with: {}", opened.resume_command());
     let ended = result
         .with_context(|| format!("run {run} stopped; its state is journaled; {resume_hint}"))?;
-    synced.context("the audit log could not be written")?;
     match ended {
         Ended::Done { end } => {
             if format == Format::Json {
@@ -384,7 +504,9 @@ pub fn execute(
             eprint!("{}", explain_halt(run, &halt, &resume_hint));
             Ok(match halt {
                 Halt::Veto { .. } => Outcome::Vetoed,
-                Halt::Drift { .. } | Halt::Postcondition { .. } => Outcome::Halted,
+                Halt::Drift { .. } | Halt::Postcondition { .. } | Halt::Document { .. } => {
+                    Outcome::Halted
+                }
             })
         }
     }
@@ -443,6 +565,28 @@ pub fn explain_halt(run: i64, halt: &Halt, resume_hint: &str) -> String {
                 "vetoed before step {step} ({action}) on the observed state: nothing of this step was done"
             );
             render::findings(&mut out, findings);
+        }
+        Halt::Document {
+            step,
+            action,
+            document,
+            problem,
+            diff,
+        } => {
+            let _ = writeln!(
+                out,
+                "halted before publishing in step {step} ({action}): the draft `{document}` {}; nothing was published",
+                problem.as_deref().unwrap_or(
+                    "does not describe the state the plan predicts after the step (predicted, then what the draft says)"
+                )
+            );
+            for d in diff {
+                let _ = writeln!(
+                    out,
+                    "  {} {}: predicted {}, the draft says {}",
+                    d.object, d.field, d.left, d.right
+                );
+            }
         }
     }
     let _ = writeln!(out, "run {run} is halted; {resume_hint}");

@@ -57,7 +57,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let env = dir.join(ENVIRONMENT_FILE);
     let opened = Opened::open(&env, "demo")?;
     let overrides = Overrides::default();
-    let plan = make(&opened.session, &no_intent(), &overrides)?;
+    let plan = make(&opened.session, &no_intent(), &overrides, None)?;
     if text {
         println!();
         print!("{}", render::text(&plan));

@@ -4,28 +4,29 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, Result, bail};
-use failback_core::intent::{Intent, IntentFlags};
-use failback_core::plan::{Plan, plan};
+use failback_core::deployment::Snapshot;
+use failback_core::intent::{Intent, IntentFlags, RecordTtl};
+use failback_core::plan::{Override, Plan, PluginDigest, Provenance, plan, rtype_name};
 use failback_core::render;
 use failback_core::text::printable_lines;
-use failback_runtime::Overrides;
+use failback_runtime::journal::JOURNAL_FILE;
+use failback_runtime::{Journal, Overrides, RunState};
 
 use crate::Outcome;
 use crate::cli::{IntentArgs, OverrideArgs, PlanArgs, PlanFormat};
 use crate::commands::lab;
-use crate::session::Session;
+use crate::session::{STATE_DIR, Session};
 
 pub fn run(args: PlanArgs) -> Result<Outcome> {
     let overrides = overrides(&args.overrides)?;
     // A `--lab` plan runs against a fresh lab that lives as long as the command.
     let (_lab, env) = environment_path(&args.env, args.lab)?;
     let session = Session::open(&env)?;
-    let mut plan = make(&session, &args.intent, &overrides)?;
-    if args.out.is_some() {
-        // A saved plan: carry what it was made from, for apply to check.
-        plan.provenance = Some(crate::commands::apply::provenance(&session, &plan.start));
-    }
+    let inherited = unfinished_run(&env)?;
+    let plan = make(&session, &args.intent, &overrides, inherited.as_ref())?;
 
     let text = match args.format {
         // What a terminal shows: nothing in it acts on the terminal.
@@ -37,7 +38,11 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
         Some(out) => {
             std::fs::write(out, &text)
                 .with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
-            eprintln!("wrote the plan to {}", out.display());
+            eprintln!(
+                "wrote the plan to {} (plan sha256 {})",
+                out.display(),
+                plan.digest
+            );
         }
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
@@ -48,16 +53,127 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// The last run of the environment of `env` when it did not finish: its id
+/// and the TTLs its plan restores, which a new plan inherits (the run lowered
+/// them, so the new plan cannot observe them).
+pub struct Unfinished {
+    pub run: i64,
+    pub ttls: Vec<RecordTtl>,
+}
+
+/// The environment's unfinished last run, if any (see [`Unfinished`]).
+pub fn unfinished_run(env: &Path) -> Result<Option<Unfinished>> {
+    let path = Session::root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let journal = Journal::open(&path)?;
+    let Some(last) = journal.last_run()? else {
+        return Ok(None);
+    };
+    if last.state == RunState::Done {
+        return Ok(None);
+    }
+    let plan = failback_core::document::read(&journal.plan_of(last.id)?).with_context(|| {
+        format!(
+            "run {} did not finish, and its journaled plan cannot be read (the TTLs it lowered are in it)",
+            last.id
+        )
+    })?;
+    Ok(Some(Unfinished {
+        run: last.id,
+        ttls: plan.restored_ttls(),
+    }))
+}
+
 /// Observe the deployment through the session's plugins, plan from it, and
-/// judge the plan's trajectory with the session's policies.
-pub fn make(session: &Session, intent: &IntentArgs, overrides: &Overrides) -> Result<Plan> {
+/// judge the plan's trajectory with the session's policies. Over an
+/// unfinished run, the plan inherits the TTLs that run lowered.
+pub fn make(
+    session: &Session,
+    intent: &IntentArgs,
+    overrides: &Overrides,
+    unfinished: Option<&Unfinished>,
+) -> Result<Plan> {
     let snapshot = session.observe()?;
-    let intent = Intent::resolve(&flags(intent), &snapshot.deployment)?;
-    let mut plan = plan(&snapshot, &intent)?;
+    let mut intent = Intent::resolve(&flags(intent), &snapshot.deployment)?;
+    if let Some(run) = unfinished
+        && !run.ttls.is_empty()
+    {
+        eprintln!(
+            "note: run {} did not finish; this plan restores the TTLs it lowered: {}",
+            run.run,
+            run.ttls
+                .iter()
+                .map(|t| format!("{} {} {}", t.name, rtype_name(t.rtype), t.ttl))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        intent.inherited_ttls.clone_from(&run.ttls);
+    }
+    derive(session, &snapshot, &intent, overrides)
+}
+
+/// The plan of `intent` from `snapshot`, judged with the session's policies
+/// and `overrides`, its provenance recorded, sealed with its digest: what
+/// `plan` prints and what `apply PLAN` re-derives to compare.
+pub fn derive(
+    session: &Session,
+    snapshot: &Snapshot,
+    intent: &Intent,
+    overrides: &Overrides,
+) -> Result<Plan> {
+    let mut plan = plan(snapshot, intent)?;
+    plan.overrides = overrides
+        .0
+        .iter()
+        .map(|(rule, reason)| Override {
+            rule: rule.clone(),
+            reason: reason.clone(),
+        })
+        .collect();
     plan.findings = session
         .gate
         .check(&plan.goal, &plan.start, &plan.steps, overrides)?;
+    plan.provenance = provenance(session);
+    plan.seal()?;
     Ok(plan)
+}
+
+/// What plans are made and judged with now: the environment file, the plugins,
+/// the policy modules and every rule's level.
+pub fn provenance(session: &Session) -> Provenance {
+    let plugins = &session.plugins;
+    let mut bound = BTreeMap::new();
+    for plugin in [
+        plugins.dns_provider.as_ref().map(|p| p.plugin()),
+        plugins.port_probe.as_ref().map(|p| p.plugin()),
+        plugins.management_store.as_ref().map(|p| p.plugin()),
+        plugins.server_control.as_ref().map(|p| p.plugin()),
+        plugins.pool_control.as_ref().map(|p| p.plugin()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        bound.insert(
+            plugin.kind().to_string(),
+            PluginDigest {
+                name: plugin.name().to_owned(),
+                sha256: plugin.digest().to_string(),
+            },
+        );
+    }
+    Provenance {
+        environment: Some(session.environment_sha256.to_string()),
+        plugins: bound,
+        policies: session
+            .gate
+            .digests()
+            .into_iter()
+            .map(|(name, digest)| (name, digest.to_string()))
+            .collect(),
+        levels: session.gate.levels(),
+    }
 }
 
 pub fn flags(args: &IntentArgs) -> IntentFlags {
@@ -116,6 +232,9 @@ pub fn explain_veto(plan: &Plan) {
         if blocking.len() == 1 { "" } else { "s" }
     );
     for f in blocking {
-        eprintln!("  {} at state {}: {}", f.rule, f.state, f.message);
+        eprintln!(
+            "  {} at state {} [{}]: {}",
+            f.rule, f.state, f.module, f.message
+        );
     }
 }

@@ -232,15 +232,17 @@ fn run_case(
             .enumerate()
             .map(|(i, s)| Step {
                 index: i + 1,
+                id: s.action.id().to_owned(),
                 action: s.action,
                 status: StepStatus::Planned,
                 target: s.target,
                 arguments: s
                     .argument
-                    .map(|a| [("pool-fqdn".to_owned(), Argument::Text(a))].into())
+                    .map(|a| [("pool_fqdn".to_owned(), Argument::Text(a))].into())
                     .unwrap_or_default(),
                 preconditions: Vec::new(),
                 changes: s.changes,
+                summary: Vec::new(),
                 verify: String::new(),
                 operations: Vec::new(),
             })

@@ -1,10 +1,17 @@
 //! `failback verify`: every invariant on the deployment as it is now.
+//!
+//! The safety invariants are checked whatever the goal. The goal invariants
+//! (the final-state rules) need the goal — the pool everything fails back to —
+//! which comes from `--to`, or is inferred from the state; when it cannot be
+//! inferred (two pools with federation, say: exactly when verify is needed),
+//! they are reported as not evaluated, naming `--to`, and the safety
+//! invariants are still checked. Exit 3 when a blocking finding stands.
 
 use std::io::Write as _;
 
 use anyhow::Result;
-use failback_core::intent::Intent;
-use failback_core::plan::plan;
+use failback_core::intent::{DEFAULT_CUTOVER_TTL, Intent, IntentError};
+use failback_core::plan::{Goal, plan};
 use failback_core::render;
 use serde_json::json;
 
@@ -13,15 +20,47 @@ use crate::cli::{Format, VerifyArgs};
 use crate::commands::plan::{environment_path, flags, overrides};
 use crate::session::Session;
 
+/// The goal invariants left unevaluated, and why.
+struct NotEvaluated {
+    rules: Vec<String>,
+    reason: String,
+}
+
 pub fn run(args: VerifyArgs) -> Result<Outcome> {
     let overrides = overrides(&args.overrides)?;
     let (_lab, env) = environment_path(&args.env, args.lab)?;
     let session = Session::open(&env)?;
     let snapshot = session.observe()?;
-    let intent = Intent::resolve(&flags(&args.intent), &snapshot.deployment)?;
     // The goal is the plan's: where the failback ends. Only the observed state
     // is checked; it is both the start and the end.
-    let goal = plan(&snapshot, &intent)?.goal;
+    let (intent, goal, not_evaluated) =
+        match Intent::resolve(&flags(&args.intent), &snapshot.deployment) {
+            Ok(intent) => {
+                let goal = plan(&snapshot, &intent)?.goal;
+                (Some(intent), goal, None)
+            }
+            // Without `--to`, an intent that cannot be inferred leaves the goal
+            // unknown; a `--to` the deployment does not have is an error.
+            Err(e @ IntentError::Ambiguous { .. }) if args.intent.to.is_none() => {
+                let rules = session
+                    .gate
+                    .rules()
+                    .iter()
+                    .filter(|r| r.scope == "final-state")
+                    .map(|r| r.id.clone())
+                    .collect();
+                let goal = Goal {
+                    restored_site: String::new(),
+                    federation_pool: None,
+                    xmpp_pool: None,
+                    media_pool: None,
+                    cutover_ttl: DEFAULT_CUTOVER_TTL,
+                };
+                let reason = e.to_string();
+                (None, goal, Some(NotEvaluated { rules, reason }))
+            }
+            Err(e) => return Err(e.into()),
+        };
     let findings = session
         .gate
         .check(&goal, &snapshot.deployment, &[], &overrides)?;
@@ -30,25 +69,42 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
     let out = match args.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&json!({
-                "format_version": 1,
+                "format_version": 2,
                 "environment": session.environment.name,
-                "goal": goal,
+                "goal": intent.is_some().then_some(&goal),
                 "ok": !blocked,
                 "findings": findings,
+                "not_evaluated": not_evaluated.as_ref().map(|n| json!({
+                    "rules": n.rules,
+                    "reason": n.reason,
+                })),
             }))?;
             text.push('\n');
             text
         }
         Format::Text => {
-            let mut text = format!(
-                "verify {} (failback to {} in {})\n",
-                session.environment.name, intent.restored_pool, intent.restored_site
-            );
+            let mut text = match &intent {
+                Some(intent) => format!(
+                    "verify {} (failback to {} in {})\n",
+                    session.environment.name, intent.restored_pool, intent.restored_site
+                ),
+                None => format!(
+                    "verify {} (safety invariants only: the goal is unknown)\n",
+                    session.environment.name
+                ),
+            };
             render::findings(&mut text, &findings);
-            text.push_str(if blocked {
-                "not ok: a blocking finding stands\n"
-            } else {
-                "ok: no invariant is broken\n"
+            if let Some(n) = &not_evaluated {
+                text.push_str(&format!(
+                    "not evaluated: the goal invariants ({}): {}\n",
+                    n.rules.join(", "),
+                    n.reason
+                ));
+            }
+            text.push_str(match (blocked, &not_evaluated) {
+                (true, _) => "not ok: a blocking finding stands\n",
+                (false, None) => "ok: no invariant is broken\n",
+                (false, Some(_)) => "ok: no safety invariant is broken\n",
             });
             text
         }

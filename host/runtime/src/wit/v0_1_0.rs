@@ -466,19 +466,39 @@ mod policy_model {
     impl From<&Change> for wit::Change {
         fn from(c: &Change) -> Self {
             match c {
-                Change::Federation(p, on) => Self::Federation((p.clone(), *on)),
-                Change::ServicesRunning(m, on) => Self::ServicesRunning((m.clone(), *on)),
-                Change::ReplicaUpToDate(m, on) => Self::ReplicaUpToDate((m.clone(), *on)),
-                Change::SetupVersion(m, v) => Self::SetupVersion((m.clone(), *v)),
+                Change::Federation { edge_pool, enabled } => {
+                    Self::Federation((edge_pool.clone(), *enabled))
+                }
+                Change::ServicesRunning { machine, running } => {
+                    Self::ServicesRunning((machine.clone(), *running))
+                }
+                Change::ReplicaUpToDate {
+                    machine,
+                    up_to_date,
+                } => Self::ReplicaUpToDate((machine.clone(), *up_to_date)),
+                Change::SetupVersion { machine, version } => {
+                    Self::SetupVersion((machine.clone(), *version))
+                }
                 Change::Route(r) => Self::Route(r.into()),
                 Change::Rrset(r) => Self::Rrset(r.into()),
-                Change::XmppPortOpen(p, open) => Self::XmppPortOpen((p.clone(), *open)),
-                Change::MediaEdgePool(p, e) => Self::MediaEdgePool((p.clone(), e.clone())),
-                Change::PoolState(p, s) => Self::PoolState((p.clone(), (*s).into())),
-                Change::NextHop(p, h) => Self::NextHop((p.clone(), h.clone())),
-                Change::StoreAvailable(up) => Self::StoreAvailable(*up),
-                Change::TopologyVersion(v) => Self::TopologyVersion(*v),
-                Change::DraftPending(p) => Self::DraftPending(*p),
+                Change::XmppPortOpen { edge_pool, open } => {
+                    Self::XmppPortOpen((edge_pool.clone(), *open))
+                }
+                Change::MediaEdgePool {
+                    front_end_pool,
+                    edge_pool,
+                } => Self::MediaEdgePool((front_end_pool.clone(), edge_pool.clone())),
+                Change::PoolState {
+                    front_end_pool,
+                    state,
+                } => Self::PoolState((front_end_pool.clone(), (*state).into())),
+                Change::NextHop {
+                    edge_pool,
+                    next_hop,
+                } => Self::NextHop((edge_pool.clone(), next_hop.clone())),
+                Change::StoreAvailable { available } => Self::StoreAvailable(*available),
+                Change::TopologyVersion { version } => Self::TopologyVersion(*version),
+                Change::DraftPending { pending } => Self::DraftPending(*pending),
             }
         }
     }

@@ -252,23 +252,43 @@ pub mod native {
 
     pub fn change(c: &Change) -> sdk::Change {
         match c {
-            Change::Federation(p, on) => sdk::Change::Federation((p.clone(), *on)),
-            Change::ServicesRunning(m, on) => sdk::Change::ServicesRunning((m.clone(), *on)),
-            Change::ReplicaUpToDate(m, on) => sdk::Change::ReplicaUpToDate((m.clone(), *on)),
-            Change::SetupVersion(m, v) => sdk::Change::SetupVersion((m.clone(), *v)),
+            Change::Federation { edge_pool, enabled } => {
+                    sdk::Change::Federation((edge_pool.clone(), *enabled))
+                }
+            Change::ServicesRunning { machine, running } => {
+                    sdk::Change::ServicesRunning((machine.clone(), *running))
+                }
+            Change::ReplicaUpToDate {
+                    machine,
+                    up_to_date,
+                } => sdk::Change::ReplicaUpToDate((machine.clone(), *up_to_date)),
+            Change::SetupVersion { machine, version } => {
+                    sdk::Change::SetupVersion((machine.clone(), *version))
+                }
             Change::Route(r) => sdk::Change::Route(sdk::RouteChange {
                 site: r.site.clone(),
                 kind: route_kind(r.kind),
                 identity: r.identity.as_ref().map(ToString::to_string),
             }),
             Change::Rrset(r) => sdk::Change::Rrset(rrset(r)),
-            Change::XmppPortOpen(p, open) => sdk::Change::XmppPortOpen((p.clone(), *open)),
-            Change::MediaEdgePool(p, e) => sdk::Change::MediaEdgePool((p.clone(), e.clone())),
-            Change::PoolState(p, s) => sdk::Change::PoolState((p.clone(), pool_state(*s))),
-            Change::NextHop(p, h) => sdk::Change::NextHop((p.clone(), h.clone())),
-            Change::StoreAvailable(up) => sdk::Change::StoreAvailable(*up),
-            Change::TopologyVersion(v) => sdk::Change::TopologyVersion(*v),
-            Change::DraftPending(p) => sdk::Change::DraftPending(*p),
+            Change::XmppPortOpen { edge_pool, open } => {
+                    sdk::Change::XmppPortOpen((edge_pool.clone(), *open))
+                }
+            Change::MediaEdgePool {
+                    front_end_pool,
+                    edge_pool,
+                } => sdk::Change::MediaEdgePool((front_end_pool.clone(), edge_pool.clone())),
+            Change::PoolState {
+                front_end_pool,
+                state,
+            } => sdk::Change::PoolState((front_end_pool.clone(), pool_state(*state))),
+            Change::NextHop {
+                    edge_pool,
+                    next_hop,
+                } => sdk::Change::NextHop((edge_pool.clone(), next_hop.clone())),
+            Change::StoreAvailable { available } => sdk::Change::StoreAvailable(*available),
+            Change::TopologyVersion { version } => sdk::Change::TopologyVersion(*version),
+            Change::DraftPending { pending } => sdk::Change::DraftPending(*pending),
         }
     }
 
