@@ -15,6 +15,9 @@ mod support;
 
 /// `failback apply`, `resume`, `status`, `history`, `audit verify`, `demo`.
 mod apply;
+/// A plan runs exactly as it was judged: the attacks on saved plans, levels,
+/// resume and the audit log.
+mod integrity;
 /// `failback lab init` and `lab scenarios`.
 mod lab;
 /// `failback plan` on every lab scenario, in every format.

@@ -12,6 +12,8 @@
 mod cache;
 /// Fixtures: an environment directory in a temporary directory, a runtime, a cache.
 mod common;
+/// The policy gate with the standard modules: findings keyed by module, levels.
+mod gate;
 /// `plugin inspect`.
 mod inspect;
 /// Loading plugins from an environment: digests, manifests, grants.

@@ -1,0 +1,180 @@
+use failback_core::deployment::{Change, Deployment, EdgeMachineState, EdgePoolState};
+use failback_core::plan::{Action, Goal, Level, Step, StepStatus};
+use failback_guests::{Group, STANDARD};
+use failback_runtime::{Digest, Gate, GateError, Overrides, PolicyBindings};
+
+use crate::common::Fixture;
+
+fn pool(fqdn: &str, site: &str, federation: bool) -> EdgePoolState {
+    EdgePoolState {
+        fqdn: fqdn.to_owned(),
+        site: site.to_owned(),
+        federation_enabled: federation,
+        next_hop: None,
+        access_edge_fqdn: None,
+        access_edge_ips: Vec::new(),
+        machines: vec![EdgeMachineState {
+            fqdn: fqdn.replace("pool", ""),
+            services_running: true,
+            replica_up_to_date: true,
+            setup_version: 1,
+        }],
+        xmpp_port_open: true,
+    }
+}
+
+/// Federation on edgepool2; step 1 enables it on edgepool1 too, step 2 clears
+/// it on edgepool2: state 1 has two federation-enabled pools.
+fn enable_before_disable() -> (Deployment, Vec<Step>) {
+    let start = Deployment {
+        sites: Vec::new(),
+        edge_pools: vec![
+            pool("edgepool1.contoso.com", "Site1", false),
+            pool("edgepool2.contoso.com", "Site2", true),
+        ],
+        front_end_pools: Vec::new(),
+        zone: "contoso.com".to_owned(),
+        dns: Vec::new(),
+        store_available: true,
+        topology_version: 1,
+        draft_pending: false,
+    };
+    let step = |index: usize, edge_pool: &str, enabled: bool| Step {
+        index,
+        id: Action::SetFederationEdge.id().to_owned(),
+        action: Action::SetFederationEdge,
+        status: StepStatus::Planned,
+        target: None,
+        arguments: Default::default(),
+        preconditions: Vec::new(),
+        changes: vec![Change::Federation {
+            edge_pool: edge_pool.to_owned(),
+            enabled,
+        }],
+        summary: Vec::new(),
+        verify: String::new(),
+        operations: Vec::new(),
+    };
+    (
+        start,
+        vec![
+            step(1, "edgepool1.contoso.com", true),
+            step(2, "edgepool2.contoso.com", false),
+        ],
+    )
+}
+
+fn goal() -> Goal {
+    Goal {
+        restored_site: "Site1".to_owned(),
+        federation_pool: None,
+        xmpp_pool: None,
+        media_pool: None,
+        cutover_ttl: 300,
+    }
+}
+
+fn standard() -> Vec<(&'static str, &'static [u8])> {
+    STANDARD
+        .iter()
+        .filter(|g| g.group == Group::Policy)
+        .map(|g| (g.package, g.bytes))
+        .collect()
+}
+
+/// The standard modules, and the echo module bound from the environment.
+fn gate_with_echo(fixture: &Fixture) -> Result<Gate, GateError> {
+    let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_ECHO_POLICY).unwrap();
+    fixture.write("policies/echo.wasm", &bytes);
+    let table: toml::Table = toml::from_str(&format!(
+        "[[modules]]\nname = \"echo\"\npath = \"policies/echo.wasm\"\nsha256 = \"{}\"\n",
+        Digest::of(&bytes)
+    ))
+    .unwrap();
+    let bindings = PolicyBindings::parse(Some(&table)).unwrap();
+    Gate::load(
+        &fixture.runtime,
+        &fixture.cache,
+        &standard(),
+        &bindings,
+        &fixture.dir(),
+    )
+}
+
+#[test]
+fn a_real_intermediate_hard_finding_blocks() {
+    let fixture = Fixture::new();
+    let gate = Gate::load(
+        &fixture.runtime,
+        &fixture.cache,
+        &standard(),
+        &PolicyBindings::parse(None).unwrap(),
+        &fixture.dir(),
+    )
+    .unwrap();
+    let (start, steps) = enable_before_disable();
+    let findings = gate
+        .check(&goal(), &start, &steps, &Overrides::default())
+        .unwrap();
+    let single = findings
+        .iter()
+        .find(|f| f.rule == "federation.single-pool")
+        .unwrap();
+    assert_eq!(
+        (single.state, single.standing, single.blocking, single.level),
+        (1, false, true, Level::Hard)
+    );
+    assert_eq!(single.module, "failback-policy-federation");
+}
+
+/// A second module echoing the federation module's intermediate finding on
+/// the start state cannot make it standing: a module reports only the rules
+/// it holds, and findings are keyed by module. The gate keeps judging
+/// afterwards.
+#[test]
+fn a_second_policy_module_echoing_a_finding_does_not_make_it_standing() {
+    let fixture = Fixture::new();
+    let gate = gate_with_echo(&fixture).unwrap();
+    let (start, steps) = enable_before_disable();
+    let err = gate
+        .check(&goal(), &start, &steps, &Overrides::default())
+        .unwrap_err();
+    assert!(
+        matches!(&err, GateError::ForeignRule { module, rule }
+            if module == "echo" && rule == "federation.single-pool"),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "policy module `echo` reported rule `federation.single-pool`, which it does not hold"
+    );
+    // A trajectory the echo has nothing to say about is judged as ever.
+    let findings = gate
+        .check(&goal(), &start, &steps[1..], &Overrides::default())
+        .unwrap();
+    assert!(findings.iter().all(|f| !f.blocking), "{findings:?}");
+}
+
+/// `[policies.levels]` may raise a rule, never lower a hard one.
+#[test]
+fn a_hard_rule_cannot_be_lowered_by_configuration() {
+    let fixture = Fixture::new();
+    let load = |levels: &str| {
+        let table: toml::Table = toml::from_str(&format!("[levels]\n{levels}")).unwrap();
+        Gate::load(
+            &fixture.runtime,
+            &fixture.cache,
+            &standard(),
+            &PolicyBindings::parse(Some(&table)).unwrap(),
+            &fixture.dir(),
+        )
+    };
+    let err = load("\"federation.single-pool\" = \"advisory\"").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "rule `federation.single-pool` is hard and cannot be lowered to `advisory`: `[policies.levels]` may only raise it"
+    );
+    let gate = load("\"dns.ttl-lowered\" = \"hard\"").unwrap();
+    assert_eq!(gate.levels()["dns.ttl-lowered"], Level::Hard);
+    assert_eq!(gate.levels()["federation.single-pool"], Level::Hard);
+}

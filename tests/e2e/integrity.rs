@@ -1,0 +1,447 @@
+//! A plan runs exactly as it was judged: each attack of a hostile operator on
+//! the saved plan, the levels, the resume and the audit log, refused or
+//! detected — and the environment keeps serving afterwards.
+
+use std::path::Path;
+
+use failback_core::document;
+use failback_core::observed::RecordData;
+use failback_core::plan::{Action, Operation, Plan};
+use failback_core::topology::{Topology, TopologyEdit};
+
+use crate::apply::{failback, files, filters, lab, no_writes, run, text};
+
+fn snapshot(dir: &Path, name: &str, value: &str) {
+    let mut settings = insta::Settings::clone_current();
+    for (re, to) in filters(dir) {
+        settings.add_filter(&re, to);
+    }
+    settings.bind(|| insta::assert_snapshot!(name, value));
+}
+
+/// `plan --format json --out plan.json` on a fresh lab of `scenario`.
+fn saved(scenario: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), scenario);
+    let path = dir.path().join("plan.json");
+    let out = failback()
+        .args(["plan", "--format", "json", "--out"])
+        .arg(&path)
+        .arg("--env")
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (dir, env, path)
+}
+
+fn read(path: &Path) -> Plan {
+    document::read(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Write `plan` back, its digest recomputed as a careful attacker would.
+fn write_resealed(path: &Path, mut plan: Plan) {
+    plan.seal().unwrap();
+    std::fs::write(path, plan.to_json()).unwrap();
+}
+
+fn apply_saved(path: &Path, env: &Path, extra: &[&str]) -> std::process::Output {
+    failback()
+        .arg("apply")
+        .arg(path)
+        .args(extra)
+        .arg("--env")
+        .arg(env)
+        .output()
+        .unwrap()
+}
+
+fn index_of(plan: &Plan, action: Action) -> usize {
+    plan.steps.iter().position(|s| s.action == action).unwrap()
+}
+
+/// The audit log's decision records with `verdict`.
+fn decisions(dir: &Path, verdict: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join(".failback/audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "decision" && v["verdict"] == verdict)
+        .collect()
+}
+
+/// The environment keeps serving: a fresh saved plan applies and verifies.
+fn still_serves(dir: &Path, env: &Path) {
+    let path = dir.join("fresh.json");
+    let out = failback()
+        .args(["plan", "--format", "json", "--out"])
+        .arg(&path)
+        .arg("--env")
+        .arg(env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = apply_saved(&path, env, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(run(&["verify"], env, None).status.success());
+    assert!(run(&["audit", "verify"], env, None).status.success());
+}
+
+/// The design's own unsafe transition: the A11 draft edited to keep "Enable
+/// federation (port 5061)" on the failover pool would publish federation on
+/// two Edge pools. Re-derived now, the plan is another one: refused, naming
+/// the draft and the step that publishes it; nothing is written.
+#[test]
+fn a_saved_plan_with_an_edited_document_is_refused() {
+    let (dir, env, path) = saved("edge-and-front-end-failover");
+    let mut plan = read(&path);
+    let draft = plan.documents.get_mut("draft-2").unwrap();
+    *draft = Topology::parse(draft)
+        .unwrap()
+        .edit(&[TopologyEdit::SetFederation {
+            edge_pool: "edgepool2.contoso.com".into(),
+            enabled: true,
+        }])
+        .unwrap();
+    write_resealed(&path, plan);
+
+    let out = apply_saved(&path, &env, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("`documents.draft-2` (published by step 14)"),
+        "{stderr}"
+    );
+    snapshot(dir.path(), "saved-plan-edited-document", &stderr);
+    assert!(no_writes(dir.path()));
+    assert_eq!(decisions(dir.path(), "digest-mismatch").len(), 1);
+    still_serves(dir.path(), &env);
+}
+
+/// One address in the operations of the XMPP A-record step: refused naming
+/// the step and the field; nothing reaches DNS.
+#[test]
+fn a_saved_plan_with_an_edited_operation_is_refused() {
+    let (dir, env, path) = saved("edge-failover");
+    let zone = std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap();
+    let mut plan = read(&path);
+    let i = index_of(&plan, Action::SetXmppARecord);
+    let Operation::ReplaceRrset { data, .. } = &mut plan.steps[i].operations[0] else {
+        panic!("{:?}", plan.steps[i]);
+    };
+    data[0] = RecordData::A("203.0.113.66".into());
+    write_resealed(&path, plan);
+
+    let out = apply_saved(&path, &env, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "step 11 (set-xmpp-a-record), `operations[0].data[0].address`: \"203.0.113.66\" against \"131.107.155.10\""
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap(),
+        zone
+    );
+    assert!(no_writes(dir.path()));
+    still_serves(dir.path(), &env);
+}
+
+/// A change the policies judge, edited so that federation stays on the
+/// failover pool in the plan's own prediction: refused, naming it.
+#[test]
+fn a_saved_plan_with_an_edited_change_is_refused() {
+    let (dir, env, path) = saved("edge-failover");
+    let mut plan = read(&path);
+    let i = index_of(&plan, Action::SetFederationEdge);
+    plan.steps[i].changes.remove(0);
+    write_resealed(&path, plan);
+
+    let out = apply_saved(&path, &env, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("step 3 (set-federation-edge), `changes[0].edge_pool`"),
+        "{stderr}"
+    );
+    assert!(no_writes(dir.path()));
+    still_serves(dir.path(), &env);
+}
+
+/// The XMPP SRV written before the A record it targets (the order the DNS
+/// rules forbid): refused, naming the first step that moved.
+#[test]
+fn a_saved_plan_with_reordered_steps_is_refused() {
+    let (dir, env, path) = saved("edge-failover");
+    let mut plan = read(&path);
+    let a = index_of(&plan, Action::SetXmppARecord);
+    let srv = index_of(&plan, Action::EnsureXmppSrv);
+    plan.steps.swap(a, srv);
+    write_resealed(&path, plan);
+
+    let out = apply_saved(&path, &env, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("step 12 (ensure-xmpp-srv), `action`"), "{stderr}");
+    assert!(no_writes(dir.path()));
+    still_serves(dir.path(), &env);
+}
+
+/// A plan judged without an override is not applied with one added: the
+/// override is part of what was judged.
+#[test]
+fn a_saved_plan_applied_with_an_added_override_is_refused() {
+    let (dir, env, path) = saved("edge-failover");
+    let out = apply_saved(
+        &path,
+        &env,
+        &["--override", "xmpp.port-open", "--reason", "change window 42"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("`overrides[0]`: (absent) against"), "{stderr}");
+    assert!(no_writes(dir.path()));
+    assert_eq!(decisions(dir.path(), "digest-mismatch").len(), 1);
+    still_serves(dir.path(), &env);
+}
+
+/// A plan made under one level set is not applied under another: the levels
+/// (and the environment file) are part of its provenance.
+#[test]
+fn a_plan_made_under_one_level_set_is_refused_under_another() {
+    let (dir, env, path) = saved("edge-failover");
+    let original = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(
+        &env,
+        format!("{original}\n[policies.levels]\n\"dns.ttl-lowered\" = \"mandatory\"\n"),
+    )
+    .unwrap();
+    let out = apply_saved(&path, &env, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("rule `dns.ttl-lowered` changed level: advisory then, mandatory now"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the environment file changed"), "{stderr}");
+    assert!(no_writes(dir.path()));
+    std::fs::write(&env, original).unwrap();
+    still_serves(dir.path(), &env);
+}
+
+/// A hard rule's level cannot be lowered in the environment file.
+#[test]
+fn a_hard_rule_lowered_in_the_environment_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    let original = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(
+        &env,
+        format!("{original}\n[policies.levels]\n\"federation.single-pool\" = \"advisory\"\n"),
+    )
+    .unwrap();
+    let out = run(&["plan"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "rule `federation.single-pool` is hard and cannot be lowered to `advisory`"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A run stopped inside set-federation-edge (its topology edit done, its
+/// route changes not); then someone stops the restored pool's Edge services by
+/// hand. Resume must not point federation routes at stopped services: it
+/// halts before the step with the drift, and nothing more is written.
+#[test]
+fn an_unsafe_change_made_by_hand_before_resume_halts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    // Operations 1–4 are A0's and A1's; the fifth is A2's topology edit.
+    let out = run(&["apply", "--yes"], &env, Some("op-after-effect:5"));
+    assert!(out.status.code().is_none(), "{}", text(&out.stderr));
+    let servers = dir.path().join("servers/servers.json");
+    let s = std::fs::read_to_string(&servers).unwrap();
+    let edge3 = s.find("edge3.contoso.com").unwrap();
+    std::fs::write(
+        &servers,
+        format!(
+            "{}{}",
+            s[..edge3].replace("\"running\"", "\"stopped\""),
+            &s[edge3..]
+        ),
+    )
+    .unwrap();
+    let before = files(dir.path());
+
+    let out = run(&["resume"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("edge machine edge1.contoso.com services_running: predicted true, observed false"),
+        "{stderr}"
+    );
+    snapshot(dir.path(), "resume-unsafe-change", &stderr);
+    assert_eq!(files(dir.path()), before, "resume acted on an unsafe state");
+    // Put back, the run resumes to the end.
+    std::fs::write(&servers, s).unwrap();
+    let out = run(&["resume"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(run(&["verify"], &env, None).status.success());
+}
+
+fn applied(scenario: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), scenario);
+    let out = run(&["apply", "--yes"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (dir, env)
+}
+
+fn audit_lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(".failback/audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_cut_off_audit_log_is_detected() {
+    let (dir, env) = applied("xmpp-only");
+    let lines = audit_lines(dir.path());
+    std::fs::write(
+        dir.path().join(".failback/audit.jsonl"),
+        lines[..lines.len() - 3].join("\n") + "\n",
+    )
+    .unwrap();
+    let out = run(&["audit", "verify"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    snapshot(dir.path(), "audit-cut-off", &text(&out.stderr));
+}
+
+#[test]
+fn a_deleted_audit_log_is_detected() {
+    let (dir, env) = applied("xmpp-only");
+    std::fs::remove_file(dir.path().join(".failback/audit.jsonl")).unwrap();
+    let out = run(&["audit", "verify"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    snapshot(dir.path(), "audit-deleted", &text(&out.stderr));
+}
+
+/// Two runs' records swapped and the whole chain recomputed, so that every
+/// line chains to the one before it: the journal's anchors still show it.
+#[test]
+fn a_reordered_run_in_the_audit_log_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    // Run 1 stops after its first step (a crash), and resumes to the end.
+    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    assert!(run(&["resume"], &env, None).status.success());
+    let lines = audit_lines(dir.path());
+    let starts: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("\"verdict\":\"run-start\"") || l.contains("\"verdict\":\"run-resume\""))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    // Move the resumed part before the first part, then re-chain.
+    let mut moved: Vec<String> = lines[starts[1]..].to_vec();
+    moved.extend_from_slice(&lines[..starts[1]]);
+    std::fs::write(dir.path().join(".failback/audit.jsonl"), rechain(&moved)).unwrap();
+    let out = run(&["audit", "verify"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("run 1"), "{stderr}");
+    snapshot(dir.path(), "audit-reordered", &stderr);
+}
+
+/// Rewrite each line's `seq`, `prev` and `hash` so that the chain holds.
+fn rechain(lines: &[String]) -> String {
+    use sha2::Digest as _;
+    let mut prev = "0".repeat(64);
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let body_end = line.rfind(",\"hash\":\"").unwrap();
+        let body = &line[..body_end];
+        let rest = &body[body.find(",\"kind\"").unwrap()..];
+        let body = format!("{{\"seq\":{},\"prev\":\"{prev}\"{rest}}}", i + 1);
+        let hash = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+        out.push_str(&format!("{},\"hash\":\"{hash}\"}}\n", &body[..body.len() - 1]));
+        prev = hash;
+    }
+    out
+}
+
+/// A crash can cut the log's last line short: `audit verify` says so without
+/// failing, and `resume` drops it, records the repair and finishes the run.
+#[test]
+fn a_torn_last_audit_line_is_reported_and_does_not_block_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "xmpp-only");
+    assert!(run(&["apply", "--yes"], &env, Some("after-intent:2")).status.code().is_none());
+    let path = dir.path().join(".failback/audit.jsonl");
+    let mut log = std::fs::read(&path).unwrap();
+    log.extend_from_slice(b"{\"seq\":999,\"prev\":\"00");
+    std::fs::write(&path, log).unwrap();
+
+    let out = run(&["audit", "verify"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("was cut short by a crash"));
+    let out = run(&["resume"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("was cut short by a crash; it was dropped"));
+    let out = run(&["audit", "verify"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("records that a crash cut line"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// After the two-pool publish the attacks above would have made, verify
+/// cannot infer the goal: it still checks every safety invariant, says the
+/// goal invariants were not evaluated (naming `--to`), and exits 3.
+#[test]
+fn verify_without_a_goal_reports_the_broken_safety_invariant() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    // Federation enabled on edgepool1 too, by hand: two federated pools.
+    let path = dir.path().join("store/topology.xml");
+    let topology = Topology::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let two = topology
+        .edit(&[TopologyEdit::SetFederation {
+            edge_pool: "edgepool1.contoso.com".into(),
+            enabled: true,
+        }])
+        .unwrap();
+    std::fs::write(&path, two).unwrap();
+    // Services up everywhere, so no pool stands out as the failed one.
+    let servers = dir.path().join("servers/servers.json");
+    let s = std::fs::read_to_string(&servers).unwrap().replace("\"stopped\"", "\"running\"");
+    std::fs::write(&servers, s).unwrap();
+    let pools = dir.path().join("store/store.json");
+    let p = std::fs::read_to_string(&pools)
+        .unwrap()
+        .replace("\"federation_route\": null", "\"federation_route\": \"EdgeServer:edgepool1.contoso.com\"")
+        .replace("\"xmpp_federation_route\": null", "\"xmpp_federation_route\": \"EdgeServer:edgepool1.contoso.com\"");
+    std::fs::write(&pools, p).unwrap();
+
+    let out = run(&["verify"], &env, None);
+    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("BLOCKS hard federation.single-pool"), "{stdout}");
+    assert!(stdout.contains("name it with `--to`"), "{stdout}");
+    snapshot(dir.path(), "verify-without-a-goal", &stdout);
+    let out = run(&["verify", "--format", "json"], &env, None);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["goal"], serde_json::Value::Null);
+    assert_eq!(report["ok"], false);
+    assert!(report["not_evaluated"]["rules"].as_array().unwrap().len() >= 3);
+}
