@@ -154,7 +154,10 @@ fn every_scenario_applies_then_verifies_clean_with_nothing_left_to_do() {
         assert!(plan.status.success(), "{scenario}");
         let plan = text(&plan.stdout);
         assert!(
-            plan.lines().nth(1).unwrap().contains(" 0 planned"),
+            plan.lines()
+                .find(|l| l.contains(" steps, "))
+                .unwrap()
+                .contains(" 0 planned"),
             "{scenario}: {plan}"
         );
         let audit = run(&["audit", "verify"], &env, None);
@@ -237,6 +240,9 @@ fn a_vetoed_plan_is_not_applied() {
     assert_eq!(out.status.code(), Some(3));
     snapshot!(dir.path(), "apply-vetoed", text(&out.stderr));
     assert_eq!(files(dir.path()), before);
+    // The veto at the start of apply is a decision, audited.
+    let log = std::fs::read_to_string(dir.path().join(".failback/audit.jsonl")).unwrap();
+    assert!(log.contains("\"verdict\":\"vetoed\""), "{log}");
 }
 
 #[test]
@@ -254,9 +260,11 @@ fn a_stale_saved_plan_is_refused_naming_the_change() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
-    assert!(plan["provenance"]["start"].is_string());
+    crate::support::validate_plan(&std::fs::read_to_string(&saved).unwrap());
+    assert!(plan["provenance"]["environment"].is_string());
     assert_eq!(plan["provenance"]["plugins"].as_object().unwrap().len(), 5);
     assert_eq!(plan["provenance"]["policies"].as_object().unwrap().len(), 5);
+    assert!(plan["provenance"]["levels"].as_object().unwrap().len() >= 18);
 
     // Someone starts edge1's services by hand after the plan was saved.
     let servers = dir.path().join("servers/servers.json");

@@ -55,3 +55,22 @@ pub fn tests_dir() -> PathBuf {
 pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// `document` (a plan's JSON) is valid against `docs/plan.schema.json`,
+/// checked by a JSON Schema validator; every error is named with its path.
+pub fn validate_plan(document: &str) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(repository().join("docs/plan.schema.json")).unwrap(),
+        )
+        .unwrap();
+        jsonschema::draft202012::new(&schema).unwrap()
+    });
+    let value: serde_json::Value = serde_json::from_str(document).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}

@@ -63,6 +63,7 @@ impl Session {
         // Read once: what is checked is what is digested.
         let bytes = dir
             .read(file)
+            .map_err(|e| anyhow::anyhow!("cannot read `{file}`: {e}"))
             .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
         let environment_sha256 = Digest::of(&bytes);
         let environment = std::str::from_utf8(&bytes)

@@ -36,12 +36,14 @@
 //!   or after the operations journaled done, or after those and the one in
 //!   doubt. Anything else is drift, and the run halts;
 //! - the gate on the observed state and the rest of the plan, as for a step
-//!   that never ran. One partway state is not judged as it is: a topology
-//!   published and not yet enabled, where the policy model's `draft_pending`
-//!   would describe a published document as an unpublished draft. There the
-//!   drift check has shown the state is exactly the step's own partial
-//!   effect, and the gate judges the state before the step and the rest of
-//!   the plan — the judgement the step was allowed by, made again now;
+//!   that never ran; partway through the step, what is left of it is what
+//!   its remaining operations change from the observed state. One partway
+//!   state is not judged as it is: a topology published and not yet enabled,
+//!   where the policy model's `draft_pending` would describe a published
+//!   document as an unpublished draft. There the drift check has shown the
+//!   state is exactly the step's own partial effect, and the gate judges the
+//!   state before the step and the rest of the plan — the judgement the step
+//!   was allowed by, made again now;
 //! - then the step's remaining operations run: an operation in doubt is
 //!   judged by its effect's content through the plugins' read calls (the
 //!   published document is the draft, the record set is the target, the
@@ -71,7 +73,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use failback_core::deployment::{AssembleError, Deployment, UnknownObject, assemble, describe};
+use failback_core::deployment::{
+    AssembleError, Change, Deployment, UnknownObject, assemble, describe,
+};
 pub use failback_core::diff::{FieldDiff, diff};
 use failback_core::observed::{Observation, PoolState, PortState, RecordData, ServiceState};
 use failback_core::plan::{Finding, Operation, OperationsError, Plan, Step, StepStatus};
@@ -574,9 +578,12 @@ impl Executor<'_> {
                 when: "before",
             });
             let observed = self.observe(plan, &planned, &ledger, index)?;
-            // What the gate judges: the observed state, or (for a topology
-            // published and not yet enabled) the state before the step.
+            // What the gate judges: the observed state and the rest of the
+            // plan from this step on — or, for a topology published and not
+            // yet enabled, the state before the step.
             let mut judged = &observed;
+            let mut resumed = None;
+            let mut rest: Vec<Step> = planned[position..].iter().map(|s| (*s).clone()).collect();
             if record.is_some() {
                 // Begun in an earlier attempt: see the module docs.
                 if &observed == after {
@@ -600,10 +607,22 @@ impl Executor<'_> {
                         // The step starts anew: every operation runs again.
                         self.journal.reset_operations(run, index)?;
                         ledger.forget(index);
+                        resumed = Some("resumed from the state before the step: it starts anew");
                     }
-                    Partway::Along { published_not_enabled } => {
+                    Partway::Along {
+                        published_not_enabled,
+                        remaining,
+                    } => {
                         if published_not_enabled {
                             judged = before;
+                            resumed = Some(
+                                "resumed between publish and enable: the state before the step was judged",
+                            );
+                        } else if let Some(first) = rest.first_mut() {
+                            // Partway through: what is left of the step is
+                            // what its remaining operations change.
+                            first.changes = remaining;
+                            resumed = Some("resumed partway through the step");
                         }
                     }
                     Partway::Drift { nearest } => {
@@ -622,7 +641,6 @@ impl Executor<'_> {
                     diff: diff(before, &observed),
                 }));
             }
-            let rest: Vec<Step> = planned[position..].iter().map(|s| (*s).clone()).collect();
             let findings = self
                 .gate
                 .check(&plan.goal, judged, &rest, overrides)
@@ -636,7 +654,7 @@ impl Executor<'_> {
                 step: Some(index),
                 action: Some(step.action.name().to_owned()),
                 findings: findings.clone(),
-                detail: record.map(|_| "resumed: the step was begun in an earlier attempt".to_owned()),
+                detail: resumed.map(str::to_owned),
                 ..Decision::new(if vetoed { "veto" } else { "allow" })
             });
             if vetoed {
@@ -1157,8 +1175,13 @@ enum Partway {
     Before,
     /// After the operations journaled done, or after those and the one in
     /// doubt; `published_not_enabled` when the next operation to run enables
-    /// a topology the step published.
-    Along { published_not_enabled: bool },
+    /// a topology the step published. `remaining`: what the step's operations
+    /// not yet done change, from the observed state (they lead to the state
+    /// the plan predicts after the step).
+    Along {
+        published_not_enabled: bool,
+        remaining: Vec<Change>,
+    },
     /// None of those: drift, shown against the state after the done operations.
     Drift { nearest: Deployment },
 }
@@ -1171,8 +1194,10 @@ fn partway(
     observed: &Deployment,
     ledger: &Ledger,
 ) -> Result<Partway, ApplyError> {
-    // The state after each prefix of the operations.
+    // The state after each prefix of the operations, and what each operation
+    // changes from the state before it.
     let mut prefixes = vec![before.clone()];
+    let mut effects: Vec<Vec<Change>> = Vec::new();
     let mut state = before.clone();
     for (i, op) in step.operations.iter().enumerate() {
         let problem = |problem: String| {
@@ -1184,11 +1209,13 @@ fn partway(
                 problem,
             })
         };
-        for change in op.effect(&state).map_err(problem)? {
+        let effect = op.effect(&state).map_err(problem)?;
+        for change in &effect {
             state
-                .apply(&change)
+                .apply(change)
                 .map_err(|unknown| problem(unknown.to_string()))?;
         }
+        effects.push(effect);
         prefixes.push(state.clone());
     }
     let done = (0..step.operations.len())
@@ -1200,16 +1227,17 @@ fn partway(
             && matches!(step.operations.get(k - 1), Some(Operation::PublishTopology { .. }))
             && matches!(step.operations.get(k), Some(Operation::EnableTopology { .. }))
     };
-    let along = |k: usize| prefixes.get(k).is_some_and(|p| p == observed);
-    if along(done) {
-        return Ok(Partway::Along {
-            published_not_enabled: published_not_enabled(done),
-        });
+    let along = |k: usize| {
+        prefixes.get(k).is_some_and(|p| p == observed).then(|| Partway::Along {
+            published_not_enabled: published_not_enabled(k),
+            remaining: effects.iter().skip(k).flatten().cloned().collect(),
+        })
+    };
+    if let Some(along) = along(done) {
+        return Ok(along);
     }
-    if in_doubt && along(done + 1) {
-        return Ok(Partway::Along {
-            published_not_enabled: published_not_enabled(done + 1),
-        });
+    if in_doubt && let Some(along) = along(done + 1) {
+        return Ok(along);
     }
     if before == observed {
         return Ok(Partway::Before);

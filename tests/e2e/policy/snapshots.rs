@@ -80,6 +80,7 @@ fn plan_vetoed_xmpp_route_to_closed_port_json() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3), "a veto exits 3");
+    crate::support::validate_plan(&String::from_utf8_lossy(&output.stdout));
     let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     insta::assert_json_snapshot!(plan["findings"]);
 }
