@@ -445,3 +445,90 @@ fn verify_without_a_goal_reports_the_broken_safety_invariant() {
     assert_eq!(report["ok"], false);
     assert!(report["not_evaluated"]["rules"].as_array().unwrap().len() >= 3);
 }
+
+/// Edit the plan journaled with run 1, its digest recomputed and journaled
+/// too, as one who can write the journal would.
+fn rewrite_journaled_plan(dir: &Path, edit: impl FnOnce(&mut Plan)) {
+    let db = rusqlite::Connection::open(dir.join(".failback/journal.sqlite")).unwrap();
+    let text: String = db
+        .query_row("SELECT plan FROM runs WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    let mut plan = document::read(&text).unwrap();
+    edit(&mut plan);
+    plan.seal().unwrap();
+    db.execute(
+        "UPDATE runs SET plan = ?1, plan_digest = ?2 WHERE id = 1",
+        rusqlite::params![plan.to_json(), plan.digest],
+    )
+    .unwrap();
+}
+
+/// Past the digest checks (the journal itself rewritten), a draft that would
+/// publish federation on two Edge pools is still judged before it is
+/// published: the run halts before the publish, naming the field, and the
+/// store keeps the topology it had.
+#[test]
+fn a_journaled_plan_with_an_edited_draft_is_not_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-and-front-end-failover");
+    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    rewrite_journaled_plan(dir.path(), |plan| {
+        let draft = plan.documents.get_mut("draft-2").unwrap();
+        *draft = Topology::parse(draft)
+            .unwrap()
+            .edit(&[TopologyEdit::SetFederation {
+                edge_pool: "edgepool2.contoso.com".into(),
+                enabled: true,
+            }])
+            .unwrap();
+    });
+    let out = run(&["resume"], &env, None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("halted before publishing in step 14 (reassociate-front-ends)")
+            && stderr.contains(
+                "edge pool edgepool2.contoso.com federation_enabled: predicted false, the draft says true"
+            ),
+        "{stderr}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("writes/lab-store.log")).unwrap();
+    assert_eq!(log.matches("publish-topology").count(), 1, "{log}");
+    let published = Topology::parse(
+        &std::fs::read_to_string(dir.path().join("store/topology.xml")).unwrap(),
+    )
+    .unwrap();
+    let federated: Vec<&str> = published
+        .edge_pools()
+        .iter()
+        .filter(|p| p.federation_enabled)
+        .map(|p| p.fqdn.as_str())
+        .collect();
+    assert_eq!(federated, ["edgepool1.contoso.com"]);
+}
+
+/// Past the digest checks, an operation that writes another address than
+/// its step's changes say is refused before the step runs: nothing reaches
+/// DNS.
+#[test]
+fn a_journaled_plan_with_an_edited_operation_is_refused_before_its_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    rewrite_journaled_plan(dir.path(), |plan| {
+        let i = index_of(plan, Action::SetXmppARecord);
+        let Operation::ReplaceRrset { data, .. } = &mut plan.steps[i].operations[0] else {
+            panic!();
+        };
+        data[0] = RecordData::A("203.0.113.66".into());
+    });
+    let out = run(&["resume"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("step 11 (set-xmpp-a-record): its operations do not do what its changes say"),
+        "{stderr}"
+    );
+    let zone = std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap();
+    assert!(!zone.contains("203.0.113.66"), "{zone}");
+}
