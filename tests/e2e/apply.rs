@@ -577,7 +577,7 @@ fn a_kill_at_a_random_instant_resumes_to_the_same_state_without_repeating_a_side
     let seed: u64 = std::env::var("FAILBACK_TEST_KILL_SEED")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(0x000f_a11b_ac6);
+        .unwrap_or(0xfa11_bac6);
     let mut rng = fastrand::Rng::with_seed(seed);
     let instants: Vec<Duration> = (0..kills)
         .map(|_| Duration::from_micros(rng.u64(0..u64::try_from(span.as_micros()).unwrap())))
@@ -637,8 +637,9 @@ fn kill_and_resume(
         let have = got.get(path).map(String::as_str).unwrap_or_default();
         let lines: Vec<&str> = have.lines().collect();
         let want: Vec<&str> = want.lines().collect();
-        missing += subsequence_missing(&lines, &want)
-            .unwrap_or_else(|| panic!("{case}: `{path}` repeats or invents a side effect:\n{have}"));
+        missing += subsequence_missing(&lines, &want).unwrap_or_else(|| {
+            panic!("{case}: `{path}` repeats or invents a side effect:\n{have}")
+        });
     }
     assert!(missing <= 1, "{case}: {missing} side-effect log lines lost");
     assert!(run(&["verify"], &env, None).status.success(), "{case}");

@@ -184,7 +184,10 @@ fn a_saved_plan_with_reordered_steps_is_refused() {
     let out = apply_saved(&path, &env, &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("step 12 (ensure-xmpp-srv), `action`"), "{stderr}");
+    assert!(
+        stderr.contains("step 12 (ensure-xmpp-srv), `action`"),
+        "{stderr}"
+    );
     assert!(no_writes(dir.path()));
     still_serves(dir.path(), &env);
 }
@@ -197,11 +200,19 @@ fn a_saved_plan_applied_with_an_added_override_is_refused() {
     let out = apply_saved(
         &path,
         &env,
-        &["--override", "xmpp.port-open", "--reason", "change window 42"],
+        &[
+            "--override",
+            "xmpp.port-open",
+            "--reason",
+            "change window 42",
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("`overrides[0]`: (absent) against"), "{stderr}");
+    assert!(
+        stderr.contains("`overrides[0]`: (absent) against"),
+        "{stderr}"
+    );
     assert!(no_writes(dir.path()));
     assert_eq!(decisions(dir.path(), "digest-mismatch").len(), 1);
     still_serves(dir.path(), &env);
@@ -245,9 +256,8 @@ fn a_hard_rule_lowered_in_the_environment_is_refused() {
     let out = run(&["plan"], &env, None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains(
-            "rule `federation.single-pool` is hard and cannot be lowered to `advisory`"
-        ),
+        text(&out.stderr)
+            .contains("rule `federation.single-pool` is hard and cannot be lowered to `advisory`"),
         "{}",
         text(&out.stderr)
     );
@@ -282,7 +292,9 @@ fn an_unsafe_change_made_by_hand_before_resume_halts_it() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("edge machine edge1.contoso.com services_running: predicted true, observed false"),
+        stderr.contains(
+            "edge machine edge1.contoso.com services_running: predicted true, observed false"
+        ),
         "{stderr}"
     );
     snapshot(dir.path(), "resume-unsafe-change", &stderr);
@@ -340,13 +352,20 @@ fn a_reordered_run_in_the_audit_log_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-failover");
     // Run 1 stops after its first step (a crash), and resumes to the end.
-    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    assert!(
+        run(&["apply", "--yes"], &env, Some("after-outcome:1"))
+            .status
+            .code()
+            .is_none()
+    );
     assert!(run(&["resume"], &env, None).status.success());
     let lines = audit_lines(dir.path());
     let starts: Vec<usize> = lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.contains("\"verdict\":\"run-start\"") || l.contains("\"verdict\":\"run-resume\""))
+        .filter(|(_, l)| {
+            l.contains("\"verdict\":\"run-start\"") || l.contains("\"verdict\":\"run-resume\"")
+        })
         .map(|(i, _)| i)
         .collect();
     assert_eq!(starts.len(), 2, "{starts:?}");
@@ -372,7 +391,10 @@ fn rechain(lines: &[String]) -> String {
         let rest = &body[body.find(",\"kind\"").unwrap()..];
         let body = format!("{{\"seq\":{},\"prev\":\"{prev}\"{rest}}}", i + 1);
         let hash = hex::encode(sha2::Sha256::digest(body.as_bytes()));
-        out.push_str(&format!("{},\"hash\":\"{hash}\"}}\n", &body[..body.len() - 1]));
+        out.push_str(&format!(
+            "{},\"hash\":\"{hash}\"}}\n",
+            &body[..body.len() - 1]
+        ));
         prev = hash;
     }
     out
@@ -384,7 +406,12 @@ fn rechain(lines: &[String]) -> String {
 fn a_torn_last_audit_line_is_reported_and_does_not_block_resume() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "xmpp-only");
-    assert!(run(&["apply", "--yes"], &env, Some("after-intent:2")).status.code().is_none());
+    assert!(
+        run(&["apply", "--yes"], &env, Some("after-intent:2"))
+            .status
+            .code()
+            .is_none()
+    );
     let path = dir.path().join(".failback/audit.jsonl");
     let mut log = std::fs::read(&path).unwrap();
     log.extend_from_slice(b"{\"seq\":999,\"prev\":\"00");
@@ -424,19 +451,36 @@ fn verify_without_a_goal_reports_the_broken_safety_invariant() {
     std::fs::write(&path, two).unwrap();
     // Services up everywhere, so no pool stands out as the failed one.
     let servers = dir.path().join("servers/servers.json");
-    let s = std::fs::read_to_string(&servers).unwrap().replace("\"stopped\"", "\"running\"");
+    let s = std::fs::read_to_string(&servers)
+        .unwrap()
+        .replace("\"stopped\"", "\"running\"");
     std::fs::write(&servers, s).unwrap();
     let pools = dir.path().join("store/store.json");
     let p = std::fs::read_to_string(&pools)
         .unwrap()
-        .replace("\"federation_route\": null", "\"federation_route\": \"EdgeServer:edgepool1.contoso.com\"")
-        .replace("\"xmpp_federation_route\": null", "\"xmpp_federation_route\": \"EdgeServer:edgepool1.contoso.com\"");
+        .replace(
+            "\"federation_route\": null",
+            "\"federation_route\": \"EdgeServer:edgepool1.contoso.com\"",
+        )
+        .replace(
+            "\"xmpp_federation_route\": null",
+            "\"xmpp_federation_route\": \"EdgeServer:edgepool1.contoso.com\"",
+        );
     std::fs::write(&pools, p).unwrap();
 
     let out = run(&["verify"], &env, None);
-    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("BLOCKS hard federation.single-pool"), "{stdout}");
+    assert!(
+        stdout.contains("BLOCKS hard federation.single-pool"),
+        "{stdout}"
+    );
     assert!(stdout.contains("name it with `--to`"), "{stdout}");
     snapshot(dir.path(), "verify-without-a-goal", &stdout);
     let out = run(&["verify", "--format", "json"], &env, None);
@@ -471,7 +515,12 @@ fn rewrite_journaled_plan(dir: &Path, edit: impl FnOnce(&mut Plan)) {
 fn a_journaled_plan_with_an_edited_draft_is_not_published() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-and-front-end-failover");
-    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    assert!(
+        run(&["apply", "--yes"], &env, Some("after-outcome:1"))
+            .status
+            .code()
+            .is_none()
+    );
     rewrite_journaled_plan(dir.path(), |plan| {
         let draft = plan.documents.get_mut("draft-2").unwrap();
         *draft = Topology::parse(draft)
@@ -494,10 +543,9 @@ fn a_journaled_plan_with_an_edited_draft_is_not_published() {
     );
     let log = std::fs::read_to_string(dir.path().join("writes/lab-store.log")).unwrap();
     assert_eq!(log.matches("publish-topology").count(), 1, "{log}");
-    let published = Topology::parse(
-        &std::fs::read_to_string(dir.path().join("store/topology.xml")).unwrap(),
-    )
-    .unwrap();
+    let published =
+        Topology::parse(&std::fs::read_to_string(dir.path().join("store/topology.xml")).unwrap())
+            .unwrap();
     let federated: Vec<&str> = published
         .edge_pools()
         .iter()
@@ -514,7 +562,12 @@ fn a_journaled_plan_with_an_edited_draft_is_not_published() {
 fn a_journaled_plan_with_an_edited_operation_is_refused_before_its_step() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-failover");
-    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    assert!(
+        run(&["apply", "--yes"], &env, Some("after-outcome:1"))
+            .status
+            .code()
+            .is_none()
+    );
     rewrite_journaled_plan(dir.path(), |plan| {
         let i = index_of(plan, Action::SetXmppARecord);
         let Operation::ReplaceRrset { data, .. } = &mut plan.steps[i].operations[0] else {
@@ -526,7 +579,8 @@ fn a_journaled_plan_with_an_edited_operation_is_refused_before_its_step() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("step 11 (set-xmpp-a-record): its operations do not do what its changes say"),
+        stderr
+            .contains("step 11 (set-xmpp-a-record): its operations do not do what its changes say"),
         "{stderr}"
     );
     let zone = std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap();

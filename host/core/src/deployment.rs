@@ -205,18 +205,33 @@ pub struct RouteChange {
 #[serde(tag = "change", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Change {
     /// Federation on an Edge pool.
-    Federation { edge_pool: String, enabled: bool },
+    Federation {
+        edge_pool: String,
+        enabled: bool,
+    },
     /// Services on an Edge machine.
-    ServicesRunning { machine: String, running: bool },
+    ServicesRunning {
+        machine: String,
+        running: bool,
+    },
     /// Replica of an Edge machine.
-    ReplicaUpToDate { machine: String, up_to_date: bool },
+    ReplicaUpToDate {
+        machine: String,
+        up_to_date: bool,
+    },
     /// Topology version local setup applied on an Edge machine.
-    SetupVersion { machine: String, version: u64 },
+    SetupVersion {
+        machine: String,
+        version: u64,
+    },
     Route(RouteChange),
     /// A record set replaced; empty `data` deletes it.
     Rrset(RrSet),
     /// External TCP 5269 on an Edge pool.
-    XmppPortOpen { edge_pool: String, open: bool },
+    XmppPortOpen {
+        edge_pool: String,
+        open: bool,
+    },
     /// A Front End pool's media Edge pool.
     MediaEdgePool {
         front_end_pool: String,
@@ -232,9 +247,15 @@ pub enum Change {
         edge_pool: String,
         next_hop: Option<String>,
     },
-    StoreAvailable { available: bool },
-    TopologyVersion { version: u64 },
-    DraftPending { pending: bool },
+    StoreAvailable {
+        available: bool,
+    },
+    TopologyVersion {
+        version: u64,
+    },
+    DraftPending {
+        pending: bool,
+    },
 }
 
 /// Applying a change that names an object the state does not have.
@@ -679,10 +700,11 @@ pub fn describe(topology: &Topology, state: &Deployment) -> Deployment {
         |fqdn, _| state.edge_pool(fqdn).is_some_and(|p| p.xmpp_port_open),
     );
     let front_end_pools = front_end_pools_of(topology, |fqdn| {
-        state.front_end_pool(fqdn).map_or(
-            (PoolState::Normal, None, true),
-            |p| (p.state, p.failover_fqdn.clone(), p.online),
-        )
+        state
+            .front_end_pool(fqdn)
+            .map_or((PoolState::Normal, None, true), |p| {
+                (p.state, p.failover_fqdn.clone(), p.online)
+            })
     });
     let mut sites = state.sites.clone();
     for t in topology.sites() {

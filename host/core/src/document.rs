@@ -94,7 +94,8 @@ impl Plan {
 /// [`DocumentError`] naming the first thing that does not hold; a shape error
 /// names the path of the offending field (`steps[2].operations[0]`).
 pub fn read(text: &str) -> Result<Plan, DocumentError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| DocumentError::Json(e.to_string()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| DocumentError::Json(e.to_string()))?;
     let version = value.get("format_version");
     if version.and_then(Value::as_u64) != Some(u64::from(FORMAT_VERSION)) {
         return Err(DocumentError::FormatVersion {
@@ -245,7 +246,10 @@ fn texts(a: Option<&Value>, b: Option<&Value>) -> (String, String) {
                 (l, r) if l == r => {}
                 (l, r) => {
                     let (l, r) = around_difference(l.unwrap_or(""), r.unwrap_or(""));
-                    return (format!("line {number} `{l}`"), format!("line {number} `{r}`"));
+                    return (
+                        format!("line {number} `{l}`"),
+                        format!("line {number} `{r}`"),
+                    );
                 }
             }
         }
@@ -259,11 +263,7 @@ fn around_difference(a: &str, b: &str) -> (String, String) {
     const BEFORE: usize = 30;
     const WIDTH: usize = 90;
     let (a, b) = (a.trim(), b.trim());
-    let common = a
-        .chars()
-        .zip(b.chars())
-        .take_while(|(x, y)| x == y)
-        .count();
+    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
     let start = common.saturating_sub(BEFORE);
     let window = |t: &str| {
         let mut out: String = t.chars().skip(start).take(WIDTH).collect();

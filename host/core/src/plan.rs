@@ -412,7 +412,9 @@ impl Operation {
                             .eq_ignore_ascii_case(pool_fqdn)
                     })
                     .ok_or_else(|| {
-                        format!("fails back `{pool_fqdn}`, which no front end pool was failed over as")
+                        format!(
+                            "fails back `{pool_fqdn}`, which no front end pool was failed over as"
+                        )
                     })?;
                 vec![Change::PoolState {
                     front_end_pool: pool.fqdn.clone(),
@@ -1305,13 +1307,10 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
                 expected_version: b.cur.topology_version,
             });
             ops.push(Operation::EnableTopology { version: next });
-            changes.extend(
-                fe.iter()
-                    .map(|f| Change::MediaEdgePool {
-                        front_end_pool: f.clone(),
-                        edge_pool: Some(rfqdn.clone()),
-                    }),
-            );
+            changes.extend(fe.iter().map(|f| Change::MediaEdgePool {
+                front_end_pool: f.clone(),
+                edge_pool: Some(rfqdn.clone()),
+            }));
             changes.push(Change::TopologyVersion { version: next });
             changes.extend(stale_replicas(&b.cur));
             documents.insert(name, xml);

@@ -57,7 +57,10 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
                 on_off(*enabled)
             )
         }
-        Change::ServicesRunning { machine: m, running } => {
+        Change::ServicesRunning {
+            machine: m,
+            running,
+        } => {
             let was = machine(m).is_some_and(|x| x.services_running);
             format!("services {m}: {} -> {}", run(was), run(*running))
         }
@@ -68,7 +71,10 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
             let was = machine(m).is_some_and(|x| x.replica_up_to_date);
             format!("replica {m}: {} -> {}", fresh(was), fresh(*up_to_date))
         }
-        Change::SetupVersion { machine: m, version } => {
+        Change::SetupVersion {
+            machine: m,
+            version,
+        } => {
             let was = machine(m).map_or(0, |x| x.setup_version);
             format!("setup version {m}: {was} -> {version}")
         }
@@ -105,8 +111,13 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
                 .map_or_else(|| "(absent)".to_owned(), |s| fmt(&s.data, s.ttl));
             format!("{t} {}: {was} -> {}", set.name, fmt(&set.data, set.ttl))
         }
-        Change::XmppPortOpen { edge_pool, open: on } => {
-            let was = before.edge_pool(edge_pool).is_some_and(|x| x.xmpp_port_open);
+        Change::XmppPortOpen {
+            edge_pool,
+            open: on,
+        } => {
+            let was = before
+                .edge_pool(edge_pool)
+                .is_some_and(|x| x.xmpp_port_open);
             format!("tcp 5269 {edge_pool}: {} -> {}", open(was), open(*on))
         }
         Change::MediaEdgePool {

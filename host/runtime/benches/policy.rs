@@ -258,7 +258,7 @@ fn benches(c: &mut Criterion) {
             edge_pool: start.edge_pools[0].fqdn.clone(),
             enabled: true,
         })
-            .unwrap();
+        .unwrap();
         engine.set_input(
             regorus::Value::from_json_str(&serde_json::to_string(&two).unwrap()).unwrap(),
         );

@@ -478,9 +478,11 @@ impl Executor<'_> {
     ) -> Result<Ended, ApplyError> {
         let result = self.run_steps(plan, run, overrides, progress);
         let begun = |step: usize| -> Result<bool, JournalError> {
-            Ok(self.journal.steps(run)?.iter().any(|s| {
-                s.index == step && s.outcome.is_none()
-            }))
+            Ok(self
+                .journal
+                .steps(run)?
+                .iter()
+                .any(|s| s.index == step && s.outcome.is_none()))
         };
         match &result {
             Ok(Ended::Done { .. }) => self.journal.end_run(run, RunState::Done, None)?,
@@ -671,7 +673,9 @@ impl Executor<'_> {
                 if ledger.done.contains(&(index, i)) {
                     continue;
                 }
-                if ledger.in_doubt.contains(&(index, i)) && self.took_effect(plan, step, op, progress)? {
+                if ledger.in_doubt.contains(&(index, i))
+                    && self.took_effect(plan, step, op, progress)?
+                {
                     self.journal.op_outcome(run, index, i)?;
                     ledger.in_doubt.remove(&(index, i));
                     ledger.done.insert((index, i));
@@ -1224,14 +1228,23 @@ fn partway(
     let in_doubt = ledger.in_doubt.contains(&(step.index, done));
     let published_not_enabled = |k: usize| {
         k > 0
-            && matches!(step.operations.get(k - 1), Some(Operation::PublishTopology { .. }))
-            && matches!(step.operations.get(k), Some(Operation::EnableTopology { .. }))
+            && matches!(
+                step.operations.get(k - 1),
+                Some(Operation::PublishTopology { .. })
+            )
+            && matches!(
+                step.operations.get(k),
+                Some(Operation::EnableTopology { .. })
+            )
     };
     let along = |k: usize| {
-        prefixes.get(k).is_some_and(|p| p == observed).then(|| Partway::Along {
-            published_not_enabled: published_not_enabled(k),
-            remaining: effects.iter().skip(k).flatten().cloned().collect(),
-        })
+        prefixes
+            .get(k)
+            .is_some_and(|p| p == observed)
+            .then(|| Partway::Along {
+                published_not_enabled: published_not_enabled(k),
+                remaining: effects.iter().skip(k).flatten().cloned().collect(),
+            })
     };
     if let Some(along) = along(done) {
         return Ok(along);
@@ -1243,7 +1256,10 @@ fn partway(
         return Ok(Partway::Before);
     }
     Ok(Partway::Drift {
-        nearest: prefixes.get(done).cloned().unwrap_or_else(|| before.clone()),
+        nearest: prefixes
+            .get(done)
+            .cloned()
+            .unwrap_or_else(|| before.clone()),
     })
 }
 
@@ -1259,7 +1275,10 @@ fn judge_document(plan: &Plan, step: &Step, document: &str, after: &Deployment) 
         diff,
     };
     let Some(xml) = plan.documents.get(document) else {
-        return Some(halt(Some("the plan has no such document".to_owned()), Vec::new()));
+        return Some(halt(
+            Some("the plan has no such document".to_owned()),
+            Vec::new(),
+        ));
     };
     match Topology::parse(xml) {
         Err(e) => Some(halt(Some(format!("it is not a topology: {e}")), Vec::new())),

@@ -75,7 +75,9 @@ pub enum AuditLogError {
         which: &'static str,
         seq: u64,
     },
-    #[error("run {run}'s records come before those of run {earlier} in the audit log: the runs were moved")]
+    #[error(
+        "run {run}'s records come before those of run {earlier} in the audit log: the runs were moved"
+    )]
     Reordered { run: i64, earlier: i64 },
 }
 
@@ -224,7 +226,6 @@ impl AuditLog {
             }
         }
     }
-
 }
 
 impl AuditSink for AuditLog {
@@ -399,7 +400,10 @@ fn walk(
             Err(problem) => return Err(broken(problem)),
         };
         if value.get("kind").and_then(Value::as_str) == Some("repair") {
-            repairs.push((number, value.get("line").and_then(Value::as_u64).unwrap_or(0)));
+            repairs.push((
+                number,
+                value.get("line").and_then(Value::as_u64).unwrap_or(0),
+            ));
         }
         let seq = u64::try_from(number).unwrap_or(u64::MAX);
         if wanted.contains(&seq) {
@@ -439,8 +443,7 @@ fn check_line(line: &str, number: usize, prev: &str) -> Result<(String, Value), 
     }
     if value.get("prev").and_then(Value::as_str) != Some(prev) {
         return Err(
-            "does not chain to the line before it: that record was edited, removed or moved"
-                .into(),
+            "does not chain to the line before it: that record was edited, removed or moved".into(),
         );
     }
     Ok((hash.to_owned(), value))

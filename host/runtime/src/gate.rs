@@ -452,7 +452,7 @@ fn judge(
             f.message.clone(),
         )
     };
-    raw.sort_by(|a, b| (a.1.state, key(a)).cmp(&(b.1.state, key(b))));
+    raw.sort_by_key(|f| (f.1.state, key(f)));
     raw.dedup_by(|a, b| a.1.state == b.1.state && key(a) == key(b));
     let at_start: std::collections::BTreeSet<Key> =
         raw.iter().filter(|f| f.1.state == 0).map(key).collect();
@@ -569,10 +569,7 @@ mod tests {
     #[test]
     fn another_modules_echo_on_the_start_does_not_make_a_finding_standing() {
         let out = judge(
-            vec![
-                from("module-b", "m", 0, "x"),
-                from("module-a", "m", 2, "x"),
-            ],
+            vec![from("module-b", "m", 0, "x"), from("module-a", "m", 2, "x")],
             4,
             levels,
             &Overrides::default(),

@@ -98,12 +98,10 @@ fn apply_mutation(step: &mut Step, mutation: &Mutation, start: &Deployment) {
                 _ => None,
             }) {
                 Some(flag) => *flag = !*flag,
-                None => step
-                    .changes
-                    .push(Change::Federation {
-                        edge_pool: pool(*p).fqdn.clone(),
-                        enabled: *on,
-                    }),
+                None => step.changes.push(Change::Federation {
+                    edge_pool: pool(*p).fqdn.clone(),
+                    enabled: *on,
+                }),
             }
         }
         Mutation::RetargetRrset { pool: p } => {
@@ -145,11 +143,10 @@ fn apply_mutation(step: &mut Step, mutation: &Mutation, start: &Deployment) {
         }
         Mutation::StopServices { pool: p } => {
             for m in &pool(*p).machines {
-                step.changes
-                    .push(Change::ServicesRunning {
-                        machine: m.fqdn.clone(),
-                        running: false,
-                    });
+                step.changes.push(Change::ServicesRunning {
+                    machine: m.fqdn.clone(),
+                    running: false,
+                });
             }
         }
     }

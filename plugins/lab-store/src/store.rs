@@ -425,7 +425,10 @@ mod tests {
         assert_eq!((doc.xml.as_str(), doc.version), (xml, 8));
         lab.enable_topology(8).unwrap();
         assert!(!lab.dir.join(STAGED).exists());
-        assert_eq!(std::fs::read_to_string(lab.dir.join(TOPOLOGY)).unwrap(), xml);
+        assert_eq!(
+            std::fs::read_to_string(lab.dir.join(TOPOLOGY)).unwrap(),
+            xml
+        );
     }
 
     #[test]
@@ -434,7 +437,10 @@ mod tests {
         lab.publish_topology("<Topology a=\"new\" />", 7).unwrap();
         std::fs::write(lab.dir.join(TOPOLOGY), "<Topology a=\"other\" />").unwrap();
         let err = lab.read_topology().unwrap_err();
-        assert!(matches!(&err, PluginError::Failed(m) if m.contains("not the published document")), "{err:?}");
+        assert!(
+            matches!(&err, PluginError::Failed(m) if m.contains("not the published document")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -25,8 +25,7 @@ use failback_runtime::audit_log::AUDIT_FILE;
 use failback_runtime::journal::{JOURNAL_FILE, RunState};
 use failback_runtime::lock::LOCK_FILE;
 use failback_runtime::{
-    AuditLog, AuditSink, Decision, EnvironmentLock, Executor, GateError, Holder, Journal,
-    Overrides,
+    AuditLog, AuditSink, Decision, EnvironmentLock, Executor, GateError, Holder, Journal, Overrides,
 };
 
 use crate::Outcome;
@@ -194,11 +193,7 @@ fn load_saved(path: &Path) -> Result<Plan> {
 /// overrides (and `added`, the overrides given to this apply), with the
 /// plugins, policies and levels bound now — and refuse it unless the two
 /// documents are the same: the lines that say why, or nothing.
-fn rederive(
-    opened: &Opened,
-    saved: &Plan,
-    added: &Overrides,
-) -> Result<(Plan, Vec<String>)> {
+fn rederive(opened: &Opened, saved: &Plan, added: &Overrides) -> Result<(Plan, Vec<String>)> {
     let session = &opened.session;
     let snapshot = session.observe()?;
     let mut overrides: BTreeMap<String, String> = saved
@@ -327,7 +322,12 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
             &opened,
             Decision {
                 plan_digest: Some(plan.digest.clone()),
-                findings: plan.findings.iter().filter(|f| f.blocking).cloned().collect(),
+                findings: plan
+                    .findings
+                    .iter()
+                    .filter(|f| f.blocking)
+                    .cloned()
+                    .collect(),
                 ..Decision::new("vetoed")
             },
         );
@@ -409,7 +409,13 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
         );
     }
     opened.journal.reopen_run(last.id)?;
-    execute(&opened, &plan, &overrides_of(&plan), Some(last.id), args.format)
+    execute(
+        &opened,
+        &plan,
+        &overrides_of(&plan),
+        Some(last.id),
+        args.format,
+    )
 }
 
 /// Run `plan` (as a new run, or as run `resume`), report how it ended.

@@ -45,9 +45,7 @@ pub fn verify(env: &Path) -> Result<Outcome> {
         if anchored == 1 { "" } else { "s" }
     );
     for (line, torn) in &verified.repairs {
-        println!(
-            "  note: line {line} records that a crash cut line {torn} short; it was dropped"
-        );
+        println!("  note: line {line} records that a crash cut line {torn} short; it was dropped");
     }
     if let Some(torn) = &verified.torn {
         println!(

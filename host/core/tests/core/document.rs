@@ -3,7 +3,7 @@ use failback_core::document::{self, DocumentError, first_difference};
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario};
 use failback_core::observed::RecordData;
-use failback_core::plan::{Action, OperationsError, Operation, Plan, plan};
+use failback_core::plan::{Action, Operation, OperationsError, Plan, plan};
 use serde_json::{Value, json};
 
 use crate::support::lab_reader;
@@ -26,7 +26,11 @@ fn the_digest_is_the_sha256_of_the_canonical_json_without_the_digest() {
     let canonical = document::canonical(&p).unwrap();
     let text = std::str::from_utf8(&canonical).unwrap();
     // RFC 8785: sorted keys, no whitespace; the digest member is left out.
-    assert!(text.starts_with("{\"documents\":{\"draft-1\":"), "{}", &text[..40]);
+    assert!(
+        text.starts_with("{\"documents\":{\"draft-1\":"),
+        "{}",
+        &text[..40]
+    );
     assert!(!text.contains("\"digest\""));
     assert!(!text.contains("\n  "));
     use sha2::Digest as _;
@@ -35,10 +39,9 @@ fn the_digest_is_the_sha256_of_the_canonical_json_without_the_digest() {
     let mut value: Value = serde_json::from_str(&p.to_json()).unwrap();
     value.as_object_mut().unwrap().remove("digest");
     let compact = serde_json::to_string(&value).unwrap();
-    let reread: Plan = serde_json::from_str(
-        &compact.replacen('{', &format!("{{\"digest\":\"{}\",", p.digest), 1),
-    )
-    .unwrap();
+    let reread: Plan =
+        serde_json::from_str(&compact.replacen('{', &format!("{{\"digest\":\"{}\",", p.digest), 1))
+            .unwrap();
     assert_eq!(document::digest(&reread).unwrap(), p.digest);
 }
 
@@ -66,7 +69,9 @@ fn an_unknown_field_anywhere_is_refused_naming_its_path() {
 #[test]
 fn an_edited_document_whose_digest_was_not_recomputed_is_refused() {
     let p = sealed(Scenario::EdgeFailover);
-    let text = p.to_json().replace("edgepool2.contoso.com", "edgepool9.contoso.com");
+    let text = p
+        .to_json()
+        .replace("edgepool2.contoso.com", "edgepool9.contoso.com");
     assert!(matches!(
         document::read(&text),
         Err(DocumentError::Digest { .. })
@@ -122,7 +127,10 @@ fn a_draft_that_differs_is_named_with_its_line_and_the_step_that_publishes_it() 
         .unwrap()
         .index;
     assert_eq!(d.published_by, Some(publisher));
-    assert!(d.left.starts_with("line ") && d.left.contains("sip.evil.example"), "{d}");
+    assert!(
+        d.left.starts_with("line ") && d.left.contains("sip.evil.example"),
+        "{d}"
+    );
 }
 
 /// An operation that writes something other than what its step's changes

@@ -3,8 +3,8 @@ use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario};
 use failback_core::observed::{RecordData, RecordType};
 use failback_core::plan::{Action, Plan, StepStatus, plan};
-use failback_core::{document, render};
 use failback_core::topology::Topology;
+use failback_core::{document, render};
 
 use crate::support::lab_reader;
 

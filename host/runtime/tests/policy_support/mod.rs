@@ -253,18 +253,18 @@ pub mod native {
     pub fn change(c: &Change) -> sdk::Change {
         match c {
             Change::Federation { edge_pool, enabled } => {
-                    sdk::Change::Federation((edge_pool.clone(), *enabled))
-                }
+                sdk::Change::Federation((edge_pool.clone(), *enabled))
+            }
             Change::ServicesRunning { machine, running } => {
-                    sdk::Change::ServicesRunning((machine.clone(), *running))
-                }
+                sdk::Change::ServicesRunning((machine.clone(), *running))
+            }
             Change::ReplicaUpToDate {
-                    machine,
-                    up_to_date,
-                } => sdk::Change::ReplicaUpToDate((machine.clone(), *up_to_date)),
+                machine,
+                up_to_date,
+            } => sdk::Change::ReplicaUpToDate((machine.clone(), *up_to_date)),
             Change::SetupVersion { machine, version } => {
-                    sdk::Change::SetupVersion((machine.clone(), *version))
-                }
+                sdk::Change::SetupVersion((machine.clone(), *version))
+            }
             Change::Route(r) => sdk::Change::Route(sdk::RouteChange {
                 site: r.site.clone(),
                 kind: route_kind(r.kind),
@@ -272,20 +272,20 @@ pub mod native {
             }),
             Change::Rrset(r) => sdk::Change::Rrset(rrset(r)),
             Change::XmppPortOpen { edge_pool, open } => {
-                    sdk::Change::XmppPortOpen((edge_pool.clone(), *open))
-                }
+                sdk::Change::XmppPortOpen((edge_pool.clone(), *open))
+            }
             Change::MediaEdgePool {
-                    front_end_pool,
-                    edge_pool,
-                } => sdk::Change::MediaEdgePool((front_end_pool.clone(), edge_pool.clone())),
+                front_end_pool,
+                edge_pool,
+            } => sdk::Change::MediaEdgePool((front_end_pool.clone(), edge_pool.clone())),
             Change::PoolState {
                 front_end_pool,
                 state,
             } => sdk::Change::PoolState((front_end_pool.clone(), pool_state(*state))),
             Change::NextHop {
-                    edge_pool,
-                    next_hop,
-                } => sdk::Change::NextHop((edge_pool.clone(), next_hop.clone())),
+                edge_pool,
+                next_hop,
+            } => sdk::Change::NextHop((edge_pool.clone(), next_hop.clone())),
             Change::StoreAvailable { available } => sdk::Change::StoreAvailable(*available),
             Change::TopologyVersion { version } => sdk::Change::TopologyVersion(*version),
             Change::DraftPending { pending } => sdk::Change::DraftPending(*pending),
