@@ -586,3 +586,73 @@ fn a_journaled_plan_with_an_edited_operation_is_refused_before_its_step() {
     let zone = std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap();
     assert!(!zone.contains("203.0.113.66"), "{zone}");
 }
+
+/// A run halted after it lowered the TTLs; a new apply over it cannot observe
+/// the original TTLs any more, so it inherits them from the unfinished run
+/// and restores them at the end.
+#[test]
+fn a_new_plan_over_an_unfinished_run_restores_the_original_ttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    // Someone stops edge3 meanwhile: resume halts on the drift.
+    let servers = dir.path().join("servers/servers.json");
+    let original = std::fs::read_to_string(&servers).unwrap();
+    let edge3 = original.find("edge3.contoso.com").unwrap();
+    std::fs::write(
+        &servers,
+        format!(
+            "{}{}",
+            &original[..edge3],
+            original[edge3..].replace("\"running\"", "\"stopped\"")
+        ),
+    )
+    .unwrap();
+    assert_eq!(run(&["resume"], &env, None).status.code(), Some(1));
+    std::fs::write(&servers, original).unwrap();
+
+    let out = run(&["apply", "--yes"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("note: run 1 did not finish; this plan restores the TTLs it lowered: sip.contoso.com A 3600, xmpp.contoso.com A 3600"),
+        "{}",
+        text(&out.stderr)
+    );
+    let zone = std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap();
+    for name in ["sip.contoso.com.", "xmpp.contoso.com."] {
+        let line = zone.lines().find(|l| l.starts_with(name)).unwrap();
+        assert!(line.contains(" 3600 "), "{line}");
+    }
+}
+
+/// A refused `--override` (of a hard rule) and a plugin that may not load
+/// are decisions of apply: both audited, nothing run.
+#[test]
+fn a_refused_override_and_a_refused_plugin_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    let out = run(
+        &["apply", "--yes", "--override", "federation.single-pool", "--reason", "trust me"],
+        &env,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("a hard rule cannot be overridden"));
+    assert_eq!(decisions(dir.path(), "override-refused").len(), 1);
+
+    let component = dir.path().join("plugins/lab-dns.wasm");
+    let mut bytes = std::fs::read(&component).unwrap();
+    bytes.extend_from_slice(b"\0tampered");
+    std::fs::write(&component, bytes).unwrap();
+    let out = run(&["apply", "--yes"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    let refused = decisions(dir.path(), "plugin-refused");
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0]["detail"].as_str().unwrap().contains("lab-dns"),
+        "{}",
+        refused[0]
+    );
+    assert!(no_writes(dir.path()));
+    assert!(run(&["audit", "verify"], &env, None).status.success());
+}
