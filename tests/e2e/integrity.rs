@@ -87,109 +87,96 @@ fn still_serves(dir: &Path, env: &Path) {
     assert!(run(&["audit", "verify"], env, None).status.success());
 }
 
-/// The design's own unsafe transition: the A11 draft edited to keep "Enable
-/// federation (port 5061)" on the failover pool would publish federation on
-/// two Edge pools. Re-derived now, the plan is another one: refused, naming
-/// the draft and the step that publishes it; nothing is written.
-#[test]
-fn a_saved_plan_with_an_edited_document_is_refused() {
-    let (dir, env, path) = saved("edge-and-front-end-failover");
+/// Save a plan of `scenario`, `edit` it (its digest recomputed, as a careful
+/// attacker would), apply it: refused (exit 1) naming `naming`, nothing
+/// written, the refusal audited, and the environment still serves. The lab
+/// directory and apply's stderr, for more checks.
+fn edited_saved_plan_is_refused(
+    scenario: &str,
+    edit: impl FnOnce(&mut Plan),
+    naming: &str,
+) -> (tempfile::TempDir, String) {
+    let (dir, env, path) = saved(scenario);
     let mut plan = read(&path);
-    let draft = plan.documents.get_mut("draft-2").unwrap();
-    *draft = Topology::parse(draft)
-        .unwrap()
-        .edit(&[TopologyEdit::SetFederation {
-            edge_pool: "edgepool2.contoso.com".into(),
-            enabled: true,
-        }])
-        .unwrap();
+    edit(&mut plan);
     write_resealed(&path, plan);
-
     let out = apply_saved(&path, &env, &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("`documents.draft-2` (published by step 14)"),
-        "{stderr}"
-    );
-    snapshot(dir.path(), "saved-plan-edited-document", &stderr);
+    assert!(stderr.contains(naming), "{stderr}");
     assert!(no_writes(dir.path()));
     assert_eq!(decisions(dir.path(), "digest-mismatch").len(), 1);
     still_serves(dir.path(), &env);
+    (dir, stderr)
+}
+
+/// The design's own unsafe transition: the A11 draft edited to keep "Enable
+/// federation (port 5061)" on the failover pool would publish federation on
+/// two Edge pools. Re-derived now, the plan is another one: refused, naming
+/// the draft and the step that publishes it.
+#[test]
+fn a_saved_plan_with_an_edited_document_is_refused() {
+    let (dir, stderr) = edited_saved_plan_is_refused(
+        "edge-and-front-end-failover",
+        |plan| {
+            let draft = plan.documents.get_mut("draft-2").unwrap();
+            *draft = Topology::parse(draft)
+                .unwrap()
+                .edit(&[TopologyEdit::SetFederation {
+                    edge_pool: "edgepool2.contoso.com".into(),
+                    enabled: true,
+                }])
+                .unwrap();
+        },
+        "`documents.draft-2` (published by step 14)",
+    );
+    snapshot(dir.path(), "saved-plan-edited-document", &stderr);
 }
 
 /// One address in the operations of the XMPP A-record step: refused naming
 /// the step and the field; nothing reaches DNS.
 #[test]
 fn a_saved_plan_with_an_edited_operation_is_refused() {
-    let (dir, env, path) = saved("edge-failover");
-    let zone = std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap();
-    let mut plan = read(&path);
-    let i = index_of(&plan, Action::SetXmppARecord);
-    let Operation::ReplaceRrset { data, .. } = &mut plan.steps[i].operations[0] else {
-        panic!("{:?}", plan.steps[i]);
-    };
-    data[0] = RecordData::A("203.0.113.66".into());
-    write_resealed(&path, plan);
-
-    let out = apply_saved(&path, &env, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(
-            "step 11 (set-xmpp-a-record), `operations[0].data[0].address`: \"203.0.113.66\" against \"131.107.155.10\""
-        ),
-        "{stderr}"
+    edited_saved_plan_is_refused(
+        "edge-failover",
+        |plan| {
+            let i = index_of(plan, Action::SetXmppARecord);
+            let Operation::ReplaceRrset { data, .. } = &mut plan.steps[i].operations[0] else {
+                panic!("{:?}", plan.steps[i]);
+            };
+            data[0] = RecordData::A("203.0.113.66".into());
+        },
+        "step 11 (set-xmpp-a-record), `operations[0].data[0].address`: \"203.0.113.66\" against \"131.107.155.10\"",
     );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap(),
-        zone
-    );
-    assert!(no_writes(dir.path()));
-    still_serves(dir.path(), &env);
 }
 
 /// A change the policies judge, edited so that federation stays on the
 /// failover pool in the plan's own prediction: refused, naming it.
 #[test]
 fn a_saved_plan_with_an_edited_change_is_refused() {
-    let (dir, env, path) = saved("edge-failover");
-    let mut plan = read(&path);
-    let i = index_of(&plan, Action::SetFederationEdge);
-    plan.steps[i].changes.remove(0);
-    write_resealed(&path, plan);
-
-    let out = apply_saved(&path, &env, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("step 3 (set-federation-edge), `changes[0].edge_pool`"),
-        "{stderr}"
+    edited_saved_plan_is_refused(
+        "edge-failover",
+        |plan| {
+            let i = index_of(plan, Action::SetFederationEdge);
+            plan.steps[i].changes.remove(0);
+        },
+        "step 3 (set-federation-edge), `changes[0].edge_pool`",
     );
-    assert!(no_writes(dir.path()));
-    still_serves(dir.path(), &env);
 }
 
 /// The XMPP SRV written before the A record it targets (the order the DNS
 /// rules forbid): refused, naming the first step that moved.
 #[test]
 fn a_saved_plan_with_reordered_steps_is_refused() {
-    let (dir, env, path) = saved("edge-failover");
-    let mut plan = read(&path);
-    let a = index_of(&plan, Action::SetXmppARecord);
-    let srv = index_of(&plan, Action::EnsureXmppSrv);
-    plan.steps.swap(a, srv);
-    write_resealed(&path, plan);
-
-    let out = apply_saved(&path, &env, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("step 12 (ensure-xmpp-srv), `action`"),
-        "{stderr}"
+    edited_saved_plan_is_refused(
+        "edge-failover",
+        |plan| {
+            let a = index_of(plan, Action::SetXmppARecord);
+            let srv = index_of(plan, Action::EnsureXmppSrv);
+            plan.steps.swap(a, srv);
+        },
+        "step 12 (ensure-xmpp-srv), `action`",
     );
-    assert!(no_writes(dir.path()));
-    still_serves(dir.path(), &env);
 }
 
 /// A plan judged without an override is not applied with one added: the
@@ -274,18 +261,7 @@ fn an_unsafe_change_made_by_hand_before_resume_halts_it() {
     // Operations 1–4 are A0's and A1's; the fifth is A2's topology edit.
     let out = run(&["apply", "--yes"], &env, Some("op-after-effect:5"));
     assert!(out.status.code().is_none(), "{}", text(&out.stderr));
-    let servers = dir.path().join("servers/servers.json");
-    let s = std::fs::read_to_string(&servers).unwrap();
-    let edge3 = s.find("edge3.contoso.com").unwrap();
-    std::fs::write(
-        &servers,
-        format!(
-            "{}{}",
-            s[..edge3].replace("\"running\"", "\"stopped\""),
-            &s[edge3..]
-        ),
-    )
-    .unwrap();
+    let original = set_services(dir.path(), &["edge1", "edge2"], "stopped");
     let before = files(dir.path());
 
     let out = run(&["resume"], &env, None);
@@ -300,10 +276,32 @@ fn an_unsafe_change_made_by_hand_before_resume_halts_it() {
     snapshot(dir.path(), "resume-unsafe-change", &stderr);
     assert_eq!(files(dir.path()), before, "resume acted on an unsafe state");
     // Put back, the run resumes to the end.
-    std::fs::write(&servers, s).unwrap();
+    std::fs::write(dir.path().join("servers/servers.json"), original).unwrap();
     let out = run(&["resume"], &env, None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(run(&["verify"], &env, None).status.success());
+}
+
+/// Set every service of `machines` (`edge1` for `edge1.contoso.com`) to
+/// `state` in the lab's `servers/servers.json`, by hand; the file as it was.
+fn set_services(dir: &Path, machines: &[&str], state: &str) -> String {
+    let path = dir.join("servers/servers.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let mut servers: serde_json::Value = serde_json::from_str(&original).unwrap();
+    for machine in servers["machines"].as_array_mut().unwrap() {
+        let name = machine["fqdn"].as_str().unwrap().to_owned();
+        if machines.iter().any(|m| name == format!("{m}.contoso.com")) {
+            for service in machine["services"].as_array_mut().unwrap() {
+                service["state"] = state.into();
+            }
+        }
+    }
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&servers).unwrap() + "\n",
+    )
+    .unwrap();
+    original
 }
 
 fn applied(scenario: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -450,11 +448,7 @@ fn verify_without_a_goal_reports_the_broken_safety_invariant() {
         .unwrap();
     std::fs::write(&path, two).unwrap();
     // Services up everywhere, so no pool stands out as the failed one.
-    let servers = dir.path().join("servers/servers.json");
-    let s = std::fs::read_to_string(&servers)
-        .unwrap()
-        .replace("\"stopped\"", "\"running\"");
-    std::fs::write(&servers, s).unwrap();
+    set_services(dir.path(), &["edge1", "edge2", "edge3"], "running");
     let pools = dir.path().join("store/store.json");
     let p = std::fs::read_to_string(&pools)
         .unwrap()
@@ -594,22 +588,16 @@ fn a_journaled_plan_with_an_edited_operation_is_refused_before_its_step() {
 fn a_new_plan_over_an_unfinished_run_restores_the_original_ttls() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-failover");
-    assert!(run(&["apply", "--yes"], &env, Some("after-outcome:1")).status.code().is_none());
+    assert!(
+        run(&["apply", "--yes"], &env, Some("after-outcome:1"))
+            .status
+            .code()
+            .is_none()
+    );
     // Someone stops edge3 meanwhile: resume halts on the drift.
-    let servers = dir.path().join("servers/servers.json");
-    let original = std::fs::read_to_string(&servers).unwrap();
-    let edge3 = original.find("edge3.contoso.com").unwrap();
-    std::fs::write(
-        &servers,
-        format!(
-            "{}{}",
-            &original[..edge3],
-            original[edge3..].replace("\"running\"", "\"stopped\"")
-        ),
-    )
-    .unwrap();
+    let original = set_services(dir.path(), &["edge3"], "stopped");
     assert_eq!(run(&["resume"], &env, None).status.code(), Some(1));
-    std::fs::write(&servers, original).unwrap();
+    std::fs::write(dir.path().join("servers/servers.json"), original).unwrap();
 
     let out = run(&["apply", "--yes"], &env, None);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -632,7 +620,14 @@ fn a_refused_override_and_a_refused_plugin_are_audited() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-failover");
     let out = run(
-        &["apply", "--yes", "--override", "federation.single-pool", "--reason", "trust me"],
+        &[
+            "apply",
+            "--yes",
+            "--override",
+            "federation.single-pool",
+            "--reason",
+            "trust me",
+        ],
         &env,
         None,
     );

@@ -507,16 +507,7 @@ pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
         });
     }
     // Sites the topology has but the store did not list: no routes.
-    for t in topology.sites() {
-        if !sites.iter().any(|s| s.name.eq_ignore_ascii_case(&t.name)) {
-            sites.push(SiteRoutes {
-                name: t.name.clone(),
-                federation_route: None,
-                xmpp_route: None,
-            });
-        }
-    }
-    sites.sort_by(|a, b| a.name.cmp(&b.name));
+    with_topology_sites(&mut sites, &topology);
 
     let replicas: BTreeMap<String, bool> = observation
         .replicas
@@ -608,6 +599,21 @@ pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
         topology,
         deployment,
     })
+}
+
+/// Add the sites `topology` has and `sites` does not (with no routes), and
+/// sort them by name.
+fn with_topology_sites(sites: &mut Vec<SiteRoutes>, topology: &Topology) {
+    for t in topology.sites() {
+        if !sites.iter().any(|s| s.name.eq_ignore_ascii_case(&t.name)) {
+            sites.push(SiteRoutes {
+                name: t.name.clone(),
+                federation_route: None,
+                xmpp_route: None,
+            });
+        }
+    }
+    sites.sort_by(|a, b| a.name.cmp(&b.name));
 }
 
 /// The Edge pools a topology defines, sorted by FQDN: what the topology says
@@ -707,16 +713,7 @@ pub fn describe(topology: &Topology, state: &Deployment) -> Deployment {
             })
     });
     let mut sites = state.sites.clone();
-    for t in topology.sites() {
-        if !sites.iter().any(|s| s.name.eq_ignore_ascii_case(&t.name)) {
-            sites.push(SiteRoutes {
-                name: t.name.clone(),
-                federation_route: None,
-                xmpp_route: None,
-            });
-        }
-    }
-    sites.sort_by(|a, b| a.name.cmp(&b.name));
+    with_topology_sites(&mut sites, topology);
     Deployment {
         sites,
         edge_pools,
