@@ -595,6 +595,14 @@ pub fn explain_halt(run: i64, halt: &Halt, resume_hint: &str) -> String {
             }
         }
     }
-    let _ = writeln!(out, "run {run} is halted; {resume_hint}");
+    if let Halt::Document { .. } = halt {
+        // Resuming would meet the same draft: the way on is a new plan.
+        let _ = writeln!(
+            out,
+            "run {run} is halted; its plan cannot be carried out as it is: `failback apply` makes a new plan over it (it restores the TTLs this run lowered)"
+        );
+    } else {
+        let _ = writeln!(out, "run {run} is halted; {resume_hint}");
+    }
     out
 }
