@@ -651,3 +651,44 @@ fn a_refused_override_and_a_refused_plugin_are_audited() {
     assert!(no_writes(dir.path()));
     assert!(run(&["audit", "verify"], &env, None).status.success());
 }
+
+/// A run stopped between a publish and its enable: the policy model cannot
+/// judge that state as it is (its `draft_pending` would read the published
+/// document as an unpublished draft), so resume checks that the state is
+/// exactly the step's own partial effect, judges the state before the step
+/// with the rest of the plan, and finishes the step: enable, not publish again.
+#[test]
+fn a_run_stopped_between_publish_and_enable_resumes_with_the_narrower_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    // Operations 1–7 are A0's, A1's and A2's; the eighth is A3's publish.
+    assert!(
+        run(&["apply", "--yes"], &env, Some("op-after-effect:8"))
+            .status
+            .code()
+            .is_none()
+    );
+    let store: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("store/store.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (store["version"].as_u64(), store["enabled"].as_bool()),
+        (Some(8), Some(false))
+    );
+
+    let out = run(&["resume"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let allowed = decisions(dir.path(), "allow");
+    assert!(
+        allowed.iter().any(|d| d["step"] == 4
+            && d["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("between publish and enable")),
+        "{allowed:?}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("writes/lab-store.log")).unwrap();
+    assert_eq!(log.matches("publish-topology").count(), 1, "{log}");
+    assert!(run(&["verify"], &env, None).status.success());
+}
