@@ -60,15 +60,7 @@ impl Session {
         let root = root
             .canonicalize()
             .with_context(|| format!("cannot resolve `{}`", root.display()))?;
-        // Read once: what is checked is what is digested.
-        let bytes = dir
-            .read(file)
-            .map_err(|e| anyhow::anyhow!("cannot read `{file}`: {e}"))
-            .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
-        let environment_sha256 = Digest::of(&bytes);
-        let environment = std::str::from_utf8(&bytes)
-            .map_err(|_| anyhow::anyhow!("the file is not UTF-8 text"))
-            .and_then(|text| Environment::parse(text).map_err(Into::into))
+        let (environment, environment_sha256) = Environment::load_digested(&dir, file)
             .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
 
         let sink = sink.unwrap_or_else(|| Arc::new(NullAuditSink));

@@ -354,9 +354,15 @@ impl Environment {
     /// Read and check the environment file `file` (usually [`ENVIRONMENT_FILE`])
     /// of the environment directory `dir`.
     pub fn load(dir: &Dir, file: &str) -> Result<Self, EnvironmentError> {
+        Self::load_digested(dir, file).map(|(environment, _)| environment)
+    }
+
+    /// [`Environment::load`], with the sha256 of the file's bytes as they were
+    /// read: what is checked is what is digested (a plan's provenance).
+    pub fn load_digested(dir: &Dir, file: &str) -> Result<(Self, Digest), EnvironmentError> {
         let path = RelativePath::new(file)?;
         let text = read_text(dir, &path)?;
-        Self::parse(&text)
+        Ok((Self::parse(&text)?, Digest::of(text.as_bytes())))
     }
 
     /// Check the text of an environment file.
