@@ -4,9 +4,9 @@
 //! timed); the compiled-component cache is warm after the warm-up.
 //!
 //! `FAILBACK_BENCH_BEFORE=<another failback binary>` measures that binary in the
-//! same run (`apply/before`) beside this package's (`apply/after`): the ratio of
-//! the two is what means something on a shared machine. Results and the command
-//! are in BENCHMARKS.md.
+//! same run (`apply/before`) beside this package's (`apply/after`, or
+//! `FAILBACK_BENCH_AFTER`): the ratio of the two is what means something on a
+//! shared machine. Results and the command are in BENCHMARKS.md.
 
 #![allow(
     clippy::unwrap_used,
@@ -83,7 +83,12 @@ fn lab(bin: &Path, cache: &Path) -> Lab {
 }
 
 fn benches(c: &mut Criterion) {
-    let after = PathBuf::from(env!("CARGO_BIN_EXE_failback"));
+    // This package's binary, or another one built elsewhere (the harness only
+    // spawns processes, so it may itself be built without optimisation).
+    let after = std::env::var_os("FAILBACK_BENCH_AFTER").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_failback")),
+        PathBuf::from,
+    );
     let mut binaries = vec![("after", after)];
     if let Some(before) = std::env::var_os("FAILBACK_BENCH_BEFORE") {
         binaries.insert(0, ("before", PathBuf::from(before)));
