@@ -40,6 +40,10 @@ pub struct AuditRecord {
     /// The plugin (or policy module) name.
     pub plugin: String,
     pub digest: Digest,
+    /// Who vouches for the component (`crate::trust::Signer`): a key's
+    /// fingerprint, `built-in`, `unsigned` or `development build (unsigned)`;
+    /// `None` for a refusal before that was known.
+    pub signer: Option<String>,
     /// The WIT function (`dns.list-records`), or `load` for a denial at load time.
     pub function: String,
     pub duration: Duration,

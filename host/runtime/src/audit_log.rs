@@ -464,6 +464,7 @@ mod tests {
                 at: UNIX_EPOCH,
                 plugin: "lab-dns".into(),
                 digest: Digest::of(b"x"),
+                signer: Some("built-in".into()),
                 function: format!("dns.list-records {i}"),
                 duration: std::time::Duration::from_micros(5),
                 outcome: Outcome::Ok,

@@ -36,6 +36,7 @@ use crate::digest::Digest;
 use crate::environment::ResolvedValue;
 use crate::manifest::Limits;
 use crate::plugin::PluginError;
+use crate::trust::Signer;
 use crate::wit::v0_1_0::base::failback::plugin::{host, types};
 
 /// How much of a trapping guest's stderr the host keeps for the error, after
@@ -494,6 +495,8 @@ pub(crate) struct Shared {
 pub(crate) struct Guest {
     pub(crate) name: Arc<str>,
     pub(crate) digest: Digest,
+    /// Who vouches for the component, on every audit record of it.
+    pub(crate) signer: Arc<Signer>,
     pub(crate) limits: Limits,
     pub(crate) sandbox: Sandbox,
     pub(crate) config: Arc<BTreeMap<String, ResolvedValue>>,
@@ -552,6 +555,7 @@ impl Guest {
             at,
             plugin: self.name.to_string(),
             digest: self.digest,
+            signer: Some(self.signer.to_string()),
             function: function.to_owned(),
             duration: started.elapsed(),
             outcome,

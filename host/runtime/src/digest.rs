@@ -18,6 +18,12 @@ impl Digest {
         Self(Sha256::digest(bytes).into())
     }
 
+    /// The digest whose raw bytes are `bytes`.
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The raw digest.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8; 32] {

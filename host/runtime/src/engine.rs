@@ -4,8 +4,11 @@
 //! slots), epoch interruption (a ticker thread advances the epoch; each call has
 //! a deadline), asynchronous calls (so that a wait in a host call ends at the
 //! deadline too) and no component-model concurrency. Loading a plugin checks its
-//! component and its manifest against the digests the environment pins, its
-//! grants against its manifest ([`crate::capability`]), loads its compiled form
+//! component against the digest the environment pins, reads its manifest from
+//! inside it ([`crate::package`]) or, for a development build, from the file
+//! the environment pins beside it, judges who signed it against the trust
+//! policy ([`crate::trust`]), checks its grants against its manifest
+//! ([`crate::capability`]), loads its compiled form
 //! through the cache ([`crate::cache`], which audits an entry it refuses) and
 //! pre-instantiates it once; each call then instantiates it in a fresh store
 //! ([`crate::call`]).
@@ -28,9 +31,12 @@ use crate::call::{CallState, Guest, Redactor, Shared, link_plugin, link_policy};
 use crate::capability::{self, CapabilityError, Sandbox};
 use crate::digest::Digest;
 use crate::environment::{
-    Environment, EnvironmentError, ManifestSource, PluginBinding, read_bytes,
+    Environment, EnvironmentError, ManifestSource, PluginBinding, RelativePath, read_bytes,
 };
-use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind};
+use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind, Role};
+use crate::package::{self, PackError};
+use crate::signature::{self, MAX_SIGNATURE_BYTES, SignatureError};
+use crate::trust::{Origin, Signer, TrustError, TrustPolicy};
 use crate::plugin::{
     DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
 };
@@ -80,6 +86,23 @@ pub enum LoadError {
     Environment(#[from] EnvironmentError),
     #[error("manifest `{path}`: {source}")]
     Manifest { path: String, source: ManifestError },
+    #[error("component `{path}`: {source}")]
+    Package { path: String, source: PackError },
+    #[error(
+        "component `{path}` of plugin `{kind}` carries no manifest, and the binding names none: pack it (`failback plugin pack`), or pin a development build's `manifest` and `manifest-sha256`"
+    )]
+    NoManifest { kind: PluginKind, path: String },
+    #[error(
+        "component `{path}` carries its own manifest, and the binding names another (`{manifest}`): drop the binding's `manifest` and `manifest-sha256`"
+    )]
+    TwoManifests { path: String, manifest: String },
+    #[error("signature of `{path}`: {source}")]
+    Signature {
+        path: String,
+        source: SignatureError,
+    },
+    #[error("{0}")]
+    Trust(#[from] TrustError),
     #[error(
         "component `{path}` of plugin `{kind}` has sha256 `{actual}`, but the environment expects `{expected}`: refusing to run it"
     )]
@@ -106,10 +129,10 @@ pub enum LoadError {
         manifest: String,
         actual: Digest,
     },
-    #[error("plugin `{plugin}` implements `{world}`, not the `{kind}` world it is bound to")]
+    #[error("`{plugin}` implements `{world}`, not the `{kind}` world it is bound to")]
     WrongWorld {
         plugin: String,
-        kind: PluginKind,
+        kind: Role,
         world: String,
     },
     #[error("{0}")]
@@ -258,6 +281,7 @@ impl Runtime {
                 at: std::time::SystemTime::now(),
                 plugin: format!("component {digest}"),
                 digest,
+                signer: None,
                 function: "load".to_owned(),
                 duration: Duration::ZERO,
                 outcome: Outcome::Denied(format!(
@@ -269,12 +293,13 @@ impl Runtime {
         Ok(loaded)
     }
 
-    /// Load every plugin `environment` binds. `dir` is the environment
-    /// directory; `env` looks up the host's environment variables for
-    /// `{ env = … }` secrets.
+    /// Load every plugin `environment` binds, each judged by `trust`. `dir` is
+    /// the environment directory; `env` looks up the host's environment
+    /// variables for `{ env = … }` secrets.
     pub fn load_plugins(
         &self,
         environment: &Environment,
+        trust: &TrustPolicy,
         dir: &Dir,
         cache: &ComponentCache,
         env: &dyn Fn(&str) -> Option<String>,
@@ -282,7 +307,7 @@ impl Runtime {
         capability::check_environment(environment)?;
         let mut plugins = Plugins::default();
         for binding in environment.plugins.values() {
-            let plugin = self.load_plugin(binding, dir, cache, env)?;
+            let plugin = self.load_plugin(binding, trust, dir, cache, env)?;
             match binding.kind {
                 PluginKind::DnsProvider => {
                     plugins.dns_provider = Some(DnsProvider::new(plugin)?);
@@ -300,13 +325,15 @@ impl Runtime {
         Ok(plugins)
     }
 
-    /// Load the plugin of one binding: check its component and manifest
-    /// against the digests the binding pins, then its grants; open the granted
-    /// directories; compile it through the cache and pre-instantiate it. Wrap
-    /// the result in its kind's typed API ([`DnsProvider::new`], ...).
+    /// Load the plugin of one binding: check its component against the
+    /// digest the binding pins, read its manifest (inside it, or the pinned
+    /// file beside it), judge its signer by `trust`, then its grants; open the
+    /// granted directories; compile it through the cache and pre-instantiate
+    /// it. Wrap the result in its kind's typed API ([`DnsProvider::new`], ...).
     pub fn load_plugin(
         &self,
         binding: &PluginBinding,
+        trust: &TrustPolicy,
         dir: &Dir,
         cache: &ComponentCache,
         env: &dyn Fn(&str) -> Option<String>,
@@ -323,26 +350,65 @@ impl Runtime {
             self.deny(binding.kind.name(), actual, &error);
             return Err(error);
         }
-        let manifest = self.pinned_manifest(binding, dir, actual)?;
-        let manifest_path = binding.manifest.to_string();
-        if manifest.sha256 != Some(actual) {
-            let error = LoadError::ManifestDigest {
-                path: manifest_path,
-                manifest: manifest
-                    .sha256
-                    .map_or_else(|| "(none)".to_owned(), |d| d.to_string()),
-                actual,
-            };
-            self.deny(&manifest.name, actual, &error);
-            return Err(error);
-        }
-        if manifest.kind != binding.kind {
+        let path = binding.path.to_string();
+        let carried = package::embedded_manifest(&bytes)
+            .map_err(|source| LoadError::Package {
+                path: path.clone(),
+                source,
+            })
+            .inspect_err(|error| self.deny(binding.kind.name(), actual, error))?;
+        let (manifest, origin) = match (&binding.manifest, carried) {
+            (ManifestSource::Embedded, Some(manifest)) => (manifest, Origin::Component),
+            (ManifestSource::Embedded, None) => {
+                let error = LoadError::NoManifest {
+                    kind: binding.kind,
+                    path,
+                };
+                self.deny(binding.kind.name(), actual, &error);
+                return Err(error);
+            }
+            (ManifestSource::File { path: manifest, .. }, Some(_)) => {
+                let error = LoadError::TwoManifests {
+                    path,
+                    manifest: manifest.to_string(),
+                };
+                self.deny(binding.kind.name(), actual, &error);
+                return Err(error);
+            }
+            (ManifestSource::File { .. }, None) => {
+                let manifest = self.pinned_manifest(binding, dir, actual)?;
+                if manifest.sha256 != Some(actual) {
+                    let error = LoadError::ManifestDigest {
+                        path: binding.manifest.to_string(),
+                        manifest: manifest
+                            .sha256
+                            .map_or_else(|| "(none)".to_owned(), |d| d.to_string()),
+                        actual,
+                    };
+                    self.deny(&manifest.name, actual, &error);
+                    return Err(error);
+                }
+                (manifest, Origin::Development)
+            }
+        };
+        if manifest.plugin_kind() != Some(binding.kind) {
             return Err(LoadError::WrongWorld {
                 plugin: manifest.name,
-                kind: binding.kind,
+                kind: Role::Plugin(binding.kind),
                 world: manifest.world,
             });
         }
+        let signer = self
+            .judge(
+                &manifest.name,
+                Role::Plugin(binding.kind),
+                &bytes,
+                actual,
+                origin,
+                binding.signature.as_ref().map(|p| (dir, p)),
+                trust,
+            )
+            .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
         let limits = binding.limits.apply(manifest.limits)?;
         let granted = capability::check(&manifest.name, &manifest.capabilities, &binding.grants)
             .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
@@ -353,6 +419,7 @@ impl Runtime {
         let guest = Guest {
             name: Arc::from(manifest.name.as_str()),
             digest: actual,
+            signer: Arc::new(signer),
             limits,
             sandbox,
             redactor: Redactor::new(&config),
@@ -367,7 +434,7 @@ impl Runtime {
                 plugin: manifest.name.clone(),
                 message: format!("{e:#}"),
             })?;
-        Ok(Plugin::new(guest, manifest, pre))
+        Ok(Plugin::new(binding.kind, guest, manifest, pre))
     }
 
     /// The manifest `binding` names, read only when its sha256 is the one the
@@ -379,7 +446,12 @@ impl Runtime {
         dir: &Dir,
         component: Digest,
     ) -> Result<Manifest, LoadError> {
-        let ManifestSource::File { path, sha256 } = &binding.manifest;
+        let ManifestSource::File { path, sha256 } = &binding.manifest else {
+            return Err(LoadError::NoManifest {
+                kind: binding.kind,
+                path: binding.path.to_string(),
+            });
+        };
         let text = read_bytes(dir, path, crate::environment::MAX_TEXT_FILE_BYTES)?;
         let actual = Digest::of(&text);
         if actual != *sha256 {
@@ -401,8 +473,11 @@ impl Runtime {
         Manifest::parse(&text).map_err(manifest)
     }
 
-    /// Load a policy module from its component `bytes`, under `name`. It gets no
-    /// capability at all: it links against the policy imports only
+    /// Load a policy module from its component `bytes`, under `name`, judged by
+    /// `trust` (with its `detached` signature, if any). Its limits are those
+    /// of the manifest it carries, else `limits` (the gate's:
+    /// [`crate::manifest::POLICY_LIMITS`]). It
+    /// gets no capability at all: it links against the policy imports only
     /// ([`crate::call::link_policy`]), with an empty context whose clocks and
     /// random numbers are fixed, and no configuration.
     pub fn load_policy(
@@ -411,8 +486,38 @@ impl Runtime {
         bytes: &[u8],
         cache: &ComponentCache,
         limits: Limits,
+        trust: &TrustPolicy,
+        detached: Option<&[u8]>,
     ) -> Result<PolicyModule, LoadError> {
         let digest = Digest::of(bytes);
+        let manifest = package::embedded_manifest(bytes)
+            .map_err(|source| LoadError::Package {
+                path: name.to_owned(),
+                source,
+            })
+            .inspect_err(|error| self.deny(name, digest, error))?;
+        if let Some(manifest) = &manifest
+            && manifest.role != Role::Policy
+        {
+            return Err(LoadError::WrongWorld {
+                plugin: name.to_owned(),
+                kind: Role::Policy,
+                world: manifest.world.clone(),
+            });
+        }
+        let limits = manifest.as_ref().map_or(limits, |m| m.limits);
+        let signer = if trust.is_built_in(digest) {
+            Signer::BuiltIn
+        } else {
+            let signatures = signature::check(bytes, detached, &trust.keys_for(Role::Policy))
+                .map_err(|source| LoadError::Signature {
+                    path: name.to_owned(),
+                    source,
+                })?;
+            trust
+                .judge(name, Role::Policy, digest, Origin::Component, &signatures)
+                .inspect_err(|error| self.deny(name, digest, error))?
+        };
         let (component, _) = self.compile_verified(cache, digest, bytes)?;
         let pre = self
             .shared
@@ -425,6 +530,7 @@ impl Runtime {
         let guest = Guest {
             name: Arc::from(name),
             digest,
+            signer: Arc::new(signer),
             limits,
             sandbox: Sandbox::policy(),
             config: Arc::new(BTreeMap::new()),
@@ -434,12 +540,47 @@ impl Runtime {
         PolicyModule::new(guest, pre)
     }
 
+    /// Who vouches for the component `bytes` (of `digest`, named `subject`,
+    /// of `role`, from `origin`), with its detached signature at `detached`
+    /// if any: its signatures checked against the keys `trust` has for
+    /// `role`, then judged. A built-in component or a development build is
+    /// judged without reading a signature.
+    #[expect(clippy::too_many_arguments, reason = "one judgement, its inputs named")]
+    fn judge(
+        &self,
+        subject: &str,
+        role: Role,
+        bytes: &[u8],
+        digest: Digest,
+        origin: Origin,
+        detached: Option<(&Dir, &RelativePath)>,
+        trust: &TrustPolicy,
+    ) -> Result<Signer, LoadError> {
+        let unread = signature::Signatures {
+            claimed: Vec::new(),
+            verified: Vec::new(),
+        };
+        if trust.is_built_in(digest) || origin == Origin::Development {
+            return Ok(trust.judge(subject, role, digest, origin, &unread)?);
+        }
+        let detached = detached
+            .map(|(dir, path)| read_bytes(dir, path, MAX_SIGNATURE_BYTES))
+            .transpose()?;
+        let signatures = signature::check(bytes, detached.as_deref(), &trust.keys_for(role))
+            .map_err(|source| LoadError::Signature {
+                path: subject.to_owned(),
+                source,
+            })?;
+        Ok(trust.judge(subject, role, digest, origin, &signatures)?)
+    }
+
     /// Audit a refusal to load.
     fn deny(&self, plugin: &str, digest: Digest, error: &dyn std::fmt::Display) {
         self.shared.audit.record(AuditRecord {
             at: std::time::SystemTime::now(),
             plugin: plugin.to_owned(),
             digest,
+            signer: None,
             function: "load".to_owned(),
             duration: Duration::ZERO,
             outcome: Outcome::Denied(error.to_string()),

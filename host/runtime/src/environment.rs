@@ -19,6 +19,8 @@ use serde::Deserialize;
 
 use crate::digest::{Digest, DigestParseError};
 use crate::manifest::{Limits, ManifestError, Mode, PluginKind, RawLimits, is_name};
+use crate::signature::KeyError;
+use crate::trust::{RawTrust, TrustBindings};
 
 /// The environment file's usual name.
 pub const ENVIRONMENT_FILE: &str = "failback.toml";
@@ -37,6 +39,8 @@ pub struct Environment {
     pub plugins: BTreeMap<PluginKind, PluginBinding>,
     /// The `[policies]` table, unchecked: the policy gate reads it.
     pub policies: Option<toml::Table>,
+    /// The `[trust]` table: which keys sign what may run.
+    pub trust: TrustBindings,
 }
 
 /// One `[plugins.<kind>]` table.
@@ -49,6 +53,8 @@ pub struct PluginBinding {
     pub sha256: Digest,
     /// Where the manifest is, and what pins it.
     pub manifest: ManifestSource,
+    /// A detached signature of the component, if it has one.
+    pub signature: Option<RelativePath>,
     /// What the plugin reads through `config(key)`.
     pub config: BTreeMap<String, ConfigValue>,
     pub grants: Grants,
@@ -58,21 +64,22 @@ pub struct PluginBinding {
 
 /// Where a plugin's manifest comes from, and what pins it: the manifest says
 /// what the plugin may ask for, so it is bound as firmly as the component.
-///
-/// Today a manifest is a separate file pinned by its own sha256. A manifest
-/// carried inside the component (a custom section, covered by the component's
-/// digest) is the other source the vendor path adds; a separate pinned file
-/// stays for unsigned development builds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestSource {
+    /// Inside the component (`failback plugin pack`, [`crate::package`]): the
+    /// component's sha256, and its signature, cover it. A binding without
+    /// `manifest-sha256`.
+    Embedded,
     /// A `plugin.toml` beside the component, read only when its sha256 is
-    /// `sha256` (`manifest` and `manifest-sha256` in the binding).
+    /// `sha256` (`manifest` and `manifest-sha256` in the binding): a
+    /// development build, which no signature covers.
     File { path: RelativePath, sha256: Digest },
 }
 
 impl fmt::Display for ManifestSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Embedded => f.write_str("the manifest inside the component"),
             Self::File { path, .. } => write!(f, "{path}"),
         }
     }
@@ -241,9 +248,11 @@ pub enum EnvironmentError {
     #[error("path `{0}` must be relative to the environment directory and must not contain `..`")]
     Path(String),
     #[error(
-        "plugin `{kind}` pins no `manifest-sha256`: its manifest must be pinned like its component (`failback plugin export` prints the line)"
+        "plugin `{kind}` names a `manifest` file but pins no `manifest-sha256`: a manifest beside its component must be pinned like the component (or pack it into the component with `failback plugin pack` and drop the line)"
     )]
     ManifestUnpinned { kind: PluginKind },
+    #[error("`[trust]`: key `{line}`: {source}")]
+    TrustKey { line: String, source: KeyError },
     #[error("`{path}` of plugin `{kind}`: {source}")]
     Digest {
         kind: PluginKind,
@@ -285,6 +294,7 @@ struct RawEnvironment {
     #[serde(default)]
     plugins: BTreeMap<String, RawBinding>,
     policies: Option<toml::Table>,
+    trust: Option<RawTrust>,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +312,7 @@ struct RawBinding {
     manifest: Option<String>,
     #[serde(rename = "manifest-sha256")]
     manifest_sha256: Option<String>,
+    signature: Option<String>,
     #[serde(default)]
     config: BTreeMap<String, RawConfigValue>,
     #[serde(default)]
@@ -381,6 +392,11 @@ impl Environment {
             zone: raw.environment.zone,
             plugins,
             policies: raw.policies,
+            trust: raw
+                .trust
+                .map(TrustBindings::parse)
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }
@@ -395,26 +411,34 @@ fn check_binding(kind: PluginKind, raw: RawBinding) -> Result<PluginBinding, Env
             path: raw.path.clone(),
             source,
         })?;
-    let manifest_path = match raw.manifest {
-        Some(manifest) => RelativePath::new(&manifest)?,
-        None => {
-            let stem = raw.path.strip_suffix(".wasm").unwrap_or(&raw.path);
-            RelativePath::new(&format!("{stem}.plugin.toml"))?
+    let manifest = match (raw.manifest, raw.manifest_sha256) {
+        (None, None) => ManifestSource::Embedded,
+        (Some(_), None) => return Err(EnvironmentError::ManifestUnpinned { kind }),
+        (manifest, Some(manifest_sha256)) => {
+            let path = match manifest {
+                Some(manifest) => RelativePath::new(&manifest)?,
+                None => {
+                    let stem = raw.path.strip_suffix(".wasm").unwrap_or(&raw.path);
+                    RelativePath::new(&format!("{stem}.plugin.toml"))?
+                }
+            };
+            ManifestSource::File {
+                sha256: manifest_sha256
+                    .parse()
+                    .map_err(|source| EnvironmentError::Digest {
+                        kind,
+                        path: path.to_string(),
+                        source,
+                    })?,
+                path,
+            }
         }
     };
-    let manifest_sha256 = raw
-        .manifest_sha256
-        .ok_or(EnvironmentError::ManifestUnpinned { kind })?;
-    let manifest = ManifestSource::File {
-        sha256: manifest_sha256
-            .parse()
-            .map_err(|source| EnvironmentError::Digest {
-                kind,
-                path: manifest_path.to_string(),
-                source,
-            })?,
-        path: manifest_path,
-    };
+    let signature = raw
+        .signature
+        .as_deref()
+        .map(RelativePath::new)
+        .transpose()?;
     let mut config = BTreeMap::new();
     for (key, value) in raw.config {
         if !is_name(&key) {
@@ -470,6 +494,7 @@ fn check_binding(kind: PluginKind, raw: RawBinding) -> Result<PluginBinding, Env
         path,
         sha256,
         manifest,
+        signature,
         config,
         grants,
         limits: LimitOverrides {
@@ -623,11 +648,45 @@ mod tests {
     }
 
     #[test]
-    fn a_binding_without_a_pinned_manifest_is_refused() {
-        let text = DOCUMENTED.replace("manifest-sha256 =", "# manifest-sha256 =");
+    fn a_manifest_file_without_its_pin_is_refused() {
+        let text = DOCUMENTED
+            .replace("manifest-sha256 =", "manifest = \"plugins/m.toml\"\n# manifest-sha256 =");
         let error = Environment::parse(&text).unwrap_err();
         assert!(matches!(error, EnvironmentError::ManifestUnpinned { .. }));
         assert!(error.to_string().contains("manifest-sha256"), "{error}");
+    }
+
+    #[test]
+    fn a_binding_without_a_manifest_reads_the_one_inside_the_component() {
+        let text = DOCUMENTED.replace("manifest-sha256 =", "# manifest-sha256 =");
+        let env = Environment::parse(&text).unwrap();
+        let dns = &env.plugins[&PluginKind::DnsProvider];
+        assert_eq!(dns.manifest, ManifestSource::Embedded);
+    }
+
+    #[test]
+    fn trust_keys_are_read_inline_and_scoped() {
+        let key = crate::signature::SigningKey::from_seed([3; 32], "vendor");
+        let line = key.public_line().unwrap();
+        let text = format!(
+            "{DOCUMENTED}\n[trust]\nrequire-signatures = true\nkeys = [{line:?}, {{ file = \"keys/v.pub\" }}]\n\
+             [trust.policy]\nkeys = [{line:?}]\n"
+        );
+        let env = Environment::parse(&text).unwrap();
+        assert!(env.trust.require_signatures);
+        assert_eq!(env.trust.keys.len(), 2);
+        assert_eq!(env.trust.scoped[&crate::manifest::Role::Policy].len(), 1);
+
+        let bad = format!("{DOCUMENTED}\n[trust]\nkeys = [\"ssh-ed25519 nonsense\"]\n");
+        assert!(matches!(
+            Environment::parse(&bad),
+            Err(EnvironmentError::TrustKey { .. })
+        ));
+        let unknown = format!("{DOCUMENTED}\n[trust.dns]\nkeys = []\n");
+        assert!(matches!(
+            Environment::parse(&unknown),
+            Err(EnvironmentError::Syntax(_))
+        ));
     }
 
     #[test]

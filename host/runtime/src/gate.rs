@@ -38,14 +38,12 @@ use crate::call::CallError;
 use crate::digest::{Digest, DigestParseError};
 use crate::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime};
 use crate::environment::{EnvironmentError, RelativePath, read_bytes};
-use crate::manifest::Limits;
 use crate::policy::{PolicyModule, types as wit};
+use crate::signature::MAX_SIGNATURE_BYTES;
+use crate::trust::TrustPolicy;
 
-/// Memory and time each policy call gets.
-pub const POLICY_LIMITS: Limits = Limits {
-    memory_mib: 128,
-    call_timeout_ms: 5_000,
-};
+/// Memory and time each policy call gets, unless the module's manifest says less.
+pub use crate::manifest::POLICY_LIMITS;
 
 /// The level a rule has when the environment does not bind it. Rules of
 /// modules the project does not ship are `mandatory`.
@@ -134,6 +132,8 @@ pub struct ModuleBinding {
     pub name: String,
     pub path: RelativePath,
     pub sha256: Digest,
+    /// A detached signature of the module, if it has one.
+    pub signature: Option<RelativePath>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +153,7 @@ struct RawModule {
     name: String,
     path: String,
     sha256: String,
+    signature: Option<String>,
 }
 
 fn yes() -> bool {
@@ -175,9 +176,13 @@ impl PolicyBindings {
             .modules
             .into_iter()
             .map(|m| {
+                let path = |p: &str| {
+                    RelativePath::new(p)
+                        .map_err(|e| GateError::Bindings(format!("module `{}`: {e}", m.name)))
+                };
                 Ok(ModuleBinding {
-                    path: RelativePath::new(&m.path)
-                        .map_err(|e| GateError::Bindings(format!("module `{}`: {e}", m.name)))?,
+                    path: path(&m.path)?,
+                    signature: m.signature.as_deref().map(path).transpose()?,
                     sha256: m.sha256.parse().map_err(|e: DigestParseError| {
                         GateError::Bindings(format!("module `{}`: {e}", m.name))
                     })?,
@@ -228,12 +233,13 @@ impl Gate {
         cache: &ComponentCache,
         standard: &[(&str, &[u8])],
         bindings: &PolicyBindings,
+        trust: &TrustPolicy,
         dir: &Dir,
     ) -> Result<Self, GateError> {
         let mut modules = Vec::new();
         if bindings.standard {
             for (name, bytes) in standard {
-                modules.push(load(runtime, cache, name, bytes)?);
+                modules.push(load(runtime, cache, name, bytes, trust, None)?);
             }
         }
         for binding in &bindings.modules {
@@ -252,7 +258,25 @@ impl Gate {
                     actual,
                 });
             }
-            modules.push(load(runtime, cache, &binding.name, &bytes)?);
+            let detached = binding
+                .signature
+                .as_ref()
+                .map(|path| {
+                    read_bytes(dir, path, MAX_SIGNATURE_BYTES).map_err(|source| GateError::Read {
+                        module: binding.name.clone(),
+                        path: path.to_string(),
+                        source,
+                    })
+                })
+                .transpose()?;
+            modules.push(load(
+                runtime,
+                cache,
+                &binding.name,
+                &bytes,
+                trust,
+                detached.as_deref(),
+            )?);
         }
 
         let mut rules: Vec<Rule> = Vec::new();
@@ -424,9 +448,11 @@ fn load(
     cache: &ComponentCache,
     name: &str,
     bytes: &[u8],
+    trust: &TrustPolicy,
+    detached: Option<&[u8]>,
 ) -> Result<PolicyModule, GateError> {
     runtime
-        .load_policy(name, bytes, cache, POLICY_LIMITS)
+        .load_policy(name, bytes, cache, POLICY_LIMITS, trust, detached)
         .map_err(|source| GateError::Load {
             module: name.to_owned(),
             source,

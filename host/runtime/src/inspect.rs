@@ -13,11 +13,9 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::digest::Digest;
 use crate::engine::Runtime;
-use crate::manifest::{Manifest, ManifestError, PLUGIN_PACKAGE_VERSION, PluginKind};
-
-/// The policy package version this runtime implements.
-const POLICY_PACKAGE_VERSION: &str = "0.1.0";
-
+use crate::manifest::{
+    Manifest, ManifestError, PLUGIN_PACKAGE_VERSION, POLICY_PACKAGE_VERSION, PluginKind,
+};
 /// What a component is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Inspection {

@@ -43,9 +43,13 @@ pub mod journal;
 pub mod lock;
 pub mod manifest;
 pub mod observe;
+pub mod package;
 mod plugin;
 mod policy;
+pub mod review;
+pub mod signature;
 pub mod state;
+pub mod trust;
 pub mod wit;
 
 pub use apply::{ApplyError, ApplyOptions, Ended, Event, Executor, FieldDiff, Halt, Progress};
@@ -63,7 +67,10 @@ pub use gate::{Gate, GateError, Overrides, PolicyBindings};
 pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use journal::{Journal, JournalError, RunRecord, RunState};
 pub use lock::{EnvironmentLock, Holder, LockError};
-pub use manifest::{Limits, Manifest, ManifestError, PluginKind};
+pub use manifest::{Limits, Manifest, ManifestError, PluginKind, Role};
+pub use package::{PackError, Packed, embedded_manifest, pack};
+pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
+pub use trust::{Signer, TrustError, TrustPolicy};
 pub use observe::{ObserveError, observe};
 pub use plugin::{
     DnsProvider, ManagementStore, Plugin, PluginError, Plugins, PoolControl, PortProbe,

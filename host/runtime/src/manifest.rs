@@ -1,9 +1,11 @@
-//! The plugin manifest (`plugin.toml`, `docs/plugin-manifest.md`): what a
-//! component is and everything it may ask for.
+//! The manifest (`plugin.toml`, `docs/plugin-manifest.md`): what a component
+//! is — a plugin of one kind or a policy module — and everything it may ask for.
 //!
-//! The file is read into a raw serde struct that rejects unknown fields, then
-//! checked into a [`Manifest`]. The capability module ([`crate::capability`])
-//! compares a manifest's requests with the environment's grants.
+//! The text is read into a raw serde struct that rejects unknown fields, then
+//! checked into a [`Manifest`]. It travels inside the component (a custom
+//! section, [`crate::package`]) or, for a development build, beside it. The
+//! capability module ([`crate::capability`]) compares a manifest's requests
+//! with the environment's grants.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -87,6 +89,69 @@ impl FromStr for PluginKind {
 
 /// The WIT package version this runtime implements.
 pub const PLUGIN_PACKAGE_VERSION: &str = "0.1.0";
+/// The policy package version this runtime implements.
+pub const POLICY_PACKAGE_VERSION: &str = "0.1.0";
+
+/// What a component is for: a plugin of one kind, or a policy module. Trust is
+/// given per role (`[trust.dns-provider]`, `[trust.policy]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Plugin(PluginKind),
+    Policy,
+}
+
+impl Role {
+    /// Every role: the plugin kinds, then `policy`.
+    pub const ALL: [Self; 6] = [
+        Self::Plugin(PluginKind::DnsProvider),
+        Self::Plugin(PluginKind::PortProbe),
+        Self::Plugin(PluginKind::ManagementStore),
+        Self::Plugin(PluginKind::ServerControl),
+        Self::Plugin(PluginKind::PoolControl),
+        Self::Policy,
+    ];
+
+    /// `dns-provider`, ..., `policy`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plugin(kind) => kind.name(),
+            Self::Policy => "policy",
+        }
+    }
+
+    /// The world a component of this role implements.
+    #[must_use]
+    pub fn world(self) -> String {
+        match self {
+            Self::Plugin(kind) => format!("failback:plugin/{kind}@{PLUGIN_PACKAGE_VERSION}"),
+            Self::Policy => format!("failback:policy/policy@{POLICY_PACKAGE_VERSION}"),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl FromStr for Role {
+    type Err = ();
+
+    fn from_str(name: &str) -> Result<Self, ()> {
+        Self::ALL
+            .into_iter()
+            .find(|role| role.name() == name)
+            .ok_or(())
+    }
+}
 
 /// `read-only` or `read-write`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -173,19 +238,53 @@ impl Default for Limits {
     }
 }
 
-/// A checked plugin manifest.
+/// What a policy module gets when its manifest names no limits (and what a
+/// policy module without a manifest gets).
+pub const POLICY_LIMITS: Limits = Limits {
+    memory_mib: 128,
+    call_timeout_ms: 5_000,
+};
+
+impl Limits {
+    /// The limits a component of `role` gets when its manifest names none.
+    #[must_use]
+    pub fn default_for(role: Role) -> Self {
+        match role {
+            Role::Plugin(_) => Self::default(),
+            Role::Policy => POLICY_LIMITS,
+        }
+    }
+}
+
+/// A checked manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manifest {
     pub name: String,
     pub version: String,
-    pub kind: PluginKind,
+    /// Who ships it, for people (`Contoso Networks`).
+    pub vendor: Option<String>,
+    /// A plugin of one kind, or a policy module: what `world` names.
+    pub role: Role,
     /// The world as written (`failback:plugin/dns-provider@0.1.0`).
     pub world: String,
-    /// Absent in the source manifests of this repository; the build adds it.
+    /// The sha256 of the component it describes: only in a manifest beside its
+    /// component (a development build); one carried inside its component has
+    /// none, the component's own digest covering it.
     pub sha256: Option<Digest>,
     pub description: Option<String>,
     pub capabilities: Capabilities,
     pub limits: Limits,
+}
+
+impl Manifest {
+    /// The plugin kind, for a plugin's manifest.
+    #[must_use]
+    pub fn plugin_kind(&self) -> Option<PluginKind> {
+        match self.role {
+            Role::Plugin(kind) => Some(kind),
+            Role::Policy => None,
+        }
+    }
 }
 
 /// Why a manifest was refused.
@@ -199,9 +298,12 @@ pub enum ManifestError {
     Version(String),
     #[error(
         "world `{0}` is not a plugin world of `failback:plugin@{PLUGIN_PACKAGE_VERSION}` \
-         (dns-provider, port-probe, management-store, server-control, pool-control)"
+         (dns-provider, port-probe, management-store, server-control, pool-control) \
+         nor `failback:policy/policy@{POLICY_PACKAGE_VERSION}`"
     )]
     World(String),
+    #[error("a policy module asks for no capability: policies are pure (remove `[capabilities]`)")]
+    PolicyCapabilities,
     #[error("{0}")]
     Digest(#[from] crate::digest::DigestParseError),
     #[error("capability name `{0}` is requested twice")]
@@ -218,13 +320,19 @@ pub enum ManifestError {
     Timeout(u32),
 }
 
-#[derive(Deserialize)]
+/// The manifest as written: what `plugin.toml` holds, and what
+/// [`crate::package::pack`] writes into a component.
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawManifest {
+pub(crate) struct RawManifest {
     name: String,
     version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vendor: Option<String>,
     world: String,
-    sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
     #[serde(default)]
     capabilities: RawCapabilities,
@@ -232,18 +340,18 @@ struct RawManifest {
     limits: RawLimits,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCapabilities {
     #[serde(default)]
-    dirs: Vec<RawDir>,
-    #[serde(default)]
-    network: Vec<RawNetwork>,
-    #[serde(default)]
     dns_lookup: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    dirs: Vec<RawDir>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    network: Vec<RawNetwork>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawDir {
     name: String,
@@ -251,7 +359,7 @@ struct RawDir {
     mode: Mode,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawNetwork {
     name: String,
@@ -259,30 +367,41 @@ struct RawNetwork {
 }
 
 /// `[limits]`, in the manifest and (tightening it) in the environment file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) memory_mib: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) call_timeout_ms: Option<u32>,
 }
 
-impl Manifest {
-    /// Parse and check the text of a `plugin.toml`.
-    pub fn parse(text: &str) -> Result<Self, ManifestError> {
-        let raw: RawManifest =
-            toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_owned()))?;
-        Self::check(raw)
+impl RawManifest {
+    /// Read the text of a manifest, unchecked.
+    pub(crate) fn read(text: &str) -> Result<Self, ManifestError> {
+        toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_owned()))
     }
 
-    fn check(raw: RawManifest) -> Result<Self, ManifestError> {
+    /// The manifest as TOML text.
+    pub(crate) fn write(&self) -> Result<String, ManifestError> {
+        toml::to_string(self).map_err(|e| ManifestError::Syntax(e.to_string()))
+    }
+}
+
+impl Manifest {
+    /// Parse and check the text of a manifest.
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        Self::check(RawManifest::read(text)?)
+    }
+
+    pub(crate) fn check(raw: RawManifest) -> Result<Self, ManifestError> {
         if !is_name(&raw.name) {
             return Err(ManifestError::Name(raw.name));
         }
         if !is_semver(&raw.version) {
             return Err(ManifestError::Version(raw.version));
         }
-        let kind =
-            parse_world(&raw.world).ok_or_else(|| ManifestError::World(raw.world.clone()))?;
+        let role = parse_world(&raw.world).ok_or_else(|| ManifestError::World(raw.world.clone()))?;
         let sha256 = raw.sha256.as_deref().map(str::parse).transpose()?;
 
         let mut names = BTreeSet::new();
@@ -312,11 +431,15 @@ impl Manifest {
                 protocol: endpoint.protocol,
             });
         }
-        let limits = Limits::default().tightened(raw.limits)?;
+        if role == Role::Policy && !capabilities.is_empty() {
+            return Err(ManifestError::PolicyCapabilities);
+        }
+        let limits = Limits::default_for(role).tightened(raw.limits)?;
         Ok(Self {
             name: raw.name,
             version: raw.version,
-            kind,
+            vendor: raw.vendor,
+            role,
             world: raw.world,
             sha256,
             description: raw.description,
@@ -381,14 +504,9 @@ fn is_semver(version: &str) -> bool {
     numbers_ok && rest_ok
 }
 
-/// `failback:plugin/<kind>@0.1.0`
-pub(crate) fn parse_world(world: &str) -> Option<PluginKind> {
-    let rest = world.strip_prefix("failback:plugin/")?;
-    let (name, version) = rest.split_once('@')?;
-    if version != PLUGIN_PACKAGE_VERSION {
-        return None;
-    }
-    name.parse().ok()
+/// `failback:plugin/<kind>@0.1.0` or `failback:policy/policy@0.1.0`.
+pub(crate) fn parse_world(world: &str) -> Option<Role> {
+    Role::ALL.into_iter().find(|role| role.world() == world)
 }
 
 /// An absolute guest path whose components are plain names.
@@ -433,7 +551,7 @@ mod tests {
     #[test]
     fn parses_the_documented_example() {
         let manifest = Manifest::parse(FULL).unwrap();
-        assert_eq!(manifest.kind, PluginKind::DnsProvider);
+        assert_eq!(manifest.role, Role::Plugin(PluginKind::DnsProvider));
         assert_eq!(manifest.capabilities.dirs[0].mode, Mode::ReadWrite);
         assert_eq!(manifest.capabilities.network[0].protocol, Protocol::Tcp);
         assert_eq!(manifest.limits.memory_mib, 64);
@@ -466,6 +584,31 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn a_policy_module_asks_for_nothing() {
+        let policy = "name = \"federation\"\nversion = \"0.1.0\"\n\
+                      world = \"failback:policy/policy@0.1.0\"\n";
+        let manifest = Manifest::parse(policy).unwrap();
+        assert_eq!(manifest.role, Role::Policy);
+        assert_eq!(manifest.limits, POLICY_LIMITS);
+        let asking = format!("{policy}[capabilities]\ndns-lookup = true\n");
+        assert_eq!(
+            Manifest::parse(&asking),
+            Err(ManifestError::PolicyCapabilities)
+        );
+    }
+
+    #[test]
+    fn what_is_written_reads_back_the_same() {
+        let mut raw = RawManifest::read(FULL).unwrap();
+        raw.sha256 = None;
+        let text = raw.write().unwrap();
+        let again = Manifest::parse(&text).unwrap();
+        let mut original = Manifest::parse(FULL).unwrap();
+        original.sha256 = None;
+        assert_eq!(again, original);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::call::{CallError, CallState, Guest};
 use crate::digest::Digest;
 use crate::engine::LoadError;
 use crate::manifest::{Limits, Manifest, PluginKind};
+use crate::trust::Signer;
 use crate::wit::v0_1_0::{
     dns_provider, management_store, pool_control, port_probe, server_control,
 };
@@ -62,6 +63,8 @@ impl PluginError {
 /// A loaded plugin of any kind.
 #[derive(Clone)]
 pub struct Plugin {
+    /// The kind it is bound to, which its manifest's world names.
+    kind: PluginKind,
     guest: Guest,
     manifest: Arc<Manifest>,
     pre: InstancePre<CallState>,
@@ -71,15 +74,21 @@ impl fmt::Debug for Plugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Plugin")
             .field("name", &self.manifest.name)
-            .field("kind", &self.manifest.kind)
+            .field("kind", &self.manifest.role)
             .field("digest", &self.guest.digest)
             .finish_non_exhaustive()
     }
 }
 
 impl Plugin {
-    pub(crate) fn new(guest: Guest, manifest: Manifest, pre: InstancePre<CallState>) -> Self {
+    pub(crate) fn new(
+        kind: PluginKind,
+        guest: Guest,
+        manifest: Manifest,
+        pre: InstancePre<CallState>,
+    ) -> Self {
         Self {
+            kind,
             guest,
             manifest: Arc::new(manifest),
             pre,
@@ -94,13 +103,19 @@ impl Plugin {
 
     #[must_use]
     pub fn kind(&self) -> PluginKind {
-        self.manifest.kind
+        self.kind
     }
 
     /// The component's sha256.
     #[must_use]
     pub fn digest(&self) -> Digest {
         self.guest.digest
+    }
+
+    /// Who vouches for the component ([`crate::trust`]).
+    #[must_use]
+    pub fn signer(&self) -> &Signer {
+        &self.guest.signer
     }
 
     #[must_use]
@@ -126,7 +141,7 @@ impl Plugin {
         } else {
             Err(LoadError::WrongWorld {
                 plugin: self.name().to_owned(),
-                kind,
+                kind: crate::manifest::Role::Plugin(kind),
                 world: self.manifest.world.clone(),
             })
         }

@@ -61,6 +61,12 @@ impl PolicyModule {
         self.guest.digest
     }
 
+    /// Who vouches for the module ([`crate::trust`]).
+    #[must_use]
+    pub fn signer(&self) -> &crate::trust::Signer {
+        &self.guest.signer
+    }
+
     /// `rules.rules`: the rules this module holds.
     pub fn rules(&self) -> Result<Vec<types::RuleInfo>, CallError> {
         self.guest.call(
