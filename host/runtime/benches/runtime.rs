@@ -1,7 +1,8 @@
 //! Runtime benchmarks (DESIGN §5): instantiating a plugin from the compiled
 //! cache (pooling allocator + `InstancePre`), a no-op call, and loading a cached
-//! compiled component against compiling it. Results and the command are in
-//! BENCHMARKS.md.
+//! compiled component against compiling it; a whole plugin load from the cache,
+//! unsigned against signed with its signature verified. Results and the command
+//! are in BENCHMARKS.md.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,8 +15,10 @@ use std::sync::Arc;
 use cap_std::fs::Dir;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use failback_core::observed::RecordType;
+use failback_runtime::signature::{self, Placement};
 use failback_runtime::{
-    CacheOutcome, ComponentCache, Digest, DnsProvider, Environment, NullAuditSink, Runtime,
+    CacheOutcome, ComponentCache, Digest, DnsProvider, Environment, NullAuditSink, PluginKind,
+    Runtime, SigningKey, TrustPolicy,
 };
 
 struct Setup {
@@ -44,50 +47,57 @@ fn setup() -> Setup {
     let manifest = format!("sha256 = \"{digest}\"\n{source}");
     std::fs::write(env_dir.path().join("plugins/good.plugin.toml"), &manifest).unwrap();
     let manifest_digest = Digest::of(manifest.as_bytes());
+    let head = "[environment]\nname = \"bench\"\nzone = \"contoso.com\"\n[plugins.dns-provider]\n";
     std::fs::write(
-        env_dir.path().join("failback.toml"),
+        env_dir.path().join("development.toml"),
         format!(
-            "[environment]\nname = \"bench\"\nzone = \"contoso.com\"\n\
-             [plugins.dns-provider]\npath = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\n\
-             manifest-sha256 = \"{manifest_digest}\"\n"
+            "{head}path = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\nmanifest-sha256 = \"{}\"\n",
+            Digest::of(manifest.as_bytes())
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        env_dir.path().join("signed.toml"),
+        format!(
+            "{head}path = \"plugins/signed.wasm\"\nsha256 = \"{}\"\n",
+            Digest::of(&signed)
         ),
     )
     .unwrap();
     let dir = Dir::open_ambient_dir(env_dir.path(), cap_std::ambient_authority()).unwrap();
-    let environment = Environment::load(&dir, "failback.toml").unwrap();
-    let dns = runtime
-        .load_plugins(&environment, &dir, &cache, &|_| None)
-        .unwrap()
-        .dns_provider
-        .unwrap();
-    Setup {
-        _env_dir: env_dir,
-        cache_dir,
-        runtime,
-        cache,
-        bytes,
-        dns,
-    }
-}
-
-fn benches(c: &mut Criterion) {
-    let s = setup();
-    let digest = Digest::of(&s.bytes);
-
-    c.bench_function("instantiate from InstancePre (pooling)", |b| {
-        b.iter(|| s.dns.plugin().instantiate().unwrap());
+    let binding = |file: &str| {
+        Environment::load(&dir, file).unwrap().plugins[&PluginKind::DnsProvider].clone()
+    };
+    let (development, signed_binding) = (binding("development.toml"), binding("signed.toml"));
+    let open = TrustPolicy::open();
+    let strict = TrustPolicy::open()
+        .requiring_signatures(true)
+        .trusting(key.public().clone(), None);
+    let mut group = c.benchmark_group("plugin load (cached)");
+    group.bench_function("development build, unsigned", |b| {
+        b.iter(|| {
+            s.runtime
+                .load_plugin(&development, &open, &dir, &s.cache, &|_| None)
+                .unwrap()
+        });
     });
-
-    c.bench_function(
-        "no-op call (fresh store + instantiate + dns.delete-rrset)",
-        |b| {
-            b.iter(|| {
-                s.dns
-                    .delete_rrset("contoso.com", "x.contoso.com", RecordType::A)
-                    .unwrap();
-            });
-        },
-    );
+    group.bench_function("packed, signature verified", |b| {
+        b.iter(|| {
+            let plugin = s
+                .runtime
+                .load_plugin(&signed_binding, &strict, &dir, &s.cache, &|_| None)
+                .unwrap();
+            assert!(matches!(plugin.signer(), failback_runtime::Signer::Key(_)));
+        });
+    });
+    group.bench_function("signature check alone", |b| {
+        b.iter(|| {
+            let found =
+                signature::check(&signed, None, std::slice::from_ref(key.public())).unwrap();
+            assert_eq!(found.verified.len(), 1);
+        });
+    });
+    group.finish();
 
     c.bench_function("load cached compiled component (digest known)", |b| {
         b.iter(|| {

@@ -35,12 +35,12 @@ use crate::environment::{
 };
 use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind, Role};
 use crate::package::{self, PackError};
-use crate::signature::{self, MAX_SIGNATURE_BYTES, SignatureError};
-use crate::trust::{Origin, Signer, TrustError, TrustPolicy};
 use crate::plugin::{
     DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
 };
 use crate::policy::PolicyModule;
+use crate::signature::{self, MAX_SIGNATURE_BYTES, SignatureError};
+use crate::trust::{Origin, Signer, TrustError, TrustPolicy};
 
 /// How often the ticker thread advances the epoch.
 const TICK: Duration = Duration::from_millis(5);
@@ -375,7 +375,7 @@ impl Runtime {
                 self.deny(binding.kind.name(), actual, &error);
                 return Err(error);
             }
-            (ManifestSource::File { .. }, None) => {
+            (ManifestSource::File { sha256: pinned, .. }, None) => {
                 let manifest = self.pinned_manifest(binding, dir, actual)?;
                 if manifest.sha256 != Some(actual) {
                     let error = LoadError::ManifestDigest {
@@ -388,7 +388,7 @@ impl Runtime {
                     self.deny(&manifest.name, actual, &error);
                     return Err(error);
                 }
-                (manifest, Origin::Development)
+                (manifest, Origin::Development { manifest: *pinned })
             }
         };
         if manifest.plugin_kind() != Some(binding.kind) {
@@ -560,7 +560,7 @@ impl Runtime {
             claimed: Vec::new(),
             verified: Vec::new(),
         };
-        if trust.is_built_in(digest) || origin == Origin::Development {
+        if trust.is_built_in(digest) || matches!(origin, Origin::Development { .. }) {
             return Ok(trust.judge(subject, role, digest, origin, &unread)?);
         }
         let detached = detached

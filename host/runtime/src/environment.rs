@@ -649,8 +649,10 @@ mod tests {
 
     #[test]
     fn a_manifest_file_without_its_pin_is_refused() {
-        let text = DOCUMENTED
-            .replace("manifest-sha256 =", "manifest = \"plugins/m.toml\"\n# manifest-sha256 =");
+        let text = DOCUMENTED.replace(
+            "manifest-sha256 =",
+            "manifest = \"plugins/m.toml\"\n# manifest-sha256 =",
+        );
         let error = Environment::parse(&text).unwrap_err();
         assert!(matches!(error, EnvironmentError::ManifestUnpinned { .. }));
         assert!(error.to_string().contains("manifest-sha256"), "{error}");

@@ -68,12 +68,12 @@ pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use journal::{Journal, JournalError, RunRecord, RunState};
 pub use lock::{EnvironmentLock, Holder, LockError};
 pub use manifest::{Limits, Manifest, ManifestError, PluginKind, Role};
-pub use package::{PackError, Packed, embedded_manifest, pack};
-pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
-pub use trust::{Signer, TrustError, TrustPolicy};
 pub use observe::{ObserveError, observe};
+pub use package::{PackError, Packed, embedded_manifest, pack};
 pub use plugin::{
     DnsProvider, ManagementStore, Plugin, PluginError, Plugins, PoolControl, PortProbe,
     ServerControl,
 };
 pub use policy::{PolicyModule, types as policy_types};
+pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
+pub use trust::{Signer, TrustError, TrustPolicy};

@@ -401,7 +401,8 @@ impl Manifest {
         if !is_semver(&raw.version) {
             return Err(ManifestError::Version(raw.version));
         }
-        let role = parse_world(&raw.world).ok_or_else(|| ManifestError::World(raw.world.clone()))?;
+        let role =
+            parse_world(&raw.world).ok_or_else(|| ManifestError::World(raw.world.clone()))?;
         let sha256 = raw.sha256.as_deref().map(str::parse).transpose()?;
 
         let mut names = BTreeSet::new();

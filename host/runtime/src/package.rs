@@ -43,15 +43,17 @@ pub struct Packed {
 /// Why a component could not be packed, or its manifest read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {
-    #[error("not a WebAssembly component (a core module cannot be a plugin: build it as a component)")]
+    #[error(
+        "not a WebAssembly component (a core module cannot be a plugin: build it as a component)"
+    )]
     NotAComponent,
     #[error("the component is malformed: {0}")]
     Malformed(String),
-    #[error(
-        "the component is signed: packing would break its signature (pack first, then sign)"
-    )]
+    #[error("the component is signed: packing would break its signature (pack first, then sign)")]
     Signed,
-    #[error("the manifest is for another component: it gives sha256 `{manifest}`, the component's is `{actual}`")]
+    #[error(
+        "the manifest is for another component: it gives sha256 `{manifest}`, the component's is `{actual}`"
+    )]
     OtherComponent { manifest: String, actual: Digest },
     #[error("the component carries {0} `{MANIFEST_SECTION}` sections: one at most")]
     ManyManifests(usize),
@@ -124,9 +126,9 @@ pub(crate) fn sections(bytes: &[u8]) -> Result<Vec<Section>, PackError> {
     Ok(sections)
 }
 
-/// The manifest the component `bytes` carries, checked; `None` if it carries
-/// none.
-pub fn embedded_manifest(bytes: &[u8]) -> Result<Option<Manifest>, PackError> {
+/// The manifest text the component `bytes` carries, unchecked; `None` if it
+/// carries none.
+pub fn embedded_manifest_text(bytes: &[u8]) -> Result<Option<&str>, PackError> {
     let sections = sections(bytes)?;
     let texts: Vec<&[u8]> = sections
         .iter()
@@ -134,10 +136,34 @@ pub fn embedded_manifest(bytes: &[u8]) -> Result<Option<Manifest>, PackError> {
         .filter(|(name, _)| name == MANIFEST_SECTION)
         .map(|(_, data)| bytes.get(data.clone()).unwrap_or_default())
         .collect();
-    let text = match texts.as_slice() {
-        [] => return Ok(None),
-        [text] => std::str::from_utf8(text).map_err(|_| PackError::NotText)?,
-        many => return Err(PackError::ManyManifests(many.len())),
+    match texts.as_slice() {
+        [] => Ok(None),
+        [text] => std::str::from_utf8(text)
+            .map(Some)
+            .map_err(|_| PackError::NotText),
+        many => Err(PackError::ManyManifests(many.len())),
+    }
+}
+
+/// The component `bytes` without its embedded signature section, if it has
+/// one: the bytes every signature of it covers, the same however often and by
+/// whom it was signed.
+pub fn without_signature(bytes: &[u8]) -> Result<Vec<u8>, PackError> {
+    let sections = sections(bytes)?;
+    let skip = usize::from(is_signed(&sections));
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(bytes.get(..8).unwrap_or_default());
+    for section in sections.iter().skip(skip) {
+        out.extend_from_slice(bytes.get(section.range.clone()).unwrap_or_default());
+    }
+    Ok(out)
+}
+
+/// The manifest the component `bytes` carries, checked; `None` if it carries
+/// none.
+pub fn embedded_manifest(bytes: &[u8]) -> Result<Option<Manifest>, PackError> {
+    let Some(text) = embedded_manifest_text(bytes)? else {
+        return Ok(None);
     };
     let manifest = Manifest::parse(text)?;
     if manifest.sha256.is_some() {
@@ -178,7 +204,11 @@ pub fn pack(bytes: &[u8], text: &str) -> Result<Packed, PackError> {
     let text = raw.write()?;
     let manifest = Manifest::check(raw)?;
 
-    let is_manifest = |s: &Section| s.custom.as_ref().is_some_and(|(n, _)| n == MANIFEST_SECTION);
+    let is_manifest = |s: &Section| {
+        s.custom
+            .as_ref()
+            .is_some_and(|(n, _)| n == MANIFEST_SECTION)
+    };
     let replaced = sections.iter().any(is_manifest);
     let mut out = Vec::with_capacity(bytes.len() + text.len() + 32);
     out.extend_from_slice(bytes.get(..8).unwrap_or_default());

@@ -63,7 +63,11 @@ impl Serialize for Fingerprint {
 /// the key's wire encoding).
 fn fingerprint_of(key: &ssh_key::PublicKey) -> Fingerprint {
     // Asked for SHA-256, `ssh-key` answers SHA-256.
-    Fingerprint(key.fingerprint(HashAlg::Sha256).sha256().unwrap_or_default())
+    Fingerprint(
+        key.fingerprint(HashAlg::Sha256)
+            .sha256()
+            .unwrap_or_default(),
+    )
 }
 
 /// An OpenSSH Ed25519 public key (`ssh-ed25519 AAAA… comment`).
@@ -250,7 +254,11 @@ pub struct Signed {
 }
 
 /// Sign the component `bytes` with `key`.
-pub fn sign(bytes: &[u8], key: &SigningKey, placement: Placement) -> Result<Signed, SignatureError> {
+pub fn sign(
+    bytes: &[u8],
+    key: &SigningKey,
+    placement: Placement,
+) -> Result<Signed, SignatureError> {
     let sections = package::sections(bytes)?;
     if placement == Placement::Detached && package::is_signed(&sections) {
         return Err(SignatureError::AlreadyEmbedded);
@@ -259,7 +267,12 @@ pub fn sign(bytes: &[u8], key: &SigningKey, placement: Placement) -> Result<Sign
     let key_id = key.public.fingerprint.0.to_vec();
     let (module, signature) = key
         .wasmsign()?
-        .sign_multi(module, Some(&key_id), placement == Placement::Detached, false)
+        .sign_multi(
+            module,
+            Some(&key_id),
+            placement == Placement::Detached,
+            false,
+        )
         .map_err(format_error)?;
     Ok(match placement {
         Placement::Embedded => {
@@ -411,7 +424,10 @@ mod tests {
         let signed = sign(&EMPTY, &key(1), Placement::Embedded).unwrap();
         let keys = [key(1).public().clone(), key(2).public().clone()];
         let found = check(&signed.component, None, &keys).unwrap();
-        assert_eq!(found.claimed, [KeyId::Fingerprint(key(1).public().fingerprint())]);
+        assert_eq!(
+            found.claimed,
+            [KeyId::Fingerprint(key(1).public().fingerprint())]
+        );
         assert_eq!(found.verified, [key(1).public().fingerprint()]);
     }
 

@@ -11,9 +11,9 @@
 //!
 //! The components the `failback` binary carries (the lab plugins, the standard
 //! policies) are trusted as the binary is: a component byte for byte one of
-//! them ([`Signer::BuiltIn`]) was built from the same source, in the same
-//! build, as the program the operator already chose to run; trusting it adds no
-//! party to trust. It proves nothing more: not who wrote the source, nor that
+//! them ([`Signer::BuiltIn`]; for a development build, its manifest file too)
+//! was built from the same source, in the same build, as the program the
+//! operator already chose to run; trusting it adds no party to trust. It proves nothing more: not who wrote the source, nor that
 //! anyone reviewed it. The CLI hands their digests in
 //! ([`TrustPolicy::with_built_in`]).
 //!
@@ -214,8 +214,9 @@ impl Serialize for Signer {
 /// Where a component to judge comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// A plugin whose manifest is a file beside it: a development build.
-    Development,
+    /// A plugin whose manifest is a file beside it, of sha256 `manifest`: a
+    /// development build.
+    Development { manifest: Digest },
     /// A component that is all it is: its manifest, if any, inside it.
     Component,
 }
@@ -244,14 +245,23 @@ impl TrustBindings {
         };
         let mut scoped = BTreeMap::new();
         for (role, scope) in [
-            (Role::Plugin(crate::PluginKind::DnsProvider), raw.dns_provider),
+            (
+                Role::Plugin(crate::PluginKind::DnsProvider),
+                raw.dns_provider,
+            ),
             (Role::Plugin(crate::PluginKind::PortProbe), raw.port_probe),
             (
                 Role::Plugin(crate::PluginKind::ManagementStore),
                 raw.management_store,
             ),
-            (Role::Plugin(crate::PluginKind::ServerControl), raw.server_control),
-            (Role::Plugin(crate::PluginKind::PoolControl), raw.pool_control),
+            (
+                Role::Plugin(crate::PluginKind::ServerControl),
+                raw.server_control,
+            ),
+            (
+                Role::Plugin(crate::PluginKind::PoolControl),
+                raw.pool_control,
+            ),
             (Role::Policy, raw.policy),
         ] {
             if let Some(scope) = scope {
@@ -282,11 +292,12 @@ impl TrustBindings {
                             if line.is_empty() || line.starts_with('#') {
                                 continue;
                             }
-                            let key = PublicKey::parse(line).map_err(|source| TrustError::KeyFile {
-                                path: path.to_string(),
-                                line: n + 1,
-                                source,
-                            })?;
+                            let key =
+                                PublicKey::parse(line).map_err(|source| TrustError::KeyFile {
+                                    path: path.to_string(),
+                                    line: n + 1,
+                                    source,
+                                })?;
                             keys.push((key, role));
                             found += 1;
                         }
@@ -378,10 +389,16 @@ impl TrustPolicy {
         origin: Origin,
         signatures: &Signatures,
     ) -> Result<Signer, TrustError> {
-        if self.is_built_in(digest) {
+        // Built in: the component, and the manifest file beside it if any,
+        // byte for byte the binary's.
+        let manifest_built_in = match origin {
+            Origin::Development { manifest } => self.is_built_in(manifest),
+            Origin::Component => true,
+        };
+        if self.is_built_in(digest) && manifest_built_in {
             return Ok(Signer::BuiltIn);
         }
-        if origin == Origin::Development {
+        if matches!(origin, Origin::Development { .. }) {
             if self.require_signatures {
                 return Err(TrustError::Development {
                     subject: subject.to_owned(),
@@ -460,7 +477,11 @@ mod tests {
     fn signed_by(n: u8, holds: bool) -> Signatures {
         Signatures {
             claimed: vec![KeyId::Fingerprint(key(n).fingerprint())],
-            verified: if holds { vec![key(n).fingerprint()] } else { Vec::new() },
+            verified: if holds {
+                vec![key(n).fingerprint()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -506,7 +527,10 @@ mod tests {
             .unwrap_err();
         let text = error.to_string();
         assert!(
-            text.contains(&format!("{} (trusted for port-probe only)", key(2).fingerprint())),
+            text.contains(&format!(
+                "{} (trusted for port-probe only)",
+                key(2).fingerprint()
+            )),
             "{text}"
         );
     }
@@ -524,11 +548,24 @@ mod tests {
     fn a_development_build_runs_only_when_signatures_are_not_required() {
         let open = TrustPolicy::open();
         assert_eq!(
-            open.judge("x", DNS, X, Origin::Development, &unsigned()).unwrap(),
+            open.judge(
+                "x",
+                DNS,
+                X,
+                Origin::Development { manifest: X },
+                &unsigned()
+            )
+            .unwrap(),
             Signer::Development
         );
         assert!(matches!(
-            strict().judge("x", DNS, X, Origin::Development, &signed_by(1, true)),
+            strict().judge(
+                "x",
+                DNS,
+                X,
+                Origin::Development { manifest: X },
+                &signed_by(1, true)
+            ),
             Err(TrustError::Development { .. })
         ));
     }
@@ -543,7 +580,26 @@ mod tests {
                 .unwrap(),
             Signer::BuiltIn
         );
-        assert!(policy.judge("lab-dns", DNS, X, Origin::Component, &unsigned()).is_err());
+        assert!(
+            policy
+                .judge("lab-dns", DNS, X, Origin::Component, &unsigned())
+                .is_err()
+        );
+        // A built-in component beside an edited manifest is a development build.
+        let edited = Origin::Development {
+            manifest: Digest::of(b"edited"),
+        };
+        assert!(matches!(
+            policy.judge("lab-dns", DNS, digest, edited, &unsigned()),
+            Err(TrustError::Development { .. })
+        ));
+        let policy = policy.with_built_in([Digest::of(b"edited")]);
+        assert_eq!(
+            policy
+                .judge("lab-dns", DNS, digest, edited, &unsigned())
+                .unwrap(),
+            Signer::BuiltIn
+        );
     }
 
     #[test]
@@ -551,6 +607,9 @@ mod tests {
         let signer = TrustPolicy::open()
             .judge("x", DNS, X, Origin::Component, &signed_by(3, false))
             .unwrap();
-        assert_eq!(signer.to_string(), format!("untrusted: {}", key(3).fingerprint()));
+        assert_eq!(
+            signer.to_string(),
+            format!("untrusted: {}", key(3).fingerprint())
+        );
     }
 }

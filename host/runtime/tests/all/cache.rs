@@ -1,5 +1,5 @@
 use failback_runtime::manifest::Limits;
-use failback_runtime::{CacheOutcome, ComponentCache, Digest, Outcome, Refusal};
+use failback_runtime::{CacheOutcome, ComponentCache, Digest, Outcome, Refusal, TrustPolicy};
 
 use crate::common::{Fixture, good_component};
 
@@ -133,7 +133,14 @@ fn another_modules_compiled_entry_copied_over_a_policy_modules_entry_is_refused(
 
     let module = fixture
         .runtime
-        .load_policy("test-policy", &policy, &fixture.cache, Limits::default())
+        .load_policy(
+            "test-policy",
+            &policy,
+            &fixture.cache,
+            Limits::default(),
+            &TrustPolicy::open(),
+            None,
+        )
         .unwrap();
     assert_eq!(module.rules().unwrap()[0].id, "test.single-federation");
     assert!(
@@ -157,7 +164,14 @@ fn a_corrupted_policy_entry_is_recompiled_and_audited() {
     std::fs::write(&path, bytes).unwrap();
     let module = fixture
         .runtime
-        .load_policy("test-policy", &policy, &fixture.cache, Limits::default())
+        .load_policy(
+            "test-policy",
+            &policy,
+            &fixture.cache,
+            Limits::default(),
+            &TrustPolicy::open(),
+            None,
+        )
         .unwrap();
     assert_eq!(module.rules().unwrap().len(), 1);
     assert!(fixture.audit.records().iter().any(|r| r.function == "load"

@@ -84,8 +84,10 @@ impl Fixture {
     }
 
     pub fn load(&self, environment: &Environment) -> Result<Plugins, failback_runtime::LoadError> {
+        let dir = self.dir();
+        let trust = environment.trust.resolve(&dir).unwrap();
         self.runtime
-            .load_plugins(environment, &self.dir(), &self.cache, &|_| None)
+            .load_plugins(environment, &trust, &dir, &self.cache, &|_| None)
     }
 }
 

@@ -1,6 +1,6 @@
 use failback_core::observed::RecordData;
 use failback_runtime::capability::Denial;
-use failback_runtime::{Digest, LoadError, Outcome};
+use failback_runtime::{Digest, LoadError, Outcome, TrustPolicy};
 
 use crate::common::{Fixture, good_component, stamped_manifest};
 
@@ -123,9 +123,13 @@ fn secrets_reach_the_plugin_but_never_its_log_lines() {
     let binding = env.plugins.values().next().unwrap();
     let plugin = fixture
         .runtime
-        .load_plugin(binding, &fixture.dir(), &fixture.cache, &|name| {
-            (name == "TEST_ZONE").then(|| "contoso.com".to_owned())
-        })
+        .load_plugin(
+            binding,
+            &TrustPolicy::open(),
+            &fixture.dir(),
+            &fixture.cache,
+            &|name| (name == "TEST_ZONE").then(|| "contoso.com".to_owned()),
+        )
         .unwrap();
     let dns = failback_runtime::DnsProvider::new(plugin).unwrap();
     let records = dns.list_records("contoso.com").unwrap();

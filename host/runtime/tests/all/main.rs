@@ -24,3 +24,5 @@ mod plugins;
 mod policy;
 /// The hostile guest: each attack fails with its typed error and the host keeps serving.
 mod sandbox;
+/// Packed, signed plugins under a trust policy: the attacks on a signature.
+mod trust;

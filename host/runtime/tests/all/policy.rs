@@ -1,3 +1,4 @@
+use failback_runtime::TrustPolicy;
 use failback_runtime::manifest::Limits;
 use failback_runtime::policy_types::{EdgePool, Goal, State};
 
@@ -45,7 +46,14 @@ fn a_policy_module_lists_its_rules_and_checks_a_trajectory() {
     let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_POLICY).unwrap();
     let policy = fixture
         .runtime
-        .load_policy("test-policy", &bytes, &fixture.cache, Limits::default())
+        .load_policy(
+            "test-policy",
+            &bytes,
+            &fixture.cache,
+            Limits::default(),
+            &TrustPolicy::open(),
+            None,
+        )
         .unwrap();
     let rules = policy.rules().unwrap();
     assert_eq!(rules[0].id, "test.single-federation");
@@ -68,7 +76,14 @@ fn a_plugin_component_is_not_a_policy_module() {
     let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_GOOD).unwrap();
     let error = fixture
         .runtime
-        .load_policy("not-a-policy", &bytes, &fixture.cache, Limits::default())
+        .load_policy(
+            "not-a-policy",
+            &bytes,
+            &fixture.cache,
+            Limits::default(),
+            &TrustPolicy::open(),
+            None,
+        )
         .unwrap_err();
     assert!(
         matches!(error, failback_runtime::LoadError::Link { .. }),
@@ -80,7 +95,14 @@ fn hostile_policy(fixture: &Fixture, limits: Limits) -> failback_runtime::Policy
     let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_HOSTILE_POLICY).unwrap();
     fixture
         .runtime
-        .load_policy("hostile-policy", &bytes, &fixture.cache, limits)
+        .load_policy(
+            "hostile-policy",
+            &bytes,
+            &fixture.cache,
+            limits,
+            &TrustPolicy::open(),
+            None,
+        )
         .unwrap()
 }
 
@@ -186,7 +208,14 @@ fn a_component_importing_host_or_files_does_not_link_as_a_policy() {
         let bytes = std::fs::read(path).unwrap();
         let error = fixture
             .runtime
-            .load_policy("impostor", &bytes, &fixture.cache, Limits::default())
+            .load_policy(
+                "impostor",
+                &bytes,
+                &fixture.cache,
+                Limits::default(),
+                &TrustPolicy::open(),
+                None,
+            )
             .unwrap_err();
         let text = error.to_string();
         assert!(

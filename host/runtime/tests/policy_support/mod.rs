@@ -23,7 +23,7 @@ use failback_guests::Group;
 use failback_policy_sdk as sdk;
 use failback_runtime::manifest::Manifest;
 use failback_runtime::{
-    ComponentCache, Environment, Gate, NullAuditSink, PolicyBindings, Runtime, observe,
+    ComponentCache, Environment, Gate, NullAuditSink, PolicyBindings, Runtime, TrustPolicy, observe,
 };
 
 /// A lab scenario opened and planned through the library, with the gate of
@@ -61,7 +61,7 @@ pub fn open(scenario: Scenario) -> Lab {
         let manifest_file = format!("plugins/{}.plugin.toml", manifest.name);
         put(&root, &component, guest.bytes);
         put(&root, &manifest_file, text.as_bytes());
-        let kind = manifest.kind.name();
+        let kind = manifest.role.name();
         let sha256 = manifest.sha256.unwrap();
         let _ = write!(
             env,
@@ -86,7 +86,7 @@ pub fn open(scenario: Scenario) -> Lab {
     let runtime = Runtime::new(Arc::new(NullAuditSink)).unwrap();
     let environment = Environment::load(&root, failback_runtime::ENVIRONMENT_FILE).unwrap();
     let plugins = runtime
-        .load_plugins(&environment, &root, &cache, &|_| None)
+        .load_plugins(&environment, &TrustPolicy::open(), &root, &cache, &|_| None)
         .unwrap();
     let snapshot = assemble(&observe(&plugins, &environment.zone).unwrap()).unwrap();
     let intent = Intent::resolve(&IntentFlags::default(), &snapshot.deployment).unwrap();
@@ -114,6 +114,7 @@ pub fn standard_gate(runtime: &Runtime, cache: &ComponentCache, dir: &Dir) -> Ga
         cache,
         &standard,
         &PolicyBindings::parse(None).unwrap(),
+        &TrustPolicy::open(),
         dir,
     )
     .unwrap()
