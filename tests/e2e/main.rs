@@ -22,6 +22,8 @@ mod integrity;
 mod lab;
 /// `failback plan` on every lab scenario, in every format.
 mod plan;
+/// `failback plugin pack`, `sign`, `verify`, `review`; `[trust]` requiring signatures.
+mod plugin_sign;
 /// The policy corpus (`failback policy test`), `policy list` and a vetoed plan.
 mod policy;
 /// Plan → apply → verify with dns-rfc2136 against BIND and probe-xmpp against

@@ -70,8 +70,13 @@ impl Harness {
         );
         let dir = Dir::open_ambient_dir(self.env_dir.path(), cap_std::ambient_authority()).unwrap();
         let environment = Environment::load(&dir, "failback.toml").unwrap();
-        self.runtime
-            .load_plugins(&environment, &dir, &self.cache, &|_| None)
+        self.runtime.load_plugins(
+            &environment,
+            &failback_runtime::TrustPolicy::open(),
+            &dir,
+            &self.cache,
+            &|_| None,
+        )
     }
 
     /// dns-rfc2136 talking to `server` with key `key_name`/`secret` (the secret

@@ -33,7 +33,7 @@ pub enum Command {
     /// The lab: a simulated contoso.com deployment after a failover, in files.
     #[command(subcommand)]
     Lab(LabCommand),
-    /// Inspect and check plugin components.
+    /// Inspect, pack, sign, verify and review plugin components.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Apply a plan: each step re-observed, re-checked by the policies, run
@@ -175,6 +175,85 @@ pub enum PluginCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Put a manifest inside a component: one file that is the plugin (or policy
+    /// module), whose sha256 and signature then cover what it may ask for.
+    ///
+    /// The manifest's `sha256`, if it gives one, must be the component's; the
+    /// packed component carries the manifest without it. Packing a signed
+    /// component is refused (pack first, then sign).
+    Pack {
+        /// The component built for `wasm32-wasip2` (`.wasm`).
+        component: PathBuf,
+        /// The manifest to embed; by default `<component without .wasm>.plugin.toml`.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Where to write the packed component (must differ from COMPONENT).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a packed component with an OpenSSH Ed25519 key, in the WebAssembly
+    /// tool-conventions signature format.
+    ///
+    /// Embedded (the default), the signature is added to the component, in place
+    /// or into `--out`; a component may carry several. `--detached` writes the
+    /// signature to `FILE.sig` (or `--out`) and leaves the component as it was.
+    /// A passphrase-protected key is opened with `$FAILBACK_KEY_PASSPHRASE`.
+    Sign {
+        /// The component to sign.
+        file: PathBuf,
+        /// The private key (`~/.ssh/id_ed25519`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Write the signature to a file of its own.
+        #[arg(long)]
+        detached: bool,
+        /// Where to write the signed component (embedded) or the signature (detached).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a component's signatures against public keys: which of them signed
+    /// exactly these bytes (exit 0), or that none did (exit 1).
+    Verify {
+        /// The component.
+        file: PathBuf,
+        /// An OpenSSH public key file (`id_ed25519.pub`), one key a line (repeatable).
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
+        /// A detached signature; by default `FILE.sig` when present, else the
+        /// signature the component carries.
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The report a security reviewer approves, read from the component itself:
+    /// world and version, every import in plain words, every capability with the
+    /// grant that satisfies it, limits, size, digests and signers.
+    ///
+    /// With `--env`, against that environment: which grants are present, missing
+    /// or excess, the limits it tightens, and whether its `[trust]` accepts the
+    /// signer. With `--since`, what changed since the version reviewed before:
+    /// new imports, new capabilities, raised limits, new signers.
+    Review {
+        /// The component.
+        file: PathBuf,
+        /// Review against this environment file.
+        #[arg(long)]
+        env: Option<PathBuf>,
+        /// The version reviewed before.
+        #[arg(long, value_name = "OLD.wasm")]
+        since: Option<PathBuf>,
+        /// The manifest of a development build (unpacked); by default
+        /// `<file without .wasm>.plugin.toml` when present and the component
+        /// carries none.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// A detached signature; by default `FILE.sig` when present.
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ReviewFormat::Text)]
+        format: ReviewFormat,
+    },
     /// Write a plugin this binary carries (`dns-rfc2136`, `probe-xmpp`, the
     /// `lab-*` ones) into DIR as `NAME.wasm` and `NAME.plugin.toml` (its manifest,
     /// with the component's sha256), and print the `failback.toml` lines that
@@ -194,6 +273,15 @@ pub enum PluginCommand {
 pub enum Format {
     Text,
     Json,
+}
+
+/// How a review is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReviewFormat {
+    Text,
+    Json,
+    /// For a change ticket.
+    Markdown,
 }
 
 /// How a plan is written.

@@ -14,7 +14,7 @@ use failback_core::deployment::{Snapshot, assemble};
 use failback_guests::Group;
 use failback_runtime::{
     AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Plugins, PolicyBindings,
-    Runtime, observe,
+    Runtime, TrustPolicy, observe,
 };
 
 /// The directory beside the environment file where apply keeps its journal,
@@ -66,10 +66,13 @@ impl Session {
         let sink = sink.unwrap_or_else(|| Arc::new(NullAuditSink));
         let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
         let cache = open_cache()?;
+        let trust = trust_policy(&environment, &dir)?;
         let plugins = runtime
-            .load_plugins(&environment, &dir, &cache, &|name| std::env::var(name).ok())
+            .load_plugins(&environment, &trust, &dir, &cache, &|name| {
+                std::env::var(name).ok()
+            })
             .context("cannot load the environment's plugins")?;
-        let gate = load_gate(&runtime, &cache, &environment, &dir)?;
+        let gate = load_gate(&runtime, &cache, &environment, &trust, &dir)?;
         Ok(Self {
             environment,
             environment_sha256,
@@ -110,16 +113,42 @@ pub fn standard_policies() -> Vec<(&'static str, &'static [u8])> {
         .collect()
 }
 
-/// The policy gate of `environment`: the standard modules and the ones it binds.
+/// The policy gate of `environment`: the standard modules and the ones it binds,
+/// each judged by `trust`.
 pub fn load_gate(
     runtime: &Runtime,
     cache: &ComponentCache,
     environment: &Environment,
+    trust: &TrustPolicy,
     dir: &Dir,
 ) -> Result<Gate> {
     let bindings = PolicyBindings::parse(environment.policies.as_ref())?;
-    Gate::load(runtime, cache, &standard_policies(), &bindings, dir)
+    Gate::load(runtime, cache, &standard_policies(), &bindings, trust, dir)
         .context("cannot load the policy modules")
+}
+
+/// The trust policy of `environment` (its `[trust]` table, key files read
+/// through `dir`), with the components this binary carries trusted as the
+/// binary is (`failback_runtime::trust`, docs/environment.md).
+pub fn trust_policy(environment: &Environment, dir: &Dir) -> Result<TrustPolicy> {
+    Ok(environment
+        .trust
+        .resolve(dir)
+        .context("cannot read the environment's `[trust]` keys")?
+        .with_built_in(built_in_digests()))
+}
+
+/// The sha256 of every component this binary carries — the lab plugins and the
+/// standard policy modules — and of the manifests it writes beside them
+/// (`plugin export`, `lab init`).
+pub fn built_in_digests() -> Vec<Digest> {
+    failback_guests::STANDARD
+        .iter()
+        .flat_map(|guest| {
+            std::iter::once(Digest::of(guest.bytes))
+                .chain(guest.manifest.map(|text| Digest::of(text.as_bytes())))
+        })
+        .collect()
 }
 
 /// The compiled-component cache: `$FAILBACK_CACHE_DIR`, else

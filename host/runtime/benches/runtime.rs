@@ -47,57 +47,52 @@ fn setup() -> Setup {
     let manifest = format!("sha256 = \"{digest}\"\n{source}");
     std::fs::write(env_dir.path().join("plugins/good.plugin.toml"), &manifest).unwrap();
     let manifest_digest = Digest::of(manifest.as_bytes());
-    let head = "[environment]\nname = \"bench\"\nzone = \"contoso.com\"\n[plugins.dns-provider]\n";
     std::fs::write(
-        env_dir.path().join("development.toml"),
+        env_dir.path().join("failback.toml"),
         format!(
-            "{head}path = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\nmanifest-sha256 = \"{}\"\n",
-            Digest::of(manifest.as_bytes())
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        env_dir.path().join("signed.toml"),
-        format!(
-            "{head}path = \"plugins/signed.wasm\"\nsha256 = \"{}\"\n",
-            Digest::of(&signed)
+            "[environment]\nname = \"bench\"\nzone = \"contoso.com\"\n\
+             [plugins.dns-provider]\npath = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\n\
+             manifest-sha256 = \"{manifest_digest}\"\n"
         ),
     )
     .unwrap();
     let dir = Dir::open_ambient_dir(env_dir.path(), cap_std::ambient_authority()).unwrap();
-    let binding = |file: &str| {
-        Environment::load(&dir, file).unwrap().plugins[&PluginKind::DnsProvider].clone()
-    };
-    let (development, signed_binding) = (binding("development.toml"), binding("signed.toml"));
-    let open = TrustPolicy::open();
-    let strict = TrustPolicy::open()
-        .requiring_signatures(true)
-        .trusting(key.public().clone(), None);
-    let mut group = c.benchmark_group("plugin load (cached)");
-    group.bench_function("development build, unsigned", |b| {
-        b.iter(|| {
-            s.runtime
-                .load_plugin(&development, &open, &dir, &s.cache, &|_| None)
-                .unwrap()
-        });
+    let environment = Environment::load(&dir, "failback.toml").unwrap();
+    let dns = runtime
+        .load_plugins(&environment, &TrustPolicy::open(), &dir, &cache, &|_| None)
+        .unwrap()
+        .dns_provider
+        .unwrap();
+    Setup {
+        _env_dir: env_dir,
+        cache_dir,
+        runtime,
+        cache,
+        bytes,
+        dns,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let s = setup();
+    let digest = Digest::of(&s.bytes);
+
+    c.bench_function("instantiate from InstancePre (pooling)", |b| {
+        b.iter(|| s.dns.plugin().instantiate().unwrap());
     });
-    group.bench_function("packed, signature verified", |b| {
-        b.iter(|| {
-            let plugin = s
-                .runtime
-                .load_plugin(&signed_binding, &strict, &dir, &s.cache, &|_| None)
-                .unwrap();
-            assert!(matches!(plugin.signer(), failback_runtime::Signer::Key(_)));
-        });
-    });
-    group.bench_function("signature check alone", |b| {
-        b.iter(|| {
-            let found =
-                signature::check(&signed, None, std::slice::from_ref(key.public())).unwrap();
-            assert_eq!(found.verified.len(), 1);
-        });
-    });
-    group.finish();
+
+    c.bench_function(
+        "no-op call (fresh store + instantiate + dns.delete-rrset)",
+        |b| {
+            b.iter(|| {
+                s.dns
+                    .delete_rrset("contoso.com", "x.contoso.com", RecordType::A)
+                    .unwrap();
+            });
+        },
+    );
+
+    signed_load(c, &s);
 
     c.bench_function("load cached compiled component (digest known)", |b| {
         b.iter(|| {
@@ -137,6 +132,82 @@ fn setup() -> Setup {
             },
             BatchSize::PerIteration,
         );
+    });
+    group.finish();
+}
+
+/// A whole plugin load from the cache: a development build (its manifest a
+/// file beside it, nothing to verify) against the same component packed,
+/// signed and judged by a trust policy requiring signatures; and the signature
+/// check alone.
+fn signed_load(c: &mut Criterion, s: &Setup) {
+    let key = SigningKey::from_seed([7; 32], "bench");
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/guests/good/plugin.toml"),
+    )
+    .unwrap();
+    let digest = Digest::of(&s.bytes);
+    let packed = failback_runtime::pack(&s.bytes, &source).unwrap().bytes;
+    let signed = signature::sign(&packed, &key, Placement::Embedded)
+        .unwrap()
+        .component;
+    let env_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(env_dir.path().join("plugins")).unwrap();
+    std::fs::write(env_dir.path().join("plugins/good.wasm"), &s.bytes).unwrap();
+    let manifest = format!("sha256 = \"{digest}\"\n{source}");
+    std::fs::write(env_dir.path().join("plugins/good.plugin.toml"), &manifest).unwrap();
+    std::fs::write(env_dir.path().join("plugins/signed.wasm"), &signed).unwrap();
+    let head = "[environment]\nname = \"bench\"\nzone = \"contoso.com\"\n[plugins.dns-provider]\n";
+    std::fs::write(
+        env_dir.path().join("development.toml"),
+        format!(
+            "{head}path = \"plugins/good.wasm\"\nsha256 = \"{digest}\"\nmanifest-sha256 = \"{}\"\n",
+            Digest::of(manifest.as_bytes())
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        env_dir.path().join("signed.toml"),
+        format!(
+            "{head}path = \"plugins/signed.wasm\"\nsha256 = \"{}\"\n",
+            Digest::of(&signed)
+        ),
+    )
+    .unwrap();
+    let dir = Dir::open_ambient_dir(env_dir.path(), cap_std::ambient_authority()).unwrap();
+    let binding = |file: &str| {
+        Environment::load(&dir, file).unwrap().plugins[&PluginKind::DnsProvider].clone()
+    };
+    let (development, signed_binding) = (binding("development.toml"), binding("signed.toml"));
+    let open = TrustPolicy::open();
+    let strict = TrustPolicy::open()
+        .requiring_signatures(true)
+        .trusting(key.public().clone(), None);
+
+    let mut group = c.benchmark_group("plugin load (cached)");
+    group.bench_function("development build, unsigned", |b| {
+        b.iter(|| {
+            s.runtime
+                .load_plugin(&development, &open, &dir, &s.cache, &|_| None)
+                .unwrap()
+        });
+    });
+    group.bench_function("packed, signature verified", |b| {
+        b.iter(|| {
+            let plugin = s
+                .runtime
+                .load_plugin(&signed_binding, &strict, &dir, &s.cache, &|_| None)
+                .unwrap();
+            assert!(matches!(plugin.signer(), failback_runtime::Signer::Key(_)));
+        });
+    });
+    group.bench_function("signature check alone", |b| {
+        b.iter(|| {
+            let found =
+                signature::check(&signed, None, std::slice::from_ref(key.public())).unwrap();
+            assert_eq!(found.verified.len(), 1);
+        });
     });
     group.finish();
 }

@@ -101,8 +101,10 @@ pub enum LoadError {
         path: String,
         source: SignatureError,
     },
+    /// Boxed: a refusal names keys and roles, and would make every
+    /// `LoadError` as large.
     #[error("{0}")]
-    Trust(#[from] TrustError),
+    Trust(Box<TrustError>),
     #[error(
         "component `{path}` of plugin `{kind}` has sha256 `{actual}`, but the environment expects `{expected}`: refusing to run it"
     )]
@@ -149,6 +151,12 @@ pub enum LoadError {
 pub(crate) struct Ticker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl From<TrustError> for LoadError {
+    fn from(error: TrustError) -> Self {
+        Self::Trust(Box::new(error))
+    }
 }
 
 impl Drop for Ticker {

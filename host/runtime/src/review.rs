@@ -415,7 +415,7 @@ fn read(
         },
         imports,
         exports,
-        capabilities: std::mem::take(&mut capabilities),
+        capabilities,
         excess_grants,
         limits,
         signatures,

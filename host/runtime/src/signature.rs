@@ -389,7 +389,7 @@ pub fn check(
                     .filter(|key| {
                         valid
                             .iter()
-                            .any(|pk| Some(&pk.pk.as_ref()[..]) == key.ed25519().map(|k| &k[..]))
+                            .any(|pk| Some(pk.pk.as_ref()) == key.ed25519().map(|k| &k[..]))
                     })
                     .map(PublicKey::fingerprint)
                     .collect();

@@ -116,7 +116,11 @@ fn write_plugins(dir: &Dir) -> Result<String> {
         "# The lab's environment: each plugin kind bound to a lab plugin, by path and\n\
          # sha256 (its manifest pinned by sha256 too), granted exactly the\n\
          # directories its manifest requests.\n\n\
-         [environment]\nname = \"contoso lab\"\nzone = \"{}\"\n",
+         [environment]\nname = \"contoso lab\"\nzone = \"{}\"\n\n\
+         # Only signed components run: the lab's plugins and the standard policies\n\
+         # are the ones the failback binary carries, trusted as the binary is\n\
+         # (`built-in`, docs/environment.md). Add `keys = [...]` to trust a vendor.\n\
+         [trust]\nrequire-signatures = true\n",
         lab::LAB_ZONE
     );
     let mut bound = 0;
@@ -137,7 +141,7 @@ fn write_plugins(dir: &Dir) -> Result<String> {
             .sha256
             .with_context(|| format!("the manifest of `{}` has no sha256", guest.package))?;
 
-        let kind = manifest.kind.name();
+        let kind = manifest.role.name();
         let manifest_sha256 = Digest::of(manifest_text.as_bytes());
         let _ = write!(
             environment,

@@ -8,6 +8,7 @@ pub mod plan;
 mod plugin;
 mod policy;
 mod progress;
+mod review;
 mod runs;
 mod verify;
 
@@ -30,6 +31,38 @@ pub fn run(args: Cli) -> Result<Outcome> {
             format,
         }) => plugin::inspect_file(&file, manifest.as_deref(), format),
         Command::Plugin(PluginCommand::Export { name, dir }) => plugin::export(&name, &dir),
+        Command::Plugin(PluginCommand::Pack {
+            component,
+            manifest,
+            out,
+        }) => plugin::pack(&component, manifest.as_deref(), &out),
+        Command::Plugin(PluginCommand::Sign {
+            file,
+            key,
+            detached,
+            out,
+        }) => plugin::sign(&file, &key, detached, out.as_deref()),
+        Command::Plugin(PluginCommand::Verify {
+            file,
+            key,
+            signature,
+            format,
+        }) => plugin::verify(&file, &key, signature.as_deref(), format),
+        Command::Plugin(PluginCommand::Review {
+            file,
+            env,
+            since,
+            manifest,
+            signature,
+            format,
+        }) => review::run(&review::Args {
+            file,
+            env,
+            since,
+            manifest,
+            signature,
+            format,
+        }),
         Command::Apply(args) => apply::apply(args),
         Command::Resume(args) => apply::resume(&args),
         Command::Status(args) => runs::status(&args),

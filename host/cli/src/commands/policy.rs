@@ -10,11 +10,11 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use failback_core::plan::Level;
 use failback_runtime::gate::Rule;
-use failback_runtime::{Environment, Gate, NullAuditSink, PolicyBindings, Runtime};
+use failback_runtime::{Environment, Gate, NullAuditSink, PolicyBindings, Runtime, TrustPolicy};
 
 use crate::Outcome;
 use crate::cli::Format;
-use crate::session::{open_cache, standard_policies};
+use crate::session::{built_in_digests, open_cache, standard_policies, trust_policy};
 
 /// The gate of the environment `env` when it exists, else of the standard
 /// modules at their default levels.
@@ -28,16 +28,29 @@ pub fn gate(env: &Path) -> Result<(Runtime, Gate)> {
         .unwrap_or_else(|| Path::new("."));
     let dir = Dir::open_ambient_dir(root, ambient_authority())
         .with_context(|| format!("cannot open `{}`", root.display()))?;
-    let bindings = match env.file_name().and_then(|f| f.to_str()) {
+    let (bindings, trust) = match env.file_name().and_then(|f| f.to_str()) {
         Some(file) if env.exists() => {
             let environment = Environment::load(&dir, file)
                 .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
-            PolicyBindings::parse(environment.policies.as_ref())?
+            (
+                PolicyBindings::parse(environment.policies.as_ref())?,
+                trust_policy(&environment, &dir)?,
+            )
         }
-        _ => PolicyBindings::parse(None)?,
+        _ => (
+            PolicyBindings::parse(None)?,
+            TrustPolicy::open().with_built_in(built_in_digests()),
+        ),
     };
-    let gate = Gate::load(&runtime, &cache, &standard_policies(), &bindings, &dir)
-        .context("cannot load the policy modules")?;
+    let gate = Gate::load(
+        &runtime,
+        &cache,
+        &standard_policies(),
+        &bindings,
+        &trust,
+        &dir,
+    )
+    .context("cannot load the policy modules")?;
     Ok((runtime, gate))
 }
 
