@@ -1,7 +1,7 @@
 use failback_core::deployment::{Change, Deployment, EdgeMachineState, EdgePoolState};
 use failback_core::plan::{Action, Goal, Level, Step, StepStatus};
 use failback_guests::{Group, STANDARD};
-use failback_runtime::{Digest, Gate, GateError, Overrides, PolicyBindings};
+use failback_runtime::{Digest, Gate, GateError, Overrides, PolicyBindings, TrustPolicy};
 
 use crate::common::Fixture;
 
@@ -97,6 +97,7 @@ fn gate_with_echo(fixture: &Fixture) -> Result<Gate, GateError> {
         &fixture.cache,
         &standard(),
         &bindings,
+        &TrustPolicy::open(),
         &fixture.dir(),
     )
 }
@@ -109,6 +110,7 @@ fn a_real_intermediate_hard_finding_blocks() {
         &fixture.cache,
         &standard(),
         &PolicyBindings::parse(None).unwrap(),
+        &TrustPolicy::open(),
         &fixture.dir(),
     )
     .unwrap();
@@ -166,6 +168,7 @@ fn a_hard_rule_cannot_be_lowered_by_configuration() {
             &fixture.cache,
             &standard(),
             &PolicyBindings::parse(Some(&table)).unwrap(),
+            &TrustPolicy::open(),
             &fixture.dir(),
         )
     };
