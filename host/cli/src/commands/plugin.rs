@@ -19,16 +19,21 @@ use crate::cli::Format;
 
 pub fn inspect_file(file: &Path, manifest: Option<&Path>, format: Format) -> Result<Outcome> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let carried = package::embedded_manifest_text(&bytes)
+        .with_context(|| format!("cannot read `{}`", file.display()))?
+        .map(str::to_owned);
+    // A manifest named, else the one inside the component, else a development
+    // build's beside it.
     let manifest_path = manifest.map(Path::to_path_buf).or_else(|| {
-        let guess = PathBuf::from(format!("{}.plugin.toml", file.with_extension("").display()));
-        guess.exists().then_some(guess)
+        let guess = manifest_beside(file);
+        (carried.is_none() && guess.exists()).then_some(guess)
     });
-    let manifest_text = manifest_path
-        .as_ref()
-        .map(|p| {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read `{}`", p.display()))
-        })
-        .transpose()?;
+    let manifest_text = match &manifest_path {
+        Some(p) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("cannot read `{}`", p.display()))?,
+        ),
+        None => carried,
+    };
     let runtime =
         Runtime::new(Arc::new(NullAuditSink)).context("cannot start the plugin runtime")?;
     let inspection = inspect(&runtime, &bytes, manifest_text.as_deref())
@@ -45,6 +50,8 @@ pub fn inspect_file(file: &Path, manifest: Option<&Path>, format: Format) -> Res
     Ok(Outcome::Ok)
 }
 
+/// `manifest` is the file the manifest was read from; `None` when it is the
+/// one inside the component (or there is none).
 fn text(file: &Path, manifest: Option<&Path>, i: &Inspection) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "component  {}", file.display());
@@ -77,18 +84,30 @@ fn text(file: &Path, manifest: Option<&Path>, i: &Inspection) -> String {
             i.foreign_imports.join(", ")
         );
     }
-    match (&i.manifest, manifest) {
-        (Some(m), Some(path)) => {
-            let _ = writeln!(out, "manifest   {}", path.display());
+    match &i.manifest {
+        Some(m) => {
+            match manifest {
+                Some(path) => {
+                    let _ = writeln!(
+                        out,
+                        "manifest   {} (beside the component: a development build, unsigned)",
+                        path.display()
+                    );
+                }
+                None => out.push_str(
+                    "manifest   inside the component (its digest and signatures cover it)\n",
+                ),
+            }
             let _ = writeln!(out, "  name     {} {}", m.name, m.version);
             let _ = writeln!(out, "  world    {}", m.world);
             let _ = writeln!(
                 out,
                 "  sha256   {}",
-                match i.manifest_matches {
-                    Some(true) => "matches the component",
-                    Some(false) => "DOES NOT match the component",
-                    None => "(none)",
+                match (i.manifest_matches, manifest) {
+                    (Some(true), _) => "matches the component",
+                    (Some(false), _) => "DOES NOT match the component",
+                    (None, None) => "(none: the component's own digest covers it)",
+                    (None, Some(_)) => "(none)",
                 }
             );
             let _ = writeln!(
@@ -110,12 +129,7 @@ fn text(file: &Path, manifest: Option<&Path>, i: &Inspection) -> String {
                 out.push_str("    name lookup\n");
             }
         }
-        _ => out.push_str("manifest   (none given: capabilities unknown)\n"),
-    }
-    if manifest.is_some() && i.manifest.is_some() {
-        out.push_str(
-            "           beside the component: a development build (unsigned); `failback plugin pack` embeds it\n",
-        );
+        None => out.push_str("manifest   (none given: capabilities unknown)\n"),
     }
     out
 }
