@@ -254,6 +254,45 @@ pub enum PluginCommand {
         #[arg(long, value_enum, default_value_t = ReviewFormat::Text)]
         format: ReviewFormat,
     },
+    /// Write a new plugin crate for WORLD into DIR (default: NAME): a crate that
+    /// builds on its own with `cargo build --release --target wasm32-wasip2`,
+    /// with the WIT files of this release, its manifest (`plugin.toml`), a
+    /// README with the commands, and every function of the world returning a
+    /// "not implemented" error.
+    ///
+    /// DIR must be absent or empty: nothing that exists is overwritten.
+    New {
+        /// The plugin's name: lowercase letters, digits and `-` (`acme-dns`).
+        name: String,
+        /// The world the plugin implements.
+        #[arg(long, value_enum)]
+        world: World,
+        /// Where to write the crate.
+        dir: Option<PathBuf>,
+    },
+    /// Run the conformance kit: what the host relies on from the plugin's
+    /// world, as cases run against the plugin in its sandbox. Each case names
+    /// the WIT function and the promise it checks; a failure says what was
+    /// expected and what came back.
+    ///
+    /// Test a component file (`FILE --world WORLD`, with its manifest, the
+    /// configuration and the grants an environment would give it), or a plugin
+    /// as an environment binds it (`--env failback.toml --kind KIND`).
+    ///
+    /// The cases CHANGE what the plugin reaches: they replace and delete DNS
+    /// record sets (under `failback-kit.<zone>`), publish and enable the
+    /// topology, set site routes (and set them back), start services, run
+    /// setup and fail a Front End pool back. Run the kit against a test
+    /// environment, never a production one.
+    ///
+    /// A port-probe plugin probes listeners the kit starts on 127.0.0.1 (an
+    /// XMPP server, a service that is not XMPP, a silent one, a closed port and
+    /// a filtered one): the kit grants their addresses, and `--xmpp-server`'s,
+    /// to every tcp network capability the plugin's manifest requests, for the
+    /// run.
+    ///
+    /// Exit 0 when no case failed, 1 otherwise.
+    Test(PluginTestArgs),
     /// Write a plugin this binary carries (`dns-rfc2136`, `probe-xmpp`, the
     /// `lab-*` ones) into DIR as `NAME.wasm` and `NAME.plugin.toml` (its manifest,
     /// with the component's sha256), and print the `failback.toml` lines that
@@ -266,6 +305,87 @@ pub enum PluginCommand {
         /// the command runs, so run it in the environment's directory.
         dir: PathBuf,
     },
+}
+
+/// A plugin world of `failback:plugin@0.1.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum World {
+    /// Records in the external DNS zone.
+    DnsProvider,
+    /// External reachability of an endpoint (XMPP 5269, SIP 5061).
+    PortProbe,
+    /// The topology, the sites' routes and replication.
+    ManagementStore,
+    /// Services and local setup on each server.
+    ServerControl,
+    /// Front End pool failover state and failback.
+    PoolControl,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginTestArgs {
+    /// The component (`.wasm`) to test.
+    #[arg(required_unless_present = "env", conflicts_with = "env")]
+    pub file: Option<PathBuf>,
+    /// The world FILE implements.
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "env",
+        conflicts_with = "env"
+    )]
+    pub world: Option<World>,
+    /// FILE's manifest; by default `<FILE without .wasm>.plugin.toml`. A
+    /// manifest without `sha256` (a development build's `plugin.toml`) is
+    /// taken for FILE.
+    #[arg(long, conflicts_with = "env")]
+    pub manifest: Option<PathBuf>,
+    /// A configuration value FILE reads with `config(KEY)` (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE", conflicts_with = "env")]
+    pub config: Vec<String>,
+    /// Grant FILE a network capability its manifest requests: the socket
+    /// addresses it may reach (repeatable; `dns-server=192.0.2.53:53`), or
+    /// `dns-lookup` for name lookup. Directories are granted by an environment
+    /// file: use `--env`.
+    #[arg(
+        long = "grant",
+        value_name = "NAME=ADDR[,ADDR…]",
+        conflicts_with = "env"
+    )]
+    pub grants: Vec<String>,
+    /// Test the plugin this environment file binds to `--kind`, with its
+    /// configuration and grants.
+    #[arg(long, requires = "kind")]
+    pub env: Option<PathBuf>,
+    /// The kind of plugin to test in `--env`.
+    #[arg(long, value_enum, requires = "env")]
+    pub kind: Option<World>,
+    /// dns-provider: the zone the cases write in (default with `--env`: its
+    /// zone). They write only under `failback-kit.<zone>`, and delete what
+    /// they wrote.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// server-control: a machine the plugin serves (default with `--env`: the
+    /// first Edge machine of the topology its management store publishes).
+    #[arg(long, value_name = "FQDN")]
+    pub machine: Option<String>,
+    /// port-probe: a real XMPP server to probe as well (`192.0.2.10:5269`).
+    #[arg(long, value_name = "ADDR", requires = "xmpp_domain")]
+    pub xmpp_server: Option<std::net::SocketAddr>,
+    /// port-probe: the domain the `--xmpp-server` serves.
+    #[arg(long, value_name = "DOMAIN", requires = "xmpp_server")]
+    pub xmpp_domain: Option<String>,
+    /// The report: text for people, JSON for machines, JUnit XML for a CI.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// How a conformance report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Junit,
 }
 
 /// Text for people, JSON for machines.

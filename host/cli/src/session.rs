@@ -45,24 +45,12 @@ impl Session {
     /// As [`Session::open`], with every audit record also sent to `sink`
     /// (apply's hash-chained log on disk).
     pub fn open_audited(env: &Path, sink: Option<Arc<dyn AuditSink>>) -> Result<Self> {
-        let root = env
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."))
-            .to_path_buf();
-        let file = env
-            .file_name()
-            .and_then(|f| f.to_str())
-            .with_context(|| format!("`{}` is not an environment file name", env.display()))?;
-        let dir = Dir::open_ambient_dir(&root, ambient_authority()).with_context(|| {
-            format!("cannot open the environment directory `{}`", root.display())
-        })?;
-        let root = root
-            .canonicalize()
-            .with_context(|| format!("cannot resolve `{}`", root.display()))?;
-        let (environment, environment_sha256) = Environment::load_digested(&dir, file)
-            .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
-
+        let OpenedEnvironment {
+            environment,
+            sha256: environment_sha256,
+            dir,
+            root,
+        } = open_environment(env)?;
         let sink = sink.unwrap_or_else(|| Arc::new(NullAuditSink));
         let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
         let cache = open_cache()?;
@@ -102,6 +90,40 @@ impl Session {
             .context("cannot observe the deployment")?;
         assemble(&observation).context("the observed deployment is not consistent")
     }
+}
+
+/// An environment file read and checked, with what the commands need beside it.
+#[derive(Debug)]
+pub struct OpenedEnvironment {
+    pub environment: Environment,
+    /// The sha256 of exactly the text that was parsed (the plan's provenance).
+    pub sha256: Digest,
+    /// The environment directory, opened as a capability.
+    pub dir: Dir,
+    /// That directory's host path.
+    pub root: PathBuf,
+}
+
+/// Read the environment file `env` through the runtime's bounded, confined read.
+pub fn open_environment(env: &Path) -> Result<OpenedEnvironment> {
+    let root = Session::root_of(env);
+    let file = env
+        .file_name()
+        .and_then(|f| f.to_str())
+        .with_context(|| format!("`{}` is not an environment file name", env.display()))?;
+    let dir = Dir::open_ambient_dir(&root, ambient_authority())
+        .with_context(|| format!("cannot open the environment directory `{}`", root.display()))?;
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("cannot resolve `{}`", root.display()))?;
+    let (environment, sha256) = Environment::load_digested(&dir, file)
+        .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
+    Ok(OpenedEnvironment {
+        environment,
+        sha256,
+        dir,
+        root,
+    })
 }
 
 /// The standard policy modules the binary carries, by package name.

@@ -11,7 +11,8 @@
 //! limits — the deadline ends waits in host calls too — and is audited
 //! ([`audit`]); it returns the guest's value, the guest's own [`PluginError`],
 //! or a typed runtime failure ([`CallError`]). [`inspect()`] describes a component for `failback plugin
-//! inspect`.
+//! inspect`. The conformance kit ([`conformance`]) runs a plugin against what
+//! the host relies on from its world, for `failback plugin test`.
 //!
 //! The runtime holds no ambient authority over files: the CLI opens the
 //! environment directory and the cache directory as `cap_std` [`Dir`]s and hands
@@ -34,6 +35,7 @@ pub mod audit_log;
 pub mod cache;
 mod call;
 pub mod capability;
+pub mod conformance;
 pub mod digest;
 mod engine;
 pub mod environment;

@@ -2,6 +2,7 @@
 
 mod apply;
 mod audit;
+mod conformance;
 mod demo;
 pub mod lab;
 pub mod plan;
@@ -10,6 +11,7 @@ mod policy;
 mod progress;
 mod review;
 mod runs;
+mod template;
 mod verify;
 
 use anyhow::Result;
@@ -63,6 +65,10 @@ pub fn run(args: Cli) -> Result<Outcome> {
             signature,
             format,
         }),
+        Command::Plugin(PluginCommand::New { name, world, dir }) => {
+            template::new(&name, world, dir.as_deref())
+        }
+        Command::Plugin(PluginCommand::Test(args)) => conformance::run(args),
         Command::Apply(args) => apply::apply(args),
         Command::Resume(args) => apply::resume(&args),
         Command::Status(args) => runs::status(&args),

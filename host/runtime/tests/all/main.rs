@@ -12,6 +12,8 @@
 mod cache;
 /// Fixtures: an environment directory in a temporary directory, a runtime, a cache.
 mod common;
+/// The conformance kit: every world's cases against the deliberately broken guest.
+mod conformance;
 /// The policy gate with the standard modules: findings keyed by module, levels.
 mod gate;
 /// `plugin inspect`.

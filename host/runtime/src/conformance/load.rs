@@ -1,0 +1,292 @@
+//! Getting the plugin under test into the sandbox, through the runtime's public
+//! loading API, and running its world's cases.
+//!
+//! A component file ([`Kit::test_component`]) is laid out in a scratch directory the
+//! caller owns, as an environment would hold it: the component, its manifest
+//! (with the component's sha256 added when the manifest has none, as a
+//! development build's `plugin.toml` does), and a binding with the given
+//! configuration and network grants. A plugin an environment binds
+//! ([`Kit::test_binding`]) is loaded from that binding as it is.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use cap_std::fs::Dir;
+use failback_core::topology::Topology;
+
+use super::listeners::Listeners;
+use super::{KitError, Report, Subject, Tested, dns, management, pools, probe, servers};
+use crate::cache::ComponentCache;
+use crate::digest::Digest;
+use crate::engine::Runtime;
+use crate::environment::{
+    ConfigValue, Environment, Grants, LimitOverrides, PluginBinding, RelativePath, read_text,
+};
+use crate::manifest::{Manifest, PluginKind, Protocol};
+use crate::plugin::{DnsProvider, ManagementStore, Plugin, PoolControl, PortProbe, ServerControl};
+
+/// A component file to test, with what an environment would give it
+/// ([`Kit::test_component`]).
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// The world it is tested as.
+    pub kind: PluginKind,
+    pub bytes: Vec<u8>,
+    /// The manifest's text (`plugin.toml`).
+    pub manifest: String,
+    /// What `config(key)` returns.
+    pub config: BTreeMap<String, String>,
+    /// Socket addresses granted to each network capability of the manifest.
+    pub network: BTreeMap<String, Vec<SocketAddr>>,
+    /// Whether name lookup is granted.
+    pub dns_lookup: bool,
+}
+
+/// The names the component and its manifest get in the scratch directory.
+const SCRATCH_COMPONENT: &str = "plugin.wasm";
+const SCRATCH_MANIFEST: &str = "plugin.plugin.toml";
+
+/// The kit: the runtime plugins are loaded into and the compiled-component
+/// cache they load through.
+#[derive(Debug, Clone, Copy)]
+pub struct Kit<'a> {
+    pub runtime: &'a Runtime,
+    pub cache: &'a ComponentCache,
+}
+
+impl Kit<'_> {
+    /// Test `component` with its world's cases. `scratch` (host path
+    /// `scratch_root`) is an empty directory the kit may write the component and
+    /// its manifest into; the caller removes it afterwards.
+    pub fn test_component(
+        &self,
+        scratch: &Dir,
+        scratch_root: &Path,
+        component: Component,
+        subject: Subject,
+    ) -> Result<Report, KitError> {
+        let manifest = Manifest::parse(&component.manifest)?;
+        if manifest.kind != component.kind {
+            return Err(KitError::World {
+                kind: component.kind,
+                world: manifest.world,
+            });
+        }
+        let dirs: Vec<String> = manifest
+            .capabilities
+            .dirs
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        if !dirs.is_empty() {
+            return Err(KitError::DirectoryGrant(dirs));
+        }
+        let sha256 = Digest::of(&component.bytes);
+        let manifest_text = if manifest.sha256.is_some() {
+            component.manifest
+        } else {
+            // A top-level key must come before the first table: put it first.
+            format!("sha256 = \"{sha256}\"\n{}", component.manifest)
+        };
+        scratch
+            .write(SCRATCH_COMPONENT, &component.bytes)
+            .and_then(|()| scratch.write(SCRATCH_MANIFEST, manifest_text.as_bytes()))
+            .map_err(KitError::Scratch)?;
+        let path = |name| RelativePath::new(name).map_err(|e| KitError::Load(e.into()));
+        let binding = PluginBinding {
+            kind: component.kind,
+            path: path(SCRATCH_COMPONENT)?,
+            sha256,
+            manifest: path(SCRATCH_MANIFEST)?,
+            config: component
+                .config
+                .into_iter()
+                .map(|(key, value)| (key, ConfigValue::Text(value)))
+                .collect(),
+            grants: Grants {
+                dirs: BTreeMap::new(),
+                network: component.network,
+                dns_lookup: component.dns_lookup,
+            },
+            limits: LimitOverrides::default(),
+        };
+        let place = Place {
+            kit: *self,
+            dir: scratch,
+            root: scratch_root,
+            env: &|_| None,
+        };
+        place.run(binding, &manifest, subject)
+    }
+
+    /// Test the plugin `environment` binds to `kind`, as it binds it. `dir` is
+    /// the environment directory (host path `root`); `env` looks up the host's
+    /// environment variables for `{ env = … }` secrets. The dns-provider cases
+    /// default to the environment's zone; the server-control cases to the first
+    /// Edge machine of the topology its management store publishes.
+    pub fn test_binding(
+        &self,
+        environment: &Environment,
+        kind: PluginKind,
+        dir: &Dir,
+        root: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        mut subject: Subject,
+    ) -> Result<Report, KitError> {
+        let binding = environment
+            .plugins
+            .get(&kind)
+            .cloned()
+            .ok_or(KitError::NotBound(kind))?;
+        let text = read_text(dir, &binding.manifest).map_err(|e| KitError::Load(e.into()))?;
+        let manifest = Manifest::parse(&text)?;
+        let place = Place {
+            kit: *self,
+            dir,
+            root,
+            env,
+        };
+        if subject.zone.is_none() {
+            subject.zone = Some(environment.zone.clone());
+        }
+        if kind == PluginKind::ServerControl && subject.machine.is_none() {
+            let machine =
+                place
+                    .first_edge_machine(environment)
+                    .map_err(|reason| KitError::Needs {
+                        kind,
+                        what: format!("a machine the plugin serves: none was given, and {reason}"),
+                    })?;
+            subject.machine = Some(machine);
+        }
+        place.run(binding, &manifest, subject)
+    }
+}
+
+/// Where a plugin is loaded from, and with what.
+struct Place<'a> {
+    kit: Kit<'a>,
+    dir: &'a Dir,
+    root: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Place<'_> {
+    fn load(&self, binding: &PluginBinding) -> Result<Plugin, KitError> {
+        Ok(self
+            .kit
+            .runtime
+            .load_plugin(binding, self.dir, self.root, self.kit.cache, self.env)?)
+    }
+
+    fn run(
+        &self,
+        mut binding: PluginBinding,
+        manifest: &Manifest,
+        mut subject: Subject,
+    ) -> Result<Report, KitError> {
+        let needs = |what: &str| KitError::Needs {
+            kind: binding.kind,
+            what: what.to_owned(),
+        };
+        let (plugin, cases, notes) = match binding.kind {
+            PluginKind::DnsProvider => {
+                let zone = subject
+                    .zone
+                    .take()
+                    .ok_or_else(|| needs("a zone the plugin may write in"))?;
+                let dns = DnsProvider::new(self.load(&binding)?)?;
+                let (cases, notes) = dns::run(&dns, &zone);
+                (dns.plugin().clone(), cases, notes)
+            }
+            PluginKind::PortProbe => {
+                let listeners = match subject.listeners.take() {
+                    Some(listeners) => listeners,
+                    None => Listeners::start().map_err(KitError::Listeners)?,
+                };
+                let mut endpoints = listeners.endpoints().all().to_vec();
+                endpoints.extend(subject.xmpp_server.as_ref().map(|s| s.address));
+                grant_tcp(&mut binding, manifest, &endpoints);
+                let probe = PortProbe::new(self.load(&binding)?)?;
+                let cases = probe::run(&probe, listeners.endpoints(), subject.xmpp_server.as_ref());
+                (probe.plugin().clone(), cases, Vec::new())
+            }
+            PluginKind::ManagementStore => {
+                let store = ManagementStore::new(self.load(&binding)?)?;
+                let cases = management::run(&store);
+                (store.plugin().clone(), cases, Vec::new())
+            }
+            PluginKind::ServerControl => {
+                let machine = subject
+                    .machine
+                    .take()
+                    .ok_or_else(|| needs("the FQDN of a machine the plugin serves"))?;
+                let servers = ServerControl::new(self.load(&binding)?)?;
+                let cases = servers::run(&servers, &machine);
+                (servers.plugin().clone(), cases, Vec::new())
+            }
+            PluginKind::PoolControl => {
+                let pools = PoolControl::new(self.load(&binding)?)?;
+                let cases = pools::run(&pools);
+                (pools.plugin().clone(), cases, Vec::new())
+            }
+        };
+        let manifest = plugin.manifest();
+        Ok(Report {
+            plugin: Tested {
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+                world: manifest.world.clone(),
+                kind: manifest.kind,
+                sha256: plugin.digest(),
+            },
+            cases,
+            notes,
+        })
+    }
+
+    /// The first Edge machine of the topology the environment's management
+    /// store publishes; else why there is none.
+    fn first_edge_machine(&self, environment: &Environment) -> Result<String, String> {
+        let binding = environment
+            .plugins
+            .get(&PluginKind::ManagementStore)
+            .ok_or("the environment binds no management-store to read the topology from")?;
+        let store = self
+            .load(binding)
+            .and_then(|plugin| Ok(ManagementStore::new(plugin)?))
+            .map_err(|e| format!("its management-store cannot be loaded: {e}"))?;
+        let document = store
+            .read_topology()
+            .map_err(|e| format!("its topology cannot be read: {e}"))?;
+        let topology = Topology::parse(&document.xml)
+            .map_err(|e| format!("its topology is not valid: {e}"))?;
+        topology
+            .edge_pools()
+            .iter()
+            .flat_map(|pool| &pool.machines)
+            .map(|machine| machine.fqdn.clone())
+            .next()
+            .ok_or_else(|| "its topology has no Edge machine".to_owned())
+    }
+}
+
+/// Grant `endpoints` to every TCP network capability `manifest` requests,
+/// besides what the binding grants it already.
+fn grant_tcp(binding: &mut PluginBinding, manifest: &Manifest, endpoints: &[SocketAddr]) {
+    for request in &manifest.capabilities.network {
+        if request.protocol == Protocol::Tcp {
+            let granted = binding
+                .grants
+                .network
+                .entry(request.name.clone())
+                .or_default();
+            for endpoint in endpoints {
+                if !granted.contains(endpoint) {
+                    granted.push(*endpoint);
+                }
+            }
+        }
+    }
+}

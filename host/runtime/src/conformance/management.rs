@@ -1,0 +1,370 @@
+//! The management-store cases (`wit/plugin/management.wit`): what the host
+//! relies on when it publishes the topology against the version it read
+//! (DESIGN §1, A3), waits for replication (A4) and sets site routes (A7).
+//!
+//! The cases publish the topology they read, unchanged, so its content stays;
+//! its version moves on and it is left enabled. A route a case sets is set
+//! back to what it was.
+
+use failback_core::observed::{RouteKind, Site, TopologyDocument};
+use failback_core::topology::Topology;
+
+use super::{
+    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, came_back, refusal, run_cases, shown,
+};
+use crate::plugin::ManagementStore;
+
+const READ: &str = "management.read-topology";
+const PUBLISH: &str = "management.publish-topology";
+const ENABLE: &str = "management.enable-topology";
+const SITES: &str = "management.list-sites";
+const SET_ROUTE: &str = "management.set-site-route";
+const STATUS: &str = "management.read-store-status";
+const REPLICATION: &str = "management.replication-status";
+const REPLICATE: &str = "management.replicate";
+
+/// How a route names an Edge pool.
+const EDGE_SERVER: &str = "EdgeServer:";
+
+pub(super) struct Store {
+    plugin: ManagementStore,
+}
+
+pub(super) const CASES: &[Case<Store>] = &[
+    Case {
+        id: "read-topology",
+        function: READ,
+        uses: &[],
+        promise: "read-topology answers with the published topology: its XML and version",
+        check: read_topology,
+    },
+    Case {
+        id: "list-sites",
+        function: SITES,
+        uses: &[],
+        promise: "list-sites answers with every site; each route is `EdgeServer:<pool fqdn>` or \
+                  none",
+        check: list_sites,
+    },
+    Case {
+        id: "read-store-status",
+        function: STATUS,
+        uses: &[],
+        promise: "read-store-status answers with where the store runs",
+        check: read_store_status,
+    },
+    Case {
+        id: "replication-status",
+        function: REPLICATION,
+        uses: &[],
+        promise: "replication-status answers with every replica, each named by its FQDN",
+        check: replication_status,
+    },
+    Case {
+        id: "publish",
+        function: PUBLISH,
+        uses: &[READ],
+        promise: "publishing against the published version returns a new, larger version; \
+                  read-topology then shows it, not enabled yet",
+        check: publish,
+    },
+    Case {
+        id: "publish-stale",
+        function: PUBLISH,
+        uses: &[READ],
+        promise: "publishing against a version that is not the published one is \
+                  plugin-error::conflict, and nothing is published",
+        check: publish_stale,
+    },
+    Case {
+        id: "enable",
+        function: ENABLE,
+        uses: &[READ, PUBLISH],
+        promise: "enabling the published version succeeds; read-topology then shows it enabled",
+        check: enable,
+    },
+    Case {
+        id: "enable-stale",
+        function: ENABLE,
+        uses: &[READ],
+        promise: "enabling a version that is no longer the published one is plugin-error::conflict",
+        check: enable_stale,
+    },
+    Case {
+        id: "replicate",
+        function: REPLICATE,
+        uses: &[REPLICATION],
+        promise: "replicating to a replica that replication-status lists succeeds",
+        check: replicate,
+    },
+    Case {
+        id: "replicate-unknown",
+        function: REPLICATE,
+        uses: &[],
+        promise: "replicating to an FQDN that holds no replica is plugin-error::not-found",
+        check: replicate_unknown,
+    },
+    Case {
+        id: "route-round-trip",
+        function: SET_ROUTE,
+        uses: &[SITES, READ],
+        promise: "a route set with set-site-route comes back from list-sites, and none clears it; \
+                  for both route kinds",
+        check: route_round_trip,
+    },
+    Case {
+        id: "route-unknown-site",
+        function: SET_ROUTE,
+        uses: &[],
+        promise: "setting a route of a site that does not exist is plugin-error::not-found",
+        check: route_unknown_site,
+    },
+];
+
+/// Run every management-store case against `plugin`.
+pub(super) fn run(plugin: &ManagementStore) -> Vec<CaseReport> {
+    let mut store = Store {
+        plugin: plugin.clone(),
+    };
+    run_cases(CASES, &mut store)
+}
+
+impl Store {
+    fn topology(&self) -> Result<TopologyDocument, Miss> {
+        answer(self.plugin.read_topology(), "the published topology")
+    }
+
+    fn sites(&self) -> Result<Vec<Site>, Miss> {
+        answer(self.plugin.list_sites(), "every site with its routes")
+    }
+}
+
+/// A version that is not `version`.
+fn stale(version: u64) -> u64 {
+    version.checked_sub(1).unwrap_or(version + 1)
+}
+
+fn read_topology(store: &mut Store) -> Checked {
+    let topology = store.topology()?;
+    if topology.xml.trim().is_empty() {
+        return Err(Miss::failed(
+            "the topology's XML",
+            format!("an empty document, version {}", topology.version),
+        ));
+    }
+    Ok(())
+}
+
+fn list_sites(store: &mut Store) -> Checked {
+    let sites = store.sites()?;
+    let wrong: Vec<&Site> = sites
+        .iter()
+        .filter(|site| {
+            [&site.federation_route, &site.xmpp_federation_route]
+                .into_iter()
+                .flatten()
+                .any(|route| route.strip_prefix(EDGE_SERVER).is_none_or(str::is_empty))
+        })
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            "routes of the form `EdgeServer:<pool fqdn>`",
+            format!("sites {}", shown(&wrong)),
+        ))
+    }
+}
+
+fn read_store_status(store: &mut Store) -> Checked {
+    answer(store.plugin.read_store_status(), "the store's status").map(drop)
+}
+
+fn replication_status(store: &mut Store) -> Checked {
+    let replicas = answer(store.plugin.replication_status(), "every replica's state")?;
+    let unnamed: Vec<_> = replicas.iter().filter(|r| r.fqdn.is_empty()).collect();
+    if unnamed.is_empty() {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            "each replica named by its FQDN",
+            format!("replicas {}", shown(&unnamed)),
+        ))
+    }
+}
+
+fn publish(store: &mut Store) -> Checked {
+    let before = store.topology()?;
+    let version = answer(
+        store.plugin.publish_topology(&before.xml, before.version),
+        &format!("a version after {}", before.version),
+    )?;
+    if version <= before.version {
+        return Err(Miss::failed(
+            format!("a version after {}", before.version),
+            format!("version {version}"),
+        ));
+    }
+    let after = store.topology()?;
+    if after.version == version && !after.enabled {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            format!("read-topology to show version {version}, not enabled"),
+            format!("version {}, enabled {}", after.version, after.enabled),
+        ))
+    }
+}
+
+fn publish_stale(store: &mut Store) -> Checked {
+    let before = store.topology()?;
+    let stale = stale(before.version);
+    refusal(
+        store.plugin.publish_topology(&before.xml, stale),
+        &[Variant::Conflict],
+    )?;
+    let after = store.topology()?;
+    if after.version == before.version {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            format!("the published version still {}", before.version),
+            format!("version {}", after.version),
+        ))
+    }
+}
+
+fn enable(store: &mut Store) -> Checked {
+    let version = store.topology()?.version;
+    answer(store.plugin.enable_topology(version), "ok")?;
+    let after = store.topology()?;
+    if after.version == version && after.enabled {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            format!("read-topology to show version {version}, enabled"),
+            format!("version {}, enabled {}", after.version, after.enabled),
+        ))
+    }
+}
+
+fn enable_stale(store: &mut Store) -> Checked {
+    let version = store.topology()?.version;
+    refusal(
+        store.plugin.enable_topology(stale(version)),
+        &[Variant::Conflict],
+    )
+}
+
+fn replicate(store: &mut Store) -> Checked {
+    let replicas = answer(store.plugin.replication_status(), "every replica's state")?;
+    let Some(replica) = replicas.first() else {
+        return Err(Miss::NotApplicable(
+            "replication-status lists no replica to replicate to".to_owned(),
+        ));
+    };
+    answer(store.plugin.replicate(&replica.fqdn), "ok")
+}
+
+fn replicate_unknown(store: &mut Store) -> Checked {
+    refusal(store.plugin.replicate(ABSENT), &[Variant::NotFound])
+}
+
+fn route(site: &Site, kind: RouteKind) -> Option<&str> {
+    match kind {
+        RouteKind::Federation => site.federation_route.as_deref(),
+        RouteKind::XmppFederation => site.xmpp_federation_route.as_deref(),
+    }
+}
+
+/// A route identity to set on `site` for `kind` that differs from its own:
+/// another site's route, else an Edge pool of the published topology.
+fn other_identity(store: &Store, sites: &[Site], site: &Site, kind: RouteKind) -> Option<String> {
+    let current = route(site, kind);
+    let from_sites = sites
+        .iter()
+        .flat_map(|s| {
+            [
+                route(s, RouteKind::Federation),
+                route(s, RouteKind::XmppFederation),
+            ]
+        })
+        .flatten()
+        .map(str::to_owned);
+    let from_topology = store
+        .plugin
+        .read_topology()
+        .ok()
+        .and_then(|document| Topology::parse(&document.xml).ok())
+        .map(|topology| {
+            topology
+                .edge_pools()
+                .iter()
+                .map(|pool| pool.identity())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    from_sites
+        .chain(from_topology)
+        .find(|identity| Some(identity.as_str()) != current)
+}
+
+/// Set `kind` of `site` to `identity` and find it so in list-sites.
+fn set_and_find(store: &Store, site: &str, kind: RouteKind, identity: Option<&str>) -> Checked {
+    answer(store.plugin.set_site_route(site, kind, identity), "ok")?;
+    let sites = store.sites()?;
+    let found = sites.iter().find(|s| s.site == site);
+    if found.is_some_and(|s| route(s, kind) == identity) {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            format!(
+                "list-sites to show `{site}` with its {} route {}",
+                shown(&kind),
+                shown(&identity)
+            ),
+            format!("it shows {}", shown(&found)),
+        ))
+    }
+}
+
+fn route_round_trip(store: &mut Store) -> Checked {
+    let sites = store.sites()?;
+    let Some(site) = sites.first().cloned() else {
+        return Err(Miss::NotApplicable(
+            "list-sites lists no site to set a route on".to_owned(),
+        ));
+    };
+    for kind in [RouteKind::XmppFederation, RouteKind::Federation] {
+        let Some(identity) = other_identity(store, &sites, &site, kind) else {
+            return Err(Miss::NotApplicable(
+                "neither the sites' routes nor the topology name an Edge pool to route to"
+                    .to_owned(),
+            ));
+        };
+        let original = route(&site, kind).map(str::to_owned);
+        let checked = set_and_find(store, &site.site, kind, Some(&identity))
+            .and_then(|()| set_and_find(store, &site.site, kind, None));
+        // Put the route back as it was, whatever the case found.
+        let restored = store
+            .plugin
+            .set_site_route(&site.site, kind, original.as_deref());
+        checked?;
+        restored.map_err(|error| {
+            Miss::failed(
+                format!("the route set back to {}", shown(&original)),
+                came_back(&error),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn route_unknown_site(store: &mut Store) -> Checked {
+    refusal(
+        store
+            .plugin
+            .set_site_route("failback-kit-no-such-site", RouteKind::XmppFederation, None),
+        &[Variant::NotFound],
+    )
+}

@@ -1,0 +1,187 @@
+//! The server-control cases (`wit/plugin/servers.wit`): what the host relies
+//! on when it starts an Edge pool's services (DESIGN §1, A1) and runs local
+//! setup on each Edge machine (A5), on one machine the plugin serves.
+//!
+//! The cases start that machine's services and run setup on it.
+
+use failback_core::observed::{ServiceState, ServiceStatus};
+
+use super::{ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, refusal, run_cases, shown};
+use crate::plugin::ServerControl;
+
+const LIST: &str = "servers.list-services";
+const START: &str = "servers.start-services";
+const SETUP_VERSION: &str = "servers.setup-version";
+const RUN_SETUP: &str = "servers.run-setup";
+
+pub(super) struct Servers {
+    plugin: ServerControl,
+    machine: String,
+}
+
+pub(super) const CASES: &[Case<Servers>] = &[
+    Case {
+        id: "list-services",
+        function: LIST,
+        uses: &[],
+        promise: "list-services(machine) answers with the machine's services, each named",
+        check: list_services,
+    },
+    Case {
+        id: "list-services-unknown",
+        function: LIST,
+        uses: &[],
+        promise: "listing the services of a machine that does not exist is plugin-error::not-found",
+        check: list_services_unknown,
+    },
+    Case {
+        id: "start-services",
+        function: START,
+        uses: &[LIST],
+        promise: "start-services succeeds; list-services then shows every service running or \
+                  start-pending, but for disabled ones",
+        check: start_services,
+    },
+    Case {
+        id: "start-services-again",
+        function: START,
+        uses: &[],
+        promise: "starting services that already run is not an error",
+        check: start_services_again,
+    },
+    Case {
+        id: "start-services-unknown",
+        function: START,
+        uses: &[],
+        promise: "starting the services of a machine that does not exist is plugin-error::not-found",
+        check: start_services_unknown,
+    },
+    Case {
+        id: "setup-version",
+        function: SETUP_VERSION,
+        uses: &[],
+        promise: "setup-version(machine) answers with the version setup last applied, or none",
+        check: setup_version,
+    },
+    Case {
+        id: "setup-version-unknown",
+        function: SETUP_VERSION,
+        uses: &[],
+        promise: "the setup version of a machine that does not exist is plugin-error::not-found",
+        check: setup_version_unknown,
+    },
+    Case {
+        id: "run-setup",
+        function: RUN_SETUP,
+        uses: &[SETUP_VERSION],
+        promise: "run-setup reports the version it applied; setup-version then answers with it",
+        check: run_setup,
+    },
+    Case {
+        id: "run-setup-unknown",
+        function: RUN_SETUP,
+        uses: &[],
+        promise: "running setup on a machine that does not exist is plugin-error::not-found",
+        check: run_setup_unknown,
+    },
+];
+
+/// Run every server-control case against `plugin` on `machine`.
+pub(super) fn run(plugin: &ServerControl, machine: &str) -> Vec<CaseReport> {
+    let mut servers = Servers {
+        plugin: plugin.clone(),
+        machine: machine.to_owned(),
+    };
+    run_cases(CASES, &mut servers)
+}
+
+impl Servers {
+    fn services(&self) -> Result<Vec<ServiceStatus>, Miss> {
+        answer(
+            self.plugin.list_services(&self.machine),
+            &format!("the services of `{}`", self.machine),
+        )
+    }
+}
+
+fn list_services(servers: &mut Servers) -> Checked {
+    let unnamed: Vec<ServiceStatus> = servers
+        .services()?
+        .into_iter()
+        .filter(|s| s.name.is_empty())
+        .collect();
+    if unnamed.is_empty() {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            "every service named",
+            format!("services {}", shown(&unnamed)),
+        ))
+    }
+}
+
+fn list_services_unknown(servers: &mut Servers) -> Checked {
+    refusal(servers.plugin.list_services(ABSENT), &[Variant::NotFound])
+}
+
+fn start_services(servers: &mut Servers) -> Checked {
+    answer(servers.plugin.start_services(&servers.machine), "ok")?;
+    let not_started: Vec<ServiceStatus> = servers
+        .services()?
+        .into_iter()
+        .filter(|s| {
+            !matches!(
+                s.state,
+                ServiceState::Running | ServiceState::StartPending | ServiceState::Disabled
+            )
+        })
+        .collect();
+    if not_started.is_empty() {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            "every service running or start-pending (or disabled)",
+            format!("list-services shows {}", shown(&not_started)),
+        ))
+    }
+}
+
+fn start_services_again(servers: &mut Servers) -> Checked {
+    answer(servers.plugin.start_services(&servers.machine), "ok")
+}
+
+fn start_services_unknown(servers: &mut Servers) -> Checked {
+    refusal(servers.plugin.start_services(ABSENT), &[Variant::NotFound])
+}
+
+fn setup_version(servers: &mut Servers) -> Checked {
+    answer(
+        servers.plugin.setup_version(&servers.machine),
+        "a version, or none",
+    )
+    .map(drop)
+}
+
+fn setup_version_unknown(servers: &mut Servers) -> Checked {
+    refusal(servers.plugin.setup_version(ABSENT), &[Variant::NotFound])
+}
+
+fn run_setup(servers: &mut Servers) -> Checked {
+    let report = answer(servers.plugin.run_setup(&servers.machine), "a setup report")?;
+    let version = answer(servers.plugin.setup_version(&servers.machine), "a version")?;
+    if version == Some(report.applied_version) {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            format!(
+                "setup-version {} after run-setup applied it",
+                report.applied_version
+            ),
+            format!("setup-version {}", shown(&version)),
+        ))
+    }
+}
+
+fn run_setup_unknown(servers: &mut Servers) -> Checked {
+    refusal(servers.plugin.run_setup(ABSENT), &[Variant::NotFound])
+}
