@@ -15,6 +15,8 @@ mod support;
 
 /// `failback apply`, `resume`, `status`, `history`, `audit verify`, `demo`.
 mod apply;
+/// `failback plugin test`: the conformance kit on every plugin of the repository.
+mod conformance;
 /// A plan runs exactly as it was judged: the attacks on saved plans, levels,
 /// resume and the audit log.
 mod integrity;
@@ -31,5 +33,7 @@ mod policy;
 mod real_dns_xmpp;
 /// dns-rfc2136 and probe-xmpp through the runtime against named and Prosody.
 mod real_plugins;
+/// `failback plugin new`: a crate built outside the repository, against the kit.
+mod template;
 /// `failback verify` and `failback plugin inspect`.
 mod verify_inspect;

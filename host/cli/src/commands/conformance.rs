@@ -13,7 +13,8 @@ use anyhow::{Context as _, Result, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use failback_runtime::conformance::{
-    CaseReport, Component, Kit, Outcome as CaseOutcome, OutcomeKind, Report, Subject, XmppServer,
+    CaseReport, Component, Kit, KitError, Outcome as CaseOutcome, OutcomeKind, Report, Subject,
+    XmppServer,
 };
 use failback_runtime::manifest::PluginKind;
 use failback_runtime::{NullAuditSink, Runtime};
@@ -92,7 +93,23 @@ fn test_binding(kit: Kit<'_>, env: &Path, kind: PluginKind, subject: Subject) ->
         &|name| std::env::var(name).ok(),
         subject,
     )
+    .map_err(|e| hinted(e, kind))
     .with_context(|| format!("cannot test the `{kind}` plugin of `{}`", env.display()))
+}
+
+/// The kit's error, with what to give on the command line when it lacks
+/// something.
+fn hinted(error: KitError, kind: PluginKind) -> anyhow::Error {
+    let hint = match &error {
+        KitError::NoZone => "give one with --zone ZONE".to_owned(),
+        KitError::NoMachine(_) => "give one with --machine FQDN".to_owned(),
+        KitError::DirectoryGrant(_) => format!(
+            "bind the plugin in an environment file (docs/environment.md) and run \
+             `failback plugin test --env failback.toml --kind {kind}`"
+        ),
+        _ => return error.into(),
+    };
+    anyhow::anyhow!("{error}; {hint}")
 }
 
 fn test_file(
@@ -125,6 +142,7 @@ fn test_file(
     let scratch_dir = Dir::open_ambient_dir(scratch.path(), ambient_authority())
         .context("cannot open the scratch directory")?;
     kit.test_component(&scratch_dir, scratch.path(), component, subject)
+        .map_err(|e| hinted(e, kind))
         .with_context(|| format!("cannot test `{}`", file.display()))
 }
 

@@ -55,7 +55,8 @@ const GITIGNORE: &str = include_str!("../../template/gitignore");
 struct Template {
     world: &'static str,
     interface: &'static str,
-    description: &'static str,
+    /// What the plugin does, after "a plugin of the world:".
+    purpose: &'static str,
     source: &'static str,
     /// The manifest's network capability, requested or shown commented out.
     network: &'static str,
@@ -73,7 +74,7 @@ fn template(world: World) -> Template {
         World::DnsProvider => Template {
             world: "dns-provider",
             interface: "dns",
-            description: "DNS provider: records of the external zone",
+            purpose: "records of the external zone",
             source: include_str!("../../template/dns-provider.rs"),
             network: NETWORK_EXAMPLE,
             test_args: " \\\n    --zone test.example.com",
@@ -83,7 +84,7 @@ fn template(world: World) -> Template {
         World::PortProbe => Template {
             world: "port-probe",
             interface: "probe",
-            description: "port probe: external reachability of an endpoint",
+            purpose: "external reachability of an endpoint",
             source: include_str!("../../template/port-probe.rs"),
             network: "\n# The endpoints the probe may connect to, as the environment lists them.\n\
                       # `failback plugin test` grants its loopback listeners here.\n\
@@ -97,7 +98,7 @@ fn template(world: World) -> Template {
         World::ManagementStore => Template {
             world: "management-store",
             interface: "management",
-            description: "management store: topology, site routes and replication",
+            purpose: "the topology, the sites' routes and replication",
             source: include_str!("../../template/management-store.rs"),
             network: NETWORK_EXAMPLE,
             test_args: "",
@@ -107,7 +108,7 @@ fn template(world: World) -> Template {
         World::ServerControl => Template {
             world: "server-control",
             interface: "servers",
-            description: "server control: services and local setup on each server",
+            purpose: "services and local setup on each server",
             source: include_str!("../../template/server-control.rs"),
             network: NETWORK_EXAMPLE,
             test_args: " \\\n    --machine edge1.test.example.com",
@@ -117,7 +118,7 @@ fn template(world: World) -> Template {
         World::PoolControl => Template {
             world: "pool-control",
             interface: "pools",
-            description: "pool control: Front End pool failover state and failback",
+            purpose: "Front End pool failover state and failback",
             source: include_str!("../../template/pool-control.rs"),
             network: NETWORK_EXAMPLE,
             test_args: "",
@@ -136,9 +137,16 @@ fn wit_bindgen() -> Result<String> {
         .get("workspace")
         .and_then(|w| w.get("dependencies"))
         .and_then(|d| d.get("wit-bindgen"))
-        .cloned()
-        .context("the workspace manifest has no wit-bindgen dependency")?;
-    Ok(format!("wit-bindgen = {dependency}"))
+        .and_then(|d| d.as_table())
+        .context("the workspace manifest has no wit-bindgen dependency table")?;
+    // The version first, as a person writes it.
+    let mut keys: Vec<&String> = dependency.keys().collect();
+    keys.sort_by_key(|key| *key != "version");
+    let fields: Vec<String> = keys
+        .into_iter()
+        .map(|key| format!("{key} = {}", dependency[key]))
+        .collect();
+    Ok(format!("wit-bindgen = {{ {} }}", fields.join(", ")))
 }
 
 /// Fill the `{key}` placeholders of `text`.
@@ -152,14 +160,6 @@ fn fill(text: &str, values: &[(&str, &str)]) -> String {
 fn files(name: &str, world: World) -> Result<Vec<(PathBuf, String)>> {
     let template = template(world);
     let crate_name = name.replace('-', "_");
-    let description_lower = template.description;
-    let description = {
-        let mut chars = description_lower.chars();
-        chars
-            .next()
-            .map(|first| first.to_uppercase().chain(chars).collect::<String>())
-            .unwrap_or_default()
-    };
     let wit_bindgen = wit_bindgen()?;
     let version = format!("failback {}", env!("CARGO_PKG_VERSION"));
     let values = [
@@ -167,8 +167,7 @@ fn files(name: &str, world: World) -> Result<Vec<(PathBuf, String)>> {
         ("crate_name", crate_name.as_str()),
         ("world", template.world),
         ("interface", template.interface),
-        ("description", description.as_str()),
-        ("description_lower", description_lower),
+        ("purpose", template.purpose),
         ("wit_bindgen", wit_bindgen.as_str()),
         ("failback_version", version.as_str()),
         ("network", template.network),

@@ -22,7 +22,7 @@ const KIT: &str = "failback-kit";
 pub(super) struct Dns {
     plugin: DnsProvider,
     zone: String,
-    /// Every set a case wrote, for the clean-up.
+    /// Every set a plugin took a write of, for the clean-up.
     written: Vec<(String, RecordType)>,
 }
 
@@ -193,12 +193,13 @@ impl Dns {
     }
 
     fn replace(&mut self, name: &str, rtype: RecordType, ttl: u32, data: &[RecordData]) -> Checked {
-        self.written.push((name.to_owned(), rtype));
         answer(
             self.plugin
                 .replace_rrset(&self.zone, name, rtype, ttl, data),
             "ok",
-        )
+        )?;
+        self.written.push((name.to_owned(), rtype));
+        Ok(())
     }
 
     /// Replace (`name`, `rtype`) with `data` at `ttl`, then find exactly that
@@ -383,17 +384,17 @@ fn round_trip_txt(dns: &mut Dns) -> Checked {
 
 fn wrong_type(dns: &mut Dns) -> Checked {
     let name = dns.name("wrong-type");
-    dns.written.push((name.clone(), RecordType::A));
-    refusal(
-        dns.plugin.replace_rrset(
-            &dns.zone,
-            &name,
-            RecordType::A,
-            300,
-            &[RecordData::Txt("not an address".to_owned())],
-        ),
-        &[Variant::Invalid],
-    )?;
+    let answered = dns.plugin.replace_rrset(
+        &dns.zone,
+        &name,
+        RecordType::A,
+        300,
+        &[RecordData::Txt("not an address".to_owned())],
+    );
+    if answered.is_ok() {
+        dns.written.push((name.clone(), RecordType::A));
+    }
+    refusal(answered, &[Variant::Invalid])?;
     let written: Vec<DnsRecord> = dns.list()?.into_iter().filter(|r| r.name == name).collect();
     if written.is_empty() {
         Ok(())

@@ -151,13 +151,9 @@ impl Kit<'_> {
             subject.zone = Some(environment.zone.clone());
         }
         if kind == PluginKind::ServerControl && subject.machine.is_none() {
-            let machine =
-                place
-                    .first_edge_machine(environment)
-                    .map_err(|reason| KitError::Needs {
-                        kind,
-                        what: format!("a machine the plugin serves: none was given, and {reason}"),
-                    })?;
+            let machine = place
+                .first_edge_machine(environment)
+                .map_err(|reason| KitError::NoMachine(Some(reason)))?;
             subject.machine = Some(machine);
         }
         place.run(binding, &manifest, subject)
@@ -186,16 +182,9 @@ impl Place<'_> {
         manifest: &Manifest,
         mut subject: Subject,
     ) -> Result<Report, KitError> {
-        let needs = |what: &str| KitError::Needs {
-            kind: binding.kind,
-            what: what.to_owned(),
-        };
         let (plugin, cases, notes) = match binding.kind {
             PluginKind::DnsProvider => {
-                let zone = subject
-                    .zone
-                    .take()
-                    .ok_or_else(|| needs("a zone the plugin may write in"))?;
+                let zone = subject.zone.take().ok_or(KitError::NoZone)?;
                 let dns = DnsProvider::new(self.load(&binding)?)?;
                 let (cases, notes) = dns::run(&dns, &zone);
                 (dns.plugin().clone(), cases, notes)
@@ -218,10 +207,7 @@ impl Place<'_> {
                 (store.plugin().clone(), cases, Vec::new())
             }
             PluginKind::ServerControl => {
-                let machine = subject
-                    .machine
-                    .take()
-                    .ok_or_else(|| needs("the FQDN of a machine the plugin serves"))?;
+                let machine = subject.machine.take().ok_or(KitError::NoMachine(None))?;
                 let servers = ServerControl::new(self.load(&binding)?)?;
                 let cases = servers::run(&servers, &machine);
                 (servers.plugin().clone(), cases, Vec::new())

@@ -61,6 +61,14 @@ pub(super) const CASES: &[Case<Store>] = &[
         check: replication_status,
     },
     Case {
+        id: "publish-refused",
+        function: PUBLISH,
+        uses: &[],
+        promise: "publishing against a version that was never published publishes nothing: \
+                  plugin-error::conflict (or invalid, for the empty document the kit sends)",
+        check: publish_refused,
+    },
+    Case {
         id: "publish",
         function: PUBLISH,
         uses: &[READ],
@@ -77,6 +85,13 @@ pub(super) const CASES: &[Case<Store>] = &[
         check: publish_stale,
     },
     Case {
+        id: "enable-unpublished",
+        function: ENABLE,
+        uses: &[],
+        promise: "enabling a version that was never published is plugin-error::conflict",
+        check: enable_unpublished,
+    },
+    Case {
         id: "enable",
         function: ENABLE,
         uses: &[READ, PUBLISH],
@@ -91,6 +106,13 @@ pub(super) const CASES: &[Case<Store>] = &[
         check: enable_stale,
     },
     Case {
+        id: "replicate-unknown",
+        function: REPLICATE,
+        uses: &[],
+        promise: "replicating to an FQDN that holds no replica is plugin-error::not-found",
+        check: replicate_unknown,
+    },
+    Case {
         id: "replicate",
         function: REPLICATE,
         uses: &[REPLICATION],
@@ -98,11 +120,11 @@ pub(super) const CASES: &[Case<Store>] = &[
         check: replicate,
     },
     Case {
-        id: "replicate-unknown",
-        function: REPLICATE,
+        id: "route-unknown-site",
+        function: SET_ROUTE,
         uses: &[],
-        promise: "replicating to an FQDN that holds no replica is plugin-error::not-found",
-        check: replicate_unknown,
+        promise: "setting a route of a site that does not exist is plugin-error::not-found",
+        check: route_unknown_site,
     },
     Case {
         id: "route-round-trip",
@@ -111,13 +133,6 @@ pub(super) const CASES: &[Case<Store>] = &[
         promise: "a route set with set-site-route comes back from list-sites, and none clears it; \
                   for both route kinds",
         check: route_round_trip,
-    },
-    Case {
-        id: "route-unknown-site",
-        function: SET_ROUTE,
-        uses: &[],
-        promise: "setting a route of a site that does not exist is plugin-error::not-found",
-        check: route_unknown_site,
     },
 ];
 
@@ -193,6 +208,17 @@ fn replication_status(store: &mut Store) -> Checked {
     }
 }
 
+/// A version no store has published: the greatest.
+const NEVER_PUBLISHED: u64 = u64::MAX;
+
+fn publish_refused(store: &mut Store) -> Checked {
+    // An empty document: should a plugin publish it after all, no store takes it.
+    refusal(
+        store.plugin.publish_topology("", NEVER_PUBLISHED),
+        &[Variant::Conflict, Variant::Invalid],
+    )
+}
+
 fn publish(store: &mut Store) -> Checked {
     let before = store.topology()?;
     let version = answer(
@@ -246,6 +272,13 @@ fn enable(store: &mut Store) -> Checked {
             format!("version {}, enabled {}", after.version, after.enabled),
         ))
     }
+}
+
+fn enable_unpublished(store: &mut Store) -> Checked {
+    refusal(
+        store.plugin.enable_topology(NEVER_PUBLISHED),
+        &[Variant::Conflict],
+    )
 }
 
 fn enable_stale(store: &mut Store) -> Checked {

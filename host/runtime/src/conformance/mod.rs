@@ -83,19 +83,26 @@ pub enum KitError {
     #[error("the manifest declares world `{world}`, but the plugin is tested as `{kind}`")]
     World { kind: PluginKind, world: String },
     #[error(
-        "the manifest requests directories ({}): a directory is granted by an environment file; \
-         bind the plugin in one and test it as the environment binds it",
+        "the manifest requests directories ({}), and only an environment file grants a directory",
         names(.0)
     )]
     DirectoryGrant(Vec<String>),
-    #[error("the {kind} cases need {what}")]
-    Needs { kind: PluginKind, what: String },
+    #[error("the dns-provider cases need a zone the plugin may write in")]
+    NoZone,
+    #[error("the server-control cases need a machine the plugin serves{}", because(.0))]
+    NoMachine(Option<String>),
     #[error("the plugin cannot be loaded: {0}")]
     Load(#[from] LoadError),
     #[error("cannot start the kit's loopback listeners: {0}")]
     Listeners(String),
     #[error("cannot place the component for the run: {0}")]
     Scratch(std::io::Error),
+}
+
+fn because(reason: &Option<String>) -> String {
+    reason.as_ref().map_or_else(String::new, |reason| {
+        format!(": none was given, and {reason}")
+    })
 }
 
 fn names(names: &[String]) -> String {
@@ -498,6 +505,31 @@ mod tests {
                     .to_owned()
             }
         );
+    }
+
+    /// So that a plugin which implements nothing fails once per function: a
+    /// function's first case must not need another function to pass.
+    #[test]
+    fn the_first_case_of_each_function_calls_no_other_function() {
+        fn check<C>(world: &str, cases: &[Case<C>]) {
+            let mut seen = Vec::new();
+            for case in cases {
+                if !seen.contains(&case.function) {
+                    seen.push(case.function);
+                    assert!(
+                        case.uses.is_empty(),
+                        "{world}: `{}` uses {:?}",
+                        case.id,
+                        case.uses
+                    );
+                }
+            }
+        }
+        check("dns-provider", dns::CASES);
+        check("port-probe", probe::CASES);
+        check("management-store", management::CASES);
+        check("server-control", servers::CASES);
+        check("pool-control", pools::CASES);
     }
 
     #[test]

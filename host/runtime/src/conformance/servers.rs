@@ -35,6 +35,13 @@ pub(super) const CASES: &[Case<Servers>] = &[
         check: list_services_unknown,
     },
     Case {
+        id: "start-services-unknown",
+        function: START,
+        uses: &[],
+        promise: "starting the services of a machine that does not exist is plugin-error::not-found",
+        check: start_services_unknown,
+    },
+    Case {
         id: "start-services",
         function: START,
         uses: &[LIST],
@@ -48,13 +55,6 @@ pub(super) const CASES: &[Case<Servers>] = &[
         uses: &[],
         promise: "starting services that already run is not an error",
         check: start_services_again,
-    },
-    Case {
-        id: "start-services-unknown",
-        function: START,
-        uses: &[],
-        promise: "starting the services of a machine that does not exist is plugin-error::not-found",
-        check: start_services_unknown,
     },
     Case {
         id: "setup-version",
@@ -71,18 +71,18 @@ pub(super) const CASES: &[Case<Servers>] = &[
         check: setup_version_unknown,
     },
     Case {
-        id: "run-setup",
-        function: RUN_SETUP,
-        uses: &[SETUP_VERSION],
-        promise: "run-setup reports the version it applied; setup-version then answers with it",
-        check: run_setup,
-    },
-    Case {
         id: "run-setup-unknown",
         function: RUN_SETUP,
         uses: &[],
         promise: "running setup on a machine that does not exist is plugin-error::not-found",
         check: run_setup_unknown,
+    },
+    Case {
+        id: "run-setup",
+        function: RUN_SETUP,
+        uses: &[SETUP_VERSION],
+        promise: "run-setup reports the version it applied; setup-version then answers with it",
+        check: run_setup,
     },
 ];
 

@@ -173,8 +173,8 @@ const BREAKS: &[(PluginKind, &str, &[&str], &str)] = &[
     (
         PluginKind::ManagementStore,
         "stale-publish-accepted",
-        &["publish-stale"],
-        "expected plugin-error::conflict; came back ok: 9",
+        &["publish-refused"],
+        "expected plugin-error::conflict or plugin-error::invalid; came back ok: 8",
     ),
     (
         PluginKind::ServerControl,
@@ -221,4 +221,38 @@ fn each_broken_promise_fails_its_cases_with_what_was_expected_and_what_came_back
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn docs_vendors_lists_every_case_of_every_world_in_its_table() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/vendors.md"
+    ))
+    .unwrap();
+    for kind in PluginKind::ALL {
+        let heading = format!("**{kind}**");
+        let start = docs
+            .find(&heading)
+            .unwrap_or_else(|| panic!("no {heading}"));
+        let section = &docs[start..];
+        let end = section[heading.len()..]
+            .find("\n**")
+            .map_or(section.len(), |end| end + heading.len());
+        let section = &section[..end];
+        for case in cases(kind) {
+            let row = section
+                .lines()
+                .find(|line| line.starts_with('|') && line.contains(&format!("`{}`", case.id)))
+                .unwrap_or_else(|| {
+                    panic!("docs/vendors.md lists no `{}` under {heading}", case.id)
+                });
+            assert!(
+                row.contains(&format!("`{}`", case.function)),
+                "docs/vendors.md: `{}` is of `{}`: {row}",
+                case.id,
+                case.function
+            );
+        }
+    }
 }
