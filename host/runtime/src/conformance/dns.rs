@@ -7,9 +7,12 @@
 //! A zone that must not exist is `failback-kit.invalid`.
 
 use failback_core::observed::{DnsRecord, RecordData, RecordType, SrvData};
+use failback_core::plan::rtype_name;
 use serde::Serialize;
 
-use super::{ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, refusal, run_cases, shown};
+use super::{
+    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, none_of, refusal, run_cases, shown,
+};
 use crate::plugin::DnsProvider;
 
 const LIST: &str = "dns.list-records";
@@ -250,22 +253,12 @@ impl Dns {
                     .map(|error| {
                         format!(
                             "the kit's {} set `{name}` may remain: deleting it failed: {}",
-                            type_name(rtype),
+                            rtype_name(rtype),
                             super::came_back(&error)
                         )
                     })
             })
             .collect()
-    }
-}
-
-fn type_name(rtype: RecordType) -> &'static str {
-    match rtype {
-        RecordType::A => "A",
-        RecordType::Aaaa => "AAAA",
-        RecordType::Cname => "CNAME",
-        RecordType::Srv => "SRV",
-        RecordType::Txt => "TXT",
     }
 }
 
@@ -396,14 +389,11 @@ fn wrong_type(dns: &mut Dns) -> Checked {
     }
     refusal(answered, &[Variant::Invalid])?;
     let written: Vec<DnsRecord> = dns.list()?.into_iter().filter(|r| r.name == name).collect();
-    if written.is_empty() {
-        Ok(())
-    } else {
-        Err(Miss::failed(
-            format!("no record at `{name}`"),
-            format!("list-records shows {}", shown(&written)),
-        ))
-    }
+    none_of(
+        &written,
+        format!("no record at `{name}`"),
+        "list-records shows",
+    )
 }
 
 fn replace_unknown_zone(dns: &mut Dns) -> Checked {

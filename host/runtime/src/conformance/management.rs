@@ -10,7 +10,8 @@ use failback_core::observed::{RouteKind, Site, TopologyDocument};
 use failback_core::topology::Topology;
 
 use super::{
-    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, came_back, refusal, run_cases, shown,
+    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, came_back, none_of, refusal,
+    run_cases, shown,
 };
 use crate::plugin::ManagementStore;
 
@@ -181,14 +182,11 @@ fn list_sites(store: &mut Store) -> Checked {
                 .any(|route| route.strip_prefix(EDGE_SERVER).is_none_or(str::is_empty))
         })
         .collect();
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        Err(Miss::failed(
-            "routes of the form `EdgeServer:<pool fqdn>`",
-            format!("sites {}", shown(&wrong)),
-        ))
-    }
+    none_of(
+        &wrong,
+        "routes of the form `EdgeServer:<pool fqdn>`",
+        "sites",
+    )
 }
 
 fn read_store_status(store: &mut Store) -> Checked {
@@ -198,14 +196,7 @@ fn read_store_status(store: &mut Store) -> Checked {
 fn replication_status(store: &mut Store) -> Checked {
     let replicas = answer(store.plugin.replication_status(), "every replica's state")?;
     let unnamed: Vec<_> = replicas.iter().filter(|r| r.fqdn.is_empty()).collect();
-    if unnamed.is_empty() {
-        Ok(())
-    } else {
-        Err(Miss::failed(
-            "each replica named by its FQDN",
-            format!("replicas {}", shown(&unnamed)),
-        ))
-    }
+    none_of(&unnamed, "each replica named by its FQDN", "replicas")
 }
 
 /// A version no store has published: the greatest.

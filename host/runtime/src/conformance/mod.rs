@@ -348,6 +348,20 @@ pub(crate) fn answer<T>(result: Result<T, CallError>, expected: &str) -> Result<
     result.map_err(|error| Miss::failed(expected, came_back(&error)))
 }
 
+/// Pass when nothing is `wrong`; else fail with `expected`, showing the wrong
+/// items after `shows`.
+pub(crate) fn none_of<T: Serialize>(
+    wrong: &[T],
+    expected: impl Into<String>,
+    shows: &str,
+) -> Checked {
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(Miss::failed(expected, format!("{shows} {}", shown(&wrong))))
+    }
+}
+
 /// The WIT variant names of [`PluginError`], for the cases that expect one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Variant {

@@ -6,7 +6,9 @@
 
 use failback_core::observed::{PoolState, PoolStatus};
 
-use super::{ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, refusal, run_cases, shown};
+use super::{
+    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, none_of, refusal, run_cases, shown,
+};
 use crate::plugin::PoolControl;
 
 const LIST: &str = "pools.list-pools";
@@ -114,14 +116,11 @@ fn list_pools(pools: &mut Pools) -> Checked {
         .into_iter()
         .filter(|p| failed_over(p) && (p.backup_pool.is_none() || p.failover_fqdn.is_none()))
         .collect();
-    if incomplete.is_empty() {
-        Ok(())
-    } else {
-        Err(Miss::failed(
-            "a backup pool and a failover FQDN for every failed-over pool",
-            format!("pools {}", shown(&incomplete)),
-        ))
-    }
+    none_of(
+        &incomplete,
+        "a backup pool and a failover FQDN for every failed-over pool",
+        "pools",
+    )
 }
 
 fn failback_unknown(pools: &mut Pools) -> Checked {

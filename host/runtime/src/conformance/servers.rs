@@ -6,7 +6,9 @@
 
 use failback_core::observed::{ServiceState, ServiceStatus};
 
-use super::{ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, refusal, run_cases, shown};
+use super::{
+    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, none_of, refusal, run_cases, shown,
+};
 use crate::plugin::ServerControl;
 
 const LIST: &str = "servers.list-services";
@@ -110,14 +112,7 @@ fn list_services(servers: &mut Servers) -> Checked {
         .into_iter()
         .filter(|s| s.name.is_empty())
         .collect();
-    if unnamed.is_empty() {
-        Ok(())
-    } else {
-        Err(Miss::failed(
-            "every service named",
-            format!("services {}", shown(&unnamed)),
-        ))
-    }
+    none_of(&unnamed, "every service named", "services")
 }
 
 fn list_services_unknown(servers: &mut Servers) -> Checked {
@@ -136,14 +131,11 @@ fn start_services(servers: &mut Servers) -> Checked {
             )
         })
         .collect();
-    if not_started.is_empty() {
-        Ok(())
-    } else {
-        Err(Miss::failed(
-            "every service running or start-pending (or disabled)",
-            format!("list-services shows {}", shown(&not_started)),
-        ))
-    }
+    none_of(
+        &not_started,
+        "every service running or start-pending (or disabled)",
+        "list-services shows",
+    )
 }
 
 fn start_services_again(servers: &mut Servers) -> Checked {
