@@ -3,7 +3,11 @@
 //! break fails exactly the cases of the promise it breaks, with a message that
 //! names what was expected and what came back.
 
+use std::path::Path;
+
+use cap_std::fs::Dir;
 use failback_guests::paths::FAILBACK_TEST_BROKEN;
+use failback_runtime::ComponentCache;
 use failback_runtime::conformance::{Kit, OutcomeKind, Report, Subject, cases};
 use failback_runtime::manifest::PluginKind;
 
@@ -60,7 +64,7 @@ fn kit(kind: PluginKind, broken: &str) -> Report {
     };
     Kit {
         runtime: &fixture.runtime,
-        cache: &fixture.cache,
+        cache: &shared_cache(),
     }
     .test_binding(
         &environment,
@@ -71,6 +75,17 @@ fn kit(kind: PluginKind, broken: &str) -> Report {
         subject,
     )
     .unwrap()
+}
+
+/// One compiled-component cache for every run of this module: the guest
+/// compiles once, not once per break.
+fn shared_cache() -> ComponentCache {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-component-cache");
+    std::fs::create_dir_all(&root).unwrap();
+    ComponentCache::new(
+        Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap(),
+        root,
+    )
 }
 
 fn failed(report: &Report) -> Vec<&'static str> {
