@@ -152,7 +152,7 @@ fn bad_input_is_refused_saying_what_to_do() {
     let alone = dir.path().join("alone.wasm");
     std::fs::copy(&lab_dns, &alone).unwrap();
     let mut out = String::new();
-    let cases: [(&str, Vec<String>); 4] = [
+    let cases: [(&str, Vec<String>); 5] = [
         (
             "a component without a manifest",
             vec![
@@ -175,6 +175,18 @@ fn bad_input_is_refused_saying_what_to_do() {
                 lab_dns.display().to_string(),
                 "--world".into(),
                 "dns-provider".into(),
+                "--zone".into(),
+                "contoso.com".into(),
+            ],
+        ),
+        (
+            "a capability the manifest requests, not granted",
+            vec![
+                failback_guests::paths::FAILBACK_DNS_RFC2136.into(),
+                "--world".into(),
+                "dns-provider".into(),
+                "--manifest".into(),
+                failback_guests::paths::FAILBACK_DNS_RFC2136_MANIFEST.into(),
                 "--zone".into(),
                 "contoso.com".into(),
             ],

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
@@ -17,11 +17,12 @@ use failback_runtime::conformance::{
     XmppServer,
 };
 use failback_runtime::manifest::PluginKind;
-use failback_runtime::{NullAuditSink, Runtime};
+use failback_runtime::{LoadError, NullAuditSink, Runtime};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use serde::Serialize;
 
+use super::plugin::manifest_beside;
 use crate::Outcome;
 use crate::cli::{PluginTestArgs, ReportFormat, World};
 use crate::session::{OpenedEnvironment, open_cache, open_environment};
@@ -29,7 +30,7 @@ use crate::session::{OpenedEnvironment, open_cache, open_environment};
 /// The JSON report's version: a reader checks it before anything else.
 const FORMAT_VERSION: u32 = 1;
 
-pub fn kind(world: World) -> PluginKind {
+fn kind(world: World) -> PluginKind {
     match world {
         World::DnsProvider => PluginKind::DnsProvider,
         World::PortProbe => PluginKind::PortProbe,
@@ -93,14 +94,17 @@ fn test_binding(kit: Kit<'_>, env: &Path, kind: PluginKind, subject: Subject) ->
         &|name| std::env::var(name).ok(),
         subject,
     )
-    .map_err(|e| hinted(e, kind))
+    .map_err(|e| hinted(e, kind, false))
     .with_context(|| format!("cannot test the `{kind}` plugin of `{}`", env.display()))
 }
 
 /// The kit's error, with what to give on the command line when it lacks
-/// something.
-fn hinted(error: KitError, kind: PluginKind) -> anyhow::Error {
+/// something (`file`: testing a component file, not an environment's plugin).
+fn hinted(error: KitError, kind: PluginKind, file: bool) -> anyhow::Error {
     let hint = match &error {
+        KitError::Load(LoadError::Capability(_)) if file => "grant a network capability with \
+            --grant NAME=ADDR[,ADDR…], name lookup with --grant dns-lookup"
+            .to_owned(),
         KitError::NoZone => "give one with --zone ZONE".to_owned(),
         KitError::NoMachine(_) => "give one with --machine FQDN".to_owned(),
         KitError::DirectoryGrant(_) => format!(
@@ -120,9 +124,10 @@ fn test_file(
     subject: Subject,
 ) -> Result<Report> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-    let manifest_path = args.manifest.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("{}.plugin.toml", file.with_extension("").display()))
-    });
+    let manifest_path = args
+        .manifest
+        .clone()
+        .unwrap_or_else(|| manifest_beside(file));
     let manifest = std::fs::read_to_string(&manifest_path).with_context(|| {
         format!(
             "cannot read the manifest `{}` (give it with --manifest)",
@@ -142,7 +147,7 @@ fn test_file(
     let scratch_dir = Dir::open_ambient_dir(scratch.path(), ambient_authority())
         .context("cannot open the scratch directory")?;
     kit.test_component(&scratch_dir, scratch.path(), component, subject)
-        .map_err(|e| hinted(e, kind))
+        .map_err(|e| hinted(e, kind, true))
         .with_context(|| format!("cannot test `{}`", file.display()))
 }
 
