@@ -71,10 +71,7 @@ fn lab_probe_passes_when_the_lab_firewall_describes_the_kits_listeners() {
     let env_dir = Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
     let environment = Environment::load(&env_dir, "failback.toml").unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
-    let cache = ComponentCache::new(
-        Dir::open_ambient_dir(cache_dir.path(), cap_std::ambient_authority()).unwrap(),
-        cache_dir.path().to_owned(),
-    );
+    let cache = ComponentCache::open(cache_dir.path()).unwrap();
     let runtime = Runtime::new(Arc::new(NullAuditSink)).unwrap();
     let report = Kit {
         runtime: &runtime,
@@ -84,7 +81,6 @@ fn lab_probe_passes_when_the_lab_firewall_describes_the_kits_listeners() {
         &environment,
         PluginKind::PortProbe,
         &env_dir,
-        dir.path(),
         &|_| None,
         Subject {
             listeners: Some(listeners),

@@ -448,7 +448,7 @@ impl Runtime {
     /// The manifest `binding` names, read only when its sha256 is the one the
     /// binding pins (checked before a byte of it is parsed), and checked.
     /// `component` is the component's digest, for the audit of a refusal.
-    fn pinned_manifest(
+    pub(crate) fn pinned_manifest(
         &self,
         binding: &PluginBinding,
         dir: &Dir,

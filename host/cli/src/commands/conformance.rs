@@ -81,16 +81,12 @@ pub fn run(args: PluginTestArgs) -> Result<Outcome> {
 
 fn test_binding(kit: Kit<'_>, env: &Path, kind: PluginKind, subject: Subject) -> Result<Report> {
     let OpenedEnvironment {
-        environment,
-        dir,
-        root,
-        ..
+        environment, dir, ..
     } = open_environment(env)?;
     kit.test_binding(
         &environment,
         kind,
         &dir,
-        &root,
         &|name| std::env::var(name).ok(),
         subject,
     )
@@ -146,7 +142,7 @@ fn test_file(
     let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
     let scratch_dir = Dir::open_ambient_dir(scratch.path(), ambient_authority())
         .context("cannot open the scratch directory")?;
-    kit.test_component(&scratch_dir, scratch.path(), component, subject)
+    kit.test_component(&scratch_dir, component, subject)
         .map_err(|e| hinted(e, kind, true))
         .with_context(|| format!("cannot test `{}`", file.display()))
 }

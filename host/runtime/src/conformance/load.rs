@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 
 use cap_std::fs::Dir;
 use failback_core::topology::Topology;
@@ -18,10 +17,12 @@ use failback_core::topology::Topology;
 use super::listeners::Listeners;
 use super::{KitError, Report, Subject, Tested, dns, management, pools, probe, servers};
 use crate::cache::ComponentCache;
+use crate::capability;
 use crate::digest::Digest;
+use crate::engine::LoadError;
 use crate::engine::Runtime;
 use crate::environment::{
-    ConfigValue, Environment, Grants, LimitOverrides, PluginBinding, RelativePath, read_text,
+    ConfigValue, Environment, Grants, LimitOverrides, ManifestSource, PluginBinding, RelativePath,
 };
 use crate::manifest::{Manifest, PluginKind, Protocol};
 use crate::plugin::{DnsProvider, ManagementStore, Plugin, PoolControl, PortProbe, ServerControl};
@@ -56,13 +57,12 @@ pub struct Kit<'a> {
 }
 
 impl Kit<'_> {
-    /// Test `component` with its world's cases. `scratch` (host path
-    /// `scratch_root`) is an empty directory the kit may write the component and
-    /// its manifest into; the caller removes it afterwards.
+    /// Test `component` with its world's cases. `scratch` is an empty
+    /// directory the kit may write the component and its manifest into; the
+    /// caller removes it afterwards.
     pub fn test_component(
         &self,
         scratch: &Dir,
-        scratch_root: &Path,
         component: Component,
         subject: Subject,
     ) -> Result<Report, KitError> {
@@ -98,7 +98,10 @@ impl Kit<'_> {
             kind: component.kind,
             path: path(SCRATCH_COMPONENT)?,
             sha256,
-            manifest: path(SCRATCH_MANIFEST)?,
+            manifest: ManifestSource::File {
+                path: path(SCRATCH_MANIFEST)?,
+                sha256: Digest::of(manifest_text.as_bytes()),
+            },
             config: component
                 .config
                 .into_iter()
@@ -114,15 +117,14 @@ impl Kit<'_> {
         let place = Place {
             kit: *self,
             dir: scratch,
-            root: scratch_root,
             env: &|_| None,
         };
         place.run(binding, &manifest, subject)
     }
 
     /// Test the plugin `environment` binds to `kind`, as it binds it. `dir` is
-    /// the environment directory (host path `root`); `env` looks up the host's
-    /// environment variables for `{ env = … }` secrets. The dns-provider cases
+    /// the environment directory; `env` looks up the host's environment
+    /// variables for `{ env = … }` secrets. The dns-provider cases
     /// default to the environment's zone; the server-control cases to the first
     /// Edge machine of the topology its management store publishes.
     pub fn test_binding(
@@ -130,7 +132,6 @@ impl Kit<'_> {
         environment: &Environment,
         kind: PluginKind,
         dir: &Dir,
-        root: &Path,
         env: &dyn Fn(&str) -> Option<String>,
         mut subject: Subject,
     ) -> Result<Report, KitError> {
@@ -139,14 +140,13 @@ impl Kit<'_> {
             .get(&kind)
             .cloned()
             .ok_or(KitError::NotBound(kind))?;
-        let text = read_text(dir, &binding.manifest).map_err(|e| KitError::Load(e.into()))?;
-        let manifest = Manifest::parse(&text)?;
+        capability::check_environment(environment).map_err(LoadError::from)?;
         let place = Place {
             kit: *self,
             dir,
-            root,
             env,
         };
+        let manifest = place.pinned_manifest(&binding)?;
         if subject.zone.is_none() {
             subject.zone = Some(environment.zone.clone());
         }
@@ -164,7 +164,6 @@ impl Kit<'_> {
 struct Place<'a> {
     kit: Kit<'a>,
     dir: &'a Dir,
-    root: &'a Path,
     env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -173,7 +172,17 @@ impl Place<'_> {
         Ok(self
             .kit
             .runtime
-            .load_plugin(binding, self.dir, self.root, self.kit.cache, self.env)?)
+            .load_plugin(binding, self.dir, self.kit.cache, self.env)?)
+    }
+
+    /// The manifest `binding` pins, read as loading reads it: the kit needs it
+    /// before loading, for the capability names a port-probe's listeners are
+    /// granted to.
+    fn pinned_manifest(&self, binding: &PluginBinding) -> Result<Manifest, KitError> {
+        Ok(self
+            .kit
+            .runtime
+            .pinned_manifest(binding, self.dir, binding.sha256)?)
     }
 
     fn run(

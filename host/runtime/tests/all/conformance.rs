@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use cap_std::fs::Dir;
 use failback_guests::paths::FAILBACK_TEST_BROKEN;
 use failback_runtime::ComponentCache;
 use failback_runtime::conformance::{Kit, OutcomeKind, Report, Subject, cases};
@@ -66,26 +65,17 @@ fn kit(kind: PluginKind, broken: &str) -> Report {
         runtime: &fixture.runtime,
         cache: &shared_cache(),
     }
-    .test_binding(
-        &environment,
-        kind,
-        &fixture.dir(),
-        fixture.root(),
-        &|_| None,
-        subject,
-    )
+    .test_binding(&environment, kind, &fixture.dir(), &|_| None, subject)
     .unwrap()
 }
 
 /// One compiled-component cache for every run of this module: the guest
 /// compiles once, not once per break.
 fn shared_cache() -> ComponentCache {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-component-cache");
-    std::fs::create_dir_all(&root).unwrap();
-    ComponentCache::new(
-        Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap(),
-        root,
+    ComponentCache::open(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-component-cache"),
     )
+    .unwrap()
 }
 
 fn failed(report: &Report) -> Vec<&'static str> {
