@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cap_std::fs::Dir;
 use failback_runtime::conformance::{Kit, Listeners, OutcomeKind, Subject};
 use failback_runtime::manifest::PluginKind;
-use failback_runtime::{ComponentCache, Environment, NullAuditSink, Runtime};
+use failback_runtime::{ComponentCache, Environment, NullAuditSink, Runtime, TrustPolicy};
 
 use crate::servers::named::{KEY_NAME, Named, ZONE};
 use crate::servers::prosody::{DOMAIN, Prosody};
@@ -79,6 +79,7 @@ fn lab_probe_passes_when_the_lab_firewall_describes_the_kits_listeners() {
     }
     .test_binding(
         &environment,
+        &TrustPolicy::open(),
         PluginKind::PortProbe,
         &env_dir,
         &|_| None,

@@ -17,7 +17,7 @@ use failback_runtime::conformance::{
     XmppServer,
 };
 use failback_runtime::manifest::PluginKind;
-use failback_runtime::{LoadError, NullAuditSink, Runtime};
+use failback_runtime::{LoadError, NullAuditSink, Runtime, package};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use serde::Serialize;
@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::plugin::manifest_beside;
 use crate::Outcome;
 use crate::cli::{PluginTestArgs, ReportFormat, World};
-use crate::session::{OpenedEnvironment, open_cache, open_environment};
+use crate::session::{OpenedEnvironment, open_cache, open_environment, trust_policy};
 
 /// The JSON report's version: a reader checks it before anything else.
 const FORMAT_VERSION: u32 = 1;
@@ -83,8 +83,10 @@ fn test_binding(kit: Kit<'_>, env: &Path, kind: PluginKind, subject: Subject) ->
     let OpenedEnvironment {
         environment, dir, ..
     } = open_environment(env)?;
+    let trust = trust_policy(&environment, &dir)?;
     kit.test_binding(
         &environment,
+        &trust,
         kind,
         &dir,
         &|name| std::env::var(name).ok(),
@@ -120,16 +122,25 @@ fn test_file(
     subject: Subject,
 ) -> Result<Report> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-    let manifest_path = args
-        .manifest
-        .clone()
-        .unwrap_or_else(|| manifest_beside(file));
-    let manifest = std::fs::read_to_string(&manifest_path).with_context(|| {
-        format!(
-            "cannot read the manifest `{}` (give it with --manifest)",
-            manifest_path.display()
-        )
-    })?;
+    // The manifest named, else the one the component carries (a packed
+    // component), else a development build's beside it.
+    let carried = package::embedded_manifest_text(&bytes)
+        .with_context(|| format!("cannot read `{}`", file.display()))?
+        .is_some();
+    let manifest_path = match &args.manifest {
+        Some(path) => Some(path.clone()),
+        None => (!carried).then(|| manifest_beside(file)),
+    };
+    let manifest = manifest_path
+        .map(|path| {
+            std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "cannot read the manifest `{}` (give it with --manifest, or pack it into the component)",
+                    path.display()
+                )
+            })
+        })
+        .transpose()?;
     let (network, dns_lookup) = grants(&args.grants)?;
     let component = Component {
         kind,

@@ -25,7 +25,9 @@ use crate::environment::{
     ConfigValue, Environment, Grants, LimitOverrides, ManifestSource, PluginBinding, RelativePath,
 };
 use crate::manifest::{Manifest, PluginKind, Protocol};
+use crate::package;
 use crate::plugin::{DnsProvider, ManagementStore, Plugin, PoolControl, PortProbe, ServerControl};
+use crate::trust::TrustPolicy;
 
 /// A component file to test, with what an environment would give it
 /// ([`Kit::test_component`]).
@@ -34,8 +36,9 @@ pub struct Component {
     /// The world it is tested as.
     pub kind: PluginKind,
     pub bytes: Vec<u8>,
-    /// The manifest's text (`plugin.toml`).
-    pub manifest: String,
+    /// A development build's manifest text (`plugin.toml`); `None` when the
+    /// component carries its own (`failback plugin pack`).
+    pub manifest: Option<String>,
     /// What `config(key)` returns.
     pub config: BTreeMap<String, String>,
     /// Socket addresses granted to each network capability of the manifest.
@@ -66,8 +69,35 @@ impl Kit<'_> {
         component: Component,
         subject: Subject,
     ) -> Result<Report, KitError> {
-        let manifest = Manifest::parse(&component.manifest)?;
-        if manifest.kind != component.kind {
+        let sha256 = Digest::of(&component.bytes);
+        let path = |name| RelativePath::new(name).map_err(|e| KitError::Load(e.into()));
+        scratch
+            .write(SCRATCH_COMPONENT, &component.bytes)
+            .map_err(KitError::Scratch)?;
+        let (manifest, source) = match component.manifest {
+            Some(text) => {
+                let manifest = Manifest::parse(&text)?;
+                let text = if manifest.sha256.is_some() {
+                    text
+                } else {
+                    // A top-level key must come before the first table: put it first.
+                    format!("sha256 = \"{sha256}\"\n{text}")
+                };
+                scratch
+                    .write(SCRATCH_MANIFEST, text.as_bytes())
+                    .map_err(KitError::Scratch)?;
+                let source = ManifestSource::File {
+                    path: path(SCRATCH_MANIFEST)?,
+                    sha256: Digest::of(text.as_bytes()),
+                };
+                (manifest, source)
+            }
+            None => (
+                package::embedded_manifest(&component.bytes)?.ok_or(KitError::NoManifest)?,
+                ManifestSource::Embedded,
+            ),
+        };
+        if manifest.plugin_kind() != Some(component.kind) {
             return Err(KitError::World {
                 kind: component.kind,
                 world: manifest.world,
@@ -82,26 +112,11 @@ impl Kit<'_> {
         if !dirs.is_empty() {
             return Err(KitError::DirectoryGrant(dirs));
         }
-        let sha256 = Digest::of(&component.bytes);
-        let manifest_text = if manifest.sha256.is_some() {
-            component.manifest
-        } else {
-            // A top-level key must come before the first table: put it first.
-            format!("sha256 = \"{sha256}\"\n{}", component.manifest)
-        };
-        scratch
-            .write(SCRATCH_COMPONENT, &component.bytes)
-            .and_then(|()| scratch.write(SCRATCH_MANIFEST, manifest_text.as_bytes()))
-            .map_err(KitError::Scratch)?;
-        let path = |name| RelativePath::new(name).map_err(|e| KitError::Load(e.into()));
         let binding = PluginBinding {
             kind: component.kind,
             path: path(SCRATCH_COMPONENT)?,
             sha256,
-            manifest: ManifestSource::File {
-                path: path(SCRATCH_MANIFEST)?,
-                sha256: Digest::of(manifest_text.as_bytes()),
-            },
+            manifest: source,
             config: component
                 .config
                 .into_iter()
@@ -112,17 +127,22 @@ impl Kit<'_> {
                 network: component.network,
                 dns_lookup: component.dns_lookup,
             },
+            signature: None,
             limits: LimitOverrides::default(),
         };
+        // A vendor's own build under test: signed or not, it is loaded (the
+        // signature is judged when an environment binds it: `test_binding`).
         let place = Place {
             kit: *self,
             dir: scratch,
+            trust: &TrustPolicy::open(),
             env: &|_| None,
         };
         place.run(binding, &manifest, subject)
     }
 
-    /// Test the plugin `environment` binds to `kind`, as it binds it. `dir` is
+    /// Test the plugin `environment` binds to `kind`, as it binds it and judged
+    /// by the environment's `trust` (its `[trust]` table resolved). `dir` is
     /// the environment directory; `env` looks up the host's environment
     /// variables for `{ env = … }` secrets. The dns-provider cases
     /// default to the environment's zone; the server-control cases to the first
@@ -130,6 +150,7 @@ impl Kit<'_> {
     pub fn test_binding(
         &self,
         environment: &Environment,
+        trust: &TrustPolicy,
         kind: PluginKind,
         dir: &Dir,
         env: &dyn Fn(&str) -> Option<String>,
@@ -144,6 +165,7 @@ impl Kit<'_> {
         let place = Place {
             kit: *self,
             dir,
+            trust,
             env,
         };
         let manifest = place.pinned_manifest(&binding)?;
@@ -164,6 +186,7 @@ impl Kit<'_> {
 struct Place<'a> {
     kit: Kit<'a>,
     dir: &'a Dir,
+    trust: &'a TrustPolicy,
     env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -172,7 +195,7 @@ impl Place<'_> {
         Ok(self
             .kit
             .runtime
-            .load_plugin(binding, self.dir, self.kit.cache, self.env)?)
+            .load_plugin(binding, self.trust, self.dir, self.kit.cache, self.env)?)
     }
 
     /// The manifest `binding` pins, read as loading reads it: the kit needs it
@@ -233,7 +256,7 @@ impl Place<'_> {
                 name: manifest.name.clone(),
                 version: manifest.version.clone(),
                 world: manifest.world.clone(),
-                kind: manifest.kind,
+                kind: binding.kind,
                 sha256: plugin.digest(),
             },
             cases,

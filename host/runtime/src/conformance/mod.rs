@@ -42,6 +42,7 @@ use crate::call::CallError;
 use crate::digest::Digest;
 use crate::engine::LoadError;
 use crate::manifest::{ManifestError, PluginKind};
+use crate::package::PackError;
 use crate::plugin::PluginError;
 
 pub use listeners::{Endpoints, Listeners};
@@ -80,6 +81,10 @@ pub enum KitError {
     NotBound(PluginKind),
     #[error("the manifest is refused: {0}")]
     Manifest(#[from] ManifestError),
+    #[error("the manifest the component carries cannot be read: {0}")]
+    Package(#[from] PackError),
+    #[error("the component carries no manifest, and none was given")]
+    NoManifest,
     #[error("the manifest declares world `{world}`, but the plugin is tested as `{kind}`")]
     World { kind: PluginKind, world: String },
     #[error(

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use failback_guests::paths::FAILBACK_TEST_BROKEN;
-use failback_runtime::ComponentCache;
 use failback_runtime::conformance::{Kit, OutcomeKind, Report, Subject, cases};
 use failback_runtime::manifest::PluginKind;
+use failback_runtime::{ComponentCache, TrustPolicy};
 
 use crate::common::Fixture;
 
@@ -65,7 +65,14 @@ fn kit(kind: PluginKind, broken: &str) -> Report {
         runtime: &fixture.runtime,
         cache: &shared_cache(),
     }
-    .test_binding(&environment, kind, &fixture.dir(), &|_| None, subject)
+    .test_binding(
+        &environment,
+        &TrustPolicy::open(),
+        kind,
+        &fixture.dir(),
+        &|_| None,
+        subject,
+    )
     .unwrap()
 }
 
