@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use failback_transition::same_name;
 use serde::{Deserialize, Serialize};
 
 use crate::observed::{
@@ -196,74 +197,40 @@ pub struct RouteChange {
     pub identity: Option<EdgeIdentity>,
 }
 
-/// WIT `change`: one field of the state a step changes. Every case sets a
-/// value (none adds or toggles), so applying a change twice is applying it
-/// once. In a plan document each is an object tagged by `change`, with the
-/// WIT case's name and its fields by name (`{"change": "federation",
+/// WIT `change`: one field of the state a step changes, as
+/// [`failback_transition::Change`] defines it (with what each case does to a
+/// state) for the planner and the policy SDK alike. Every case sets a value
+/// (none adds or toggles), so applying a change twice is applying it once.
+/// In a plan document each is an object tagged by `change`, with the WIT
+/// case's name and its fields by name (`{"change": "federation",
 /// "edge_pool": "edgepool1.contoso.com", "enabled": true}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "change", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Change {
-    /// Federation on an Edge pool.
-    Federation {
-        edge_pool: String,
-        enabled: bool,
-    },
-    /// Services on an Edge machine.
-    ServicesRunning {
-        machine: String,
-        running: bool,
-    },
-    /// Replica of an Edge machine.
-    ReplicaUpToDate {
-        machine: String,
-        up_to_date: bool,
-    },
-    /// Topology version local setup applied on an Edge machine.
-    SetupVersion {
-        machine: String,
-        version: u64,
-    },
-    Route(RouteChange),
-    /// A record set replaced; empty `data` deletes it.
-    Rrset(RrSet),
-    /// External TCP 5269 on an Edge pool.
-    XmppPortOpen {
-        edge_pool: String,
-        open: bool,
-    },
-    /// A Front End pool's media Edge pool.
-    MediaEdgePool {
-        front_end_pool: String,
-        edge_pool: Option<String>,
-    },
-    /// A Front End pool's failover state.
-    PoolState {
-        front_end_pool: String,
-        state: PoolState,
-    },
-    /// An Edge pool's next hop.
-    NextHop {
-        edge_pool: String,
-        next_hop: Option<String>,
-    },
-    StoreAvailable {
-        available: bool,
-    },
-    TopologyVersion {
-        version: u64,
-    },
-    DraftPending {
-        pending: bool,
-    },
+pub type Change = failback_transition::Change<RouteChange, RrSet, PoolState>;
+
+/// Applying a change that names an object the state does not hold.
+pub use failback_transition::UnknownObject;
+
+impl failback_transition::RouteChange for RouteChange {
+    fn site(&self) -> &str {
+        &self.site
+    }
 }
 
-/// Applying a change that names an object the state does not have.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the change names an unknown {kind} `{name}`")]
-pub struct UnknownObject {
-    pub kind: &'static str,
-    pub name: String,
+impl failback_transition::RecordSet for RrSet {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn rename(&mut self, name: String) {
+        self.name = name;
+    }
+    fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+impl failback_transition::PoolState for PoolState {
+    fn is_normal(&self) -> bool {
+        *self == PoolState::Normal
+    }
 }
 
 /// WIT `state`: the whole deployment as the invariants see it.
@@ -283,23 +250,19 @@ pub struct Deployment {
 impl Deployment {
     #[must_use]
     pub fn edge_pool(&self, fqdn: &str) -> Option<&EdgePoolState> {
-        self.edge_pools
-            .iter()
-            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+        self.edge_pools.iter().find(|p| same_name(&p.fqdn, fqdn))
     }
 
     #[must_use]
     pub fn front_end_pool(&self, fqdn: &str) -> Option<&FrontEndPoolState> {
         self.front_end_pools
             .iter()
-            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
+            .find(|p| same_name(&p.fqdn, fqdn))
     }
 
     #[must_use]
     pub fn site(&self, name: &str) -> Option<&SiteRoutes> {
-        self.sites
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(name))
+        self.sites.iter().find(|s| same_name(&s.name, name))
     }
 
     /// The record set (`name`, `rtype`), if the zone has it.
@@ -307,7 +270,7 @@ impl Deployment {
     pub fn rrset(&self, name: &str, rtype: RecordType) -> Option<&RrSet> {
         self.dns
             .iter()
-            .find(|r| r.rtype == rtype && r.name.eq_ignore_ascii_case(name))
+            .find(|r| r.rtype == rtype && same_name(&r.name, name))
     }
 
     /// Edge pools with federation enabled.
@@ -319,100 +282,13 @@ impl Deployment {
             .collect()
     }
 
-    fn machine_mut(&mut self, fqdn: &str) -> Result<&mut EdgeMachineState, UnknownObject> {
-        self.edge_pools
-            .iter_mut()
-            .flat_map(|p| p.machines.iter_mut())
-            .find(|m| m.fqdn.eq_ignore_ascii_case(fqdn))
-            .ok_or_else(|| unknown("edge machine", fqdn))
-    }
-
-    fn edge_pool_mut(&mut self, fqdn: &str) -> Result<&mut EdgePoolState, UnknownObject> {
-        self.edge_pools
-            .iter_mut()
-            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
-            .ok_or_else(|| unknown("edge pool", fqdn))
-    }
-
-    fn front_end_pool_mut(&mut self, fqdn: &str) -> Result<&mut FrontEndPoolState, UnknownObject> {
-        self.front_end_pools
-            .iter_mut()
-            .find(|p| p.fqdn.eq_ignore_ascii_case(fqdn))
-            .ok_or_else(|| unknown("front end pool", fqdn))
-    }
-
-    /// The state after `change`.
+    /// The state after `change`, as [`failback_transition::apply`] says.
     ///
     /// # Errors
     /// [`UnknownObject`] when the change names a machine, pool or site the
-    /// state does not have.
+    /// state does not have; the state is then unchanged.
     pub fn apply(&mut self, change: &Change) -> Result<(), UnknownObject> {
-        match change {
-            Change::Federation { edge_pool, enabled } => {
-                self.edge_pool_mut(edge_pool)?.federation_enabled = *enabled;
-            }
-            Change::ServicesRunning { machine, running } => {
-                self.machine_mut(machine)?.services_running = *running;
-            }
-            Change::ReplicaUpToDate {
-                machine,
-                up_to_date,
-            } => self.machine_mut(machine)?.replica_up_to_date = *up_to_date,
-            Change::SetupVersion { machine, version } => {
-                self.machine_mut(machine)?.setup_version = *version;
-            }
-            Change::Route(rc) => {
-                let site = self
-                    .sites
-                    .iter_mut()
-                    .find(|s| s.name.eq_ignore_ascii_case(&rc.site))
-                    .ok_or_else(|| unknown("site", &rc.site))?;
-                match rc.kind {
-                    RouteKind::Federation => site.federation_route.clone_from(&rc.identity),
-                    RouteKind::XmppFederation => site.xmpp_route.clone_from(&rc.identity),
-                }
-            }
-            Change::Rrset(set) => {
-                self.dns
-                    .retain(|r| !(r.rtype == set.rtype && r.name.eq_ignore_ascii_case(&set.name)));
-                if !set.data.is_empty() {
-                    let mut set = set.clone();
-                    set.data.sort();
-                    self.dns.push(set);
-                    self.dns
-                        .sort_by(|a, b| (&a.name, a.rtype).cmp(&(&b.name, b.rtype)));
-                }
-            }
-            Change::XmppPortOpen { edge_pool, open } => {
-                self.edge_pool_mut(edge_pool)?.xmpp_port_open = *open;
-            }
-            Change::MediaEdgePool {
-                front_end_pool,
-                edge_pool,
-            } => {
-                self.front_end_pool_mut(front_end_pool)?
-                    .media_edge_pool
-                    .clone_from(edge_pool);
-            }
-            Change::PoolState {
-                front_end_pool,
-                state,
-            } => {
-                let p = self.front_end_pool_mut(front_end_pool)?;
-                p.state = *state;
-                if *state == PoolState::Normal {
-                    p.failover_fqdn = None;
-                }
-            }
-            Change::NextHop {
-                edge_pool,
-                next_hop,
-            } => self.edge_pool_mut(edge_pool)?.next_hop.clone_from(next_hop),
-            Change::StoreAvailable { available } => self.store_available = *available,
-            Change::TopologyVersion { version } => self.topology_version = *version,
-            Change::DraftPending { pending } => self.draft_pending = *pending,
-        }
-        Ok(())
+        failback_transition::apply(self, change.clone())
     }
 
     /// The state after every change of `changes`, in order.
@@ -428,10 +304,28 @@ impl Deployment {
     }
 }
 
-fn unknown(kind: &'static str, name: &str) -> UnknownObject {
-    UnknownObject {
-        kind,
-        name: name.to_owned(),
+// The deployment as a change sees it: positions in its lists, found by
+// name. The lists stay sorted: a record set is inserted in order, its data
+// sorted.
+failback_transition::impl_deployment_for_lists! {
+    Deployment,
+    route_change: RouteChange,
+    record_set: RrSet,
+    pool_state: PoolState,
+    route_kind: RouteKind,
+
+    fn put_rrset(&mut self, mut set: RrSet) {
+        self.dns
+            .retain(|r| !(r.rtype == set.rtype && same_name(&r.name, &set.name)));
+        set.data.sort();
+        self.dns.push(set);
+        self.dns
+            .sort_by(|a, b| (&a.name, a.rtype).cmp(&(&b.name, b.rtype)));
+    }
+
+    fn delete_rrset(&mut self, set: RrSet) {
+        self.dns
+            .retain(|r| !(r.rtype == set.rtype && same_name(&r.name, &set.name)));
     }
 }
 

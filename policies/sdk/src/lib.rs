@@ -71,6 +71,7 @@ mod rule;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+mod transition;
 mod world;
 
 pub use bindings::exports::failback::policy::rules::Guest;
@@ -81,11 +82,12 @@ pub use bindings::failback::policy::types::{
     RecordType, RouteChange, RouteKind, Rrset, RuleInfo, Site, SrvData, State, Step,
 };
 pub use engine::{UNKNOWN_OBJECT, check, rule_infos};
+pub use failback_transition::{UnknownObject, name_key, same_name};
 pub use rule::{
     Ctx, Reads, RouteProblem, Rule, Scope, Violation, edge_identity, identity_fqdn, join,
-    route_name, route_of, same_name,
+    route_name, route_of,
 };
-pub use world::{World, name_key};
+pub use world::World;
 
 /// Export `rules` (a `&'static [Rule]`) as the module's `failback:policy/rules`
 /// interface. Use once, in the module's `cdylib` crate (which needs

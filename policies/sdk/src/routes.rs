@@ -2,10 +2,10 @@
 //! invariants (2, 9) on their own route kind. Each family's module holds the
 //! rule; the logic lives here once.
 
+use failback_transition::same_name;
+
 use crate::RouteKind;
-use crate::rule::{
-    Ctx, Violation, edge_identity, identity_fqdn, join, route_name, route_of, same_name,
-};
+use crate::rule::{Ctx, Violation, edge_identity, identity_fqdn, join, route_name, route_of};
 
 /// DESIGN §2 invariant 2 for the routes of `kind`: every route names an Edge
 /// pool whose machines all run their Lync services. Visits the routed pools

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::world::{World, name_key};
+use failback_transition::{name_key, same_name};
+
+use crate::world::World;
 use crate::{
     Change, EdgeMachine, EdgePool, FrontEndPool, Goal, RecordData, RecordType, RouteKind, Rrset,
     Site, State, Step, WitScope,
@@ -162,11 +164,6 @@ pub fn edge_identity(fqdn: &str) -> String {
 pub fn identity_fqdn(identity: &str) -> Option<&str> {
     let (role, fqdn) = identity.split_once(':')?;
     (role.eq_ignore_ascii_case("EdgeServer") && !fqdn.is_empty()).then_some(fqdn)
-}
-
-/// Two FQDNs name the same object (case, final dot ignored).
-pub fn same_name(a: &str, b: &str) -> bool {
-    name_key(a) == name_key(b)
 }
 
 /// What a rule sees: the state (for a transition rule, the state the step

@@ -1,6 +1,11 @@
 //! The working state of an evaluation: one [`State`], changed in place step by
 //! step, with the indexes the rules look objects up by.
 //!
+//! What a change does is `failback-transition`'s (the host's planner applies
+//! changes through it too): the world is a `Deployment` of that crate that
+//! finds objects through its indexes and writes through the plain state's
+//! code (`transition.rs`).
+//!
 //! The indexes are built once per `check` call from the start state; a change
 //! updates the one field it names and, for the few indexes that depend on
 //! values (federation-enabled pools, record sets, the sites per routed pool,
@@ -9,14 +14,19 @@
 //! it: a rule that asks which pools the routes name, or which routes lead to a
 //! stopped pool, pays for the few pools and offenders, not for every site.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use failback_transition::{
+    Deployment, DeploymentField, EdgePoolField, FrontEndPoolField, MachineField, UnknownObject,
+    name_key, same_name,
+};
+
 use crate::rule::{Reads, identity_fqdn, route_of};
+use crate::transition::transition;
 use crate::{
-    Change, EdgeMachine, EdgePool, FrontEndPool, PoolState, RecordType, RouteKind, Rrset, Site,
-    State,
+    Change, EdgeMachine, EdgePool, FrontEndPool, PoolState, RecordType, RouteChange, RouteKind,
+    Rrset, Site, State,
 };
 
 /// FxHash (rustc's hasher): fast for short string keys, and needs no random
@@ -68,13 +78,6 @@ fn hash_key(key: &str) -> u64 {
     hasher.finish()
 }
 
-/// Two names are the same, ignoring ASCII case and a final dot.
-fn same_key(name: &str, key: &str) -> bool {
-    name.strip_suffix('.')
-        .unwrap_or(name)
-        .eq_ignore_ascii_case(key)
-}
-
 /// An index from a name to a position in the state that owns no key string:
 /// the key's hash maps to the position, and a lookup checks the name found
 /// there; names whose hashes collide go to a small owned map. Built once per
@@ -102,7 +105,7 @@ impl<V: Copy> NameIndex<V> {
             None => {
                 self.by_hash.insert(hash, value);
             }
-            Some(&held) if name_at(held).is_some_and(|held| same_key(held, &key)) => {}
+            Some(&held) if name_at(held).is_some_and(|held| same_name(held, &key)) => {}
             Some(_) => {
                 self.overflow.entry(key.into_owned()).or_insert(value);
             }
@@ -112,7 +115,7 @@ impl<V: Copy> NameIndex<V> {
     fn get<'s>(&self, name: &str, name_at: impl Fn(V) -> Option<&'s str>) -> Option<V> {
         let key = name_key(name);
         match self.by_hash.get(&hash_key(&key)) {
-            Some(&held) if name_at(held).is_some_and(|held| same_key(held, &key)) => Some(held),
+            Some(&held) if name_at(held).is_some_and(|held| same_name(held, &key)) => Some(held),
             Some(_) => self.overflow.get(key.as_ref()).copied(),
             None => None,
         }
@@ -129,22 +132,12 @@ impl<V: Copy> NameIndex<V> {
         let own = self
             .by_hash
             .get(&hash)
-            .is_some_and(|&held| name_at(held).is_some_and(|held| same_key(held, &key)));
+            .is_some_and(|&held| name_at(held).is_some_and(|held| same_name(held, &key)));
         if own {
             self.by_hash.get_mut(&hash)
         } else {
             self.overflow.get_mut(key.as_ref())
         }
-    }
-}
-
-/// The lookup key of a DNS name, an FQDN or a site name: lower case, no final dot.
-pub fn name_key(name: &str) -> Cow<'_, str> {
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(trimmed.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(trimmed)
     }
 }
 
@@ -156,16 +149,6 @@ pub(crate) fn rtype_slot(rtype: RecordType) -> usize {
         RecordType::Srv => 3,
         RecordType::Txt => 4,
     }
-}
-
-/// A change that names no object of the state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UnknownObject {
-    /// What kind of object (`edge pool`, `edge machine`, `front end pool`, `site`).
-    pub kind: &'static str,
-    pub name: String,
-    /// The change, as named in the WIT (`federation`, `services-running`, ...).
-    pub change: &'static str,
 }
 
 /// The state being evaluated, with its indexes.
@@ -188,6 +171,8 @@ pub struct World {
     hops: BTreeSet<(usize, usize)>,
     /// The Front End pools (positions) that are down or not in the normal state.
     out_of_service: BTreeSet<usize>,
+    /// What the change being applied touched.
+    touched: Reads,
 }
 
 /// The sites whose route of one kind is set, by what the route resolves to.
@@ -330,6 +315,7 @@ impl World {
             routes: [Routed::default(), Routed::default()],
             hops: BTreeSet::new(),
             out_of_service,
+            touched: Reads::NOTHING,
         };
         for kind in [RouteKind::Federation, RouteKind::XmppFederation] {
             world.routes[route_slot(kind)] = world.routed(kind);
@@ -479,6 +465,14 @@ impl World {
         state.dns.get(index).filter(|set| !set.data.is_empty())
     }
 
+    /// The position of the set of `set`'s name and type, emptied or not.
+    fn rrset_position(&self, set: &Rrset) -> Option<usize> {
+        let state = &self.state;
+        self.dns
+            .get(&set.name, |slots| rrset_name(state, slots))
+            .and_then(|slots| slots[rtype_slot(set.rtype)])
+    }
+
     fn pool_index(&self, fqdn: &str) -> Option<usize> {
         self.pools.get(fqdn, |i| pool_name(&self.state, i))
     }
@@ -499,162 +493,57 @@ impl World {
     /// The object `change` names, when the state does not hold it (a record
     /// set is never unknown: a change creates it).
     pub(crate) fn unknown(&self, change: &Change) -> Option<UnknownObject> {
-        let pool = |fqdn: &str, what| {
-            self.pool_index(fqdn)
-                .is_none()
-                .then(|| unknown("edge pool", fqdn, what))
-        };
-        let machine = |fqdn: &str, what| {
-            self.machine_index(fqdn)
-                .is_none()
-                .then(|| unknown("edge machine", fqdn, what))
-        };
-        let front_end = |fqdn: &str, what| {
-            self.front_end_index(fqdn)
-                .is_none()
-                .then(|| unknown("front end pool", fqdn, what))
-        };
-        match change {
-            Change::Federation((fqdn, _)) => pool(fqdn, "federation"),
-            Change::XmppPortOpen((fqdn, _)) => pool(fqdn, "xmpp-port-open"),
-            Change::NextHop((fqdn, _)) => pool(fqdn, "next-hop"),
-            Change::ServicesRunning((fqdn, _)) => machine(fqdn, "services-running"),
-            Change::ReplicaUpToDate((fqdn, _)) => machine(fqdn, "replica-up-to-date"),
-            Change::SetupVersion((fqdn, _)) => machine(fqdn, "setup-version"),
-            Change::MediaEdgePool((fqdn, _)) => front_end(fqdn, "media-edge-pool"),
-            Change::PoolState((fqdn, _)) => front_end(fqdn, "pool-state"),
-            Change::Route(route) => self
-                .site_index(&route.site)
-                .is_none()
-                .then(|| unknown("site", &route.site, "route")),
-            Change::Rrset(_)
-            | Change::StoreAvailable(_)
-            | Change::TopologyVersion(_)
-            | Change::DraftPending(_) => None,
-        }
+        failback_transition::unknown(self, &transition(change.clone()))
     }
 
-    /// Apply one change in place; say which parts of the state it touched.
+    /// Apply one change in place ([`failback_transition::apply`]); say which
+    /// parts of the state it touched.
     pub(crate) fn apply(&mut self, change: Change) -> Result<Reads, UnknownObject> {
-        match change {
-            Change::Federation((fqdn, on)) => {
-                let p = self
-                    .pool_index(&fqdn)
-                    .ok_or_else(|| unknown("edge pool", &fqdn, "federation"))?;
-                if let Some(pool) = self.state.edge_pools.get_mut(p) {
-                    pool.federation_enabled = on;
-                }
-                if on {
+        self.touched = Reads::NOTHING;
+        failback_transition::apply(self, transition(change))?;
+        Ok(self.touched)
+    }
+}
+
+/// The working state: objects found through the indexes; each write keeps
+/// the indexes it moves up to date, then writes the plain state.
+impl Deployment for World {
+    type RouteChange = RouteChange;
+    type RecordSet = Rrset;
+    type PoolState = PoolState;
+    type EdgePool = usize;
+    type Machine = (usize, usize);
+    type FrontEndPool = usize;
+    type Site = usize;
+
+    fn find_edge_pool(&self, fqdn: &str) -> Option<usize> {
+        self.pool_index(fqdn)
+    }
+
+    fn find_machine(&self, fqdn: &str) -> Option<(usize, usize)> {
+        self.machine_index(fqdn)
+    }
+
+    fn find_front_end_pool(&self, fqdn: &str) -> Option<usize> {
+        self.front_end_index(fqdn)
+    }
+
+    fn find_site(&self, name: &str) -> Option<usize> {
+        self.site_index(name)
+    }
+
+    fn set_edge_pool(&mut self, p: usize, field: EdgePoolField) {
+        match &field {
+            EdgePoolField::Federation(on) => {
+                if *on {
                     self.federated.insert(p);
                 } else {
                     self.federated.remove(&p);
                 }
-                Ok(Reads::FEDERATION)
+                self.touched = self.touched.and(Reads::FEDERATION);
             }
-            Change::ServicesRunning((fqdn, on)) => {
-                self.machine_mut(&fqdn, "services-running")?
-                    .services_running = on;
-                Ok(Reads::SERVICES)
-            }
-            Change::ReplicaUpToDate((fqdn, on)) => {
-                self.machine_mut(&fqdn, "replica-up-to-date")?
-                    .replica_up_to_date = on;
-                Ok(Reads::REPLICA)
-            }
-            Change::SetupVersion((fqdn, version)) => {
-                self.machine_mut(&fqdn, "setup-version")?.setup_version = version;
-                Ok(Reads::SETUP_VERSION)
-            }
-            Change::Route(route) => {
-                let s = self
-                    .site_index(&route.site)
-                    .filter(|&s| s < self.state.sites.len())
-                    .ok_or_else(|| unknown("site", &route.site, "route"))?;
-                let old = self
-                    .state
-                    .sites
-                    .get(s)
-                    .and_then(|site| route_of(site, route.kind))
-                    .map(|identity| self.identity_pool(identity));
-                let new = route
-                    .identity
-                    .as_deref()
-                    .map(|identity| self.identity_pool(identity));
-                let routed = &mut self.routes[route_slot(route.kind)];
-                if let Some(pool) = old {
-                    routed.remove(s, pool);
-                }
-                if let Some(pool) = new {
-                    routed.add(s, pool);
-                }
-                if let Some(site) = self.state.sites.get_mut(s) {
-                    match route.kind {
-                        RouteKind::Federation => site.federation_route = route.identity,
-                        RouteKind::XmppFederation => site.xmpp_route = route.identity,
-                    }
-                }
-                Ok(Reads::ROUTES)
-            }
-            Change::Rrset(mut rrset) => {
-                let key = name_key(&rrset.name);
-                if key != rrset.name.as_str() {
-                    rrset.name = key.into_owned();
-                }
-                let state = &self.state;
-                let slot = rtype_slot(rrset.rtype);
-                let existing = self
-                    .dns
-                    .get(&rrset.name, |slots| rrset_name(state, slots))
-                    .and_then(|slots| slots[slot]);
-                match existing {
-                    Some(index) => {
-                        if let Some(set) = self.state.dns.get_mut(index) {
-                            // An emptied set stays in place (it reads as absent), so
-                            // that no other index moves.
-                            *set = rrset;
-                        }
-                    }
-                    None if rrset.data.is_empty() => {}
-                    None => {
-                        let index = self.state.dns.len();
-                        let (name, rtype) = (rrset.name.clone(), rrset.rtype);
-                        self.state.dns.push(rrset);
-                        add_rrset(&mut self.dns, &self.state, &name, rtype, index);
-                    }
-                }
-                Ok(Reads::DNS)
-            }
-            Change::XmppPortOpen((fqdn, open)) => {
-                self.pool_mut(&fqdn, "xmpp-port-open")?.xmpp_port_open = open;
-                Ok(Reads::XMPP_PORT)
-            }
-            Change::MediaEdgePool((fqdn, edge)) => {
-                self.front_end_mut(&fqdn, "media-edge-pool")?
-                    .media_edge_pool = edge;
-                Ok(Reads::MEDIA)
-            }
-            Change::PoolState((fqdn, state)) => {
-                let f = self
-                    .front_end_index(&fqdn)
-                    .ok_or_else(|| unknown("front end pool", &fqdn, "pool-state"))?;
-                let pool = self
-                    .state
-                    .front_end_pools
-                    .get_mut(f)
-                    .ok_or_else(|| unknown("front end pool", &fqdn, "pool-state"))?;
-                pool.state = state;
-                if in_service(pool) {
-                    self.out_of_service.remove(&f);
-                } else {
-                    self.out_of_service.insert(f);
-                }
-                Ok(Reads::POOL_STATE)
-            }
-            Change::NextHop((fqdn, hop)) => {
-                let p = self
-                    .pool_index(&fqdn)
-                    .filter(|&p| p < self.state.edge_pools.len())
-                    .ok_or_else(|| unknown("edge pool", &fqdn, "next-hop"))?;
+            EdgePoolField::XmppPortOpen(_) => self.touched = self.touched.and(Reads::XMPP_PORT),
+            EdgePoolField::NextHop(hop) => {
                 let old = self
                     .state
                     .edge_pools
@@ -666,54 +555,98 @@ impl World {
                 if let Some(f) = self.hop_index(hop.as_deref()) {
                     self.hops.insert((f, p));
                 }
-                if let Some(pool) = self.state.edge_pools.get_mut(p) {
-                    pool.next_hop = hop;
-                }
-                Ok(Reads::NEXT_HOP)
+                self.touched = self.touched.and(Reads::NEXT_HOP);
             }
-            Change::StoreAvailable(on) => {
-                self.state.store_available = on;
-                Ok(Reads::STORE)
-            }
-            Change::TopologyVersion(version) => {
-                self.state.topology_version = version;
-                Ok(Reads::TOPOLOGY_VERSION)
-            }
-            Change::DraftPending(on) => {
-                self.state.draft_pending = on;
-                Ok(Reads::DRAFT)
+        }
+        self.state.set_edge_pool(p, field);
+    }
+
+    fn set_machine(&mut self, machine: (usize, usize), field: MachineField) {
+        let touched = match field {
+            MachineField::ServicesRunning(_) => Reads::SERVICES,
+            MachineField::ReplicaUpToDate(_) => Reads::REPLICA,
+            MachineField::SetupVersion(_) => Reads::SETUP_VERSION,
+        };
+        self.touched = self.touched.and(touched);
+        self.state.set_machine(machine, field);
+    }
+
+    fn set_front_end_pool(&mut self, f: usize, field: FrontEndPoolField<PoolState>) {
+        let touched = match field {
+            FrontEndPoolField::MediaEdgePool(_) => Reads::MEDIA,
+            FrontEndPoolField::State(_) | FrontEndPoolField::NoFailover => Reads::POOL_STATE,
+        };
+        self.touched = self.touched.and(touched);
+        self.state.set_front_end_pool(f, field);
+        if let Some(pool) = self.state.front_end_pools.get(f) {
+            if in_service(pool) {
+                self.out_of_service.remove(&f);
+            } else {
+                self.out_of_service.insert(f);
             }
         }
     }
 
-    fn pool_mut(
-        &mut self,
-        fqdn: &str,
-        change: &'static str,
-    ) -> Result<&mut EdgePool, UnknownObject> {
-        self.pool_index(fqdn)
-            .and_then(|p| self.state.edge_pools.get_mut(p))
-            .ok_or_else(|| unknown("edge pool", fqdn, change))
+    fn set_route(&mut self, s: usize, route: RouteChange) {
+        let old = self
+            .state
+            .sites
+            .get(s)
+            .and_then(|site| route_of(site, route.kind))
+            .map(|identity| self.identity_pool(identity));
+        let new = route
+            .identity
+            .as_deref()
+            .map(|identity| self.identity_pool(identity));
+        let routed = &mut self.routes[route_slot(route.kind)];
+        if let Some(pool) = old {
+            routed.remove(s, pool);
+        }
+        if let Some(pool) = new {
+            routed.add(s, pool);
+        }
+        self.touched = self.touched.and(Reads::ROUTES);
+        self.state.set_route(s, route);
     }
 
-    fn machine_mut(
-        &mut self,
-        fqdn: &str,
-        change: &'static str,
-    ) -> Result<&mut EdgeMachine, UnknownObject> {
-        self.machine_index(fqdn)
-            .and_then(|(p, m)| self.state.edge_pools.get_mut(p)?.machines.get_mut(m))
-            .ok_or_else(|| unknown("edge machine", fqdn, change))
+    /// A set the state holds is replaced in place (so that no other index
+    /// moves); a new one is added at the end and indexed.
+    fn put_rrset(&mut self, set: Rrset) {
+        self.touched = self.touched.and(Reads::DNS);
+        match self
+            .rrset_position(&set)
+            .and_then(|at| self.state.dns.get_mut(at))
+        {
+            Some(held) => *held = set,
+            None => {
+                let index = self.state.dns.len();
+                let (name, rtype) = (set.name.clone(), set.rtype);
+                self.state.dns.push(set);
+                add_rrset(&mut self.dns, &self.state, &name, rtype, index);
+            }
+        }
     }
 
-    fn front_end_mut(
-        &mut self,
-        fqdn: &str,
-        change: &'static str,
-    ) -> Result<&mut FrontEndPool, UnknownObject> {
-        self.front_end_index(fqdn)
-            .and_then(|i| self.state.front_end_pools.get_mut(i))
-            .ok_or_else(|| unknown("front end pool", fqdn, change))
+    /// A deleted set stays in place, emptied (it reads as absent), so that no
+    /// other index moves.
+    fn delete_rrset(&mut self, set: Rrset) {
+        self.touched = self.touched.and(Reads::DNS);
+        if let Some(held) = self
+            .rrset_position(&set)
+            .and_then(|at| self.state.dns.get_mut(at))
+        {
+            *held = set;
+        }
+    }
+
+    fn set_deployment(&mut self, field: DeploymentField) {
+        let touched = match field {
+            DeploymentField::StoreAvailable(_) => Reads::STORE,
+            DeploymentField::TopologyVersion(_) => Reads::TOPOLOGY_VERSION,
+            DeploymentField::DraftPending(_) => Reads::DRAFT,
+        };
+        self.touched = self.touched.and(touched);
+        self.state.set_deployment(field);
     }
 }
 
@@ -737,13 +670,5 @@ fn add_rrset(
             slots[slot] = Some(index);
             dns.insert(name, slots, |slots| rrset_name(state, slots));
         }
-    }
-}
-
-fn unknown(kind: &'static str, name: &str, change: &'static str) -> UnknownObject {
-    UnknownObject {
-        kind,
-        name: name.to_owned(),
-        change,
     }
 }
