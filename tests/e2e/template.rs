@@ -193,6 +193,68 @@ fn a_new_dns_provider_with_list_records_written_passes_the_list_records_cases() 
         .map(|c| c["function"].as_str().unwrap())
         .collect();
     assert_eq!(failed, ["dns.replace-rrset", "dns.delete-rrset"]);
+
+    // The README's next commands: pack, sign, verify, review; the packed
+    // component is tested with the manifest it carries, and judged the same.
+    let packed = work.path().join(format!("{name}.wasm"));
+    let key = work.path().join("id_ed25519");
+    let keygen = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "vendor@example.com",
+            "-f",
+        ])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs (Debian's openssh-client; scripts/test installs it)");
+    assert!(keygen.success());
+    for command in [
+        vec![
+            "pack".into(),
+            wasm.clone().into_os_string(),
+            "--manifest".into(),
+            crate_dir.join("plugin.toml").into_os_string(),
+            "--out".into(),
+            packed.clone().into_os_string(),
+        ],
+        vec![
+            "sign".into(),
+            packed.clone().into_os_string(),
+            "--key".into(),
+            key.clone().into_os_string(),
+        ],
+        vec![
+            "verify".into(),
+            packed.clone().into_os_string(),
+            "--key".into(),
+            key.with_extension("pub").into_os_string(),
+        ],
+        vec!["review".into(), packed.clone().into_os_string()],
+    ] {
+        let (code, stdout, stderr) = run(failback().arg("plugin").args(&command));
+        assert_eq!(code, 0, "{command:?}\n{stdout}\n{stderr}");
+    }
+    let (code, stdout, stderr) = run(failback().args(["plugin", "test"]).arg(&packed).args([
+        "--world",
+        "dns-provider",
+        "--zone",
+        "test.example.com",
+        "--format",
+        "json",
+    ]));
+    let packed_report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not a report ({e}): {stdout}\n{stderr}"));
+    assert_eq!(code, 1);
+    let packed_passed: Vec<&str> = cases(&packed_report, "passed")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(packed_passed, passed);
 }
 
 #[test]
