@@ -150,7 +150,7 @@ const BREAKS: &[(PluginKind, &str, &[&str], &str)] = &[
         PluginKind::DnsProvider,
         "replace-appends",
         &["replace-then-list", "replace-again", "replace-shrinks"],
-        "it shows [{\"ttl\":300,\"data\":{\"a\":\"192.0.2.1\"}},{\"ttl\":300,\"data\":{\"a\":\"192.0.2.1\"}}",
+        "it shows [{\"ttl\":300,\"data\":{\"type\":\"a\",\"address\":\"192.0.2.1\"}},{\"ttl\":300,\"data\":{\"type\":\"a\",\"address\":\"192.0.2.1\"}}",
     ),
     (
         PluginKind::DnsProvider,
