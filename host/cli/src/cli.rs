@@ -335,9 +335,9 @@ pub struct PluginTestArgs {
         conflicts_with = "env"
     )]
     pub world: Option<World>,
-    /// FILE's manifest; by default `<FILE without .wasm>.plugin.toml`. A
-    /// manifest without `sha256` (a development build's `plugin.toml`) is
-    /// taken for FILE.
+    /// FILE's manifest; by default the one FILE carries (`plugin pack`), else
+    /// `<FILE without .wasm>.plugin.toml`. A manifest without `sha256` (a
+    /// development build's `plugin.toml`) is taken for FILE.
     #[arg(long, conflicts_with = "env")]
     pub manifest: Option<PathBuf>,
     /// A configuration value FILE reads with `config(KEY)` (repeatable).
