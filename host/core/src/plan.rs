@@ -8,9 +8,9 @@
 //! typed, plugin-agnostic calls that carry it out. The apply engine runs those
 //! through the plugins; the PowerShell rendering prints the equivalent cmdlets.
 //!
-//! The planner threads one state through the steps: each step is computed from
-//! the state the previous steps predict, so the trajectory is exactly
-//! [`Plan::states`]. Federation moves in one edit (A2): no state of the
+//! [`plan`] reads as the runbook: one line per action, in the order DESIGN §1
+//! gives, each action a method that drafts its step from the state the
+//! previous steps predict — so the trajectory is exactly [`Plan::states`]. Federation moves in one edit (A2): no state of the
 //! trajectory has two federation-enabled Edge pools that the start did not
 //! already have. The source page's defects (DESIGN §1.1) are corrected here: the
 //! XMPP A record gets the restored pool's Access Edge IPs, the XMPP route is
@@ -669,15 +669,32 @@ fn in_zone(name: &str, zone: &str) -> bool {
     name == zone || name.ends_with(&format!(".{zone}"))
 }
 
+/// A record set the cut-over writes: its type, name and data.
+type RecordTarget = (RecordType, String, Vec<RecordData>);
+
 /// The record sets the cut-over writes, computed once from the start state.
 #[derive(Debug, Clone)]
 struct Targets {
     /// SIP federation: SRV and the Access Edge A set.
-    sip: Vec<(RecordType, String, Vec<RecordData>)>,
-    /// XMPP: SRV.
-    xmpp_srv: Option<(RecordType, String, Vec<RecordData>)>,
-    /// XMPP: A set of the SRV target.
-    xmpp_a: Option<(RecordType, String, Vec<RecordData>)>,
+    sip: Vec<RecordTarget>,
+    xmpp: Option<XmppTargets>,
+}
+
+/// XMPP: the SRV, and the A set of its target.
+#[derive(Debug, Clone)]
+struct XmppTargets {
+    srv: RecordTarget,
+    a: RecordTarget,
+}
+
+impl Targets {
+    /// Every set, in the order the cut-over writes them.
+    fn sets(&self) -> impl Iterator<Item = (RecordType, &str, &[RecordData])> {
+        self.sip
+            .iter()
+            .chain(self.xmpp.iter().flat_map(|x| [&x.srv, &x.a]))
+            .map(|(rtype, name, data)| (*rtype, name.as_str(), data.as_slice()))
+    }
 }
 
 fn a_records(pool: &EdgePoolState) -> Vec<RecordData> {
@@ -719,8 +736,7 @@ fn targets(
     }
     let mut t = Targets {
         sip: Vec::new(),
-        xmpp_srv: None,
-        xmpp_a: None,
+        xmpp: None,
     };
     if intent.sip_federation {
         let fqdn = pool
@@ -762,44 +778,185 @@ fn targets(
             })
             .filter(|t| in_zone(t, zone) && !other_pool_names.contains(&t.as_str()))
             .unwrap_or_else(|| format!("xmpp.{zone}"));
-        t.xmpp_srv = Some((
-            RecordType::Srv,
-            srv_name,
-            srv_like(existing, XMPP_PORT, &target),
-        ));
-        t.xmpp_a = Some((RecordType::A, target, a_records(pool)));
+        t.xmpp = Some(XmppTargets {
+            srv: (
+                RecordType::Srv,
+                srv_name,
+                srv_like(existing, XMPP_PORT, &target),
+            ),
+            a: (RecordType::A, target, a_records(pool)),
+        });
     }
     Ok(t)
 }
 
-/// Builds steps while threading the predicted state.
-struct Builder<'a> {
-    cur: Deployment,
-    steps: Vec<Step>,
-    intent: &'a Intent,
-    /// TTLs as observed, for A13; `None` for sets the plan creates.
-    original_ttls: BTreeMap<(String, RecordType), Option<u32>>,
+/// One step as its action writes it. The runbook numbers it, threads the
+/// predicted state through its changes and drops its operations when its
+/// postcondition already holds.
+struct Draft {
+    action: Action,
+    target: Option<String>,
+    arguments: BTreeMap<String, Argument>,
+    preconditions: Vec<String>,
+    effect: Effect,
+    verify: String,
+    operations: Vec<Operation>,
+    /// The topology draft the step writes, by the name its operations use.
+    document: Option<(String, String)>,
+    /// The topology the step publishes, when a later draft is written on it.
+    publishes: Option<Topology>,
 }
 
-impl Builder<'_> {
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one argument per field of a step; a struct literal at each call would hide the order"
-    )]
-    fn push(
-        &mut self,
-        action: Action,
-        target: Option<String>,
-        arguments: BTreeMap<String, Argument>,
-        preconditions: Vec<String>,
-        changes: Vec<Change>,
-        verify: String,
-        operations: Vec<Operation>,
-    ) -> Result<(), PlanError> {
-        let status = if changes.is_empty() {
-            StepStatus::Satisfied
-        } else {
-            StepStatus::Planned
+/// What a step does to the predicted state.
+enum Effect {
+    /// These changes; none when the step's postcondition already holds.
+    Changes(Vec<Change>),
+    /// Nothing: the step only checks, and the check holds already or not. A
+    /// verification never predicts that what it checks will become true — a
+    /// closed port stays closed in the plan, and the policies judge the states
+    /// that rely on it.
+    Verifies { holds: bool },
+}
+
+impl Draft {
+    fn new(action: Action, target: Option<String>) -> Self {
+        Self {
+            action,
+            target,
+            arguments: BTreeMap::new(),
+            preconditions: Vec::new(),
+            effect: Effect::Changes(Vec::new()),
+            verify: String::new(),
+            operations: Vec::new(),
+            document: None,
+            publishes: None,
+        }
+    }
+}
+
+/// The runbook being written: what every action reads, and the state the
+/// steps so far predict. Each action (A0–A13) is one method returning its
+/// step drafts from that state; [`plan`] declares their order.
+struct Runbook<'a> {
+    intent: &'a Intent,
+    start: &'a Deployment,
+    /// The restored Edge pool as observed, and its service identity.
+    restored: EdgePoolState,
+    identity: EdgeIdentity,
+    targets: Targets,
+    /// The record sets the cut-over moves (A0 lowers their TTLs).
+    moved: Vec<(RecordType, String)>,
+    /// TTLs as observed, for A13; `None` for sets the plan creates.
+    original_ttls: BTreeMap<(String, RecordType), Option<u32>>,
+    /// The state the steps so far predict.
+    cur: Deployment,
+    /// The topology the next draft is written on.
+    published: Topology,
+    documents: BTreeMap<String, String>,
+    steps: Vec<Step>,
+}
+
+/// Make the plan: the runbook of DESIGN §1, in its order.
+///
+/// # Errors
+/// [`PlanError`] when the restored pool lacks what the cut-over needs (an Access
+/// Edge FQDN in the zone, external IPs), or the draft cannot be written.
+pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
+    let mut r = Runbook::new(snapshot, intent)?;
+    let moves_dns = intent.sip_federation || intent.xmpp;
+    // Setup runs on the restored pool and on every pool whose federation changes.
+    let mut setup_pools = vec![r.restored.fqdn.clone()];
+    if moves_dns {
+        r.push(r.lower_ttl())?; // A0
+    }
+    r.push(r.start_edge_services()?)?; // A1
+    if intent.sip_federation {
+        setup_pools.extend(r.federation_elsewhere());
+        r.push(r.set_federation_edge()?)?; // A2
+        r.push(r.publish_topology()?)?; // A3
+        r.replicate_and_set_up(&setup_pools)?; // A4, A5
+        r.push(r.repoint_sip_federation_dns())?; // A6
+    }
+    if let Some(xmpp) = r.targets.xmpp.clone() {
+        r.push(r.set_xmpp_route())?; // A7
+        // A9 before A8: the SRV's target name must already resolve to the
+        // restored pool when the SRV is written (DNS step order of invariants 6
+        // and 7, docs/policies.md); otherwise creating a missing SRV would
+        // briefly send partners to the failover pool.
+        r.push(r.set_xmpp_a_record(&xmpp.a))?; // A9
+        r.push(r.ensure_xmpp_srv(&xmpp.srv))?; // A8
+        r.push(r.verify_xmpp_port()?)?; // A10
+    }
+    if intent.front_ends {
+        let version = r.cur.topology_version;
+        r.push(r.reassociate_front_ends()?)?; // A11
+        if r.cur.topology_version != version {
+            // The publish made every Edge replica stale; a machine whose setup
+            // is behind the published version would be due again on re-planning.
+            r.replicate_and_set_up(&setup_pools)?; // A4, A5
+        }
+    }
+    if intent.pool_failback {
+        for draft in r.pool_failback() {
+            r.push(draft)?; // A12
+        }
+    }
+    if moves_dns || !intent.inherited_ttls.is_empty() {
+        r.push(r.restore_ttl())?; // A13
+    }
+    r.finish()
+}
+
+impl<'a> Runbook<'a> {
+    fn new(snapshot: &'a Snapshot, intent: &'a Intent) -> Result<Self, PlanError> {
+        let start = &snapshot.deployment;
+        let restored = start
+            .edge_pool(&intent.restored_pool)
+            .cloned()
+            .ok_or_else(|| PlanError::UnknownPool(intent.restored_pool.clone()))?;
+        let targets = targets(start, intent, &restored)?;
+        let moved: Vec<(RecordType, String)> = targets
+            .sets()
+            .filter(|(rtype, name, data)| start.rrset(name, *rtype).is_none_or(|c| &c.data != data))
+            .map(|(rtype, name, _)| (rtype, name.to_owned()))
+            .collect();
+        let mut original_ttls: BTreeMap<_, _> = moved
+            .iter()
+            .map(|(rtype, name)| {
+                (
+                    (name.clone(), *rtype),
+                    start.rrset(name, *rtype).map(|s| s.ttl),
+                )
+            })
+            .collect();
+        // An unfinished earlier run lowered these: their TTLs now are its
+        // cut-over TTL, not the original ones, which that run knew and this
+        // plan inherits.
+        for t in &intent.inherited_ttls {
+            original_ttls.insert((t.name.clone(), t.rtype), Some(t.ttl));
+        }
+        Ok(Self {
+            intent,
+            start,
+            identity: restored.identity(),
+            restored,
+            targets,
+            moved,
+            original_ttls,
+            cur: start.clone(),
+            published: snapshot.topology.clone(),
+            documents: BTreeMap::new(),
+            steps: Vec::new(),
+        })
+    }
+
+    /// Add a step drafted on the current state, and predict the state after it.
+    fn push(&mut self, draft: Draft) -> Result<(), PlanError> {
+        let (status, changes) = match draft.effect {
+            Effect::Changes(changes) if changes.is_empty() => (StepStatus::Satisfied, changes),
+            Effect::Changes(changes) => (StepStatus::Planned, changes),
+            Effect::Verifies { holds: true } => (StepStatus::Satisfied, Vec::new()),
+            Effect::Verifies { holds: false } => (StepStatus::Planned, Vec::new()),
         };
         let summary = changes
             .iter()
@@ -808,62 +965,621 @@ impl Builder<'_> {
         for c in &changes {
             self.cur.apply(c)?;
         }
+        self.documents.extend(draft.document);
+        if let Some(topology) = draft.publishes {
+            self.published = topology;
+        }
         self.steps.push(Step {
             index: self.steps.len() + 1,
-            id: action.id().to_owned(),
-            action,
+            id: draft.action.id().to_owned(),
+            action: draft.action,
             status,
-            target,
-            arguments,
-            preconditions,
+            target: draft.target,
+            arguments: draft.arguments,
+            preconditions: draft.preconditions,
             changes,
             summary,
-            verify,
+            verify: draft.verify,
             operations: if status == StepStatus::Satisfied {
                 Vec::new()
             } else {
-                operations
+                draft.operations
             },
         });
         Ok(())
     }
 
-    /// A step that only checks: it changes nothing, and it is satisfied when
-    /// the observed state already shows what it verifies. A verification never
-    /// predicts that what it checks will become true — a closed port stays
-    /// closed in the plan, and the policies judge the states that rely on it.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "mirrors `push`, one value per step field"
-    )]
-    fn push_verification(
-        &mut self,
-        action: Action,
-        target: Option<String>,
-        arguments: BTreeMap<String, Argument>,
-        preconditions: Vec<String>,
-        holds: bool,
-        verify: String,
-        operations: Vec<Operation>,
-    ) -> Result<(), PlanError> {
-        self.steps.push(Step {
-            index: self.steps.len() + 1,
-            id: action.id().to_owned(),
-            action,
-            status: if holds {
-                StepStatus::Satisfied
-            } else {
-                StepStatus::Planned
-            },
-            target,
-            arguments,
-            preconditions,
-            changes: Vec::new(),
-            summary: Vec::new(),
-            verify,
-            operations: if holds { Vec::new() } else { operations },
-        });
+    fn finish(self) -> Result<Plan, PlanError> {
+        let rfqdn = &self.restored.fqdn;
+        let intent = self.intent;
+        let goal = Goal {
+            restored_site: intent.restored_site.clone(),
+            federation_pool: intent.sip_federation.then(|| rfqdn.clone()),
+            xmpp_pool: intent.xmpp.then(|| rfqdn.clone()),
+            media_pool: intent.front_ends.then(|| rfqdn.clone()),
+            cutover_ttl: intent.cutover_ttl,
+        };
+        let plan = Plan {
+            format_version: FORMAT_VERSION,
+            digest: String::new(),
+            intent: intent.clone(),
+            overrides: Vec::new(),
+            goal,
+            provenance: Provenance::default(),
+            start: self.start.clone(),
+            steps: self.steps,
+            documents: self.documents,
+            findings: Vec::new(),
+        };
+        // Defense in depth against a planner bug: each step's operations do
+        // what its changes say.
+        let states = plan.states()?;
+        for (step, before) in plan.steps.iter().zip(&states) {
+            step.check_operations(before)?;
+        }
+        Ok(plan)
+    }
+
+    /// A0 lower-ttl: the moved sets at the cut-over TTL, so the cut-over
+    /// reaches partners quickly.
+    fn lower_ttl(&self) -> Draft {
+        let ttl = self.intent.cutover_ttl;
+        let (changes, operations) = self
+            .moved
+            .iter()
+            .filter_map(|(rtype, name)| {
+                self.cur
+                    .rrset(name, *rtype)
+                    .filter(|set| set.ttl > ttl)
+                    .map(|set| self.replace(*rtype, name, ttl, set.data.clone()))
+            })
+            .unzip();
+        Draft {
+            arguments: args([
+                ("ttl", Argument::Number(u64::from(ttl))),
+                (
+                    "records",
+                    list(
+                        self.moved
+                            .iter()
+                            .map(|(t, n)| format!("{n} {}", rtype_name(*t))),
+                    ),
+                ),
+            ]),
+            effect: Effect::Changes(changes),
+            verify: format!(
+                "authoritative answers for the moved records have TTL <= {ttl}; wait the old TTL before the cut-over"
+            ),
+            operations,
+            ..Draft::new(Action::LowerTtl, Some(self.start.zone.clone()))
+        }
+    }
+
+    /// A1 start-edge-services on every machine of the restored pool.
+    fn start_edge_services(&self) -> Result<Draft, PlanError> {
+        let pool = self.pool(&self.restored.fqdn)?;
+        let stopped: Vec<_> = pool
+            .machines
+            .iter()
+            .filter(|m| !m.services_running)
+            .collect();
+        Ok(Draft {
+            arguments: args([(
+                "machines",
+                list(pool.machines.iter().map(|m| m.fqdn.clone())),
+            )]),
+            preconditions: vec![
+                "the Edge machines are reachable and their certificates assigned".to_owned(),
+            ],
+            effect: Effect::Changes(
+                stopped
+                    .iter()
+                    .map(|m| Change::ServicesRunning {
+                        machine: m.fqdn.clone(),
+                        running: true,
+                    })
+                    .collect(),
+            ),
+            verify: "every Lync service runs on each machine (Get-CsWindowsService)".to_owned(),
+            operations: stopped
+                .iter()
+                .map(|m| Operation::StartServices {
+                    machine: m.fqdn.clone(),
+                })
+                .collect(),
+            ..Draft::new(Action::StartEdgeServices, Some(pool.fqdn.clone()))
+        })
+    }
+
+    /// The other Edge pools with federation enabled, which A2 disables.
+    fn federation_elsewhere(&self) -> Vec<String> {
+        self.cur
+            .edge_pools
+            .iter()
+            .filter(|p| p.fqdn != self.restored.fqdn && p.federation_enabled)
+            .map(|p| p.fqdn.clone())
+            .collect()
+    }
+
+    /// A2 set-federation-edge: one draft edit, federation off everywhere else
+    /// and on here, so no published state has two; every site's federation
+    /// route names the restored pool.
+    fn set_federation_edge(&self) -> Result<Draft, PlanError> {
+        let rfqdn = &self.restored.fqdn;
+        let disable = self.federation_elsewhere();
+        let mut settings: Vec<(String, bool)> =
+            disable.iter().map(|p| (p.clone(), false)).collect();
+        if !self.restored.federation_enabled {
+            settings.push((rfqdn.clone(), true));
+        }
+        let mut changes: Vec<Change> = settings
+            .iter()
+            .map(|(edge_pool, enabled)| Change::Federation {
+                edge_pool: edge_pool.clone(),
+                enabled: *enabled,
+            })
+            .collect();
+        let mut operations = Vec::new();
+        let mut document = None;
+        if !settings.is_empty() {
+            let edits: Vec<TopologyEdit> = settings
+                .into_iter()
+                .map(|(edge_pool, enabled)| TopologyEdit::SetFederation { edge_pool, enabled })
+                .collect();
+            let name = self.next_document();
+            let xml = self.published.edit(&edits)?;
+            operations.push(Operation::EditDraft {
+                edits,
+                document: name.clone(),
+            });
+            changes.push(Change::DraftPending { pending: true });
+            document = Some((name, xml));
+        }
+        for (change, operation) in self.routes_to_restored(RouteKind::Federation) {
+            changes.push(change);
+            operations.push(operation);
+        }
+        Ok(Draft {
+            arguments: args([
+                ("enable", text(rfqdn.clone())),
+                ("disable", list(disable)),
+                ("federation_route", text(self.identity.to_string())),
+            ]),
+            preconditions: vec![format!("services run on every machine of `{rfqdn}` (A1)")],
+            effect: Effect::Changes(changes),
+            verify:
+                "exactly one federation-enabled Edge pool in the draft; Get-CsSite FederationRoute"
+                    .to_owned(),
+            operations,
+            document,
+            ..Draft::new(Action::SetFederationEdge, Some(rfqdn.clone()))
+        })
+    }
+
+    /// A3 publish-topology: publish the last draft against the version that was
+    /// read, and enable it.
+    fn publish_topology(&self) -> Result<Draft, PlanError> {
+        let version = self.cur.topology_version;
+        let mut changes = Vec::new();
+        let mut operations = Vec::new();
+        let mut publishes = None;
+        if let Some((name, xml)) = self.documents.iter().next_back() {
+            operations.push(Operation::PublishTopology {
+                document: name.clone(),
+                expected_version: version,
+            });
+            operations.push(Operation::EnableTopology {
+                version: version + 1,
+            });
+            changes.push(Change::TopologyVersion {
+                version: version + 1,
+            });
+            changes.push(Change::DraftPending { pending: false });
+            changes.extend(stale_replicas(&self.cur));
+            publishes = Some(Topology::parse(xml)?);
+        } else if self.cur.draft_pending {
+            operations.push(Operation::EnableTopology { version });
+            changes.push(Change::DraftPending { pending: false });
+        }
+        Ok(Draft {
+            arguments: args([("expected_version", Argument::Number(version))]),
+            preconditions: vec![
+                "the management store has an active master".to_owned(),
+                "the draft passes every invariant".to_owned(),
+            ],
+            effect: Effect::Changes(changes),
+            verify:
+                "the published version is the new one, enabled; the re-read topology has the edit"
+                    .to_owned(),
+            operations,
+            publishes,
+            ..Draft::new(Action::PublishTopology, None)
+        })
+    }
+
+    /// A4 await-replication on every Edge machine (those of `pools` first), then
+    /// A5 run-edge-setup on each machine of `pools`.
+    fn replicate_and_set_up(&mut self, pools: &[String]) -> Result<(), PlanError> {
+        self.push(self.await_replication(pools)?)?;
+        for draft in self.run_edge_setup(pools)? {
+            self.push(draft)?;
+        }
         Ok(())
+    }
+
+    /// A4 await-replication: every Edge machine's replica up to date, those
+    /// of `pools` listed first.
+    fn await_replication(&self, pools: &[String]) -> Result<Draft, PlanError> {
+        let mut ordered: Vec<&str> = pools.iter().map(String::as_str).collect();
+        ordered.extend(
+            self.cur
+                .edge_pools
+                .iter()
+                .map(|p| p.fqdn.as_str())
+                .filter(|p| !pools.iter().any(|q| q == p)),
+        );
+        let mut machines = Vec::new();
+        for fqdn in &ordered {
+            machines.extend(self.pool(fqdn)?.machines);
+        }
+        let stale: Vec<_> = machines.iter().filter(|m| !m.replica_up_to_date).collect();
+        let version = self.cur.topology_version;
+        Ok(Draft {
+            arguments: args([
+                ("machines", list(machines.iter().map(|m| m.fqdn.clone()))),
+                ("topology_version", Argument::Number(version)),
+            ]),
+            preconditions: vec![format!("topology version {version} published and enabled")],
+            effect: Effect::Changes(
+                stale
+                    .iter()
+                    .map(|m| Change::ReplicaUpToDate {
+                        machine: m.fqdn.clone(),
+                        up_to_date: true,
+                    })
+                    .collect(),
+            ),
+            verify: "Get-CsManagementStoreReplicationStatus: UpToDate for each machine".to_owned(),
+            operations: stale
+                .iter()
+                .flat_map(|m| {
+                    [
+                        Operation::Replicate {
+                            fqdn: m.fqdn.clone(),
+                        },
+                        Operation::AwaitReplica {
+                            fqdn: m.fqdn.clone(),
+                        },
+                    ]
+                })
+                .collect(),
+            ..Draft::new(Action::AwaitReplication, pools.first().cloned())
+        })
+    }
+
+    /// A5 run-edge-setup ("Run Again") on each machine of `pools`: one step a
+    /// machine.
+    fn run_edge_setup(&self, pools: &[String]) -> Result<Vec<Draft>, PlanError> {
+        let version = self.cur.topology_version;
+        let mut drafts = Vec::new();
+        for fqdn in pools {
+            for m in self.pool(fqdn)?.machines {
+                let due = m.setup_version < version;
+                drafts.push(Draft {
+                    arguments: args([
+                        ("pool", text(fqdn.clone())),
+                        ("topology_version", Argument::Number(version)),
+                    ]),
+                    preconditions: vec![
+                        format!("topology version {version} published and enabled"),
+                        format!("the replica on `{}` is up to date", m.fqdn),
+                    ],
+                    effect: Effect::Changes(if due {
+                        vec![Change::SetupVersion {
+                            machine: m.fqdn.clone(),
+                            version,
+                        }]
+                    } else {
+                        vec![]
+                    }),
+                    verify: format!("setup applied version {version}; services running"),
+                    operations: vec![Operation::RunSetup {
+                        machine: m.fqdn.clone(),
+                        expected_version: version,
+                    }],
+                    ..Draft::new(Action::RunEdgeSetup, Some(m.fqdn.clone()))
+                });
+            }
+        }
+        Ok(drafts)
+    }
+
+    /// A6 repoint-sip-federation-dns: the SIP federation SRV (5061) and the
+    /// Access Edge A set resolve to the restored pool.
+    fn repoint_sip_federation_dns(&self) -> Draft {
+        let (changes, operations) = self
+            .targets
+            .sip
+            .iter()
+            .filter_map(|(rtype, name, data)| self.rrset_to(*rtype, name, data))
+            .unzip();
+        let rfqdn = &self.restored.fqdn;
+        Draft {
+            arguments: args([
+                (
+                    "access_edge_fqdn",
+                    text(self.restored.access_edge_fqdn.clone().unwrap_or_default()),
+                ),
+                ("addresses", list(self.restored.access_edge_ips.clone())),
+                ("port", Argument::Number(u64::from(SIP_FEDERATION_PORT))),
+            ]),
+            preconditions: vec![
+                format!("federation enabled on `{rfqdn}` and setup applied (A5)"),
+                "the TTLs were lowered (A0)".to_owned(),
+            ],
+            effect: Effect::Changes(changes),
+            verify: "external answers: the SRV (5061) targets the Access Edge FQDN, which resolves to the restored pool".to_owned(),
+            operations,
+            ..Draft::new(
+                Action::RepointSipFederationDns,
+                Some(sip_federation_srv(&self.start.zone)),
+            )
+        }
+    }
+
+    /// A7 set-xmpp-route: every site's XMPP federation route names the
+    /// restored pool.
+    fn set_xmpp_route(&self) -> Draft {
+        let (changes, operations) = self
+            .routes_to_restored(RouteKind::XmppFederation)
+            .into_iter()
+            .unzip();
+        Draft {
+            arguments: args([("identity", text(self.identity.to_string()))]),
+            preconditions: vec![format!(
+                "services run on every machine of `{}` (A1)",
+                self.restored.fqdn
+            )],
+            effect: Effect::Changes(changes),
+            verify: "Get-CsSite: every site's XmppFederationRoute names the restored pool"
+                .to_owned(),
+            operations,
+            ..Draft::new(
+                Action::SetXmppRoute,
+                Some(self.intent.restored_site.clone()),
+            )
+        }
+    }
+
+    /// A9 set-xmpp-a-record: the SRV target's A set holds the restored pool's
+    /// Access Edge IPs (not the failover pool's, DESIGN §1.1).
+    fn set_xmpp_a_record(&self, (rtype, name, data): &RecordTarget) -> Draft {
+        let (changes, operations) = self.rrset_to(*rtype, name, data).into_iter().unzip();
+        Draft {
+            arguments: args([("addresses", list(self.restored.access_edge_ips.clone()))]),
+            preconditions: vec!["the TTLs were lowered (A0)".to_owned()],
+            effect: Effect::Changes(changes),
+            verify: format!(
+                "external A answer = the Access Edge IPs of `{}`",
+                self.restored.fqdn
+            ),
+            operations,
+            ..Draft::new(Action::SetXmppARecord, Some(name.clone()))
+        }
+    }
+
+    /// A8 ensure-xmpp-srv: `_xmpp-server._tcp` on port 5269, its target in the
+    /// zone.
+    fn ensure_xmpp_srv(&self, (rtype, name, data): &RecordTarget) -> Draft {
+        let (changes, operations) = self.rrset_to(*rtype, name, data).into_iter().unzip();
+        let srv_target = match data.first() {
+            Some(RecordData::Srv(s)) => s.target.clone(),
+            _ => String::new(),
+        };
+        Draft {
+            arguments: args([
+                ("port", Argument::Number(u64::from(XMPP_PORT))),
+                ("target", text(srv_target)),
+            ]),
+            effect: Effect::Changes(changes),
+            verify:
+                "external SRV answer: port 5269, target in the zone resolving to the restored pool"
+                    .to_owned(),
+            operations,
+            ..Draft::new(Action::EnsureXmppSrv, Some(name.clone()))
+        }
+    }
+
+    /// A10 verify-xmpp-port: an XMPP server answers on TCP 5269 of each Access
+    /// Edge IP.
+    fn verify_xmpp_port(&self) -> Result<Draft, PlanError> {
+        let pool = self.pool(&self.restored.fqdn)?;
+        Ok(Draft {
+            arguments: args([
+                ("addresses", list(pool.access_edge_ips.clone())),
+                ("port", Argument::Number(u64::from(XMPP_PORT))),
+            ]),
+            preconditions: vec![
+                "the XMPP route, SRV and A record name the restored pool (A7–A9)".to_owned(),
+            ],
+            effect: Effect::Verifies {
+                holds: pool.xmpp_port_open,
+            },
+            verify: "an XMPP server answers a jabber:server stream open on TCP 5269 of each Access Edge IP"
+                .to_owned(),
+            operations: pool
+                .access_edge_ips
+                .iter()
+                .map(|ip| Operation::Probe {
+                    request: ProbeRequest {
+                        host: ip.clone(),
+                        port: XMPP_PORT,
+                        kind: ProbeKind::XmppServer,
+                        timeout_ms: PROBE_TIMEOUT_MS,
+                        stream_to: Some(self.start.zone.clone()),
+                    },
+                })
+                .collect(),
+            ..Draft::new(Action::VerifyXmppPort, Some(pool.fqdn.clone()))
+        })
+    }
+
+    /// A11 reassociate-front-ends: the restored site's Front End pools use the
+    /// restored Edge pool for media again, with their own publish.
+    fn reassociate_front_ends(&self) -> Result<Draft, PlanError> {
+        let rfqdn = &self.restored.fqdn;
+        let fe: Vec<String> = self
+            .cur
+            .front_end_pools
+            .iter()
+            .filter(|p| p.site == self.intent.restored_site)
+            .filter(|p| p.media_edge_pool.as_deref() != Some(rfqdn.as_str()))
+            .map(|p| p.fqdn.clone())
+            .collect();
+        let mut changes = Vec::new();
+        let mut operations = Vec::new();
+        let mut document = None;
+        if !fe.is_empty() {
+            let edits: Vec<TopologyEdit> = fe
+                .iter()
+                .map(|f| TopologyEdit::SetMediaEdgePool {
+                    front_end_pool: f.clone(),
+                    edge_pool: rfqdn.clone(),
+                })
+                .collect();
+            let name = self.next_document();
+            let version = self.cur.topology_version;
+            document = Some((name.clone(), self.published.edit(&edits)?));
+            operations.push(Operation::EditDraft {
+                edits,
+                document: name.clone(),
+            });
+            operations.push(Operation::PublishTopology {
+                document: name,
+                expected_version: version,
+            });
+            operations.push(Operation::EnableTopology {
+                version: version + 1,
+            });
+            changes.extend(fe.iter().map(|f| Change::MediaEdgePool {
+                front_end_pool: f.clone(),
+                edge_pool: Some(rfqdn.clone()),
+            }));
+            changes.push(Change::TopologyVersion {
+                version: version + 1,
+            });
+            changes.extend(stale_replicas(&self.cur));
+        }
+        Ok(Draft {
+            arguments: args([
+                ("edge_pool", text(rfqdn.clone())),
+                ("front_end_pools", list(fe)),
+            ]),
+            preconditions: vec![
+                format!("`{rfqdn}` is healthy: services running, federation settled"),
+                "the management store has an active master".to_owned(),
+            ],
+            effect: Effect::Changes(changes),
+            verify: "re-read topology: ConfServices and MediationServer depend on the restored pool's EdgeServer".to_owned(),
+            operations,
+            document,
+            ..Draft::new(
+                Action::ReassociateFrontEnds,
+                Some(self.intent.restored_site.clone()),
+            )
+        })
+    }
+
+    /// A12 pool-failback: `Invoke-CsPoolFailback` for each Front End pool of
+    /// the restored site, a step each.
+    fn pool_failback(&self) -> Vec<Draft> {
+        self.cur
+            .front_end_pools
+            .iter()
+            .filter(|p| p.site == self.intent.restored_site)
+            .map(|p| {
+                let pool_fqdn = p.failover_fqdn.clone().unwrap_or_else(|| p.fqdn.clone());
+                Draft {
+                    arguments: args([("pool_fqdn", text(pool_fqdn.clone()))]),
+                    preconditions: vec![
+                        format!("`{}` is failed over and its servers are online", p.fqdn),
+                        "the management store has an active master".to_owned(),
+                        format!("no Edge pool has `{}` as next hop", p.fqdn),
+                    ],
+                    effect: Effect::Changes(if p.state == PoolState::Normal {
+                        vec![]
+                    } else {
+                        vec![Change::PoolState {
+                            front_end_pool: p.fqdn.clone(),
+                            state: PoolState::Normal,
+                        }]
+                    }),
+                    verify: "pool state normal; the pool's users sign in to it again".to_owned(),
+                    operations: vec![Operation::Failback { pool_fqdn }],
+                    ..Draft::new(Action::PoolFailback, Some(p.fqdn.clone()))
+                }
+            })
+            .collect()
+    }
+
+    /// A13 restore-ttl: the moved sets (and those an unfinished run lowered)
+    /// back at their original TTLs.
+    fn restore_ttl(&self) -> Draft {
+        let record_ttl = self.intent.record_ttl;
+        let (changes, operations) = self
+            .original_ttls
+            .iter()
+            .filter_map(|((name, rtype), ttl)| {
+                let ttl = ttl.unwrap_or(record_ttl);
+                self.cur
+                    .rrset(name, *rtype)
+                    .filter(|cur| cur.ttl != ttl)
+                    .map(|cur| self.replace(*rtype, name, ttl, cur.data.clone()))
+            })
+            .unzip();
+        Draft {
+            arguments: args([(
+                "records",
+                list(self.original_ttls.iter().map(|((n, t), ttl)| {
+                    format!("{n} {} {}", rtype_name(*t), ttl.unwrap_or(record_ttl))
+                })),
+            )]),
+            preconditions: vec!["the cut-over is verified".to_owned()],
+            effect: Effect::Changes(changes),
+            verify: "authoritative answers have the original TTLs".to_owned(),
+            operations,
+            ..Draft::new(Action::RestoreTtl, Some(self.start.zone.clone()))
+        }
+    }
+
+    /// Every site whose route of `kind` does not name the restored pool yet:
+    /// the change and the operation that point it there.
+    fn routes_to_restored(&self, kind: RouteKind) -> Vec<(Change, Operation)> {
+        self.cur
+            .sites
+            .iter()
+            .filter(|s| s.route(kind) != Some(&self.identity))
+            .map(|s| {
+                let identity = Some(self.identity.clone());
+                (
+                    Change::Route(RouteChange {
+                        site: s.name.clone(),
+                        kind,
+                        identity: identity.clone(),
+                    }),
+                    Operation::SetSiteRoute {
+                        site: s.name.clone(),
+                        kind,
+                        identity,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The name of the next topology draft (`draft-1`).
+    fn next_document(&self) -> String {
+        format!("draft-{}", self.documents.len() + 1)
     }
 
     fn pool(&self, fqdn: &str) -> Result<EdgePoolState, PlanError> {
@@ -873,7 +1589,7 @@ impl Builder<'_> {
             .ok_or_else(|| PlanError::UnknownPool(fqdn.to_owned()))
     }
 
-    /// The changes and operations that make rrset (`name`, `rtype`) hold `data`
+    /// The change and operation that make rrset (`name`, `rtype`) hold `data`
     /// at the cut-over TTL (or lower, if it already is).
     fn rrset_to(
         &self,
@@ -928,560 +1644,6 @@ fn list<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Argument {
     Argument::List(items.into_iter().map(Into::into).collect())
 }
 
-/// Make the plan.
-///
-/// # Errors
-/// [`PlanError`] when the restored pool lacks what the cut-over needs (an Access
-/// Edge FQDN in the zone, external IPs), or the draft cannot be written.
-#[allow(clippy::too_many_lines)]
-pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
-    let start = &snapshot.deployment;
-    let restored = start
-        .edge_pool(&intent.restored_pool)
-        .cloned()
-        .ok_or_else(|| PlanError::UnknownPool(intent.restored_pool.clone()))?;
-    let rfqdn = restored.fqdn.clone();
-    let identity = restored.identity();
-    let targets = targets(start, intent, &restored)?;
-    let mut b = Builder {
-        cur: start.clone(),
-        steps: Vec::new(),
-        intent,
-        original_ttls: BTreeMap::new(),
-    };
-    let mut documents = BTreeMap::new();
-    let mut published: Topology = snapshot.topology.clone();
-
-    // The sets the cut-over moves, and their TTLs as observed.
-    let mut moved: Vec<(RecordType, String, Vec<RecordData>)> = targets.sip.clone();
-    moved.extend(targets.xmpp_srv.clone());
-    moved.extend(targets.xmpp_a.clone());
-    moved.retain(|(rtype, name, data)| start.rrset(name, *rtype).is_none_or(|c| &c.data != data));
-    for (rtype, name, _) in &moved {
-        b.original_ttls.insert(
-            (name.clone(), *rtype),
-            start.rrset(name, *rtype).map(|s| s.ttl),
-        );
-    }
-    // An unfinished earlier run lowered these: their TTLs now are its cut-over
-    // TTL, not the original ones, which that run knew and this plan inherits.
-    for t in &intent.inherited_ttls {
-        b.original_ttls
-            .insert((t.name.clone(), t.rtype), Some(t.ttl));
-    }
-
-    // A0 lower-ttl.
-    if intent.sip_federation || intent.xmpp {
-        let mut changes = Vec::new();
-        let mut ops = Vec::new();
-        for (rtype, name, _) in &moved {
-            if let Some(cur) = b.cur.rrset(name, *rtype)
-                && cur.ttl > intent.cutover_ttl
-            {
-                let (c, o) = b.replace(*rtype, name, intent.cutover_ttl, cur.data.clone());
-                changes.push(c);
-                ops.push(o);
-            }
-        }
-        b.push(
-            Action::LowerTtl,
-            Some(start.zone.clone()),
-            args([
-                ("ttl", Argument::Number(u64::from(intent.cutover_ttl))),
-                (
-                    "records",
-                    list(moved.iter().map(|(t, n, _)| format!("{n} {}", rtype_name(*t)))),
-                ),
-            ]),
-            vec![],
-            changes,
-            format!(
-                "authoritative answers for the moved records have TTL <= {}; wait the old TTL before the cut-over",
-                intent.cutover_ttl
-            ),
-            ops,
-        )?;
-    }
-
-    // A1 start-edge-services.
-    {
-        let pool = b.pool(&rfqdn)?;
-        let stopped: Vec<_> = pool
-            .machines
-            .iter()
-            .filter(|m| !m.services_running)
-            .collect();
-        b.push(
-            Action::StartEdgeServices,
-            Some(rfqdn.clone()),
-            args([(
-                "machines",
-                list(pool.machines.iter().map(|m| m.fqdn.clone())),
-            )]),
-            vec!["the Edge machines are reachable and their certificates assigned".to_owned()],
-            stopped
-                .iter()
-                .map(|m| Change::ServicesRunning {
-                    machine: m.fqdn.clone(),
-                    running: true,
-                })
-                .collect(),
-            "every Lync service runs on each machine (Get-CsWindowsService)".to_owned(),
-            stopped
-                .iter()
-                .map(|m| Operation::StartServices {
-                    machine: m.fqdn.clone(),
-                })
-                .collect(),
-        )?;
-    }
-
-    // A2–A6: SIP federation.
-    let mut setup_pools = vec![rfqdn.clone()];
-    if intent.sip_federation {
-        // A2 set-federation-edge: one edit, off everywhere else and on here.
-        let mut edits = Vec::new();
-        let mut changes = Vec::new();
-        for p in &b.cur.edge_pools {
-            if p.fqdn != rfqdn && p.federation_enabled {
-                edits.push(TopologyEdit::SetFederation {
-                    edge_pool: p.fqdn.clone(),
-                    enabled: false,
-                });
-                changes.push(Change::Federation {
-                    edge_pool: p.fqdn.clone(),
-                    enabled: false,
-                });
-                setup_pools.push(p.fqdn.clone());
-            }
-        }
-        if !restored.federation_enabled {
-            edits.push(TopologyEdit::SetFederation {
-                edge_pool: rfqdn.clone(),
-                enabled: true,
-            });
-            changes.push(Change::Federation {
-                edge_pool: rfqdn.clone(),
-                enabled: true,
-            });
-        }
-        let mut ops = Vec::new();
-        if !edits.is_empty() {
-            let xml = published.edit(&edits)?;
-            let name = format!("draft-{}", documents.len() + 1);
-            documents.insert(name.clone(), xml);
-            ops.push(Operation::EditDraft {
-                edits: edits.clone(),
-                document: name,
-            });
-            changes.push(Change::DraftPending { pending: true });
-        }
-        for s in &b.cur.sites {
-            if s.federation_route.as_ref() != Some(&identity) {
-                changes.push(Change::Route(RouteChange {
-                    site: s.name.clone(),
-                    kind: RouteKind::Federation,
-                    identity: Some(identity.clone()),
-                }));
-                ops.push(Operation::SetSiteRoute {
-                    site: s.name.clone(),
-                    kind: RouteKind::Federation,
-                    identity: Some(identity.clone()),
-                });
-            }
-        }
-        let disable: Vec<String> = edits
-            .iter()
-            .filter_map(|e| match e {
-                TopologyEdit::SetFederation {
-                    edge_pool,
-                    enabled: false,
-                } => Some(edge_pool.clone()),
-                _ => None,
-            })
-            .collect();
-        b.push(
-            Action::SetFederationEdge,
-            Some(rfqdn.clone()),
-            args([
-                ("enable", text(rfqdn.clone())),
-                ("disable", list(disable)),
-                ("federation_route", text(identity.to_string())),
-            ]),
-            vec![format!("services run on every machine of `{rfqdn}` (A1)")],
-            changes,
-            "exactly one federation-enabled Edge pool in the draft; Get-CsSite FederationRoute"
-                .to_owned(),
-            ops,
-        )?;
-
-        // A3 publish-topology.
-        let mut changes = Vec::new();
-        let mut ops = Vec::new();
-        if let Some((name, xml)) = documents.iter().next_back() {
-            let next = b.cur.topology_version + 1;
-            ops.push(Operation::PublishTopology {
-                document: name.clone(),
-                expected_version: b.cur.topology_version,
-            });
-            ops.push(Operation::EnableTopology { version: next });
-            changes.push(Change::TopologyVersion { version: next });
-            changes.push(Change::DraftPending { pending: false });
-            changes.extend(stale_replicas(&b.cur));
-            published = Topology::parse(xml)?;
-        } else if b.cur.draft_pending {
-            ops.push(Operation::EnableTopology {
-                version: b.cur.topology_version,
-            });
-            changes.push(Change::DraftPending { pending: false });
-        }
-        b.push(
-            Action::PublishTopology,
-            None,
-            args([("expected_version", Argument::Number(b.cur.topology_version))]),
-            vec![
-                "the management store has an active master".to_owned(),
-                "the draft passes every invariant".to_owned(),
-            ],
-            changes,
-            "the published version is the new one, enabled; the re-read topology has the edit"
-                .to_owned(),
-            ops,
-        )?;
-
-        // A4 await-replication and A5 run-edge-setup on the machines of every
-        // pool whose federation changed.
-        replicate_and_set_up(&mut b, &setup_pools)?;
-
-        // A6 repoint-sip-federation-dns.
-        let mut changes = Vec::new();
-        let mut ops = Vec::new();
-        for (rtype, name, data) in &targets.sip {
-            if let Some((c, o)) = b.rrset_to(*rtype, name, data) {
-                changes.push(c);
-                ops.push(o);
-            }
-        }
-        b.push(
-            Action::RepointSipFederationDns,
-            Some(sip_federation_srv(&start.zone)),
-            args([
-                ("access_edge_fqdn", text(restored.access_edge_fqdn.clone().unwrap_or_default())),
-                ("addresses", list(restored.access_edge_ips.clone())),
-                ("port", Argument::Number(u64::from(SIP_FEDERATION_PORT))),
-            ]),
-            vec![
-                format!("federation enabled on `{rfqdn}` and setup applied (A5)"),
-                "the TTLs were lowered (A0)".to_owned(),
-            ],
-            changes,
-            "external answers: the SRV (5061) targets the Access Edge FQDN, which resolves to the restored pool".to_owned(),
-            ops,
-        )?;
-    }
-
-    // A7–A10: XMPP.
-    if let (true, Some(srv), Some(a)) = (intent.xmpp, &targets.xmpp_srv, &targets.xmpp_a) {
-        let mut changes = Vec::new();
-        let mut ops = Vec::new();
-        for s in &b.cur.sites {
-            if s.xmpp_route.as_ref() != Some(&identity) {
-                changes.push(Change::Route(RouteChange {
-                    site: s.name.clone(),
-                    kind: RouteKind::XmppFederation,
-                    identity: Some(identity.clone()),
-                }));
-                ops.push(Operation::SetSiteRoute {
-                    site: s.name.clone(),
-                    kind: RouteKind::XmppFederation,
-                    identity: Some(identity.clone()),
-                });
-            }
-        }
-        b.push(
-            Action::SetXmppRoute,
-            Some(intent.restored_site.clone()),
-            args([("identity", text(identity.to_string()))]),
-            vec![format!("services run on every machine of `{rfqdn}` (A1)")],
-            changes,
-            "Get-CsSite: every site's XmppFederationRoute names the restored pool".to_owned(),
-            ops,
-        )?;
-
-        // A9 before A8: the SRV's target name must already resolve to the
-        // restored pool when the SRV is written (DNS step order of invariants 6
-        // and 7, docs/policies.md); otherwise creating a missing SRV would
-        // briefly send partners to the failover pool.
-        let (c, o) = b
-            .rrset_to(a.0, &a.1, &a.2)
-            .map_or((vec![], vec![]), |(c, o)| (vec![c], vec![o]));
-        b.push(
-            Action::SetXmppARecord,
-            Some(a.1.clone()),
-            args([("addresses", list(restored.access_edge_ips.clone()))]),
-            vec!["the TTLs were lowered (A0)".to_owned()],
-            c,
-            format!("external A answer = the Access Edge IPs of `{rfqdn}`"),
-            o,
-        )?;
-
-        let (c, o) = b
-            .rrset_to(srv.0, &srv.1, &srv.2)
-            .map_or((vec![], vec![]), |(c, o)| (vec![c], vec![o]));
-        let srv_target = match srv.2.first() {
-            Some(RecordData::Srv(s)) => s.target.clone(),
-            _ => String::new(),
-        };
-        b.push(
-            Action::EnsureXmppSrv,
-            Some(srv.1.clone()),
-            args([
-                ("port", Argument::Number(u64::from(XMPP_PORT))),
-                ("target", text(srv_target)),
-            ]),
-            vec![],
-            c,
-            "external SRV answer: port 5269, target in the zone resolving to the restored pool"
-                .to_owned(),
-            o,
-        )?;
-
-        let pool = b.pool(&rfqdn)?;
-        let ops = pool
-            .access_edge_ips
-            .iter()
-            .map(|ip| Operation::Probe {
-                request: ProbeRequest {
-                    host: ip.clone(),
-                    port: XMPP_PORT,
-                    kind: ProbeKind::XmppServer,
-                    timeout_ms: PROBE_TIMEOUT_MS,
-                    stream_to: Some(start.zone.clone()),
-                },
-            })
-            .collect();
-        b.push_verification(
-            Action::VerifyXmppPort,
-            Some(rfqdn.clone()),
-            args([
-                ("addresses", list(pool.access_edge_ips.clone())),
-                ("port", Argument::Number(u64::from(XMPP_PORT))),
-            ]),
-            vec!["the XMPP route, SRV and A record name the restored pool (A7–A9)".to_owned()],
-            pool.xmpp_port_open,
-            "an XMPP server answers a jabber:server stream open on TCP 5269 of each Access Edge IP"
-                .to_owned(),
-            ops,
-        )?;
-    }
-
-    // A11 reassociate-front-ends, with its own publish.
-    if intent.front_ends {
-        let fe: Vec<String> = b
-            .cur
-            .front_end_pools
-            .iter()
-            .filter(|p| p.site == intent.restored_site)
-            .filter(|p| p.media_edge_pool.as_deref() != Some(rfqdn.as_str()))
-            .map(|p| p.fqdn.clone())
-            .collect();
-        let mut changes = Vec::new();
-        let mut ops = Vec::new();
-        if !fe.is_empty() {
-            let edits: Vec<TopologyEdit> = fe
-                .iter()
-                .map(|f| TopologyEdit::SetMediaEdgePool {
-                    front_end_pool: f.clone(),
-                    edge_pool: rfqdn.clone(),
-                })
-                .collect();
-            let xml = published.edit(&edits)?;
-            let name = format!("draft-{}", documents.len() + 1);
-            let next = b.cur.topology_version + 1;
-            ops.push(Operation::EditDraft {
-                edits,
-                document: name.clone(),
-            });
-            ops.push(Operation::PublishTopology {
-                document: name.clone(),
-                expected_version: b.cur.topology_version,
-            });
-            ops.push(Operation::EnableTopology { version: next });
-            changes.extend(fe.iter().map(|f| Change::MediaEdgePool {
-                front_end_pool: f.clone(),
-                edge_pool: Some(rfqdn.clone()),
-            }));
-            changes.push(Change::TopologyVersion { version: next });
-            changes.extend(stale_replicas(&b.cur));
-            documents.insert(name, xml);
-        }
-        b.push(
-            Action::ReassociateFrontEnds,
-            Some(intent.restored_site.clone()),
-            args([
-                ("edge_pool", text(rfqdn.clone())),
-                ("front_end_pools", list(fe.clone())),
-            ]),
-            vec![
-                format!("`{rfqdn}` is healthy: services running, federation settled"),
-                "the management store has an active master".to_owned(),
-            ],
-            changes,
-            "re-read topology: ConfServices and MediationServer depend on the restored pool's EdgeServer".to_owned(),
-            ops,
-        )?;
-        if !fe.is_empty() {
-            // The publish made every Edge replica stale; a machine whose setup
-            // is behind the published version would be due again on re-planning.
-            replicate_and_set_up(&mut b, &setup_pools)?;
-        }
-    }
-
-    // A12 pool-failback.
-    if intent.pool_failback {
-        let pools: Vec<_> = b
-            .cur
-            .front_end_pools
-            .iter()
-            .filter(|p| p.site == intent.restored_site)
-            .cloned()
-            .collect();
-        for p in pools {
-            let pool_fqdn = p.failover_fqdn.clone().unwrap_or_else(|| p.fqdn.clone());
-            let due = p.state != PoolState::Normal;
-            b.push(
-                Action::PoolFailback,
-                Some(p.fqdn.clone()),
-                args([("pool_fqdn", text(pool_fqdn.clone()))]),
-                vec![
-                    format!("`{}` is failed over and its servers are online", p.fqdn),
-                    "the management store has an active master".to_owned(),
-                    format!("no Edge pool has `{}` as next hop", p.fqdn),
-                ],
-                if due {
-                    vec![Change::PoolState {
-                        front_end_pool: p.fqdn.clone(),
-                        state: PoolState::Normal,
-                    }]
-                } else {
-                    vec![]
-                },
-                "pool state normal; the pool's users sign in to it again".to_owned(),
-                vec![Operation::Failback { pool_fqdn }],
-            )?;
-        }
-    }
-
-    // A13 restore-ttl.
-    if intent.sip_federation || intent.xmpp || !intent.inherited_ttls.is_empty() {
-        let mut changes = Vec::new();
-        let mut ops = Vec::new();
-        for ((name, rtype), ttl) in &b.original_ttls {
-            let ttl = ttl.unwrap_or(intent.record_ttl);
-            if let Some(cur) = b.cur.rrset(name, *rtype)
-                && cur.ttl != ttl
-            {
-                let (c, o) = b.replace(*rtype, name, ttl, cur.data.clone());
-                changes.push(c);
-                ops.push(o);
-            }
-        }
-        b.push(
-            Action::RestoreTtl,
-            Some(start.zone.clone()),
-            args([(
-                "records",
-                list(
-                    b.original_ttls
-                        .iter()
-                        .map(|((n, t), ttl)| {
-                            format!(
-                                "{n} {} {}",
-                                rtype_name(*t),
-                                ttl.unwrap_or(intent.record_ttl)
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-            )]),
-            vec!["the cut-over is verified".to_owned()],
-            changes,
-            "authoritative answers have the original TTLs".to_owned(),
-            ops,
-        )?;
-    }
-
-    let goal = Goal {
-        restored_site: intent.restored_site.clone(),
-        federation_pool: intent.sip_federation.then(|| rfqdn.clone()),
-        xmpp_pool: intent.xmpp.then(|| rfqdn.clone()),
-        media_pool: intent.front_ends.then(|| rfqdn.clone()),
-        cutover_ttl: intent.cutover_ttl,
-    };
-    let plan = Plan {
-        format_version: FORMAT_VERSION,
-        digest: String::new(),
-        intent: intent.clone(),
-        overrides: Vec::new(),
-        goal,
-        provenance: Provenance::default(),
-        start: start.clone(),
-        steps: b.steps,
-        documents,
-        findings: Vec::new(),
-    };
-    // Defense in depth against a planner bug: each step's operations do what
-    // its changes say.
-    let states = plan.states()?;
-    for (step, before) in plan.steps.iter().zip(&states) {
-        step.check_operations(before)?;
-    }
-    Ok(plan)
-}
-
-/// A4 on every Edge machine, then A5 on each machine of `pools`.
-fn replicate_and_set_up(b: &mut Builder<'_>, pools: &[String]) -> Result<(), PlanError> {
-    // Replication reaches every Edge machine; setup runs where federation changed.
-    let all: Vec<String> = b.cur.edge_pools.iter().map(|p| p.fqdn.clone()).collect();
-    let mut ordered: Vec<String> = pools.to_vec();
-    ordered.extend(all.into_iter().filter(|p| !pools.contains(p)));
-    await_replication(b, &ordered)?;
-    let version = b.cur.topology_version;
-    for fqdn in pools {
-        let pool = b.pool(fqdn)?;
-        for m in &pool.machines {
-            let due = m.setup_version < version;
-            b.push(
-                Action::RunEdgeSetup,
-                Some(m.fqdn.clone()),
-                args([
-                    ("pool", text(fqdn.clone())),
-                    ("topology_version", Argument::Number(version)),
-                ]),
-                vec![
-                    format!("topology version {version} published and enabled"),
-                    format!("the replica on `{}` is up to date", m.fqdn),
-                ],
-                if due {
-                    vec![Change::SetupVersion {
-                        machine: m.fqdn.clone(),
-                        version,
-                    }]
-                } else {
-                    vec![]
-                },
-                format!("setup applied version {version}; services running"),
-                vec![Operation::RunSetup {
-                    machine: m.fqdn.clone(),
-                    expected_version: version,
-                }],
-            )?;
-        }
-    }
-
-    Ok(())
-}
-
 /// After a publish, every replica that was up to date no longer is.
 fn stale_replicas(cur: &Deployment) -> Vec<Change> {
     cur.edge_pools
@@ -1493,42 +1655,6 @@ fn stale_replicas(cur: &Deployment) -> Vec<Change> {
             up_to_date: false,
         })
         .collect()
-}
-
-fn await_replication(b: &mut Builder<'_>, pools: &[String]) -> Result<(), PlanError> {
-    let mut machines = Vec::new();
-    for fqdn in pools {
-        machines.extend(b.pool(fqdn)?.machines);
-    }
-    let stale: Vec<_> = machines.iter().filter(|m| !m.replica_up_to_date).collect();
-    let mut ops = Vec::new();
-    for m in &stale {
-        ops.push(Operation::Replicate {
-            fqdn: m.fqdn.clone(),
-        });
-        ops.push(Operation::AwaitReplica {
-            fqdn: m.fqdn.clone(),
-        });
-    }
-    let version = b.cur.topology_version;
-    b.push(
-        Action::AwaitReplication,
-        pools.first().cloned(),
-        args([
-            ("machines", list(machines.iter().map(|m| m.fqdn.clone()))),
-            ("topology_version", Argument::Number(version)),
-        ]),
-        vec![format!("topology version {version} published and enabled")],
-        stale
-            .iter()
-            .map(|m| Change::ReplicaUpToDate {
-                machine: m.fqdn.clone(),
-                up_to_date: true,
-            })
-            .collect(),
-        "Get-CsManagementStoreReplicationStatus: UpToDate for each machine".to_owned(),
-        ops,
-    )
 }
 
 /// The record type as a zone file writes it.
