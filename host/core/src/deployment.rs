@@ -209,30 +209,6 @@ pub type Change = failback_transition::Change<RouteChange, RrSet, PoolState>;
 /// Applying a change that names an object the state does not hold.
 pub use failback_transition::UnknownObject;
 
-impl failback_transition::RouteChange for RouteChange {
-    fn site(&self) -> &str {
-        &self.site
-    }
-}
-
-impl failback_transition::RecordSet for RrSet {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn rename(&mut self, name: String) {
-        self.name = name;
-    }
-    fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-}
-
-impl failback_transition::PoolState for PoolState {
-    fn is_normal(&self) -> bool {
-        *self == PoolState::Normal
-    }
-}
-
 /// WIT `state`: the whole deployment as the invariants see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

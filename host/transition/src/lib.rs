@@ -284,9 +284,11 @@ pub struct UnknownObject {
 /// `federation_enabled`, `machines`, ...; `front_end_pools`; `sites`): core's
 /// model and the SDK's WIT records both mirror that record one to one.
 /// Objects are found by walking the lists (the first of a name, by
-/// [`same_name`]) at their positions, and written field by field. The two
-/// record-set methods, where the representations differ, are given after the
-/// types.
+/// [`same_name`]) at their positions, and written field by field. The route
+/// change (its `site`), the record set (its `name` and `data`) and the pool
+/// state (its `Normal` case) get their small traits here too. The two
+/// record-set methods of [`Deployment`], where the representations differ,
+/// are given after the types.
 #[macro_export]
 macro_rules! impl_deployment_for_lists {
     (
@@ -297,6 +299,30 @@ macro_rules! impl_deployment_for_lists {
         route_kind: $kind:ident,
         $($rrset:tt)*
     ) => {
+        impl $crate::RouteChange for $route {
+            fn site(&self) -> &str {
+                &self.site
+            }
+        }
+
+        impl $crate::RecordSet for $set {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn rename(&mut self, name: String) {
+                self.name = name;
+            }
+            fn is_empty(&self) -> bool {
+                self.data.is_empty()
+            }
+        }
+
+        impl $crate::PoolState for $pool_state {
+            fn is_normal(&self) -> bool {
+                *self == <$pool_state>::Normal
+            }
+        }
+
         impl $crate::Deployment for $state {
             type RouteChange = $route;
             type RecordSet = $set;

@@ -44,30 +44,6 @@ pub(crate) fn transition(change: Change) -> Transition {
     }
 }
 
-impl failback_transition::RouteChange for RouteChange {
-    fn site(&self) -> &str {
-        &self.site
-    }
-}
-
-impl failback_transition::RecordSet for Rrset {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn rename(&mut self, name: String) {
-        self.name = name;
-    }
-    fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-}
-
-impl failback_transition::PoolState for PoolState {
-    fn is_normal(&self) -> bool {
-        *self == PoolState::Normal
-    }
-}
-
 /// The position of the record set `name`/`rtype` (`name` a name key).
 fn rrset_position(state: &State, set: &Rrset) -> Option<usize> {
     state
