@@ -320,6 +320,13 @@ impl Operation {
                             front_end_pool: front_end_pool.clone(),
                             edge_pool: Some(edge_pool.clone()),
                         },
+                        TopologyEdit::SetNextHop {
+                            edge_pool,
+                            next_hop,
+                        } => Change::NextHop {
+                            edge_pool: edge_pool.clone(),
+                            next_hop: Some(next_hop.clone()),
+                        },
                     })
                     .collect();
                 changes.push(Change::DraftPending { pending: true });

@@ -423,6 +423,17 @@ fn ps_operation(out: &mut String, op: &Operation) {
                             ps_comment(edge_pool)
                         );
                     }
+                    TopologyEdit::SetNextHop {
+                        edge_pool,
+                        next_hop,
+                    } => {
+                        let _ = writeln!(
+                            out,
+                            "#   {}: Edit Properties > Next hop selection > \"Next hop pool\" = {}",
+                            ps_comment(edge_pool),
+                            ps_comment(next_hop)
+                        );
+                    }
                 }
             }
             let _ = writeln!(

@@ -146,6 +146,9 @@ pub enum TopologyEdit {
         front_end_pool: String,
         edge_pool: String,
     },
+    /// Set an Edge pool's next hop: the Front End or Director pool whose
+    /// `Registrar` its `EdgeServer` service depends on.
+    SetNextHop { edge_pool: String, next_hop: String },
 }
 
 /// A published topology document, read.
@@ -159,6 +162,8 @@ pub struct Topology {
     default_domain: Option<String>,
     /// Per Edge pool FQDN: the `EdgeServer` service's node and its id.
     edge_services: BTreeMap<String, ServiceKey>,
+    /// Per Front End (or Director) pool FQDN: its `Registrar` service.
+    registrar_services: BTreeMap<String, ServiceKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -243,6 +248,20 @@ impl Topology {
                     front_end_pool,
                     edge_pool,
                 } => self.media_splices(front_end_pool, edge_pool, &mut splices)?,
+                TopologyEdit::SetNextHop {
+                    edge_pool,
+                    next_hop,
+                } => {
+                    let edge = self.edge_service(edge_pool)?;
+                    let registrar = self
+                        .front_end_pool(next_hop)
+                        .and_then(|p| self.registrar_services.get(&p.fqdn))
+                        .ok_or_else(|| TopologyError::UnknownPool {
+                            kind: "front end pool",
+                            fqdn: next_hop.to_owned(),
+                        })?;
+                    self.dependency_splices(edge.node, registrar, &mut splices)?;
+                }
             }
         }
         Ok(apply_splices(&self.text, splices))
@@ -355,56 +374,66 @@ impl Topology {
             if installed_on(&self.dom, service) != key {
                 continue;
             }
-            let Some(depends) = self.dom.child(service, "DependsOn") else {
-                continue;
-            };
-            let edge_dep = self
-                .dom
-                .children(depends, "Dependency")
-                .filter_map(|d| self.dom.child(d, "ServiceId"))
-                .find(|&s| self.dom.attr(s, "RoleName") == Some("EdgeServer"));
-            match edge_dep {
-                Some(sid) => {
-                    for (name, value) in
-                        [("SiteId", &target.site_id), ("Instance", &target.instance)]
-                    {
-                        let Some(attr) = self.dom.nodes[sid].attrs.iter().find(|a| a.name == name)
-                        else {
-                            return Err(self.invalid(sid, &format!("`ServiceId` has no `{name}`")));
-                        };
-                        if &attr.value != value {
-                            splices.push(Splice {
-                                range: attr.value_span.clone(),
-                                text: quick_xml::escape::escape(value.as_str()).into_owned(),
-                            });
-                        }
-                    }
+            self.dependency_splices(service, target, splices)?;
+        }
+        Ok(())
+    }
+
+    /// Point `service`'s dependency on a service of `target`'s role at
+    /// `target` (its `SiteId` and `Instance`), adding the dependency when the
+    /// service has none of that role. A service without `DependsOn` is left
+    /// as it is.
+    fn dependency_splices(
+        &self,
+        service: usize,
+        target: &ServiceKey,
+        splices: &mut Vec<Splice>,
+    ) -> Result<(), TopologyError> {
+        let Some(depends) = self.dom.child(service, "DependsOn") else {
+            return Ok(());
+        };
+        let existing = self
+            .dom
+            .children(depends, "Dependency")
+            .filter_map(|d| self.dom.child(d, "ServiceId"))
+            .find(|&s| self.dom.attr(s, "RoleName") == Some(target.role.as_str()));
+        if let Some(sid) = existing {
+            for (name, value) in [("SiteId", &target.site_id), ("Instance", &target.instance)] {
+                let Some(attr) = self.dom.nodes[sid].attrs.iter().find(|a| a.name == name) else {
+                    return Err(self.invalid(sid, &format!("`ServiceId` has no `{name}`")));
+                };
+                if &attr.value != value {
+                    splices.push(Splice {
+                        range: attr.value_span.clone(),
+                        text: quick_xml::escape::escape(value.as_str()).into_owned(),
+                    });
                 }
-                None => {
-                    let dependency = format!(
-                        "<Dependency Usage=\"Default\"><ServiceId SiteId=\"{}\" RoleName=\"EdgeServer\" Instance=\"{}\" /></Dependency>",
-                        target.site_id, target.instance
-                    );
-                    let node = &self.dom.nodes[depends];
-                    if node.self_closing {
-                        splices.push(Splice {
-                            range: node.span.clone(),
-                            text: format!("<DependsOn>{dependency}</DependsOn>"),
-                        });
-                    } else {
-                        let last = self.dom.children(depends, "Dependency").last();
-                        match last {
-                            Some(last) => {
-                                let indent = self.dom.indent_before(last);
-                                splices.push(Splice::insert(
-                                    self.dom.nodes[last].span.end,
-                                    format!("{indent}{dependency}"),
-                                ));
-                            }
-                            None => splices.push(Splice::insert(node.content_end, dependency)),
-                        }
-                    }
+            }
+            return Ok(());
+        }
+        let escape = |v: &str| quick_xml::escape::escape(v).into_owned();
+        let dependency = format!(
+            "<Dependency Usage=\"Default\"><ServiceId SiteId=\"{}\" RoleName=\"{}\" Instance=\"{}\" /></Dependency>",
+            escape(&target.site_id),
+            escape(&target.role),
+            escape(&target.instance)
+        );
+        let node = &self.dom.nodes[depends];
+        if node.self_closing {
+            splices.push(Splice {
+                range: node.span.clone(),
+                text: format!("<DependsOn>{dependency}</DependsOn>"),
+            });
+        } else {
+            match self.dom.children(depends, "Dependency").last() {
+                Some(last) => {
+                    let indent = self.dom.indent_before(last);
+                    splices.push(Splice::insert(
+                        self.dom.nodes[last].span.end,
+                        format!("{indent}{dependency}"),
+                    ));
                 }
+                None => splices.push(Splice::insert(node.content_end, dependency)),
             }
         }
         Ok(())
@@ -913,6 +942,7 @@ impl Model {
 
         let mut edge_pools = Vec::new();
         let mut edge_services = BTreeMap::new();
+        let mut registrar_services = BTreeMap::new();
         let mut front_end_pools = Vec::new();
         // Document order of the clusters.
         let mut by_cluster: BTreeMap<usize, Vec<(&ServiceRef, usize)>> = BTreeMap::new();
@@ -1002,7 +1032,16 @@ impl Model {
                     access_edge_fqdn,
                 });
             }
-            if roles.iter().any(|(id, _)| id.1 == "Registrar") {
+            if let Some(&(id, registrar)) = roles.iter().find(|(id, _)| id.1 == "Registrar") {
+                registrar_services.insert(
+                    fqdn.to_ascii_lowercase(),
+                    ServiceKey {
+                        site_id: id.0.clone(),
+                        role: id.1.clone(),
+                        instance: id.2.clone(),
+                        node: registrar,
+                    },
+                );
                 let media_of = |role: &str| {
                     roles
                         .iter()
@@ -1031,6 +1070,7 @@ impl Model {
             front_end_pools,
             default_domain,
             edge_services,
+            registrar_services,
         })
     }
 }

@@ -182,6 +182,94 @@ fn media_edit_changes_only_the_service_references() {
 }
 
 #[test]
+fn next_hop_edit_changes_only_the_registrar_reference() {
+    let xml = lab::topology(Scenario::EdgeAndFrontEndFailover);
+    let t = Topology::parse(&xml).unwrap();
+    let next_hop = |t: &Topology, pool: &str| t.edge_pool(pool).unwrap().next_hop.clone();
+    assert_eq!(
+        next_hop(&t, "edgepool1.contoso.com").as_deref(),
+        Some("fepool2.contoso.com")
+    );
+    let edited = t
+        .edit(&[TopologyEdit::SetNextHop {
+            edge_pool: "EdgePool1.contoso.com".into(),
+            next_hop: "fepool1.contoso.com".into(),
+        }])
+        .unwrap();
+    let changed: Vec<(&str, &str)> = xml
+        .lines()
+        .zip(edited.lines())
+        .filter(|(before, after)| before != after)
+        .collect();
+    assert_eq!(
+        changed,
+        [(
+            "          <ServiceId SiteId=\"2\" RoleName=\"Registrar\" Instance=\"1\" />",
+            "          <ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\" />"
+        )]
+    );
+    assert_eq!(edited.len(), xml.len());
+    let again = Topology::parse(&edited).unwrap();
+    assert_eq!(
+        next_hop(&again, "edgepool1.contoso.com").as_deref(),
+        Some("fepool1.contoso.com")
+    );
+    assert_eq!(
+        next_hop(&again, "edgepool2.contoso.com"),
+        next_hop(&t, "edgepool2.contoso.com")
+    );
+    // Already there: nothing changes.
+    assert_eq!(
+        again
+            .edit(&[TopologyEdit::SetNextHop {
+                edge_pool: "edgepool1.contoso.com".into(),
+                next_hop: "fepool1.contoso.com".into(),
+            }])
+            .unwrap(),
+        edited
+    );
+}
+
+#[test]
+fn a_next_hop_added_where_the_edge_service_has_none() {
+    let lab = lab::topology(Scenario::EdgeFailover);
+    let dependency = "      <DependsOn>\n        <Dependency Usage=\"Default\">\n          <ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\" />\n        </Dependency>\n      </DependsOn>\n";
+    assert!(lab.contains(dependency));
+    let xml = lab.replacen(dependency, "      <DependsOn />\n", 1);
+    let t = Topology::parse(&xml).unwrap();
+    assert_eq!(t.edge_pool("edgepool1.contoso.com").unwrap().next_hop, None);
+    let edited = t
+        .edit(&[TopologyEdit::SetNextHop {
+            edge_pool: "edgepool1.contoso.com".into(),
+            next_hop: "fepool1.contoso.com".into(),
+        }])
+        .unwrap();
+    assert_eq!(
+        Topology::parse(&edited)
+            .unwrap()
+            .edge_pool("edgepool1.contoso.com")
+            .unwrap()
+            .next_hop
+            .as_deref(),
+        Some("fepool1.contoso.com")
+    );
+
+    let t = Topology::parse(ODD).unwrap();
+    assert_eq!(t.edge_pool("edge.contoso.com").unwrap().next_hop, None);
+    // The document has no Front End pool: the next hop is named as unknown.
+    let e = t
+        .edit(&[TopologyEdit::SetNextHop {
+            edge_pool: "edge.contoso.com".into(),
+            next_hop: "fepool1.contoso.com".into(),
+        }])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the topology has no front end pool `fepool1.contoso.com`"
+    );
+}
+
+#[test]
 fn the_lab_topology_reads_as_the_lab_describes() {
     let t = Topology::parse(&lab::topology(Scenario::EdgeAndFrontEndFailover)).unwrap();
     let p1 = t.edge_pool("edgepool1.contoso.com").unwrap();
