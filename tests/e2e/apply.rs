@@ -11,6 +11,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use failback_core::lab::Scenario;
 
 const FAILPOINTS: [&str; 6] = [
     "before-intent",
@@ -136,12 +137,7 @@ fn applied(scenario: &str) -> (tempfile::TempDir, PathBuf, Output) {
 
 #[test]
 fn every_scenario_applies_then_verifies_clean_with_nothing_left_to_do() {
-    for scenario in [
-        "edge-failover",
-        "edge-and-front-end-failover",
-        "xmpp-only",
-        "already-failed-back",
-    ] {
+    for scenario in Scenario::ALL.map(Scenario::name) {
         let (_dir, env, out) = applied(scenario);
         assert!(out.status.success(), "{scenario}: {}", text(&out.stderr));
         let verify = run(&["verify"], &env, None);

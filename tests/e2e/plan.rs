@@ -1,15 +1,10 @@
-use crate::support::{failback, lab, redact, run};
+use failback_core::lab::Scenario;
 
-const SCENARIOS: [&str; 4] = [
-    "edge-failover",
-    "edge-and-front-end-failover",
-    "xmpp-only",
-    "already-failed-back",
-];
+use crate::support::{failback, lab, redact, run};
 
 #[test]
 fn every_scenario_plans_through_the_real_plugins_and_passes_the_policies() {
-    for scenario in SCENARIOS {
+    for scenario in Scenario::ALL.map(Scenario::name) {
         let dir = lab(scenario);
         for format in ["text", "powershell"] {
             let (code, stdout, stderr) = run(failback()

@@ -139,6 +139,8 @@ pub enum Scenario {
     XmppOnly,
     /// Everything is already back home: the plan has nothing to do.
     AlreadyFailedBack,
+    /// As edge-failover on a dual-stack deployment: AAAA sets beside the A sets.
+    DualStack,
 }
 
 #[derive(Debug, Subcommand)]

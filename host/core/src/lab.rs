@@ -25,6 +25,11 @@ const EDGE2: (&str, &str, &str) = ("edge2.contoso.com", "172.25.33.11", "131.107
 const EDGE3: (&str, &str, &str) = ("edge3.contoso.com", "172.25.34.10", "131.107.156.10");
 const POOL1_IPS: [&str; 2] = [EDGE1.2, EDGE2.2];
 const POOL2_IPS: [&str; 1] = [EDGE3.2];
+/// The external IPv6 address of each Edge machine in the `dual-stack`
+/// scenario, in the order of [`EDGE1`], [`EDGE2`], [`EDGE3`].
+const EDGE_IPV6: [&str; 3] = ["2001:db8:155::10", "2001:db8:155::11", "2001:db8:156::10"];
+const POOL1_IPV6: [&str; 2] = [EDGE_IPV6[0], EDGE_IPV6[1]];
+const POOL2_IPV6: [&str; 1] = [EDGE_IPV6[2]];
 
 /// A lab scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -39,21 +44,26 @@ pub enum Scenario {
     XmppOnly,
     /// Everything is already back on edgepool1: the plan has nothing to do.
     AlreadyFailedBack,
+    /// As `EdgeFailover` on a dual-stack deployment: every Edge machine has an
+    /// external IPv6 address too, and the Access Edge and XMPP names have AAAA
+    /// sets, which the failover pointed at edgepool2.
+    DualStack,
 }
 
 /// The scenario name is not one of [`Scenario::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back)"
+    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back, dual-stack)"
 )]
 pub struct UnknownScenario(pub String);
 
 impl Scenario {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::EdgeFailover,
         Self::EdgeAndFrontEndFailover,
         Self::XmppOnly,
         Self::AlreadyFailedBack,
+        Self::DualStack,
     ];
 
     #[must_use]
@@ -63,6 +73,7 @@ impl Scenario {
             Self::EdgeAndFrontEndFailover => "edge-and-front-end-failover",
             Self::XmppOnly => "xmpp-only",
             Self::AlreadyFailedBack => "already-failed-back",
+            Self::DualStack => "dual-stack",
         }
     }
 }
@@ -91,6 +102,8 @@ struct Shape {
     xmpp_a_pool2: bool,
     xmpp_srv: bool,
     fepool1_failed_over: bool,
+    /// Every Edge machine has an external IPv6 address, and the zone AAAA sets.
+    ipv6: bool,
 }
 
 const POOL1_ID: &str = "EdgeServer:edgepool1.contoso.com";
@@ -112,6 +125,7 @@ fn shape(s: Scenario) -> Shape {
         xmpp_a_pool2: true,
         xmpp_srv: true,
         fepool1_failed_over: false,
+        ipv6: false,
     };
     let normal = Shape {
         federation_on_pool2: false,
@@ -128,6 +142,7 @@ fn shape(s: Scenario) -> Shape {
         xmpp_a_pool2: false,
         xmpp_srv: true,
         fepool1_failed_over: false,
+        ipv6: false,
     };
     match s {
         Scenario::EdgeFailover => failover,
@@ -146,6 +161,10 @@ fn shape(s: Scenario) -> Shape {
             ..normal
         },
         Scenario::AlreadyFailedBack => normal,
+        Scenario::DualStack => Shape {
+            ipv6: true,
+            ..failover
+        },
     }
 }
 
@@ -160,7 +179,7 @@ pub fn files(scenario: Scenario) -> Vec<(String, Vec<u8>)> {
             "dns/contoso.com.zone".to_owned(),
             zone_file(&sh).into_bytes(),
         ),
-        ("network/reachability.json".to_owned(), reachability()),
+        ("network/reachability.json".to_owned(), reachability(&sh)),
         ("pools/pools.json".to_owned(), pools(&sh)),
         ("servers/servers.json".to_owned(), servers(&sh)),
         ("store/store.json".to_owned(), store(&sh)),
@@ -300,10 +319,12 @@ struct Endpoint {
     xmpp: bool,
 }
 
-fn reachability() -> Vec<u8> {
+fn reachability(sh: &Shape) -> Vec<u8> {
+    let ipv6: &[&str] = if sh.ipv6 { &EDGE_IPV6 } else { &[] };
     let endpoints = POOL1_IPS
         .iter()
         .chain(POOL2_IPS.iter())
+        .chain(ipv6)
         .flat_map(|ip| {
             [(5061, false), (5269, true)].map(|(port, xmpp)| Endpoint {
                 host: (*ip).to_owned(),
@@ -380,6 +401,24 @@ fn zone_file(sh: &Shape) -> String {
     a("sip.contoso.com", &pool_ips(sh.sip_a_pool2), &mut records);
     a("sip2.contoso.com", &POOL2_IPS, &mut records);
     a("xmpp.contoso.com", &pool_ips(sh.xmpp_a_pool2), &mut records);
+    if sh.ipv6 {
+        let pool_ipv6 = |pool2: bool| {
+            if pool2 {
+                &POOL2_IPV6[..]
+            } else {
+                &POOL1_IPV6[..]
+            }
+        };
+        for (name, ips) in [
+            ("sip.contoso.com", pool_ipv6(sh.sip_a_pool2)),
+            ("sip2.contoso.com", &POOL2_IPV6[..]),
+            ("xmpp.contoso.com", pool_ipv6(sh.xmpp_a_pool2)),
+        ] {
+            for ip in ips {
+                records.push((format!("{name}."), "AAAA", (*ip).to_owned()));
+            }
+        }
+    }
     records.push((
         "_sip._tls.contoso.com.".to_owned(),
         "SRV",
@@ -414,11 +453,16 @@ fn net(side: &str, ip: &str) -> String {
     )
 }
 
-fn edge_machine(ordinal: u32, (fqdn, internal, external): (&str, &str, &str)) -> String {
+fn edge_machine(
+    ordinal: u32,
+    (fqdn, internal, external): (&str, &str, &str),
+    ipv6: Option<&str>,
+) -> String {
     format!(
-        "      <Machine OrdinalInCluster=\"{ordinal}\" Fqdn=\"{fqdn}\">\n{}{}      </Machine>\n",
+        "      <Machine OrdinalInCluster=\"{ordinal}\" Fqdn=\"{fqdn}\">\n{}{}{}      </Machine>\n",
         net("Internal", internal),
-        net("External", external)
+        net("External", external),
+        ipv6.map(|ip| net("External", ip)).unwrap_or_default()
     )
 }
 
@@ -526,11 +570,12 @@ fn topology_xml(sh: &Shape) -> String {
             x,
             "    <Cluster RequiresReplication=\"true\" RequiresSetup=\"true\" Fqdn=\"edgepool{site}.contoso.com\">\n      <ClusterId SiteId=\"{site}\" Number=\"2\" />\n"
         );
+        let ipv6 = |i: usize| sh.ipv6.then_some(EDGE_IPV6[i]);
         if site == 1 {
-            x.push_str(&edge_machine(1, EDGE1));
-            x.push_str(&edge_machine(2, EDGE2));
+            x.push_str(&edge_machine(1, EDGE1, ipv6(0)));
+            x.push_str(&edge_machine(2, EDGE2, ipv6(1)));
         } else {
-            x.push_str(&edge_machine(1, EDGE3));
+            x.push_str(&edge_machine(1, EDGE3, ipv6(2)));
         }
         x.push_str("    </Cluster>\n");
     }

@@ -179,6 +179,12 @@ pub enum Operation {
         ttl: u32,
         data: Vec<RecordData>,
     },
+    /// `dns.delete-rrset(zone, name, rtype)`.
+    DeleteRrset {
+        zone: String,
+        name: String,
+        rtype: RecordType,
+    },
     /// `management.set-site-route(site, kind, identity)`.
     SetSiteRoute {
         site: String,
@@ -286,6 +292,7 @@ impl Operation {
             Self::AwaitReplica { .. } => "await-replica",
             Self::RunSetup { .. } => "run-setup",
             Self::ReplaceRrset { .. } => "replace-rrset",
+            Self::DeleteRrset { .. } => "delete-rrset",
             Self::SetSiteRoute { .. } => "set-site-route",
             Self::Probe { .. } => "probe",
             Self::Failback { .. } => "failback",
@@ -376,12 +383,7 @@ impl Operation {
                 ttl,
                 data,
             } => {
-                if !zone.trim_end_matches('.').eq_ignore_ascii_case(&state.zone) {
-                    return Err(format!(
-                        "writes to zone `{zone}`, but the deployment's zone is `{}`",
-                        state.zone
-                    ));
-                }
+                check_zone(zone, state)?;
                 if let Some(d) = data.iter().find(|d| d.record_type() != *rtype) {
                     return Err(format!(
                         "writes {} data into the {} set `{name}`",
@@ -396,6 +398,15 @@ impl Operation {
                     rtype: *rtype,
                     ttl: *ttl,
                     data,
+                })]
+            }
+            Self::DeleteRrset { zone, name, rtype } => {
+                check_zone(zone, state)?;
+                vec![Change::Rrset(RrSet {
+                    name: name.clone(),
+                    rtype: *rtype,
+                    ttl: 0,
+                    data: Vec::new(),
                 })]
             }
             Self::SetSiteRoute {
@@ -660,6 +671,18 @@ pub enum PlanError {
     Operations(#[from] OperationsError),
 }
 
+/// A record operation writes to the deployment's zone.
+fn check_zone(zone: &str, state: &Deployment) -> Result<(), String> {
+    if zone.trim_end_matches('.').eq_ignore_ascii_case(&state.zone) {
+        Ok(())
+    } else {
+        Err(format!(
+            "writes to zone `{zone}`, but the deployment's zone is `{}`",
+            state.zone
+        ))
+    }
+}
+
 /// The SRV name of SIP federation in `zone`.
 #[must_use]
 pub fn sip_federation_srv(zone: &str) -> String {
@@ -680,18 +703,19 @@ fn in_zone(name: &str, zone: &str) -> bool {
 type RecordTarget = (RecordType, String, Vec<RecordData>);
 
 /// The record sets the cut-over writes, computed once from the start state.
+/// A set with no data is deleted.
 #[derive(Debug, Clone)]
 struct Targets {
-    /// SIP federation: SRV and the Access Edge A set.
+    /// SIP federation: SRV and the Access Edge address sets.
     sip: Vec<RecordTarget>,
     xmpp: Option<XmppTargets>,
 }
 
-/// XMPP: the SRV, and the A set of its target.
+/// XMPP: the SRV, and the address sets of its target.
 #[derive(Debug, Clone)]
 struct XmppTargets {
     srv: RecordTarget,
-    a: RecordTarget,
+    addresses: Vec<RecordTarget>,
 }
 
 impl Targets {
@@ -699,20 +723,38 @@ impl Targets {
     fn sets(&self) -> impl Iterator<Item = (RecordType, &str, &[RecordData])> {
         self.sip
             .iter()
-            .chain(self.xmpp.iter().flat_map(|x| [&x.srv, &x.a]))
+            .chain(
+                self.xmpp
+                    .iter()
+                    .flat_map(|x| std::iter::once(&x.srv).chain(&x.addresses)),
+            )
             .map(|(rtype, name, data)| (*rtype, name.as_str(), data.as_slice()))
     }
 }
 
-fn a_records(pool: &EdgePoolState) -> Vec<RecordData> {
-    let mut v: Vec<RecordData> = pool
-        .access_edge_ips
-        .iter()
-        .map(|ip| RecordData::A(ip.clone()))
-        .collect();
-    v.sort();
-    v.dedup();
-    v
+/// The address sets of `name` that make it resolve to `pool`'s Access Edge
+/// IPs: an A set of its IPv4 addresses and an AAAA set of its IPv6 ones. A
+/// family the pool has no address of is left out, or deleted when `start`
+/// holds a set of it at `name` — else partners on that family would still
+/// reach the pool it points at.
+fn address_sets(start: &Deployment, name: &str, pool: &EdgePoolState) -> Vec<RecordTarget> {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for ip in &pool.access_edge_ips {
+        match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(_)) => v6.push(RecordData::Aaaa(ip.clone())),
+            _ => v4.push(RecordData::A(ip.clone())),
+        }
+    }
+    [(RecordType::A, v4), (RecordType::Aaaa, v6)]
+        .into_iter()
+        .filter(|(rtype, data)| !data.is_empty() || start.rrset(name, *rtype).is_some())
+        .map(|(rtype, mut data)| {
+            data.sort();
+            data.dedup();
+            (rtype, name.to_owned(), data)
+        })
+        .collect()
 }
 
 fn srv_like(existing: Option<&RrSet>, port: u16, target: &str) -> Vec<RecordData> {
@@ -763,7 +805,7 @@ fn targets(
             &fqdn,
         );
         t.sip.push((RecordType::Srv, srv_name, srv));
-        t.sip.push((RecordType::A, fqdn, a_records(pool)));
+        t.sip.extend(address_sets(start, &fqdn, pool));
     }
     if intent.xmpp {
         let srv_name = xmpp_srv(zone);
@@ -791,7 +833,7 @@ fn targets(
                 srv_name,
                 srv_like(existing, XMPP_PORT, &target),
             ),
-            a: (RecordType::A, target, a_records(pool)),
+            addresses: address_sets(start, &target, pool),
         });
     }
     Ok(t)
@@ -890,7 +932,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
         // restored pool when the SRV is written (DNS step order of invariants 6
         // and 7, docs/policies.md); otherwise creating a missing SRV would
         // briefly send partners to the failover pool.
-        r.push(r.set_xmpp_a_record(&xmpp.a))?; // A9
+        r.push(r.set_xmpp_a_record(&xmpp.addresses))?; // A9
         r.push(r.ensure_xmpp_srv(&xmpp.srv))?; // A8
         r.push(r.verify_xmpp_port()?)?; // A10
     }
@@ -1358,20 +1400,32 @@ impl<'a> Runbook<'a> {
         }
     }
 
-    /// A9 set-xmpp-a-record: the SRV target's A set holds the restored pool's
-    /// Access Edge IPs (not the failover pool's, DESIGN §1.1).
-    fn set_xmpp_a_record(&self, (rtype, name, data): &RecordTarget) -> Draft {
-        let (changes, operations) = self.rrset_to(*rtype, name, data).into_iter().unzip();
+    /// A9 set-xmpp-a-record: the SRV target's A (and AAAA) sets hold the
+    /// restored pool's Access Edge IPs (not the failover pool's, DESIGN §1.1).
+    fn set_xmpp_a_record(&self, addresses: &[RecordTarget]) -> Draft {
+        let (changes, operations) = addresses
+            .iter()
+            .filter_map(|(rtype, name, data)| self.rrset_to(*rtype, name, data))
+            .unzip();
+        let name = addresses.first().map(|(_, name, _)| name.clone());
         Draft {
             arguments: args([("addresses", list(self.restored.access_edge_ips.clone()))]),
             preconditions: vec!["the TTLs were lowered (A0)".to_owned()],
             effect: Effect::Changes(changes),
             verify: format!(
-                "external A answer = the Access Edge IPs of `{}`",
+                "external {} = the Access Edge IPs of `{}`",
+                if addresses
+                    .iter()
+                    .any(|(rtype, _, _)| *rtype == RecordType::Aaaa)
+                {
+                    "A and AAAA answers"
+                } else {
+                    "A answer"
+                },
                 self.restored.fqdn
             ),
             operations,
-            ..Draft::new(Action::SetXmppARecord, Some(name.clone()))
+            ..Draft::new(Action::SetXmppARecord, name)
         }
     }
 
@@ -1605,6 +1659,9 @@ impl<'a> Runbook<'a> {
         data: &[RecordData],
     ) -> Option<(Change, Operation)> {
         let current = self.cur.rrset(name, rtype);
+        if data.is_empty() {
+            return current.map(|_| self.delete(rtype, name));
+        }
         if current.is_some_and(|c| c.data == data) {
             return None;
         }
@@ -1612,6 +1669,22 @@ impl<'a> Runbook<'a> {
             c.ttl.min(self.intent.cutover_ttl)
         });
         Some(self.replace(rtype, name, ttl, data.to_vec()))
+    }
+
+    fn delete(&self, rtype: RecordType, name: &str) -> (Change, Operation) {
+        (
+            Change::Rrset(RrSet {
+                name: name.to_owned(),
+                rtype,
+                ttl: 0,
+                data: Vec::new(),
+            }),
+            Operation::DeleteRrset {
+                zone: self.cur.zone.clone(),
+                name: name.to_owned(),
+                rtype,
+            },
+        )
     }
 
     fn replace(

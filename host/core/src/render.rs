@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::deployment::{Change, Deployment};
-use crate::observed::{PoolState, RecordData, RouteKind};
+use crate::observed::{PoolState, RecordData, RecordType, RouteKind};
 use crate::plan::{Finding, Operation, Plan, StepStatus, rtype_name};
 use crate::topology::TopologyEdit;
 
@@ -375,6 +375,24 @@ pub fn powershell(plan: &Plan) -> String {
     out
 }
 
+/// A record's name relative to `zone` (`@` for the apex), as DnsServer cmdlets take it.
+fn relative_name<'a>(zone: &str, name: &'a str) -> &'a str {
+    name.strip_suffix(&format!(".{zone}"))
+        .unwrap_or(if name == zone { "@" } else { name })
+}
+
+/// The cmdlet that removes every record of (`name`, `rtype`) from `zone`.
+fn remove_rrset(out: &mut String, zone: &str, name: &str, rtype: RecordType) {
+    let _ = writeln!(
+        out,
+        "Get-DnsServerResourceRecord -ZoneName {} -Name {} -RRType {} -ErrorAction SilentlyContinue | Remove-DnsServerResourceRecord -ZoneName {} -Force",
+        ps_quote(zone),
+        ps_quote(relative_name(zone, name)),
+        rtype_name(rtype),
+        ps_quote(zone)
+    );
+}
+
 fn ps_operation(out: &mut String, op: &Operation) {
     match op {
         Operation::StartServices { machine } => {
@@ -484,6 +502,15 @@ fn ps_operation(out: &mut String, op: &Operation) {
                 ps_quote(machine)
             );
         }
+        Operation::DeleteRrset { zone, name, rtype } => {
+            let _ = writeln!(
+                out,
+                "# {} {}: delete on the external DNS server",
+                rtype_name(*rtype),
+                ps_comment(name)
+            );
+            remove_rrset(out, zone, name, *rtype);
+        }
         Operation::ReplaceRrset {
             zone,
             name,
@@ -491,9 +518,7 @@ fn ps_operation(out: &mut String, op: &Operation) {
             ttl,
             data,
         } => {
-            let relative = name
-                .strip_suffix(&format!(".{zone}"))
-                .unwrap_or(if name == zone { "@" } else { name });
+            let relative = relative_name(zone, name);
             let _ = writeln!(
                 out,
                 "# {} {}: replace with {} (TTL {ttl}) on the external DNS server",
@@ -501,14 +526,7 @@ fn ps_operation(out: &mut String, op: &Operation) {
                 ps_comment(name),
                 ps_comment(&data.iter().map(data_text).collect::<Vec<_>>().join(", "))
             );
-            let _ = writeln!(
-                out,
-                "Get-DnsServerResourceRecord -ZoneName {} -Name {} -RRType {} -ErrorAction SilentlyContinue | Remove-DnsServerResourceRecord -ZoneName {} -Force",
-                ps_quote(zone),
-                ps_quote(relative),
-                rtype_name(*rtype),
-                ps_quote(zone)
-            );
+            remove_rrset(out, zone, name, *rtype);
             for d in data {
                 let ttl_span = format!("(New-TimeSpan -Seconds {ttl})");
                 let line = match d {

@@ -77,7 +77,9 @@ use failback_core::deployment::{
     AssembleError, Change, Deployment, UnknownObject, assemble, describe,
 };
 pub use failback_core::diff::{FieldDiff, diff};
-use failback_core::observed::{Observation, PoolState, PortState, RecordData, ServiceState};
+use failback_core::observed::{
+    Observation, PoolState, PortState, RecordData, RecordType, ServiceState,
+};
 use failback_core::plan::{Finding, Operation, OperationsError, Plan, Step, StepStatus};
 use failback_core::topology::Topology;
 use serde::Serialize;
@@ -903,6 +905,19 @@ impl Executor<'_> {
                 dns.replace_rrset(zone, name, *rtype, *ttl, data)
                     .map_err(failed(dns.plugin(), f))
             }
+            Operation::DeleteRrset { zone, name, rtype } => {
+                let dns = self.dns(index)?;
+                let f = "dns.delete-rrset";
+                Self::call_event(
+                    progress,
+                    step,
+                    dns.plugin(),
+                    f,
+                    format!("{} {name}", failback_core::plan::rtype_name(*rtype)),
+                );
+                dns.delete_rrset(zone, name, *rtype)
+                    .map_err(failed(dns.plugin(), f))
+            }
             Operation::SetSiteRoute {
                 site,
                 kind,
@@ -1036,25 +1051,14 @@ impl Executor<'_> {
                 ttl,
                 data,
             } => {
-                let dns = self.dns(index)?;
-                let f = "dns.list-records";
-                Self::call_event(progress, step, dns.plugin(), f, zone);
-                let records = dns.list_records(zone).map_err(failed(dns.plugin(), f))?;
-                let name = name.trim_end_matches('.');
-                let mut found: Vec<(u32, RecordData)> = records
-                    .into_iter()
-                    .filter(|r| {
-                        r.data.record_type() == *rtype
-                            && r.name.trim_end_matches('.').eq_ignore_ascii_case(name)
-                    })
-                    .map(|r| (r.ttl, r.data))
-                    .collect();
-                found.sort();
                 let mut want: Vec<(u32, RecordData)> =
                     data.iter().map(|d| (*ttl, d.clone())).collect();
                 want.sort();
-                found == want
+                self.records_of(step, zone, name, *rtype, progress)? == want
             }
+            Operation::DeleteRrset { zone, name, rtype } => self
+                .records_of(step, zone, name, *rtype, progress)?
+                .is_empty(),
             Operation::SetSiteRoute {
                 site,
                 kind,
@@ -1088,6 +1092,35 @@ impl Executor<'_> {
                     .any(|p| p.fqdn.eq_ignore_ascii_case(pool_fqdn) && p.state == PoolState::Normal)
             }
         })
+    }
+
+    /// The records of (`name`, `rtype`) in `zone` as the DNS provider lists
+    /// them now, as sorted (TTL, data) pairs.
+    fn records_of(
+        &self,
+        step: &Step,
+        zone: &str,
+        name: &str,
+        rtype: RecordType,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<(u32, RecordData)>, ApplyError> {
+        let dns = self.dns(step.index)?;
+        let f = "dns.list-records";
+        Self::call_event(progress, step, dns.plugin(), f, zone);
+        let records = dns
+            .list_records(zone)
+            .map_err(call_failed(step, dns.plugin(), f))?;
+        let name = name.trim_end_matches('.');
+        let mut found: Vec<(u32, RecordData)> = records
+            .into_iter()
+            .filter(|r| {
+                r.data.record_type() == rtype
+                    && r.name.trim_end_matches('.').eq_ignore_ascii_case(name)
+            })
+            .map(|r| (r.ttl, r.data))
+            .collect();
+        found.sort();
+        Ok(found)
     }
 
     fn need<'p, T>(

@@ -39,6 +39,9 @@ fn describe(scenario: Scenario) -> &'static str {
         }
         Scenario::XmppOnly => "only the XMPP federation route failed over",
         Scenario::AlreadyFailedBack => "everything is back home: the plan has nothing to do",
+        Scenario::DualStack => {
+            "as edge-failover on a dual-stack deployment: AAAA sets beside the A sets"
+        }
     }
 }
 
@@ -48,6 +51,7 @@ pub fn core_scenario(scenario: cli::Scenario) -> Scenario {
         cli::Scenario::EdgeAndFrontEndFailover => Scenario::EdgeAndFrontEndFailover,
         cli::Scenario::XmppOnly => Scenario::XmppOnly,
         cli::Scenario::AlreadyFailedBack => Scenario::AlreadyFailedBack,
+        cli::Scenario::DualStack => Scenario::DualStack,
     }
 }
 

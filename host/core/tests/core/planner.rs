@@ -1,8 +1,9 @@
+use failback_core::deployment::RrSet;
 use failback_core::deployment::{Snapshot, assemble};
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario};
 use failback_core::observed::{RecordData, RecordType};
-use failback_core::plan::{Action, Plan, StepStatus, plan};
+use failback_core::plan::{Action, Operation, Plan, StepStatus, plan};
 use failback_core::topology::Topology;
 use failback_core::{document, render};
 
@@ -47,18 +48,40 @@ pub fn check_plan(name: &str, plan: &Plan) {
     }
     let end = states.last().unwrap();
     let restored = end.edge_pool(&plan.intent.restored_pool).unwrap();
-    let ips: Vec<RecordData> = restored
-        .access_edge_ips
-        .iter()
-        .cloned()
-        .map(RecordData::A)
-        .collect();
+    // The restored pool's addresses, by family: what its names resolve to.
+    let family = |v6: bool| -> Vec<RecordData> {
+        let mut data: Vec<RecordData> = restored
+            .access_edge_ips
+            .iter()
+            .filter(|ip| ip.contains(':') == v6)
+            .map(|ip| {
+                if v6 {
+                    RecordData::Aaaa(ip.clone())
+                } else {
+                    RecordData::A(ip.clone())
+                }
+            })
+            .collect();
+        data.sort();
+        data
+    };
+    let resolves_to_restored = |record: &str, what: &str| {
+        for (rtype, want) in [
+            (RecordType::A, family(false)),
+            (RecordType::Aaaa, family(true)),
+        ] {
+            let have = end
+                .rrset(record, rtype)
+                .map(|s| s.data.clone())
+                .unwrap_or_default();
+            assert_eq!(
+                have, want,
+                "{name}: {record}: the {what} {rtype:?} set names the restored pool"
+            );
+        }
+    };
     if plan.intent.xmpp {
-        let xmpp = end.rrset("xmpp.contoso.com", RecordType::A).unwrap();
-        assert_eq!(
-            xmpp.data, ips,
-            "{name}: the XMPP A record names the restored pool"
-        );
+        resolves_to_restored("xmpp.contoso.com", "XMPP");
         for site in &end.sites {
             assert_eq!(
                 site.xmpp_route.as_ref().map(|r| r.pool()),
@@ -70,13 +93,7 @@ pub fn check_plan(name: &str, plan: &Plan) {
     if plan.intent.sip_federation {
         assert_eq!(end.federation_pools().len(), 1, "{name}");
         assert!(restored.federation_enabled, "{name}");
-        let a = end
-            .rrset(restored.access_edge_fqdn.as_deref().unwrap(), RecordType::A)
-            .unwrap();
-        assert_eq!(
-            a.data, ips,
-            "{name}: the Access Edge A record names the restored pool"
-        );
+        resolves_to_restored(restored.access_edge_fqdn.as_deref().unwrap(), "Access Edge");
     }
     // Every planned TTL is restored at the end.
     for set in &end.dns {
@@ -292,4 +309,108 @@ fn values_a_plugin_reports_out_of_place_are_refused_naming_the_place() {
             .to_string()
             .contains("Front End pool's FQDN")
     );
+}
+
+/// The lab after the failover, with `ipv6` added to edgepool1's Access Edge.
+fn with_restored_ipv6(ipv6: &str) -> Snapshot {
+    let mut snap = snapshot(Scenario::EdgeFailover);
+    let pool = snap
+        .deployment
+        .edge_pools
+        .iter_mut()
+        .find(|p| p.fqdn == "edgepool1.contoso.com")
+        .unwrap();
+    pool.access_edge_ips.push(ipv6.to_owned());
+    snap
+}
+
+fn plan_of(snap: &Snapshot) -> Plan {
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    plan(snap, &intent).unwrap()
+}
+
+#[test]
+fn an_access_edge_with_ipv6_addresses_gets_aaaa_sets_not_a_records_of_them() {
+    let plan = plan_of(&with_restored_ipv6("2001:db8:155::10"));
+    let end = plan.states().unwrap().pop().unwrap();
+    for name in ["sip.contoso.com", "xmpp.contoso.com"] {
+        let a = end.rrset(name, RecordType::A).unwrap();
+        assert_eq!(
+            a.data,
+            [
+                RecordData::A("131.107.155.10".into()),
+                RecordData::A("131.107.155.11".into())
+            ],
+            "{name}"
+        );
+        let aaaa = end.rrset(name, RecordType::Aaaa).unwrap();
+        assert_eq!(aaaa.data, [RecordData::Aaaa("2001:db8:155::10".into())]);
+        // A set the plan creates ends at the record TTL, not the cut-over one.
+        assert_eq!(aaaa.ttl, 3600, "{name}");
+    }
+    let a6 = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::RepointSipFederationDns)
+        .unwrap();
+    assert!(
+        a6.summary
+            .iter()
+            .any(|l| l == "AAAA sip.contoso.com: (absent) -> 2001:db8:155::10 ttl 300")
+    );
+    let ps = render::powershell(&plan);
+    assert!(ps.contains(
+        "Add-DnsServerResourceRecordAAAA -ZoneName 'contoso.com' -Name 'sip' -IPv6Address '2001:db8:155::10'"
+    ));
+}
+
+#[test]
+fn an_aaaa_set_left_on_the_failover_pool_is_deleted_after_its_ttl_is_lowered() {
+    let mut snap = snapshot(Scenario::EdgeFailover);
+    snap.deployment.dns.push(RrSet {
+        name: "sip.contoso.com".into(),
+        rtype: RecordType::Aaaa,
+        ttl: 3600,
+        data: vec![RecordData::Aaaa("2001:db8:156::10".into())],
+    });
+    let plan = plan_of(&snap);
+    let changes_of = |action: Action| {
+        plan.steps
+            .iter()
+            .filter(|s| s.action == action)
+            .flat_map(|s| s.summary.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        changes_of(Action::LowerTtl).contains(
+            &"AAAA sip.contoso.com: 2001:db8:156::10 ttl 3600 -> 2001:db8:156::10 ttl 300"
+                .to_owned()
+        ),
+        "{:?}",
+        changes_of(Action::LowerTtl)
+    );
+    assert!(
+        changes_of(Action::RepointSipFederationDns)
+            .contains(&"AAAA sip.contoso.com: 2001:db8:156::10 ttl 300 -> (absent)".to_owned()),
+        "{:?}",
+        changes_of(Action::RepointSipFederationDns)
+    );
+    let end = plan.states().unwrap().pop().unwrap();
+    assert_eq!(end.rrset("sip.contoso.com", RecordType::Aaaa), None);
+    assert!(
+        plan.steps
+            .iter()
+            .flat_map(|s| &s.operations)
+            .any(|o| matches!(o, Operation::DeleteRrset { name, rtype: RecordType::Aaaa, .. } if name == "sip.contoso.com"))
+    );
+    assert!(
+        render::powershell(&plan)
+            .contains("# AAAA sip.contoso.com: delete on the external DNS server")
+    );
+    // The document with a deletion is valid and reads back as itself.
+    let mut sealed = plan.clone();
+    sealed.seal().unwrap();
+    let json = render::json(&sealed);
+    crate::schema::validate("aaaa-deleted", &json);
+    assert_eq!(document::read(&json).unwrap(), sealed);
 }
