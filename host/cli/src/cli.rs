@@ -141,6 +141,8 @@ pub enum Scenario {
     AlreadyFailedBack,
     /// As edge-failover on a dual-stack deployment: AAAA sets beside the A sets.
     DualStack,
+    /// As edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top.
+    XmppSrvPerPool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,22 +48,28 @@ pub enum Scenario {
     /// external IPv6 address too, and the Access Edge and XMPP names have AAAA
     /// sets, which the failover pointed at edgepool2.
     DualStack,
+    /// As `EdgeFailover` with one XMPP SRV record per Edge pool (the XMPP
+    /// failover page's advice): `xmpp.contoso.com` resolves to edgepool1,
+    /// `xmpp2.contoso.com` to edgepool2, and the failover gave edgepool2's
+    /// record the highest priority.
+    XmppSrvPerPool,
 }
 
 /// The scenario name is not one of [`Scenario::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back, dual-stack)"
+    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back, dual-stack, xmpp-srv-per-pool)"
 )]
 pub struct UnknownScenario(pub String);
 
 impl Scenario {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::EdgeFailover,
         Self::EdgeAndFrontEndFailover,
         Self::XmppOnly,
         Self::AlreadyFailedBack,
         Self::DualStack,
+        Self::XmppSrvPerPool,
     ];
 
     #[must_use]
@@ -74,6 +80,7 @@ impl Scenario {
             Self::XmppOnly => "xmpp-only",
             Self::AlreadyFailedBack => "already-failed-back",
             Self::DualStack => "dual-stack",
+            Self::XmppSrvPerPool => "xmpp-srv-per-pool",
         }
     }
 }
@@ -104,6 +111,9 @@ struct Shape {
     fepool1_failed_over: bool,
     /// Every Edge machine has an external IPv6 address, and the zone AAAA sets.
     ipv6: bool,
+    /// An XMPP SRV record per pool: edgepool2's `xmpp2.contoso.com` at priority
+    /// 10, `xmpp.contoso.com` at 20.
+    xmpp_srv_per_pool: bool,
 }
 
 const POOL1_ID: &str = "EdgeServer:edgepool1.contoso.com";
@@ -126,6 +136,7 @@ fn shape(s: Scenario) -> Shape {
         xmpp_srv: true,
         fepool1_failed_over: false,
         ipv6: false,
+        xmpp_srv_per_pool: false,
     };
     let normal = Shape {
         federation_on_pool2: false,
@@ -143,6 +154,7 @@ fn shape(s: Scenario) -> Shape {
         xmpp_srv: true,
         fepool1_failed_over: false,
         ipv6: false,
+        xmpp_srv_per_pool: false,
     };
     match s {
         Scenario::EdgeFailover => failover,
@@ -163,6 +175,11 @@ fn shape(s: Scenario) -> Shape {
         Scenario::AlreadyFailedBack => normal,
         Scenario::DualStack => Shape {
             ipv6: true,
+            ..failover
+        },
+        Scenario::XmppSrvPerPool => Shape {
+            xmpp_a_pool2: false,
+            xmpp_srv_per_pool: true,
             ..failover
         },
     }
@@ -429,7 +446,19 @@ fn zone_file(sh: &Shape) -> String {
         "SRV",
         "0 0 5061 sip.contoso.com.".to_owned(),
     ));
-    if sh.xmpp_srv {
+    if sh.xmpp_srv_per_pool {
+        a("xmpp2.contoso.com", &POOL2_IPS, &mut records);
+        for data in [
+            "10 0 5269 xmpp2.contoso.com.",
+            "20 0 5269 xmpp.contoso.com.",
+        ] {
+            records.push((
+                "_xmpp-server._tcp.contoso.com.".to_owned(),
+                "SRV",
+                data.to_owned(),
+            ));
+        }
+    } else if sh.xmpp_srv {
         records.push((
             "_xmpp-server._tcp.contoso.com.".to_owned(),
             "SRV",

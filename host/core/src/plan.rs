@@ -667,6 +667,18 @@ pub enum PlanError {
     Change(#[from] UnknownObject),
     #[error("the intent names edge pool `{0}`, which the deployment does not have")]
     UnknownPool(String),
+    #[error(
+        "the Access Edge FQDN `{fqdn}` is a CNAME (to `{target}`): it must hold the pool's own A/AAAA records, which the cut-over repoints; replace the CNAME with them first"
+    )]
+    AccessEdgeAlias { fqdn: String, target: String },
+    #[error(
+        "`{srv}` has {records} records and none targets a name that resolves to `{pool}`: cannot tell which one to make the highest priority; point one record's target at `{pool}`'s Access Edge IPs, or leave one record"
+    )]
+    NoSrvOfPool {
+        srv: String,
+        records: usize,
+        pool: String,
+    },
     #[error(transparent)]
     Operations(#[from] OperationsError),
 }
@@ -788,16 +800,7 @@ fn targets(
         xmpp: None,
     };
     if intent.sip_federation {
-        let fqdn = pool
-            .access_edge_fqdn
-            .clone()
-            .ok_or_else(|| PlanError::NoAccessEdgeFqdn(pool.fqdn.clone()))?;
-        if !in_zone(&fqdn, zone) {
-            return Err(PlanError::OutsideZone {
-                fqdn,
-                zone: zone.clone(),
-            });
-        }
+        let fqdn = access_edge_name(start, pool)?;
         let srv_name = sip_federation_srv(zone);
         let srv = srv_like(
             start.rrset(&srv_name, RecordType::Srv),
@@ -810,33 +813,161 @@ fn targets(
     if intent.xmpp {
         let srv_name = xmpp_srv(zone);
         let existing = start.rrset(&srv_name, RecordType::Srv);
-        let other_pool_names: Vec<&str> = start
-            .edge_pools
+        let records: Vec<&SrvData> = existing
             .iter()
-            .filter(|p| p.fqdn != pool.fqdn)
-            .filter_map(|p| p.access_edge_fqdn.as_deref())
-            .collect();
-        // Keep the SRV's target name when it is in the zone and not another
-        // pool's own Access Edge name; else use `xmpp.<zone>`.
-        let target = existing
-            .and_then(|s| {
-                s.data.iter().find_map(|d| match d {
-                    RecordData::Srv(srv) => Some(srv.target.clone()),
-                    _ => None,
-                })
+            .flat_map(|s| &s.data)
+            .filter_map(|d| match d {
+                RecordData::Srv(srv) => Some(srv),
+                _ => None,
             })
-            .filter(|t| in_zone(t, zone) && !other_pool_names.contains(&t.as_str()))
-            .unwrap_or_else(|| format!("xmpp.{zone}"));
-        t.xmpp = Some(XmppTargets {
-            srv: (
-                RecordType::Srv,
-                srv_name,
-                srv_like(existing, XMPP_PORT, &target),
-            ),
-            addresses: address_sets(start, &target, pool),
+            .collect();
+        t.xmpp = Some(if records.len() > 1 {
+            per_pool_xmpp_srv(start, &srv_name, &records, pool)?
+        } else {
+            let other_pool_names: Vec<&str> = start
+                .edge_pools
+                .iter()
+                .filter(|p| p.fqdn != pool.fqdn)
+                .filter_map(|p| p.access_edge_fqdn.as_deref())
+                .collect();
+            // Keep the SRV's target name when it is in the zone and not another
+            // pool's own Access Edge name; else use `xmpp.<zone>`.
+            let target = records
+                .first()
+                .map(|srv| srv.target.clone())
+                .filter(|t| in_zone(t, zone) && !other_pool_names.contains(&t.as_str()))
+                .unwrap_or_else(|| format!("xmpp.{zone}"));
+            // A target that is an alias keeps the alias, pointed at the
+            // restored pool's Access Edge name, which gets its addresses.
+            let addresses = if start.rrset(&target, RecordType::Cname).is_some() {
+                let access_edge = access_edge_name(start, pool)?;
+                let mut sets = vec![(
+                    RecordType::Cname,
+                    target.clone(),
+                    vec![RecordData::Cname(access_edge.clone())],
+                )];
+                sets.extend(address_sets(start, &access_edge, pool));
+                sets
+            } else {
+                address_sets(start, &target, pool)
+            };
+            XmppTargets {
+                srv: (
+                    RecordType::Srv,
+                    srv_name,
+                    srv_like(existing, XMPP_PORT, &target),
+                ),
+                addresses,
+            }
         });
     }
     Ok(t)
+}
+
+/// `pool`'s Access Edge FQDN, where the cut-over writes its addresses: it
+/// must be in the zone and not an alias.
+fn access_edge_name(start: &Deployment, pool: &EdgePoolState) -> Result<String, PlanError> {
+    let fqdn = pool
+        .access_edge_fqdn
+        .clone()
+        .ok_or_else(|| PlanError::NoAccessEdgeFqdn(pool.fqdn.clone()))?;
+    if !in_zone(&fqdn, &start.zone) {
+        return Err(PlanError::OutsideZone {
+            fqdn,
+            zone: start.zone.clone(),
+        });
+    }
+    if let Some(alias) = start.rrset(&fqdn, RecordType::Cname) {
+        return Err(PlanError::AccessEdgeAlias {
+            fqdn,
+            target: alias
+                .data
+                .iter()
+                .filter_map(|d| match d {
+                    RecordData::Cname(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(fqdn)
+}
+
+/// XMPP with one SRV record per Edge pool, ordered by priority (what the XMPP
+/// failover page recommends): the record whose target resolves to `pool` in
+/// `start` is made the highest priority (the lowest number, RFC 2782) by
+/// taking the priority of the record that has it; the other records stay, as
+/// the fallback their pools are. Its target then gets `pool`'s addresses (A9).
+///
+/// # Errors
+/// [`PlanError::NoSrvOfPool`] when no record's target resolves to `pool`:
+/// which record is `pool`'s cannot be told.
+fn per_pool_xmpp_srv(
+    start: &Deployment,
+    srv_name: &str,
+    records: &[&SrvData],
+    pool: &EdgePoolState,
+) -> Result<XmppTargets, PlanError> {
+    let resolves_to_pool = |name: &str| {
+        [RecordType::A, RecordType::Aaaa]
+            .into_iter()
+            .filter_map(|rtype| start.rrset(name, rtype))
+            .flat_map(|set| &set.data)
+            .any(|d| match d {
+                RecordData::A(ip) | RecordData::Aaaa(ip) => pool.access_edge_ips.contains(ip),
+                _ => false,
+            })
+    };
+    let ours = records
+        .iter()
+        .position(|srv| resolves_to_pool(&srv.target))
+        .ok_or_else(|| PlanError::NoSrvOfPool {
+            srv: srv_name.to_owned(),
+            records: records.len(),
+            pool: pool.fqdn.clone(),
+        })?;
+    let best = records.iter().map(|srv| srv.priority).min().unwrap_or(0);
+    let our_priority = records.get(ours).map_or(best, |srv| srv.priority);
+    let mut data: Vec<RecordData> = records
+        .iter()
+        .enumerate()
+        .map(|(i, srv)| {
+            let priority = if i == ours {
+                best
+            } else if srv.priority == best {
+                // The record that had the highest priority takes ours; on a
+                // tie, the next one down, so that ours is the only highest.
+                if our_priority == best {
+                    best.saturating_add(1)
+                } else {
+                    our_priority
+                }
+            } else {
+                srv.priority
+            };
+            RecordData::Srv(SrvData {
+                priority,
+                port: if i == ours { XMPP_PORT } else { srv.port },
+                ..(*srv).clone()
+            })
+        })
+        .collect();
+    data.sort();
+    let target = records
+        .get(ours)
+        .map(|srv| srv.target.clone())
+        .unwrap_or_default();
+    if !in_zone(&target, &start.zone) {
+        return Err(PlanError::OutsideZone {
+            fqdn: target,
+            zone: start.zone.clone(),
+        });
+    }
+    Ok(XmppTargets {
+        srv: (RecordType::Srv, srv_name.to_owned(), data),
+        addresses: address_sets(start, &target, pool),
+    })
 }
 
 /// One step as its action writes it. The runbook numbers it, threads the
@@ -964,11 +1095,16 @@ impl<'a> Runbook<'a> {
             .cloned()
             .ok_or_else(|| PlanError::UnknownPool(intent.restored_pool.clone()))?;
         let targets = targets(start, intent, &restored)?;
-        let moved: Vec<(RecordType, String)> = targets
-            .sets()
-            .filter(|(rtype, name, data)| start.rrset(name, *rtype).is_none_or(|c| &c.data != data))
-            .map(|(rtype, name, _)| (rtype, name.to_owned()))
-            .collect();
+        let mut moved: Vec<(RecordType, String)> = Vec::new();
+        for (rtype, name, data) in targets.sets() {
+            // A set both SIP and XMPP write (an XMPP alias of the Access Edge
+            // name) is moved once.
+            if start.rrset(name, rtype).is_none_or(|c| c.data != data)
+                && !moved.iter().any(|(t, n)| *t == rtype && n == name)
+            {
+                moved.push((rtype, name.to_owned()));
+            }
+        }
         let mut original_ttls: BTreeMap<_, _> = moved
             .iter()
             .map(|(rtype, name)| {

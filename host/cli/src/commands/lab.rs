@@ -42,6 +42,9 @@ fn describe(scenario: Scenario) -> &'static str {
         Scenario::DualStack => {
             "as edge-failover on a dual-stack deployment: AAAA sets beside the A sets"
         }
+        Scenario::XmppSrvPerPool => {
+            "as edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top"
+        }
     }
 }
 
@@ -52,6 +55,7 @@ pub fn core_scenario(scenario: cli::Scenario) -> Scenario {
         cli::Scenario::XmppOnly => Scenario::XmppOnly,
         cli::Scenario::AlreadyFailedBack => Scenario::AlreadyFailedBack,
         cli::Scenario::DualStack => Scenario::DualStack,
+        cli::Scenario::XmppSrvPerPool => Scenario::XmppSrvPerPool,
     }
 }
 

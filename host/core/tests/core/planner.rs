@@ -2,7 +2,7 @@ use failback_core::deployment::RrSet;
 use failback_core::deployment::{Snapshot, assemble};
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario};
-use failback_core::observed::{RecordData, RecordType};
+use failback_core::observed::{RecordData, RecordType, SrvData};
 use failback_core::plan::{Action, Operation, Plan, StepStatus, plan};
 use failback_core::topology::Topology;
 use failback_core::{document, render};
@@ -413,4 +413,170 @@ fn an_aaaa_set_left_on_the_failover_pool_is_deleted_after_its_ttl_is_lowered() {
     let json = render::json(&sealed);
     crate::schema::validate("aaaa-deleted", &json);
     assert_eq!(document::read(&json).unwrap(), sealed);
+}
+
+/// The lab after the failover with one XMPP SRV record per Edge pool, as the
+/// XMPP failover page recommends: `xmpp.contoso.com` still resolves to
+/// edgepool1, `xmpp2.contoso.com` to edgepool2, and the failover gave
+/// edgepool2's record the highest priority. `xmpp_a` is what
+/// `xmpp.contoso.com`'s A set holds.
+fn with_srv_per_pool(xmpp_a: &[&str]) -> Snapshot {
+    let mut snap = snapshot(Scenario::EdgeFailover);
+    let dns = &mut snap.deployment.dns;
+    dns.retain(|s| s.name != "_xmpp-server._tcp.contoso.com" && s.name != "xmpp.contoso.com");
+    let srv = |priority: u16, target: &str| {
+        RecordData::Srv(SrvData {
+            priority,
+            weight: 0,
+            port: 5269,
+            target: target.into(),
+        })
+    };
+    dns.push(RrSet {
+        name: "_xmpp-server._tcp.contoso.com".into(),
+        rtype: RecordType::Srv,
+        ttl: 3600,
+        data: vec![srv(10, "xmpp2.contoso.com"), srv(20, "xmpp.contoso.com")],
+    });
+    dns.push(RrSet {
+        name: "xmpp.contoso.com".into(),
+        rtype: RecordType::A,
+        ttl: 3600,
+        data: xmpp_a
+            .iter()
+            .map(|ip| RecordData::A((*ip).into()))
+            .collect(),
+    });
+    dns.push(RrSet {
+        name: "xmpp2.contoso.com".into(),
+        rtype: RecordType::A,
+        ttl: 3600,
+        data: vec![RecordData::A("131.107.156.10".into())],
+    });
+    snap
+}
+
+#[test]
+fn one_xmpp_srv_per_pool_gets_the_restored_pools_record_back_on_top_and_keeps_the_other() {
+    let plan = plan_of(&with_srv_per_pool(&["131.107.155.10", "131.107.155.11"]));
+    let a8 = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::EnsureXmppSrv)
+        .unwrap();
+    assert_eq!(
+        a8.summary,
+        [
+            "SRV _xmpp-server._tcp.contoso.com: 10 0 5269 xmpp2.contoso.com, 20 0 5269 xmpp.contoso.com ttl 300 -> 10 0 5269 xmpp.contoso.com, 20 0 5269 xmpp2.contoso.com ttl 300"
+        ]
+    );
+    // The per-pool names keep their addresses: xmpp.contoso.com already
+    // resolves to edgepool1, xmpp2.contoso.com stays edgepool2's fallback.
+    let a9 = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::SetXmppARecord)
+        .unwrap();
+    assert_eq!(a9.status, StepStatus::Satisfied);
+    let end = plan.states().unwrap().pop().unwrap();
+    assert_eq!(
+        end.rrset("xmpp2.contoso.com", RecordType::A).unwrap().data,
+        [RecordData::A("131.107.156.10".into())]
+    );
+    check_srv_end(&end);
+}
+
+fn check_srv_end(end: &failback_core::deployment::Deployment) {
+    let srv = end
+        .rrset("_xmpp-server._tcp.contoso.com", RecordType::Srv)
+        .unwrap();
+    assert_eq!(srv.ttl, 3600, "the SRV's TTL is restored");
+    assert_eq!(srv.data.len(), 2, "{:?}", srv.data);
+}
+
+#[test]
+fn one_xmpp_srv_per_pool_where_no_record_resolves_to_the_restored_pool_is_refused() {
+    let snap = with_srv_per_pool(&["131.107.156.10"]);
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let err = plan(&snap, &intent).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`_xmpp-server._tcp.contoso.com` has 2 records and none targets a name that resolves to `edgepool1.contoso.com`: cannot tell which one to make the highest priority; point one record's target at `edgepool1.contoso.com`'s Access Edge IPs, or leave one record"
+    );
+}
+
+/// The lab after the failover with the XMPP SRV's target an alias:
+/// `xmpp.contoso.com` is a CNAME to `alias_to`.
+fn with_xmpp_alias(alias_to: &str) -> Snapshot {
+    let mut snap = snapshot(Scenario::EdgeFailover);
+    let dns = &mut snap.deployment.dns;
+    dns.retain(|s| s.name != "xmpp.contoso.com");
+    dns.push(RrSet {
+        name: "xmpp.contoso.com".into(),
+        rtype: RecordType::Cname,
+        ttl: 3600,
+        data: vec![RecordData::Cname(alias_to.into())],
+    });
+    snap
+}
+
+#[test]
+fn an_xmpp_srv_target_that_is_an_alias_stays_one_pointed_at_the_restored_access_edge() {
+    let plan = plan_of(&with_xmpp_alias("sip2.contoso.com"));
+    let a9 = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::SetXmppARecord)
+        .unwrap();
+    assert_eq!(
+        a9.summary,
+        ["CNAME xmpp.contoso.com: sip2.contoso.com ttl 300 -> sip.contoso.com ttl 300"],
+        "the Access Edge name's A set already moved with SIP federation (A6)"
+    );
+    let lowered = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::LowerTtl)
+        .unwrap();
+    assert_eq!(
+        lowered.changes.len(),
+        2,
+        "sip.contoso.com's A set and the alias, each once: {:?}",
+        lowered.summary
+    );
+    let end = plan.states().unwrap().pop().unwrap();
+    assert_eq!(end.rrset("xmpp.contoso.com", RecordType::A), None);
+    assert_eq!(
+        end.rrset("xmpp.contoso.com", RecordType::Cname)
+            .unwrap()
+            .data,
+        [RecordData::Cname("sip.contoso.com".into())]
+    );
+    assert_eq!(
+        end.rrset("sip.contoso.com", RecordType::A).unwrap().data,
+        [
+            RecordData::A("131.107.155.10".into()),
+            RecordData::A("131.107.155.11".into())
+        ]
+    );
+    for set in &end.dns {
+        assert_eq!(set.ttl, 3600, "{} keeps a lowered TTL", set.name);
+    }
+}
+
+#[test]
+fn an_access_edge_name_that_is_an_alias_is_refused() {
+    let mut snap = snapshot(Scenario::EdgeFailover);
+    snap.deployment.dns.retain(|s| s.name != "sip.contoso.com");
+    snap.deployment.dns.push(RrSet {
+        name: "sip.contoso.com".into(),
+        rtype: RecordType::Cname,
+        ttl: 3600,
+        data: vec![RecordData::Cname("sip2.contoso.com".into())],
+    });
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    assert_eq!(
+        plan(&snap, &intent).unwrap_err().to_string(),
+        "the Access Edge FQDN `sip.contoso.com` is a CNAME (to `sip2.contoso.com`): it must hold the pool's own A/AAAA records, which the cut-over repoints; replace the CNAME with them first"
+    );
 }
