@@ -375,8 +375,29 @@ fn drift_between_steps_halts_at_that_step_with_the_diff() {
 
 #[test]
 fn a_crash_at_every_journal_point_resumes_to_the_same_files_without_repeating_a_side_effect() {
-    let (reference_dir, _env, out) = applied("edge-failover");
-    assert!(out.status.success());
+    every_crash_resumes_to_the_uninterrupted_files("edge-failover", &["apply", "--yes"]);
+}
+
+/// The failover runbook (issue 15) is journaled and resumed by the same
+/// engine: a crash at each of its journal points resumes to the files of an
+/// uninterrupted failover.
+#[test]
+fn a_failover_crashed_at_every_journal_point_resumes_to_the_same_files() {
+    every_crash_resumes_to_the_uninterrupted_files("healthy", &["apply", "--failover", "--yes"]);
+}
+
+/// For each journal point, crash the `apply` of `args` on a fresh lab of
+/// `scenario` at its first, second, ... occurrence until a run passes it
+/// uncrashed; each crashed run is resumed and must end with exactly the files
+/// of an uninterrupted run, verified, with an intact audit log.
+fn every_crash_resumes_to_the_uninterrupted_files(
+    scenario: &'static str,
+    args: &'static [&'static str],
+) {
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference_env = lab(reference_dir.path(), scenario);
+    let out = run(args, &reference_env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let reference = files(reference_dir.path());
     let threads: Vec<_> = FAILPOINTS
         .iter()
@@ -386,9 +407,9 @@ fn a_crash_at_every_journal_point_resumes_to_the_same_files_without_repeating_a_
                 let mut crashes = 0;
                 for n in 1.. {
                     let dir = tempfile::tempdir().unwrap();
-                    let env = lab(dir.path(), "edge-failover");
+                    let env = lab(dir.path(), scenario);
                     let failpoint = format!("{point}:{n}");
-                    let out = run(&["apply", "--yes"], &env, Some(&failpoint));
+                    let out = run(args, &env, Some(&failpoint));
                     if out.status.success() {
                         break;
                     }
@@ -644,4 +665,73 @@ fn kill_and_resume(
     assert!(run(&["verify"], &env, None).status.success(), "{case}");
     let audit = run(&["audit", "verify"], &env, None);
     assert!(audit.status.success(), "{case}: {}", text(&audit.stderr));
+}
+
+/// The round trip of issue 15: a failover of the healthy lab, then the failback
+/// to edgepool1, leave every lab file as it was but for what each publish,
+/// setup and zone write moves on — versions, the zone's serial, replication
+/// marks — and the record of the plugins' writes.
+#[test]
+fn healthy_then_failover_then_failback_leaves_every_lab_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "healthy");
+    let before = files(dir.path());
+    let over = run(&["apply", "--failover", "--yes"], &env, None);
+    assert!(over.status.success(), "{}", text(&over.stderr));
+    let verify = run(&["verify"], &env, None);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+    let changed = without_versions(&files(dir.path()));
+    assert_ne!(
+        changed,
+        without_versions(&before),
+        "the failover changed nothing"
+    );
+    let back = run(
+        &["apply", "--to", "edgepool1.contoso.com", "--yes"],
+        &env,
+        None,
+    );
+    assert!(back.status.success(), "{}", text(&back.stderr));
+    let after = without_versions(&files(dir.path()));
+    for (path, want) in without_versions(&before) {
+        assert_eq!(after.get(&path), Some(&want), "`{path}` is not as it was");
+    }
+    assert!(run(&["audit", "verify"], &env, None).status.success());
+}
+
+/// The lab's files without the plugins' write records and without what moves
+/// on with every change: the zone's SOA serial, and in the JSON files every
+/// `version`, `setup_version` and `last_update`.
+fn without_versions(files: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for key in ["version", "setup_version", "last_update"] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    files
+        .iter()
+        .filter(|(path, _)| !path.starts_with("writes/"))
+        .map(|(path, text)| {
+            let text = if path.ends_with(".json") {
+                let mut value: serde_json::Value = serde_json::from_str(text).unwrap();
+                strip(&mut value);
+                serde_json::to_string_pretty(&value).unwrap()
+            } else if path.ends_with(".zone") {
+                text.lines()
+                    .filter(|l| !l.contains(" SOA "))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else {
+                text.clone()
+            };
+            (path.clone(), text)
+        })
+        .collect()
 }

@@ -143,6 +143,8 @@ pub enum Scenario {
     DualStack,
     /// As edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top.
     XmppSrvPerPool,
+    /// Nothing failed: where a failover (`plan --failover`) starts.
+    Healthy,
 }
 
 #[derive(Debug, Subcommand)]
@@ -471,6 +473,13 @@ pub struct OverrideArgs {
 /// over is failed back to the home Edge pool of the site that failed.
 #[derive(Debug, Args)]
 pub struct IntentArgs {
+    /// The other runbook: fail over to the surviving site's Edge pool (`--to`,
+    /// default: the one Edge pool of a site other than the one that has
+    /// federation) — SIP federation, XMPP and the failed site's Front End pools'
+    /// media, judged by the same policies. The narrowing flags below apply
+    /// (except `--pool-failback`).
+    #[arg(long)]
+    pub failover: bool,
     /// Fail back the SIP federation route (federation on the Edge pool, its DNS).
     #[arg(long)]
     pub sip_federation: bool,
@@ -483,7 +492,8 @@ pub struct IntentArgs {
     /// Fail back the restored site's failed-over Front End pools (Invoke-CsPoolFailback).
     #[arg(long)]
     pub pool_failback: bool,
-    /// The Edge pool to fail back to (default: the home pool of the site that failed).
+    /// The Edge pool to fail back to (default: the home pool of the site that
+    /// failed); with `--failover`, the surviving pool to fail over to.
     #[arg(long, value_name = "POOL")]
     pub to: Option<String>,
     /// The TTL, in seconds, that records get before they are moved (A0); their

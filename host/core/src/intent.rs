@@ -5,6 +5,10 @@
 //! [`Intent::resolve`] checks it against the observed [`Deployment`] and fills in
 //! the defaults. With no narrowing flag, everything fails back: SIP federation,
 //! XMPP, the Front End pools' media association and pool failback.
+//!
+//! With `--failover` the same engine runs the other half of the recovery: SIP
+//! federation, XMPP and the failed site's Front End pools' media association
+//! move to the surviving site's Edge pool ([`Runbook::Failover`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +19,35 @@ use crate::observed::{PoolState, RecordType};
 pub const DEFAULT_CUTOVER_TTL: u32 = 300;
 /// TTL (seconds) a record set the plan creates gets when the TTLs are restored.
 pub const DEFAULT_RECORD_TTL: u32 = 3600;
+
+/// Which half of the recovery a plan carries out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runbook {
+    /// Back to the home site's Edge pool (DESIGN §1).
+    #[default]
+    Failback,
+    /// To the surviving site's Edge pool: the failover pages, corrected as the
+    /// failback is (the SIP federation DNS moves, the A record names the pool
+    /// the route names, re-association publishes). No pool failover: a Front
+    /// End pool is failed over on its own decision.
+    Failover,
+}
+
+impl Runbook {
+    /// The word the plan's header uses (`failback`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Failback => "failback",
+            Self::Failover => "failover",
+        }
+    }
+
+    fn is_failback(&self) -> bool {
+        *self == Self::Failback
+    }
+}
 
 /// The intent as given, before it is checked.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -33,6 +66,8 @@ pub struct IntentFlags {
     pub to: Option<String>,
     /// TTL for the cut-over; default [`DEFAULT_CUTOVER_TTL`].
     pub cutover_ttl: Option<u32>,
+    /// Fail over to the surviving site's Edge pool (`to`) instead of back.
+    pub failover: bool,
 }
 
 /// A record set's TTL as an unfinished earlier run found it, before that run
@@ -49,9 +84,14 @@ pub struct RecordTtl {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Intent {
-    /// The Edge pool everything fails back to.
+    /// Failback (the default, left out of the document) or failover.
+    #[serde(default, skip_serializing_if = "Runbook::is_failback")]
+    pub runbook: Runbook,
+    /// The Edge pool everything moves to: the restored pool of a failback, the
+    /// surviving pool of a failover.
     pub restored_pool: String,
-    /// Its site.
+    /// The site whose Front End pools are re-associated with it: the restored
+    /// pool's own site in a failback, the failed site in a failover.
     pub restored_site: String,
     pub sip_federation: bool,
     pub xmpp: bool,
@@ -85,6 +125,12 @@ pub enum IntentError {
     NothingToFailBack(String),
     #[error("the cut-over TTL `{0}` must be between 1 and 86400 seconds")]
     CutoverTtl(u32),
+    #[error("a failover does not fail Front End pools back; leave out `--pool-failback`")]
+    PoolFailbackInFailover,
+    #[error(
+        "cannot tell which site failed over to `{pool}` (candidates: {candidates}); the failed site is the one whose Edge pool has federation now"
+    )]
+    AmbiguousFailedSite { pool: String, candidates: String },
 }
 
 impl Intent {
@@ -93,17 +139,11 @@ impl Intent {
     /// # Errors
     /// [`IntentError`] naming the input that cannot be carried out.
     pub fn resolve(flags: &IntentFlags, deployment: &Deployment) -> Result<Self, IntentError> {
+        if flags.failover {
+            return Self::resolve_failover(flags, deployment);
+        }
         let restored = match &flags.to {
-            Some(to) => {
-                let to = to.trim_end_matches('.');
-                if let Some(p) = deployment.edge_pool(to) {
-                    p
-                } else if deployment.front_end_pool(to).is_some() {
-                    return Err(IntentError::FrontEndPool(to.to_owned()));
-                } else {
-                    return Err(IntentError::UnknownPool(to.to_owned()));
-                }
-            }
+            Some(to) => edge_pool_named(deployment, to)?,
             None => {
                 let fqdn = home_pool(deployment)?;
                 deployment
@@ -130,6 +170,7 @@ impl Intent {
             return Err(IntentError::NothingToFailBack(site));
         }
         Ok(Self {
+            runbook: Runbook::Failback,
             restored_pool: restored.fqdn.clone(),
             restored_site: site,
             sip_federation: !narrowed || flags.sip_federation,
@@ -142,10 +183,118 @@ impl Intent {
         })
     }
 
+    /// The failover: to `--to` or the one Edge pool of another site than the
+    /// one that has federation; the failed site is that pool's site.
+    fn resolve_failover(flags: &IntentFlags, deployment: &Deployment) -> Result<Self, IntentError> {
+        if flags.pool_failback {
+            return Err(IntentError::PoolFailbackInFailover);
+        }
+        let federation_site = match deployment.federation_pools().as_slice() {
+            [pool] => Some(pool.site.clone()),
+            _ => None,
+        };
+        let surviving = match &flags.to {
+            Some(to) => edge_pool_named(deployment, to)?,
+            None => {
+                let mut others: Vec<String> = deployment
+                    .edge_pools
+                    .iter()
+                    .filter(|p| federation_site.as_ref() != Some(&p.site))
+                    .map(|p| p.fqdn.clone())
+                    .collect();
+                others.sort();
+                match others.as_slice() {
+                    [] => return Err(IntentError::NoEdgePool),
+                    [one] => deployment
+                        .edge_pool(one)
+                        .ok_or_else(|| IntentError::UnknownPool(one.clone()))?,
+                    _ => {
+                        return Err(IntentError::Ambiguous {
+                            candidates: quoted(&others),
+                        });
+                    }
+                }
+            }
+        };
+        // The failed site: the one whose Edge pool has federation, unless
+        // that is the surviving pool (already failed over): then the one other
+        // site with an Edge pool.
+        let failed_site = match federation_site.filter(|s| *s != surviving.site) {
+            Some(site) => site,
+            None => {
+                let mut sites: Vec<String> = deployment
+                    .edge_pools
+                    .iter()
+                    .filter(|p| p.site != surviving.site)
+                    .map(|p| p.site.clone())
+                    .collect();
+                sites.sort();
+                sites.dedup();
+                match sites.as_slice() {
+                    [one] => one.clone(),
+                    _ => {
+                        return Err(IntentError::AmbiguousFailedSite {
+                            pool: surviving.fqdn.clone(),
+                            candidates: quoted(&sites),
+                        });
+                    }
+                }
+            }
+        };
+        let cutover_ttl = flags.cutover_ttl.unwrap_or(DEFAULT_CUTOVER_TTL);
+        if !(1..=86_400).contains(&cutover_ttl) {
+            return Err(IntentError::CutoverTtl(cutover_ttl));
+        }
+        let failed_pools = deployment
+            .front_end_pools
+            .iter()
+            .filter(|p| p.site == failed_site)
+            .count();
+        if flags.front_ends && failed_pools == 0 {
+            return Err(IntentError::NoFrontEndPool(failed_site));
+        }
+        let narrowed = flags.sip_federation || flags.xmpp || flags.front_ends;
+        Ok(Self {
+            runbook: Runbook::Failover,
+            restored_pool: surviving.fqdn.clone(),
+            restored_site: failed_site,
+            sip_federation: !narrowed || flags.sip_federation,
+            xmpp: !narrowed || flags.xmpp,
+            front_ends: (!narrowed && failed_pools > 0) || flags.front_ends,
+            pool_failback: false,
+            cutover_ttl,
+            record_ttl: DEFAULT_RECORD_TTL,
+            inherited_ttls: Vec::new(),
+        })
+    }
+
     #[must_use]
     pub fn identity(&self) -> EdgeIdentity {
         EdgeIdentity::new(&self.restored_pool)
     }
+}
+
+/// The Edge pool `name` names (`--to`).
+fn edge_pool_named<'d>(
+    deployment: &'d Deployment,
+    name: &str,
+) -> Result<&'d crate::deployment::EdgePoolState, IntentError> {
+    let name = name.trim_end_matches('.');
+    if let Some(p) = deployment.edge_pool(name) {
+        Ok(p)
+    } else if deployment.front_end_pool(name).is_some() {
+        Err(IntentError::FrontEndPool(name.to_owned()))
+    } else {
+        Err(IntentError::UnknownPool(name.to_owned()))
+    }
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The home Edge pool of the site that failed, inferred from the state, in this

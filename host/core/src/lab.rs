@@ -53,23 +53,29 @@ pub enum Scenario {
     /// `xmpp2.contoso.com` to edgepool2, and the failover gave edgepool2's
     /// record the highest priority.
     XmppSrvPerPool,
+    /// Nothing failed: federation, XMPP and Site1's media on edgepool1, every
+    /// service running — where a failover (`plan --failover`) starts. The
+    /// files are those of `AlreadyFailedBack`: a failback's end is a healthy
+    /// deployment.
+    Healthy,
 }
 
 /// The scenario name is not one of [`Scenario::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back, dual-stack, xmpp-srv-per-pool)"
+    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back, dual-stack, xmpp-srv-per-pool, healthy)"
 )]
 pub struct UnknownScenario(pub String);
 
 impl Scenario {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::EdgeFailover,
         Self::EdgeAndFrontEndFailover,
         Self::XmppOnly,
         Self::AlreadyFailedBack,
         Self::DualStack,
         Self::XmppSrvPerPool,
+        Self::Healthy,
     ];
 
     #[must_use]
@@ -81,6 +87,7 @@ impl Scenario {
             Self::AlreadyFailedBack => "already-failed-back",
             Self::DualStack => "dual-stack",
             Self::XmppSrvPerPool => "xmpp-srv-per-pool",
+            Self::Healthy => "healthy",
         }
     }
 }
@@ -172,7 +179,7 @@ fn shape(s: Scenario) -> Shape {
             xmpp_srv: false,
             ..normal
         },
-        Scenario::AlreadyFailedBack => normal,
+        Scenario::AlreadyFailedBack | Scenario::Healthy => normal,
         Scenario::DualStack => Shape {
             ipv6: true,
             ..failover

@@ -31,7 +31,7 @@ use crate::deployment::{
     SIP_FEDERATION_PORT, Snapshot, UnknownObject, XMPP_PORT,
 };
 use crate::diff::{FieldDiff, diff};
-use crate::intent::{Intent, RecordTtl};
+use crate::intent::{Intent, RecordTtl, Runbook};
 use crate::observed::{
     PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, SrvData,
 };
@@ -1017,7 +1017,7 @@ impl Draft {
 /// The runbook being written: what every action reads, and the state the
 /// steps so far predict. Each action (A0–A13) is one method returning its
 /// step drafts from that state; [`plan`] declares their order.
-struct Runbook<'a> {
+struct Planner<'a> {
     intent: &'a Intent,
     start: &'a Deployment,
     /// The restored Edge pool as observed, and its service identity.
@@ -1042,7 +1042,7 @@ struct Runbook<'a> {
 /// [`PlanError`] when the restored pool lacks what the cut-over needs (an Access
 /// Edge FQDN in the zone, external IPs), or the draft cannot be written.
 pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
-    let mut r = Runbook::new(snapshot, intent)?;
+    let mut r = Planner::new(snapshot, intent)?;
     let moves_dns = intent.sip_federation || intent.xmpp;
     // Setup runs on the restored pool and on every pool whose federation changes.
     let mut setup_pools = vec![r.restored.fqdn.clone()];
@@ -1087,7 +1087,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
     r.finish()
 }
 
-impl<'a> Runbook<'a> {
+impl<'a> Planner<'a> {
     fn new(snapshot: &'a Snapshot, intent: &'a Intent) -> Result<Self, PlanError> {
         let start = &snapshot.deployment;
         let restored = start
@@ -1286,6 +1286,14 @@ impl<'a> Runbook<'a> {
             .collect()
     }
 
+    /// Whether A4 and A5 reach `pool`'s machines. A failover leaves out a
+    /// pool none of whose machines runs its services: the site that failed
+    /// cannot replicate or run setup, and its pool's settings are applied when
+    /// it is back (the failback's A5).
+    fn reaches(&self, pool: &EdgePoolState) -> bool {
+        self.intent.runbook == Runbook::Failback || pool.machines.iter().any(|m| m.services_running)
+    }
+
     /// A2 set-federation-edge: one draft edit, federation off everywhere else
     /// and on here, so no published state has two; every site's federation
     /// route names the restored pool.
@@ -1405,7 +1413,10 @@ impl<'a> Runbook<'a> {
         );
         let mut machines = Vec::new();
         for fqdn in &ordered {
-            machines.extend(self.pool(fqdn)?.machines);
+            let pool = self.pool(fqdn)?;
+            if self.reaches(&pool) {
+                machines.extend(pool.machines);
+            }
         }
         let stale: Vec<_> = machines.iter().filter(|m| !m.replica_up_to_date).collect();
         let version = self.cur.topology_version;
@@ -1448,7 +1459,11 @@ impl<'a> Runbook<'a> {
         let version = self.cur.topology_version;
         let mut drafts = Vec::new();
         for fqdn in pools {
-            for m in self.pool(fqdn)?.machines {
+            let pool = self.pool(fqdn)?;
+            if !self.reaches(&pool) {
+                continue;
+            }
+            for m in pool.machines {
                 let due = m.setup_version < version;
                 drafts.push(Draft {
                     arguments: args([

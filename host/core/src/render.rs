@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::deployment::{Change, Deployment};
+use crate::intent::Runbook;
 use crate::observed::{PoolState, RecordData, RecordType, RouteKind};
 use crate::plan::{Finding, Operation, Plan, StepStatus, rtype_name};
 use crate::topology::TopologyEdit;
@@ -222,11 +223,13 @@ pub fn text(plan: &Plan) -> String {
             scope.push(name);
         }
     }
+    let what = match i.runbook {
+        Runbook::Failback => format!("failback to {} ({})", i.restored_pool, i.restored_site),
+        Runbook::Failover => format!("failover of {} to {}", i.restored_site, i.restored_pool),
+    };
     let _ = writeln!(
         out,
-        "failback to {} ({}) in zone {}: {}; cut-over TTL {} s",
-        i.restored_pool,
-        i.restored_site,
+        "{what} in zone {}: {}; cut-over TTL {} s",
         plan.start.zone,
         scope.join(", "),
         i.cutover_ttl

@@ -45,6 +45,7 @@ fn describe(scenario: Scenario) -> &'static str {
         Scenario::XmppSrvPerPool => {
             "as edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top"
         }
+        Scenario::Healthy => "nothing failed: where a failover (`plan --failover`) starts",
     }
 }
 
@@ -56,6 +57,7 @@ pub fn core_scenario(scenario: cli::Scenario) -> Scenario {
         cli::Scenario::AlreadyFailedBack => Scenario::AlreadyFailedBack,
         cli::Scenario::DualStack => Scenario::DualStack,
         cli::Scenario::XmppSrvPerPool => Scenario::XmppSrvPerPool,
+        cli::Scenario::Healthy => Scenario::Healthy,
     }
 }
 

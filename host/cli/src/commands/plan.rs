@@ -184,6 +184,7 @@ pub fn flags(args: &IntentArgs) -> IntentFlags {
         pool_failback: args.pool_failback,
         to: args.to.clone(),
         cutover_ttl: args.cutover_ttl,
+        failover: args.failover,
     }
 }
 

@@ -580,3 +580,81 @@ fn an_access_edge_name_that_is_an_alias_is_refused() {
         "the Access Edge FQDN `sip.contoso.com` is a CNAME (to `sip2.contoso.com`): it must hold the pool's own A/AAAA records, which the cut-over repoints; replace the CNAME with them first"
     );
 }
+
+/// The state a plan predicts at its end, and the topology it published last.
+fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
+    Snapshot {
+        topology: plan.documents.values().next_back().map_or_else(
+            || before.topology.clone(),
+            |xml| Topology::parse(xml).unwrap(),
+        ),
+        deployment: plan.states().unwrap().pop().unwrap(),
+    }
+}
+
+/// `deployment` without what every publish and setup moves on.
+fn without_versions(
+    mut deployment: failback_core::deployment::Deployment,
+) -> failback_core::deployment::Deployment {
+    deployment.topology_version = 0;
+    for m in deployment
+        .edge_pools
+        .iter_mut()
+        .flat_map(|p| p.machines.iter_mut())
+    {
+        m.setup_version = 0;
+    }
+    deployment
+}
+
+#[test]
+fn healthy_then_failover_then_failback_returns_the_starting_deployment() {
+    let healthy = snapshot(Scenario::Healthy);
+    let failover = plan(
+        &healthy,
+        &Intent::resolve(
+            &IntentFlags {
+                failover: true,
+                ..IntentFlags::default()
+            },
+            &healthy.deployment,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let failed_over = end_of(&failover, &healthy);
+    let on_pool2 = failed_over
+        .deployment
+        .edge_pool("edgepool2.contoso.com")
+        .unwrap();
+    assert!(on_pool2.federation_enabled);
+    assert!(failed_over.deployment.sites.iter().all(|s| {
+        s.federation_route.as_ref().map(|r| r.pool()) == Some("edgepool2.contoso.com")
+            && s.xmpp_route.as_ref().map(|r| r.pool()) == Some("edgepool2.contoso.com")
+    }));
+    // The failback names its pool: in a rehearsal edgepool1 never went down,
+    // so nothing tells which pool is home.
+    let failback = plan(
+        &failed_over,
+        &Intent::resolve(
+            &IntentFlags {
+                to: Some("edgepool1.contoso.com".into()),
+                ..IntentFlags::default()
+            },
+            &failed_over.deployment,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let back = end_of(&failback, &failed_over);
+    assert_eq!(
+        without_versions(back.deployment),
+        without_versions(healthy.deployment.clone())
+    );
+    // And the topology is the healthy one again, element for element.
+    assert_eq!(back.topology.edge_pools(), healthy.topology.edge_pools());
+    assert_eq!(
+        back.topology.front_end_pools(),
+        healthy.topology.front_end_pools()
+    );
+}
