@@ -145,6 +145,8 @@ pub enum Scenario {
     XmppSrvPerPool,
     /// Nothing failed: where a failover (`plan --failover`) starts.
     Healthy,
+    /// As edge-failover with a Director pool as edgepool1's next hop.
+    DirectorNextHop,
 }
 
 #[derive(Debug, Subcommand)]

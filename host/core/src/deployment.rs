@@ -521,6 +521,10 @@ fn edge_pools_of(
 
 /// The Front End pools a topology defines, sorted by FQDN, each with its
 /// failover state, failover FQDN and whether it is online from `status`.
+/// Director pools are left out: they home no users, have no media association
+/// and are never failed over or back, so no step acts on them and no
+/// invariant judges them (an Edge pool's next hop that names one names no
+/// Front End pool of the state).
 fn front_end_pools_of(
     topology: &Topology,
     status: impl Fn(&str) -> (PoolState, Option<String>, bool),
@@ -528,6 +532,7 @@ fn front_end_pools_of(
     let mut pools: Vec<FrontEndPoolState> = topology
         .front_end_pools()
         .iter()
+        .filter(|p| !p.director)
         .map(|p| {
             let (state, failover_fqdn, online) = status(&p.fqdn);
             FrontEndPoolState {

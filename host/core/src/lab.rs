@@ -58,17 +58,20 @@ pub enum Scenario {
     /// files are those of `AlreadyFailedBack`: a failback's end is a healthy
     /// deployment.
     Healthy,
+    /// As `EdgeFailover` with a Director pool, `dir1.contoso.com` in Site1, as
+    /// edgepool1's next hop: the runbook neither touches nor judges it.
+    DirectorNextHop,
 }
 
 /// The scenario name is not one of [`Scenario::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back, dual-stack, xmpp-srv-per-pool, healthy)"
+    "unknown lab scenario `{0}` (one of: edge-failover, edge-and-front-end-failover, xmpp-only, already-failed-back, dual-stack, xmpp-srv-per-pool, healthy, director-next-hop)"
 )]
 pub struct UnknownScenario(pub String);
 
 impl Scenario {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::EdgeFailover,
         Self::EdgeAndFrontEndFailover,
         Self::XmppOnly,
@@ -76,6 +79,7 @@ impl Scenario {
         Self::DualStack,
         Self::XmppSrvPerPool,
         Self::Healthy,
+        Self::DirectorNextHop,
     ];
 
     #[must_use]
@@ -88,6 +92,7 @@ impl Scenario {
             Self::DualStack => "dual-stack",
             Self::XmppSrvPerPool => "xmpp-srv-per-pool",
             Self::Healthy => "healthy",
+            Self::DirectorNextHop => "director-next-hop",
         }
     }
 }
@@ -121,6 +126,8 @@ struct Shape {
     /// An XMPP SRV record per pool: edgepool2's `xmpp2.contoso.com` at priority
     /// 10, `xmpp.contoso.com` at 20.
     xmpp_srv_per_pool: bool,
+    /// A Director pool in Site1, edgepool1's next hop.
+    director: bool,
 }
 
 const POOL1_ID: &str = "EdgeServer:edgepool1.contoso.com";
@@ -144,6 +151,7 @@ fn shape(s: Scenario) -> Shape {
         fepool1_failed_over: false,
         ipv6: false,
         xmpp_srv_per_pool: false,
+        director: false,
     };
     let normal = Shape {
         federation_on_pool2: false,
@@ -162,6 +170,7 @@ fn shape(s: Scenario) -> Shape {
         fepool1_failed_over: false,
         ipv6: false,
         xmpp_srv_per_pool: false,
+        director: false,
     };
     match s {
         Scenario::EdgeFailover => failover,
@@ -180,6 +189,10 @@ fn shape(s: Scenario) -> Shape {
             ..normal
         },
         Scenario::AlreadyFailedBack | Scenario::Healthy => normal,
+        Scenario::DirectorNextHop => Shape {
+            director: true,
+            ..failover
+        },
         Scenario::DualStack => Shape {
             ipv6: true,
             ..failover
@@ -502,7 +515,26 @@ fn edge_machine(
     )
 }
 
-fn edge_service(site: u32, registrar_site: u32, access_fqdn: &str, federation: bool) -> String {
+/// The Registrar of the Director pool `dir1.contoso.com` (cluster 1-3).
+const DIRECTOR_SERVICE: &str = r#"    <Service RoleVersion="2" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.RegistrarService">
+      <ServiceId SiteId="1" RoleName="Registrar" Instance="2" />
+      <DependsOn />
+      <InstalledOn>
+        <ClusterId SiteId="1" Number="3" />
+      </InstalledOn>
+      <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
+        <Port Owner="urn:component:Registrar" Usage="SipServer" InterfaceSide="Primary" InterfaceNumber="1" Port="5061" Protocol="Mtls" UrlPath="/" AuthorizesRequests="true" GruuType="HomeServer" />
+      </Ports>
+      <RegistrarService IsDirector="true" xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" />
+    </Service>
+"#;
+
+fn edge_service(
+    site: u32,
+    (registrar_site, registrar_instance): (u32, u32),
+    access_fqdn: &str,
+    federation: bool,
+) -> String {
     let federation_port = if federation {
         format!(
             "        <Port Owner=\"urn:component:AccessEdge\" Usage=\"SipServer\" InterfaceSide=\"External\" InterfaceNumber=\"1\" Port=\"5061\" Protocol=\"Mtls\" UrlPath=\"/\" AuthorizesRequests=\"false\" ConfiguredFqdn=\"{access_fqdn}\" />\n"
@@ -515,7 +547,7 @@ fn edge_service(site: u32, registrar_site: u32, access_fqdn: &str, federation: b
       <ServiceId SiteId="{site}" RoleName="EdgeServer" Instance="1" />
       <DependsOn>
         <Dependency Usage="Default">
-          <ServiceId SiteId="{registrar_site}" RoleName="Registrar" Instance="1" />
+          <ServiceId SiteId="{registrar_site}" RoleName="Registrar" Instance="{registrar_instance}" />
         </Dependency>
       </DependsOn>
       <InstalledOn>
@@ -615,21 +647,39 @@ fn topology_xml(sh: &Shape) -> String {
         }
         x.push_str("    </Cluster>\n");
     }
+    if sh.director {
+        let _ = write!(
+            x,
+            "    <Cluster RequiresReplication=\"true\" RequiresSetup=\"true\" Fqdn=\"dir1.contoso.com\">\n      <ClusterId SiteId=\"1\" Number=\"3\" />\n      <Machine OrdinalInCluster=\"1\" Fqdn=\"director1.contoso.com\">\n{}      </Machine>\n    </Cluster>\n",
+            net("Primary", "172.25.33.30")
+        );
+    }
     x.push_str("  </Clusters>\n  <Services>\n");
     x.push_str(&front_end_services(
         1,
         if sh.fepool1_media_pool2 { 2 } else { 1 },
     ));
     x.push_str(&front_end_services(2, 2));
+    if sh.director {
+        x.push_str(DIRECTOR_SERVICE);
+    }
+    // The next hop: (site, instance) of the Registrar edgepool1 depends on.
+    let next_hop = if sh.director {
+        (1, 2)
+    } else if sh.edgepool1_next_hop_fepool2 {
+        (2, 1)
+    } else {
+        (1, 1)
+    };
     x.push_str(&edge_service(
         1,
-        if sh.edgepool1_next_hop_fepool2 { 2 } else { 1 },
+        next_hop,
         "sip.contoso.com",
         !sh.federation_on_pool2,
     ));
     x.push_str(&edge_service(
         2,
-        2,
+        (2, 1),
         "sip2.contoso.com",
         sh.federation_on_pool2,
     ));

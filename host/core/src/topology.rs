@@ -123,7 +123,9 @@ impl EdgePool {
     }
 }
 
-/// A Front End pool: a cluster running the `Registrar` role.
+/// A Front End pool: a cluster running the `Registrar` role — or a Director
+/// pool, whose `Registrar` is marked `IsDirector="true"`: it can be an Edge
+/// pool's next hop but homes no users and has no media.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrontEndPool {
     pub fqdn: String,
@@ -131,6 +133,8 @@ pub struct FrontEndPool {
     pub site: String,
     /// "Associate Edge pool (for media components)": the Edge pool FQDN.
     pub media_edge_pool: Option<String>,
+    /// A Director pool, not a Front End pool of users.
+    pub director: bool,
 }
 
 /// One change to make to the published topology's text. In a plan document
@@ -1056,6 +1060,10 @@ impl Model {
                     site: site_of(cluster)?,
                     media_edge_pool: media_of("ConfServices")
                         .or_else(|| media_of("MediationServer")),
+                    director: dom
+                        .child(registrar, "RegistrarService")
+                        .and_then(|r| dom.attr(r, "IsDirector"))
+                        .is_some_and(|d| d.eq_ignore_ascii_case("true")),
                 });
             }
         }

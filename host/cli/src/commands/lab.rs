@@ -46,6 +46,9 @@ fn describe(scenario: Scenario) -> &'static str {
             "as edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top"
         }
         Scenario::Healthy => "nothing failed: where a failover (`plan --failover`) starts",
+        Scenario::DirectorNextHop => {
+            "as edge-failover with a Director pool as edgepool1's next hop"
+        }
     }
 }
 
@@ -58,6 +61,7 @@ pub fn core_scenario(scenario: cli::Scenario) -> Scenario {
         cli::Scenario::DualStack => Scenario::DualStack,
         cli::Scenario::XmppSrvPerPool => Scenario::XmppSrvPerPool,
         cli::Scenario::Healthy => Scenario::Healthy,
+        cli::Scenario::DirectorNextHop => Scenario::DirectorNextHop,
     }
 }
 
