@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use failback_core::lab::Scenario;
 
 /// Fail the Edge pool used for SIP and XMPP federation back to its home site
 /// after a Lync Server / Skype for Business disaster recovery — as a typed plan,
@@ -121,32 +123,20 @@ pub enum LabCommand {
         /// The directory to create.
         dir: PathBuf,
         /// Which failover to simulate.
-        #[arg(long, value_enum, default_value_t = Scenario::EdgeFailover)]
+        #[arg(long, value_parser = scenario(), default_value = "edge-failover")]
         scenario: Scenario,
     },
     /// List the scenarios `lab init` can write.
     Scenarios,
 }
 
-/// The lab's scenarios.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Scenario {
-    /// SIP federation and XMPP failed over from edgepool1 (Site1) to edgepool2 (Site2).
-    EdgeFailover,
-    /// As edge-failover, and Site1's Front End pool failed over to Site2's too.
-    EdgeAndFrontEndFailover,
-    /// Only the XMPP federation route failed over.
-    XmppOnly,
-    /// Everything is already back home: the plan has nothing to do.
-    AlreadyFailedBack,
-    /// As edge-failover on a dual-stack deployment: AAAA sets beside the A sets.
-    DualStack,
-    /// As edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top.
-    XmppSrvPerPool,
-    /// Nothing failed: where a failover (`plan --failover`) starts.
-    Healthy,
-    /// As edge-failover with a Director pool as edgepool1's next hop.
-    DirectorNextHop,
+/// A lab scenario by its name, the names and what each simulates listed in
+/// `--help` (one list: the core's).
+fn scenario() -> impl TypedValueParser<Value = Scenario> {
+    PossibleValuesParser::new(
+        Scenario::ALL.map(|s| PossibleValue::new(s.name()).help(s.description())),
+    )
+    .try_map(|name| name.parse::<Scenario>())
 }
 
 #[derive(Debug, Subcommand)]
@@ -430,7 +420,7 @@ pub struct PlanArgs {
     pub env: PathBuf,
     /// Plan against a fresh lab of this scenario in a temporary directory instead
     /// of an environment file.
-    #[arg(long, value_enum, value_name = "SCENARIO")]
+    #[arg(long, value_parser = scenario(), value_name = "SCENARIO")]
     pub lab: Option<Scenario>,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -449,7 +439,7 @@ pub struct VerifyArgs {
     #[arg(long, default_value = "failback.toml", conflicts_with = "lab")]
     pub env: PathBuf,
     /// Verify a fresh lab of this scenario instead of an environment file.
-    #[arg(long, value_enum, value_name = "SCENARIO")]
+    #[arg(long, value_parser = scenario(), value_name = "SCENARIO")]
     pub lab: Option<Scenario>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -95,6 +95,31 @@ impl Scenario {
             Self::DirectorNextHop => "director-next-hop",
         }
     }
+
+    /// What the scenario simulates, in a line (`failback lab scenarios`).
+    #[must_use]
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::EdgeFailover => {
+                "SIP federation and XMPP failed over from edgepool1 (Site1) to edgepool2 (Site2)"
+            }
+            Self::EdgeAndFrontEndFailover => {
+                "as edge-failover, and fepool1's users failed over to fepool2"
+            }
+            Self::XmppOnly => "only the XMPP federation route failed over",
+            Self::AlreadyFailedBack => "everything is back home: the plan has nothing to do",
+            Self::DualStack => {
+                "as edge-failover on a dual-stack deployment: AAAA sets beside the A sets"
+            }
+            Self::XmppSrvPerPool => {
+                "as edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top"
+            }
+            Self::Healthy => "nothing failed: where a failover (`plan --failover`) starts",
+            Self::DirectorNextHop => {
+                "as edge-failover with a Director pool as edgepool1's next hop"
+            }
+        }
+    }
 }
 
 impl FromStr for Scenario {

@@ -13,7 +13,7 @@ use failback_core::render;
 use failback_runtime::{ENVIRONMENT_FILE, Overrides};
 
 use crate::Outcome;
-use crate::cli::{DemoArgs, Format, IntentArgs, Scenario};
+use crate::cli::{DemoArgs, Format, IntentArgs};
 use crate::commands::apply::{Opened, execute};
 use crate::commands::lab;
 use crate::commands::plan::{explain_veto, flags, make};
@@ -43,7 +43,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         }
     };
     let text = args.format == Format::Text;
-    lab::write(&dir, lab::core_scenario(Scenario::EdgeFailover))?;
+    lab::write(&dir, failback_core::lab::Scenario::EdgeFailover)?;
     if text {
         println!(
             "lab: contoso.com after its Edge pool failed over from Site1 to Site2, in {}",

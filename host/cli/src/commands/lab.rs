@@ -15,7 +15,6 @@ use failback_runtime::Digest;
 use failback_runtime::manifest::Manifest;
 
 use crate::Outcome;
-use crate::cli;
 
 /// The directory of the environment that holds the lab plugins.
 const PLUGIN_DIR: &str = "plugins";
@@ -23,50 +22,13 @@ const PLUGIN_DIR: &str = "plugins";
 pub fn scenarios() -> Result<Outcome> {
     let mut out = String::new();
     for scenario in Scenario::ALL {
-        let _ = writeln!(out, "{:<28} {}", scenario.name(), describe(scenario));
+        let _ = writeln!(out, "{:<28} {}", scenario.name(), scenario.description());
     }
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(Outcome::Ok)
 }
 
-fn describe(scenario: Scenario) -> &'static str {
-    match scenario {
-        Scenario::EdgeFailover => {
-            "SIP federation and XMPP failed over from edgepool1 (Site1) to edgepool2 (Site2)"
-        }
-        Scenario::EdgeAndFrontEndFailover => {
-            "as edge-failover, and fepool1's users failed over to fepool2"
-        }
-        Scenario::XmppOnly => "only the XMPP federation route failed over",
-        Scenario::AlreadyFailedBack => "everything is back home: the plan has nothing to do",
-        Scenario::DualStack => {
-            "as edge-failover on a dual-stack deployment: AAAA sets beside the A sets"
-        }
-        Scenario::XmppSrvPerPool => {
-            "as edge-failover with one XMPP SRV record per Edge pool, edgepool2's on top"
-        }
-        Scenario::Healthy => "nothing failed: where a failover (`plan --failover`) starts",
-        Scenario::DirectorNextHop => {
-            "as edge-failover with a Director pool as edgepool1's next hop"
-        }
-    }
-}
-
-pub fn core_scenario(scenario: cli::Scenario) -> Scenario {
-    match scenario {
-        cli::Scenario::EdgeFailover => Scenario::EdgeFailover,
-        cli::Scenario::EdgeAndFrontEndFailover => Scenario::EdgeAndFrontEndFailover,
-        cli::Scenario::XmppOnly => Scenario::XmppOnly,
-        cli::Scenario::AlreadyFailedBack => Scenario::AlreadyFailedBack,
-        cli::Scenario::DualStack => Scenario::DualStack,
-        cli::Scenario::XmppSrvPerPool => Scenario::XmppSrvPerPool,
-        cli::Scenario::Healthy => Scenario::Healthy,
-        cli::Scenario::DirectorNextHop => Scenario::DirectorNextHop,
-    }
-}
-
-pub fn init(path: &Path, scenario: cli::Scenario) -> Result<Outcome> {
-    let scenario = core_scenario(scenario);
+pub fn init(path: &Path, scenario: Scenario) -> Result<Outcome> {
     write(path, scenario)?;
     eprintln!(
         "wrote the `{}` lab into {}; run `failback plan` there",

@@ -210,7 +210,7 @@ pub fn overrides(args: &OverrideArgs) -> Result<Overrides> {
 /// a temporary directory (returned so that it lives as long as the caller needs).
 pub fn environment_path(
     env: &Path,
-    scenario: Option<crate::cli::Scenario>,
+    scenario: Option<failback_core::lab::Scenario>,
 ) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
     let Some(scenario) = scenario else {
         return Ok((None, env.to_path_buf()));
@@ -219,7 +219,7 @@ pub fn environment_path(
         .prefix("failback-lab-")
         .tempdir()
         .context("cannot create a temporary directory for the lab")?;
-    lab::write(dir.path(), lab::core_scenario(scenario))?;
+    lab::write(dir.path(), scenario)?;
     let env = dir.path().join(failback_runtime::ENVIRONMENT_FILE);
     Ok((Some(dir), env))
 }
