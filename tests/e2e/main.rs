@@ -33,6 +33,10 @@ mod policy;
 mod real_dns_xmpp;
 /// dns-rfc2136 and probe-xmpp through the runtime against named and Prosody.
 mod real_plugins;
+/// Rehearsal: `failback observe`, `plan --from`, `verify --from`, `plan
+/// --check`, and the change report (`plan --format html`, `report`) in
+/// headless Chromium.
+mod report;
 /// `failback plugin new`: a crate built outside the repository, against the kit.
 mod template;
 /// `failback verify` and `failback plugin inspect`.

@@ -60,11 +60,25 @@ pub fn repository() -> PathBuf {
 /// checked by a JSON Schema validator; every error is named with its path.
 pub fn validate_plan(document: &str) {
     static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
-    let validator = VALIDATOR.get_or_init(|| {
-        let schema: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(repository().join("docs/plan.schema.json")).unwrap(),
-        )
-        .unwrap();
+    validate(&VALIDATOR, "docs/plan.schema.json", document);
+}
+
+/// `document` (a captured state's JSON) is valid against
+/// `docs/state.schema.json`.
+pub fn validate_state(document: &str) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    validate(&VALIDATOR, "docs/state.schema.json", document);
+}
+
+fn validate(
+    validator: &'static std::sync::OnceLock<jsonschema::Validator>,
+    schema: &str,
+    document: &str,
+) {
+    let validator = validator.get_or_init(|| {
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(repository().join(schema)).unwrap())
+                .unwrap();
         jsonschema::draft202012::new(&schema).unwrap()
     });
     let value: serde_json::Value = serde_json::from_str(document).unwrap();

@@ -10,7 +10,8 @@ use failback_core::lab::Scenario;
 /// after a Lync Server / Skype for Business disaster recovery — as a typed plan,
 /// checked by policies on every state, carried out by sandboxed plugins.
 ///
-/// Exit codes: 0 ok, 1 error, 2 usage, 3 vetoed by policy.
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 vetoed by policy, 4 the plan changed
+/// (`plan --check`).
 #[derive(Debug, Parser)]
 #[command(name = "failback", version, max_term_width = 100)]
 pub struct Cli {
@@ -25,6 +26,22 @@ pub enum Command {
     ///
     /// Nothing is changed: planning only reads.
     Plan(PlanArgs),
+    /// Observe the deployment through the environment's plugins and write it
+    /// down: the captured state, with when it was observed and the sha256 of
+    /// each plugin that observed it (schema: docs/state.schema.json).
+    ///
+    /// `plan --from` and `verify --from` plan and judge it later, elsewhere,
+    /// with no plugin loaded: to rehearse a failback, or to share a case.
+    /// Nothing is changed: observing only reads.
+    Observe(ObserveArgs),
+    /// The change report of a run from the journal: one self-contained HTML
+    /// file (nothing is fetched) with the deployment drawn before → after,
+    /// every step with what it changes and its journaled outcome, the
+    /// findings, why the steps come in their order, and the digests.
+    ///
+    /// `failback plan --format html` writes the same report for a plan not
+    /// yet applied.
+    Report(ReportArgs),
     /// Check every invariant on the deployment as it is now (exit 0 when none
     /// blocks, 3 otherwise). The goal invariants compare it to where the default
     /// failback (or the intent flags) would end.
@@ -79,6 +96,37 @@ pub struct ApplyArgs {
     pub intent: IntentArgs,
     #[command(flatten)]
     pub overrides: OverrideArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ObserveArgs {
+    /// The environment file.
+    #[arg(long, default_value = "failback.toml", conflicts_with = "lab")]
+    pub env: PathBuf,
+    /// Observe a fresh lab of this scenario in a temporary directory instead
+    /// of an environment file.
+    #[arg(long, value_enum, value_name = "SCENARIO")]
+    pub lab: Option<Scenario>,
+    /// Text: what was observed, for a person. JSON: the captured state, for
+    /// `plan --from` (written to `--out` whatever the format).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the captured state (JSON) to FILE; the text summary, if asked
+    /// for, still goes to standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The environment file whose journal holds the run.
+    #[arg(long, default_value = "failback.toml")]
+    pub env: PathBuf,
+    /// The run's number (`failback history`); by default the last run.
+    pub run: Option<i64>,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -411,17 +459,34 @@ pub enum PlanFormat {
     Json,
     /// The equivalent cmdlets, for an operator to review and run by hand.
     Powershell,
+    /// The change report: one self-contained HTML page (before → after
+    /// drawings, steps, findings, why this order, digests) for a change board.
+    Html,
 }
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The environment file.
+    /// The environment file (with `--from`: its policy bindings and levels
+    /// only, when it exists; else the standard policy modules at their
+    /// default levels).
     #[arg(long, default_value = "failback.toml", conflicts_with = "lab")]
     pub env: PathBuf,
     /// Plan against a fresh lab of this scenario in a temporary directory instead
     /// of an environment file.
     #[arg(long, value_parser = scenario(), value_name = "SCENARIO")]
     pub lab: Option<Scenario>,
+    /// Plan from a captured state (`failback observe --out STATE`) instead of
+    /// observing now: no plugin is loaded; the policies still judge the plan.
+    /// `apply` of such a plan re-derives it from the live state and refuses it
+    /// unless it is the same plan.
+    #[arg(long, value_name = "STATE", conflicts_with = "lab")]
+    pub from: Option<PathBuf>,
+    /// Compare the plan made now with an approved plan document (`plan
+    /// --format json --out APPROVED`): exit 0 when they are the same, 4 with
+    /// every difference (a new step, a changed record, a new finding) when
+    /// they are not. For a nightly job that keeps the DR plan current.
+    #[arg(long, value_name = "APPROVED", conflicts_with = "out")]
+    pub check: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Write the plan to FILE instead of standard output.
@@ -435,12 +500,17 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The environment file.
+    /// The environment file (with `--from`: its policy bindings and levels
+    /// only, when it exists).
     #[arg(long, default_value = "failback.toml", conflicts_with = "lab")]
     pub env: PathBuf,
     /// Verify a fresh lab of this scenario instead of an environment file.
     #[arg(long, value_parser = scenario(), value_name = "SCENARIO")]
     pub lab: Option<Scenario>,
+    /// Judge a captured state (`failback observe --out STATE`) instead of
+    /// observing now: no plugin is loaded.
+    #[arg(long, value_name = "STATE", conflicts_with = "lab")]
+    pub from: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     #[command(flatten)]

@@ -2,7 +2,8 @@
 //! parsed and errors are rendered. The work itself is in `failback-core` (model,
 //! plan, rendering) and `failback-runtime` (plugins, policies).
 //!
-//! Exit codes: 0 ok, 1 error, 2 usage, 3 vetoed by policy.
+//! Exit codes: 0 ok, 1 error, 2 usage, 3 vetoed by policy, 4 the plan changed
+//! (`plan --check`).
 
 mod cli;
 mod commands;
@@ -19,6 +20,8 @@ pub enum Outcome {
     Ok,
     /// A mandatory or hard policy finding stands; exit 3.
     Vetoed,
+    /// The plan made now is not the approved one (`plan --check`); exit 4.
+    Changed,
     /// An apply halted: the deployment is not what the plan predicts (the
     /// message says where and how); exit 1.
     Halted,
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     match commands::run(args) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Vetoed) => ExitCode::from(3),
+        Ok(Outcome::Changed) => ExitCode::from(4),
         Ok(Outcome::Halted) => ExitCode::from(1),
         Err(error) => {
             // Errors quote what plugins, files and servers said: nothing of it

@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use failback_core::deployment::{Snapshot, assemble};
+use failback_core::observed::Observation;
 use failback_guests::Group;
 use failback_runtime::{
     AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Plugins, PolicyBindings,
@@ -86,9 +87,18 @@ impl Session {
 
     /// Observe the deployment now, through the plugins.
     pub fn observe(&self) -> Result<Snapshot> {
+        Ok(self.capture()?.1)
+    }
+
+    /// Observe the deployment now and write it down: the raw observation, and
+    /// the snapshot it checks into (so that a state that cannot be planned is
+    /// never captured).
+    pub fn capture(&self) -> Result<(Observation, Snapshot)> {
         let observation = observe(&self.plugins, &self.environment.zone)
             .context("cannot observe the deployment")?;
-        assemble(&observation).context("the observed deployment is not consistent")
+        let snapshot =
+            assemble(&observation).context("the observed deployment is not consistent")?;
+        Ok((observation, snapshot))
     }
 }
 

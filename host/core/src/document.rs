@@ -17,24 +17,51 @@
 //! whose `digest` does not match its content.
 //!
 //! [`first_difference`] names where two plans part: what `apply PLAN` reports
-//! when the saved plan is not the one re-derived now.
+//! when the saved plan is not the one re-derived now; [`differences`] names
+//! every place, for `plan --check`.
+//!
+//! The same machinery — a `format_version`, a `digest` over the canonical
+//! JSON without it, unknown fields refused, the path of a misshapen field
+//! named — serves every document failback writes and reads back
+//! ([`Sealed`]): the plan, and the captured state of [`crate::capture`].
 
 use std::fmt;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::plan::{Action, FORMAT_VERSION, Operation, Plan};
+
+/// A document failback writes with a format version and a digest of its
+/// content, and reads back with both checked.
+pub trait Sealed: Serialize + DeserializeOwned {
+    /// The format version this failback writes and reads.
+    const FORMAT_VERSION: u32;
+    /// What the document is, for messages (`a plan document`).
+    const KIND: &'static str;
+    /// The `digest` it states.
+    fn stated_digest(&self) -> &str;
+}
+
+impl Sealed for Plan {
+    const FORMAT_VERSION: u32 = FORMAT_VERSION;
+    const KIND: &'static str = "a plan document";
+    fn stated_digest(&self) -> &str {
+        &self.digest
+    }
+}
 
 /// A plan document cannot be read, or cannot be put in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
     #[error("it is not JSON: {0}")]
     Json(String),
-    #[error("it has format version {found}, this failback reads version {FORMAT_VERSION}")]
-    FormatVersion { found: String },
-    #[error("it is not a plan document: {0}")]
-    Shape(String),
+    #[error("it has format version {found}, this failback reads version {expected}")]
+    FormatVersion { found: String, expected: u32 },
+    #[error("it is not {kind}: {detail}")]
+    Shape { kind: &'static str, detail: String },
     #[error(
         "its content does not match its digest: it says {stated}, its content has {actual}; it was edited after it was made"
     )]
@@ -43,27 +70,36 @@ pub enum DocumentError {
     Canonical(String),
 }
 
-/// The canonical JSON (RFC 8785) of `plan` without its `digest`: the bytes
+/// The canonical JSON (RFC 8785) of `document` without its `digest`: the bytes
 /// its digest is the sha256 of.
 ///
 /// # Errors
 /// [`DocumentError::Canonical`] if the document cannot be serialized (it
 /// always can: every map key is a string).
-pub fn canonical(plan: &Plan) -> Result<Vec<u8>, DocumentError> {
+pub fn canonical(document: &impl Serialize) -> Result<Vec<u8>, DocumentError> {
     let mut value =
-        serde_json::to_value(plan).map_err(|e| DocumentError::Canonical(e.to_string()))?;
+        serde_json::to_value(document).map_err(|e| DocumentError::Canonical(e.to_string()))?;
     if let Value::Object(map) = &mut value {
         map.remove("digest");
     }
     serde_json_canonicalizer::to_vec(&value).map_err(|e| DocumentError::Canonical(e.to_string()))
 }
 
-/// The digest of `plan`: see the module docs.
+/// The digest of `document`: see the module docs.
 ///
 /// # Errors
 /// As [`canonical`].
-pub fn digest(plan: &Plan) -> Result<String, DocumentError> {
-    Ok(hex::encode(Sha256::digest(canonical(plan)?)))
+pub fn digest(document: &impl Serialize) -> Result<String, DocumentError> {
+    Ok(hex::encode(Sha256::digest(canonical(document)?)))
+}
+
+/// `document` as pretty JSON with a final newline, fields in their declared
+/// order.
+#[must_use]
+pub fn pretty(document: &impl Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(document).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 impl Plan {
@@ -81,9 +117,7 @@ impl Plan {
     /// declared order.
     #[must_use]
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
-        text.push('\n');
-        text
+        pretty(self)
     }
 }
 
@@ -94,30 +128,43 @@ impl Plan {
 /// [`DocumentError`] naming the first thing that does not hold; a shape error
 /// names the path of the offending field (`steps[2].operations[0]`).
 pub fn read(text: &str) -> Result<Plan, DocumentError> {
+    read_sealed(text)
+}
+
+/// Read a [`Sealed`] document: JSON, of its format version, of its shape with
+/// no unknown field anywhere, whose `digest` matches its content.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_sealed<D: Sealed>(text: &str) -> Result<D, DocumentError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| DocumentError::Json(e.to_string()))?;
     let version = value.get("format_version");
-    if version.and_then(Value::as_u64) != Some(u64::from(FORMAT_VERSION)) {
+    if version.and_then(Value::as_u64) != Some(u64::from(D::FORMAT_VERSION)) {
         return Err(DocumentError::FormatVersion {
             found: version.map_or_else(|| "none".to_owned(), Value::to_string),
+            expected: D::FORMAT_VERSION,
         });
     }
-    let plan: Plan = serde_path_to_error::deserialize(&value).map_err(|e| {
+    let document: D = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
-        DocumentError::Shape(if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("`{path}`: {}", e.inner())
-        })
+        DocumentError::Shape {
+            kind: D::KIND,
+            detail: if path == "." {
+                e.inner().to_string()
+            } else {
+                format!("`{path}`: {}", e.inner())
+            },
+        }
     })?;
-    let actual = digest(&plan)?;
-    if plan.digest != actual {
+    let actual = digest(&document)?;
+    if document.stated_digest() != actual {
         return Err(DocumentError::Digest {
-            stated: plan.digest,
+            stated: document.stated_digest().to_owned(),
             actual,
         });
     }
-    Ok(plan)
+    Ok(document)
 }
 
 /// Where two plans first differ.
@@ -173,43 +220,101 @@ pub fn first_difference(left: &Plan, right: &Plan) -> Option<Difference> {
     let (Ok(l), Ok(r)) = (serde_json::to_value(left), serde_json::to_value(right)) else {
         return None;
     };
+    FIELD_ORDER.iter().find_map(|key| {
+        first((*key).to_owned(), l.get(*key), r.get(*key))
+            .map(|(path, a, b)| difference(left, right, path, a, b))
+    })
+}
+
+/// Every field where `left` and `right` differ (their `digest` aside), in the
+/// order of [`first_difference`]: a step or finding one plan has and the
+/// other lacks is one difference (its value against `(absent)`), a changed
+/// record or route is one per changed field. Empty when they are the same
+/// document.
+#[must_use]
+pub fn differences(left: &Plan, right: &Plan) -> Vec<Difference> {
+    let (Ok(l), Ok(r)) = (serde_json::to_value(left), serde_json::to_value(right)) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
     for key in FIELD_ORDER {
-        let (a, b) = (l.get(key), r.get(key));
-        let Some((path, a, b)) = first(key.to_owned(), a, b) else {
-            continue;
-        };
-        let (left_text, right_text) = texts(a, b);
-        let mut difference = Difference {
-            step: None,
-            field: path.clone(),
-            published_by: None,
-            left: left_text,
-            right: right_text,
-        };
-        if let Some(rest) = path.strip_prefix("steps[") {
-            let (n, field) = rest.split_once(']').unwrap_or((rest, ""));
-            if let Some(step) = n.parse::<usize>().ok().and_then(|i| left.steps.get(i)) {
-                difference.step = Some((step.index, step.action));
-                difference.field = field.trim_start_matches('.').to_owned();
-                if difference.field.is_empty() {
-                    difference.field = "(the whole step)".to_owned();
-                }
+        every(key.to_owned(), l.get(key), r.get(key), &mut found);
+    }
+    found
+        .into_iter()
+        .map(|(path, a, b)| difference(left, right, path, a, b))
+        .collect()
+}
+
+/// The [`Difference`] at `path` (from the document's root) between `left`'s
+/// value `a` and `right`'s `b`.
+fn difference(
+    left: &Plan,
+    right: &Plan,
+    path: String,
+    a: Option<&Value>,
+    b: Option<&Value>,
+) -> Difference {
+    let (left_text, right_text) = texts(a, b);
+    let mut difference = Difference {
+        step: None,
+        field: path.clone(),
+        published_by: None,
+        left: left_text,
+        right: right_text,
+    };
+    if let Some(rest) = path.strip_prefix("steps[") {
+        let (n, field) = rest.split_once(']').unwrap_or((rest, ""));
+        if let Some(step) = n
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| left.steps.get(i).or_else(|| right.steps.get(i)))
+        {
+            difference.step = Some((step.index, step.action));
+            difference.field = field.trim_start_matches('.').to_owned();
+            if difference.field.is_empty() {
+                difference.field = "(the whole step)".to_owned();
             }
         }
-        if let Some(name) = path.strip_prefix("documents.") {
-            difference.published_by = left
-                .steps
-                .iter()
-                .find(|s| {
-                    s.operations.iter().any(|op| {
-                        matches!(op, Operation::PublishTopology { document, .. } if document == name)
-                    })
-                })
-                .map(|s| s.index);
-        }
-        return Some(difference);
     }
-    None
+    if let Some(name) = path.strip_prefix("documents.") {
+        difference.published_by = left
+            .steps
+            .iter()
+            .find(|s| {
+                s.operations.iter().any(
+                    |op| matches!(op, Operation::PublishTopology { document, .. } if document == name),
+                )
+            })
+            .map(|s| s.index);
+    }
+    difference
+}
+
+/// Every path where `a` and `b` differ, with both values, into `out`.
+fn every<'v>(
+    path: String,
+    a: Option<&'v Value>,
+    b: Option<&'v Value>,
+    out: &mut Vec<(String, Option<&'v Value>, Option<&'v Value>)>,
+) {
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                every(format!("{path}.{k}"), x.get(k), y.get(k), out);
+            }
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            for i in 0..x.len().max(y.len()) {
+                every(format!("{path}[{i}]"), x.get(i), y.get(i), out);
+            }
+        }
+        _ if a == b => {}
+        _ => out.push((path, a, b)),
+    }
 }
 
 /// The path and both values where `a` and `b` first differ.
@@ -254,8 +359,30 @@ fn texts(a: Option<&Value>, b: Option<&Value>) -> (String, String) {
             }
         }
     }
-    let one = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), |v| cut(&v.to_string()));
+    let one = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), whole);
     (one(a), one(b))
+}
+
+/// A value as a person reads it: a whole finding as its level, rule, state
+/// and message, a whole step as its index, action and status; anything else
+/// as compact JSON, cut.
+fn whole(value: &Value) -> String {
+    let text = |key: &str| {
+        value
+            .get(key)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    if let (Some(rule), Some(message), Some(level), Some(state)) =
+        (text("rule"), text("message"), text("level"), text("state"))
+    {
+        return format!("finding {level} {rule} at state {state}: {message}");
+    }
+    if let (Some(index), Some(action), Some(status)) =
+        (text("index"), text("action"), text("status"))
+    {
+        return format!("step {index} {action} ({status})");
+    }
+    cut(&value.to_string())
 }
 
 /// Both lines, trimmed, each cut to the part around where they first differ.

@@ -6,6 +6,7 @@
 //!
 //! - [`observed`]: the plugin WIT records as Rust values, and [`observed::Observation`];
 //! - [`topology`]: the published topology XML, read and edited losslessly;
+//! - [`capture`]: the captured state: an observation written down, planned later;
 //! - [`deployment`]: observation → checked [`deployment::Deployment`] (the policy
 //!   WIT `state`), [`deployment::Change`], [`deployment::probe_targets`];
 //! - [`diff`]: the field-level difference of two deployments;
@@ -14,9 +15,11 @@
 //! - [`intent`]: what to fail back, checked;
 //! - [`plan`]: the planner, its steps and typed operations, findings;
 //! - [`render`]: text, JSON and PowerShell;
+//! - [`report`]: the change report, one self-contained HTML page;
 //! - [`lab`]: the lab's file sets per scenario;
 //! - [`text`]: strings from the environment, checked on entry and escaped on exit.
 
+pub mod capture;
 pub mod deployment;
 pub mod diff;
 pub mod document;
@@ -25,5 +28,6 @@ pub mod lab;
 pub mod observed;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod text;
 pub mod topology;

@@ -130,6 +130,7 @@ impl RecordData {
 /// `dns.dns-record`: one resource record; `name` fully qualified, lower case,
 /// without the final dot.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DnsRecord {
     pub name: String,
     pub ttl: u32,
@@ -139,6 +140,7 @@ pub struct DnsRecord {
 /// `management.topology-document`: the published topology as
 /// `Get-CsTopology -AsXml` writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TopologyDocument {
     pub xml: String,
     pub version: u64,
@@ -148,6 +150,7 @@ pub struct TopologyDocument {
 /// `management.site`: a site's routes as `Get-CsSite` shows them
 /// (`EdgeServer:<edge pool fqdn>` identities).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Site {
     /// The site's name (`Site1`), as `Set-CsSite` takes it.
     pub site: String,
@@ -167,6 +170,7 @@ pub enum RouteKind {
 
 /// `management.store-status`: where the management store runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StoreStatus {
     /// `None` when the store is unavailable.
     pub active_master: Option<String>,
@@ -175,6 +179,7 @@ pub struct StoreStatus {
 
 /// `management.replica-status`: one server's local replica of the store.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReplicaStatus {
     pub fqdn: String,
     pub up_to_date: bool,
@@ -194,6 +199,7 @@ pub enum ServiceState {
 
 /// `servers.service-status`: one Lync service on a machine.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceStatus {
     /// The service name (`RTCSRV`, `RTCMRAUTH`, ...).
     pub name: String,
@@ -202,6 +208,7 @@ pub struct ServiceStatus {
 
 /// `servers.setup-report`: what local setup did on a machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetupReport {
     /// The topology version setup applied from the local replica.
     pub applied_version: u64,
@@ -239,6 +246,7 @@ pub enum PortState {
 
 /// `probe.xmpp-answer`: what came back after an XMPP stream open.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct XmppAnswer {
     pub stream_header: bool,
     pub stream_id: Option<String>,
@@ -249,6 +257,7 @@ pub struct XmppAnswer {
 
 /// `probe.probe-report`: the answer to one probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProbeReport {
     pub state: PortState,
     /// Present for an `xmpp-server` probe of an open port.
@@ -268,6 +277,7 @@ pub enum PoolState {
 
 /// `pools.pool-status`: one Front End pool's failover state.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PoolStatus {
     pub fqdn: String,
     pub state: PoolState,
@@ -279,6 +289,7 @@ pub struct PoolStatus {
 
 /// One probe and its answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Probe {
     pub request: ProbeRequest,
     pub report: ProbeReport,
@@ -292,6 +303,7 @@ pub struct Probe {
 /// for every request of [`crate::deployment::probe_targets`], `pools` from
 /// `list-pools`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Observation {
     /// The external zone's apex (`contoso.com`).
     pub zone: String,

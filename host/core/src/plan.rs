@@ -604,6 +604,21 @@ pub struct Provenance {
     pub policies: BTreeMap<String, String>,
     /// Each rule's enforcement level, by rule id.
     pub levels: BTreeMap<String, Level>,
+    /// Set when the plan was made from a captured state (`plan --from`), not
+    /// from what the plugins report now: then `plugins` are the plugins that
+    /// observed that state. Absent from the document otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured: Option<CapturedFrom>,
+}
+
+/// The captured state a plan was made from ([`crate::capture`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapturedFrom {
+    /// The captured state's digest.
+    pub sha256: String,
+    /// When it was observed.
+    pub observed_at: String,
 }
 
 /// One plugin binding of a [`Provenance`].

@@ -605,3 +605,81 @@ fn ps_operation(out: &mut String, op: &Operation) {
         }
     }
 }
+
+/// A captured state as a person reads it: who observed it and when, then the
+/// deployment it checks into (sites and their routes, Edge pools, Front End
+/// pools, the DNS record sets).
+#[must_use]
+pub fn captured(state: &crate::capture::CapturedState, deployment: &Deployment) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "observed {} at {} (zone {})",
+        state.environment, state.observed_at, deployment.zone
+    );
+    let _ = writeln!(out, "state sha256 {}", state.digest);
+    for (kind, plugin) in &state.plugins {
+        let _ = writeln!(out, "  {kind:<17} {} sha256 {}", plugin.name, plugin.sha256);
+    }
+    let _ = writeln!(
+        out,
+        "management store {}, topology version {}{}",
+        avail(deployment.store_available),
+        deployment.topology_version,
+        if deployment.draft_pending {
+            " (a draft is pending)"
+        } else {
+            ""
+        }
+    );
+    out.push_str("sites:\n");
+    for site in &deployment.sites {
+        let route = |r: Option<&crate::deployment::EdgeIdentity>| {
+            r.map_or_else(|| "(none)".to_owned(), |id| id.pool().to_owned())
+        };
+        let _ = writeln!(
+            out,
+            "  {}: federation route {}, XMPP route {}",
+            site.name,
+            route(site.federation_route.as_ref()),
+            route(site.xmpp_route.as_ref())
+        );
+    }
+    out.push_str("edge pools:\n");
+    for pool in &deployment.edge_pools {
+        let _ = writeln!(
+            out,
+            "  {} ({}): federation {}, services {}, replicas {}, 5269 {}",
+            pool.fqdn,
+            pool.site,
+            on_off(pool.federation_enabled),
+            run(pool.services_running()),
+            fresh(pool.machines.iter().all(|m| m.replica_up_to_date)),
+            open(pool.xmpp_port_open)
+        );
+    }
+    out.push_str("front end pools:\n");
+    for pool in &deployment.front_end_pools {
+        let _ = writeln!(
+            out,
+            "  {} ({}): {}, media via {}",
+            pool.fqdn,
+            pool.site,
+            pool_state(pool.state),
+            opt(pool.media_edge_pool.as_deref())
+        );
+    }
+    let _ = writeln!(out, "dns record sets ({}):", deployment.dns.len());
+    for set in &deployment.dns {
+        let data: Vec<String> = set.data.iter().map(data_text).collect();
+        let _ = writeln!(
+            out,
+            "  {} {} {} ttl {}",
+            set.name,
+            rtype_name(set.rtype),
+            data.join(", "),
+            set.ttl
+        );
+    }
+    out
+}

@@ -30,7 +30,8 @@ use std::collections::BTreeMap;
 
 use cap_std::fs::Dir;
 use failback_core::deployment::Deployment;
-use failback_core::plan::{Finding, Goal, Level, Step, StepStatus};
+use failback_core::plan::{Finding, Goal, Level, Plan, Step, StepStatus};
+use failback_core::report::{self, OrderReason};
 use serde::Deserialize;
 
 use crate::cache::ComponentCache;
@@ -433,6 +434,33 @@ impl Gate {
             f.step = (f.state > 0).then_some(f.state as usize);
         }
         Ok(findings)
+    }
+
+    /// Why the plan's steps come in their order: for each planned step after
+    /// the first, the findings the trajectory has when that step is swapped
+    /// with its predecessor and the plan has not (one [`Gate::check`] per
+    /// swap, with the plan's overrides).
+    ///
+    /// # Errors
+    /// As [`Gate::check`].
+    pub fn explain_order(&self, plan: &Plan) -> Result<Vec<OrderReason>, GateError> {
+        let overrides = Overrides(
+            plan.overrides
+                .iter()
+                .map(|o| (o.rule.clone(), o.reason.clone()))
+                .collect(),
+        );
+        report::swaps(plan)
+            .into_iter()
+            .map(|(step, predecessor, steps)| {
+                let found = self.check(&plan.goal, &plan.start, &steps, &overrides)?;
+                Ok(OrderReason {
+                    step,
+                    predecessor,
+                    findings: report::new_findings(plan, found),
+                })
+            })
+            .collect()
     }
 
     fn level(&self, rule: &str) -> Level {

@@ -202,13 +202,33 @@ fn rederive(opened: &Opened, saved: &Plan, added: &Overrides) -> Result<(Plan, V
         .map(|o| (o.rule.clone(), o.reason.clone()))
         .collect();
     overrides.extend(added.0.clone());
-    let derived = derive(session, &snapshot, &saved.intent, &Overrides(overrides))?;
+    let mut derived = derive(
+        &session.gate,
+        provenance(session),
+        &snapshot,
+        &saved.intent,
+        &Overrides(overrides),
+    )?;
+    // A plan made from a captured state (`plan --from`) is the plan of the
+    // live deployment when that deployment is still the captured one and the
+    // plugins bound now are the ones that observed it: the same document
+    // then, but for the state it names.
+    if let Some(captured) = &saved.provenance.captured {
+        derived.provenance.captured = Some(captured.clone());
+        derived.seal()?;
+    }
     let mut why = Vec::new();
     if derived.digest == saved.digest {
         return Ok((derived, why));
     }
     if saved.start != derived.start {
-        why.push("the deployment changed since the plan was made:".to_owned());
+        why.push(match &saved.provenance.captured {
+            Some(captured) => format!(
+                "the deployment changed since the state the plan was made from was observed ({}):",
+                captured.observed_at
+            ),
+            None => "the deployment changed since the plan was made:".to_owned(),
+        });
         for d in diff(&saved.start, &derived.start) {
             why.push(format!("  {}", d.as_change()));
         }

@@ -5,10 +5,12 @@ mod audit;
 mod conformance;
 mod demo;
 pub mod lab;
+mod observe;
 pub mod plan;
 mod plugin;
 mod policy;
 mod progress;
+mod report;
 mod review;
 mod runs;
 mod template;
@@ -23,6 +25,8 @@ pub fn run(args: Cli) -> Result<Outcome> {
     match args.command {
         Command::Plan(args) => plan::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Observe(args) => observe::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Policy(PolicyCommand::List { env, format }) => policy::list(&env, format),
         Command::Policy(PolicyCommand::Test { path }) => policy::test(&path),
         Command::Lab(LabCommand::Init { dir, scenario }) => lab::init(&dir, scenario),

@@ -7,32 +7,52 @@ use std::path::{Path, PathBuf};
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result, bail};
-use failback_core::deployment::Snapshot;
+use failback_core::capture::CapturedState;
+use failback_core::deployment::{Snapshot, assemble};
 use failback_core::intent::{Intent, IntentFlags, RecordTtl};
-use failback_core::plan::{Override, Plan, PluginDigest, Provenance, plan, rtype_name};
-use failback_core::render;
+use failback_core::plan::{
+    CapturedFrom, Override, Plan, PluginDigest, Provenance, plan, rtype_name,
+};
 use failback_core::text::printable_lines;
+use failback_core::{render, report};
 use failback_runtime::journal::JOURNAL_FILE;
-use failback_runtime::{Journal, Overrides, RunState};
+use failback_runtime::{Gate, Journal, Overrides, RunState, Runtime};
+use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::{IntentArgs, OverrideArgs, PlanArgs, PlanFormat};
-use crate::commands::lab;
+use crate::commands::{lab, policy};
 use crate::session::{STATE_DIR, Session};
 
 pub fn run(args: PlanArgs) -> Result<Outcome> {
     let overrides = overrides(&args.overrides)?;
-    // A `--lab` plan runs against a fresh lab that lives as long as the command.
-    let (_lab, env) = environment_path(&args.env, args.lab)?;
-    let session = Session::open(&env)?;
-    let inherited = unfinished_run(&env)?;
-    let plan = make(&session, &args.intent, &overrides, inherited.as_ref())?;
+    let (plan, judged) = match &args.from {
+        Some(state) => {
+            let captured = captured(state)?;
+            let mut judge = Judge::of_file(&args.env)?;
+            judge.environment = Some(captured.environment.clone());
+            let plan = plan_captured(&judge, &captured, &args.intent, &overrides)?;
+            (plan, judge)
+        }
+        None => {
+            // A `--lab` plan runs against a fresh lab that lives as long as the command.
+            let (_lab, env) = environment_path(&args.env, args.lab)?;
+            let session = Session::open(&env)?;
+            let inherited = unfinished_run(&env)?;
+            let plan = make(&session, &args.intent, &overrides, inherited.as_ref())?;
+            (plan, Judge::of_session(session))
+        }
+    };
+    if let Some(approved) = &args.check {
+        return check(approved, &plan, args.format);
+    }
 
     let text = match args.format {
         // What a terminal shows: nothing in it acts on the terminal.
         PlanFormat::Text => printable_lines(&render::text(&plan)),
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Powershell => render::powershell(&plan),
+        PlanFormat::Html => judged.report(&plan, None)?,
     };
     match &args.out {
         Some(out) => {
@@ -51,6 +71,159 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
         return Ok(Outcome::Vetoed);
     }
     Ok(Outcome::Ok)
+}
+
+/// The policy gate a plan is judged with, and the name of its environment:
+/// from an opened session, or (for a captured state) from the environment
+/// file's policy bindings alone.
+pub struct Judge {
+    pub gate: Gate,
+    /// Keeps the gate's engine alive when there is no session.
+    _runtime: Option<Runtime>,
+    /// The environment's name, when there is one: for the report and
+    /// verify's header.
+    pub environment: Option<String>,
+}
+
+impl Judge {
+    pub fn of_session(session: Session) -> Self {
+        Self {
+            gate: session.gate,
+            _runtime: None,
+            environment: Some(session.environment.name),
+        }
+    }
+
+    /// The gate of the environment file `env` when it exists (no plugin
+    /// loaded), else of the standard modules at their default levels.
+    pub fn of_file(env: &Path) -> Result<Self> {
+        let (runtime, gate, environment) = policy::gate(env)?;
+        Ok(Self {
+            gate,
+            _runtime: Some(runtime),
+            environment,
+        })
+    }
+
+    /// The change report of `plan` (and of the run that applied it), with
+    /// why each step comes where it does.
+    pub fn report(&self, plan: &Plan, run: Option<&report::RunSummary>) -> Result<String> {
+        let order = self
+            .gate
+            .explain_order(plan)
+            .context("cannot judge the steps' order")?;
+        Ok(report::html(&report::Report {
+            environment: self.environment.as_deref().unwrap_or("(unnamed)"),
+            plan,
+            order: &order,
+            run,
+        })?)
+    }
+}
+
+/// Read the captured state `path` (`failback observe --out`).
+pub fn captured(path: &Path) -> Result<CapturedState> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the captured state `{}`", path.display()))?;
+    CapturedState::read(&text).with_context(|| {
+        format!(
+            "`{}` is not a captured state this failback can plan from (make one with `failback observe --out FILE`)",
+            path.display()
+        )
+    })
+}
+
+/// The snapshot of a captured state: what the planner starts from.
+pub fn captured_snapshot(captured: &CapturedState) -> Result<Snapshot> {
+    assemble(&captured.observation).context("the captured deployment is not consistent")
+}
+
+/// Plan from a captured state with no plugin loaded, judged by `judge`: its
+/// provenance names the state (digest, time) and the plugins that observed
+/// it, and the environment file they were bound by.
+fn plan_captured(
+    judge: &Judge,
+    captured: &CapturedState,
+    intent: &IntentArgs,
+    overrides: &Overrides,
+) -> Result<Plan> {
+    let snapshot = captured_snapshot(captured)?;
+    let intent = Intent::resolve(&flags(intent), &snapshot.deployment)?;
+    let provenance = Provenance {
+        environment: Some(captured.environment_sha256.clone()),
+        plugins: captured.plugins.clone(),
+        captured: Some(CapturedFrom {
+            sha256: captured.digest.clone(),
+            observed_at: captured.observed_at.clone(),
+        }),
+        ..gate_provenance(&judge.gate)
+    };
+    derive(&judge.gate, provenance, &snapshot, &intent, overrides)
+}
+
+/// `plan --check APPROVED`: the plan made now against the approved one.
+fn check(approved: &Path, plan: &Plan, format: PlanFormat) -> Result<Outcome> {
+    let text = std::fs::read_to_string(approved)
+        .with_context(|| format!("cannot read the approved plan `{}`", approved.display()))?;
+    let approved_plan = failback_core::document::read(&text).with_context(|| {
+        format!(
+            "`{}` is not a plan document (make one with `failback plan --format json --out FILE`)",
+            approved.display()
+        )
+    })?;
+    let differences = failback_core::document::differences(&approved_plan, plan);
+    let out = match format {
+        PlanFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&json!({
+                "format_version": 1,
+                "approved": approved_plan.digest,
+                "now": plan.digest,
+                "same": differences.is_empty(),
+                "differences": differences.iter().map(|d| json!({
+                    "step": d.step.map(|(index, _)| index),
+                    "action": d.step.map(|(_, action)| action.name()),
+                    "field": d.field,
+                    "published_by": d.published_by,
+                    "approved": d.left,
+                    "now": d.right,
+                })).collect::<Vec<_>>(),
+            }))?;
+            text.push('\n');
+            text
+        }
+        PlanFormat::Text => {
+            let mut text = String::new();
+            if differences.is_empty() {
+                text.push_str(&format!(
+                    "the plan is the approved one (plan sha256 {})\n",
+                    plan.digest
+                ));
+            } else {
+                text.push_str(&format!(
+                    "the plan changed since it was approved: {} difference{} (approved, then now)\n  approved plan sha256 {}\n  plan now     sha256 {}\n",
+                    differences.len(),
+                    if differences.len() == 1 { "" } else { "s" },
+                    approved_plan.digest,
+                    plan.digest
+                ));
+                for d in &differences {
+                    text.push_str(&format!("  {d}\n"));
+                }
+            }
+            printable_lines(&text)
+        }
+        PlanFormat::Powershell | PlanFormat::Html => {
+            bail!("`--check` writes text or JSON (`--format text|json`)")
+        }
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(if !differences.is_empty() {
+        Outcome::Changed
+    } else if plan.is_vetoed() {
+        Outcome::Vetoed
+    } else {
+        Outcome::Ok
+    })
 }
 
 /// The last run of the environment of `env` when it did not finish: its id
@@ -111,14 +284,21 @@ pub fn make(
         );
         intent.inherited_ttls.clone_from(&run.ttls);
     }
-    derive(session, &snapshot, &intent, overrides)
+    derive(
+        &session.gate,
+        provenance(session),
+        &snapshot,
+        &intent,
+        overrides,
+    )
 }
 
-/// The plan of `intent` from `snapshot`, judged with the session's policies
-/// and `overrides`, its provenance recorded, sealed with its digest: what
+/// The plan of `intent` from `snapshot`, judged with `gate` and `overrides`,
+/// with `provenance`, sealed with its digest: what
 /// `plan` prints and what `apply PLAN` re-derives to compare.
 pub fn derive(
-    session: &Session,
+    gate: &Gate,
+    provenance: Provenance,
     snapshot: &Snapshot,
     intent: &Intent,
     overrides: &Overrides,
@@ -132,10 +312,8 @@ pub fn derive(
             reason: reason.clone(),
         })
         .collect();
-    plan.findings = session
-        .gate
-        .check(&plan.goal, &plan.start, &plan.steps, overrides)?;
-    plan.provenance = provenance(session);
+    plan.findings = gate.check(&plan.goal, &plan.start, &plan.steps, overrides)?;
+    plan.provenance = provenance;
     plan.seal()?;
     Ok(plan)
 }
@@ -166,13 +344,21 @@ pub fn provenance(session: &Session) -> Provenance {
     Provenance {
         environment: Some(session.environment_sha256.to_string()),
         plugins: bound,
-        policies: session
-            .gate
+        ..gate_provenance(&session.gate)
+    }
+}
+
+/// What plans are judged with: each policy module's sha256 and every rule's
+/// level.
+fn gate_provenance(gate: &Gate) -> Provenance {
+    Provenance {
+        policies: gate
             .digests()
             .into_iter()
             .map(|(name, digest)| (name, digest.to_string()))
             .collect(),
-        levels: session.gate.levels(),
+        levels: gate.levels(),
+        ..Provenance::default()
     }
 }
 

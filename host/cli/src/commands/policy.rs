@@ -16,9 +16,9 @@ use crate::Outcome;
 use crate::cli::Format;
 use crate::session::{built_in_digests, open_cache, standard_policies, trust_policy};
 
-/// The gate of the environment `env` when it exists, else of the standard
-/// modules at their default levels.
-pub fn gate(env: &Path) -> Result<(Runtime, Gate)> {
+/// The gate of the environment `env` when it exists (with the environment's
+/// name), else of the standard modules at their default levels.
+pub fn gate(env: &Path) -> Result<(Runtime, Gate, Option<String>)> {
     let runtime =
         Runtime::new(Arc::new(NullAuditSink)).context("cannot start the plugin runtime")?;
     let cache = open_cache()?;
@@ -28,18 +28,20 @@ pub fn gate(env: &Path) -> Result<(Runtime, Gate)> {
         .unwrap_or_else(|| Path::new("."));
     let dir = Dir::open_ambient_dir(root, ambient_authority())
         .with_context(|| format!("cannot open `{}`", root.display()))?;
-    let (bindings, trust) = match env.file_name().and_then(|f| f.to_str()) {
+    let (bindings, trust, named) = match env.file_name().and_then(|f| f.to_str()) {
         Some(file) if env.exists() => {
             let environment = Environment::load(&dir, file)
                 .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
             (
                 PolicyBindings::parse(environment.policies.as_ref())?,
                 trust_policy(&environment, &dir)?,
+                Some(environment.name),
             )
         }
         _ => (
             PolicyBindings::parse(None)?,
             TrustPolicy::open().with_built_in(built_in_digests()),
+            None,
         ),
     };
     let gate = Gate::load(
@@ -51,11 +53,11 @@ pub fn gate(env: &Path) -> Result<(Runtime, Gate)> {
         &dir,
     )
     .context("cannot load the policy modules")?;
-    Ok((runtime, gate))
+    Ok((runtime, gate, named))
 }
 
 pub fn list(env: &Path, format: Format) -> Result<Outcome> {
-    let (_runtime, gate) = gate(env)?;
+    let (_runtime, gate, _) = gate(env)?;
     let out = match format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&serde_json::json!({

@@ -17,7 +17,9 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::{Format, VerifyArgs};
-use crate::commands::plan::{environment_path, flags, overrides};
+use crate::commands::plan::{
+    Judge, captured, captured_snapshot, environment_path, flags, overrides,
+};
 use crate::session::Session;
 
 /// The goal invariants left unevaluated, and why.
@@ -28,9 +30,24 @@ struct NotEvaluated {
 
 pub fn run(args: VerifyArgs) -> Result<Outcome> {
     let overrides = overrides(&args.overrides)?;
-    let (_lab, env) = environment_path(&args.env, args.lab)?;
-    let session = Session::open(&env)?;
-    let snapshot = session.observe()?;
+    // A `--lab` environment lives as long as the command.
+    let (_lab, judge, snapshot) = match &args.from {
+        Some(state) => {
+            let captured = captured(state)?;
+            let snapshot = captured_snapshot(&captured)?;
+            let mut judge = Judge::of_file(&args.env)?;
+            judge.environment = Some(captured.environment);
+            (None, judge, snapshot)
+        }
+        None => {
+            let (lab, env) = environment_path(&args.env, args.lab)?;
+            let session = Session::open(&env)?;
+            let snapshot = session.observe()?;
+            (lab, Judge::of_session(session), snapshot)
+        }
+    };
+    let gate = &judge.gate;
+    let name = judge.environment.as_deref().unwrap_or("(unnamed)");
     // The goal is the plan's: where the failback ends. Only the observed state
     // is checked; it is both the start and the end.
     let (intent, goal, not_evaluated) =
@@ -42,8 +59,7 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
             // Without `--to`, an intent that cannot be inferred leaves the goal
             // unknown; a `--to` the deployment does not have is an error.
             Err(e @ IntentError::Ambiguous { .. }) if args.intent.to.is_none() => {
-                let rules = session
-                    .gate
+                let rules = gate
                     .rules()
                     .iter()
                     .filter(|r| r.scope == "final-state")
@@ -61,16 +77,14 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
             }
             Err(e) => return Err(e.into()),
         };
-    let findings = session
-        .gate
-        .check(&goal, &snapshot.deployment, &[], &overrides)?;
+    let findings = gate.check(&goal, &snapshot.deployment, &[], &overrides)?;
     let blocked = findings.iter().any(|f| f.blocking);
 
     let out = match args.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&json!({
                 "format_version": 2,
-                "environment": session.environment.name,
+                "environment": name,
                 "goal": intent.is_some().then_some(&goal),
                 "ok": !blocked,
                 "findings": findings,
@@ -86,11 +100,11 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
             let mut text = match &intent {
                 Some(intent) => format!(
                     "verify {} (failback to {} in {})\n",
-                    session.environment.name, intent.restored_pool, intent.restored_site
+                    name, intent.restored_pool, intent.restored_site
                 ),
                 None => format!(
                     "verify {} (safety invariants only: the goal is unknown)\n",
-                    session.environment.name
+                    name
                 ),
             };
             render::findings(&mut text, &findings);

@@ -60,7 +60,7 @@ fn an_unknown_field_anywhere_is_refused_naming_its_path() {
     value["steps"][2]["operations"][0]["force"] = json!(true);
     let err = document::read(&value.to_string()).unwrap_err();
     assert!(
-        matches!(&err, DocumentError::Shape(m) if m.contains("steps[2].operations[0]") && m.contains("force")),
+        matches!(&err, DocumentError::Shape { detail: m, .. } if m.contains("steps[2].operations[0]") && m.contains("force")),
         "{err}"
     );
     assert!(!crate::schema::errors(&value).is_empty());

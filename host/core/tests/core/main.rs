@@ -5,6 +5,9 @@
 mod support {
     pub mod lab_reader;
 }
+/// The captured state: reading it back, its schema, the attacks on it; plan
+/// differences.
+mod capture;
 /// The scenario corpus: one TOML case per file, snapshots of every rendering.
 mod corpus;
 /// The plan document: digest, reading, differences, the schema.
