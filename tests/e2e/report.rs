@@ -117,16 +117,7 @@ fn an_edited_captured_state_is_refused() {
 fn apply_of_a_plan_from_a_captured_state_runs_only_on_that_state() {
     // The live deployment is still the captured one: the plan applies.
     let dir = lab("xmpp-only");
-    let state = observe(dir.path());
-    let plan = dir.path().join("plan.json");
-    let (code, _, stderr) = run(failback()
-        .args(["plan", "--format", "json", "--from"])
-        .arg(&state)
-        .arg("--out")
-        .arg(&plan)
-        .arg("--env")
-        .arg(dir.path().join("failback.toml")));
-    assert_eq!(code, 0, "{stderr}");
+    let plan = plan_from_captured(dir.path());
     let (code, _, stderr) = run(failback()
         .args(["apply", "--yes", "--env"])
         .arg(dir.path().join("failback.toml"))
@@ -136,16 +127,7 @@ fn apply_of_a_plan_from_a_captured_state_runs_only_on_that_state() {
     // The deployment drifted after the state was captured: refused, naming
     // the change, and nothing ran.
     let dir = lab("xmpp-only");
-    let state = observe(dir.path());
-    let plan = dir.path().join("plan.json");
-    let (code, _, stderr) = run(failback()
-        .args(["plan", "--format", "json", "--from"])
-        .arg(&state)
-        .arg("--out")
-        .arg(&plan)
-        .arg("--env")
-        .arg(dir.path().join("failback.toml")));
-    assert_eq!(code, 0, "{stderr}");
+    let plan = plan_from_captured(dir.path());
     drift(dir.path(), "sip2.contoso.com");
     let (code, _, stderr) = run(failback()
         .args(["apply", "--yes", "--env"])
@@ -162,6 +144,21 @@ fn apply_of_a_plan_from_a_captured_state_runs_only_on_that_state() {
         .args(["history", "--env"])
         .arg(dir.path().join("failback.toml")));
     assert!(!history.contains("run 1"), "{history}");
+}
+
+/// `observe`, then `plan --from` the captured state into `plan.json`.
+fn plan_from_captured(dir: &Path) -> std::path::PathBuf {
+    let state = observe(dir);
+    let plan = dir.join("plan.json");
+    let (code, _, stderr) = run(failback()
+        .args(["plan", "--format", "json", "--from"])
+        .arg(&state)
+        .arg("--out")
+        .arg(&plan)
+        .arg("--env")
+        .arg(dir.join("failback.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    plan
 }
 
 /// The lab's deployment drifts: the A record of `name` moves from

@@ -19,7 +19,7 @@ fn opt(o: Option<&str>) -> String {
     o.map_or_else(|| "(none)".to_owned(), str::to_owned)
 }
 
-fn data_text(d: &RecordData) -> String {
+pub(crate) fn data_text(d: &RecordData) -> String {
     match d {
         RecordData::A(s) | RecordData::Aaaa(s) | RecordData::Cname(s) | RecordData::Txt(s) => {
             s.clone()
@@ -28,7 +28,7 @@ fn data_text(d: &RecordData) -> String {
     }
 }
 
-fn pool_state(s: PoolState) -> &'static str {
+pub(crate) fn pool_state(s: PoolState) -> &'static str {
     match s {
         PoolState::Normal => "normal",
         PoolState::FailedOver => "failed-over",
@@ -303,7 +303,7 @@ pub fn findings(out: &mut String, findings: &[Finding]) {
 }
 
 /// Whether a finding stops the plan, in one word.
-fn verdict(f: &Finding) -> &'static str {
+pub(crate) fn verdict(f: &Finding) -> &'static str {
     if f.blocking {
         "BLOCKS"
     } else if f.overridden.is_some() {

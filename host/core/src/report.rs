@@ -19,6 +19,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::deployment::{Deployment, RrSet};
 use crate::plan::{Finding, Plan, Step, StepStatus, rtype_name};
+use crate::render::{data_text, pool_state, verdict};
 
 /// What the policies find when a step runs before its predecessor instead of
 /// after it: the mistakes the order prevents.
@@ -157,7 +158,7 @@ pub fn html(report: &Report<'_>) -> Result<String, crate::deployment::UnknownObj
                 }
                 section #approvals {
                     h2 { "Approvals" }
-                    p { "This plan document carries no approvals." }
+                    p { "This version of the plan document carries no approvals." }
                 }
                 section #digests {
                     h2 { "Digests" }
@@ -265,31 +266,11 @@ fn route_text(identity: Option<&crate::deployment::EdgeIdentity>) -> String {
     identity.map_or_else(|| "(none)".to_owned(), |id| id.pool().to_owned())
 }
 
-fn pool_state(state: crate::observed::PoolState) -> &'static str {
-    match state {
-        crate::observed::PoolState::Normal => "normal",
-        crate::observed::PoolState::FailedOver => "failed over",
-        crate::observed::PoolState::FailingBack => "failing back",
-    }
-}
-
 fn rrset_text(set: Option<&RrSet>) -> String {
     set.map_or_else(
         || "(absent)".to_owned(),
         |set| {
-            let data: Vec<String> = set
-                .data
-                .iter()
-                .map(|d| match d {
-                    crate::observed::RecordData::A(s)
-                    | crate::observed::RecordData::Aaaa(s)
-                    | crate::observed::RecordData::Cname(s)
-                    | crate::observed::RecordData::Txt(s) => s.clone(),
-                    crate::observed::RecordData::Srv(s) => {
-                        format!("{} {} {} {}", s.priority, s.weight, s.port, s.target)
-                    }
-                })
-                .collect();
+            let data: Vec<String> = set.data.iter().map(data_text).collect();
             format!("{} (TTL {})", data.join(", "), set.ttl)
         },
     )
@@ -374,18 +355,9 @@ fn findings(findings: &[Finding]) -> Markup {
 }
 
 fn finding_row(f: &Finding) -> Markup {
-    let verdict = if f.blocking {
-        "blocks"
-    } else if f.overridden.is_some() {
-        "overridden"
-    } else if f.standing && f.level != crate::plan::Level::Advisory {
-        "repaired"
-    } else {
-        "note"
-    };
     html! {
         tr.finding {
-            td class=(if f.blocking { "blocks" } else { "note" }) { (verdict) " (" (f.level.name()) ")" }
+            td class=(if f.blocking { "blocks" } else { "note" }) { (verdict(f)) " (" (f.level.name()) ")" }
             td { code { (f.rule) } br; (f.module) }
             td {
                 @if f.through > f.state { "states " (f.state) "–" (f.through) } @else { "state " (f.state) }
