@@ -39,6 +39,21 @@ fn plan_json(args: &[&str], dir: &Path) -> serde_json::Value {
 }
 
 #[test]
+fn observe_says_what_was_observed_by_whom_and_when() {
+    let dir = lab("edge-and-front-end-failover");
+    let (code, stdout, stderr) = run(failback()
+        .args(["observe", "--env"])
+        .arg(dir.path().join("failback.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    insta::with_settings!({filters => vec![
+        (r"[0-9a-f]{64}", "[SHA256]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
+    ]}, {
+        insta::assert_snapshot!("observe-edge-and-front-end-failover", stdout);
+    });
+}
+
+#[test]
 fn a_captured_state_plans_as_the_live_one_with_no_plugin_loaded() {
     let dir = lab("edge-and-front-end-failover");
     let state = observe(dir.path());
