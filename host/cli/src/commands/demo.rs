@@ -20,6 +20,7 @@ use crate::commands::plan::{explain_veto, flags, make};
 
 fn no_intent() -> IntentArgs {
     IntentArgs {
+        failover: false,
         sip_federation: false,
         xmpp: false,
         front_ends: false,
