@@ -107,7 +107,7 @@ pub(crate) fn filters(dir: &Path) -> Vec<(String, String)> {
     ]
 }
 
-fn regex_escape(s: &str) -> String {
+pub(crate) fn regex_escape(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         if "\\.+*?()|[]{}^$#&-~".contains(c) {

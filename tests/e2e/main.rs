@@ -15,6 +15,8 @@ mod support;
 
 /// `failback apply`, `resume`, `status`, `history`, `audit verify`, `demo`.
 mod apply;
+/// `failback plan approve`; `apply PLAN` under `[approvals]`: the attacks on approvals.
+mod approvals;
 /// `failback plugin test`: the conformance kit on every plugin of the repository.
 mod conformance;
 /// A plan runs exactly as it was judged: the attacks on saved plans, levels,

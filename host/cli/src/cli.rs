@@ -24,7 +24,8 @@ pub enum Command {
     /// Plan the failback: observe the environment through its plugins, compute the
     /// steps (A0–A13) and check every state of the plan against the policies.
     ///
-    /// Nothing is changed: planning only reads.
+    /// Nothing is changed: planning only reads. `failback plan approve PLAN` signs
+    /// a saved plan.
     Plan(PlanArgs),
     /// Observe the deployment through the environment's plugins and write it
     /// down: the captured state, with when it was observed and the sha256 of
@@ -465,7 +466,10 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct PlanArgs {
+    #[command(subcommand)]
+    pub command: Option<PlanCommand>,
     /// The environment file (with `--from`: its policy bindings and levels
     /// only, when it exists; else the standard policy modules at their
     /// default levels).
@@ -496,6 +500,43 @@ pub struct PlanArgs {
     pub intent: IntentArgs,
     #[command(flatten)]
     pub overrides: OverrideArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Approve a saved plan: sign its digest with your OpenSSH Ed25519 key, and
+    /// add the approval to the plan file (its digest unchanged).
+    ///
+    /// With `[approvals] required = N` in the environment, `failback apply PLAN`
+    /// runs only a plan approved by N distinct keys of `[approvals] keys`. The
+    /// approval is an SSHSIG in namespace `failback-plan` over the digest's 64
+    /// hex characters, which `ssh-keygen` makes too:
+    ///
+    ///   printf %s DIGEST | ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n failback-plan > plan.sig
+    ///
+    /// then `failback plan approve PLAN --signature plan.sig` adds it (docs/apply.md).
+    Approve(ApproveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The saved plan (`failback plan --out FILE --format json`); the approval is
+    /// written into it.
+    pub plan: PathBuf,
+    /// Sign with this OpenSSH Ed25519 private key (`~/.ssh/id_ed25519`); a
+    /// passphrase is read from `FAILBACK_KEY_PASSPHRASE`.
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "signature",
+        conflicts_with = "signature"
+    )]
+    pub key: Option<PathBuf>,
+    /// Add an approval made by hand with `ssh-keygen -Y sign -n failback-plan`.
+    #[arg(long, value_name = "FILE.sig")]
+    pub signature: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

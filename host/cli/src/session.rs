@@ -33,6 +33,8 @@ pub struct Session {
     pub root: PathBuf,
     pub plugins: Plugins,
     pub gate: Gate,
+    /// Who must approve a saved plan before it is applied (`[approvals]`).
+    pub approvals: ApprovalPolicy,
 }
 
 impl Session {
@@ -56,6 +58,10 @@ impl Session {
         let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
         let cache = open_cache()?;
         let trust = trust_policy(&environment, &dir)?;
+        let approvals = environment
+            .approvals
+            .resolve(&dir)
+            .context("cannot read the environment's `[approvals]`")?;
         let plugins = runtime
             .load_plugins(&environment, &trust, &dir, &cache, &|name| {
                 std::env::var(name).ok()
@@ -68,6 +74,7 @@ impl Session {
             root,
             plugins,
             gate,
+            approvals,
         })
     }
 

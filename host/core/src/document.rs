@@ -6,7 +6,7 @@
 //! the journal, the audit log and (later) signed approvals:
 //!
 //! > sha256 of the RFC 8785 (JCS) canonical JSON of the document without its
-//! > `digest` member, as 64 lowercase hex digits.
+//! > `digest` and `approvals` members, as 64 lowercase hex digits.
 //!
 //! So the digest covers everything that decides what runs and how it is
 //! judged: the format version, the intent (with any inherited TTLs), the
@@ -15,6 +15,10 @@
 //! start, every step with its changes and operations, the topology drafts,
 //! and the findings. [`Plan::seal`] sets `digest`; [`read`] refuses a document
 //! whose `digest` does not match its content.
+//!
+//! The **approvals** ([`crate::plan::Approval`]) are signatures over the
+//! digest, so they stay outside it: adding one changes neither the digest nor
+//! anything it covers, and an approval holds for exactly one digest.
 //!
 //! [`first_difference`] names where two plans part: what `apply PLAN` reports
 //! when the saved plan is not the one re-derived now; [`differences`] names
@@ -70,8 +74,8 @@ pub enum DocumentError {
     Canonical(String),
 }
 
-/// The canonical JSON (RFC 8785) of `document` without its `digest`: the bytes
-/// its digest is the sha256 of.
+/// The canonical JSON (RFC 8785) of `document` without its `digest` (and a
+/// plan's `approvals`): the bytes its digest is the sha256 of.
 ///
 /// # Errors
 /// [`DocumentError::Canonical`] if the document cannot be serialized (it
@@ -81,6 +85,7 @@ pub fn canonical(document: &impl Serialize) -> Result<Vec<u8>, DocumentError> {
         serde_json::to_value(document).map_err(|e| DocumentError::Canonical(e.to_string()))?;
     if let Value::Object(map) = &mut value {
         map.remove("digest");
+        map.remove("approvals");
     }
     serde_json_canonicalizer::to_vec(&value).map_err(|e| DocumentError::Canonical(e.to_string()))
 }

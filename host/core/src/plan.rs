@@ -587,6 +587,29 @@ pub struct Plan {
     /// Topology drafts the plan publishes, by name (`draft-1`).
     pub documents: BTreeMap<String, String>,
     pub findings: Vec<Finding>,
+    /// The approvals of this plan: signatures over its `digest`, outside what
+    /// the digest covers (as `digest` is). Absent from a document none approved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+}
+
+/// One approval of a plan: an OpenSSH signature (SSHSIG, namespace
+/// `failback-plan`) over the plan's digest as its 64 hex characters. Only
+/// `signature` is evidence; the key and comment are what the approver's key
+/// said, for a person reading the document, and `at` is when it was added.
+/// Who approved is decided by verifying `signature` (`failback_runtime::approval`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The armored signature (`-----BEGIN SSH SIGNATURE-----` …), as
+    /// `ssh-keygen -Y sign` writes it.
+    pub signature: String,
+    /// The signing key's SHA-256 fingerprint (`SHA256:…`).
+    pub key: String,
+    /// The signing key's comment (`alice@contoso.com`), possibly empty.
+    pub comment: String,
+    /// When the approval was added to the document (UTC, `2026-12-01T17:30:00Z`).
+    pub at: String,
 }
 
 /// What a plan was made and judged with: the environment file, each plugin,
@@ -1202,6 +1225,7 @@ impl<'a> Planner<'a> {
         let plan = Plan {
             format_version: FORMAT_VERSION,
             digest: String::new(),
+            approvals: Vec::new(),
             intent: intent.clone(),
             overrides: Vec::new(),
             goal,

@@ -96,6 +96,8 @@ pub struct Decision {
     pub findings: Vec<failback_core::plan::Finding>,
     /// Why, in words, for a refusal.
     pub detail: Option<String>,
+    /// Who approved the plan (`run-start`), each `SHA256:… (comment)`.
+    pub approvals: Vec<String>,
 }
 
 impl Decision {
@@ -111,6 +113,7 @@ impl Decision {
             plan_digest: None,
             findings: Vec::new(),
             detail: None,
+            approvals: Vec::new(),
         }
     }
 }

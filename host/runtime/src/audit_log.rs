@@ -256,19 +256,21 @@ impl AuditSink for AuditLog {
     }
 
     fn decision(&self, d: Decision) {
-        self.append(
-            "decision",
-            json!({
-                "at_us": micros(d.at),
-                "run": d.run,
-                "step": d.step,
-                "action": d.action,
-                "verdict": d.verdict,
-                "plan_digest": d.plan_digest,
-                "findings": d.findings,
-                "detail": d.detail,
-            }),
-        );
+        let mut record = json!({
+            "at_us": micros(d.at),
+            "run": d.run,
+            "step": d.step,
+            "action": d.action,
+            "verdict": d.verdict,
+            "plan_digest": d.plan_digest,
+            "findings": d.findings,
+            "detail": d.detail,
+        });
+        // Only a run-start of an approved plan names approvers.
+        if !d.approvals.is_empty() {
+            record["approvals"] = json!(d.approvals);
+        }
+        self.append("decision", record);
     }
 
     fn checkpoint(&self) -> Result<Option<Anchor>, AuditLogError> {

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::digest::{Digest, DigestParseError};
 use crate::manifest::{Limits, ManifestError, Mode, PluginKind, RawLimits, is_name};
 use crate::signature::KeyError;
+use crate::approval::{ApprovalBindings, RawApprovals};
 use crate::trust::{RawTrust, TrustBindings};
 
 /// The environment file's usual name.
@@ -41,6 +42,8 @@ pub struct Environment {
     pub policies: Option<toml::Table>,
     /// The `[trust]` table: which keys sign what may run.
     pub trust: TrustBindings,
+    /// The `[approvals]` table: how many of which keys approve a plan.
+    pub approvals: ApprovalBindings,
 }
 
 /// One `[plugins.<kind>]` table.
@@ -251,8 +254,12 @@ pub enum EnvironmentError {
         "plugin `{kind}` names a `manifest` file but pins no `manifest-sha256`: a manifest beside its component must be pinned like the component (or pack it into the component with `failback plugin pack` and drop the line)"
     )]
     ManifestUnpinned { kind: PluginKind },
-    #[error("`[trust]`: key `{line}`: {source}")]
-    TrustKey { line: String, source: KeyError },
+    #[error("`[{table}]`: key `{line}`: {source}")]
+    Key {
+        table: &'static str,
+        line: String,
+        source: KeyError,
+    },
     #[error("`{path}` of plugin `{kind}`: {source}")]
     Digest {
         kind: PluginKind,
@@ -295,6 +302,7 @@ struct RawEnvironment {
     plugins: BTreeMap<String, RawBinding>,
     policies: Option<toml::Table>,
     trust: Option<RawTrust>,
+    approvals: Option<RawApprovals>,
 }
 
 #[derive(Deserialize)]
@@ -395,6 +403,11 @@ impl Environment {
             trust: raw
                 .trust
                 .map(TrustBindings::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            approvals: raw
+                .approvals
+                .map(ApprovalBindings::parse)
                 .transpose()?
                 .unwrap_or_default(),
         })
@@ -682,13 +695,50 @@ mod tests {
         let bad = format!("{DOCUMENTED}\n[trust]\nkeys = [\"ssh-ed25519 nonsense\"]\n");
         assert!(matches!(
             Environment::parse(&bad),
-            Err(EnvironmentError::TrustKey { .. })
+            Err(EnvironmentError::Key { table: "trust", .. })
         ));
         let unknown = format!("{DOCUMENTED}\n[trust.dns]\nkeys = []\n");
         assert!(matches!(
             Environment::parse(&unknown),
             Err(EnvironmentError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn approval_keys_are_read_as_trust_keys_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |n: u8| {
+            crate::signature::SigningKey::from_seed([n; 32], &format!("approver-{n}"))
+                .public_line()
+                .unwrap()
+        };
+        std::fs::create_dir(dir.path().join("keys")).unwrap();
+        std::fs::write(
+            dir.path().join("keys/approvers.pub"),
+            format!("# the change board\n{}\n", line(2)),
+        )
+        .unwrap();
+        let text = format!(
+            "{DOCUMENTED}\n[approvals]\nrequired = 2\nkeys = [{:?}, {{ file = \"keys/approvers.pub\" }}]\n",
+            line(1)
+        );
+        let env = Environment::parse(&text).unwrap();
+        let root = Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        assert_eq!(env.approvals.resolve(&root).unwrap().required(), 2);
+
+        let bad = format!("{DOCUMENTED}\n[approvals]\nrequired = 1\nkeys = [\"ssh-ed25519 x\"]\n");
+        let error = Environment::parse(&bad).unwrap_err();
+        assert!(error.to_string().starts_with("`[approvals]`: key"), "{error}");
+        let empty = Environment::parse(&format!(
+            "{DOCUMENTED}\n[approvals]\nrequired = 1\nkeys = [{{ file = \"keys/none.pub\" }}]\n"
+        ))
+        .unwrap();
+        std::fs::write(dir.path().join("keys/none.pub"), "# nobody yet\n").unwrap();
+        let error = empty.approvals.resolve(&root).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`[approvals]`: key file `keys/none.pub` holds no key"
+        );
     }
 
     #[test]

@@ -129,6 +129,9 @@ pub struct RunRecord {
     pub in_doubt: Option<usize>,
     /// The operator's overrides, each `rule: reason`.
     pub overrides: Vec<String>,
+    /// Who approved the plan (`[approvals]`), each `SHA256:… (comment)`; the
+    /// signatures themselves are in the journaled plan's `approvals`.
+    pub approvals: Vec<String>,
 }
 
 /// One step's journal row.
@@ -235,8 +238,8 @@ impl Journal {
             );",
         )
         .map_err(sql("created"))?;
-        // The audit anchors came with plan format 2: add them to a journal an
-        // older failback made.
+        // The audit anchors came with plan format 2, the approvals after it:
+        // add them to a journal an older failback made.
         let columns: Vec<String> = db
             .prepare("SELECT name FROM pragma_table_info('runs')")
             .and_then(|mut stmt| {
@@ -249,6 +252,7 @@ impl Journal {
             "audit_first_hash TEXT",
             "audit_last_seq INTEGER",
             "audit_last_hash TEXT",
+            "approvals TEXT",
         ] {
             let name = column.split(' ').next().unwrap_or_default();
             if !columns.iter().any(|c| c == name) {
@@ -333,20 +337,29 @@ impl Journal {
         Ok(())
     }
 
-    /// Start a run of the plan whose JSON is `plan_json`.
+    /// Start a run of the plan whose JSON is `plan_json`, approved by
+    /// `approvals` (each `SHA256:… (comment)`).
     pub fn start_run(
         &self,
         plan_digest: &str,
         plan_json: &str,
         overrides: &[String],
+        approvals: &[String],
         steps: u32,
     ) -> Result<i64, JournalError> {
-        let overrides = serde_json::to_string(overrides).unwrap_or_else(|_| "[]".to_owned());
+        let list = |items: &[String]| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
         self.db
             .execute(
-                "INSERT INTO runs (plan_digest, plan, overrides, steps, started, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
-                params![plan_digest, plan_json, overrides, steps, to_i64(now())],
+                "INSERT INTO runs (plan_digest, plan, overrides, approvals, steps, started, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                params![
+                    plan_digest,
+                    plan_json,
+                    list(overrides),
+                    list(approvals),
+                    steps,
+                    to_i64(now())
+                ],
             )
             .map_err(sql("written (a new run)"))?;
         Ok(self.db.last_insert_rowid())
@@ -520,13 +533,15 @@ impl Journal {
                 "SELECT id, plan_digest, started, ended, state, message, steps, overrides,
                     (SELECT COUNT(*) FROM steps s WHERE s.run = runs.id AND s.outcome IS NOT NULL
                         AND s.outcome IN ('done', 'already-held')),
-                    (SELECT MIN(step) FROM steps s WHERE s.run = runs.id AND s.outcome IS NULL)
+                    (SELECT MIN(step) FROM steps s WHERE s.run = runs.id AND s.outcome IS NULL),
+                    approvals
                  FROM runs ORDER BY id DESC LIMIT ?1",
             )
             .map_err(sql("read (runs)"))?;
         let rows = stmt
             .query_map([limit], |r| {
                 let overrides: String = r.get(7)?;
+                let approvals: Option<String> = r.get(10)?;
                 Ok(RunRecord {
                     id: r.get(0)?,
                     plan_digest: r.get(1)?,
@@ -540,6 +555,9 @@ impl Journal {
                     in_doubt: r
                         .get::<_, Option<i64>>(9)?
                         .and_then(|s| usize::try_from(s).ok()),
+                    approvals: approvals
+                        .and_then(|a| serde_json::from_str(&a).ok())
+                        .unwrap_or_default(),
                 })
             })
             .map_err(sql("read (runs)"))?;
@@ -569,7 +587,7 @@ mod tests {
     fn a_step_with_an_intent_and_no_outcome_is_in_doubt() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
-        let run = j.start_run("abc", "{}", &[], 3).unwrap();
+        let run = j.start_run("abc", "{}", &[], &[], 3).unwrap();
         j.step_intent(run, 1, "lower-ttl").unwrap();
         j.step_outcome(run, 1, "done", None).unwrap();
         j.step_intent(run, 2, "start-edge-services").unwrap();

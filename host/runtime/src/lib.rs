@@ -30,6 +30,7 @@
 //! [`Dir`]: cap_std::fs::Dir
 
 pub mod apply;
+pub mod approval;
 pub mod audit;
 pub mod audit_log;
 pub mod cache;
@@ -54,6 +55,7 @@ pub mod state;
 pub mod trust;
 pub mod wit;
 
+pub use approval::{ApprovalError, ApprovalPolicy};
 pub use apply::{ApplyError, ApplyOptions, Ended, Event, Executor, FieldDiff, Halt, Progress};
 pub use audit::{AuditRecord, AuditSink, Decision, MemoryAuditSink, NullAuditSink, Outcome};
 pub use audit_log::{AuditLog, AuditLogError};

@@ -106,7 +106,7 @@ impl PublicKey {
         Self::new(key)
     }
 
-    fn new(key: ssh_key::PublicKey) -> Result<Self, KeyError> {
+    pub(crate) fn new(key: ssh_key::PublicKey) -> Result<Self, KeyError> {
         if !matches!(key.key_data(), KeyData::Ed25519(_)) {
             return Err(KeyError::Algorithm(key.algorithm().to_string()));
         }
@@ -123,6 +123,11 @@ impl PublicKey {
     #[must_use]
     pub fn comment(&self) -> &str {
         self.key.comment()
+    }
+
+    /// The key as `ssh-key` has it (SSHSIG verification, [`crate::approval`]).
+    pub(crate) fn ssh(&self) -> &ssh_key::PublicKey {
+        &self.key
     }
 
     /// The raw 32-byte Ed25519 key.
@@ -198,6 +203,11 @@ impl SigningKey {
     #[must_use]
     pub fn public(&self) -> &PublicKey {
         &self.public
+    }
+
+    /// The key as `ssh-key` has it (SSHSIG signing, [`crate::approval`]).
+    pub(crate) fn ssh(&self) -> &ssh_key::PrivateKey {
+        &self.key
     }
 
     /// The public key as an OpenSSH line.

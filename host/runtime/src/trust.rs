@@ -71,32 +71,106 @@ struct RawScope {
     keys: Vec<RawKey>,
 }
 
+/// A key as a table of the environment file gives it: an OpenSSH public key
+/// line, or `{ file = "keys/vendor.pub" }`.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum RawKey {
+pub(crate) enum RawKey {
     Line(String),
     File(RawKeyFile),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawKeyFile {
+pub(crate) struct RawKeyFile {
     file: String,
+}
+
+/// Check the keys `table` (`trust`, `approvals`) gives: each inline line
+/// parsed, each file path made relative to the environment directory.
+pub(crate) fn key_sources(
+    table: &'static str,
+    keys: Vec<RawKey>,
+) -> Result<Vec<KeySource>, EnvironmentError> {
+    keys.into_iter()
+        .map(|key| match key {
+            RawKey::Line(line) => PublicKey::parse(&line)
+                .map(KeySource::Inline)
+                .map_err(|source| EnvironmentError::Key {
+                    table,
+                    line,
+                    source,
+                }),
+            RawKey::File(file) => Ok(KeySource::File(RelativePath::new(&file.file)?)),
+        })
+        .collect()
+}
+
+/// Why the key files of a table could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("`[{table}]`: key file `{path}`, line {line}: {source}")]
+    File {
+        table: &'static str,
+        path: String,
+        line: usize,
+        source: KeyError,
+    },
+    #[error("`[{table}]`: key file `{path}` holds no key")]
+    EmptyFile { table: &'static str, path: String },
+    #[error("`[{table}]`: {source}")]
+    Read {
+        table: &'static str,
+        source: EnvironmentError,
+    },
+}
+
+/// The keys of `sources`, the key files of `table` read through `dir`, the
+/// environment directory (one key a line, as in `authorized_keys`; blank
+/// lines and `#` comments skipped).
+pub fn read_keys(
+    table: &'static str,
+    sources: &[KeySource],
+    dir: &Dir,
+) -> Result<Vec<PublicKey>, KeysError> {
+    let mut keys = Vec::new();
+    for source in sources {
+        match source {
+            KeySource::Inline(key) => keys.push(key.clone()),
+            KeySource::File(path) => {
+                let text =
+                    read_text(dir, path).map_err(|source| KeysError::Read { table, source })?;
+                let before = keys.len();
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    let key = PublicKey::parse(line).map_err(|source| KeysError::File {
+                        table,
+                        path: path.to_string(),
+                        line: n + 1,
+                        source,
+                    })?;
+                    keys.push(key);
+                }
+                if keys.len() == before {
+                    return Err(KeysError::EmptyFile {
+                        table,
+                        path: path.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// Why the trust policy could not be read, or refused a component.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    #[error("`[trust]`: key file `{path}`, line {line}: {source}")]
-    KeyFile {
-        path: String,
-        line: usize,
-        source: KeyError,
-    },
-    #[error("`[trust]`: key file `{path}` holds no key")]
-    EmptyKeyFile { path: String },
-    #[error("`[trust]`: {0}")]
-    Read(#[from] EnvironmentError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
     #[error(
         "`{subject}` ({role}) is unsigned, and `[trust]` requires signatures; {}",
         trusted_list(*role, trusted)
@@ -233,16 +307,7 @@ pub struct TrustPolicy {
 
 impl TrustBindings {
     pub(crate) fn parse(raw: RawTrust) -> Result<Self, EnvironmentError> {
-        let sources = |keys: Vec<RawKey>| -> Result<Vec<KeySource>, EnvironmentError> {
-            keys.into_iter()
-                .map(|key| match key {
-                    RawKey::Line(line) => PublicKey::parse(&line)
-                        .map(KeySource::Inline)
-                        .map_err(|source| EnvironmentError::TrustKey { line, source }),
-                    RawKey::File(file) => Ok(KeySource::File(RelativePath::new(&file.file)?)),
-                })
-                .collect()
-        };
+        let sources = |keys| key_sources("trust", keys);
         let mut scoped = BTreeMap::new();
         for (role, scope) in [
             (
@@ -281,34 +346,11 @@ impl TrustBindings {
         let scopes = std::iter::once((None, &self.keys))
             .chain(self.scoped.iter().map(|(role, keys)| (Some(*role), keys)));
         for (role, sources) in scopes {
-            for source in sources {
-                match source {
-                    KeySource::Inline(key) => keys.push((key.clone(), role)),
-                    KeySource::File(path) => {
-                        let text = read_text(dir, path)?;
-                        let mut found = 0;
-                        for (n, line) in text.lines().enumerate() {
-                            let line = line.trim();
-                            if line.is_empty() || line.starts_with('#') {
-                                continue;
-                            }
-                            let key =
-                                PublicKey::parse(line).map_err(|source| TrustError::KeyFile {
-                                    path: path.to_string(),
-                                    line: n + 1,
-                                    source,
-                                })?;
-                            keys.push((key, role));
-                            found += 1;
-                        }
-                        if found == 0 {
-                            return Err(TrustError::EmptyKeyFile {
-                                path: path.to_string(),
-                            });
-                        }
-                    }
-                }
-            }
+            keys.extend(
+                read_keys("trust", sources, dir)?
+                    .into_iter()
+                    .map(|key| (key, role)),
+            );
         }
         Ok(TrustPolicy {
             require_signatures: self.require_signatures,

@@ -290,10 +290,32 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
             opened.resume_command()
         );
     }
+    let required = opened.session.approvals.required();
+    if required > 0 && args.plan.is_none() {
+        let why = format!(
+            "`[approvals]` requires {required} approval{} of a saved plan, and a fresh plan has none",
+            if required == 1 { "" } else { "s" }
+        );
+        audit_refusal(
+            &opened,
+            Decision {
+                detail: Some(why.clone()),
+                ..Decision::new("unapproved")
+            },
+        );
+        bail!(
+            "refusing to apply: {why}; save the plan with `failback plan --env {env} --out plan.json --format json`, have it approved with `failback plan approve plan.json --key KEY`, then `failback apply plan.json --env {env}`",
+            env = opened.env.display()
+        );
+    }
+    let mut approvers = Vec::new();
     let made = match &args.plan {
         Some(path) => load_saved(path).and_then(|saved| {
-            let (plan, why) = rederive(&opened, &saved, &overrides)?;
+            approvers = approved(&opened, path, &saved)?;
+            let (mut plan, why) = rederive(&opened, &saved, &overrides)?;
             if why.is_empty() {
+                // The run journals the approvals it was started with.
+                plan.approvals = saved.approvals;
                 return Ok(plan);
             }
             audit_refusal(
@@ -363,7 +385,53 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
         eprintln!("not applied");
         return Ok(Outcome::Ok);
     }
-    execute(&opened, &plan, &overrides_of(&plan), None, args.format)
+    execute(
+        &opened,
+        &plan,
+        &overrides_of(&plan),
+        &approvers,
+        None,
+        args.format,
+    )
+}
+
+/// Who approved the saved plan at `path`, each `SHA256:… (comment)`, when
+/// `[approvals]` requires it and enough distinct trusted keys did; otherwise
+/// the refusal, audited, naming who approved, what did not count and who is
+/// missing.
+fn approved(opened: &Opened, path: &Path, saved: &Plan) -> Result<Vec<String>> {
+    let policy = &opened.session.approvals;
+    if policy.required() == 0 {
+        return Ok(Vec::new());
+    }
+    match policy.judge(&saved.digest, &saved.approvals) {
+        Ok(tally) => {
+            for r in &tally.rejected {
+                eprintln!(
+                    "note: approval {}, by {}, not counted: {}",
+                    r.number, r.by, r.why
+                );
+            }
+            Ok(tally.approvers.iter().map(ToString::to_string).collect())
+        }
+        Err(error) => {
+            audit_refusal(
+                opened,
+                Decision {
+                    plan_digest: Some(saved.digest.clone()),
+                    detail: Some(error.to_string()),
+                    ..Decision::new("unapproved")
+                },
+            );
+            bail!(
+                "refusing the saved plan `{}` (sha256 {}): {error}
+approve it with `failback plan approve {} --key KEY` (docs/apply.md)",
+                path.display(),
+                saved.digest,
+                path.display()
+            );
+        }
+    }
 }
 
 /// A plan's overrides, as the gate takes them.
@@ -433,16 +501,19 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
         &opened,
         &plan,
         &overrides_of(&plan),
+        &[],
         Some(last.id),
         args.format,
     )
 }
 
-/// Run `plan` (as a new run, or as run `resume`), report how it ended.
+/// Run `plan` (as a new run approved by `approvals`, or as run `resume`),
+/// report how it ended.
 pub fn execute(
     opened: &Opened,
     plan: &Plan,
     overrides: &Overrides,
+    approvals: &[String],
     resume: Option<i64>,
     format: Format,
 ) -> Result<Outcome> {
@@ -457,12 +528,14 @@ pub fn execute(
                     .iter()
                     .map(|(r, why)| format!("{r}: {why}"))
                     .collect::<Vec<_>>(),
+                approvals,
                 u32::try_from(plan.planned().count()).unwrap_or(u32::MAX),
             )?;
             // The run's first audit record, anchored in the journal.
             opened.audit.decision(Decision {
                 run: Some(run),
                 plan_digest: Some(plan.digest.clone()),
+                approvals: approvals.to_vec(),
                 ..Decision::new("run-start")
             });
             if let Some(anchor) = opened

@@ -68,7 +68,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         explain_veto(&plan);
         return Ok(Outcome::Vetoed);
     }
-    let outcome = execute(&opened, &plan, &overrides, None, args.format)?;
+    let outcome = execute(&opened, &plan, &overrides, &[], None, args.format)?;
     if outcome != Outcome::Ok {
         return Ok(outcome);
     }

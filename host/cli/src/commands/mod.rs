@@ -7,7 +7,7 @@ mod demo;
 pub mod lab;
 mod observe;
 pub mod plan;
-mod plugin;
+pub mod plugin;
 mod policy;
 mod progress;
 mod report;
@@ -19,10 +19,16 @@ mod verify;
 use anyhow::Result;
 
 use crate::Outcome;
-use crate::cli::{AuditCommand, Cli, Command, LabCommand, PluginCommand, PolicyCommand};
+use crate::cli::{
+    AuditCommand, Cli, Command, LabCommand, PlanArgs, PlanCommand, PluginCommand, PolicyCommand,
+};
 
 pub fn run(args: Cli) -> Result<Outcome> {
     match args.command {
+        Command::Plan(PlanArgs {
+            command: Some(PlanCommand::Approve(args)),
+            ..
+        }) => plan::approve(&args),
         Command::Plan(args) => plan::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Observe(args) => observe::run(&args),

@@ -15,12 +15,15 @@ use failback_core::plan::{
 };
 use failback_core::text::printable_lines;
 use failback_core::{render, report};
-use failback_runtime::journal::JOURNAL_FILE;
+use failback_runtime::approval;
+use failback_runtime::journal::{JOURNAL_FILE, format_time, now};
+use failback_runtime::signature::MAX_SIGNATURE_BYTES;
 use failback_runtime::{Gate, Journal, Overrides, RunState, Runtime};
 use serde_json::json;
 
 use crate::Outcome;
-use crate::cli::{IntentArgs, OverrideArgs, PlanArgs, PlanFormat};
+use crate::cli::{ApproveArgs, Format, IntentArgs, OverrideArgs, PlanArgs, PlanFormat};
+use crate::commands::plugin::{open_key, write_whole};
 use crate::commands::{lab, policy};
 use crate::session::{STATE_DIR, Session};
 
@@ -224,6 +227,88 @@ fn check(approved: &Path, plan: &Plan, format: PlanFormat) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// `failback plan approve PLAN (--key KEY | --signature FILE)`: the plan read
+/// as `apply` reads it (an edited plan is refused here already), its digest
+/// signed, the approval written into the file. An earlier approval by the same
+/// key is replaced.
+#[expect(clippy::print_stdout, reason = "the command's report goes to stdout")]
+pub fn approve(args: &ApproveArgs) -> Result<Outcome> {
+    let path = &args.plan;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the saved plan `{}`", path.display()))?;
+    let mut plan = failback_core::document::read(&text).with_context(|| {
+        format!(
+            "`{}` is not a plan this failback can approve (make one with `failback plan --out FILE --format json`)",
+            path.display()
+        )
+    })?;
+    let at = format_time(now());
+    let approval = match (&args.key, &args.signature) {
+        (Some(key), _) => approval::approve(&plan.digest, &open_key(key)?, at)?,
+        (None, Some(signature)) => {
+            let armored = read_signature(signature)?;
+            approval::from_signature(&plan.digest, &armored, at).with_context(|| {
+                format!(
+                    "`{}` is not an approval of `{}` (plan sha256 {})",
+                    signature.display(),
+                    path.display(),
+                    plan.digest
+                )
+            })?
+        }
+        (None, None) => bail!("give `--key KEY` or `--signature FILE.sig`"),
+    };
+    let replaced = plan.approvals.iter().any(|a| a.key == approval.key);
+    plan.approvals.retain(|a| a.key != approval.key);
+    plan.approvals.push(approval.clone());
+    write_whole(path, plan.to_json().as_bytes())?;
+    let by = if approval.comment.is_empty() {
+        approval.key.clone()
+    } else {
+        format!("{} ({})", approval.key, approval.comment)
+    };
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "plan": path,
+                "digest": plan.digest,
+                "approval": approval,
+                "replaced": replaced,
+                "approvals": plan.approvals.len(),
+            })
+        ),
+        Format::Text => println!(
+            "approved {} (plan sha256 {}) by {by}{}; it carries {} approval{}",
+            path.display(),
+            plan.digest,
+            if replaced {
+                ", replacing this key's earlier approval"
+            } else {
+                ""
+            },
+            plan.approvals.len(),
+            if plan.approvals.len() == 1 { "" } else { "s" }
+        ),
+    }
+    Ok(Outcome::Ok)
+}
+
+/// An armored signature file, bounded as detached plugin signatures are.
+fn read_signature(path: &Path) -> Result<String> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the signature `{}`", path.display()))?
+        .len();
+    if size > MAX_SIGNATURE_BYTES {
+        bail!(
+            "the signature `{}` is larger than {MAX_SIGNATURE_BYTES} bytes",
+            path.display()
+        );
+    }
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the signature `{}`", path.display()))
 }
 
 /// The last run of the environment of `env` when it did not finish: its id

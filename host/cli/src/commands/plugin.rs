@@ -198,7 +198,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// Write `bytes` to `path` whole or not at all: a temporary file beside it,
 /// renamed over it.
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Write `bytes` to `path` whole or not at all (a temporary file beside it,
+/// synced, renamed over it).
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -253,14 +255,20 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// The OpenSSH private key at `path`, opened with `$FAILBACK_KEY_PASSPHRASE`
+/// when it is protected by a passphrase.
+pub fn open_key(path: &Path) -> Result<SigningKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the key `{}`", path.display()))?;
+    let passphrase = std::env::var("FAILBACK_KEY_PASSPHRASE").ok();
+    SigningKey::parse(&text, passphrase.as_deref())
+        .with_context(|| format!("cannot open the key `{}`", path.display()))
+}
+
 /// `failback plugin sign FILE --key KEY [--detached] [--out FILE]`.
 pub fn sign(file: &Path, key: &Path, detached: bool, out: Option<&Path>) -> Result<Outcome> {
     let bytes = read(file)?;
-    let text = std::fs::read_to_string(key)
-        .with_context(|| format!("cannot read the key `{}`", key.display()))?;
-    let passphrase = std::env::var("FAILBACK_KEY_PASSPHRASE").ok();
-    let key = SigningKey::parse(&text, passphrase.as_deref())
-        .with_context(|| format!("cannot open the key `{}`", key.display()))?;
+    let key = open_key(key)?;
     if package::embedded_manifest(&bytes)
         .with_context(|| format!("cannot read `{}`", file.display()))?
         .is_none()

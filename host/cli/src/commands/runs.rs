@@ -77,6 +77,9 @@ pub fn status(args: &RunArgs) -> Result<Outcome> {
             for o in &run.overrides {
                 let _ = writeln!(out, "  override {o}");
             }
+            for a in &run.approvals {
+                let _ = writeln!(out, "  approved by {a}");
+            }
             if let Some(m) = &run.message {
                 let _ = writeln!(out, "  {m}");
             }
@@ -121,6 +124,9 @@ pub fn history(args: &RunArgs) -> Result<Outcome> {
             }
             for r in &runs {
                 println!("{}", run_line(r));
+                if !r.approvals.is_empty() {
+                    println!("  approved by {}", r.approvals.join(", "));
+                }
                 if let Some(m) = &r.message {
                     println!("  {m}");
                 }

@@ -176,3 +176,22 @@ fn every_step_of_every_plan_does_what_its_changes_say() {
         }
     }
 }
+
+#[test]
+fn an_approval_added_changes_neither_the_digest_nor_the_reading() {
+    let p = sealed(Scenario::EdgeFailover);
+    let mut approved = p.clone();
+    approved.approvals.push(failback_core::plan::Approval {
+        signature: "-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"
+            .to_owned(),
+        key: "SHA256:K9gGyX8OAK8aH8Myj6djqSaXI8jbj6xPk69x2xhtbpA".to_owned(),
+        comment: "alice@contoso.com".to_owned(),
+        at: "2026-12-01T17:30:00Z".to_owned(),
+    });
+    assert_eq!(document::digest(&approved).unwrap(), p.digest);
+    let text = approved.to_json();
+    assert_eq!(document::read(&text).unwrap(), approved);
+    crate::schema::validate("approved", &text);
+    // A document none approved has no `approvals` member at all.
+    assert!(!p.to_json().contains("\"approvals\""));
+}
