@@ -32,7 +32,11 @@ fn keygen(dir: &Path, name: &str) -> Key {
     assert!(status.success());
     let public = PathBuf::from(format!("{}.pub", private.display()));
     let public_line = std::fs::read_to_string(&public).unwrap().trim().to_owned();
-    let listed = Command::new("ssh-keygen").arg("-lf").arg(&public).output().unwrap();
+    let listed = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&public)
+        .output()
+        .unwrap();
     let fingerprint = text(&listed.stdout)
         .split_whitespace()
         .nth(1)
@@ -68,7 +72,10 @@ impl Board {
         );
         std::fs::write(
             dir.path().join("bob.pub"),
-            format!("# the change board's second approver\n{}\n", bob.public_line),
+            format!(
+                "# the change board's second approver\n{}\n",
+                bob.public_line
+            ),
         )
         .unwrap();
         let mut file = std::fs::OpenOptions::new().append(true).open(&env).unwrap();
@@ -294,9 +301,21 @@ fn an_approval_made_by_ssh_keygen_counts() {
     let made = board.path("alice.sig");
     std::fs::write(&made, &approved.approvals[0].signature).unwrap();
     let signers = board.path("allowed_signers");
-    std::fs::write(&signers, format!("alice@contoso.com {}\n", board.alice.public_line)).unwrap();
+    std::fs::write(
+        &signers,
+        format!("alice@contoso.com {}\n", board.alice.public_line),
+    )
+    .unwrap();
     let mut verify = Command::new("ssh-keygen")
-        .args(["-Y", "verify", "-n", "failback-plan", "-I", "alice@contoso.com", "-f"])
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "failback-plan",
+            "-I",
+            "alice@contoso.com",
+            "-f",
+        ])
         .arg(&signers)
         .arg("-s")
         .arg(&made)
@@ -346,7 +365,11 @@ fn a_hand_made_signature_of_the_digest_and_a_newline_is_refused_by_name() {
     let before = std::fs::read_to_string(&plan).unwrap();
     let signature = board.path("plan.json.sig");
     let digest = read(&plan).digest;
-    std::fs::write(&signature, ssh_keygen_sign(&board.bob, &format!("{digest}\n"))).unwrap();
+    std::fs::write(
+        &signature,
+        ssh_keygen_sign(&board.bob, &format!("{digest}\n")),
+    )
+    .unwrap();
     let out = failback()
         .args(["plan", "approve"])
         .arg(&plan)
@@ -392,7 +415,11 @@ fn an_edited_plan_keeps_no_approval_of_the_original() {
     resealed.seal().unwrap();
     std::fs::write(&plan, resealed.to_json()).unwrap();
     let stderr = board.refused(&plan, "it has no approval, and `[approvals]` requires 2");
-    assert_eq!(stderr.matches("it approves another plan").count(), 2, "{stderr}");
+    assert_eq!(
+        stderr.matches("it approves another plan").count(),
+        2,
+        "{stderr}"
+    );
     assert!(no_writes(board.dir.path()));
     board.still_serves();
 }

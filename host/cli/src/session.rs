@@ -14,8 +14,8 @@ use failback_core::deployment::{Snapshot, assemble};
 use failback_core::observed::Observation;
 use failback_guests::Group;
 use failback_runtime::{
-    AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Plugins, PolicyBindings,
-    Runtime, TrustPolicy, observe,
+    ApprovalPolicy, AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Plugins,
+    PolicyBindings, Runtime, TrustPolicy, observe,
 };
 
 /// The directory beside the environment file where apply keeps its journal,

@@ -53,7 +53,10 @@ impl ApprovalBindings {
     pub(crate) fn parse(raw: RawApprovals) -> Result<Self, EnvironmentError> {
         Ok(Self {
             required: raw.required,
-            keys: key_sources("approvals", raw.keys)?,
+            keys: key_sources(raw.keys, |line, source| EnvironmentError::ApprovalKey {
+                line,
+                source,
+            })?,
         })
     }
 
@@ -104,7 +107,10 @@ impl ApprovalPolicy {
     pub fn new(required: u32, keys: Vec<PublicKey>) -> Result<Self, ApprovalError> {
         let mut distinct: Vec<PublicKey> = Vec::new();
         for key in keys {
-            if !distinct.iter().any(|k| k.fingerprint() == key.fingerprint()) {
+            if !distinct
+                .iter()
+                .any(|k| k.fingerprint() == key.fingerprint())
+            {
                 distinct.push(key);
             }
         }
@@ -156,7 +162,12 @@ impl ApprovalPolicy {
         tally.missing = self
             .keys
             .iter()
-            .filter(|k| !tally.approvers.iter().any(|a| a.fingerprint == k.fingerprint()))
+            .filter(|k| {
+                !tally
+                    .approvers
+                    .iter()
+                    .any(|a| a.fingerprint == k.fingerprint())
+            })
             .map(named)
             .collect();
         if tally.approvers.len() < usize::try_from(self.required).unwrap_or(usize::MAX) {
@@ -219,7 +230,11 @@ fn read(armored: &str) -> Result<(SshSig, PublicKey), Rejection> {
 
 /// Whether `signature` by `key` is over `digest`.
 fn holds(key: &PublicKey, digest: &str, signature: &SshSig) -> Result<(), Rejection> {
-    if key.ssh().verify(NAMESPACE, digest.as_bytes(), signature).is_ok() {
+    if key
+        .ssh()
+        .verify(NAMESPACE, digest.as_bytes(), signature)
+        .is_ok()
+    {
         return Ok(());
     }
     // `echo DIGEST | ssh-keygen -Y sign` signs a final newline too.
@@ -305,7 +320,7 @@ pub enum Rejection {
     Claimed { claimed: String, actual: String },
     #[error("its key is not one `[approvals]` trusts")]
     Untrusted,
-    #[error("it approves another plan: it is not a signature over this plan's digest")]
+    #[error("it approves another plan (its signature is not over this plan's digest)")]
     AnotherPlan,
     #[error(
         "it signs this plan's digest followed by a newline: sign the 64 characters alone (`printf %s DIGEST`, not `echo`)"
@@ -345,11 +360,7 @@ impl fmt::Display for Tally {
         let needed = required.saturating_sub(have);
         if needed > 0 {
             let missing: Vec<String> = self.missing.iter().map(ToString::to_string).collect();
-            write!(
-                f,
-                "\n  {needed} more needed, from: {}",
-                missing.join(", ")
-            )?;
+            write!(f, "\n  {needed} more needed, from: {}", missing.join(", "))?;
         }
         Ok(())
     }
@@ -385,7 +396,9 @@ mod tests {
 
     #[test]
     fn two_approvals_of_two_trusted_keys_approve_the_plan() {
-        let tally = two_of(&[1, 2]).judge(PLAN, &[by(1, PLAN), by(2, PLAN)]).unwrap();
+        let tally = two_of(&[1, 2])
+            .judge(PLAN, &[by(1, PLAN), by(2, PLAN)])
+            .unwrap();
         assert_eq!(tally.approvers.len(), 2);
         assert!(tally.missing.is_empty() && tally.rejected.is_empty());
     }

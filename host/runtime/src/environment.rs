@@ -17,10 +17,10 @@ use std::path::{Component, Path, PathBuf};
 use cap_std::fs::Dir;
 use serde::Deserialize;
 
+use crate::approval::{ApprovalBindings, RawApprovals};
 use crate::digest::{Digest, DigestParseError};
 use crate::manifest::{Limits, ManifestError, Mode, PluginKind, RawLimits, is_name};
 use crate::signature::KeyError;
-use crate::approval::{ApprovalBindings, RawApprovals};
 use crate::trust::{RawTrust, TrustBindings};
 
 /// The environment file's usual name.
@@ -254,12 +254,10 @@ pub enum EnvironmentError {
         "plugin `{kind}` names a `manifest` file but pins no `manifest-sha256`: a manifest beside its component must be pinned like the component (or pack it into the component with `failback plugin pack` and drop the line)"
     )]
     ManifestUnpinned { kind: PluginKind },
-    #[error("`[{table}]`: key `{line}`: {source}")]
-    Key {
-        table: &'static str,
-        line: String,
-        source: KeyError,
-    },
+    #[error("`[trust]`: key `{line}`: {source}")]
+    TrustKey { line: String, source: KeyError },
+    #[error("`[approvals]`: key `{line}`: {source}")]
+    ApprovalKey { line: String, source: KeyError },
     #[error("`{path}` of plugin `{kind}`: {source}")]
     Digest {
         kind: PluginKind,
@@ -695,7 +693,7 @@ mod tests {
         let bad = format!("{DOCUMENTED}\n[trust]\nkeys = [\"ssh-ed25519 nonsense\"]\n");
         assert!(matches!(
             Environment::parse(&bad),
-            Err(EnvironmentError::Key { table: "trust", .. })
+            Err(EnvironmentError::TrustKey { .. })
         ));
         let unknown = format!("{DOCUMENTED}\n[trust.dns]\nkeys = []\n");
         assert!(matches!(
@@ -728,7 +726,10 @@ mod tests {
 
         let bad = format!("{DOCUMENTED}\n[approvals]\nrequired = 1\nkeys = [\"ssh-ed25519 x\"]\n");
         let error = Environment::parse(&bad).unwrap_err();
-        assert!(error.to_string().starts_with("`[approvals]`: key"), "{error}");
+        assert!(
+            error.to_string().starts_with("`[approvals]`: key"),
+            "{error}"
+        );
         let empty = Environment::parse(&format!(
             "{DOCUMENTED}\n[approvals]\nrequired = 1\nkeys = [{{ file = \"keys/none.pub\" }}]\n"
         ))

@@ -347,7 +347,8 @@ impl Journal {
         approvals: &[String],
         steps: u32,
     ) -> Result<i64, JournalError> {
-        let list = |items: &[String]| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
+        let list =
+            |items: &[String]| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
         self.db
             .execute(
                 "INSERT INTO runs (plan_digest, plan, overrides, approvals, steps, started, state)

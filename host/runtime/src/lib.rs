@@ -55,8 +55,8 @@ pub mod state;
 pub mod trust;
 pub mod wit;
 
-pub use approval::{ApprovalError, ApprovalPolicy};
 pub use apply::{ApplyError, ApplyOptions, Ended, Event, Executor, FieldDiff, Halt, Progress};
+pub use approval::{ApprovalError, ApprovalPolicy};
 pub use audit::{AuditRecord, AuditSink, Decision, MemoryAuditSink, NullAuditSink, Outcome};
 pub use audit_log::{AuditLog, AuditLogError};
 pub use cache::{CacheError, CacheOutcome, ComponentCache, Refusal};

@@ -86,21 +86,18 @@ pub(crate) struct RawKeyFile {
     file: String,
 }
 
-/// Check the keys `table` (`trust`, `approvals`) gives: each inline line
-/// parsed, each file path made relative to the environment directory.
+/// Check the keys a table gives: each inline line parsed (a line that is not
+/// a key is the error `invalid` makes of it), each file path made relative to
+/// the environment directory.
 pub(crate) fn key_sources(
-    table: &'static str,
     keys: Vec<RawKey>,
+    invalid: fn(String, KeyError) -> EnvironmentError,
 ) -> Result<Vec<KeySource>, EnvironmentError> {
     keys.into_iter()
         .map(|key| match key {
             RawKey::Line(line) => PublicKey::parse(&line)
                 .map(KeySource::Inline)
-                .map_err(|source| EnvironmentError::Key {
-                    table,
-                    line,
-                    source,
-                }),
+                .map_err(|source| invalid(line, source)),
             RawKey::File(file) => Ok(KeySource::File(RelativePath::new(&file.file)?)),
         })
         .collect()
@@ -121,7 +118,7 @@ pub enum KeysError {
     #[error("`[{table}]`: {source}")]
     Read {
         table: &'static str,
-        source: EnvironmentError,
+        source: Box<EnvironmentError>,
     },
 }
 
@@ -138,8 +135,10 @@ pub fn read_keys(
         match source {
             KeySource::Inline(key) => keys.push(key.clone()),
             KeySource::File(path) => {
-                let text =
-                    read_text(dir, path).map_err(|source| KeysError::Read { table, source })?;
+                let text = read_text(dir, path).map_err(|source| KeysError::Read {
+                    table,
+                    source: Box::new(source),
+                })?;
                 let before = keys.len();
                 for (n, line) in text.lines().enumerate() {
                     let line = line.trim();
@@ -307,7 +306,12 @@ pub struct TrustPolicy {
 
 impl TrustBindings {
     pub(crate) fn parse(raw: RawTrust) -> Result<Self, EnvironmentError> {
-        let sources = |keys| key_sources("trust", keys);
+        let sources = |keys| {
+            key_sources(keys, |line, source| EnvironmentError::TrustKey {
+                line,
+                source,
+            })
+        };
         let mut scoped = BTreeMap::new();
         for (role, scope) in [
             (
