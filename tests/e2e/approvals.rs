@@ -12,6 +12,7 @@ use failback_core::document;
 use failback_core::plan::Plan;
 
 use crate::apply::{failback, filters, lab, no_writes, regex_escape, run, text};
+use crate::integrity::decisions;
 
 /// An approver's key, made by `ssh-keygen` as an operator's is.
 struct Key {
@@ -153,12 +154,15 @@ impl Board {
     }
 
     fn decisions(&self, verdict: &str) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.path(".failback/audit.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|v| v["kind"] == "decision" && v["verdict"] == verdict)
-            .collect()
+        decisions(self.dir.path(), verdict)
+    }
+
+    /// [`Self::refused`], the message snapshotted as `name`; then the
+    /// environment still serves.
+    fn refused_then_serves(&self, plan: &Path, naming: &str, name: &str) {
+        let stderr = self.refused(plan, naming);
+        self.snapshot(name, &stderr);
+        self.still_serves();
     }
 
     /// The environment keeps serving: a fresh plan approved by alice and bob
@@ -218,9 +222,11 @@ fn ssh_keygen_sign(key: &Key, message: &str) -> String {
 fn a_plan_approved_by_none_of_two_is_refused_naming_who_is_missing() {
     let board = Board::new();
     let plan = board.plan("plan.json", &[]);
-    let stderr = board.refused(&plan, "it has no approval, and `[approvals]` requires 2");
-    board.snapshot("apply-approved-by-none", &stderr);
-    board.still_serves();
+    board.refused_then_serves(
+        &plan,
+        "it has no approval, and `[approvals]` requires 2",
+        "apply-approved-by-none",
+    );
 }
 
 #[test]
@@ -228,9 +234,11 @@ fn a_plan_approved_by_one_of_two_is_refused_naming_who_approved() {
     let board = Board::new();
     let plan = board.plan("plan.json", &[]);
     board.approved(&plan, &[&board.alice]);
-    let stderr = board.refused(&plan, "it has 1 of the 2 approvals");
-    board.snapshot("apply-approved-by-one", &stderr);
-    board.still_serves();
+    board.refused_then_serves(
+        &plan,
+        "it has 1 of the 2 approvals",
+        "apply-approved-by-one",
+    );
 }
 
 /// The same approval copied twice into the file: one key, counted once.
@@ -242,9 +250,11 @@ fn the_same_key_approving_twice_counts_once() {
     let mut doubled = read(&plan);
     doubled.approvals.push(doubled.approvals[0].clone());
     std::fs::write(&plan, doubled.to_json()).unwrap();
-    let stderr = board.refused(&plan, "a second approval by the same key counts once");
-    board.snapshot("apply-same-key-twice", &stderr);
-    board.still_serves();
+    board.refused_then_serves(
+        &plan,
+        "a second approval by the same key counts once",
+        "apply-same-key-twice",
+    );
 }
 
 /// Bob approved the XMPP-only plan; his approval, copied into the full plan
@@ -259,9 +269,11 @@ fn an_approval_of_another_plan_is_refused() {
     let mut mixed = read(&plan);
     mixed.approvals.push(read(&other).approvals[0].clone());
     std::fs::write(&plan, mixed.to_json()).unwrap();
-    let stderr = board.refused(&plan, "it approves another plan");
-    board.snapshot("apply-approval-of-another-plan", &stderr);
-    board.still_serves();
+    board.refused_then_serves(
+        &plan,
+        "it approves another plan",
+        "apply-approval-of-another-plan",
+    );
 }
 
 #[test]
@@ -269,9 +281,11 @@ fn an_approval_by_an_untrusted_key_is_refused() {
     let board = Board::new();
     let plan = board.plan("plan.json", &[]);
     board.approved(&plan, &[&board.alice, &board.mallory]);
-    let stderr = board.refused(&plan, "its key is not one `[approvals]` trusts");
-    board.snapshot("apply-approval-by-an-untrusted-key", &stderr);
-    board.still_serves();
+    board.refused_then_serves(
+        &plan,
+        "its key is not one `[approvals]` trusts",
+        "apply-approval-by-an-untrusted-key",
+    );
 }
 
 /// An approval made by hand with `ssh-keygen -Y sign` counts beside one

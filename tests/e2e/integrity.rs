@@ -61,7 +61,7 @@ fn index_of(plan: &Plan, action: Action) -> usize {
 }
 
 /// The audit log's decision records with `verdict`.
-fn decisions(dir: &Path, verdict: &str) -> Vec<serde_json::Value> {
+pub(crate) fn decisions(dir: &Path, verdict: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join(".failback/audit.jsonl"))
         .unwrap_or_default()
         .lines()
