@@ -15,35 +15,19 @@
     reason = "benchmarks fail by panicking"
 )]
 
+mod support;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
+use support::failback;
 
 struct Lab {
     _dir: tempfile::TempDir,
     env: PathBuf,
     plan: PathBuf,
-}
-
-fn failback<I, S>(bin: &Path, cache: &Path, args: I)
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let out = Command::new(bin)
-        .args(args)
-        .env("FAILBACK_CACHE_DIR", cache)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "`{}` failed: {}",
-        bin.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A fresh `edge-failover` lab and its saved plan.
@@ -83,16 +67,7 @@ fn lab(bin: &Path, cache: &Path) -> Lab {
 }
 
 fn benches(c: &mut Criterion) {
-    // This package's binary, or another one built elsewhere (the harness only
-    // spawns processes, so it may itself be built without optimisation).
-    let after = std::env::var_os("FAILBACK_BENCH_AFTER").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_failback")),
-        PathBuf::from,
-    );
-    let mut binaries = vec![("after", after)];
-    if let Some(before) = std::env::var_os("FAILBACK_BENCH_BEFORE") {
-        binaries.insert(0, ("before", PathBuf::from(before)));
-    }
+    let binaries = support::binaries();
     let mut group = c.benchmark_group("apply");
     group
         .sampling_mode(SamplingMode::Flat)

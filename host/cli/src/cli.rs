@@ -174,6 +174,12 @@ pub enum LabCommand {
         /// Which failover to simulate.
         #[arg(long, value_parser = scenario(), default_value = "edge-failover")]
         scenario: Scenario,
+        /// Grow the deployment to N sites (2 to 10000) for scaling measurements:
+        /// Site1 and Site2 as the scenario has them, then bystander sites, each
+        /// with a healthy Front End pool and a one-machine Edge pool, their routes
+        /// as Site2's.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        sites: u32,
     },
     /// List the scenarios `lab init` can write.
     Scenarios,

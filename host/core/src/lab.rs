@@ -9,11 +9,23 @@
 //! pool `edgepool1.contoso.com` (edge1, edge2; Access Edge `sip.contoso.com`);
 //! Site2 holds `fepool2.contoso.com` (fe2) and `edgepool2.contoso.com` (edge3;
 //! Access Edge `sip2.contoso.com`), which federation and XMPP failed over to.
+//!
+//! [`files_with_sites`] grows the same deployment to N sites for scaling
+//! measurements: each site from Site3 on is a bystander holding a Front End pool
+//! (`fepoolK`, one machine `feK`) and a one-machine Edge pool (`edgepoolK`,
+//! machine `edge-siteK`, Access Edge `sipK`), healthy and up to date, its routes
+//! as Site2's. The plan then also repoints every bystander's routes.
 
 use std::fmt::Write as _;
 use std::str::FromStr;
 
 use serde::Serialize;
+
+/// The number of sites of the lab as [`files`] writes it.
+pub const LAB_SITES: u32 = 2;
+/// The most sites [`files_with_sites`] writes: bystander addresses are numbered
+/// inside one /16 per address family.
+pub const MAX_LAB_SITES: u32 = 10_000;
 
 /// The published topology version of every scenario.
 pub const LAB_VERSION: u64 = 7;
@@ -132,6 +144,35 @@ impl FromStr for Scenario {
     }
 }
 
+/// The site count asked of [`files_with_sites`] is outside `2..=MAX_LAB_SITES`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a lab has from 2 to 10000 sites (Site1 and Site2, then bystanders), not `{0}`")]
+pub struct SiteCount(pub u32);
+
+/// A bystander site (`k` ≥ 3): its Edge machine's (FQDN, internal IP, external IP).
+fn bystander_edge(k: u32) -> (String, String, String) {
+    let (hi, lo) = (k >> 8, k & 0xff);
+    (
+        format!("edge-site{k}.contoso.com"),
+        format!("10.{}.{lo}.10", 64 + hi),
+        format!("100.{}.{lo}.10", 64 + hi),
+    )
+}
+
+/// A bystander site's Front End machine's (FQDN, IP).
+fn bystander_front_end(k: u32) -> (String, String) {
+    let (hi, lo) = (k >> 8, k & 0xff);
+    (
+        format!("fe{k}.contoso.com"),
+        format!("10.{}.{lo}.20", 64 + hi),
+    )
+}
+
+/// The bystander sites of a lab of `sites` sites.
+fn bystanders(sites: u32) -> std::ops::RangeInclusive<u32> {
+    (LAB_SITES + 1)..=sites
+}
+
 /// What differs between scenarios.
 struct Shape {
     federation_on_pool2: bool,
@@ -153,6 +194,8 @@ struct Shape {
     xmpp_srv_per_pool: bool,
     /// A Director pool in Site1, edgepool1's next hop.
     director: bool,
+    /// The number of sites: Site1, Site2 and the bystanders after them.
+    sites: u32,
 }
 
 const POOL1_ID: &str = "EdgeServer:edgepool1.contoso.com";
@@ -177,6 +220,7 @@ fn shape(s: Scenario) -> Shape {
         ipv6: false,
         xmpp_srv_per_pool: false,
         director: false,
+        sites: LAB_SITES,
     };
     let normal = Shape {
         federation_on_pool2: false,
@@ -196,6 +240,7 @@ fn shape(s: Scenario) -> Shape {
         ipv6: false,
         xmpp_srv_per_pool: false,
         director: false,
+        sites: LAB_SITES,
     };
     match s {
         Scenario::EdgeFailover => failover,
@@ -235,19 +280,39 @@ fn shape(s: Scenario) -> Shape {
 /// and creates the empty `writes/` directory.
 #[must_use]
 pub fn files(scenario: Scenario) -> Vec<(String, Vec<u8>)> {
-    let sh = shape(scenario);
+    files_of(&shape(scenario))
+}
+
+/// As [`files`], grown to `sites` sites by bystanders (the module doc).
+///
+/// # Errors
+/// [`SiteCount`] when `sites` is outside `2..=MAX_LAB_SITES`.
+pub fn files_with_sites(
+    scenario: Scenario,
+    sites: u32,
+) -> Result<Vec<(String, Vec<u8>)>, SiteCount> {
+    if !(LAB_SITES..=MAX_LAB_SITES).contains(&sites) {
+        return Err(SiteCount(sites));
+    }
+    Ok(files_of(&Shape {
+        sites,
+        ..shape(scenario)
+    }))
+}
+
+fn files_of(sh: &Shape) -> Vec<(String, Vec<u8>)> {
     let mut out = vec![
         (
             "dns/contoso.com.zone".to_owned(),
-            zone_file(&sh).into_bytes(),
+            zone_file(sh).into_bytes(),
         ),
-        ("network/reachability.json".to_owned(), reachability(&sh)),
-        ("pools/pools.json".to_owned(), pools(&sh)),
-        ("servers/servers.json".to_owned(), servers(&sh)),
-        ("store/store.json".to_owned(), store(&sh)),
+        ("network/reachability.json".to_owned(), reachability(sh)),
+        ("pools/pools.json".to_owned(), pools(sh)),
+        ("servers/servers.json".to_owned(), servers(sh)),
+        ("store/store.json".to_owned(), store(sh)),
         (
             "store/topology.xml".to_owned(),
-            topology_xml(&sh).into_bytes(),
+            topology_xml(sh).into_bytes(),
         ),
     ];
     out.sort();
@@ -304,19 +369,32 @@ fn store(sh: &Shape) -> Vec<u8> {
         sites: sh
             .routes
             .iter()
+            .map(|(name, fed, xmpp)| ((*name).to_owned(), *fed, *xmpp))
+            .chain(bystanders(sh.sites).map(|k| {
+                let (_, fed, xmpp) = sh.routes[1];
+                (format!("Site{k}"), fed, xmpp)
+            }))
             .map(|(name, fed, xmpp)| SiteEntry {
-                name: (*name).to_owned(),
+                name,
                 federation_route: fed.map(str::to_owned),
                 xmpp_federation_route: xmpp.map(str::to_owned),
             })
             .collect(),
-        replicas: vec![
+        replicas: [
             replica(EDGE1.0, sh.pool1_replica_version),
             replica(EDGE2.0, sh.pool1_replica_version),
             replica(EDGE3.0, LAB_VERSION),
             replica("fe1.contoso.com", LAB_VERSION),
             replica("fe2.contoso.com", LAB_VERSION),
-        ],
+        ]
+        .into_iter()
+        .chain(bystanders(sh.sites).flat_map(|k| {
+            [
+                replica(&bystander_edge(k).0, LAB_VERSION),
+                replica(&bystander_front_end(k).0, LAB_VERSION),
+            ]
+        }))
+        .collect(),
     })
 }
 
@@ -360,11 +438,14 @@ fn servers(sh: &Shape) -> Vec<u8> {
         setup_version: setup,
     };
     json(&ServersFile {
-        machines: vec![
+        machines: [
             machine(EDGE1.0, sh.pool1_running, sh.pool1_setup_version),
             machine(EDGE2.0, sh.pool1_running, sh.pool1_setup_version),
             machine(EDGE3.0, true, Some(LAB_VERSION)),
-        ],
+        ]
+        .into_iter()
+        .chain(bystanders(sh.sites).map(|k| machine(&bystander_edge(k).0, true, Some(LAB_VERSION))))
+        .collect(),
     })
 }
 
@@ -387,9 +468,11 @@ fn reachability(sh: &Shape) -> Vec<u8> {
         .iter()
         .chain(POOL2_IPS.iter())
         .chain(ipv6)
+        .map(|ip| (*ip).to_owned())
+        .chain(bystanders(sh.sites).map(|k| bystander_edge(k).2))
         .flat_map(|ip| {
             [(5061, false), (5269, true)].map(|(port, xmpp)| Endpoint {
-                host: (*ip).to_owned(),
+                host: ip.clone(),
                 port,
                 state: "open".to_owned(),
                 xmpp,
@@ -431,17 +514,18 @@ fn pools(sh: &Shape) -> Vec<u8> {
             online: true,
         }
     };
+    let normal = |fqdn: String| PoolEntry {
+        fqdn,
+        state: "normal".to_owned(),
+        backup_pool: None,
+        failover_fqdn: None,
+        online: true,
+    };
     json(&PoolsFile {
-        pools: vec![
-            fepool1,
-            PoolEntry {
-                fqdn: "fepool2.contoso.com".to_owned(),
-                state: "normal".to_owned(),
-                backup_pool: None,
-                failover_fqdn: None,
-                online: true,
-            },
-        ],
+        pools: [fepool1, normal("fepool2.contoso.com".to_owned())]
+            .into_iter()
+            .chain(bystanders(sh.sites).map(|k| normal(format!("fepool{k}.contoso.com"))))
+            .collect(),
     })
 }
 
@@ -480,6 +564,10 @@ fn zone_file(sh: &Shape) -> String {
                 records.push((format!("{name}."), "AAAA", (*ip).to_owned()));
             }
         }
+    }
+    for k in bystanders(sh.sites) {
+        let ip = bystander_edge(k).2;
+        a(&format!("sip{k}.contoso.com"), &[&ip], &mut records);
     }
     records.push((
         "_sip._tls.contoso.com.".to_owned(),
@@ -646,29 +734,46 @@ fn topology_xml(sh: &Shape) -> String {
     x.push_str("<Topology Signature=\"3b1f6c7e-0d5a-4c1e-9a57-7a0c2e6b1d42\" xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n");
     x.push_str("  <InternalDomains AllowAllDomains=\"false\" DefaultDomain=\"contoso.com\">\n    <InternalDomain Name=\"contoso.com\" Authoritative=\"false\" AllowSubDomains=\"false\" />\n  </InternalDomains>\n");
     x.push_str("  <Sites>\n");
-    for (id, name, loc) in [(1, "Site1", "Redmond"), (2, "Site2", "Dublin")] {
+    let sites = [
+        (1, "Site1".to_owned(), "Redmond"),
+        (2, "Site2".to_owned(), "Dublin"),
+    ]
+    .into_iter()
+    .chain(bystanders(sh.sites).map(|k| (k, format!("Site{k}"), "Elsewhere")));
+    for (id, name, loc) in sites {
         let _ = writeln!(
             x,
             "    <CentralSite SiteId=\"{id}\">\n      <Name>{name}</Name>\n      <Location>{loc}</Location>\n    </CentralSite>"
         );
     }
     x.push_str("  </Sites>\n  <Clusters>\n");
-    for (site, fe_ip) in [(1, "172.25.33.20"), (2, "172.25.34.20")] {
+    let front_ends = [
+        (1, ("fe1.contoso.com".to_owned(), "172.25.33.20".to_owned())),
+        (2, ("fe2.contoso.com".to_owned(), "172.25.34.20".to_owned())),
+    ]
+    .into_iter()
+    .chain(bystanders(sh.sites).map(|k| (k, bystander_front_end(k))));
+    for (site, (fe, fe_ip)) in front_ends {
         let _ = write!(
             x,
-            "    <Cluster RequiresReplication=\"true\" RequiresSetup=\"true\" Fqdn=\"fepool{site}.contoso.com\">\n      <ClusterId SiteId=\"{site}\" Number=\"1\" />\n      <Machine OrdinalInCluster=\"1\" Fqdn=\"fe{site}.contoso.com\">\n{}      </Machine>\n    </Cluster>\n",
-            net("Primary", fe_ip)
+            "    <Cluster RequiresReplication=\"true\" RequiresSetup=\"true\" Fqdn=\"fepool{site}.contoso.com\">\n      <ClusterId SiteId=\"{site}\" Number=\"1\" />\n      <Machine OrdinalInCluster=\"1\" Fqdn=\"{fe}\">\n{}      </Machine>\n    </Cluster>\n",
+            net("Primary", &fe_ip)
         );
         let _ = write!(
             x,
             "    <Cluster RequiresReplication=\"true\" RequiresSetup=\"true\" Fqdn=\"edgepool{site}.contoso.com\">\n      <ClusterId SiteId=\"{site}\" Number=\"2\" />\n"
         );
         let ipv6 = |i: usize| sh.ipv6.then_some(EDGE_IPV6[i]);
-        if site == 1 {
-            x.push_str(&edge_machine(1, EDGE1, ipv6(0)));
-            x.push_str(&edge_machine(2, EDGE2, ipv6(1)));
-        } else {
-            x.push_str(&edge_machine(1, EDGE3, ipv6(2)));
+        match site {
+            1 => {
+                x.push_str(&edge_machine(1, EDGE1, ipv6(0)));
+                x.push_str(&edge_machine(2, EDGE2, ipv6(1)));
+            }
+            2 => x.push_str(&edge_machine(1, EDGE3, ipv6(2))),
+            k => {
+                let (fqdn, internal, external) = bystander_edge(k);
+                x.push_str(&edge_machine(1, (&fqdn, &internal, &external), None));
+            }
         }
         x.push_str("    </Cluster>\n");
     }
@@ -708,7 +813,16 @@ fn topology_xml(sh: &Shape) -> String {
         "sip2.contoso.com",
         sh.federation_on_pool2,
     ));
-    for site in [1, 2] {
+    for k in bystanders(sh.sites) {
+        x.push_str(&front_end_services(k, k));
+        x.push_str(&edge_service(
+            k,
+            (k, 1),
+            &format!("sip{k}.contoso.com"),
+            false,
+        ));
+    }
+    for site in [1, 2].into_iter().chain(bystanders(sh.sites)) {
         let _ = write!(
             x,
             r#"    <Service RoleVersion="1" ServiceVersion="7">

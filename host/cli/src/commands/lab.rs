@@ -28,10 +28,15 @@ pub fn scenarios() -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn init(path: &Path, scenario: Scenario) -> Result<Outcome> {
-    write(path, scenario)?;
+pub fn init(path: &Path, scenario: Scenario, sites: u32) -> Result<Outcome> {
+    write_with_sites(path, scenario, sites)?;
+    let grown = if sites == lab::LAB_SITES {
+        String::new()
+    } else {
+        format!(" with {sites} sites")
+    };
     eprintln!(
-        "wrote the `{}` lab into {}; run `failback plan` there",
+        "wrote the `{}` lab{grown} into {}; run `failback plan` there",
         scenario.name(),
         path.display()
     );
@@ -40,6 +45,13 @@ pub fn init(path: &Path, scenario: Scenario) -> Result<Outcome> {
 
 /// Write the lab of `scenario` into `path`, which must be absent or empty.
 pub fn write(path: &Path, scenario: Scenario) -> Result<()> {
+    write_with_sites(path, scenario, lab::LAB_SITES)
+}
+
+/// As [`write`], the deployment grown to `sites` sites by bystanders
+/// ([`lab::files_with_sites`]). Nothing is written when `sites` is out of range.
+pub fn write_with_sites(path: &Path, scenario: Scenario, sites: u32) -> Result<()> {
+    let files = lab::files_with_sites(scenario, sites)?;
     match std::fs::read_dir(path) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -60,7 +72,7 @@ pub fn write(path: &Path, scenario: Scenario) -> Result<()> {
     let dir = Dir::open_ambient_dir(path, ambient_authority())
         .with_context(|| format!("cannot open `{}`", path.display()))?;
 
-    for (file, bytes) in lab::files(scenario) {
+    for (file, bytes) in files {
         put(&dir, &file, &bytes)?;
     }
     dir.create_dir_all("writes")

@@ -35,7 +35,11 @@ pub fn run(args: Cli) -> Result<Outcome> {
         Command::Report(args) => report::run(&args),
         Command::Policy(PolicyCommand::List { env, format }) => policy::list(&env, format),
         Command::Policy(PolicyCommand::Test { path }) => policy::test(&path),
-        Command::Lab(LabCommand::Init { dir, scenario }) => lab::init(&dir, scenario),
+        Command::Lab(LabCommand::Init {
+            dir,
+            scenario,
+            sites,
+        }) => lab::init(&dir, scenario, sites),
         Command::Lab(LabCommand::Scenarios) => lab::scenarios(),
         Command::Plugin(PluginCommand::Inspect {
             file,
