@@ -1,6 +1,7 @@
 //! `network/reachability.json`: one entry per endpoint the firewall lets
 //! through (or refuses); anything not listed is filtered.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use failback_plugin_sdk::files;
@@ -15,14 +16,18 @@ const FILE: &str = "reachability.json";
 /// is not an XMPP server (the file says only that something else answers).
 const NOT_XMPP: &str = "a service that is not an XMPP server answered";
 
+/// The file, borrowed from its text: a probe reads it whole for one endpoint,
+/// so it copies none of the others.
 #[derive(Debug, Deserialize)]
-struct ReachabilityFile {
-    endpoints: Vec<Endpoint>,
+struct ReachabilityFile<'a> {
+    #[serde(borrow)]
+    endpoints: Vec<Endpoint<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Endpoint {
-    host: String,
+struct Endpoint<'a> {
+    #[serde(borrow)]
+    host: Cow<'a, str>,
     port: u16,
     state: State,
     /// An XMPP server answers a stream open (meaningful when open).
@@ -40,7 +45,8 @@ enum State {
 
 /// Probe `request` against the reachability file in `dir`.
 pub(crate) fn probe(dir: &Path, request: &ProbeRequest) -> Result<ProbeReport, PluginError> {
-    let file: ReachabilityFile = files::read_json(&dir.join(FILE), FILE)?;
+    let text = files::read_text(&dir.join(FILE), FILE)?;
+    let file: ReachabilityFile<'_> = files::parse_json(&text, FILE)?;
     let host = request.host.trim_end_matches('.');
     let endpoint = file.endpoints.iter().find(|endpoint| {
         endpoint.port == request.port

@@ -1,6 +1,7 @@
 //! `servers/servers.json`: the services and setup state of each machine; and
 //! the replicas of `store/store.json`, read only, for `run-setup`.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use failback_plugin_sdk::files;
@@ -48,6 +49,34 @@ struct Service {
     other: serde_json::Map<String, serde_json::Value>,
 }
 
+/// `servers.json` as the calls that only read see it: each machine's FQDN,
+/// services and setup version, borrowed from the text. Keys the lab does not
+/// know are skipped, not kept: nothing is written back. Reading through this
+/// view costs a fraction of [`ServersFile`], whose flattened `other` maps
+/// buffer every machine; an observation reads the file once per machine, so
+/// that cost is paid for every machine of the deployment, on every call.
+#[derive(Debug, Deserialize)]
+struct ServersView<'a> {
+    #[serde(borrow)]
+    machines: Vec<MachineView<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MachineView<'a> {
+    #[serde(borrow)]
+    fqdn: Cow<'a, str>,
+    #[serde(borrow)]
+    services: Vec<ServiceView<'a>>,
+    setup_version: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServiceView<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    state: State,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 enum State {
@@ -86,16 +115,16 @@ struct Replica {
 impl Lab {
     /// Every Lync service on `machine`.
     pub(crate) fn list_services(&self, machine: &str) -> Result<Vec<ServiceStatus>, PluginError> {
-        let mut file = self.read()?;
-        let machine = find(&mut file, machine)?;
-        Ok(machine
-            .services
-            .iter()
-            .map(|service| ServiceStatus {
-                name: service.name.clone(),
-                state: service.state.into(),
-            })
-            .collect())
+        self.view(machine, |machine| {
+            machine
+                .services
+                .iter()
+                .map(|service| ServiceStatus {
+                    name: service.name.clone().into_owned(),
+                    state: service.state.into(),
+                })
+                .collect()
+        })
     }
 
     /// `Start-CsWindowsService` on `machine`: every service that is not
@@ -130,8 +159,7 @@ impl Lab {
 
     /// The topology version setup last applied on `machine`.
     pub(crate) fn setup_version(&self, machine: &str) -> Result<Option<u64>, PluginError> {
-        let mut file = self.read()?;
-        Ok(find(&mut file, machine)?.setup_version)
+        self.view(machine, |machine| machine.setup_version)
     }
 
     /// "Run Again" on `machine`: apply the topology version of its local replica.
@@ -179,6 +207,22 @@ impl Lab {
         files::read_json(&self.dir.join(FILE), FILE)
     }
 
+    /// What `answer` says of the machine `fqdn` (FQDNs compare without regard
+    /// to case), read through [`ServersView`].
+    fn view<T>(
+        &self,
+        fqdn: &str,
+        answer: impl FnOnce(&MachineView<'_>) -> T,
+    ) -> Result<T, PluginError> {
+        let text = files::read_text(&self.dir.join(FILE), FILE)?;
+        let file: ServersView<'_> = files::parse_json(&text, FILE)?;
+        file.machines
+            .iter()
+            .find(|machine| machine.fqdn.eq_ignore_ascii_case(fqdn))
+            .map(answer)
+            .ok_or_else(|| not_found(fqdn))
+    }
+
     fn write(&self, file: &ServersFile) -> Result<(), PluginError> {
         files::write_json(&self.dir.join(FILE), FILE, file)
     }
@@ -194,7 +238,11 @@ fn find<'a>(file: &'a mut ServersFile, fqdn: &str) -> Result<&'a mut Machine, Pl
     file.machines
         .iter_mut()
         .find(|machine| machine.fqdn.eq_ignore_ascii_case(fqdn))
-        .ok_or_else(|| PluginError::NotFound(format!("machine `{fqdn}` does not exist")))
+        .ok_or_else(|| not_found(fqdn))
+}
+
+fn not_found(fqdn: &str) -> PluginError {
+    PluginError::NotFound(format!("machine `{fqdn}` does not exist"))
 }
 
 #[cfg(test)]

@@ -208,6 +208,7 @@ pub mod files {
     use std::io::{self, Write as _};
     use std::path::Path;
 
+    use serde::Deserialize;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
@@ -248,8 +249,19 @@ pub mod files {
 
     /// Read the JSON file `path` (known to the operator as `name`).
     pub fn read_json<T: DeserializeOwned>(path: &Path, name: &str) -> Result<T, PluginError> {
-        let text = std::fs::read_to_string(path).map_err(|e| io_error("read", name, &e))?;
-        serde_json::from_str(&text)
+        parse_json(&read_text(path, name)?, name)
+    }
+
+    /// The text of `path` (known to the operator as `name`).
+    pub fn read_text(path: &Path, name: &str) -> Result<String, PluginError> {
+        std::fs::read_to_string(path).map_err(|e| io_error("read", name, &e))
+    }
+
+    /// `text`, the contents of the file known to the operator as `name`, as
+    /// JSON; `T` may borrow from `text`, so a call that reads only part of a
+    /// file need not copy the rest.
+    pub fn parse_json<'a, T: Deserialize<'a>>(text: &'a str, name: &str) -> Result<T, PluginError> {
+        serde_json::from_str(text)
             .map_err(|e| PluginError::Failed(format!("`{name}` is malformed: {e}")))
     }
 
