@@ -373,6 +373,50 @@ fn drift_between_steps_halts_at_that_step_with_the_diff() {
     );
 }
 
+/// The drift check compares the whole observed deployment, not only what the
+/// step touches: a change in a bystander site far from the failback (Site4 of a
+/// lab grown to four sites, whose route the policies judge) halts the run.
+#[test]
+fn drift_in_a_far_bystander_site_halts_at_that_step() {
+    let dir = tempfile::tempdir().unwrap();
+    failback()
+        .args(["lab", "init"])
+        .arg(dir.path())
+        .args(["--scenario", "edge-failover", "--sites", "4"])
+        .assert()
+        .success();
+    let env = dir.path().join("failback.toml");
+    // Stop after step 3 (set-federation-edge, which repoints every site's
+    // federation route) is journaled done.
+    let out = run(&["apply", "--yes"], &env, Some("after-outcome:3"));
+    assert!(!out.status.success());
+    // Drift: someone points Site4's federation route back at edgepool2.
+    let store = dir.path().join("store/store.json");
+    let s = std::fs::read_to_string(&store).unwrap();
+    let site4 = s.find("\"Site4\"").unwrap();
+    let edited = format!(
+        "{}{}",
+        &s[..site4],
+        s[site4..].replacen(
+            "\"federation_route\": \"EdgeServer:edgepool1.contoso.com\"",
+            "\"federation_route\": \"EdgeServer:edgepool2.contoso.com\"",
+            1
+        )
+    );
+    assert_ne!(edited, s, "Site4's route was repointed by step 3");
+    std::fs::write(&store, edited).unwrap();
+    let writes_before = files(dir.path());
+
+    let out = run(&["resume"], &env, None);
+    assert_eq!(out.status.code(), Some(1));
+    snapshot!(dir.path(), "resume-drift-far-site", text(&out.stderr));
+    assert_eq!(
+        files(dir.path()),
+        writes_before,
+        "nothing acted after the drift"
+    );
+}
+
 #[test]
 fn a_crash_at_every_journal_point_resumes_to_the_same_files_without_repeating_a_side_effect() {
     every_crash_resumes_to_the_uninterrupted_files("edge-failover", &["apply", "--yes"]);

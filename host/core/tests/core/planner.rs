@@ -658,3 +658,41 @@ fn healthy_then_failover_then_failback_returns_the_starting_deployment() {
         healthy.topology.front_end_pools()
     );
 }
+
+#[test]
+fn a_lab_grown_by_bystander_sites_plans_the_same_runbook_and_repoints_every_site() {
+    assert_eq!(
+        lab::files_with_sites(Scenario::EdgeFailover, lab::LAB_SITES).unwrap(),
+        lab::files(Scenario::EdgeFailover),
+        "two sites is the lab as it always was"
+    );
+    let routes_set = |p: &Plan| {
+        p.steps
+            .iter()
+            .flat_map(|s| &s.operations)
+            .filter(|op| matches!(op, failback_core::plan::Operation::SetSiteRoute { .. }))
+            .count()
+    };
+    let lab_plan = default_plan(Scenario::EdgeFailover);
+    let files = lab::files_with_sites(Scenario::EdgeFailover, 12).unwrap();
+    let snap = assemble(&lab_reader::observe(&files)).unwrap();
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let grown = plan(&snap, &intent).unwrap();
+    check_plan("edge-failover, 12 sites", &grown);
+    let actions = |p: &Plan| p.steps.iter().map(|s| s.action).collect::<Vec<_>>();
+    assert_eq!(actions(&grown), actions(&lab_plan));
+    // Both routes of every site name the restored pool afterwards: Site1's
+    // two, Site2's two, and two per bystander.
+    assert_eq!(routes_set(&lab_plan), 4);
+    assert_eq!(routes_set(&grown), 24);
+}
+
+#[test]
+fn a_lab_of_fewer_than_two_or_too_many_sites_is_refused() {
+    for sites in [0, 1, lab::MAX_LAB_SITES + 1] {
+        assert_eq!(
+            lab::files_with_sites(Scenario::EdgeFailover, sites),
+            Err(lab::SiteCount(sites))
+        );
+    }
+}
