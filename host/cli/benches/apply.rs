@@ -17,54 +17,9 @@
 
 mod support;
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
-use support::failback;
-
-struct Lab {
-    _dir: tempfile::TempDir,
-    env: PathBuf,
-    plan: PathBuf,
-}
-
-/// A fresh `edge-failover` lab and its saved plan.
-fn lab(bin: &Path, cache: &Path) -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let env = dir.path().join("failback.toml");
-    let plan = dir.path().join("plan.json");
-    failback(
-        bin,
-        cache,
-        [
-            OsStr::new("lab"),
-            OsStr::new("init"),
-            dir.path().as_os_str(),
-            OsStr::new("--scenario"),
-            OsStr::new("edge-failover"),
-        ],
-    );
-    failback(
-        bin,
-        cache,
-        [
-            OsStr::new("plan"),
-            OsStr::new("--env"),
-            env.as_os_str(),
-            OsStr::new("--format"),
-            OsStr::new("json"),
-            OsStr::new("--out"),
-            plan.as_os_str(),
-        ],
-    );
-    Lab {
-        _dir: dir,
-        env,
-        plan,
-    }
-}
 
 fn benches(c: &mut Criterion) {
     let binaries = support::binaries();
@@ -79,21 +34,8 @@ fn benches(c: &mut Criterion) {
         let cache = tempfile::tempdir().unwrap();
         group.bench_function(*name, |b| {
             b.iter_batched(
-                || lab(bin, cache.path()),
-                |lab| {
-                    failback(
-                        bin,
-                        cache.path(),
-                        [
-                            OsStr::new("apply"),
-                            lab.plan.as_os_str(),
-                            OsStr::new("--yes"),
-                            OsStr::new("--env"),
-                            lab.env.as_os_str(),
-                        ],
-                    );
-                    lab
-                },
+                || support::lab(bin, cache.path(), 2),
+                |lab| support::apply(bin, cache.path(), lab),
                 BatchSize::PerIteration,
             );
         });

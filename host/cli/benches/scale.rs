@@ -23,58 +23,12 @@
 mod support;
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use support::failback;
 
 const SITES: [u32; 3] = [10, 100, 1_000];
-
-struct Lab {
-    _dir: tempfile::TempDir,
-    env: PathBuf,
-    plan: PathBuf,
-}
-
-/// A fresh `edge-failover` lab of `sites` sites, and its saved plan.
-fn lab(bin: &Path, cache: &Path, sites: u32) -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let env = dir.path().join("failback.toml");
-    let plan = dir.path().join("plan.json");
-    let sites = sites.to_string();
-    failback(
-        bin,
-        cache,
-        [
-            OsStr::new("lab"),
-            OsStr::new("init"),
-            dir.path().as_os_str(),
-            OsStr::new("--scenario"),
-            OsStr::new("edge-failover"),
-            OsStr::new("--sites"),
-            OsStr::new(&sites),
-        ],
-    );
-    failback(
-        bin,
-        cache,
-        [
-            OsStr::new("plan"),
-            OsStr::new("--env"),
-            env.as_os_str(),
-            OsStr::new("--format"),
-            OsStr::new("json"),
-            OsStr::new("--out"),
-            plan.as_os_str(),
-        ],
-    );
-    Lab {
-        _dir: dir,
-        env,
-        plan,
-    }
-}
 
 fn benches(c: &mut Criterion) {
     let binaries = support::binaries();
@@ -92,7 +46,7 @@ fn benches(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     for sites in SITES {
         for ((name, bin), cache) in binaries.iter().zip(&caches) {
-            let lab = lab(bin, cache.path(), sites);
+            let lab = support::lab(bin, cache.path(), sites);
             plan.bench_with_input(BenchmarkId::new(*name, sites), &lab, |b, lab| {
                 b.iter(|| {
                     failback(
@@ -125,21 +79,8 @@ fn benches(c: &mut Criterion) {
         for ((name, bin), cache) in binaries.iter().zip(&caches) {
             apply.bench_function(BenchmarkId::new(*name, sites), |b| {
                 b.iter_batched(
-                    || lab(bin, cache.path(), sites),
-                    |lab| {
-                        failback(
-                            bin,
-                            cache.path(),
-                            [
-                                OsStr::new("apply"),
-                                lab.plan.as_os_str(),
-                                OsStr::new("--yes"),
-                                OsStr::new("--env"),
-                                lab.env.as_os_str(),
-                            ],
-                        );
-                        lab
-                    },
+                    || support::lab(bin, cache.path(), sites),
+                    |lab| support::apply(bin, cache.path(), lab),
                     BatchSize::PerIteration,
                 );
             });
