@@ -24,7 +24,7 @@ use serde::Serialize;
 /// The number of sites of the lab as [`files`] writes it.
 pub const LAB_SITES: u32 = 2;
 /// The most sites [`files_with_sites`] writes: bystander addresses are numbered
-/// inside one /16 per address family.
+/// by site inside 10.64.0.0/10 (internal) and 100.64.0.0/10 (external).
 pub const MAX_LAB_SITES: u32 = 10_000;
 
 /// The published topology version of every scenario.
