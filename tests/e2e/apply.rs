@@ -744,13 +744,20 @@ fn healthy_then_failover_then_failback_leaves_every_lab_file_as_it_was() {
 }
 
 /// The lab's files without the plugins' write records and without what moves
-/// on with every change: the zone's SOA serial, and in the JSON files every
-/// `version`, `setup_version` and `last_update`.
+/// on with every change: the zone's SOA serial (its records compared as a
+/// set, whatever their spacing), and in the JSON files every `version`,
+/// `setup_version`, `last_update` and the store's `published_sha256` (the
+/// mark each publish leaves).
 fn without_versions(files: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     fn strip(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
-                for key in ["version", "setup_version", "last_update"] {
+                for key in [
+                    "version",
+                    "setup_version",
+                    "last_update",
+                    "published_sha256",
+                ] {
                     map.remove(key);
                 }
                 map.values_mut().for_each(strip);
@@ -768,10 +775,15 @@ fn without_versions(files: &BTreeMap<String, String>) -> BTreeMap<String, String
                 strip(&mut value);
                 serde_json::to_string_pretty(&value).unwrap()
             } else if path.ends_with(".zone") {
-                text.lines()
+                // The records, one per line in one spacing and order: lab-dns
+                // writes the zone aligned, `lab init` does not.
+                let mut records: Vec<String> = text
+                    .lines()
+                    .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
                     .filter(|l| !l.contains(" SOA "))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                records.sort();
+                records.join("\n")
             } else {
                 text.clone()
             };

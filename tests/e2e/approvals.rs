@@ -174,6 +174,13 @@ impl Board {
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(run(&["verify"], &self.env, None).status.success());
         assert!(run(&["audit", "verify"], &self.env, None).status.success());
+        // The change report of the run names who approved it.
+        let report = run(&["report"], &self.env, None);
+        assert!(report.status.success(), "{}", text(&report.stderr));
+        let html = text(&report.stdout);
+        for key in [&self.alice, &self.bob] {
+            assert!(html.contains(&key.fingerprint), "{html}");
+        }
     }
 
     fn snapshot(&self, name: &str, value: &str) {

@@ -4,14 +4,9 @@
 
 use std::path::Path;
 
-use crate::support::{failback, lab, redact, run, validate_plan, validate_state};
+use failback_core::lab::Scenario;
 
-const SCENARIOS: [&str; 4] = [
-    "edge-failover",
-    "edge-and-front-end-failover",
-    "xmpp-only",
-    "already-failed-back",
-];
+use crate::support::{failback, lab, redact, run, validate_plan, validate_state};
 
 /// `failback observe --out STATE` in the lab `dir`.
 fn observe(dir: &Path) -> std::path::PathBuf {
@@ -315,7 +310,7 @@ fn report_shows_a_run_from_the_journal() {
 /// blank, and the page the browser built holds every step and every finding.
 #[test]
 fn every_scenario_report_renders_in_a_browser() {
-    for scenario in SCENARIOS {
+    for scenario in Scenario::ALL.map(Scenario::name) {
         let dir = lab(scenario);
         let env = dir.path().join("failback.toml");
         let report = dir.path().join("report.html");

@@ -158,7 +158,20 @@ pub fn html(report: &Report<'_>) -> Result<String, crate::deployment::UnknownObj
                 }
                 section #approvals {
                     h2 { "Approvals" }
-                    p { "This version of the plan document carries no approvals." }
+                    @if plan.approvals.is_empty() {
+                        p { "No one has approved this plan yet (" code { "failback plan approve" } "). The approvals an environment requires are counted when it is applied." }
+                    } @else {
+                        p { "Signatures over the plan sha256 below (SSHSIG, namespace " code { "failback-plan" } "), as the document carries them; " code { "apply" } " counts those by keys the environment trusts." }
+                        ul {
+                            @for approval in &plan.approvals {
+                                li {
+                                    code { (approval.key) }
+                                    @if !approval.comment.is_empty() { " (" (approval.comment) ")" }
+                                    ", " (approval.at)
+                                }
+                            }
+                        }
+                    }
                 }
                 section #digests {
                     h2 { "Digests" }

@@ -32,6 +32,7 @@
 
 use failback_policy_sdk::{
     Action, Ctx, EdgePool, Reads, RecordType, RouteKind, Rule, Scope, SrvData, Violation, join,
+    same_name,
 };
 
 /// The XMPP federation SRV's owner label and port.
@@ -116,8 +117,9 @@ fn xmpp_srv_target(ctx: &Ctx<'_>) -> Vec<Violation> {
         .collect()
 }
 
-/// DESIGN §2 invariant 7: the XMPP A record (`xmpp.<zone>`), when it exists,
-/// resolves to the Access Edge IPs of a pool named by an XMPP route. Catches
+/// DESIGN §2 invariant 7: the XMPP A record (`xmpp.<zone>`), when it exists
+/// and is not only a fallback SRV record's target, resolves to the Access Edge
+/// IPs of a pool named by an XMPP route. Catches
 /// the source page's own error (A record at EdgeServer2 on failback: §1.1) on
 /// the step that writes it. DNS follows routing: on the start, after each DNS
 /// step, and at the end.
@@ -140,6 +142,21 @@ fn xmpp_a_record(ctx: &Ctx<'_>) -> Vec<Violation> {
         .into_iter()
         .any(|rtype| ctx.rrset(&name, rtype).is_some());
     if !exists {
+        return Vec::new();
+    }
+    // With one XMPP SRV record per Edge pool (the XMPP failover page's
+    // advice), `xmpp.<zone>` may be a fallback record's target: the name of
+    // another pool, which it must keep resolving to. It is the XMPP A record
+    // only when no record names it or a highest-priority record does.
+    let srv = format!("{XMPP_SRV_LABEL}.{}", ctx.zone());
+    let records = ctx.srv_records(&srv);
+    let best = records.iter().map(|srv| srv.priority).min();
+    let named = |top: bool| {
+        records
+            .iter()
+            .any(|srv| same_name(&srv.target, &name) && (!top || Some(srv.priority) == best))
+    };
+    if named(false) && !named(true) {
         return Vec::new();
     }
     let pools = ctx.route_pools(RouteKind::XmppFederation);
@@ -768,6 +785,33 @@ mod tests {
             messages(RULES, start, vec![]),
             [(0, "xmpp1.contoso.com (target of _xmpp-server._tcp.contoso.com) resolves to 131.107.155.10, not to an XMPP route's pool edgepool2.contoso.com (131.107.155.20)".to_owned())]
         );
+    }
+
+    #[test]
+    fn an_xmpp_name_that_is_only_a_fallback_srv_target_is_another_pools_and_not_judged() {
+        // One SRV record per Edge pool: edgepool2's xmpp2 on top, as the
+        // failover left it, and xmpp.contoso.com, edgepool1's own name, as the
+        // fallback — which must keep resolving to edgepool1.
+        let mut start = contoso_failed_over();
+        start.dns.retain(|set| set.name != "xmpp.contoso.com");
+        start.dns.push(a("xmpp.contoso.com", EDGEPOOL1_IP));
+        start.dns.push(a("xmpp2.contoso.com", EDGEPOOL2_IP));
+        let set = rrset_mut(&mut start, XMPP_SRV_NAME, RecordType::Srv).unwrap();
+        set.data = vec![
+            RecordData::Srv(SrvData {
+                priority: 10,
+                weight: 0,
+                port: 5269,
+                target: "xmpp2.contoso.com".into(),
+            }),
+            RecordData::Srv(SrvData {
+                priority: 20,
+                weight: 0,
+                port: 5269,
+                target: "xmpp.contoso.com".into(),
+            }),
+        ];
+        assert_eq!(messages(RULES, start, vec![]), []);
     }
 
     #[test]
