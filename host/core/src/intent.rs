@@ -151,10 +151,7 @@ impl Intent {
                     .ok_or(IntentError::UnknownPool(fqdn))?
             }
         };
-        let cutover_ttl = flags.cutover_ttl.unwrap_or(DEFAULT_CUTOVER_TTL);
-        if !(1..=86_400).contains(&cutover_ttl) {
-            return Err(IntentError::CutoverTtl(cutover_ttl));
-        }
+        let cutover_ttl = cutover_ttl(flags)?;
         let narrowed =
             flags.sip_federation || flags.xmpp || flags.front_ends || flags.pool_failback;
         let site = restored.site.clone();
@@ -241,10 +238,7 @@ impl Intent {
                 }
             }
         };
-        let cutover_ttl = flags.cutover_ttl.unwrap_or(DEFAULT_CUTOVER_TTL);
-        if !(1..=86_400).contains(&cutover_ttl) {
-            return Err(IntentError::CutoverTtl(cutover_ttl));
-        }
+        let cutover_ttl = cutover_ttl(flags)?;
         let failed_pools = deployment
             .front_end_pools
             .iter()
@@ -271,6 +265,16 @@ impl Intent {
     #[must_use]
     pub fn identity(&self) -> EdgeIdentity {
         EdgeIdentity::new(&self.restored_pool)
+    }
+}
+
+/// `--cutover-ttl`, or its default, checked.
+fn cutover_ttl(flags: &IntentFlags) -> Result<u32, IntentError> {
+    let ttl = flags.cutover_ttl.unwrap_or(DEFAULT_CUTOVER_TTL);
+    if (1..=86_400).contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(IntentError::CutoverTtl(ttl))
     }
 }
 
@@ -322,11 +326,7 @@ fn home_pool(deployment: &Deployment) -> Result<String, IntentError> {
             0 => None,
             1 => pools.into_iter().next().map(Ok),
             _ => Some(Err(IntentError::Ambiguous {
-                candidates: pools
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                candidates: quoted(&pools),
             })),
         }
     };

@@ -178,6 +178,17 @@ struct ServiceKey {
     node: usize,
 }
 
+impl ServiceKey {
+    fn new((site_id, role, instance): &ServiceRef, node: usize) -> Self {
+        Self {
+            site_id: site_id.clone(),
+            role: role.clone(),
+            instance: instance.clone(),
+            node,
+        }
+    }
+}
+
 impl Topology {
     /// Read a published topology document.
     ///
@@ -1018,15 +1029,7 @@ impl Model {
                         external_ips: ips("External")?,
                     });
                 }
-                edge_services.insert(
-                    fqdn.to_ascii_lowercase(),
-                    ServiceKey {
-                        site_id: id.0.clone(),
-                        role: id.1.clone(),
-                        instance: id.2.clone(),
-                        node: edge,
-                    },
-                );
+                edge_services.insert(fqdn.to_ascii_lowercase(), ServiceKey::new(id, edge));
                 edge_pools.push(EdgePool {
                     fqdn: fqdn.to_ascii_lowercase(),
                     site: site_of(cluster)?,
@@ -1037,15 +1040,8 @@ impl Model {
                 });
             }
             if let Some(&(id, registrar)) = roles.iter().find(|(id, _)| id.1 == "Registrar") {
-                registrar_services.insert(
-                    fqdn.to_ascii_lowercase(),
-                    ServiceKey {
-                        site_id: id.0.clone(),
-                        role: id.1.clone(),
-                        instance: id.2.clone(),
-                        node: registrar,
-                    },
-                );
+                registrar_services
+                    .insert(fqdn.to_ascii_lowercase(), ServiceKey::new(id, registrar));
                 let media_of = |role: &str| {
                     roles
                         .iter()
