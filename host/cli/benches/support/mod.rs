@@ -12,6 +12,18 @@ pub struct Lab {
     pub plan: PathBuf,
 }
 
+impl Lab {
+    /// A lab in `dir` with its environment file and saved plan.
+    #[allow(dead_code, reason = "not every benchmark writes its own labs")]
+    pub fn new(dir: tempfile::TempDir, env: PathBuf, plan: PathBuf) -> Self {
+        Self {
+            _dir: dir,
+            env,
+            plan,
+        }
+    }
+}
+
 /// A fresh `edge-failover` lab grown to `sites` sites, written by `bin`, and
 /// its plan saved by `bin`. For 2 sites (the lab as it is) `--sites` is not
 /// passed, so a binary from before the option can be measured.
