@@ -12,6 +12,7 @@
     reason = "benchmarks fail by panicking"
 )]
 
+#[allow(dead_code, reason = "this benchmark uses part of the shared helpers")]
 mod support;
 
 use std::ffi::OsStr;

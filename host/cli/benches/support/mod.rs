@@ -14,7 +14,6 @@ pub struct Lab {
 
 impl Lab {
     /// A lab in `dir` with its environment file and saved plan.
-    #[allow(dead_code, reason = "not every benchmark writes its own labs")]
     pub fn new(dir: tempfile::TempDir, env: PathBuf, plan: PathBuf) -> Self {
         Self {
             _dir: dir,
@@ -55,11 +54,7 @@ pub fn lab(bin: &Path, cache: &Path, sites: u32) -> Lab {
             plan.as_os_str(),
         ],
     );
-    Lab {
-        _dir: dir,
-        env,
-        plan,
-    }
+    Lab::new(dir, env, plan)
 }
 
 /// `failback apply PLAN --yes` on `lab`; the lab is handed back, so that its
