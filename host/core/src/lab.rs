@@ -628,19 +628,24 @@ fn edge_machine(
     )
 }
 
-/// The Registrar of the Director pool `dir1.contoso.com` (cluster 1-3).
-const DIRECTOR_SERVICE: &str = r#"    <Service RoleVersion="2" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.RegistrarService">
-      <ServiceId SiteId="1" RoleName="Registrar" Instance="2" />
+/// The `Registrar` service `site`/`instance` on cluster `site`-`cluster`: a
+/// Front End pool's, or with `director` a Director pool's.
+fn registrar_service(site: u32, instance: u32, cluster: u32, director: bool) -> String {
+    format!(
+        r#"    <Service RoleVersion="2" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.RegistrarService">
+      <ServiceId SiteId="{site}" RoleName="Registrar" Instance="{instance}" />
       <DependsOn />
       <InstalledOn>
-        <ClusterId SiteId="1" Number="3" />
+        <ClusterId SiteId="{site}" Number="{cluster}" />
       </InstalledOn>
       <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
         <Port Owner="urn:component:Registrar" Usage="SipServer" InterfaceSide="Primary" InterfaceNumber="1" Port="5061" Protocol="Mtls" UrlPath="/" AuthorizesRequests="true" GruuType="HomeServer" />
       </Ports>
-      <RegistrarService IsDirector="true" xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" />
+      <RegistrarService IsDirector="{director}" xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" />
     </Service>
-"#;
+"#
+    )
+}
 
 fn edge_service(
     site: u32,
@@ -680,19 +685,9 @@ fn edge_service(
 }
 
 fn front_end_services(site: u32, media_site: u32) -> String {
+    let registrar = registrar_service(site, 1, 1, false);
     format!(
-        r#"    <Service RoleVersion="2" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.RegistrarService">
-      <ServiceId SiteId="{site}" RoleName="Registrar" Instance="1" />
-      <DependsOn />
-      <InstalledOn>
-        <ClusterId SiteId="{site}" Number="1" />
-      </InstalledOn>
-      <Ports xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008">
-        <Port Owner="urn:component:Registrar" Usage="SipServer" InterfaceSide="Primary" InterfaceNumber="1" Port="5061" Protocol="Mtls" UrlPath="/" AuthorizesRequests="true" GruuType="HomeServer" />
-      </Ports>
-      <RegistrarService IsDirector="false" xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" />
-    </Service>
-    <Service RoleVersion="1" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.ConfService">
+        r#"{registrar}    <Service RoleVersion="1" ServiceVersion="7" Type="Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.ConfService">
       <ServiceId SiteId="{site}" RoleName="ConfServices" Instance="1" />
       <DependsOn>
         <Dependency Usage="Default">
@@ -791,7 +786,7 @@ fn topology_xml(sh: &Shape) -> String {
     ));
     x.push_str(&front_end_services(2, 2));
     if sh.director {
-        x.push_str(DIRECTOR_SERVICE);
+        x.push_str(&registrar_service(1, 2, 3, true));
     }
     // The next hop: (site, instance) of the Registrar edgepool1 depends on.
     let next_hop = if sh.director {
