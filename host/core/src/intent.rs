@@ -35,15 +35,6 @@ pub enum Runbook {
 }
 
 impl Runbook {
-    /// The word the plan's header uses (`failback`).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Failback => "failback",
-            Self::Failover => "failover",
-        }
-    }
-
     fn is_failback(&self) -> bool {
         *self == Self::Failback
     }

@@ -18,6 +18,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::deployment::{Deployment, RrSet};
+use crate::intent::Runbook;
 use crate::plan::{Finding, Plan, Step, StepStatus, rtype_name};
 use crate::render::{data_text, pool_state, verdict};
 
@@ -103,10 +104,16 @@ pub fn html(report: &Report<'_>) -> Result<String, crate::deployment::UnknownObj
     let states = plan.states()?;
     let after = states.last().unwrap_or(&plan.start);
     let intent = &plan.intent;
-    let title = format!(
-        "failback of {} to {} ({})",
-        report.environment, intent.restored_pool, intent.restored_site
-    );
+    let title = match intent.runbook {
+        Runbook::Failback => format!(
+            "failback of {} to {} ({})",
+            report.environment, intent.restored_pool, intent.restored_site
+        ),
+        Runbook::Failover => format!(
+            "failover of {} from {} to {}",
+            report.environment, intent.restored_site, intent.restored_pool
+        ),
+    };
     let blocking = plan.findings.iter().filter(|f| f.blocking).count();
     let page = html! {
         (DOCTYPE)

@@ -622,6 +622,18 @@ fn healthy_then_failover_then_failback_returns_the_starting_deployment() {
         .unwrap(),
     )
     .unwrap();
+    // The report says which runbook it is.
+    let html = failback_core::report::html(&failback_core::report::Report {
+        environment: "lab",
+        plan: &failover,
+        order: &[],
+        run: None,
+    })
+    .unwrap();
+    assert!(
+        html.contains("<title>failover of lab from Site1 to edgepool2.contoso.com</title>"),
+        "{html}"
+    );
     let failed_over = end_of(&failover, &healthy);
     let on_pool2 = failed_over
         .deployment
