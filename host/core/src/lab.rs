@@ -291,12 +291,70 @@ pub fn files_with_sites(
     scenario: Scenario,
     sites: u32,
 ) -> Result<Vec<(String, Vec<u8>)>, SiteCount> {
+    files_generated(
+        scenario,
+        Variation {
+            sites,
+            ..Variation::default()
+        },
+    )
+}
+
+/// The shapes a generated lab adds to a scenario's; each is also a scenario of
+/// its own on the failed-over lab (`dual-stack`, `xmpp-srv-per-pool`,
+/// `director-next-hop`). Property tests combine them on any scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variation {
+    /// The number of sites: Site1, Site2 and the bystanders after them.
+    pub sites: u32,
+    /// Every Edge machine has an external IPv6 address, and the zone AAAA
+    /// sets beside the A sets.
+    pub dual_stack: bool,
+    /// An XMPP SRV record per Edge pool (`xmpp.` for edgepool1, `xmpp2.` for
+    /// edgepool2), the pool the XMPP route names at the higher priority.
+    pub xmpp_srv_per_pool: bool,
+    /// A Director pool in Site1, edgepool1's next hop.
+    pub director: bool,
+}
+
+impl Default for Variation {
+    fn default() -> Self {
+        Self {
+            sites: LAB_SITES,
+            dual_stack: false,
+            xmpp_srv_per_pool: false,
+            director: false,
+        }
+    }
+}
+
+/// As [`files`], with `variation`'s shapes added to the scenario's own.
+///
+/// # Errors
+/// [`SiteCount`] when `variation.sites` is outside `2..=MAX_LAB_SITES`.
+pub fn files_generated(
+    scenario: Scenario,
+    variation: Variation,
+) -> Result<Vec<(String, Vec<u8>)>, SiteCount> {
+    let Variation {
+        sites,
+        dual_stack,
+        xmpp_srv_per_pool,
+        director,
+    } = variation;
     if !(LAB_SITES..=MAX_LAB_SITES).contains(&sites) {
         return Err(SiteCount(sites));
     }
+    let base = shape(scenario);
     Ok(files_of(&Shape {
         sites,
-        ..shape(scenario)
+        ipv6: base.ipv6 || dual_stack,
+        xmpp_srv_per_pool: base.xmpp_srv_per_pool || xmpp_srv_per_pool,
+        // One SRV record per pool replaces the single one; `xmpp.` keeps
+        // edgepool1's addresses, `xmpp2.` has edgepool2's.
+        xmpp_a_pool2: base.xmpp_a_pool2 && !xmpp_srv_per_pool,
+        director: base.director || director,
+        ..base
     }))
 }
 
@@ -559,6 +617,14 @@ fn zone_file(sh: &Shape) -> String {
             ("sip.contoso.com", pool_ipv6(sh.sip_a_pool2)),
             ("sip2.contoso.com", &POOL2_IPV6[..]),
             ("xmpp.contoso.com", pool_ipv6(sh.xmpp_a_pool2)),
+            (
+                "xmpp2.contoso.com",
+                if sh.xmpp_srv_per_pool {
+                    &POOL2_IPV6[..]
+                } else {
+                    &[]
+                },
+            ),
         ] {
             for ip in ips {
                 records.push((format!("{name}."), "AAAA", (*ip).to_owned()));
@@ -581,9 +647,15 @@ fn zone_file(sh: &Shape) -> String {
     ));
     if sh.xmpp_srv_per_pool {
         a("xmpp2.contoso.com", &POOL2_IPS, &mut records);
+        // The record of the pool Site2's XMPP route names comes first.
+        let (first, second) = if sh.routes[1].2 == Some(POOL2_ID) {
+            ("xmpp2", "xmpp")
+        } else {
+            ("xmpp", "xmpp2")
+        };
         for data in [
-            "10 0 5269 xmpp2.contoso.com.",
-            "20 0 5269 xmpp.contoso.com.",
+            format!("10 0 5269 {first}.contoso.com."),
+            format!("20 0 5269 {second}.contoso.com."),
         ] {
             records.push((
                 "_xmpp-server._tcp.contoso.com.".to_owned(),

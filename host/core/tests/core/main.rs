@@ -14,6 +14,8 @@ mod corpus;
 mod document;
 /// The planner's guarantees: safety, idempotency, determinism.
 mod planner;
+/// Healthy → failover → failback on generated deployments (issue 15).
+mod round_trip;
 /// Plan documents validated against docs/plan.schema.json.
 mod schema;
 /// Topology XML: round trip, edits, malformed input.

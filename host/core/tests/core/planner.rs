@@ -81,7 +81,20 @@ pub fn check_plan(name: &str, plan: &Plan) {
         }
     };
     if plan.intent.xmpp {
-        resolves_to_restored("xmpp.contoso.com", "XMPP");
+        // The name partners reach: the target of the XMPP SRV's first record.
+        let xmpp_name = end
+            .rrset("_xmpp-server._tcp.contoso.com", RecordType::Srv)
+            .and_then(|set| {
+                set.data
+                    .iter()
+                    .filter_map(|d| match d {
+                        RecordData::Srv(srv) => Some(srv),
+                        _ => None,
+                    })
+                    .min_by_key(|srv| srv.priority)
+            })
+            .map_or("xmpp.contoso.com", |srv| srv.target.as_str());
+        resolves_to_restored(xmpp_name, "XMPP");
         for site in &end.sites {
             assert_eq!(
                 site.xmpp_route.as_ref().map(|r| r.pool()),

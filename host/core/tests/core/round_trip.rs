@@ -1,0 +1,104 @@
+//! Issue 15's round trip as a property: on generated deployments — any number
+//! of sites, dual-stack or not, one XMPP SRV record per pool or one for all, a
+//! Director as the home Edge pool's next hop or not — a failover of the
+//! healthy deployment, then the failback to its home pool, end where it began.
+
+use failback_core::deployment::{Deployment, Snapshot, assemble};
+use failback_core::intent::{Intent, IntentFlags};
+use failback_core::lab::{self, Scenario, Variation};
+use failback_core::plan::{Plan, plan};
+use failback_core::topology::Topology;
+use proptest::prelude::*;
+
+use crate::planner::check_plan;
+use crate::support::lab_reader;
+
+fn variation() -> impl Strategy<Value = Variation> {
+    (2..=6u32, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(sites, dual_stack, xmpp_srv_per_pool, director)| Variation {
+            sites,
+            dual_stack,
+            xmpp_srv_per_pool,
+            director,
+        },
+    )
+}
+
+/// The state a plan predicts at its end, and the topology it published last.
+fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
+    Snapshot {
+        topology: plan.documents.values().next_back().map_or_else(
+            || before.topology.clone(),
+            |xml| Topology::parse(xml).unwrap(),
+        ),
+        deployment: plan.states().unwrap().pop().unwrap(),
+    }
+}
+
+/// `deployment` without what every publish and setup moves on.
+fn without_versions(mut deployment: Deployment) -> Deployment {
+    deployment.topology_version = 0;
+    for m in deployment
+        .edge_pools
+        .iter_mut()
+        .flat_map(|p| p.machines.iter_mut())
+    {
+        m.setup_version = 0;
+    }
+    deployment
+}
+
+fn planned(snap: &Snapshot, flags: &IntentFlags) -> Plan {
+    let intent = Intent::resolve(flags, &snap.deployment).unwrap();
+    plan(snap, &intent).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn a_generated_healthy_deployment_fails_over_and_back_to_where_it_began(v in variation()) {
+        let name = format!("{v:?}");
+        let healthy = assemble(&lab_reader::observe(
+            &lab::files_generated(Scenario::Healthy, v).unwrap(),
+        ))
+        .unwrap();
+
+        // With bystander sites more than one pool could take over: name it.
+        let failover = planned(
+            &healthy,
+            &IntentFlags {
+                failover: true,
+                to: Some("edgepool2.contoso.com".into()),
+                ..IntentFlags::default()
+            },
+        );
+        check_plan(&format!("failover of {name}"), &failover);
+        let failed_over = end_of(&failover, &healthy);
+        // Every site's routes name the surviving pool; it alone federates.
+        for site in &failed_over.deployment.sites {
+            for route in [&site.federation_route, &site.xmpp_route] {
+                prop_assert_eq!(
+                    route.as_ref().map(|r| r.pool()),
+                    Some("edgepool2.contoso.com"),
+                    "{}: {}", name, site.name
+                );
+            }
+        }
+        prop_assert_eq!(failed_over.deployment.federation_pools().len(), 1);
+
+        let failback = planned(
+            &failed_over,
+            &IntentFlags { to: Some("edgepool1.contoso.com".into()), ..IntentFlags::default() },
+        );
+        check_plan(&format!("failback of {name}"), &failback);
+        let back = end_of(&failback, &failed_over);
+        prop_assert_eq!(
+            without_versions(back.deployment),
+            without_versions(healthy.deployment.clone()),
+            "{}", name
+        );
+        prop_assert_eq!(back.topology.edge_pools(), healthy.topology.edge_pools());
+        prop_assert_eq!(back.topology.front_end_pools(), healthy.topology.front_end_pools());
+    }
+}
