@@ -419,27 +419,97 @@ fn drift_in_a_far_bystander_site_halts_at_that_step() {
 
 #[test]
 fn a_crash_at_every_journal_point_resumes_to_the_same_files_without_repeating_a_side_effect() {
-    every_crash_resumes_to_the_uninterrupted_files("edge-failover", &["apply", "--yes"]);
+    let start = tempfile::tempdir().unwrap();
+    lab(start.path(), "edge-failover");
+    every_crash_resumes_to_the_uninterrupted_files(start.path(), &["apply", "--yes"]);
 }
 
-/// The failover runbook (issue 15) is journaled and resumed by the same
-/// engine: a crash at each of its journal points resumes to the files of an
-/// uninterrupted failover.
+/// Issue 15's round trip over every crash point of both runs, on a generated
+/// deployment that combines the record shapes operators have: three sites,
+/// dual-stack Access Edges, one XMPP SRV record per Edge pool, and a Director
+/// as the home Edge pool's next hop. The failover runbook is journaled and
+/// resumed by the same engine as the failback: a crash at each journal point of
+/// the failover, and then of the failback that follows it, resumes to the
+/// files of an uninterrupted run; and the failback ends where the failover
+/// began.
 #[test]
-fn a_failover_crashed_at_every_journal_point_resumes_to_the_same_files() {
-    every_crash_resumes_to_the_uninterrupted_files("healthy", &["apply", "--failover", "--yes"]);
+fn a_generated_deployment_crashed_at_every_journal_point_of_failover_and_failback_round_trips() {
+    let healthy = tempfile::tempdir().unwrap();
+    generated_lab(
+        healthy.path(),
+        failback_core::lab::Variation {
+            sites: 3,
+            dual_stack: true,
+            xmpp_srv_per_pool: true,
+            director: true,
+        },
+    );
+    let failed_over = every_crash_resumes_to_the_uninterrupted_files(
+        healthy.path(),
+        &[
+            "apply",
+            "--failover",
+            "--to",
+            "edgepool2.contoso.com",
+            "--yes",
+        ],
+    );
+    let back = every_crash_resumes_to_the_uninterrupted_files(
+        failed_over.path(),
+        &["apply", "--to", "edgepool1.contoso.com", "--yes"],
+    );
+    let want = without_versions(&files(healthy.path()));
+    let got = without_versions(&files(back.path()));
+    for (path, want) in &want {
+        assert_eq!(got.get(path), Some(want), "`{path}` is not as it was");
+    }
+    assert_eq!(got.len(), want.len());
 }
 
-/// For each journal point, crash the `apply` of `args` on a fresh lab of
-/// `scenario` at its first, second, ... occurrence until a run passes it
+/// A lab of the `healthy` scenario with `variation`'s shapes: `lab init`
+/// writes the environment and the plugins, then the lab files are replaced by
+/// the generated ones.
+fn generated_lab(dir: &Path, variation: failback_core::lab::Variation) {
+    lab(dir, "healthy");
+    let generated =
+        failback_core::lab::files_generated(failback_core::lab::Scenario::Healthy, variation)
+            .unwrap();
+    for (path, bytes) in generated {
+        std::fs::write(dir.join(path), bytes).unwrap();
+    }
+}
+
+/// A copy of the lab directory `from` (its apply state included) in a new
+/// temporary directory.
+fn copy_lab(from: &Path) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(from, dir.path());
+    dir
+}
+
+/// For each journal point, crash the `apply` of `args` on a copy of the lab
+/// `start` at its first, second, ... occurrence until a run passes it
 /// uncrashed; each crashed run is resumed and must end with exactly the files
-/// of an uninterrupted run, verified, with an intact audit log.
+/// of an uninterrupted run, verified, with an intact audit log. Returns the
+/// uninterrupted run's lab.
 fn every_crash_resumes_to_the_uninterrupted_files(
-    scenario: &'static str,
+    start: &Path,
     args: &'static [&'static str],
-) {
-    let reference_dir = tempfile::tempdir().unwrap();
-    let reference_env = lab(reference_dir.path(), scenario);
+) -> tempfile::TempDir {
+    let reference_dir = copy_lab(start);
+    let reference_env = reference_dir.path().join("failback.toml");
     let out = run(args, &reference_env, None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let reference = files(reference_dir.path());
@@ -447,11 +517,12 @@ fn every_crash_resumes_to_the_uninterrupted_files(
         .iter()
         .map(|point| {
             let reference = reference.clone();
+            let start = start.to_owned();
             std::thread::spawn(move || {
                 let mut crashes = 0;
                 for n in 1.. {
-                    let dir = tempfile::tempdir().unwrap();
-                    let env = lab(dir.path(), scenario);
+                    let dir = copy_lab(&start);
+                    let env = dir.path().join("failback.toml");
                     let failpoint = format!("{point}:{n}");
                     let out = run(args, &env, Some(&failpoint));
                     if out.status.success() {
@@ -491,6 +562,7 @@ fn every_crash_resumes_to_the_uninterrupted_files(
         let (point, crashes) = t.join().unwrap();
         assert!(crashes > 0, "{point} was never hit");
     }
+    reference_dir
 }
 
 /// A run continues only with the plugins and policies it was judged with: a
