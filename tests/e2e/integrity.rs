@@ -6,6 +6,7 @@ use std::path::Path;
 
 use failback_core::document;
 use failback_core::observed::RecordData;
+use failback_core::operation as op;
 use failback_core::plan::{Action, Operation, Plan};
 use failback_core::topology::{Topology, TopologyEdit};
 
@@ -141,7 +142,9 @@ fn a_saved_plan_with_an_edited_operation_is_refused() {
         "edge-failover",
         |plan| {
             let i = index_of(plan, Action::SetXmppARecord);
-            let Operation::ReplaceRrset { data, .. } = &mut plan.steps[i].operations[0] else {
+            let Operation::ReplaceRrset(op::ReplaceRrset { data, .. }) =
+                &mut plan.steps[i].operations[0]
+            else {
                 panic!("{:?}", plan.steps[i]);
             };
             data[0] = RecordData::A("203.0.113.66".into());
@@ -564,7 +567,9 @@ fn a_journaled_plan_with_an_edited_operation_is_refused_before_its_step() {
     );
     rewrite_journaled_plan(dir.path(), |plan| {
         let i = index_of(plan, Action::SetXmppARecord);
-        let Operation::ReplaceRrset { data, .. } = &mut plan.steps[i].operations[0] else {
+        let Operation::ReplaceRrset(op::ReplaceRrset { data, .. }) =
+            &mut plan.steps[i].operations[0]
+        else {
             panic!();
         };
         data[0] = RecordData::A("203.0.113.66".into());

@@ -288,7 +288,7 @@ fn difference(
             .iter()
             .find(|s| {
                 s.operations.iter().any(
-                    |op| matches!(op, Operation::PublishTopology { document, .. } if document == name),
+                    |op| matches!(op, Operation::PublishTopology(publish) if publish.document == *name),
                 )
             })
             .map(|s| s.index);

@@ -13,7 +13,9 @@
 //! - [`document`]: the plan document: its canonical digest, reading it with
 //!   its checks, and the first difference between two plans;
 //! - [`intent`]: what to fail back, checked;
-//! - [`plan`]: the planner, its steps and typed operations, findings;
+//! - [`plan`]: the planner, its steps, findings;
+//! - [`operation`]: the operations steps are carried out by, one type each:
+//!   their effect and their PowerShell;
 //! - [`render`]: text, JSON and PowerShell;
 //! - [`report`]: the change report, one self-contained HTML page;
 //! - [`lab`]: the lab's file sets per scenario;
@@ -26,6 +28,7 @@ pub mod document;
 pub mod intent;
 pub mod lab;
 pub mod observed;
+pub mod operation;
 pub mod plan;
 pub mod render;
 pub mod report;

@@ -35,6 +35,8 @@ use crate::intent::{Intent, RecordTtl, Runbook};
 use crate::observed::{
     PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, SrvData,
 };
+use crate::operation as op;
+pub use crate::operation::Operation;
 use crate::render::describe_change;
 use crate::topology::{Topology, TopologyEdit, TopologyError};
 
@@ -142,61 +144,6 @@ pub enum StepStatus {
     Satisfied,
 }
 
-/// One typed call that carries out (part of) a step. Plugin-agnostic: the apply
-/// engine maps each to a plugin function; renderers print the equivalent cmdlet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "op", deny_unknown_fields)]
-pub enum Operation {
-    /// `servers.start-services(machine)`.
-    StartServices { machine: String },
-    /// Edit the topology draft; no side effect: the result is `document` of the
-    /// plan's `documents`, published by a later `publish-topology`.
-    EditDraft {
-        edits: Vec<TopologyEdit>,
-        document: String,
-    },
-    /// `management.publish-topology(documents[document], expected_version)`.
-    PublishTopology {
-        document: String,
-        expected_version: u64,
-    },
-    /// `management.enable-topology(version)`.
-    EnableTopology { version: u64 },
-    /// `management.replicate(fqdn)`.
-    Replicate { fqdn: String },
-    /// Poll `management.replication-status` until `fqdn` is up to date.
-    AwaitReplica { fqdn: String },
-    /// `servers.run-setup(machine)`; expects `applied-version` = `expected_version`.
-    RunSetup {
-        machine: String,
-        expected_version: u64,
-    },
-    /// `dns.replace-rrset(zone, name, rtype, ttl, data)`.
-    ReplaceRrset {
-        zone: String,
-        name: String,
-        rtype: RecordType,
-        ttl: u32,
-        data: Vec<RecordData>,
-    },
-    /// `dns.delete-rrset(zone, name, rtype)`.
-    DeleteRrset {
-        zone: String,
-        name: String,
-        rtype: RecordType,
-    },
-    /// `management.set-site-route(site, kind, identity)`.
-    SetSiteRoute {
-        site: String,
-        kind: RouteKind,
-        identity: Option<EdgeIdentity>,
-    },
-    /// `probe.probe(request)`; expects an open port with an XMPP stream header.
-    Probe { request: ProbeRequest },
-    /// `pools.failback(pool_fqdn)`.
-    Failback { pool_fqdn: String },
-}
-
 /// A step argument: one value or a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -277,170 +224,6 @@ pub enum OperationsError {
         action: Action,
         source: UnknownObject,
     },
-}
-
-impl Operation {
-    /// The operation's name in a plan document (`replace-rrset`).
-    #[must_use]
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::StartServices { .. } => "start-services",
-            Self::EditDraft { .. } => "edit-draft",
-            Self::PublishTopology { .. } => "publish-topology",
-            Self::EnableTopology { .. } => "enable-topology",
-            Self::Replicate { .. } => "replicate",
-            Self::AwaitReplica { .. } => "await-replica",
-            Self::RunSetup { .. } => "run-setup",
-            Self::ReplaceRrset { .. } => "replace-rrset",
-            Self::DeleteRrset { .. } => "delete-rrset",
-            Self::SetSiteRoute { .. } => "set-site-route",
-            Self::Probe { .. } => "probe",
-            Self::Failback { .. } => "failback",
-        }
-    }
-
-    /// What the operation does to `state`, as changes: the one reading of an
-    /// operation's effect that both the plan check and the apply engine use.
-    ///
-    /// # Errors
-    /// A text naming what does not fit: a publish or enable of another version
-    /// than the state's, a record set of another zone or with data of another
-    /// type, a pool failback of a pool that is not failed over.
-    pub fn effect(&self, state: &Deployment) -> Result<Vec<Change>, String> {
-        Ok(match self {
-            Self::StartServices { machine } => vec![Change::ServicesRunning {
-                machine: machine.clone(),
-                running: true,
-            }],
-            Self::EditDraft { edits, .. } => {
-                let mut changes: Vec<Change> = edits
-                    .iter()
-                    .map(|e| match e {
-                        TopologyEdit::SetFederation { edge_pool, enabled } => Change::Federation {
-                            edge_pool: edge_pool.clone(),
-                            enabled: *enabled,
-                        },
-                        TopologyEdit::SetMediaEdgePool {
-                            front_end_pool,
-                            edge_pool,
-                        } => Change::MediaEdgePool {
-                            front_end_pool: front_end_pool.clone(),
-                            edge_pool: Some(edge_pool.clone()),
-                        },
-                        TopologyEdit::SetNextHop {
-                            edge_pool,
-                            next_hop,
-                        } => Change::NextHop {
-                            edge_pool: edge_pool.clone(),
-                            next_hop: Some(next_hop.clone()),
-                        },
-                    })
-                    .collect();
-                changes.push(Change::DraftPending { pending: true });
-                changes
-            }
-            Self::PublishTopology {
-                expected_version, ..
-            } => {
-                if *expected_version != state.topology_version {
-                    return Err(format!(
-                        "publishes against version {expected_version}, but the state before it has version {}",
-                        state.topology_version
-                    ));
-                }
-                let mut changes = vec![Change::TopologyVersion {
-                    version: expected_version + 1,
-                }];
-                changes.extend(stale_replicas(state));
-                changes
-            }
-            Self::EnableTopology { version } => {
-                if *version != state.topology_version {
-                    return Err(format!(
-                        "enables version {version}, but the state before it has version {}",
-                        state.topology_version
-                    ));
-                }
-                vec![Change::DraftPending { pending: false }]
-            }
-            Self::Replicate { fqdn } | Self::AwaitReplica { fqdn } => {
-                vec![Change::ReplicaUpToDate {
-                    machine: fqdn.clone(),
-                    up_to_date: true,
-                }]
-            }
-            Self::RunSetup {
-                machine,
-                expected_version,
-            } => vec![Change::SetupVersion {
-                machine: machine.clone(),
-                version: *expected_version,
-            }],
-            Self::ReplaceRrset {
-                zone,
-                name,
-                rtype,
-                ttl,
-                data,
-            } => {
-                check_zone(zone, state)?;
-                if let Some(d) = data.iter().find(|d| d.record_type() != *rtype) {
-                    return Err(format!(
-                        "writes {} data into the {} set `{name}`",
-                        rtype_name(d.record_type()),
-                        rtype_name(*rtype)
-                    ));
-                }
-                let mut data = data.clone();
-                data.sort();
-                vec![Change::Rrset(RrSet {
-                    name: name.clone(),
-                    rtype: *rtype,
-                    ttl: *ttl,
-                    data,
-                })]
-            }
-            Self::DeleteRrset { zone, name, rtype } => {
-                check_zone(zone, state)?;
-                vec![Change::Rrset(RrSet {
-                    name: name.clone(),
-                    rtype: *rtype,
-                    ttl: 0,
-                    data: Vec::new(),
-                })]
-            }
-            Self::SetSiteRoute {
-                site,
-                kind,
-                identity,
-            } => vec![Change::Route(RouteChange {
-                site: site.clone(),
-                kind: *kind,
-                identity: identity.clone(),
-            })],
-            Self::Probe { .. } => Vec::new(),
-            Self::Failback { pool_fqdn } => {
-                let pool = state
-                    .front_end_pools
-                    .iter()
-                    .find(|p| {
-                        p.failover_fqdn
-                            .as_deref()
-                            .unwrap_or(&p.fqdn)
-                            .eq_ignore_ascii_case(pool_fqdn)
-                    })
-                    .ok_or_else(|| {
-                        format!(
-                            "fails back `{pool_fqdn}`, which no front end pool was failed over as"
-                        )
-                    })?;
-                vec![Change::PoolState {
-                    front_end_pool: pool.fqdn.clone(),
-                    state: PoolState::Normal,
-                }]
-            }
-        })
-    }
 }
 
 impl Step {
@@ -719,18 +502,6 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Operations(#[from] OperationsError),
-}
-
-/// A record operation writes to the deployment's zone.
-fn check_zone(zone: &str, state: &Deployment) -> Result<(), String> {
-    if zone.trim_end_matches('.').eq_ignore_ascii_case(&state.zone) {
-        Ok(())
-    } else {
-        Err(format!(
-            "writes to zone `{zone}`, but the deployment's zone is `{}`",
-            state.zone
-        ))
-    }
 }
 
 /// The SRV name of SIP federation in `zone`.
@@ -1307,8 +1078,10 @@ impl<'a> Planner<'a> {
             verify: "every Lync service runs on each machine (Get-CsWindowsService)".to_owned(),
             operations: stopped
                 .iter()
-                .map(|m| Operation::StartServices {
-                    machine: m.fqdn.clone(),
+                .map(|m| {
+                    Operation::StartServices(op::StartServices {
+                        machine: m.fqdn.clone(),
+                    })
                 })
                 .collect(),
             ..Draft::new(Action::StartEdgeServices, Some(pool.fqdn.clone()))
@@ -1360,10 +1133,10 @@ impl<'a> Planner<'a> {
                 .collect();
             let name = self.next_document();
             let xml = self.published.edit(&edits)?;
-            operations.push(Operation::EditDraft {
+            operations.push(Operation::EditDraft(op::EditDraft {
                 edits,
                 document: name.clone(),
-            });
+            }));
             changes.push(Change::DraftPending { pending: true });
             document = Some((name, xml));
         }
@@ -1396,13 +1169,13 @@ impl<'a> Planner<'a> {
         let mut operations = Vec::new();
         let mut publishes = None;
         if let Some((name, xml)) = self.documents.iter().next_back() {
-            operations.push(Operation::PublishTopology {
+            operations.push(Operation::PublishTopology(op::PublishTopology {
                 document: name.clone(),
                 expected_version: version,
-            });
-            operations.push(Operation::EnableTopology {
+            }));
+            operations.push(Operation::EnableTopology(op::EnableTopology {
                 version: version + 1,
-            });
+            }));
             changes.push(Change::TopologyVersion {
                 version: version + 1,
             });
@@ -1410,7 +1183,7 @@ impl<'a> Planner<'a> {
             changes.extend(stale_replicas(&self.cur));
             publishes = Some(Topology::parse(xml)?);
         } else if self.cur.draft_pending {
-            operations.push(Operation::EnableTopology { version });
+            operations.push(Operation::EnableTopology(op::EnableTopology { version }));
             changes.push(Change::DraftPending { pending: false });
         }
         Ok(Draft {
@@ -1479,12 +1252,12 @@ impl<'a> Planner<'a> {
                 .iter()
                 .flat_map(|m| {
                     [
-                        Operation::Replicate {
+                        Operation::Replicate(op::Replicate {
                             fqdn: m.fqdn.clone(),
-                        },
-                        Operation::AwaitReplica {
+                        }),
+                        Operation::AwaitReplica(op::AwaitReplica {
                             fqdn: m.fqdn.clone(),
-                        },
+                        }),
                     ]
                 })
                 .collect(),
@@ -1522,10 +1295,10 @@ impl<'a> Planner<'a> {
                         vec![]
                     }),
                     verify: format!("setup applied version {version}; services running"),
-                    operations: vec![Operation::RunSetup {
+                    operations: vec![Operation::RunSetup(op::RunSetup {
                         machine: m.fqdn.clone(),
                         expected_version: version,
-                    }],
+                    })],
                     ..Draft::new(Action::RunEdgeSetup, Some(m.fqdn.clone()))
                 });
             }
@@ -1661,7 +1434,7 @@ impl<'a> Planner<'a> {
             operations: pool
                 .access_edge_ips
                 .iter()
-                .map(|ip| Operation::Probe {
+                .map(|ip| Operation::Probe(op::Probe {
                     request: ProbeRequest {
                         host: ip.clone(),
                         port: XMPP_PORT,
@@ -1669,7 +1442,7 @@ impl<'a> Planner<'a> {
                         timeout_ms: PROBE_TIMEOUT_MS,
                         stream_to: Some(self.start.zone.clone()),
                     },
-                })
+                }))
                 .collect(),
             ..Draft::new(Action::VerifyXmppPort, Some(pool.fqdn.clone()))
         })
@@ -1701,17 +1474,17 @@ impl<'a> Planner<'a> {
             let name = self.next_document();
             let version = self.cur.topology_version;
             document = Some((name.clone(), self.published.edit(&edits)?));
-            operations.push(Operation::EditDraft {
+            operations.push(Operation::EditDraft(op::EditDraft {
                 edits,
                 document: name.clone(),
-            });
-            operations.push(Operation::PublishTopology {
+            }));
+            operations.push(Operation::PublishTopology(op::PublishTopology {
                 document: name,
                 expected_version: version,
-            });
-            operations.push(Operation::EnableTopology {
+            }));
+            operations.push(Operation::EnableTopology(op::EnableTopology {
                 version: version + 1,
-            });
+            }));
             changes.extend(fe.iter().map(|f| Change::MediaEdgePool {
                 front_end_pool: f.clone(),
                 edge_pool: Some(rfqdn.clone()),
@@ -1766,7 +1539,7 @@ impl<'a> Planner<'a> {
                         }]
                     }),
                     verify: "pool state normal; the pool's users sign in to it again".to_owned(),
-                    operations: vec![Operation::Failback { pool_fqdn }],
+                    operations: vec![Operation::PoolFailback(op::PoolFailback { pool_fqdn })],
                     ..Draft::new(Action::PoolFailback, Some(p.fqdn.clone()))
                 }
             })
@@ -1818,11 +1591,11 @@ impl<'a> Planner<'a> {
                         kind,
                         identity: identity.clone(),
                     }),
-                    Operation::SetSiteRoute {
+                    Operation::SetSiteRoute(op::SetSiteRoute {
                         site: s.name.clone(),
                         kind,
                         identity,
-                    },
+                    }),
                 )
             })
             .collect()
@@ -1869,11 +1642,11 @@ impl<'a> Planner<'a> {
                 ttl: 0,
                 data: Vec::new(),
             }),
-            Operation::DeleteRrset {
+            Operation::DeleteRrset(op::DeleteRrset {
                 zone: self.cur.zone.clone(),
                 name: name.to_owned(),
                 rtype,
-            },
+            }),
         )
     }
 
@@ -1891,13 +1664,13 @@ impl<'a> Planner<'a> {
                 ttl,
                 data: data.clone(),
             }),
-            Operation::ReplaceRrset {
+            Operation::ReplaceRrset(op::ReplaceRrset {
                 zone: self.cur.zone.clone(),
                 name: name.to_owned(),
                 rtype,
                 ttl,
                 data,
-            },
+            }),
         )
     }
 }
@@ -1915,7 +1688,7 @@ fn list<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Argument {
 }
 
 /// After a publish, every replica that was up to date no longer is.
-fn stale_replicas(cur: &Deployment) -> Vec<Change> {
+pub(crate) fn stale_replicas(cur: &Deployment) -> Vec<Change> {
     cur.edge_pools
         .iter()
         .flat_map(|p| p.machines.iter())

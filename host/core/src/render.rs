@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 
 use crate::deployment::{Change, Deployment};
 use crate::intent::Runbook;
-use crate::observed::{PoolState, RecordData, RecordType, RouteKind};
-use crate::plan::{Finding, Operation, Plan, StepStatus, rtype_name};
-use crate::topology::TopologyEdit;
+use crate::observed::{PoolState, RecordData, RouteKind};
+use crate::plan::{Finding, Plan, StepStatus, rtype_name};
 
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
@@ -322,12 +321,13 @@ pub fn json(plan: &Plan) -> String {
     plan.to_json()
 }
 
-use crate::text::{powershell_comment as ps_comment, powershell_quote as ps_quote};
+use crate::text::powershell_comment as ps_comment;
 
 /// The plan as a PowerShell script of the equivalent cmdlets. Satisfied steps
-/// appear as comments; DNS changes use the DnsServer module's cmdlets. Every
-/// value from the environment is quoted as an argument ([`ps_quote`]) or kept
-/// on its comment line ([`ps_comment`]).
+/// appear as comments; each operation prints its own cmdlets
+/// ([`crate::operation::Meaning::powershell`]; DNS changes use the DnsServer
+/// module's). Every value from the environment is quoted as an argument or
+/// kept on its comment line ([`ps_comment`]).
 #[must_use]
 pub fn powershell(plan: &Plan) -> String {
     let mut out = String::new();
@@ -358,7 +358,7 @@ pub fn powershell(plan: &Plan) -> String {
             continue;
         }
         for op in &step.operations {
-            ps_operation(&mut out, op);
+            op.meaning().powershell(&mut out);
         }
         let _ = writeln!(out, "# verify: {}\n", ps_comment(&step.verify));
     }
@@ -376,234 +376,6 @@ pub fn powershell(plan: &Plan) -> String {
         }
     }
     out
-}
-
-/// A record's name relative to `zone` (`@` for the apex), as DnsServer cmdlets take it.
-fn relative_name<'a>(zone: &str, name: &'a str) -> &'a str {
-    name.strip_suffix(&format!(".{zone}"))
-        .unwrap_or(if name == zone { "@" } else { name })
-}
-
-/// The cmdlet that removes every record of (`name`, `rtype`) from `zone`.
-fn remove_rrset(out: &mut String, zone: &str, name: &str, rtype: RecordType) {
-    let _ = writeln!(
-        out,
-        "Get-DnsServerResourceRecord -ZoneName {} -Name {} -RRType {} -ErrorAction SilentlyContinue | Remove-DnsServerResourceRecord -ZoneName {} -Force",
-        ps_quote(zone),
-        ps_quote(relative_name(zone, name)),
-        rtype_name(rtype),
-        ps_quote(zone)
-    );
-}
-
-fn ps_operation(out: &mut String, op: &Operation) {
-    match op {
-        Operation::StartServices { machine } => {
-            let _ = writeln!(
-                out,
-                "Start-CsWindowsService -ComputerName {}",
-                ps_quote(machine)
-            );
-        }
-        Operation::EditDraft { edits, document } => {
-            let _ = writeln!(
-                out,
-                "# In Topology Builder (the draft `{}` of the plan):",
-                ps_comment(document)
-            );
-            for e in edits {
-                match e {
-                    TopologyEdit::SetFederation {
-                        edge_pool,
-                        enabled: true,
-                    } => {
-                        let _ = writeln!(
-                            out,
-                            "#   {}: select \"Enable federation for this Edge pool (Port 5061)\"",
-                            ps_comment(edge_pool)
-                        );
-                    }
-                    TopologyEdit::SetFederation {
-                        edge_pool,
-                        enabled: false,
-                    } => {
-                        let _ = writeln!(
-                            out,
-                            "#   {}: clear \"Enable federation for this Edge pool (Port 5061)\"",
-                            ps_comment(edge_pool)
-                        );
-                    }
-                    TopologyEdit::SetMediaEdgePool {
-                        front_end_pool,
-                        edge_pool,
-                    } => {
-                        let _ = writeln!(
-                            out,
-                            "#   {}: Associations > \"Associate Edge pool (for media components)\" = {}",
-                            ps_comment(front_end_pool),
-                            ps_comment(edge_pool)
-                        );
-                    }
-                    TopologyEdit::SetNextHop {
-                        edge_pool,
-                        next_hop,
-                    } => {
-                        let _ = writeln!(
-                            out,
-                            "#   {}: Edit Properties > Next hop selection > \"Next hop pool\" = {}",
-                            ps_comment(edge_pool),
-                            ps_comment(next_hop)
-                        );
-                    }
-                }
-            }
-            let _ = writeln!(
-                out,
-                "# or save the plan's `{0}` XML as {0}.xml for Publish-CsTopology below.",
-                ps_comment(document)
-            );
-        }
-        Operation::PublishTopology {
-            document,
-            expected_version,
-        } => {
-            let _ = writeln!(
-                out,
-                "# expects the published topology to be version {expected_version}"
-            );
-            let _ = writeln!(
-                out,
-                "Publish-CsTopology -FileName {}",
-                ps_quote(&format!("{document}.xml"))
-            );
-        }
-        Operation::EnableTopology { .. } => {
-            out.push_str("Enable-CsTopology\n");
-        }
-        Operation::Replicate { fqdn } => {
-            let _ = writeln!(
-                out,
-                "Invoke-CsManagementStoreReplication -ReplicaFqdn {}",
-                ps_quote(fqdn)
-            );
-        }
-        Operation::AwaitReplica { fqdn } => {
-            let _ = writeln!(
-                out,
-                "while (-not (Get-CsManagementStoreReplicationStatus -ReplicaFqdn {}).UpToDate) {{ Start-Sleep -Seconds 15 }}",
-                ps_quote(fqdn)
-            );
-        }
-        Operation::RunSetup {
-            machine,
-            expected_version,
-        } => {
-            let _ = writeln!(
-                out,
-                "# On {}: Deployment Wizard > Install or Update > Setup or Remove Components > Run Again\n# (applies topology version {expected_version} from the local replica), or from the Lync setup folder:\nInvoke-Command -ComputerName {} -ScriptBlock {{ & \"$env:ProgramFiles\\Microsoft Lync Server 2013\\Deployment\\Bootstrapper.exe\" /Setup }}",
-                ps_comment(machine),
-                ps_quote(machine)
-            );
-        }
-        Operation::DeleteRrset { zone, name, rtype } => {
-            let _ = writeln!(
-                out,
-                "# {} {}: delete on the external DNS server",
-                rtype_name(*rtype),
-                ps_comment(name)
-            );
-            remove_rrset(out, zone, name, *rtype);
-        }
-        Operation::ReplaceRrset {
-            zone,
-            name,
-            rtype,
-            ttl,
-            data,
-        } => {
-            let relative = relative_name(zone, name);
-            let _ = writeln!(
-                out,
-                "# {} {}: replace with {} (TTL {ttl}) on the external DNS server",
-                rtype_name(*rtype),
-                ps_comment(name),
-                ps_comment(&data.iter().map(data_text).collect::<Vec<_>>().join(", "))
-            );
-            remove_rrset(out, zone, name, *rtype);
-            for d in data {
-                let ttl_span = format!("(New-TimeSpan -Seconds {ttl})");
-                let line = match d {
-                    RecordData::A(ip) => format!(
-                        "Add-DnsServerResourceRecordA -ZoneName {} -Name {} -IPv4Address {} -TimeToLive {ttl_span}",
-                        ps_quote(zone),
-                        ps_quote(relative),
-                        ps_quote(ip)
-                    ),
-                    RecordData::Aaaa(ip) => format!(
-                        "Add-DnsServerResourceRecordAAAA -ZoneName {} -Name {} -IPv6Address {} -TimeToLive {ttl_span}",
-                        ps_quote(zone),
-                        ps_quote(relative),
-                        ps_quote(ip)
-                    ),
-                    RecordData::Cname(t) => format!(
-                        "Add-DnsServerResourceRecordCName -ZoneName {} -Name {} -HostNameAlias {} -TimeToLive {ttl_span}",
-                        ps_quote(zone),
-                        ps_quote(relative),
-                        ps_quote(t)
-                    ),
-                    RecordData::Srv(s) => format!(
-                        "Add-DnsServerResourceRecord -Srv -ZoneName {} -Name {} -DomainName {} -Priority {} -Weight {} -Port {} -TimeToLive {ttl_span}",
-                        ps_quote(zone),
-                        ps_quote(relative),
-                        ps_quote(&s.target),
-                        s.priority,
-                        s.weight,
-                        s.port
-                    ),
-                    RecordData::Txt(t) => format!(
-                        "Add-DnsServerResourceRecord -Txt -ZoneName {} -Name {} -DescriptiveText {} -TimeToLive {ttl_span}",
-                        ps_quote(zone),
-                        ps_quote(relative),
-                        ps_quote(t)
-                    ),
-                };
-                let _ = writeln!(out, "{line}");
-            }
-        }
-        Operation::SetSiteRoute {
-            site,
-            kind,
-            identity,
-        } => {
-            let param = match kind {
-                RouteKind::Federation => "-FederationRoute",
-                RouteKind::XmppFederation => "-XmppFederationRoute",
-            };
-            let value = identity
-                .as_ref()
-                .map_or_else(|| "$null".to_owned(), |i| ps_quote(&i.to_string()));
-            let _ = writeln!(
-                out,
-                "Set-CsSite -Identity {} {param} {value}",
-                ps_quote(site)
-            );
-        }
-        Operation::Probe { request } => {
-            let _ = writeln!(
-                out,
-                "Test-NetConnection -ComputerName {} -Port {}   # from outside the perimeter; an XMPP server must answer a stream open",
-                ps_quote(&request.host),
-                request.port
-            );
-        }
-        Operation::Failback { pool_fqdn } => {
-            let _ = writeln!(
-                out,
-                "Invoke-CsPoolFailback -PoolFqdn {} -Verbose",
-                ps_quote(pool_fqdn)
-            );
-        }
-    }
 }
 
 /// A captured state as a person reads it: who observed it and when, then the

@@ -15,7 +15,8 @@
 //!    and a later step repairs does not block (the gate's standing rule), and
 //!    the goal invariants judge the end state, not every intermediate one;
 //! 4. journal the step's intent (durable), then run its operations, each with
-//!    its own intent and outcome rows, through the plugins. Before a
+//!    its own intent and outcome rows, through the plugins (each operation's
+//!    call is its type's, in [`crate::operation`]). Before a
 //!    `publish-topology`, the draft is parsed and must describe exactly the
 //!    state the plan predicts after the step ([`describe`]), else the run
 //!    halts before publishing ([`Halt::Document`]);
@@ -47,7 +48,8 @@
 //! - then the step's remaining operations run: an operation in doubt is
 //!   judged by its effect's content through the plugins' read calls (the
 //!   published document is the draft, the record set is the target, the
-//!   services run, …) and run again only if its effect is absent.
+//!   services run, …: each operation type's `took_effect`) and run again only
+//!   if its effect is absent.
 //!
 //! So no finished side effect is repeated, and nothing runs that was not
 //! judged on the deployment as it is.
@@ -71,15 +73,13 @@
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use failback_core::deployment::{
     AssembleError, Change, Deployment, UnknownObject, assemble, describe,
 };
 pub use failback_core::diff::{FieldDiff, diff};
-use failback_core::observed::{
-    Observation, PoolState, PortState, RecordData, RecordType, ServiceState,
-};
+use failback_core::observed::Observation;
 use failback_core::plan::{Finding, Operation, OperationsError, Plan, Step, StepStatus};
 use failback_core::topology::Topology;
 use serde::Serialize;
@@ -91,9 +91,8 @@ use crate::gate::{Gate, GateError, Overrides};
 use crate::journal::{Journal, JournalError, RunState, StepRecord};
 use crate::manifest::PluginKind;
 use crate::observe::{ObserveError, observe};
-use crate::plugin::{
-    DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
-};
+use crate::operation::{Context, execution};
+use crate::plugin::Plugins;
 
 /// How long `await-replication` waits for one replica by default.
 pub const REPLICA_WAIT: Duration = Duration::from_secs(60);
@@ -676,21 +675,21 @@ impl Executor<'_> {
                     continue;
                 }
                 if ledger.in_doubt.contains(&(index, i))
-                    && self.took_effect(plan, step, op, progress)?
+                    && execution(op).took_effect(&mut self.context(plan, step, progress))?
                 {
                     self.journal.op_outcome(run, index, i)?;
                     ledger.in_doubt.remove(&(index, i));
                     ledger.done.insert((index, i));
                     continue;
                 }
-                if let Operation::PublishTopology { document, .. } = op
-                    && let Some(halt) = judge_document(plan, step, document, after)
+                if let Operation::PublishTopology(publish) = op
+                    && let Some(halt) = judge_document(plan, step, &publish.document, after)
                 {
                     return Ok(Ended::Halted(halt));
                 }
                 self.journal.op_intent(run, index, i)?;
                 self.fail("op-after-intent");
-                self.execute(plan, step, op, progress)?;
+                execution(op).run(&mut self.context(plan, step, progress))?;
                 self.fail("op-after-effect");
                 self.journal.op_outcome(run, index, i)?;
                 ledger.in_doubt.remove(&(index, i));
@@ -750,451 +749,20 @@ impl Executor<'_> {
             .deployment)
     }
 
-    fn call_event(
-        progress: &mut dyn Progress,
-        step: &Step,
-        plugin: &Plugin,
-        function: &'static str,
-        argument: impl Into<String>,
-    ) {
-        progress.event(&Event::Call {
-            index: step.index,
-            plugin: plugin.name().to_owned(),
-            function,
-            argument: argument.into(),
-        });
-    }
-
-    /// Run one operation through its plugin.
-    #[allow(clippy::too_many_lines)]
-    fn execute(
-        &self,
-        plan: &Plan,
-        step: &Step,
-        op: &Operation,
-        progress: &mut dyn Progress,
-    ) -> Result<(), ApplyError> {
-        let index = step.index;
-        let action = step.action.name();
-        let failed = |plugin: &Plugin, function: &'static str| call_failed(step, plugin, function);
-        let verification = |detail: String| ApplyError::Verification {
-            step: index,
-            action: action.to_owned(),
-            detail,
-        };
-        match op {
-            Operation::StartServices { machine } => {
-                let servers = self.servers(index)?;
-                let f = "servers.start-services";
-                Self::call_event(progress, step, servers.plugin(), f, machine);
-                servers
-                    .start_services(machine)
-                    .map_err(failed(servers.plugin(), f))
-            }
-            Operation::EditDraft { document, .. } => {
-                if plan.documents.contains_key(document) {
-                    Ok(())
-                } else {
-                    Err(ApplyError::MissingDocument {
-                        step: index,
-                        document: document.clone(),
-                    })
-                }
-            }
-            Operation::PublishTopology {
-                document,
-                expected_version,
-            } => {
-                let store = self.store(index)?;
-                let xml =
-                    plan.documents
-                        .get(document)
-                        .ok_or_else(|| ApplyError::MissingDocument {
-                            step: index,
-                            document: document.clone(),
-                        })?;
-                let f = "management.publish-topology";
-                Self::call_event(progress, step, store.plugin(), f, document);
-                let version = store
-                    .publish_topology(xml, *expected_version)
-                    .map_err(failed(store.plugin(), f))?;
-                if version == expected_version + 1 {
-                    Ok(())
-                } else {
-                    Err(verification(format!(
-                        "the management store published version {version}, the plan expected {}",
-                        expected_version + 1
-                    )))
-                }
-            }
-            Operation::EnableTopology { version } => {
-                let store = self.store(index)?;
-                let f = "management.enable-topology";
-                Self::call_event(progress, step, store.plugin(), f, version.to_string());
-                store
-                    .enable_topology(*version)
-                    .map_err(failed(store.plugin(), f))
-            }
-            Operation::Replicate { fqdn } => {
-                let store = self.store(index)?;
-                let f = "management.replicate";
-                Self::call_event(progress, step, store.plugin(), f, fqdn);
-                store.replicate(fqdn).map_err(failed(store.plugin(), f))
-            }
-            Operation::AwaitReplica { fqdn } => {
-                let store = self.store(index)?;
-                let f = "management.replication-status";
-                let deadline = Instant::now() + self.options.replica_wait;
-                let mut pause = Duration::from_millis(20);
-                loop {
-                    Self::call_event(progress, step, store.plugin(), f, fqdn);
-                    let replicas = store
-                        .replication_status()
-                        .map_err(failed(store.plugin(), f))?;
-                    if replicas
-                        .iter()
-                        .any(|r| r.fqdn.eq_ignore_ascii_case(fqdn) && r.up_to_date)
-                    {
-                        return Ok(());
-                    }
-                    if Instant::now() + pause > deadline {
-                        return Err(verification(format!(
-                            "the replica on `{fqdn}` is not up to date after {} s",
-                            self.options.replica_wait.as_secs()
-                        )));
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
-            }
-            Operation::RunSetup {
-                machine,
-                expected_version,
-            } => {
-                let servers = self.servers(index)?;
-                let f = "servers.run-setup";
-                Self::call_event(progress, step, servers.plugin(), f, machine);
-                let report = servers
-                    .run_setup(machine)
-                    .map_err(failed(servers.plugin(), f))?;
-                if report.applied_version == *expected_version {
-                    Ok(())
-                } else {
-                    Err(verification(format!(
-                        "setup on `{machine}` applied topology version {}, the plan expected {expected_version}",
-                        report.applied_version
-                    )))
-                }
-            }
-            Operation::ReplaceRrset {
-                zone,
-                name,
-                rtype,
-                ttl,
-                data,
-            } => {
-                let dns = self.dns(index)?;
-                let f = "dns.replace-rrset";
-                Self::call_event(
-                    progress,
-                    step,
-                    dns.plugin(),
-                    f,
-                    format!("{} {name}", failback_core::plan::rtype_name(*rtype)),
-                );
-                dns.replace_rrset(zone, name, *rtype, *ttl, data)
-                    .map_err(failed(dns.plugin(), f))
-            }
-            Operation::DeleteRrset { zone, name, rtype } => {
-                let dns = self.dns(index)?;
-                let f = "dns.delete-rrset";
-                Self::call_event(
-                    progress,
-                    step,
-                    dns.plugin(),
-                    f,
-                    format!("{} {name}", failback_core::plan::rtype_name(*rtype)),
-                );
-                dns.delete_rrset(zone, name, *rtype)
-                    .map_err(failed(dns.plugin(), f))
-            }
-            Operation::SetSiteRoute {
-                site,
-                kind,
-                identity,
-            } => {
-                let store = self.store(index)?;
-                let f = "management.set-site-route";
-                Self::call_event(progress, step, store.plugin(), f, site);
-                let identity = identity.as_ref().map(ToString::to_string);
-                store
-                    .set_site_route(site, *kind, identity.as_deref())
-                    .map_err(failed(store.plugin(), f))
-            }
-            Operation::Probe { request } => {
-                let probe = self.probe(index)?;
-                let f = "probe.probe";
-                Self::call_event(
-                    progress,
-                    step,
-                    probe.plugin(),
-                    f,
-                    format!("{}:{}", request.host, request.port),
-                );
-                let report = probe.probe(request).map_err(failed(probe.plugin(), f))?;
-                let stream = report.xmpp.as_ref().is_some_and(|x| x.stream_header);
-                if report.state == PortState::Open && stream {
-                    Ok(())
-                } else {
-                    Err(verification(format!(
-                        "`{}:{}` does not answer an XMPP stream open: {}",
-                        request.host, request.port, report.detail
-                    )))
-                }
-            }
-            Operation::Failback { pool_fqdn } => {
-                let pools = self.pools(index)?;
-                let f = "pools.failback";
-                Self::call_event(progress, step, pools.plugin(), f, pool_fqdn);
-                pools.failback(pool_fqdn).map_err(failed(pools.plugin(), f))
-            }
+    /// What running an operation of `step` needs.
+    fn context<'a>(
+        &'a self,
+        plan: &'a Plan,
+        step: &'a Step,
+        progress: &'a mut dyn Progress,
+    ) -> Context<'a> {
+        Context {
+            plugins: self.plugins,
+            plan,
+            step,
+            progress,
+            replica_wait: self.options.replica_wait,
         }
-    }
-
-    /// Whether an in-doubt operation already took effect, read through the
-    /// plugins. Operations without a side effect answer `false`: running them
-    /// again repeats nothing.
-    fn took_effect(
-        &self,
-        plan: &Plan,
-        step: &Step,
-        op: &Operation,
-        progress: &mut dyn Progress,
-    ) -> Result<bool, ApplyError> {
-        let index = step.index;
-        let failed = |plugin: &Plugin, function: &'static str| call_failed(step, plugin, function);
-        Ok(match op {
-            Operation::EditDraft { .. }
-            | Operation::AwaitReplica { .. }
-            | Operation::Probe { .. } => false,
-            Operation::StartServices { machine } => {
-                let servers = self.servers(index)?;
-                let f = "servers.list-services";
-                Self::call_event(progress, step, servers.plugin(), f, machine);
-                let services = servers
-                    .list_services(machine)
-                    .map_err(failed(servers.plugin(), f))?;
-                !services.is_empty() && services.iter().all(|s| s.state == ServiceState::Running)
-            }
-            Operation::PublishTopology {
-                document,
-                expected_version,
-            } => {
-                let store = self.store(index)?;
-                let f = "management.read-topology";
-                Self::call_event(progress, step, store.plugin(), f, "");
-                let published = store.read_topology().map_err(failed(store.plugin(), f))?;
-                // By content: the version after the expected one holding the
-                // draft. A version counter alone cannot tell a publish that
-                // took effect from one that went half-way.
-                let draft = plan.documents.get(document).map(|xml| Topology::parse(xml));
-                let holds_draft = match (draft, Topology::parse(&published.xml)) {
-                    (Some(Ok(draft)), Ok(published)) => same_topology(&draft, &published),
-                    _ => false,
-                };
-                if published.version == *expected_version {
-                    false
-                } else if published.version == expected_version + 1 && holds_draft {
-                    true
-                } else {
-                    return Err(ApplyError::PublishInDoubt {
-                        step: index,
-                        action: step.action.name().to_owned(),
-                        expected: *expected_version,
-                        found: published.version,
-                    });
-                }
-            }
-            Operation::EnableTopology { version } => {
-                let store = self.store(index)?;
-                let f = "management.read-topology";
-                Self::call_event(progress, step, store.plugin(), f, "");
-                let doc = store.read_topology().map_err(failed(store.plugin(), f))?;
-                doc.version == *version && doc.enabled
-            }
-            Operation::Replicate { fqdn } => {
-                let store = self.store(index)?;
-                let f = "management.replication-status";
-                Self::call_event(progress, step, store.plugin(), f, fqdn);
-                store
-                    .replication_status()
-                    .map_err(failed(store.plugin(), f))?
-                    .iter()
-                    .any(|r| r.fqdn.eq_ignore_ascii_case(fqdn) && r.up_to_date)
-            }
-            Operation::RunSetup {
-                machine,
-                expected_version,
-            } => {
-                let servers = self.servers(index)?;
-                let f = "servers.setup-version";
-                Self::call_event(progress, step, servers.plugin(), f, machine);
-                servers
-                    .setup_version(machine)
-                    .map_err(failed(servers.plugin(), f))?
-                    == Some(*expected_version)
-            }
-            Operation::ReplaceRrset {
-                zone,
-                name,
-                rtype,
-                ttl,
-                data,
-            } => {
-                let mut want: Vec<(u32, RecordData)> =
-                    data.iter().map(|d| (*ttl, d.clone())).collect();
-                want.sort();
-                self.records_of(step, zone, name, *rtype, progress)? == want
-            }
-            Operation::DeleteRrset { zone, name, rtype } => self
-                .records_of(step, zone, name, *rtype, progress)?
-                .is_empty(),
-            Operation::SetSiteRoute {
-                site,
-                kind,
-                identity,
-            } => {
-                let store = self.store(index)?;
-                let f = "management.list-sites";
-                Self::call_event(progress, step, store.plugin(), f, site);
-                let sites = store.list_sites().map_err(failed(store.plugin(), f))?;
-                let want = identity.as_ref().map(ToString::to_string);
-                sites.iter().any(|s| {
-                    s.site.eq_ignore_ascii_case(site)
-                        && match kind {
-                            failback_core::observed::RouteKind::Federation => {
-                                same_route(s.federation_route.as_deref(), want.as_deref())
-                            }
-                            failback_core::observed::RouteKind::XmppFederation => {
-                                same_route(s.xmpp_federation_route.as_deref(), want.as_deref())
-                            }
-                        }
-                })
-            }
-            Operation::Failback { pool_fqdn } => {
-                let pools = self.pools(index)?;
-                let f = "pools.list-pools";
-                Self::call_event(progress, step, pools.plugin(), f, pool_fqdn);
-                pools
-                    .list_pools()
-                    .map_err(failed(pools.plugin(), f))?
-                    .iter()
-                    .any(|p| p.fqdn.eq_ignore_ascii_case(pool_fqdn) && p.state == PoolState::Normal)
-            }
-        })
-    }
-
-    /// The records of (`name`, `rtype`) in `zone` as the DNS provider lists
-    /// them now, as sorted (TTL, data) pairs.
-    fn records_of(
-        &self,
-        step: &Step,
-        zone: &str,
-        name: &str,
-        rtype: RecordType,
-        progress: &mut dyn Progress,
-    ) -> Result<Vec<(u32, RecordData)>, ApplyError> {
-        let dns = self.dns(step.index)?;
-        let f = "dns.list-records";
-        Self::call_event(progress, step, dns.plugin(), f, zone);
-        let records = dns
-            .list_records(zone)
-            .map_err(call_failed(step, dns.plugin(), f))?;
-        let name = name.trim_end_matches('.');
-        let mut found: Vec<(u32, RecordData)> = records
-            .into_iter()
-            .filter(|r| {
-                r.data.record_type() == rtype
-                    && r.name.trim_end_matches('.').eq_ignore_ascii_case(name)
-            })
-            .map(|r| (r.ttl, r.data))
-            .collect();
-        found.sort();
-        Ok(found)
-    }
-
-    fn need<'p, T>(
-        &self,
-        plugin: &'p Option<T>,
-        step: usize,
-        kind: PluginKind,
-    ) -> Result<&'p T, ApplyError> {
-        plugin
-            .as_ref()
-            .ok_or(ApplyError::MissingPlugin { step, kind })
-    }
-
-    fn servers(&self, step: usize) -> Result<&ServerControl, ApplyError> {
-        self.need(
-            &self.plugins.server_control,
-            step,
-            PluginKind::ServerControl,
-        )
-    }
-
-    fn store(&self, step: usize) -> Result<&ManagementStore, ApplyError> {
-        self.need(
-            &self.plugins.management_store,
-            step,
-            PluginKind::ManagementStore,
-        )
-    }
-
-    fn dns(&self, step: usize) -> Result<&DnsProvider, ApplyError> {
-        self.need(&self.plugins.dns_provider, step, PluginKind::DnsProvider)
-    }
-
-    fn probe(&self, step: usize) -> Result<&PortProbe, ApplyError> {
-        self.need(&self.plugins.port_probe, step, PluginKind::PortProbe)
-    }
-
-    fn pools(&self, step: usize) -> Result<&PoolControl, ApplyError> {
-        self.need(&self.plugins.pool_control, step, PluginKind::PoolControl)
-    }
-}
-
-/// A plugin call of `step` failed: the error names the step, plugin and call.
-fn call_failed(
-    step: &Step,
-    plugin: &Plugin,
-    function: &'static str,
-) -> impl FnOnce(CallError) -> ApplyError + use<> {
-    let index = step.index;
-    let action = step.action.name().to_owned();
-    let plugin = plugin.name().to_owned();
-    move |source| ApplyError::Call {
-        step: index,
-        action,
-        plugin,
-        function,
-        source,
-    }
-}
-
-/// Two topology documents define the same sites and pools, whatever their
-/// formatting (a management store may re-serialize what it publishes).
-fn same_topology(a: &Topology, b: &Topology) -> bool {
-    a.xml() == b.xml()
-        || (a.sites() == b.sites()
-            && a.edge_pools() == b.edge_pools()
-            && a.front_end_pools() == b.front_end_pools())
-}
-
-fn same_route(have: Option<&str>, want: Option<&str>) -> bool {
-    match (have, want) {
-        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-        (None, None) => true,
-        _ => false,
     }
 }
 
@@ -1263,12 +831,9 @@ fn partway(
         k > 0
             && matches!(
                 step.operations.get(k - 1),
-                Some(Operation::PublishTopology { .. })
+                Some(Operation::PublishTopology(_))
             )
-            && matches!(
-                step.operations.get(k),
-                Some(Operation::EnableTopology { .. })
-            )
+            && matches!(step.operations.get(k), Some(Operation::EnableTopology(_)))
     };
     let along = |k: usize| {
         prefixes
@@ -1331,9 +896,9 @@ fn pending_draft<'p>(plan: &'p Plan, planned: &[&Step], ledger: &Ledger) -> Opti
                 continue;
             }
             match op {
-                Operation::EditDraft { document, .. } => pending = Some(document.as_str()),
-                Operation::PublishTopology { document, .. }
-                    if pending == Some(document.as_str()) =>
+                Operation::EditDraft(edit) => pending = Some(edit.document.as_str()),
+                Operation::PublishTopology(publish)
+                    if pending == Some(publish.document.as_str()) =>
                 {
                     pending = None;
                 }

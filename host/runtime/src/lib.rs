@@ -46,6 +46,7 @@ pub mod journal;
 pub mod lock;
 pub mod manifest;
 pub mod observe;
+mod operation;
 pub mod package;
 mod plugin;
 mod policy;

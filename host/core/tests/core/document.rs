@@ -3,6 +3,7 @@ use failback_core::document::{self, DocumentError, first_difference};
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario};
 use failback_core::observed::RecordData;
+use failback_core::operation as op;
 use failback_core::plan::{Action, Operation, OperationsError, Plan, plan};
 use serde_json::{Value, json};
 
@@ -96,7 +97,8 @@ fn the_first_difference_names_the_step_and_the_field() {
     let p = sealed(Scenario::EdgeFailover);
     let mut edited = p.clone();
     let i = step_of(&p, Action::SetXmppARecord);
-    let Operation::ReplaceRrset { data, .. } = &mut edited.steps[i].operations[0] else {
+    let Operation::ReplaceRrset(op::ReplaceRrset { data, .. }) = &mut edited.steps[i].operations[0]
+    else {
         panic!("{:?}", edited.steps[i].operations);
     };
     data[0] = RecordData::A("203.0.113.66".into());
@@ -142,7 +144,7 @@ fn an_edited_operation_disagrees_with_its_changes() {
     let i = step_of(&p, Action::SetXmppARecord);
     let mut step = p.steps[i].clone();
     step.check_operations(&states[i]).unwrap();
-    let Operation::ReplaceRrset { data, .. } = &mut step.operations[0] else {
+    let Operation::ReplaceRrset(op::ReplaceRrset { data, .. }) = &mut step.operations[0] else {
         panic!();
     };
     data[0] = RecordData::A("203.0.113.66".into());
@@ -155,7 +157,7 @@ fn an_edited_operation_disagrees_with_its_changes() {
     );
 
     let mut step = p.steps[i].clone();
-    let Operation::ReplaceRrset { zone, .. } = &mut step.operations[0] else {
+    let Operation::ReplaceRrset(op::ReplaceRrset { zone, .. }) = &mut step.operations[0] else {
         panic!();
     };
     *zone = "fabrikam.com".into();

@@ -3,6 +3,7 @@ use failback_core::deployment::{Snapshot, assemble};
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario};
 use failback_core::observed::{RecordData, RecordType, SrvData};
+use failback_core::operation as op;
 use failback_core::plan::{Action, Operation, Plan, StepStatus, plan};
 use failback_core::topology::Topology;
 use failback_core::{document, render};
@@ -414,7 +415,7 @@ fn an_aaaa_set_left_on_the_failover_pool_is_deleted_after_its_ttl_is_lowered() {
         plan.steps
             .iter()
             .flat_map(|s| &s.operations)
-            .any(|o| matches!(o, Operation::DeleteRrset { name, rtype: RecordType::Aaaa, .. } if name == "sip.contoso.com"))
+            .any(|o| matches!(o, Operation::DeleteRrset(op::DeleteRrset { name, rtype: RecordType::Aaaa, .. }) if name == "sip.contoso.com"))
     );
     assert!(
         render::powershell(&plan)
@@ -695,7 +696,7 @@ fn a_lab_grown_by_bystander_sites_plans_the_same_runbook_and_repoints_every_site
         p.steps
             .iter()
             .flat_map(|s| &s.operations)
-            .filter(|op| matches!(op, failback_core::plan::Operation::SetSiteRoute { .. }))
+            .filter(|op| matches!(op, failback_core::plan::Operation::SetSiteRoute(_)))
             .count()
     };
     let lab_plan = default_plan(Scenario::EdgeFailover);

@@ -1,0 +1,512 @@
+//! Running a plan's operations through the plugins: for each operation type of
+//! `failback_core::operation`, its plugin call and how to read back whether an
+//! interrupted call took effect ([`Execute`]), grouped by family as core
+//! groups them. Core holds the rest of each operation's meaning (its effect
+//! on a state, its PowerShell); this is the half that needs a plugin.
+//!
+//! The apply engine ([`crate::apply`]) decides *when* an operation runs —
+//! journaled, after the drift check and the gate — and calls
+//! [`execution`]`(op).run` or `.took_effect` with a [`Context`]: the bound
+//! plugins, the plan (its topology drafts), the step, and where progress
+//! events go. Every plugin call goes through [`Context::call`], which reports
+//! it and names the step, plugin and function when it fails.
+
+#![expect(
+    clippy::result_large_err,
+    reason = "an apply error ends the run, once; boxing its sources would buy nothing"
+)]
+
+use std::time::{Duration, Instant};
+
+use failback_core::observed::{
+    PoolState, PortState, RecordData, RecordType, RouteKind, ServiceState,
+};
+use failback_core::operation::{
+    AwaitReplica, DeleteRrset, EditDraft, EnableTopology, Operation, PoolFailback, Probe,
+    PublishTopology, ReplaceRrset, Replicate, RunSetup, SetSiteRoute, StartServices,
+};
+use failback_core::plan::{Plan, Step, rtype_name};
+use failback_core::topology::Topology;
+
+use crate::apply::{ApplyError, Event, Progress};
+use crate::call::CallError;
+use crate::manifest::PluginKind;
+use crate::plugin::{
+    DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
+};
+
+/// What running an operation of `step` needs.
+pub(crate) struct Context<'a> {
+    pub plugins: &'a Plugins,
+    pub plan: &'a Plan,
+    pub step: &'a Step,
+    pub progress: &'a mut dyn Progress,
+    /// How long `await-replica` waits.
+    pub replica_wait: Duration,
+}
+
+/// What running an operation means: its plugin call, and how to tell whether
+/// a call left in doubt by an interruption took effect.
+pub(crate) trait Execute {
+    /// Run the operation through its plugin; a result the plan did not
+    /// predict is an [`ApplyError::Verification`].
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError>;
+
+    /// Whether the operation, journaled as begun and not finished, already
+    /// took effect: read through the plugins by the effect's content.
+    /// Operations without a side effect answer `false`: running them again
+    /// repeats nothing.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError>;
+}
+
+/// The operation's type, as what running it means.
+pub(crate) fn execution(op: &Operation) -> &dyn Execute {
+    match op {
+        Operation::StartServices(op) => op,
+        Operation::EditDraft(op) => op,
+        Operation::PublishTopology(op) => op,
+        Operation::EnableTopology(op) => op,
+        Operation::Replicate(op) => op,
+        Operation::AwaitReplica(op) => op,
+        Operation::RunSetup(op) => op,
+        Operation::ReplaceRrset(op) => op,
+        Operation::DeleteRrset(op) => op,
+        Operation::SetSiteRoute(op) => op,
+        Operation::Probe(op) => op,
+        Operation::PoolFailback(op) => op,
+    }
+}
+
+impl<'a> Context<'a> {
+    /// Call `function` of `plugin` with `argument` (as the progress event
+    /// shows it): report the call, and name the step, plugin and function if
+    /// it fails.
+    fn call<T>(
+        &mut self,
+        plugin: &Plugin,
+        function: &'static str,
+        argument: impl Into<String>,
+        call: impl FnOnce() -> Result<T, CallError>,
+    ) -> Result<T, ApplyError> {
+        self.progress.event(&Event::Call {
+            index: self.step.index,
+            plugin: plugin.name().to_owned(),
+            function,
+            argument: argument.into(),
+        });
+        call().map_err(|source| ApplyError::Call {
+            step: self.step.index,
+            action: self.step.action.name().to_owned(),
+            plugin: plugin.name().to_owned(),
+            function,
+            source,
+        })
+    }
+
+    /// The plugin did not do what the plan predicts.
+    fn verification(&self, detail: String) -> ApplyError {
+        ApplyError::Verification {
+            step: self.step.index,
+            action: self.step.action.name().to_owned(),
+            detail,
+        }
+    }
+
+    /// The topology draft `document` of the plan.
+    fn document(&self, document: &str) -> Result<&'a str, ApplyError> {
+        self.plan
+            .documents
+            .get(document)
+            .map(String::as_str)
+            .ok_or_else(|| ApplyError::MissingDocument {
+                step: self.step.index,
+                document: document.to_owned(),
+            })
+    }
+
+    fn bound<T>(&self, plugin: &'a Option<T>, kind: PluginKind) -> Result<&'a T, ApplyError> {
+        plugin.as_ref().ok_or(ApplyError::MissingPlugin {
+            step: self.step.index,
+            kind,
+        })
+    }
+
+    fn servers(&self) -> Result<&'a ServerControl, ApplyError> {
+        self.bound(&self.plugins.server_control, PluginKind::ServerControl)
+    }
+
+    /// The management store (CMS).
+    fn cms(&self) -> Result<&'a ManagementStore, ApplyError> {
+        self.bound(&self.plugins.management_store, PluginKind::ManagementStore)
+    }
+
+    fn dns(&self) -> Result<&'a DnsProvider, ApplyError> {
+        self.bound(&self.plugins.dns_provider, PluginKind::DnsProvider)
+    }
+
+    fn probe(&self) -> Result<&'a PortProbe, ApplyError> {
+        self.bound(&self.plugins.port_probe, PluginKind::PortProbe)
+    }
+
+    fn pools(&self) -> Result<&'a PoolControl, ApplyError> {
+        self.bound(&self.plugins.pool_control, PluginKind::PoolControl)
+    }
+}
+
+// ---- Servers: the Edge machines' services and setup --------------------------
+
+impl Execute for StartServices {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let servers = cx.servers()?;
+        cx.call(
+            servers.plugin(),
+            "servers.start-services",
+            &self.machine,
+            || servers.start_services(&self.machine),
+        )
+    }
+
+    /// Every service of the machine runs.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        let servers = cx.servers()?;
+        let services = cx.call(
+            servers.plugin(),
+            "servers.list-services",
+            &self.machine,
+            || servers.list_services(&self.machine),
+        )?;
+        Ok(!services.is_empty() && services.iter().all(|s| s.state == ServiceState::Running))
+    }
+}
+
+impl Execute for RunSetup {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let servers = cx.servers()?;
+        let report = cx.call(servers.plugin(), "servers.run-setup", &self.machine, || {
+            servers.run_setup(&self.machine)
+        })?;
+        if report.applied_version == self.expected_version {
+            Ok(())
+        } else {
+            Err(cx.verification(format!(
+                "setup on `{}` applied topology version {}, the plan expected {}",
+                self.machine, report.applied_version, self.expected_version
+            )))
+        }
+    }
+
+    /// The machine's setup applied the expected version.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        let servers = cx.servers()?;
+        let applied = cx.call(
+            servers.plugin(),
+            "servers.setup-version",
+            &self.machine,
+            || servers.setup_version(&self.machine),
+        )?;
+        Ok(applied == Some(self.expected_version))
+    }
+}
+
+// ---- The topology: draft, publish, enable ------------------------------------
+
+impl Execute for EditDraft {
+    /// No side effect: the draft is the plan's document, which must be there.
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        cx.document(&self.document).map(|_| ())
+    }
+
+    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        Ok(false)
+    }
+}
+
+impl Execute for PublishTopology {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let cms = cx.cms()?;
+        let xml = cx.document(&self.document)?;
+        let version = cx.call(
+            cms.plugin(),
+            "management.publish-topology",
+            &self.document,
+            || cms.publish_topology(xml, self.expected_version),
+        )?;
+        if version == self.expected_version + 1 {
+            Ok(())
+        } else {
+            Err(cx.verification(format!(
+                "the management store published version {version}, the plan expected {}",
+                self.expected_version + 1
+            )))
+        }
+    }
+
+    /// By content: the version after the expected one holding the draft. A
+    /// version counter alone cannot tell a publish that took effect from one
+    /// that went half-way; any other version is a publish outside this run.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        let cms = cx.cms()?;
+        let published = cx.call(cms.plugin(), "management.read-topology", "", || {
+            cms.read_topology()
+        })?;
+        let draft = cx
+            .plan
+            .documents
+            .get(&self.document)
+            .map(|xml| Topology::parse(xml));
+        let holds_draft = match (draft, Topology::parse(&published.xml)) {
+            (Some(Ok(draft)), Ok(published)) => same_topology(&draft, &published),
+            _ => false,
+        };
+        if published.version == self.expected_version {
+            Ok(false)
+        } else if published.version == self.expected_version + 1 && holds_draft {
+            Ok(true)
+        } else {
+            Err(ApplyError::PublishInDoubt {
+                step: cx.step.index,
+                action: cx.step.action.name().to_owned(),
+                expected: self.expected_version,
+                found: published.version,
+            })
+        }
+    }
+}
+
+/// Two topology documents define the same sites and pools, whatever their
+/// formatting (a management store may re-serialize what it publishes).
+fn same_topology(a: &Topology, b: &Topology) -> bool {
+    a.xml() == b.xml()
+        || (a.sites() == b.sites()
+            && a.edge_pools() == b.edge_pools()
+            && a.front_end_pools() == b.front_end_pools())
+}
+
+impl Execute for EnableTopology {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let cms = cx.cms()?;
+        cx.call(
+            cms.plugin(),
+            "management.enable-topology",
+            self.version.to_string(),
+            || cms.enable_topology(self.version),
+        )
+    }
+
+    /// The published topology is this version, enabled.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        let cms = cx.cms()?;
+        let published = cx.call(cms.plugin(), "management.read-topology", "", || {
+            cms.read_topology()
+        })?;
+        Ok(published.version == self.version && published.enabled)
+    }
+}
+
+// ---- Replication of the management store -------------------------------------
+
+impl Execute for Replicate {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let cms = cx.cms()?;
+        cx.call(cms.plugin(), "management.replicate", &self.fqdn, || {
+            cms.replicate(&self.fqdn)
+        })
+    }
+
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        replica_up_to_date(cx, &self.fqdn)
+    }
+}
+
+impl Execute for AwaitReplica {
+    /// Poll until the replica is up to date, backing off to 2 s between
+    /// reads, for at most the context's `replica_wait`.
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let deadline = Instant::now() + cx.replica_wait;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            if replica_up_to_date(cx, &self.fqdn)? {
+                return Ok(());
+            }
+            if Instant::now() + pause > deadline {
+                return Err(cx.verification(format!(
+                    "the replica on `{}` is not up to date after {} s",
+                    self.fqdn,
+                    cx.replica_wait.as_secs()
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// A wait has no side effect.
+    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        Ok(false)
+    }
+}
+
+/// Whether the management store reports the replica on `fqdn` up to date.
+fn replica_up_to_date(cx: &mut Context<'_>, fqdn: &str) -> Result<bool, ApplyError> {
+    let cms = cx.cms()?;
+    let replicas = cx.call(cms.plugin(), "management.replication-status", fqdn, || {
+        cms.replication_status()
+    })?;
+    Ok(replicas
+        .iter()
+        .any(|r| r.fqdn.eq_ignore_ascii_case(fqdn) && r.up_to_date))
+}
+
+// ---- DNS record sets on the external DNS server --------------------------------
+
+impl Execute for ReplaceRrset {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let dns = cx.dns()?;
+        cx.call(
+            dns.plugin(),
+            "dns.replace-rrset",
+            format!("{} {}", rtype_name(self.rtype), self.name),
+            || dns.replace_rrset(&self.zone, &self.name, self.rtype, self.ttl, &self.data),
+        )
+    }
+
+    /// The set holds exactly the data, at the TTL.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        let mut want: Vec<(u32, RecordData)> =
+            self.data.iter().map(|d| (self.ttl, d.clone())).collect();
+        want.sort();
+        Ok(records_of(cx, &self.zone, &self.name, self.rtype)? == want)
+    }
+}
+
+impl Execute for DeleteRrset {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let dns = cx.dns()?;
+        cx.call(
+            dns.plugin(),
+            "dns.delete-rrset",
+            format!("{} {}", rtype_name(self.rtype), self.name),
+            || dns.delete_rrset(&self.zone, &self.name, self.rtype),
+        )
+    }
+
+    /// The set is absent.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        Ok(records_of(cx, &self.zone, &self.name, self.rtype)?.is_empty())
+    }
+}
+
+/// The records of (`name`, `rtype`) in `zone` as the DNS provider lists them
+/// now, as sorted (TTL, data) pairs.
+fn records_of(
+    cx: &mut Context<'_>,
+    zone: &str,
+    name: &str,
+    rtype: RecordType,
+) -> Result<Vec<(u32, RecordData)>, ApplyError> {
+    let dns = cx.dns()?;
+    let records = cx.call(dns.plugin(), "dns.list-records", zone, || {
+        dns.list_records(zone)
+    })?;
+    let name = name.trim_end_matches('.');
+    let mut found: Vec<(u32, RecordData)> = records
+        .into_iter()
+        .filter(|r| {
+            r.data.record_type() == rtype && r.name.trim_end_matches('.').eq_ignore_ascii_case(name)
+        })
+        .map(|r| (r.ttl, r.data))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+// ---- Site routes: federation and XMPP federation ---------------------------------
+
+impl Execute for SetSiteRoute {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let cms = cx.cms()?;
+        let identity = self.identity.as_ref().map(ToString::to_string);
+        cx.call(
+            cms.plugin(),
+            "management.set-site-route",
+            &self.site,
+            || cms.set_site_route(&self.site, self.kind, identity.as_deref()),
+        )
+    }
+
+    /// The site's route of this kind is the identity (or none).
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        let cms = cx.cms()?;
+        let sites = cx.call(cms.plugin(), "management.list-sites", &self.site, || {
+            cms.list_sites()
+        })?;
+        let want = self.identity.as_ref().map(ToString::to_string);
+        Ok(sites.iter().any(|s| {
+            let route = match self.kind {
+                RouteKind::Federation => &s.federation_route,
+                RouteKind::XmppFederation => &s.xmpp_federation_route,
+            };
+            s.site.eq_ignore_ascii_case(&self.site) && same_route(route.as_deref(), want.as_deref())
+        }))
+    }
+}
+
+fn same_route(have: Option<&str>, want: Option<&str>) -> bool {
+    match (have, want) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+// ---- The XMPP port, probed from outside ---------------------------------------
+
+impl Execute for Probe {
+    /// The port is open and answers an XMPP stream open.
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let probe = cx.probe()?;
+        let request = &self.request;
+        let report = cx.call(
+            probe.plugin(),
+            "probe.probe",
+            format!("{}:{}", request.host, request.port),
+            || probe.probe(request),
+        )?;
+        let stream = report.xmpp.as_ref().is_some_and(|x| x.stream_header);
+        if report.state == PortState::Open && stream {
+            Ok(())
+        } else {
+            Err(cx.verification(format!(
+                "`{}:{}` does not answer an XMPP stream open: {}",
+                request.host, request.port, report.detail
+            )))
+        }
+    }
+
+    /// A probe has no side effect.
+    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        Ok(false)
+    }
+}
+
+// ---- Pool failback: Invoke-CsPoolFailback ---------------------------------------
+
+impl Execute for PoolFailback {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+        let pools = cx.pools()?;
+        cx.call(pools.plugin(), "pools.failback", &self.pool_fqdn, || {
+            pools.failback(&self.pool_fqdn)
+        })
+    }
+
+    /// The pool is back to normal.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+        let pools = cx.pools()?;
+        let listed = cx.call(pools.plugin(), "pools.list-pools", &self.pool_fqdn, || {
+            pools.list_pools()
+        })?;
+        Ok(listed
+            .iter()
+            .any(|p| p.fqdn.eq_ignore_ascii_case(&self.pool_fqdn) && p.state == PoolState::Normal))
+    }
+}
