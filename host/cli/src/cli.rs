@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use failback_core::intent::IntentFlags;
 use failback_core::lab::Scenario;
+use failback_runtime::Overrides;
 
 /// Fail the Edge pool used for SIP and XMPP federation back to its home site
 /// after a Lync Server / Skype for Business disaster recovery — as a typed plan,
@@ -609,4 +611,39 @@ pub struct IntentArgs {
     /// original TTL is restored afterwards (A13).
     #[arg(long, value_name = "SECONDS")]
     pub cutover_ttl: Option<u32>,
+}
+
+impl IntentArgs {
+    /// The flags as the intent resolves them against a deployment.
+    pub fn flags(&self) -> IntentFlags {
+        IntentFlags {
+            sip_federation: self.sip_federation,
+            xmpp: self.xmpp,
+            front_ends: self.front_ends,
+            pool_failback: self.pool_failback,
+            to: self.to.clone(),
+            cutover_ttl: self.cutover_ttl,
+            failover: self.failover,
+        }
+    }
+}
+
+impl OverrideArgs {
+    /// Each `--override RULE` paired with its `--reason TEXT`, in order.
+    pub fn overrides(&self) -> anyhow::Result<Overrides> {
+        if self.rules.len() != self.reasons.len() {
+            anyhow::bail!(
+                "each `--override RULE` needs its own `--reason TEXT` ({} overrides, {} reasons)",
+                self.rules.len(),
+                self.reasons.len()
+            );
+        }
+        Ok(Overrides(
+            self.rules
+                .iter()
+                .cloned()
+                .zip(self.reasons.iter().cloned())
+                .collect(),
+        ))
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! The environment directory and the compiled-component cache are opened here
 //! as `cap_std` directories and handed to the runtime, which holds no ambient
-//! authority over files.
+//! authority over files; what comes back is the runtime's [`Session`], which
+//! observes, plans, judges and re-derives (`failback_runtime::session`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,103 +11,136 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use failback_core::deployment::{Snapshot, assemble};
-use failback_core::observed::Observation;
+use failback_core::intent::RecordTtl;
+use failback_core::plan::{Plan, rtype_name};
 use failback_guests::Group;
+use failback_runtime::journal::JOURNAL_FILE;
 use failback_runtime::{
-    ApprovalPolicy, AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Plugins,
-    PolicyBindings, Runtime, TrustPolicy, observe,
+    AuditSink, ComponentCache, Digest, Environment, Gate, Journal, NullAuditSink, Overrides,
+    PolicyBindings, RunState, Runtime, TrustPolicy,
 };
+
+use crate::cli::IntentArgs;
 
 /// The directory beside the environment file where apply keeps its journal,
 /// lock and audit log.
 pub use failback_runtime::state::STATE_DIR;
 
-/// An opened environment with its plugins and policies loaded. The plugins
-/// and policy modules keep what they need of the runtime alive (the engine and
-/// its epoch ticker), so the session holds no runtime of its own.
-pub struct Session {
-    pub environment: Environment,
-    /// The sha256 of the environment file's bytes, as they were loaded.
-    pub environment_sha256: Digest,
-    /// The environment directory's host path.
-    pub root: PathBuf,
-    pub plugins: Plugins,
-    pub gate: Gate,
-    /// Who must approve a saved plan before it is applied (`[approvals]`).
-    pub approvals: ApprovalPolicy,
+/// The runtime's session: an environment opened, its plugins and policies
+/// loaded. The plugins and policy modules keep what they need of the runtime
+/// alive (the engine and its epoch ticker), so it holds no runtime of its own.
+pub use failback_runtime::Session;
+
+/// Open the environment file `env` and load what it binds. Reading commands
+/// (plan, verify) keep no audit log: only the commands that hold the
+/// environment's lock write one.
+pub fn open(env: &Path) -> Result<Session> {
+    open_audited(env, None)
 }
 
-impl Session {
-    /// Open the environment file `env` and load what it binds. Reading
-    /// commands (plan, verify) keep no audit log: only the commands that hold
-    /// the environment's lock write one.
-    pub fn open(env: &Path) -> Result<Self> {
-        Self::open_audited(env, None)
-    }
-
-    /// As [`Session::open`], with every audit record also sent to `sink`
-    /// (apply's hash-chained log on disk).
-    pub fn open_audited(env: &Path, sink: Option<Arc<dyn AuditSink>>) -> Result<Self> {
-        let OpenedEnvironment {
-            environment,
-            sha256: environment_sha256,
-            dir,
-            root,
-        } = open_environment(env)?;
-        let sink = sink.unwrap_or_else(|| Arc::new(NullAuditSink));
-        let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
-        let cache = open_cache()?;
-        let trust = trust_policy(&environment, &dir)?;
-        let approvals = environment
-            .approvals
-            .resolve(&dir)
-            .context("cannot read the environment's `[approvals]`")?;
-        let plugins = runtime
-            .load_plugins(&environment, &trust, &dir, &cache, &|name| {
-                std::env::var(name).ok()
-            })
-            .context("cannot load the environment's plugins")?;
-        let gate = load_gate(&runtime, &cache, &environment, &trust, &dir)?;
-        Ok(Self {
-            environment,
-            environment_sha256,
-            root,
-            plugins,
-            gate,
-            approvals,
+/// As [`open`], with every audit record also sent to `sink` (apply's
+/// hash-chained log on disk).
+pub fn open_audited(env: &Path, sink: Option<Arc<dyn AuditSink>>) -> Result<Session> {
+    let OpenedEnvironment {
+        environment,
+        sha256: environment_sha256,
+        dir,
+    } = open_environment(env)?;
+    let sink = sink.unwrap_or_else(|| Arc::new(NullAuditSink));
+    let runtime = Runtime::new(sink).context("cannot start the plugin runtime")?;
+    let cache = open_cache()?;
+    let trust = trust_policy(&environment, &dir)?;
+    let approvals = environment
+        .approvals
+        .resolve(&dir)
+        .context("cannot read the environment's `[approvals]`")?;
+    let plugins = runtime
+        .load_plugins(&environment, &trust, &dir, &cache, &|name| {
+            std::env::var(name).ok()
         })
-    }
+        .context("cannot load the environment's plugins")?;
+    let gate = load_gate(&runtime, &cache, &environment, &trust, &dir)?;
+    Ok(Session {
+        environment,
+        environment_sha256,
+        plugins,
+        gate,
+        approvals,
+    })
+}
 
-    /// `<environment dir>/.failback`, created if missing, private to this user
-    /// (`failback_runtime::state`).
-    pub fn state_dir(root: &Path) -> Result<PathBuf> {
-        Ok(failback_runtime::state::prepare(root)?)
-    }
+/// `<environment dir>/.failback`, created if missing, private to this user
+/// (`failback_runtime::state`).
+pub fn state_dir(root: &Path) -> Result<PathBuf> {
+    Ok(failback_runtime::state::prepare(root)?)
+}
 
-    /// The environment directory of the environment file `env`.
-    pub fn root_of(env: &Path) -> PathBuf {
-        env.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."))
-            .to_path_buf()
-    }
+/// The environment directory of the environment file `env`.
+pub fn root_of(env: &Path) -> PathBuf {
+    env.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+        .to_path_buf()
+}
 
-    /// Observe the deployment now, through the plugins.
-    pub fn observe(&self) -> Result<Snapshot> {
-        Ok(self.capture()?.1)
-    }
+/// The last run of the environment of `env` when it did not finish: its id
+/// and the TTLs its plan restores, which a new plan inherits (the run lowered
+/// them, so the new plan cannot observe them).
+pub struct Unfinished {
+    pub run: i64,
+    pub ttls: Vec<RecordTtl>,
+}
 
-    /// Observe the deployment now and write it down: the raw observation, and
-    /// the snapshot it checks into (so that a state that cannot be planned is
-    /// never captured).
-    pub fn capture(&self) -> Result<(Observation, Snapshot)> {
-        let observation = observe(&self.plugins, &self.environment.zone)
-            .context("cannot observe the deployment")?;
-        let snapshot =
-            assemble(&observation).context("the observed deployment is not consistent")?;
-        Ok((observation, snapshot))
+/// The environment's unfinished last run, if any (see [`Unfinished`]).
+pub fn unfinished_run(env: &Path) -> Result<Option<Unfinished>> {
+    let path = root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
+    if !path.exists() {
+        return Ok(None);
     }
+    let journal = Journal::open(&path)?;
+    let Some(last) = journal.last_run()? else {
+        return Ok(None);
+    };
+    if last.state == RunState::Done {
+        return Ok(None);
+    }
+    let plan = failback_core::document::read(&journal.plan_of(last.id)?).with_context(|| {
+        format!(
+            "run {} did not finish, and its journaled plan cannot be read (the TTLs it lowered are in it)",
+            last.id
+        )
+    })?;
+    Ok(Some(Unfinished {
+        run: last.id,
+        ttls: plan.restored_ttls(),
+    }))
+}
+
+/// Plan `intent` on the deployment as the session observes it now, judged
+/// with its policies. Over an unfinished run, the plan inherits the TTLs that
+/// run lowered, and says so on stderr.
+pub fn plan_now(
+    session: &Session,
+    intent: &IntentArgs,
+    overrides: &Overrides,
+    unfinished: Option<&Unfinished>,
+) -> Result<Plan> {
+    let inherited = unfinished.map_or(&[][..], |run| &run.ttls);
+    let plan = session.plan(&intent.flags(), inherited, overrides)?;
+    if let Some(run) = unfinished
+        && !run.ttls.is_empty()
+    {
+        eprintln!(
+            "note: run {} did not finish; this plan restores the TTLs it lowered: {}",
+            run.run,
+            run.ttls
+                .iter()
+                .map(|t| format!("{} {} {}", t.name, rtype_name(t.rtype), t.ttl))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(plan)
 }
 
 /// An environment file read and checked, with what the commands need beside it.
@@ -117,29 +151,23 @@ pub struct OpenedEnvironment {
     pub sha256: Digest,
     /// The environment directory, opened as a capability.
     pub dir: Dir,
-    /// That directory's host path.
-    pub root: PathBuf,
 }
 
 /// Read the environment file `env` through the runtime's bounded, confined read.
 pub fn open_environment(env: &Path) -> Result<OpenedEnvironment> {
-    let root = Session::root_of(env);
+    let root = root_of(env);
     let file = env
         .file_name()
         .and_then(|f| f.to_str())
         .with_context(|| format!("`{}` is not an environment file name", env.display()))?;
     let dir = Dir::open_ambient_dir(&root, ambient_authority())
         .with_context(|| format!("cannot open the environment directory `{}`", root.display()))?;
-    let root = root
-        .canonicalize()
-        .with_context(|| format!("cannot resolve `{}`", root.display()))?;
     let (environment, sha256) = Environment::load_digested(&dir, file)
         .with_context(|| format!("cannot load the environment `{}`", env.display()))?;
     Ok(OpenedEnvironment {
         environment,
         sha256,
         dir,
-        root,
     })
 }
 

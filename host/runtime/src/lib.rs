@@ -51,6 +51,7 @@ pub mod package;
 mod plugin;
 mod policy;
 pub mod review;
+pub mod session;
 pub mod signature;
 pub mod state;
 pub mod trust;
@@ -80,5 +81,6 @@ pub use plugin::{
     ServerControl,
 };
 pub use policy::{PolicyModule, types as policy_types};
+pub use session::{Freshness, Session, SessionError, Verification};
 pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
 pub use trust::{Signer, TrustError, TrustPolicy};

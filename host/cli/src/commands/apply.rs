@@ -9,7 +9,6 @@
 
 #![expect(clippy::print_stdout, reason = "the command's report goes to stdout")]
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -18,21 +17,22 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use failback_core::document;
-use failback_core::plan::{Plan, Provenance};
+use failback_core::plan::Plan;
 use failback_core::render;
 use failback_runtime::apply::{ApplyOptions, Ended, Failpoint, Halt, diff};
 use failback_runtime::audit_log::AUDIT_FILE;
 use failback_runtime::journal::{JOURNAL_FILE, RunState};
 use failback_runtime::lock::LOCK_FILE;
+use failback_runtime::session::changed_components;
 use failback_runtime::{
-    AuditLog, AuditSink, Decision, EnvironmentLock, Executor, GateError, Holder, Journal, Overrides,
+    AuditLog, AuditSink, Decision, EnvironmentLock, Executor, Freshness, GateError, Holder,
+    Journal, Overrides, SessionError,
 };
 
 use crate::Outcome;
 use crate::cli::{ApplyArgs, Format, RunArgs};
-use crate::commands::plan::{derive, explain_veto, make, overrides, provenance, unfinished_run};
-use crate::commands::progress;
-use crate::session::Session;
+use crate::commands::{explain_veto, progress};
+use crate::session::{self, Session};
 
 /// The environment opened for a run: its lock held, its journal and audit
 /// log open, its plugins and policies loaded with the audit log as sink.
@@ -49,8 +49,8 @@ pub struct Opened {
 impl Opened {
     /// Lock the environment of `env` for `command`, then open it.
     pub fn open(env: &Path, command: &str) -> Result<Self> {
-        let root = Session::root_of(env);
-        let state = Session::state_dir(&root)?;
+        let root = session::root_of(env);
+        let state = session::state_dir(&root)?;
         let lock = EnvironmentLock::acquire(&state.join(LOCK_FILE), &Holder::this_process(command))
             .map_err(|e| anyhow!("refusing to {command}: {e}"))?;
         let audit = Arc::new(
@@ -64,7 +64,7 @@ impl Opened {
             );
         }
         let session =
-            match Session::open_audited(env, Some(Arc::clone(&audit) as Arc<dyn AuditSink>)) {
+            match session::open_audited(env, Some(Arc::clone(&audit) as Arc<dyn AuditSink>)) {
                 Ok(session) => session,
                 Err(error) => {
                     // A plugin or policy module that may not load is a
@@ -84,7 +84,10 @@ impl Opened {
                 }
             };
         let journal = Journal::open(&state.join(JOURNAL_FILE))?;
-        let env = session.root.join(
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve `{}`", root.display()))?;
+        let env = root.join(
             env.file_name()
                 .map_or_else(|| PathBuf::from("failback.toml"), PathBuf::from),
         );
@@ -111,71 +114,6 @@ fn audit_refusal(opened: &Opened, decision: Decision) {
     let _ = opened.audit.checkpoint();
 }
 
-/// What differs between what `then` was made with and `now`: the environment
-/// file, the policy modules, the plugins and the rules' levels.
-fn changed_components(then: &Provenance, now: &Provenance) -> Vec<String> {
-    let mut out = Vec::new();
-    if then.environment != now.environment {
-        out.push(format!(
-            "the environment file changed: sha256 {} then, {} now",
-            then.environment.as_deref().unwrap_or("(none)"),
-            now.environment.as_deref().unwrap_or("(none)")
-        ));
-    }
-    let keys = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
-        a.keys()
-            .chain(b.keys())
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-    };
-    for name in keys(&then.policies, &now.policies) {
-        match (then.policies.get(&name), now.policies.get(&name)) {
-            (Some(a), Some(b)) if a != b => {
-                out.push(format!(
-                    "policy module `{name}` changed: sha256 {a} then, {b} now"
-                ));
-            }
-            (Some(_), None) => out.push(format!("policy module `{name}` is no longer loaded")),
-            (None, Some(_)) => out.push(format!("policy module `{name}` was not loaded then")),
-            _ => {}
-        }
-    }
-    let kinds: std::collections::BTreeSet<&String> =
-        then.plugins.keys().chain(now.plugins.keys()).collect();
-    for kind in kinds {
-        match (then.plugins.get(kind), now.plugins.get(kind)) {
-            (Some(a), Some(b)) if a != b => out.push(format!(
-                "the `{kind}` plugin changed: `{}` sha256 {} then, `{}` sha256 {} now",
-                a.name, a.sha256, b.name, b.sha256
-            )),
-            (Some(a), None) => out.push(format!(
-                "the `{kind}` plugin `{}` is no longer bound",
-                a.name
-            )),
-            (None, Some(b)) => out.push(format!(
-                "the `{kind}` plugin `{}` was not bound then",
-                b.name
-            )),
-            _ => {}
-        }
-    }
-    let rules: std::collections::BTreeSet<&String> =
-        then.levels.keys().chain(now.levels.keys()).collect();
-    for rule in rules {
-        match (then.levels.get(rule), now.levels.get(rule)) {
-            (Some(a), Some(b)) if a != b => out.push(format!(
-                "rule `{rule}` changed level: {} then, {} now",
-                a.name(),
-                b.name()
-            )),
-            (Some(_), None) => out.push(format!("rule `{rule}` is no longer held")),
-            (None, Some(_)) => out.push(format!("rule `{rule}` was not held then")),
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Read the saved plan at `path`: a plan document of this format, its digest
 /// matching its content.
 fn load_saved(path: &Path) -> Result<Plan> {
@@ -187,61 +125,6 @@ fn load_saved(path: &Path) -> Result<Plan> {
             path.display()
         )
     })
-}
-
-/// Re-derive the saved plan now — from the observed start, its intent and
-/// overrides (and `added`, the overrides given to this apply), with the
-/// plugins, policies and levels bound now — and refuse it unless the two
-/// documents are the same: the lines that say why, or nothing.
-fn rederive(opened: &Opened, saved: &Plan, added: &Overrides) -> Result<(Plan, Vec<String>)> {
-    let session = &opened.session;
-    let snapshot = session.observe()?;
-    let mut overrides: BTreeMap<String, String> = saved
-        .overrides
-        .iter()
-        .map(|o| (o.rule.clone(), o.reason.clone()))
-        .collect();
-    overrides.extend(added.0.clone());
-    let mut derived = derive(
-        &session.gate,
-        provenance(session),
-        &snapshot,
-        &saved.intent,
-        &Overrides(overrides),
-    )?;
-    // A plan made from a captured state (`plan --from`) is the plan of the
-    // live deployment when that deployment is still the captured one and the
-    // plugins bound now are the ones that observed it: the same document
-    // then, but for the state it names.
-    if let Some(captured) = &saved.provenance.captured {
-        derived.provenance.captured = Some(captured.clone());
-        derived.seal()?;
-    }
-    let mut why = Vec::new();
-    if derived.digest == saved.digest {
-        return Ok((derived, why));
-    }
-    if saved.start != derived.start {
-        why.push(match &saved.provenance.captured {
-            Some(captured) => format!(
-                "the deployment changed since the state the plan was made from was observed ({}):",
-                captured.observed_at
-            ),
-            None => "the deployment changed since the plan was made:".to_owned(),
-        });
-        for d in diff(&saved.start, &derived.start) {
-            why.push(format!("  {}", d.as_change()));
-        }
-    }
-    why.extend(changed_components(&saved.provenance, &derived.provenance));
-    if why.is_empty()
-        && let Some(d) = document::first_difference(saved, &derived)
-    {
-        why.push(format!(
-            "it is not the plan made from it now: at {d} (saved, then re-derived)"
-        ));
-    }
-    Ok((derived, why))
 }
 
 fn confirm(plan: &Plan, env: &Path) -> Result<bool> {
@@ -266,7 +149,11 @@ fn confirm(plan: &Plan, env: &Path) -> Result<bool> {
 /// is one.
 fn refused_override(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
-        cause.downcast_ref::<GateError>().and_then(|e| match e {
+        let gate = match cause.downcast_ref::<SessionError>() {
+            Some(SessionError::Gate(e)) => Some(e),
+            _ => cause.downcast_ref::<GateError>(),
+        };
+        gate.and_then(|e| match e {
             GateError::OverrideUnknown { .. }
             | GateError::OverrideHard { .. }
             | GateError::OverrideReason { .. } => Some(e.to_string()),
@@ -276,7 +163,7 @@ fn refused_override(error: &anyhow::Error) -> Option<String> {
 }
 
 pub fn apply(args: ApplyArgs) -> Result<Outcome> {
-    let overrides = overrides(&args.overrides)?;
+    let overrides = args.overrides.overrides()?;
     let opened = Opened::open(&args.env, "apply")?;
     if let Some(last) = opened.journal.last_run()?
         && last.state == RunState::Running
@@ -312,7 +199,10 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
     let made = match &args.plan {
         Some(path) => load_saved(path).and_then(|saved| {
             approvers = approved(&opened, path, &saved)?;
-            let (mut plan, why) = rederive(&opened, &saved, &overrides)?;
+            let Freshness {
+                derived: mut plan,
+                stale: why,
+            } = opened.session.freshness(&saved, &overrides)?;
             if why.is_empty() {
                 // The run journals the approvals it was started with.
                 plan.approvals = saved.approvals;
@@ -336,8 +226,8 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
             );
         }),
         None => {
-            let unfinished = unfinished_run(&opened.env)?;
-            make(&opened.session, &args.intent, &overrides, unfinished.as_ref()).inspect(|plan| {
+            let unfinished = session::unfinished_run(&opened.env)?;
+            session::plan_now(&opened.session, &args.intent, &overrides, unfinished.as_ref()).inspect(|plan| {
                 if args.format == Format::Text {
                     print!("{}", render::text(plan));
                 }
@@ -479,7 +369,7 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
     };
     // The run continues with what it was planned and judged with, or not at
     // all. (The deployment itself is re-observed before each step.)
-    let changed = changed_components(&plan.provenance, &provenance(&opened.session));
+    let changed = changed_components(&plan.provenance, &opened.session.provenance());
     if !changed.is_empty() {
         audit_refusal(
             &opened,

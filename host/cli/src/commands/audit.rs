@@ -12,10 +12,10 @@ use failback_runtime::audit_log::{AUDIT_FILE, verify_anchored};
 use failback_runtime::journal::{JOURNAL_FILE, RunAnchors};
 
 use crate::Outcome;
-use crate::session::{STATE_DIR, Session};
+use crate::session::{self, STATE_DIR};
 
 pub fn verify(env: &Path) -> Result<Outcome> {
-    let state = Session::root_of(env).join(STATE_DIR);
+    let state = session::root_of(env).join(STATE_DIR);
     let path = state.join(AUDIT_FILE);
     let journal = state.join(JOURNAL_FILE);
     let anchors: Vec<RunAnchors> = if journal.exists() {

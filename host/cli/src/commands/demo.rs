@@ -15,8 +15,9 @@ use failback_runtime::{ENVIRONMENT_FILE, Overrides};
 use crate::Outcome;
 use crate::cli::{DemoArgs, Format, IntentArgs};
 use crate::commands::apply::{Opened, execute};
+use crate::commands::explain_veto;
 use crate::commands::lab;
-use crate::commands::plan::{explain_veto, flags, make};
+use crate::session;
 
 fn no_intent() -> IntentArgs {
     IntentArgs {
@@ -58,7 +59,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let env = dir.join(ENVIRONMENT_FILE);
     let opened = Opened::open(&env, "demo")?;
     let overrides = Overrides::default();
-    let plan = make(&opened.session, &no_intent(), &overrides, None)?;
+    let plan = session::plan_now(&opened.session, &no_intent(), &overrides, None)?;
     if text {
         println!();
         print!("{}", render::text(&plan));
@@ -80,7 +81,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         .session
         .gate
         .check(&plan.goal, &snapshot.deployment, &[], &overrides)?;
-    let intent = Intent::resolve(&flags(&no_intent()), &snapshot.deployment)?;
+    let intent = Intent::resolve(&no_intent().flags(), &snapshot.deployment)?;
     let again = failback_core::plan::plan(&snapshot, &intent)?;
     if findings.iter().any(|f| f.blocking) {
         let mut out = String::new();

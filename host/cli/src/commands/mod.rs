@@ -17,6 +17,7 @@ mod template;
 mod verify;
 
 use anyhow::Result;
+use failback_core::plan::Plan;
 
 use crate::Outcome;
 use crate::cli::{
@@ -89,5 +90,21 @@ pub fn run(args: Cli) -> Result<Outcome> {
         Command::History(args) => runs::history(&args),
         Command::Audit(AuditCommand::Verify { env }) => audit::verify(&env),
         Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// Say on stderr why the plan may not run.
+pub fn explain_veto(plan: &Plan) {
+    let blocking: Vec<_> = plan.findings.iter().filter(|f| f.blocking).collect();
+    eprintln!(
+        "vetoed: {} blocking finding{} (exit 3)",
+        blocking.len(),
+        if blocking.len() == 1 { "" } else { "s" }
+    );
+    for f in blocking {
+        eprintln!(
+            "  {} at state {} [{}]: {}",
+            f.rule, f.state, f.module, f.message
+        );
     }
 }

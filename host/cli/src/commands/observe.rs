@@ -12,19 +12,19 @@ use failback_runtime::journal::{format_time, now};
 
 use crate::Outcome;
 use crate::cli::{Format, ObserveArgs};
-use crate::commands::plan::{environment_path, provenance};
-use crate::session::Session;
+use crate::commands::plan::environment_path;
+use crate::session;
 
 pub fn run(args: &ObserveArgs) -> Result<Outcome> {
     let (_lab, env) = environment_path(&args.env, args.lab)?;
-    let session = Session::open(&env)?;
+    let session = session::open(&env)?;
     let observed_at = format_time(now());
     let (observation, snapshot) = session.capture()?;
     let state = CapturedState::new(
         observed_at,
         session.environment.name.clone(),
         session.environment_sha256.to_string(),
-        provenance(&session).plugins,
+        session.provenance().plugins,
         observation,
     )?;
     let json = state.to_json();

@@ -4,31 +4,28 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context as _, Result, bail};
 use failback_core::capture::CapturedState;
 use failback_core::deployment::{Snapshot, assemble};
-use failback_core::intent::{Intent, IntentFlags, RecordTtl};
-use failback_core::plan::{
-    CapturedFrom, Override, Plan, PluginDigest, Provenance, plan, rtype_name,
-};
+use failback_core::intent::Intent;
+use failback_core::plan::{CapturedFrom, Plan, Provenance};
 use failback_core::text::printable_lines;
 use failback_core::{render, report};
 use failback_runtime::approval;
-use failback_runtime::journal::{JOURNAL_FILE, format_time, now};
+use failback_runtime::journal::{format_time, now};
+use failback_runtime::session::{derive, gate_provenance};
 use failback_runtime::signature::MAX_SIGNATURE_BYTES;
-use failback_runtime::{Gate, Journal, Overrides, RunState, Runtime};
+use failback_runtime::{Gate, Overrides, Runtime};
 use serde_json::json;
 
 use crate::Outcome;
-use crate::cli::{ApproveArgs, Format, IntentArgs, OverrideArgs, PlanArgs, PlanFormat};
+use crate::cli::{ApproveArgs, Format, IntentArgs, PlanArgs, PlanFormat};
 use crate::commands::plugin::{open_key, write_whole};
-use crate::commands::{lab, policy};
-use crate::session::{STATE_DIR, Session};
+use crate::commands::{explain_veto, lab, policy};
+use crate::session::{self, Session};
 
 pub fn run(args: PlanArgs) -> Result<Outcome> {
-    let overrides = overrides(&args.overrides)?;
+    let overrides = args.overrides.overrides()?;
     let (plan, judged) = match &args.from {
         Some(state) => {
             let captured = captured(state)?;
@@ -40,9 +37,9 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
         None => {
             // A `--lab` plan runs against a fresh lab that lives as long as the command.
             let (_lab, env) = environment_path(&args.env, args.lab)?;
-            let session = Session::open(&env)?;
-            let inherited = unfinished_run(&env)?;
-            let plan = make(&session, &args.intent, &overrides, inherited.as_ref())?;
+            let session = session::open(&env)?;
+            let unfinished = session::unfinished_run(&env)?;
+            let plan = session::plan_now(&session, &args.intent, &overrides, unfinished.as_ref())?;
             (plan, Judge::of_session(session))
         }
     };
@@ -151,7 +148,7 @@ fn plan_captured(
     overrides: &Overrides,
 ) -> Result<Plan> {
     let snapshot = captured_snapshot(captured)?;
-    let intent = Intent::resolve(&flags(intent), &snapshot.deployment)?;
+    let intent = Intent::resolve(&intent.flags(), &snapshot.deployment)?;
     let provenance = Provenance {
         environment: Some(captured.environment_sha256.clone()),
         plugins: captured.plugins.clone(),
@@ -161,7 +158,13 @@ fn plan_captured(
         }),
         ..gate_provenance(&judge.gate)
     };
-    derive(&judge.gate, provenance, &snapshot, &intent, overrides)
+    Ok(derive(
+        &judge.gate,
+        provenance,
+        &snapshot,
+        &intent,
+        overrides,
+    )?)
 }
 
 /// `plan --check APPROVED`: the plan made now against the approved one.
@@ -311,172 +314,6 @@ fn read_signature(path: &Path) -> Result<String> {
         .with_context(|| format!("cannot read the signature `{}`", path.display()))
 }
 
-/// The last run of the environment of `env` when it did not finish: its id
-/// and the TTLs its plan restores, which a new plan inherits (the run lowered
-/// them, so the new plan cannot observe them).
-pub struct Unfinished {
-    pub run: i64,
-    pub ttls: Vec<RecordTtl>,
-}
-
-/// The environment's unfinished last run, if any (see [`Unfinished`]).
-pub fn unfinished_run(env: &Path) -> Result<Option<Unfinished>> {
-    let path = Session::root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let journal = Journal::open(&path)?;
-    let Some(last) = journal.last_run()? else {
-        return Ok(None);
-    };
-    if last.state == RunState::Done {
-        return Ok(None);
-    }
-    let plan = failback_core::document::read(&journal.plan_of(last.id)?).with_context(|| {
-        format!(
-            "run {} did not finish, and its journaled plan cannot be read (the TTLs it lowered are in it)",
-            last.id
-        )
-    })?;
-    Ok(Some(Unfinished {
-        run: last.id,
-        ttls: plan.restored_ttls(),
-    }))
-}
-
-/// Observe the deployment through the session's plugins, plan from it, and
-/// judge the plan's trajectory with the session's policies. Over an
-/// unfinished run, the plan inherits the TTLs that run lowered.
-pub fn make(
-    session: &Session,
-    intent: &IntentArgs,
-    overrides: &Overrides,
-    unfinished: Option<&Unfinished>,
-) -> Result<Plan> {
-    let snapshot = session.observe()?;
-    let mut intent = Intent::resolve(&flags(intent), &snapshot.deployment)?;
-    if let Some(run) = unfinished
-        && !run.ttls.is_empty()
-    {
-        eprintln!(
-            "note: run {} did not finish; this plan restores the TTLs it lowered: {}",
-            run.run,
-            run.ttls
-                .iter()
-                .map(|t| format!("{} {} {}", t.name, rtype_name(t.rtype), t.ttl))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        intent.inherited_ttls.clone_from(&run.ttls);
-    }
-    derive(
-        &session.gate,
-        provenance(session),
-        &snapshot,
-        &intent,
-        overrides,
-    )
-}
-
-/// The plan of `intent` from `snapshot`, judged with `gate` and `overrides`,
-/// with `provenance`, sealed with its digest: what
-/// `plan` prints and what `apply PLAN` re-derives to compare.
-pub fn derive(
-    gate: &Gate,
-    provenance: Provenance,
-    snapshot: &Snapshot,
-    intent: &Intent,
-    overrides: &Overrides,
-) -> Result<Plan> {
-    let mut plan = plan(snapshot, intent)?;
-    plan.overrides = overrides
-        .0
-        .iter()
-        .map(|(rule, reason)| Override {
-            rule: rule.clone(),
-            reason: reason.clone(),
-        })
-        .collect();
-    plan.findings = gate.check(&plan.goal, &plan.start, &plan.steps, overrides)?;
-    plan.provenance = provenance;
-    plan.seal()?;
-    Ok(plan)
-}
-
-/// What plans are made and judged with now: the environment file, the plugins,
-/// the policy modules and every rule's level.
-pub fn provenance(session: &Session) -> Provenance {
-    let plugins = &session.plugins;
-    let mut bound = BTreeMap::new();
-    for plugin in [
-        plugins.dns_provider.as_ref().map(|p| p.plugin()),
-        plugins.port_probe.as_ref().map(|p| p.plugin()),
-        plugins.management_store.as_ref().map(|p| p.plugin()),
-        plugins.server_control.as_ref().map(|p| p.plugin()),
-        plugins.pool_control.as_ref().map(|p| p.plugin()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        bound.insert(
-            plugin.kind().to_string(),
-            PluginDigest {
-                name: plugin.name().to_owned(),
-                sha256: plugin.digest().to_string(),
-            },
-        );
-    }
-    Provenance {
-        environment: Some(session.environment_sha256.to_string()),
-        plugins: bound,
-        ..gate_provenance(&session.gate)
-    }
-}
-
-/// What plans are judged with: each policy module's sha256 and every rule's
-/// level.
-fn gate_provenance(gate: &Gate) -> Provenance {
-    Provenance {
-        policies: gate
-            .digests()
-            .into_iter()
-            .map(|(name, digest)| (name, digest.to_string()))
-            .collect(),
-        levels: gate.levels(),
-        ..Provenance::default()
-    }
-}
-
-pub fn flags(args: &IntentArgs) -> IntentFlags {
-    IntentFlags {
-        sip_federation: args.sip_federation,
-        xmpp: args.xmpp,
-        front_ends: args.front_ends,
-        pool_failback: args.pool_failback,
-        to: args.to.clone(),
-        cutover_ttl: args.cutover_ttl,
-        failover: args.failover,
-    }
-}
-
-/// Pair each `--override RULE` with its `--reason TEXT`, in order.
-pub fn overrides(args: &OverrideArgs) -> Result<Overrides> {
-    if args.rules.len() != args.reasons.len() {
-        bail!(
-            "each `--override RULE` needs its own `--reason TEXT` ({} overrides, {} reasons)",
-            args.rules.len(),
-            args.reasons.len()
-        );
-    }
-    Ok(Overrides(
-        args.rules
-            .iter()
-            .cloned()
-            .zip(args.reasons.iter().cloned())
-            .collect(),
-    ))
-}
-
 /// The environment file to use: `env`, or that of a fresh lab of `scenario` in
 /// a temporary directory (returned so that it lives as long as the caller needs).
 pub fn environment_path(
@@ -493,20 +330,4 @@ pub fn environment_path(
     lab::write(dir.path(), scenario)?;
     let env = dir.path().join(failback_runtime::ENVIRONMENT_FILE);
     Ok((Some(dir), env))
-}
-
-/// Say on stderr why the plan may not run.
-pub fn explain_veto(plan: &Plan) {
-    let blocking: Vec<_> = plan.findings.iter().filter(|f| f.blocking).collect();
-    eprintln!(
-        "vetoed: {} blocking finding{} (exit 3)",
-        blocking.len(),
-        if blocking.len() == 1 { "" } else { "s" }
-    );
-    for f in blocking {
-        eprintln!(
-            "  {} at state {} [{}]: {}",
-            f.rule, f.state, f.module, f.message
-        );
-    }
 }

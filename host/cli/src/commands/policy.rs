@@ -226,8 +226,7 @@ fn run_case(
     if !starts.contains_key(&case.scenario) {
         let dir = tempfile::tempdir()?;
         crate::commands::lab::write(dir.path(), scenario)?;
-        let session =
-            crate::session::Session::open(&dir.path().join(failback_runtime::ENVIRONMENT_FILE))?;
+        let session = crate::session::open(&dir.path().join(failback_runtime::ENVIRONMENT_FILE))?;
         starts.insert(case.scenario.clone(), (dir, session));
     }
     let Some((_, session)) = starts.get(&case.scenario) else {

@@ -12,10 +12,10 @@ use failback_runtime::journal::{JOURNAL_FILE, format_time};
 use crate::Outcome;
 use crate::cli::ReportArgs;
 use crate::commands::plan::Judge;
-use crate::session::{STATE_DIR, Session};
+use crate::session::{self, STATE_DIR};
 
 pub fn run(args: &ReportArgs) -> Result<Outcome> {
-    let path = Session::root_of(&args.env)
+    let path = session::root_of(&args.env)
         .join(STATE_DIR)
         .join(JOURNAL_FILE);
     if !path.exists() {

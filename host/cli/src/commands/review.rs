@@ -18,7 +18,7 @@ use failback_runtime::{Environment, NullAuditSink, Runtime, package};
 use super::plugin::{detached_signature, manifest_beside};
 use crate::Outcome;
 use crate::cli::ReviewFormat;
-use crate::session::{Session, trust_policy};
+use crate::session::{self, trust_policy};
 
 /// What `plugin review` was asked.
 pub struct Args {
@@ -91,7 +91,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
         args.env
             .as_deref()
             .map(|env| -> Result<_> {
-                let root = Session::root_of(env);
+                let root = session::root_of(env);
                 let dir = Dir::open_ambient_dir(&root, ambient_authority())
                     .with_context(|| format!("cannot open `{}`", root.display()))?;
                 let file = env.file_name().and_then(|f| f.to_str()).with_context(|| {

@@ -14,10 +14,10 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::{Format, RunArgs};
-use crate::session::{STATE_DIR, Session};
+use crate::session::{self, STATE_DIR};
 
 fn open(env: &Path) -> Result<Option<Journal>> {
-    let path = Session::root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
+    let path = session::root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
     if !path.exists() {
         return Ok(None);
     }

@@ -1,35 +1,23 @@
-//! `failback verify`: every invariant on the deployment as it is now.
-//!
-//! The safety invariants are checked whatever the goal. The goal invariants
-//! (the final-state rules) need the goal — the pool everything fails back to —
-//! which comes from `--to`, or is inferred from the state; when it cannot be
-//! inferred (two pools with federation, say: exactly when verify is needed),
-//! they are reported as not evaluated, naming `--to`, and the safety
-//! invariants are still checked. Exit 3 when a blocking finding stands.
+//! `failback verify`: every invariant on the deployment as it is now (the
+//! runtime's `session::verify`: the goal invariants are reported as not
+//! evaluated, naming `--to`, when the goal cannot be inferred), rendered as
+//! text or JSON. Exit 3 when a blocking finding stands.
 
 use std::io::Write as _;
 
 use anyhow::Result;
-use failback_core::intent::{DEFAULT_CUTOVER_TTL, Intent, IntentError};
-use failback_core::plan::{Goal, plan};
 use failback_core::render;
+use failback_runtime::Verification;
+use failback_runtime::session::verify;
 use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::{Format, VerifyArgs};
-use crate::commands::plan::{
-    Judge, captured, captured_snapshot, environment_path, flags, overrides,
-};
-use crate::session::Session;
-
-/// The goal invariants left unevaluated, and why.
-struct NotEvaluated {
-    rules: Vec<String>,
-    reason: String,
-}
+use crate::commands::plan::{Judge, captured, captured_snapshot, environment_path};
+use crate::session;
 
 pub fn run(args: VerifyArgs) -> Result<Outcome> {
-    let overrides = overrides(&args.overrides)?;
+    let overrides = args.overrides.overrides()?;
     // A `--lab` environment lives as long as the command.
     let (_lab, judge, snapshot) = match &args.from {
         Some(state) => {
@@ -41,44 +29,20 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
         }
         None => {
             let (lab, env) = environment_path(&args.env, args.lab)?;
-            let session = Session::open(&env)?;
+            let session = session::open(&env)?;
             let snapshot = session.observe()?;
             (lab, Judge::of_session(session), snapshot)
         }
     };
-    let gate = &judge.gate;
     let name = judge.environment.as_deref().unwrap_or("(unnamed)");
-    // The goal is the plan's: where the failback ends. Only the observed state
-    // is checked; it is both the start and the end.
-    let (intent, goal, not_evaluated) =
-        match Intent::resolve(&flags(&args.intent), &snapshot.deployment) {
-            Ok(intent) => {
-                let goal = plan(&snapshot, &intent)?.goal;
-                (Some(intent), goal, None)
-            }
-            // Without `--to`, an intent that cannot be inferred leaves the goal
-            // unknown; a `--to` the deployment does not have is an error.
-            Err(e @ IntentError::Ambiguous { .. }) if args.intent.to.is_none() => {
-                let rules = gate
-                    .rules()
-                    .iter()
-                    .filter(|r| r.scope == "final-state")
-                    .map(|r| r.id.clone())
-                    .collect();
-                let goal = Goal {
-                    restored_site: String::new(),
-                    federation_pool: None,
-                    xmpp_pool: None,
-                    media_pool: None,
-                    cutover_ttl: DEFAULT_CUTOVER_TTL,
-                };
-                let reason = e.to_string();
-                (None, goal, Some(NotEvaluated { rules, reason }))
-            }
-            Err(e) => return Err(e.into()),
-        };
-    let findings = gate.check(&goal, &snapshot.deployment, &[], &overrides)?;
-    let blocked = findings.iter().any(|f| f.blocking);
+    let verification = verify(&judge.gate, &snapshot, &args.intent.flags(), &overrides)?;
+    let blocked = verification.blocked();
+    let Verification {
+        intent,
+        goal,
+        findings,
+        not_evaluated,
+    } = verification;
 
     let out = match args.format {
         Format::Json => {

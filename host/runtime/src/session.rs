@@ -1,0 +1,384 @@
+//! A session: one environment opened, its plugins and policies loaded — and
+//! what is done with them before anything runs: observe the deployment, make
+//! and judge a plan ([`Session::plan`]), tell whether a saved plan is still
+//! the plan of the deployment now ([`Session::freshness`]), and verify a
+//! deployment against every invariant ([`verify`]).
+//!
+//! The CLI opens the session (it turns paths into capabilities and loads the
+//! plugins and policy modules through [`crate::Runtime`]), then only parses
+//! arguments and renders what comes back. Running a plan is the apply
+//! engine's ([`crate::apply`]), with the session's plugins and gate.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use failback_core::deployment::{AssembleError, Snapshot, assemble};
+use failback_core::diff::diff;
+use failback_core::document::{self, DocumentError};
+use failback_core::intent::{DEFAULT_CUTOVER_TTL, Intent, IntentError, IntentFlags};
+use failback_core::observed::Observation;
+use failback_core::plan::{Finding, Goal, Override, Plan, PlanError, PluginDigest, Provenance};
+
+use crate::approval::ApprovalPolicy;
+use crate::digest::Digest;
+use crate::environment::Environment;
+use crate::gate::{Gate, GateError, Overrides};
+use crate::observe::{ObserveError, observe};
+use crate::plugin::Plugins;
+
+/// An environment opened: what it binds, loaded and checked.
+#[derive(Debug)]
+pub struct Session {
+    pub environment: Environment,
+    /// The sha256 of the environment file's bytes, as they were loaded.
+    pub environment_sha256: Digest,
+    pub plugins: Plugins,
+    pub gate: Gate,
+    /// Who must approve a saved plan before it is applied (`[approvals]`).
+    pub approvals: ApprovalPolicy,
+}
+
+/// Why a session could not observe, plan or judge.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot observe the deployment")]
+    Observe(#[source] ObserveError),
+    #[error("the observed deployment is not consistent")]
+    Assemble(#[source] AssembleError),
+    #[error(transparent)]
+    Intent(#[from] IntentError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+}
+
+/// Whether a saved plan is the plan of the deployment now.
+#[derive(Debug)]
+pub struct Freshness {
+    /// The plan made now: equal to the saved one when `stale` is empty.
+    pub derived: Plan,
+    /// Why the saved plan is not the one made now, one line each, for the
+    /// operator: the deployment's changed fields, the components that
+    /// changed, or the first difference. Empty when it is the same plan.
+    pub stale: Vec<String>,
+}
+
+impl Session {
+    /// Observe the deployment now, through the plugins.
+    ///
+    /// # Errors
+    /// A plugin call failed, or what the plugins report is not consistent.
+    pub fn observe(&self) -> Result<Snapshot, SessionError> {
+        Ok(self.capture()?.1)
+    }
+
+    /// Observe the deployment now and write it down: the raw observation,
+    /// and the snapshot it checks into (so that a state that cannot be
+    /// planned is never captured).
+    ///
+    /// # Errors
+    /// As [`Session::observe`].
+    pub fn capture(&self) -> Result<(Observation, Snapshot), SessionError> {
+        let observation =
+            observe(&self.plugins, &self.environment.zone).map_err(SessionError::Observe)?;
+        let snapshot = assemble(&observation).map_err(SessionError::Assemble)?;
+        Ok((observation, snapshot))
+    }
+
+    /// Observe the deployment, plan `flags` from it, and judge the plan's
+    /// trajectory with the session's policies. A plan over an unfinished run
+    /// inherits the TTLs that run lowered (`intent.inherited_ttls`, which
+    /// the caller sets from the journal), because it cannot observe them.
+    ///
+    /// # Errors
+    /// The deployment cannot be observed, the intent does not fit it, the
+    /// planner refuses, or the gate cannot judge.
+    pub fn plan(
+        &self,
+        flags: &IntentFlags,
+        inherited: &[failback_core::intent::RecordTtl],
+        overrides: &Overrides,
+    ) -> Result<Plan, SessionError> {
+        let snapshot = self.observe()?;
+        let mut intent = Intent::resolve(flags, &snapshot.deployment)?;
+        if !inherited.is_empty() {
+            inherited.clone_into(&mut intent.inherited_ttls);
+        }
+        derive(&self.gate, self.provenance(), &snapshot, &intent, overrides)
+    }
+
+    /// Re-derive the saved plan now — from the observed start, its intent and
+    /// overrides (and `added`, the overrides given now), with the plugins,
+    /// policies and levels bound now — and compare the two documents.
+    ///
+    /// # Errors
+    /// The deployment cannot be observed, or the plan cannot be made now.
+    pub fn freshness(&self, saved: &Plan, added: &Overrides) -> Result<Freshness, SessionError> {
+        let snapshot = self.observe()?;
+        let mut overrides: BTreeMap<String, String> = saved
+            .overrides
+            .iter()
+            .map(|o| (o.rule.clone(), o.reason.clone()))
+            .collect();
+        overrides.extend(added.0.clone());
+        let mut derived = derive(
+            &self.gate,
+            self.provenance(),
+            &snapshot,
+            &saved.intent,
+            &Overrides(overrides),
+        )?;
+        // A plan made from a captured state (`plan --from`) is the plan of
+        // the live deployment when that deployment is still the captured one
+        // and the plugins bound now are the ones that observed it: the same
+        // document then, but for the state it names.
+        if let Some(captured) = &saved.provenance.captured {
+            derived.provenance.captured = Some(captured.clone());
+            derived.seal()?;
+        }
+        let mut stale = Vec::new();
+        if derived.digest == saved.digest {
+            return Ok(Freshness { derived, stale });
+        }
+        if saved.start != derived.start {
+            stale.push(match &saved.provenance.captured {
+                Some(captured) => format!(
+                    "the deployment changed since the state the plan was made from was observed ({}):",
+                    captured.observed_at
+                ),
+                None => "the deployment changed since the plan was made:".to_owned(),
+            });
+            for d in diff(&saved.start, &derived.start) {
+                stale.push(format!("  {}", d.as_change()));
+            }
+        }
+        stale.extend(changed_components(&saved.provenance, &derived.provenance));
+        if stale.is_empty()
+            && let Some(d) = document::first_difference(saved, &derived)
+        {
+            stale.push(format!(
+                "it is not the plan made from it now: at {d} (saved, then re-derived)"
+            ));
+        }
+        Ok(Freshness { derived, stale })
+    }
+
+    /// What plans are made and judged with now: the environment file, the
+    /// plugins, the policy modules and every rule's level.
+    #[must_use]
+    pub fn provenance(&self) -> Provenance {
+        let plugins = &self.plugins;
+        let mut bound = BTreeMap::new();
+        for plugin in [
+            plugins.dns_provider.as_ref().map(|p| p.plugin()),
+            plugins.port_probe.as_ref().map(|p| p.plugin()),
+            plugins.management_store.as_ref().map(|p| p.plugin()),
+            plugins.server_control.as_ref().map(|p| p.plugin()),
+            plugins.pool_control.as_ref().map(|p| p.plugin()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            bound.insert(
+                plugin.kind().to_string(),
+                PluginDigest {
+                    name: plugin.name().to_owned(),
+                    sha256: plugin.digest().to_string(),
+                },
+            );
+        }
+        Provenance {
+            environment: Some(self.environment_sha256.to_string()),
+            plugins: bound,
+            ..gate_provenance(&self.gate)
+        }
+    }
+}
+
+/// The plan of `intent` from `snapshot`, judged with `gate` and `overrides`,
+/// with `provenance`, sealed with its digest: what `plan` prints and what
+/// [`Session::freshness`] re-derives to compare.
+///
+/// # Errors
+/// The planner refuses, the gate cannot judge (an override it does not
+/// allow included), or the plan cannot be sealed.
+pub fn derive(
+    gate: &Gate,
+    provenance: Provenance,
+    snapshot: &Snapshot,
+    intent: &Intent,
+    overrides: &Overrides,
+) -> Result<Plan, SessionError> {
+    let mut plan = failback_core::plan::plan(snapshot, intent)?;
+    plan.overrides = overrides
+        .0
+        .iter()
+        .map(|(rule, reason)| Override {
+            rule: rule.clone(),
+            reason: reason.clone(),
+        })
+        .collect();
+    plan.findings = gate.check(&plan.goal, &plan.start, &plan.steps, overrides)?;
+    plan.provenance = provenance;
+    plan.seal()?;
+    Ok(plan)
+}
+
+/// What plans are judged with: each policy module's sha256 and every rule's
+/// level.
+#[must_use]
+pub fn gate_provenance(gate: &Gate) -> Provenance {
+    Provenance {
+        policies: gate
+            .digests()
+            .into_iter()
+            .map(|(name, digest)| (name, digest.to_string()))
+            .collect(),
+        levels: gate.levels(),
+        ..Provenance::default()
+    }
+}
+
+/// What differs between what `then` was made with and `now`, one line each:
+/// the environment file, the policy modules, the plugins and the rules'
+/// levels.
+#[must_use]
+pub fn changed_components(then: &Provenance, now: &Provenance) -> Vec<String> {
+    let mut out = Vec::new();
+    if then.environment != now.environment {
+        out.push(format!(
+            "the environment file changed: sha256 {} then, {} now",
+            then.environment.as_deref().unwrap_or("(none)"),
+            now.environment.as_deref().unwrap_or("(none)")
+        ));
+    }
+    for name in keys(&then.policies, &now.policies) {
+        match (then.policies.get(name), now.policies.get(name)) {
+            (Some(a), Some(b)) if a != b => {
+                out.push(format!(
+                    "policy module `{name}` changed: sha256 {a} then, {b} now"
+                ));
+            }
+            (Some(_), None) => out.push(format!("policy module `{name}` is no longer loaded")),
+            (None, Some(_)) => out.push(format!("policy module `{name}` was not loaded then")),
+            _ => {}
+        }
+    }
+    for kind in keys(&then.plugins, &now.plugins) {
+        match (then.plugins.get(kind), now.plugins.get(kind)) {
+            (Some(a), Some(b)) if a != b => out.push(format!(
+                "the `{kind}` plugin changed: `{}` sha256 {} then, `{}` sha256 {} now",
+                a.name, a.sha256, b.name, b.sha256
+            )),
+            (Some(a), None) => out.push(format!(
+                "the `{kind}` plugin `{}` is no longer bound",
+                a.name
+            )),
+            (None, Some(b)) => out.push(format!(
+                "the `{kind}` plugin `{}` was not bound then",
+                b.name
+            )),
+            _ => {}
+        }
+    }
+    for rule in keys(&then.levels, &now.levels) {
+        match (then.levels.get(rule), now.levels.get(rule)) {
+            (Some(a), Some(b)) if a != b => out.push(format!(
+                "rule `{rule}` changed level: {} then, {} now",
+                a.name(),
+                b.name()
+            )),
+            (Some(_), None) => out.push(format!("rule `{rule}` is no longer held")),
+            (None, Some(_)) => out.push(format!("rule `{rule}` was not held then")),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The keys of two maps, each once, in order.
+fn keys<'m, V>(a: &'m BTreeMap<String, V>, b: &'m BTreeMap<String, V>) -> BTreeSet<&'m String> {
+    a.keys().chain(b.keys()).collect()
+}
+
+/// A deployment verified: the findings of every invariant on it.
+#[derive(Debug)]
+pub struct Verification {
+    /// The failback the goal invariants were judged against, when known.
+    pub intent: Option<Intent>,
+    /// Its goal: where the failback ends (empty when the intent is unknown).
+    pub goal: Goal,
+    pub findings: Vec<Finding>,
+    /// The goal invariants left unevaluated, and why.
+    pub not_evaluated: Option<NotEvaluated>,
+}
+
+impl Verification {
+    /// Whether a blocking finding stands.
+    #[must_use]
+    pub fn blocked(&self) -> bool {
+        self.findings.iter().any(|f| f.blocking)
+    }
+}
+
+/// The goal invariants left unevaluated, and why.
+#[derive(Debug)]
+pub struct NotEvaluated {
+    pub rules: Vec<String>,
+    pub reason: String,
+}
+
+/// Every invariant on `snapshot`, judged by `gate`. The safety invariants
+/// are checked whatever the goal. The goal invariants (the final-state
+/// rules) need the goal — the pool everything fails back to — which comes
+/// from `flags.to`, or is inferred from the state; when it cannot be inferred
+/// (two pools with federation, say: exactly when verify is needed), they are
+/// reported as not evaluated, naming why, and the safety invariants are
+/// still checked. Only the observed state is checked; it is both the start
+/// and the end.
+///
+/// # Errors
+/// A `--to` the deployment does not have, the planner refuses the goal, or
+/// the gate cannot judge.
+pub fn verify(
+    gate: &Gate,
+    snapshot: &Snapshot,
+    flags: &IntentFlags,
+    overrides: &Overrides,
+) -> Result<Verification, SessionError> {
+    let (intent, goal, not_evaluated) = match Intent::resolve(flags, &snapshot.deployment) {
+        Ok(intent) => {
+            let goal = failback_core::plan::plan(snapshot, &intent)?.goal;
+            (Some(intent), goal, None)
+        }
+        // Without `--to`, an intent that cannot be inferred leaves the goal
+        // unknown; a `--to` the deployment does not have is an error.
+        Err(e @ IntentError::Ambiguous { .. }) if flags.to.is_none() => {
+            let rules = gate
+                .rules()
+                .iter()
+                .filter(|r| r.scope == "final-state")
+                .map(|r| r.id.clone())
+                .collect();
+            let goal = Goal {
+                restored_site: String::new(),
+                federation_pool: None,
+                xmpp_pool: None,
+                media_pool: None,
+                cutover_ttl: DEFAULT_CUTOVER_TTL,
+            };
+            let reason = e.to_string();
+            (None, goal, Some(NotEvaluated { rules, reason }))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let findings = gate.check(&goal, &snapshot.deployment, &[], overrides)?;
+    Ok(Verification {
+        intent,
+        goal,
+        findings,
+        not_evaluated,
+    })
+}
