@@ -234,9 +234,9 @@ impl Place<'_> {
                 (probe.plugin().clone(), cases, Vec::new())
             }
             PluginKind::ManagementStore => {
-                let store = ManagementStore::new(self.load(&binding)?)?;
-                let cases = management::run(&store);
-                (store.plugin().clone(), cases, Vec::new())
+                let cms = ManagementStore::new(self.load(&binding)?)?;
+                let cases = management::run(&cms);
+                (cms.plugin().clone(), cases, Vec::new())
             }
             PluginKind::ServerControl => {
                 let machine = subject.machine.take().ok_or(KitError::NoMachine(None))?;
@@ -271,11 +271,11 @@ impl Place<'_> {
             .plugins
             .get(&PluginKind::ManagementStore)
             .ok_or("the environment binds no management-store to read the topology from")?;
-        let store = self
+        let cms = self
             .load(binding)
             .and_then(|plugin| Ok(ManagementStore::new(plugin)?))
             .map_err(|e| format!("its management-store cannot be loaded: {e}"))?;
-        let document = store
+        let document = cms
             .read_topology()
             .map_err(|e| format!("its topology cannot be read: {e}"))?;
         let topology = Topology::parse(&document.xml)

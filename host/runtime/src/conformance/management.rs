@@ -27,11 +27,12 @@ const REPLICATE: &str = "management.replicate";
 /// How a route names an Edge pool.
 const EDGE_SERVER: &str = "EdgeServer:";
 
-pub(super) struct Store {
+/// The management store (CMS) under test.
+pub(super) struct Cms {
     plugin: ManagementStore,
 }
 
-pub(super) const CASES: &[Case<Store>] = &[
+pub(super) const CASES: &[Case<Cms>] = &[
     Case {
         id: "read-topology",
         function: READ,
@@ -139,13 +140,13 @@ pub(super) const CASES: &[Case<Store>] = &[
 
 /// Run every management-store case against `plugin`.
 pub(super) fn run(plugin: &ManagementStore) -> Vec<CaseReport> {
-    let mut store = Store {
+    let mut cms = Cms {
         plugin: plugin.clone(),
     };
-    run_cases(CASES, &mut store)
+    run_cases(CASES, &mut cms)
 }
 
-impl Store {
+impl Cms {
     fn topology(&self) -> Result<TopologyDocument, Miss> {
         answer(self.plugin.read_topology(), "the published topology")
     }
@@ -160,8 +161,8 @@ fn stale(version: u64) -> u64 {
     version.checked_sub(1).unwrap_or(version + 1)
 }
 
-fn read_topology(store: &mut Store) -> Checked {
-    let topology = store.topology()?;
+fn read_topology(cms: &mut Cms) -> Checked {
+    let topology = cms.topology()?;
     if topology.xml.trim().is_empty() {
         return Err(Miss::failed(
             "the topology's XML",
@@ -171,8 +172,8 @@ fn read_topology(store: &mut Store) -> Checked {
     Ok(())
 }
 
-fn list_sites(store: &mut Store) -> Checked {
-    let sites = store.sites()?;
+fn list_sites(cms: &mut Cms) -> Checked {
+    let sites = cms.sites()?;
     let wrong: Vec<&Site> = sites
         .iter()
         .filter(|site| {
@@ -189,12 +190,12 @@ fn list_sites(store: &mut Store) -> Checked {
     )
 }
 
-fn read_store_status(store: &mut Store) -> Checked {
-    answer(store.plugin.read_store_status(), "the store's status").map(drop)
+fn read_store_status(cms: &mut Cms) -> Checked {
+    answer(cms.plugin.read_store_status(), "the store's status").map(drop)
 }
 
-fn replication_status(store: &mut Store) -> Checked {
-    let replicas = answer(store.plugin.replication_status(), "every replica's state")?;
+fn replication_status(cms: &mut Cms) -> Checked {
+    let replicas = answer(cms.plugin.replication_status(), "every replica's state")?;
     let unnamed: Vec<_> = replicas.iter().filter(|r| r.fqdn.is_empty()).collect();
     none_of(&unnamed, "each replica named by its FQDN", "replicas")
 }
@@ -202,18 +203,18 @@ fn replication_status(store: &mut Store) -> Checked {
 /// A version no store has published: the greatest.
 const NEVER_PUBLISHED: u64 = u64::MAX;
 
-fn publish_refused(store: &mut Store) -> Checked {
+fn publish_refused(cms: &mut Cms) -> Checked {
     // An empty document: should a plugin publish it after all, no store takes it.
     refusal(
-        store.plugin.publish_topology("", NEVER_PUBLISHED),
+        cms.plugin.publish_topology("", NEVER_PUBLISHED),
         &[Variant::Conflict, Variant::Invalid],
     )
 }
 
-fn publish(store: &mut Store) -> Checked {
-    let before = store.topology()?;
+fn publish(cms: &mut Cms) -> Checked {
+    let before = cms.topology()?;
     let version = answer(
-        store.plugin.publish_topology(&before.xml, before.version),
+        cms.plugin.publish_topology(&before.xml, before.version),
         &format!("a version after {}", before.version),
     )?;
     if version <= before.version {
@@ -222,7 +223,7 @@ fn publish(store: &mut Store) -> Checked {
             format!("version {version}"),
         ));
     }
-    let after = store.topology()?;
+    let after = cms.topology()?;
     if after.version == version && !after.enabled {
         Ok(())
     } else {
@@ -233,14 +234,14 @@ fn publish(store: &mut Store) -> Checked {
     }
 }
 
-fn publish_stale(store: &mut Store) -> Checked {
-    let before = store.topology()?;
+fn publish_stale(cms: &mut Cms) -> Checked {
+    let before = cms.topology()?;
     let stale = stale(before.version);
     refusal(
-        store.plugin.publish_topology(&before.xml, stale),
+        cms.plugin.publish_topology(&before.xml, stale),
         &[Variant::Conflict],
     )?;
-    let after = store.topology()?;
+    let after = cms.topology()?;
     if after.version == before.version {
         Ok(())
     } else {
@@ -251,10 +252,10 @@ fn publish_stale(store: &mut Store) -> Checked {
     }
 }
 
-fn enable(store: &mut Store) -> Checked {
-    let version = store.topology()?.version;
-    answer(store.plugin.enable_topology(version), "ok")?;
-    let after = store.topology()?;
+fn enable(cms: &mut Cms) -> Checked {
+    let version = cms.topology()?.version;
+    answer(cms.plugin.enable_topology(version), "ok")?;
+    let after = cms.topology()?;
     if after.version == version && after.enabled {
         Ok(())
     } else {
@@ -265,33 +266,33 @@ fn enable(store: &mut Store) -> Checked {
     }
 }
 
-fn enable_unpublished(store: &mut Store) -> Checked {
+fn enable_unpublished(cms: &mut Cms) -> Checked {
     refusal(
-        store.plugin.enable_topology(NEVER_PUBLISHED),
+        cms.plugin.enable_topology(NEVER_PUBLISHED),
         &[Variant::Conflict],
     )
 }
 
-fn enable_stale(store: &mut Store) -> Checked {
-    let version = store.topology()?.version;
+fn enable_stale(cms: &mut Cms) -> Checked {
+    let version = cms.topology()?.version;
     refusal(
-        store.plugin.enable_topology(stale(version)),
+        cms.plugin.enable_topology(stale(version)),
         &[Variant::Conflict],
     )
 }
 
-fn replicate(store: &mut Store) -> Checked {
-    let replicas = answer(store.plugin.replication_status(), "every replica's state")?;
+fn replicate(cms: &mut Cms) -> Checked {
+    let replicas = answer(cms.plugin.replication_status(), "every replica's state")?;
     let Some(replica) = replicas.first() else {
         return Err(Miss::NotApplicable(
             "replication-status lists no replica to replicate to".to_owned(),
         ));
     };
-    answer(store.plugin.replicate(&replica.fqdn), "ok")
+    answer(cms.plugin.replicate(&replica.fqdn), "ok")
 }
 
-fn replicate_unknown(store: &mut Store) -> Checked {
-    refusal(store.plugin.replicate(ABSENT), &[Variant::NotFound])
+fn replicate_unknown(cms: &mut Cms) -> Checked {
+    refusal(cms.plugin.replicate(ABSENT), &[Variant::NotFound])
 }
 
 fn route(site: &Site, kind: RouteKind) -> Option<&str> {
@@ -303,7 +304,7 @@ fn route(site: &Site, kind: RouteKind) -> Option<&str> {
 
 /// A route identity to set on `site` for `kind` that differs from its own:
 /// another site's route, else an Edge pool of the published topology.
-fn other_identity(store: &Store, sites: &[Site], site: &Site, kind: RouteKind) -> Option<String> {
+fn other_identity(cms: &Cms, sites: &[Site], site: &Site, kind: RouteKind) -> Option<String> {
     let current = route(site, kind);
     let from_sites = sites
         .iter()
@@ -315,7 +316,7 @@ fn other_identity(store: &Store, sites: &[Site], site: &Site, kind: RouteKind) -
         })
         .flatten()
         .map(str::to_owned);
-    let from_topology = store
+    let from_topology = cms
         .plugin
         .read_topology()
         .ok()
@@ -334,9 +335,9 @@ fn other_identity(store: &Store, sites: &[Site], site: &Site, kind: RouteKind) -
 }
 
 /// Set `kind` of `site` to `identity` and find it so in list-sites.
-fn set_and_find(store: &Store, site: &str, kind: RouteKind, identity: Option<&str>) -> Checked {
-    answer(store.plugin.set_site_route(site, kind, identity), "ok")?;
-    let sites = store.sites()?;
+fn set_and_find(cms: &Cms, site: &str, kind: RouteKind, identity: Option<&str>) -> Checked {
+    answer(cms.plugin.set_site_route(site, kind, identity), "ok")?;
+    let sites = cms.sites()?;
     let found = sites.iter().find(|s| s.site == site);
     if found.is_some_and(|s| route(s, kind) == identity) {
         Ok(())
@@ -352,25 +353,25 @@ fn set_and_find(store: &Store, site: &str, kind: RouteKind, identity: Option<&st
     }
 }
 
-fn route_round_trip(store: &mut Store) -> Checked {
-    let sites = store.sites()?;
+fn route_round_trip(cms: &mut Cms) -> Checked {
+    let sites = cms.sites()?;
     let Some(site) = sites.first().cloned() else {
         return Err(Miss::NotApplicable(
             "list-sites lists no site to set a route on".to_owned(),
         ));
     };
     for kind in [RouteKind::XmppFederation, RouteKind::Federation] {
-        let Some(identity) = other_identity(store, &sites, &site, kind) else {
+        let Some(identity) = other_identity(cms, &sites, &site, kind) else {
             return Err(Miss::NotApplicable(
                 "neither the sites' routes nor the topology name an Edge pool to route to"
                     .to_owned(),
             ));
         };
         let original = route(&site, kind).map(str::to_owned);
-        let checked = set_and_find(store, &site.site, kind, Some(&identity))
-            .and_then(|()| set_and_find(store, &site.site, kind, None));
+        let checked = set_and_find(cms, &site.site, kind, Some(&identity))
+            .and_then(|()| set_and_find(cms, &site.site, kind, None));
         // Put the route back as it was, whatever the case found.
-        let restored = store
+        let restored = cms
             .plugin
             .set_site_route(&site.site, kind, original.as_deref());
         checked?;
@@ -384,10 +385,9 @@ fn route_round_trip(store: &mut Store) -> Checked {
     Ok(())
 }
 
-fn route_unknown_site(store: &mut Store) -> Checked {
+fn route_unknown_site(cms: &mut Cms) -> Checked {
     refusal(
-        store
-            .plugin
+        cms.plugin
             .set_site_route("failback-kit-no-such-site", RouteKind::XmppFederation, None),
         &[Variant::NotFound],
     )

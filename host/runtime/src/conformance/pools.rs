@@ -12,7 +12,7 @@ use super::{
 use crate::plugin::PoolControl;
 
 const LIST: &str = "pools.list-pools";
-const FAILBACK: &str = "pools.failback";
+const POOL_FAILBACK: &str = "pools.failback";
 
 pub(super) struct Pools {
     plugin: PoolControl,
@@ -31,42 +31,42 @@ pub(super) const CASES: &[Case<Pools>] = &[
     },
     Case {
         id: "failback-unknown",
-        function: FAILBACK,
+        function: POOL_FAILBACK,
         uses: &[],
         promise: "failing back a pool that does not exist is plugin-error::not-found",
-        check: failback_unknown,
+        check: pool_failback_unknown,
     },
     Case {
         id: "failback-wrong-fqdn",
-        function: FAILBACK,
+        function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back with the backup pool's FQDN instead of the failed-over pool's is \
                   refused (plugin-error::invalid, or not-found when the backup pool is not \
                   listed), and the failed-over pool stays failed over",
-        check: failback_wrong_fqdn,
+        check: pool_failback_wrong_fqdn,
     },
     Case {
         id: "failback-not-failed-over",
-        function: FAILBACK,
+        function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back a pool that is not failed over is plugin-error::invalid, and the \
                   pool stays as it was",
-        check: failback_not_failed_over,
+        check: pool_failback_not_failed_over,
     },
     Case {
         id: "failback",
-        function: FAILBACK,
+        function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back a failed-over, online pool with the FQDN it was failed over with \
                   succeeds; list-pools then shows it normal",
-        check: failback,
+        check: pool_failback,
     },
     Case {
         id: "failback-again",
-        function: FAILBACK,
+        function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back the same pool again, now normal, is plugin-error::invalid",
-        check: failback_again,
+        check: pool_failback_again,
     },
 ];
 
@@ -123,11 +123,11 @@ fn list_pools(pools: &mut Pools) -> Checked {
     )
 }
 
-fn failback_unknown(pools: &mut Pools) -> Checked {
+fn pool_failback_unknown(pools: &mut Pools) -> Checked {
     refusal(pools.plugin.failback(ABSENT), &[Variant::NotFound])
 }
 
-fn failback_not_failed_over(pools: &mut Pools) -> Checked {
+fn pool_failback_not_failed_over(pools: &mut Pools) -> Checked {
     let Some(pool) = pools
         .list()?
         .into_iter()
@@ -141,7 +141,7 @@ fn failback_not_failed_over(pools: &mut Pools) -> Checked {
     pools.unchanged(&pool)
 }
 
-fn failback_wrong_fqdn(pools: &mut Pools) -> Checked {
+fn pool_failback_wrong_fqdn(pools: &mut Pools) -> Checked {
     let listed = pools.list()?;
     let Some((pool, backup)) = listed.iter().find_map(|p| {
         p.backup_pool
@@ -163,7 +163,7 @@ fn failback_wrong_fqdn(pools: &mut Pools) -> Checked {
     pools.unchanged(&pool)
 }
 
-fn failback(pools: &mut Pools) -> Checked {
+fn pool_failback(pools: &mut Pools) -> Checked {
     let Some(pool) = pools
         .list()?
         .into_iter()
@@ -190,7 +190,7 @@ fn failback(pools: &mut Pools) -> Checked {
     }
 }
 
-fn failback_again(pools: &mut Pools) -> Checked {
+fn pool_failback_again(pools: &mut Pools) -> Checked {
     let Some(fqdn) = pools.failed_back.clone() else {
         return Err(Miss::NotApplicable("no pool was failed back".to_owned()));
     };
