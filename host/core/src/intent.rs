@@ -12,7 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::deployment::{Deployment, EdgeIdentity};
+use failback_transition::same_name;
+
+use crate::deployment::{Deployment, EdgeIdentity, EdgePoolState, FrontEndPoolState};
 use crate::observed::{PoolState, RecordType};
 
 /// TTL (seconds) the records to be moved are lowered to before the cut-over.
@@ -59,6 +61,9 @@ pub struct IntentFlags {
     pub cutover_ttl: Option<u32>,
     /// Fail over to the surviving site's Edge pool (`to`) instead of back.
     pub failover: bool,
+    /// The Front End pool the restored Edge pool's next hop returns to (A14);
+    /// default: the one pool of the restored site that can serve.
+    pub next_hop: Option<String>,
 }
 
 /// A record set's TTL as an unfinished earlier run found it, before that run
@@ -95,6 +100,12 @@ pub struct Intent {
     /// environment lowered (its `restore-ttl` targets): the plan restores
     /// these, not the TTLs it observes. Empty when there is no such run.
     pub inherited_ttls: Vec<RecordTtl>,
+    /// The Front End pool of the restored site the restored Edge pool's next
+    /// hop returns to (A14): set when the failback fails back the site's pools
+    /// and the next hop is a Front End pool of another site, or when
+    /// `--next-hop` names it. Absent from the document otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop: Option<String>,
 }
 
 /// The intent cannot be carried out on this deployment.
@@ -118,6 +129,29 @@ pub enum IntentError {
     CutoverTtl(u32),
     #[error("a failover does not fail Front End pools back; leave out `--pool-failback`")]
     PoolFailbackInFailover,
+    #[error(
+        "`--next-hop {pool}`: not a Front End pool of site `{site}` (the restored Edge pool's site); candidates: {candidates}"
+    )]
+    NextHopNotHome {
+        pool: String,
+        site: String,
+        candidates: String,
+    },
+    #[error(
+        "`--next-hop {0}`: the pool is failed over and this plan does not fail it back; leave out the narrowing flags or add `--pool-failback`"
+    )]
+    NextHopFailedOver(String),
+    #[error(
+        "the next hop of `{edge_pool}` is `{next_hop}` in another site, and several Front End pools of site `{site}` could take it back ({candidates}); name one with `--next-hop`"
+    )]
+    AmbiguousNextHop {
+        edge_pool: String,
+        next_hop: String,
+        site: String,
+        candidates: String,
+    },
+    #[error("a failover does not restore a next hop; leave out `--next-hop`")]
+    NextHopInFailover,
     #[error(
         "cannot tell which site failed over to `{pool}` (candidates: {candidates}); the failed site is the one whose Edge pool has federation now"
     )]
@@ -157,6 +191,8 @@ impl Intent {
         if flags.pool_failback && !site_pools.iter().any(|p| p.state != PoolState::Normal) {
             return Err(IntentError::NothingToFailBack(site));
         }
+        let pool_failback = (!narrowed && !site_pools.is_empty()) || flags.pool_failback;
+        let next_hop = home_next_hop(flags, restored, &site_pools, pool_failback, deployment)?;
         Ok(Self {
             runbook: Runbook::Failback,
             restored_pool: restored.fqdn.clone(),
@@ -164,10 +200,11 @@ impl Intent {
             sip_federation: !narrowed || flags.sip_federation,
             xmpp: !narrowed || flags.xmpp,
             front_ends: (!narrowed && !site_pools.is_empty()) || flags.front_ends,
-            pool_failback: (!narrowed && !site_pools.is_empty()) || flags.pool_failback,
+            pool_failback,
             cutover_ttl,
             record_ttl: DEFAULT_RECORD_TTL,
             inherited_ttls: Vec::new(),
+            next_hop,
         })
     }
 
@@ -176,6 +213,9 @@ impl Intent {
     fn resolve_failover(flags: &IntentFlags, deployment: &Deployment) -> Result<Self, IntentError> {
         if flags.pool_failback {
             return Err(IntentError::PoolFailbackInFailover);
+        }
+        if flags.next_hop.is_some() {
+            return Err(IntentError::NextHopInFailover);
         }
         let federation_site = match deployment.federation_pools().as_slice() {
             [pool] => Some(pool.site.clone()),
@@ -250,12 +290,70 @@ impl Intent {
             cutover_ttl,
             record_ttl: DEFAULT_RECORD_TTL,
             inherited_ttls: Vec::new(),
+            next_hop: None,
         })
     }
 
     #[must_use]
     pub fn identity(&self) -> EdgeIdentity {
         EdgeIdentity::new(&self.restored_pool)
+    }
+}
+
+/// The Front End pool the restored Edge pool's next hop returns to (A14), if
+/// the failback restores it: `--next-hop`, checked to be a Front End pool of
+/// the restored site that is normal when A14 runs (normal now, or failed back
+/// by this plan); else, when the plan fails the site's pools back and the next
+/// hop is a Front End pool of another site, the one pool of the restored site
+/// that can serve. A Director next hop is not in the state (see
+/// [`crate::deployment`]): it is never restored.
+fn home_next_hop(
+    flags: &IntentFlags,
+    restored: &EdgePoolState,
+    site_pools: &[&FrontEndPoolState],
+    pool_failback: bool,
+    deployment: &Deployment,
+) -> Result<Option<String>, IntentError> {
+    let serves = |p: &FrontEndPoolState| {
+        p.state == PoolState::Normal || pool_failback
+    };
+    let candidates: Vec<String> = site_pools
+        .iter()
+        .filter(|p| serves(p))
+        .map(|p| p.fqdn.clone())
+        .collect();
+    if let Some(named) = &flags.next_hop {
+        let name = named.trim_end_matches('.');
+        let pool = site_pools
+            .iter()
+            .find(|p| same_name(&p.fqdn, name))
+            .ok_or_else(|| IntentError::NextHopNotHome {
+                pool: name.to_owned(),
+                site: restored.site.clone(),
+                candidates: quoted(&candidates),
+            })?;
+        if !serves(pool) {
+            return Err(IntentError::NextHopFailedOver(pool.fqdn.clone()));
+        }
+        return Ok(Some(pool.fqdn.clone()));
+    }
+    let away = restored.next_hop.as_deref().and_then(|hop| {
+        deployment
+            .front_end_pool(hop)
+            .filter(|p| p.site != restored.site)
+    });
+    let Some(away) = away.filter(|_| pool_failback) else {
+        return Ok(None);
+    };
+    match candidates.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(IntentError::AmbiguousNextHop {
+            edge_pool: restored.fqdn.clone(),
+            next_hop: away.fqdn.clone(),
+            site: restored.site.clone(),
+            candidates: quoted(&candidates),
+        }),
     }
 }
 
@@ -273,7 +371,7 @@ fn cutover_ttl(flags: &IntentFlags) -> Result<u32, IntentError> {
 fn edge_pool_named<'d>(
     deployment: &'d Deployment,
     name: &str,
-) -> Result<&'d crate::deployment::EdgePoolState, IntentError> {
+) -> Result<&'d EdgePoolState, IntentError> {
     let name = name.trim_end_matches('.');
     if let Some(p) = deployment.edge_pool(name) {
         Ok(p)

@@ -63,12 +63,13 @@ pub enum Action {
     VerifyXmppPort,
     ReassociateFrontEnds,
     PoolFailback,
+    RestoreNextHop,
     RestoreTtl,
 }
 
 impl Action {
     /// Every action, in runbook order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::LowerTtl,
         Self::StartEdgeServices,
         Self::SetFederationEdge,
@@ -82,6 +83,7 @@ impl Action {
         Self::VerifyXmppPort,
         Self::ReassociateFrontEnds,
         Self::PoolFailback,
+        Self::RestoreNextHop,
         Self::RestoreTtl,
     ];
 
@@ -102,6 +104,7 @@ impl Action {
             Self::VerifyXmppPort => "verify-xmpp-port",
             Self::ReassociateFrontEnds => "reassociate-front-ends",
             Self::PoolFailback => "pool-failback",
+            Self::RestoreNextHop => "restore-next-hop",
             Self::RestoreTtl => "restore-ttl",
         }
     }
@@ -123,6 +126,9 @@ impl Action {
             Self::VerifyXmppPort => "A10",
             Self::ReassociateFrontEnds => "A11",
             Self::PoolFailback => "A12",
+            // Numbered after the runbook's table, which A14 joined last; it
+            // runs after A12.
+            Self::RestoreNextHop => "A14",
             Self::RestoreTtl => "A13",
         }
     }
@@ -279,6 +285,19 @@ pub struct Goal {
     pub xmpp_pool: Option<String>,
     pub media_pool: Option<String>,
     pub cutover_ttl: u32,
+    /// The restored Edge pool's next hop after the failback, when the plan
+    /// restores it (A14, invariant 14). Absent from the document otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop: Option<NextHopGoal>,
+}
+
+/// The next hop an Edge pool must end on (the policy WIT `next-hop-goal`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextHopGoal {
+    pub edge_pool: String,
+    /// A Front End pool of the Edge pool's own site.
+    pub front_end_pool: String,
 }
 
 /// How strongly a finding binds.
@@ -890,6 +909,17 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
             r.push(draft)?; // A12
         }
     }
+    if let Some(front_end_pool) = &intent.next_hop {
+        // After A12: the pool must be normal before an Edge pool depends on it
+        // again (invariant 12).
+        let draft = r.restore_next_hop(front_end_pool)?;
+        let publishes = draft.document.is_some();
+        r.push(draft)?; // A14
+        if publishes {
+            r.push(r.publish_topology()?)?; // A3
+            r.replicate_and_set_up(&setup_pools)?; // A4, A5
+        }
+    }
     if moves_dns || !intent.inherited_ttls.is_empty() {
         r.push(r.restore_ttl())?; // A13
     }
@@ -992,6 +1022,10 @@ impl<'a> Planner<'a> {
             xmpp_pool: intent.xmpp.then(|| rfqdn.clone()),
             media_pool: intent.front_ends.then(|| rfqdn.clone()),
             cutover_ttl: intent.cutover_ttl,
+            next_hop: intent.next_hop.as_ref().map(|front_end_pool| NextHopGoal {
+                edge_pool: rfqdn.clone(),
+                front_end_pool: front_end_pool.clone(),
+            }),
         };
         let plan = Plan {
             format_version: FORMAT_VERSION,
@@ -1463,6 +1497,7 @@ impl<'a> Planner<'a> {
         let mut changes = Vec::new();
         let mut operations = Vec::new();
         let mut document = None;
+        let mut publishes = None;
         if !fe.is_empty() {
             let edits: Vec<TopologyEdit> = fe
                 .iter()
@@ -1473,7 +1508,9 @@ impl<'a> Planner<'a> {
                 .collect();
             let name = self.next_document();
             let version = self.cur.topology_version;
-            document = Some((name.clone(), self.published.edit(&edits)?));
+            let xml = self.published.edit(&edits)?;
+            publishes = Some(Topology::parse(&xml)?);
+            document = Some((name.clone(), xml));
             operations.push(Operation::EditDraft(op::EditDraft {
                 edits,
                 document: name.clone(),
@@ -1507,6 +1544,7 @@ impl<'a> Planner<'a> {
             verify: "re-read topology: ConfServices and MediationServer depend on the restored pool's EdgeServer".to_owned(),
             operations,
             document,
+            publishes,
             ..Draft::new(
                 Action::ReassociateFrontEnds,
                 Some(self.intent.restored_site.clone()),
@@ -1544,6 +1582,52 @@ impl<'a> Planner<'a> {
                 }
             })
             .collect()
+    }
+
+    /// A14 restore-next-hop: in a new draft, the restored pool's next hop back
+    /// to `front_end_pool` of its own site (the failover moved it to the other
+    /// site's Front End pool, as the pool-failover procedure requires); A3
+    /// publishes it, and setup (A5) applies it on the Edge machines.
+    fn restore_next_hop(&self, front_end_pool: &str) -> Result<Draft, PlanError> {
+        let rfqdn = &self.restored.fqdn;
+        let pool = self.pool(rfqdn)?;
+        let mut changes = Vec::new();
+        let mut operations = Vec::new();
+        let mut document = None;
+        if !pool
+            .next_hop
+            .as_deref()
+            .is_some_and(|hop| hop.eq_ignore_ascii_case(front_end_pool))
+        {
+            let edits = vec![TopologyEdit::SetNextHop {
+                edge_pool: rfqdn.clone(),
+                next_hop: front_end_pool.to_owned(),
+            }];
+            let name = self.next_document();
+            document = Some((name.clone(), self.published.edit(&edits)?));
+            operations.push(Operation::EditDraft(op::EditDraft {
+                edits,
+                document: name,
+            }));
+            changes.push(Change::NextHop {
+                edge_pool: rfqdn.clone(),
+                next_hop: Some(front_end_pool.to_owned()),
+            });
+            changes.push(Change::DraftPending { pending: true });
+        }
+        Ok(Draft {
+            arguments: args([("next_hop", text(front_end_pool))]),
+            preconditions: vec![format!(
+                "`{front_end_pool}` is failed back (A12): online and in the normal state"
+            )],
+            effect: Effect::Changes(changes),
+            verify: format!(
+                "re-read topology: the EdgeServer of `{rfqdn}` depends on the Registrar of `{front_end_pool}`"
+            ),
+            operations,
+            document,
+            ..Draft::new(Action::RestoreNextHop, Some(rfqdn.clone()))
+        })
     }
 
     /// A13 restore-ttl: the moved sets (and those an unfinished run lowered)

@@ -109,6 +109,12 @@ pub fn check_plan(name: &str, plan: &Plan) {
         assert!(restored.federation_enabled, "{name}");
         resolves_to_restored(restored.access_edge_fqdn.as_deref().unwrap(), "Access Edge");
     }
+    // A restored next hop ends on the intended pool of the restored site.
+    if let Some(next_hop) = &plan.intent.next_hop {
+        assert_eq!(restored.next_hop.as_ref(), Some(next_hop), "{name}");
+        let pool = end.front_end_pool(next_hop).unwrap();
+        assert_eq!(pool.site, restored.site, "{name}");
+    }
     // Every planned TTL is restored at the end.
     for set in &end.dns {
         assert_eq!(set.ttl, 3600, "{name}: {} keeps a lowered TTL", set.name);
@@ -721,4 +727,91 @@ fn a_lab_of_fewer_than_two_or_too_many_sites_is_refused() {
             Err(lab::SiteCount(sites))
         );
     }
+}
+
+#[test]
+fn the_next_hop_the_failover_moved_returns_home_after_the_pool_failback() {
+    let snap = snapshot(Scenario::EdgeAndFrontEndFailover);
+    let start = snap.deployment.edge_pool("edgepool1.contoso.com").unwrap();
+    assert_eq!(start.next_hop.as_deref(), Some("fepool2.contoso.com"));
+    let plan = plan_of(&snap);
+    assert_eq!(plan.intent.next_hop.as_deref(), Some("fepool1.contoso.com"));
+    let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.name()).collect();
+    let failback = actions.iter().rposition(|a| *a == "pool-failback").unwrap();
+    let restore = actions.iter().position(|a| *a == "restore-next-hop").unwrap();
+    assert!(failback < restore, "{actions:?}");
+    // Then publish, replication and Run Again, before the TTLs are restored.
+    assert_eq!(
+        &actions[restore..restore + 4],
+        ["restore-next-hop", "publish-topology", "await-replication", "run-edge-setup"]
+    );
+    assert_eq!(actions.last(), Some(&"restore-ttl"));
+    // The published draft keeps the Front End pools' media association (A11's
+    // draft) and has the next hop home.
+    let end = end_of(&plan, &snap);
+    let published = end.topology.edge_pool("edgepool1.contoso.com").unwrap();
+    assert_eq!(published.next_hop.as_deref(), Some("fepool1.contoso.com"));
+    assert_eq!(
+        end.topology
+            .front_end_pool("fepool1.contoso.com")
+            .unwrap()
+            .media_edge_pool
+            .as_deref(),
+        Some("edgepool1.contoso.com")
+    );
+    // Naming the pool the inference chooses, in another spelling, gives the
+    // same plan.
+    let named = Intent::resolve(
+        &IntentFlags {
+            next_hop: Some("FEPool1.contoso.com.".into()),
+            ..IntentFlags::default()
+        },
+        &snap.deployment,
+    )
+    .unwrap();
+    assert_eq!(failback_core::plan::plan(&snap, &named).unwrap(), plan);
+    let goal = plan.goal.next_hop.unwrap();
+    assert_eq!(
+        (goal.edge_pool.as_str(), goal.front_end_pool.as_str()),
+        ("edgepool1.contoso.com", "fepool1.contoso.com")
+    );
+}
+
+#[test]
+fn a_next_hop_already_home_or_on_a_director_is_not_restored() {
+    for scenario in [Scenario::EdgeFailover, Scenario::DirectorNextHop] {
+        let plan = default_plan(scenario);
+        assert_eq!(plan.intent.next_hop, None, "{scenario:?}");
+        assert_eq!(plan.goal.next_hop, None, "{scenario:?}");
+        assert!(
+            plan.steps.iter().all(|s| s.action != Action::RestoreNextHop),
+            "{scenario:?}"
+        );
+    }
+}
+
+#[test]
+fn several_home_front_end_pools_that_could_take_the_next_hop_back_need_one_named() {
+    let mut snap = snapshot(Scenario::EdgeAndFrontEndFailover);
+    let mut second = snap
+        .deployment
+        .front_end_pool("fepool1.contoso.com")
+        .unwrap()
+        .clone();
+    second.fqdn = "fepool3.contoso.com".to_owned();
+    snap.deployment.front_end_pools.push(second);
+    let error = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the next hop of `edgepool1.contoso.com` is `fepool2.contoso.com` in another site, and several Front End pools of site `Site1` could take it back (`fepool1.contoso.com`, `fepool3.contoso.com`); name one with `--next-hop`"
+    );
+    let named = Intent::resolve(
+        &IntentFlags {
+            next_hop: Some("fepool3.contoso.com".into()),
+            ..IntentFlags::default()
+        },
+        &snap.deployment,
+    )
+    .unwrap();
+    assert_eq!(named.next_hop.as_deref(), Some("fepool3.contoso.com"));
 }
