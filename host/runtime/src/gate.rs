@@ -39,7 +39,7 @@ use crate::call::CallError;
 use crate::digest::{Digest, DigestParseError};
 use crate::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime};
 use crate::environment::{EnvironmentError, RelativePath, read_bytes};
-use crate::policy::{PolicyModule, types as wit};
+use crate::policy::{CheckError, ModuleFinding, PolicyModule, Trajectory};
 use crate::signature::MAX_SIGNATURE_BYTES;
 use crate::trust::TrustPolicy;
 
@@ -112,6 +112,12 @@ pub enum GateError {
         "rule `{rule}` is hard and cannot be lowered to `{level}`: `[policies.levels]` may only raise it"
     )]
     LoweredHard { rule: String, level: &'static str },
+    #[error("policy module `{module}` cannot be given the trajectory")]
+    Untranslatable {
+        module: String,
+        #[source]
+        source: CheckError,
+    },
     #[error("policy module `{module}` reported rule `{rule}`, which it does not hold")]
     ForeignRule { module: String, rule: String },
 }
@@ -300,11 +306,7 @@ impl Gate {
                         .get(&info.id)
                         .copied()
                         .unwrap_or_else(|| default_level(&info.id)),
-                    scope: match info.scope {
-                        wit::Scope::EveryState => "every-state",
-                        wit::Scope::Transition => "transition",
-                        wit::Scope::FinalState => "final-state",
-                    },
+                    scope: info.scope.name(),
                     id: info.id,
                     family: info.family,
                     invariants: info.invariants,
@@ -388,8 +390,6 @@ impl Gate {
         overrides: &Overrides,
     ) -> Result<Vec<Finding>, GateError> {
         self.check_overrides(overrides)?;
-        let goal = wit::Goal::from(goal);
-        let start = wit::State::from(start);
         let planned: Vec<&Step> = steps
             .iter()
             .filter(|s| s.status == StepStatus::Planned)
@@ -402,15 +402,19 @@ impl Gate {
                     .map(|s| u32::try_from(s.index).unwrap_or(u32::MAX)),
             )
             .collect();
-        let steps: Vec<wit::Step> = planned.into_iter().map(Into::into).collect();
+        let trajectory = Trajectory::new(goal, start, planned);
         let mut raw = Vec::new();
         for module in &self.modules {
-            let found = module
-                .check(&goal, &start, &steps)
-                .map_err(|source| GateError::Call {
+            let found = module.check(&trajectory).map_err(|error| match error {
+                CheckError::Call(source) => GateError::Call {
                     module: module.name().to_owned(),
                     source,
-                })?;
+                },
+                source @ CheckError::Untranslatable { .. } => GateError::Untranslatable {
+                    module: module.name().to_owned(),
+                    source,
+                },
+            })?;
             for f in found {
                 if !self
                     .rules
@@ -425,7 +429,7 @@ impl Gate {
                 raw.push((module.name().to_owned(), f));
             }
         }
-        let end = u32::try_from(steps.len()).unwrap_or(u32::MAX);
+        let end = u32::try_from(trajectory.len()).unwrap_or(u32::MAX);
         let mut findings = judge(raw, end, |rule| self.level(rule), overrides);
         let number = |state: u32| numbers.get(state as usize).copied().unwrap_or(state);
         for f in &mut findings {
@@ -492,13 +496,13 @@ fn load(
 /// finding `state..=through`; a finding its module reported on the start is
 /// standing; then each gets its level and whether it blocks.
 fn judge(
-    mut raw: Vec<(String, wit::Finding)>,
+    mut raw: Vec<(String, ModuleFinding)>,
     end: u32,
     level: impl Fn(&str) -> Level,
     overrides: &Overrides,
 ) -> Vec<Finding> {
     type Key = (String, String, Vec<String>, String);
-    let key = |(module, f): &(String, wit::Finding)| -> Key {
+    let key = |(module, f): &(String, ModuleFinding)| -> Key {
         (
             module.clone(),
             f.rule.clone(),
@@ -556,14 +560,14 @@ mod tests {
 
     use super::*;
 
-    fn raw(rule: &str, state: u32, value: &str) -> (String, wit::Finding) {
+    fn raw(rule: &str, state: u32, value: &str) -> (String, ModuleFinding) {
         from("module-a", rule, state, value)
     }
 
-    fn from(module: &str, rule: &str, state: u32, value: &str) -> (String, wit::Finding) {
+    fn from(module: &str, rule: &str, state: u32, value: &str) -> (String, ModuleFinding) {
         (
             module.to_owned(),
-            wit::Finding {
+            ModuleFinding {
                 rule: rule.to_owned(),
                 state,
                 message: format!("{rule} broken"),

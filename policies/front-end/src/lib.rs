@@ -2,7 +2,8 @@
 //! pools that depend on them.
 //!
 //! Rules: [`MEDIA_EDGE_POOL`] (DESIGN §2 invariant 10, on the final state),
-//! [`NEXT_HOP`] (invariant 12, on every state).
+//! [`NEXT_HOP`] (invariant 12, on every state), [`NEXT_HOP_HOME`] (invariant
+//! 14, on the final state).
 
 #![allow(
     unsafe_code,
@@ -115,8 +116,70 @@ fn next_hop(ctx: &Ctx<'_>) -> Vec<Violation> {
         .collect()
 }
 
+/// Invariant 14 (docs/policies.md; DESIGN §2 numbering): after failback, the
+/// restored Edge pool's next hop is the goal's Front End pool, a pool of the
+/// Edge pool's own site. The pool-failover procedure moves the next hop to the
+/// other site's Front End pool; `Invoke-CsPoolFailback` does not move it back,
+/// so a failback that leaves it keeps the restored site's federation, XMPP and
+/// external access depending on the other site (POOL-FO; DOMAIN §6.17).
+pub const NEXT_HOP_HOME: Rule = Rule {
+    id: "front-end.next-hop-home",
+    family: "front-end",
+    invariants: &[14],
+    scope: Scope::FinalState,
+    reads: Reads::ALL,
+    rationale: "after failback the restored Edge pool must route through a Front End pool of its own site again, or its federation depends on the other site",
+    check: next_hop_home,
+};
+
+fn next_hop_home(ctx: &Ctx<'_>) -> Vec<Violation> {
+    let Some(goal) = ctx.goal().next_hop.as_ref() else {
+        return Vec::new();
+    };
+    let state = ctx.state();
+    let site_of = |fqdn: &str| {
+        state
+            .front_end_pools
+            .iter()
+            .find(|p| same_name(&p.fqdn, fqdn))
+            .map(|p| p.site.as_str())
+    };
+    let Some(edge) = state
+        .edge_pools
+        .iter()
+        .find(|p| same_name(&p.fqdn, &goal.edge_pool))
+    else {
+        return Vec::new();
+    };
+    let current = edge.next_hop.as_deref();
+    let home = current.is_some_and(|hop| {
+        same_name(hop, &goal.front_end_pool)
+            && site_of(hop).is_some_and(|site| same_name(site, &edge.site))
+    });
+    if home {
+        return Vec::new();
+    }
+    let current_name = current.unwrap_or("none");
+    let where_ = current
+        .and_then(site_of)
+        .map_or_else(String::new, |site| format!(" of {site}"));
+    vec![
+        Violation::new(format!(
+            "Edge pool {} of {} routes through {current_name}{where_} after failback, not {}",
+            edge.fqdn, edge.site, goal.front_end_pool
+        ))
+        .value("edge-pool", &edge.fqdn)
+        .value("next-hop", current_name)
+        .value("intended", &goal.front_end_pool)
+        .hint(format!(
+            "set {}'s next hop to {} (restore-next-hop) after it is failed back, publish, and run setup on the Edge machines",
+            edge.fqdn, goal.front_end_pool
+        )),
+    ]
+}
+
 /// The rules of this module, in report order.
-pub static RULES: &[Rule] = &[MEDIA_EDGE_POOL, NEXT_HOP];
+pub static RULES: &[Rule] = &[MEDIA_EDGE_POOL, NEXT_HOP, NEXT_HOP_HOME];
 
 failback_policy_sdk::export_rules!(RULES);
 
@@ -131,6 +194,61 @@ mod tests {
     fn the_failback_plan_passes() {
         assert_eq!(
             fired(RULES, goal(), contoso_failed_over(), failback_plan()),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn the_failback_plan_restoring_the_next_hop_passes() {
+        assert_eq!(
+            fired(
+                RULES,
+                next_hop_goal(),
+                contoso_failed_over(),
+                failback_plan_restoring_next_hop()
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_failback_that_leaves_the_next_hop_in_the_other_site_fails_at_the_end() {
+        let findings = check(
+            &[NEXT_HOP_HOME],
+            next_hop_goal(),
+            contoso_failed_over(),
+            failback_plan(),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].state, 15);
+        assert_eq!(
+            findings[0].message,
+            "Edge pool edgepool1.contoso.com of Site1 routes through fepool2.contoso.com of Site2 after failback, not fepool1.contoso.com"
+        );
+        assert_eq!(
+            findings[0].values,
+            [
+                "edge-pool=edgepool1.contoso.com",
+                "next-hop=fepool2.contoso.com",
+                "intended=fepool1.contoso.com"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_next_hop_on_a_front_end_pool_of_another_site_than_the_goal_says_fails() {
+        let mut steps = failback_plan_restoring_next_hop();
+        let index = position(&steps, Action::RestoreNextHop);
+        steps[index].changes[0] =
+            Change::NextHop((EDGEPOOL1.into(), Some(FEPOOL2.into())));
+        let fired = fired(&[NEXT_HOP_HOME], next_hop_goal(), contoso_failed_over(), steps);
+        assert_eq!(fired, [("front-end.next-hop-home".to_owned(), 20)]);
+    }
+
+    #[test]
+    fn without_a_next_hop_in_the_goal_the_rule_does_not_judge() {
+        assert_eq!(
+            fired(&[NEXT_HOP_HOME], goal(), contoso_failed_over(), failback_plan()),
             vec![]
         );
     }

@@ -1,5 +1,5 @@
 //! The crate a policy module depends on: the bindings of the WIT world
-//! `failback:policy/policy@0.1.0`, an evaluation engine that walks a plan's
+//! `failback:policy/policy@0.2.0`, an evaluation engine that walks a plan's
 //! trajectory, and a small API that makes a rule a few readable lines.
 //!
 //! A module lists its [`Rule`]s and exports them; the engine answers the
@@ -78,8 +78,8 @@ pub use bindings::exports::failback::policy::rules::Guest;
 /// The WIT `scope` a rule is reported with (see [`Scope::wit`]).
 pub use bindings::failback::policy::types::Scope as WitScope;
 pub use bindings::failback::policy::types::{
-    Action, Change, EdgeMachine, EdgePool, Finding, FrontEndPool, Goal, PoolState, RecordData,
-    RecordType, RouteChange, RouteKind, Rrset, RuleInfo, Site, SrvData, State, Step,
+    Action, Change, EdgeMachine, EdgePool, Finding, FrontEndPool, Goal, NextHopGoal, PoolState,
+    RecordData, RecordType, RouteChange, RouteKind, Rrset, RuleInfo, Site, SrvData, State, Step,
 };
 pub use engine::{UNKNOWN_OBJECT, check, rule_infos};
 pub use failback_transition::{UnknownObject, name_key, same_name};

@@ -10,8 +10,8 @@
 //! failed over, and `fepool2.contoso.com`.
 
 use crate::{
-    Action, Change, EdgeMachine, EdgePool, Finding, FrontEndPool, Goal, PoolState, RecordData,
-    RecordType, RouteChange, RouteKind, Rrset, Rule, Site, SrvData, State, Step, check,
+    Action, Change, EdgeMachine, EdgePool, Finding, FrontEndPool, Goal, NextHopGoal, PoolState,
+    RecordData, RecordType, RouteChange, RouteKind, Rrset, Rule, Site, SrvData, State, Step, check,
 };
 
 pub const ZONE: &str = "contoso.com";
@@ -129,6 +129,19 @@ pub fn goal() -> Goal {
         xmpp_pool: Some(EDGEPOOL1.to_owned()),
         media_pool: Some(EDGEPOOL1.to_owned()),
         cutover_ttl: CUTOVER_TTL,
+        next_hop: None,
+    }
+}
+
+/// [`goal`] with the restored next hop: edgepool1 back on fepool1 (A14,
+/// invariant 14).
+pub fn next_hop_goal() -> Goal {
+    Goal {
+        next_hop: Some(NextHopGoal {
+            edge_pool: EDGEPOOL1.to_owned(),
+            front_end_pool: FEPOOL1.to_owned(),
+        }),
+        ..goal()
     }
 }
 
@@ -247,6 +260,50 @@ pub fn failback_plan() -> Vec<Step> {
             .change(Change::Rrset(a(XMPP_A, EDGEPOOL1_IP)))
             .into(),
     ]
+}
+
+/// [`failback_plan`] with the next hop restored after A12, before A13: A14
+/// restore-next-hop (edgepool1's next hop from fepool2 back to fepool1, in
+/// a draft), A3 publish-topology, A4 await-replication, A5 run-edge-setup on
+/// each Edge machine: 20 steps, states 0 to 20. Judged with [`next_hop_goal`].
+pub fn failback_plan_restoring_next_hop() -> Vec<Step> {
+    let mut steps = failback_plan();
+    let restore_ttl = steps.pop();
+    steps.extend([
+        // A14
+        step(Action::RestoreNextHop)
+            .target(EDGEPOOL1)
+            .change(Change::NextHop((
+                EDGEPOOL1.to_owned(),
+                Some(FEPOOL1.to_owned()),
+            )))
+            .change(Change::DraftPending(true))
+            .into(),
+        // A3
+        step(Action::PublishTopology)
+            .change(Change::TopologyVersion(10))
+            .change(Change::DraftPending(false))
+            .change(Change::ReplicaUpToDate((EDGESERVER1.to_owned(), false)))
+            .change(Change::ReplicaUpToDate((EDGESERVER2.to_owned(), false)))
+            .into(),
+        // A4
+        step(Action::AwaitReplication)
+            .target(EDGEPOOL1)
+            .change(Change::ReplicaUpToDate((EDGESERVER1.to_owned(), true)))
+            .change(Change::ReplicaUpToDate((EDGESERVER2.to_owned(), true)))
+            .into(),
+        // A5, per machine.
+        step(Action::RunEdgeSetup)
+            .target(EDGESERVER1)
+            .change(Change::SetupVersion((EDGESERVER1.to_owned(), 10)))
+            .into(),
+        step(Action::RunEdgeSetup)
+            .target(EDGESERVER2)
+            .change(Change::SetupVersion((EDGESERVER2.to_owned(), 10)))
+            .into(),
+    ]);
+    steps.extend(restore_ttl);
+    steps
 }
 
 /// The index in `steps` of the first step of `action`; the state it leads to

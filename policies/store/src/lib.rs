@@ -220,6 +220,7 @@ fn action_name(action: Action) -> &'static str {
         Action::VerifyXmppPort => "verify-xmpp-port",
         Action::ReassociateFrontEnds => "reassociate-front-ends",
         Action::PoolFailback => "pool-failback",
+        Action::RestoreNextHop => "restore-next-hop",
         Action::RestoreTtl => "restore-ttl",
     }
 }

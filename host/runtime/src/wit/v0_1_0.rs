@@ -1,5 +1,5 @@
 //! Bindings of `failback:plugin@0.1.0` and `failback:policy@0.1.0`, and the
-//! conversions between their types and `failback_core::observed`.
+//! conversions between their types and `failback_core`.
 //!
 //! Every plugin world shares the `types` and `host` interfaces: they are
 //! generated once ([`base`]) and re-used by each world's bindings through
@@ -47,11 +47,11 @@ plugin_world!(management_store, "failback:plugin/management-store@0.1.0");
 plugin_world!(server_control, "failback:plugin/server-control@0.1.0");
 plugin_world!(pool_control, "failback:plugin/pool-control@0.1.0");
 
-/// The `failback:policy/policy@0.1.0` world. Its types stay the bindgen types
-/// for now; the policy issue adds conversions from the core model.
+/// The `failback:policy/policy@0.1.0` world, from its frozen copy: what a
+/// policy module built before 0.2 exports.
 pub mod policy {
     wasmtime::component::bindgen!({
-        path: "../../wit/policy",
+        path: "../../wit/policy-0.1",
         world: "failback:policy/policy@0.1.0",
         exports: { default: async },
     });
@@ -318,223 +318,113 @@ impl From<wit_pools::PoolStatus> for observed::PoolStatus {
 }
 
 // ---------------------------------------------------------------------------
-// failback:policy@0.1.0: the core model as the policies see it.
+// failback:policy@0.1.0: the core model as a 0.1 policy module sees it.
 
-mod policy_model {
-    use failback_core::deployment::{
-        Change, Deployment, EdgeMachineState, EdgePoolState, FrontEndPoolState, RouteChange, RrSet,
-        SiteRoutes,
-    };
-    use failback_core::observed::{PoolState, RecordData, RecordType, RouteKind};
+/// What a `failback:policy@0.1.0` module is given of a trajectory, and how its
+/// findings' states map back.
+///
+/// 0.1 has no `restore-next-hop` action (A14, new in 0.2). Such a step is
+/// never shown as another action: its changes are folded into the next step
+/// 0.1 knows (into the previous one when none follows), so a 0.1 module judges
+/// every state but the one between the two, and that step's action is not
+/// named to it. `states[k]` is the trajectory's state that the 0.1 module's
+/// state `k` is.
+pub(crate) mod policy_model {
     use failback_core::plan::{Action, Goal, Step};
 
     use super::policy::failback::policy::types as wit;
 
-    impl From<&EdgeMachineState> for wit::EdgeMachine {
-        fn from(m: &EdgeMachineState) -> Self {
-            Self {
-                fqdn: m.fqdn.clone(),
-                services_running: m.services_running,
-                replica_up_to_date: m.replica_up_to_date,
-                setup_version: m.setup_version,
-            }
-        }
+    policy_state_conversions!();
+
+    /// A trajectory of only steps whose action 0.1 does not have: no step to
+    /// fold them into.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) struct Untranslatable {
+        pub(crate) action: Action,
     }
 
-    impl From<&EdgePoolState> for wit::EdgePool {
-        fn from(p: &EdgePoolState) -> Self {
-            Self {
-                fqdn: p.fqdn.clone(),
-                site: p.site.clone(),
-                federation_enabled: p.federation_enabled,
-                next_hop: p.next_hop.clone(),
-                access_edge_fqdn: p.access_edge_fqdn.clone(),
-                access_edge_ips: p.access_edge_ips.clone(),
-                machines: p.machines.iter().map(Into::into).collect(),
-                xmpp_port_open: p.xmpp_port_open,
-            }
-        }
+    /// A trajectory lowered for 0.1 modules.
+    pub(crate) struct Lowered {
+        pub(crate) goal: wit::Goal,
+        pub(crate) start: wit::State,
+        pub(crate) steps: Vec<wit::Step>,
+        /// The trajectory state each 0.1 state is (index 0: the start).
+        pub(crate) states: Vec<u32>,
     }
 
-    impl From<PoolState> for wit::PoolState {
-        fn from(s: PoolState) -> Self {
-            match s {
-                PoolState::Normal => Self::Normal,
-                PoolState::FailedOver => Self::FailedOver,
-                PoolState::FailingBack => Self::FailingBack,
+    /// Lower `goal`, `start` and `steps` (state `i + 1` is the state after
+    /// `steps[i]`) for a 0.1 module, folding the steps 0.1 has no action for.
+    pub(crate) fn lower(
+        goal: &Goal,
+        start: &Deployment,
+        steps: &[&Step],
+    ) -> Result<Lowered, Untranslatable> {
+        let mut lowered = Vec::<wit::Step>::with_capacity(steps.len());
+        let mut states = vec![0];
+        // The changes of steps 0.1 has no action for, since the last it has,
+        // and the last such step with its state.
+        let mut unnamed: Vec<wit::Change> = Vec::new();
+        let mut trailing: Option<(Action, u32)> = None;
+        for (i, step) in steps.iter().enumerate() {
+            let state = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let changes = step.changes.iter().map(Into::into);
+            if let Some(action) = action(step.action) {
+                let mut folded = std::mem::take(&mut unnamed);
+                folded.extend(changes);
+                lowered.push(wit::Step {
+                    action,
+                    target: step.target.clone(),
+                    argument: step.policy_argument(),
+                    changes: folded,
+                });
+                states.push(state);
+                trailing = None;
+            } else {
+                unnamed.extend(changes);
+                trailing = Some((step.action, state));
             }
         }
-    }
-
-    impl From<&FrontEndPoolState> for wit::FrontEndPool {
-        fn from(p: &FrontEndPoolState) -> Self {
-            Self {
-                fqdn: p.fqdn.clone(),
-                site: p.site.clone(),
-                media_edge_pool: p.media_edge_pool.clone(),
-                state: p.state.into(),
-                failover_fqdn: p.failover_fqdn.clone(),
-                online: p.online,
-            }
-        }
-    }
-
-    impl From<&SiteRoutes> for wit::Site {
-        fn from(s: &SiteRoutes) -> Self {
-            Self {
-                name: s.name.clone(),
-                federation_route: s.federation_route.as_ref().map(ToString::to_string),
-                xmpp_route: s.xmpp_route.as_ref().map(ToString::to_string),
-            }
-        }
-    }
-
-    impl From<RecordType> for wit::RecordType {
-        fn from(t: RecordType) -> Self {
-            match t {
-                RecordType::A => Self::A,
-                RecordType::Aaaa => Self::Aaaa,
-                RecordType::Cname => Self::Cname,
-                RecordType::Srv => Self::Srv,
-                RecordType::Txt => Self::Txt,
-            }
-        }
-    }
-
-    impl From<&RecordData> for wit::RecordData {
-        fn from(d: &RecordData) -> Self {
-            match d {
-                RecordData::A(a) => Self::A(a.clone()),
-                RecordData::Aaaa(a) => Self::Aaaa(a.clone()),
-                RecordData::Cname(c) => Self::Cname(c.clone()),
-                RecordData::Srv(s) => Self::Srv(wit::SrvData {
-                    priority: s.priority,
-                    weight: s.weight,
-                    port: s.port,
-                    target: s.target.clone(),
-                }),
-                RecordData::Txt(t) => Self::Txt(t.clone()),
-            }
-        }
-    }
-
-    impl From<&RrSet> for wit::Rrset {
-        fn from(r: &RrSet) -> Self {
-            Self {
-                name: r.name.clone(),
-                rtype: r.rtype.into(),
-                ttl: r.ttl,
-                data: r.data.iter().map(Into::into).collect(),
-            }
-        }
-    }
-
-    impl From<&Deployment> for wit::State {
-        fn from(d: &Deployment) -> Self {
-            Self {
-                sites: d.sites.iter().map(Into::into).collect(),
-                edge_pools: d.edge_pools.iter().map(Into::into).collect(),
-                front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
-                zone: d.zone.clone(),
-                dns: d.dns.iter().map(Into::into).collect(),
-                store_available: d.store_available,
-                topology_version: d.topology_version,
-                draft_pending: d.draft_pending,
-            }
-        }
-    }
-
-    impl From<RouteKind> for wit::RouteKind {
-        fn from(k: RouteKind) -> Self {
-            match k {
-                RouteKind::Federation => Self::Federation,
-                RouteKind::XmppFederation => Self::XmppFederation,
-            }
-        }
-    }
-
-    impl From<&RouteChange> for wit::RouteChange {
-        fn from(r: &RouteChange) -> Self {
-            Self {
-                site: r.site.clone(),
-                kind: r.kind.into(),
-                identity: r.identity.as_ref().map(ToString::to_string),
-            }
-        }
-    }
-
-    impl From<&Change> for wit::Change {
-        fn from(c: &Change) -> Self {
-            match c {
-                Change::Federation { edge_pool, enabled } => {
-                    Self::Federation((edge_pool.clone(), *enabled))
+        if let Some((action, state)) = trailing {
+            // No step 0.1 knows follows: the changes end the previous one,
+            // whose state becomes the end state.
+            match (lowered.last_mut(), states.last_mut()) {
+                (Some(previous), Some(end)) => {
+                    previous.changes.extend(unnamed);
+                    *end = state;
                 }
-                Change::ServicesRunning { machine, running } => {
-                    Self::ServicesRunning((machine.clone(), *running))
-                }
-                Change::ReplicaUpToDate {
-                    machine,
-                    up_to_date,
-                } => Self::ReplicaUpToDate((machine.clone(), *up_to_date)),
-                Change::SetupVersion { machine, version } => {
-                    Self::SetupVersion((machine.clone(), *version))
-                }
-                Change::Route(r) => Self::Route(r.into()),
-                Change::Rrset(r) => Self::Rrset(r.into()),
-                Change::XmppPortOpen { edge_pool, open } => {
-                    Self::XmppPortOpen((edge_pool.clone(), *open))
-                }
-                Change::MediaEdgePool {
-                    front_end_pool,
-                    edge_pool,
-                } => Self::MediaEdgePool((front_end_pool.clone(), edge_pool.clone())),
-                Change::PoolState {
-                    front_end_pool,
-                    state,
-                } => Self::PoolState((front_end_pool.clone(), (*state).into())),
-                Change::NextHop {
-                    edge_pool,
-                    next_hop,
-                } => Self::NextHop((edge_pool.clone(), next_hop.clone())),
-                Change::StoreAvailable { available } => Self::StoreAvailable(*available),
-                Change::TopologyVersion { version } => Self::TopologyVersion(*version),
-                Change::DraftPending { pending } => Self::DraftPending(*pending),
+                _ => return Err(Untranslatable { action }),
             }
         }
+        Ok(Lowered {
+            goal: goal.into(),
+            start: start.into(),
+            steps: lowered,
+            states,
+        })
     }
 
-    impl From<Action> for wit::Action {
-        fn from(a: Action) -> Self {
-            match a {
-                Action::LowerTtl => Self::LowerTtl,
-                Action::StartEdgeServices => Self::StartEdgeServices,
-                Action::SetFederationEdge => Self::SetFederationEdge,
-                Action::PublishTopology => Self::PublishTopology,
-                Action::AwaitReplication => Self::AwaitReplication,
-                Action::RunEdgeSetup => Self::RunEdgeSetup,
-                Action::RepointSipFederationDns => Self::RepointSipFederationDns,
-                Action::SetXmppRoute => Self::SetXmppRoute,
-                Action::EnsureXmppSrv => Self::EnsureXmppSrv,
-                Action::SetXmppARecord => Self::SetXmppARecord,
-                Action::VerifyXmppPort => Self::VerifyXmppPort,
-                Action::ReassociateFrontEnds => Self::ReassociateFrontEnds,
-                Action::PoolFailback => Self::PoolFailback,
-                Action::RestoreTtl => Self::RestoreTtl,
-            }
-        }
+    /// The 0.1 name of `action`; none for one 0.1 does not have.
+    fn action(a: Action) -> Option<wit::Action> {
+        Some(match a {
+            Action::LowerTtl => wit::Action::LowerTtl,
+            Action::StartEdgeServices => wit::Action::StartEdgeServices,
+            Action::SetFederationEdge => wit::Action::SetFederationEdge,
+            Action::PublishTopology => wit::Action::PublishTopology,
+            Action::AwaitReplication => wit::Action::AwaitReplication,
+            Action::RunEdgeSetup => wit::Action::RunEdgeSetup,
+            Action::RepointSipFederationDns => wit::Action::RepointSipFederationDns,
+            Action::SetXmppRoute => wit::Action::SetXmppRoute,
+            Action::EnsureXmppSrv => wit::Action::EnsureXmppSrv,
+            Action::SetXmppARecord => wit::Action::SetXmppARecord,
+            Action::VerifyXmppPort => wit::Action::VerifyXmppPort,
+            Action::ReassociateFrontEnds => wit::Action::ReassociateFrontEnds,
+            Action::PoolFailback => wit::Action::PoolFailback,
+            Action::RestoreTtl => wit::Action::RestoreTtl,
+            Action::RestoreNextHop => return None,
+        })
     }
 
-    impl From<&Step> for wit::Step {
-        fn from(s: &Step) -> Self {
-            Self {
-                action: s.action.into(),
-                target: s.target.clone(),
-                argument: s.policy_argument(),
-                changes: s.changes.iter().map(Into::into).collect(),
-            }
-        }
-    }
-
+    /// The 0.1 goal: without the next hop (invariant 14 is 0.2's).
     impl From<&Goal> for wit::Goal {
         fn from(g: &Goal) -> Self {
             Self {
