@@ -166,6 +166,26 @@ fn every_scenario_applies_then_verifies_clean_with_nothing_left_to_do() {
 }
 
 #[test]
+fn the_next_hop_the_failover_moved_is_back_in_the_home_site_after_the_failback() {
+    use failback_core::topology::Topology;
+    let next_hop = |dir: &Path| -> Option<String> {
+        let xml = std::fs::read_to_string(dir.join("store/topology.xml")).unwrap();
+        let topology = Topology::parse(&xml).unwrap();
+        topology.edge_pool("edgepool1.contoso.com").unwrap().next_hop.clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-and-front-end-failover");
+    assert_eq!(next_hop(dir.path()).as_deref(), Some("fepool2.contoso.com"));
+    let out = run(&["apply", "--yes"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(next_hop(dir.path()).as_deref(), Some("fepool1.contoso.com"));
+    // Run Again applied the topology that has it on every Edge machine of
+    // edgepool1: the plan has nothing left to do.
+    let plan = text(&run(&["plan"], &env, None).stdout);
+    assert!(plan.contains(", 0 planned"), "{plan}");
+}
+
+#[test]
 fn apply_summary_status_and_history() {
     let (dir, env, out) = applied("edge-failover");
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -607,6 +607,15 @@ pub struct IntentArgs {
     /// failed); with `--failover`, the surviving pool to fail over to.
     #[arg(long, value_name = "POOL")]
     pub to: Option<String>,
+    /// The Front End pool the restored Edge pool's next hop returns to (A14),
+    /// after the pool failback. A failover moves the next hop to the other
+    /// site's Front End pool, and Invoke-CsPoolFailback does not move it back:
+    /// by default the failback restores it to the one Front End pool of the
+    /// restored site, and asks for this flag when several could serve. Refused
+    /// unless POOL is a Front End pool of the restored site that is normal or
+    /// failed back by this plan (a Director next hop is never changed).
+    #[arg(long, value_name = "POOL")]
+    pub next_hop: Option<String>,
     /// The TTL, in seconds, that records get before they are moved (A0); their
     /// original TTL is restored afterwards (A13).
     #[arg(long, value_name = "SECONDS")]
@@ -624,6 +633,7 @@ impl IntentArgs {
             to: self.to.clone(),
             cutover_ttl: self.cutover_ttl,
             failover: self.failover,
+            next_hop: self.next_hop.clone(),
         }
     }
 }

@@ -14,7 +14,7 @@ use wasmtime::component::types::ComponentItem;
 use crate::digest::Digest;
 use crate::engine::Runtime;
 use crate::manifest::{
-    Manifest, ManifestError, PLUGIN_PACKAGE_VERSION, POLICY_PACKAGE_VERSION, PluginKind,
+    Manifest, ManifestError, PLUGIN_PACKAGE_VERSION, POLICY_PACKAGE_VERSIONS, PluginKind,
 };
 /// What a component is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,9 +123,10 @@ pub fn inspect(
         let policy_uses_host = imports
             .iter()
             .any(|i| i.name.starts_with("failback:plugin/"));
-        if exported(&format!("failback:policy/rules@{POLICY_PACKAGE_VERSION}")) && !policy_uses_host
-        {
-            worlds.push(format!("failback:policy/policy@{POLICY_PACKAGE_VERSION}"));
+        for version in POLICY_PACKAGE_VERSIONS {
+            if exported(&format!("failback:policy/rules@{version}")) && !policy_uses_host {
+                worlds.push(format!("failback:policy/policy@{version}"));
+            }
         }
     }
     let manifest_matches = manifest.as_ref().map(|m| m.sha256 == Some(sha256));
@@ -146,6 +147,8 @@ pub fn inspect(
 fn is_contract_import(name: &str) -> bool {
     name == format!("failback:plugin/host@{PLUGIN_PACKAGE_VERSION}")
         || name == format!("failback:plugin/types@{PLUGIN_PACKAGE_VERSION}")
-        || name == format!("failback:policy/types@{POLICY_PACKAGE_VERSION}")
+        || POLICY_PACKAGE_VERSIONS
+            .iter()
+            .any(|v| name == format!("failback:policy/types@{v}"))
         || name.starts_with("wasi:")
 }

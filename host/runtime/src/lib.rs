@@ -80,7 +80,7 @@ pub use plugin::{
     DnsProvider, ManagementStore, Plugin, PluginError, Plugins, PoolControl, PortProbe,
     ServerControl,
 };
-pub use policy::{ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
+pub use policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
 pub use session::{Freshness, Session, SessionError, Verification};
 pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
 pub use trust::{Signer, TrustError, TrustPolicy};

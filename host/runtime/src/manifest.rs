@@ -89,8 +89,11 @@ impl FromStr for PluginKind {
 
 /// The WIT package version this runtime implements.
 pub const PLUGIN_PACKAGE_VERSION: &str = "0.1.0";
-/// The policy package version this runtime implements.
-pub const POLICY_PACKAGE_VERSION: &str = "0.1.0";
+/// The policy package version this runtime implements: the current track.
+pub const POLICY_PACKAGE_VERSION: &str = "0.2.0";
+/// Every policy package version this runtime binds, newest first
+/// ([`crate::policy::Track`]): a module built for an older track still loads.
+pub const POLICY_PACKAGE_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
 
 /// What a component is for: a plugin of one kind, or a policy module. Trust is
 /// given per role (`[trust.dns-provider]`, `[trust.policy]`).
@@ -299,7 +302,7 @@ pub enum ManifestError {
     #[error(
         "world `{0}` is not a plugin world of `failback:plugin@{PLUGIN_PACKAGE_VERSION}` \
          (dns-provider, port-probe, management-store, server-control, pool-control) \
-         nor `failback:policy/policy@{POLICY_PACKAGE_VERSION}`"
+         nor `failback:policy/policy@{POLICY_PACKAGE_VERSION}` (or `@0.1.0`)"
     )]
     World(String),
     #[error("a policy module asks for no capability: policies are pure (remove `[capabilities]`)")]
@@ -505,9 +508,15 @@ fn is_semver(version: &str) -> bool {
     numbers_ok && rest_ok
 }
 
-/// `failback:plugin/<kind>@0.1.0` or `failback:policy/policy@0.1.0`.
+/// `failback:plugin/<kind>@0.1.0` or `failback:policy/policy@` one of
+/// [`POLICY_PACKAGE_VERSIONS`].
 pub(crate) fn parse_world(world: &str) -> Option<Role> {
-    Role::ALL.into_iter().find(|role| role.world() == world)
+    Role::ALL.into_iter().find(|role| role.world() == world).or_else(|| {
+        POLICY_PACKAGE_VERSIONS
+            .iter()
+            .any(|v| world == format!("failback:policy/policy@{v}"))
+            .then_some(Role::Policy)
+    })
 }
 
 /// An absolute guest path whose components are plain names.

@@ -368,6 +368,7 @@ pub fn verify(
                 xmpp_pool: None,
                 media_pool: None,
                 cutover_ttl: DEFAULT_CUTOVER_TTL,
+                next_hop: None,
             };
             let reason = e.to_string();
             (None, goal, Some(NotEvaluated { rules, reason }))

@@ -455,6 +455,7 @@ fn core_and_the_sdk_reach_the_same_state_after_any_changes() {
         xmpp_pool: None,
         media_pool: None,
         cutover_ttl: 300,
+        next_hop: None,
     });
     let seed = std::env::var("PROPTEST_RNG_SEED")
         .ok()

@@ -27,6 +27,7 @@ fn no_intent() -> IntentArgs {
         front_ends: false,
         pool_failback: false,
         to: None,
+        next_hop: None,
         cutover_ttl: None,
     }
 }

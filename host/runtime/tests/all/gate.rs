@@ -71,6 +71,7 @@ fn goal() -> Goal {
         xmpp_pool: None,
         media_pool: None,
         cutover_ttl: 300,
+        next_hop: None,
     }
 }
 
@@ -180,4 +181,137 @@ fn a_hard_rule_cannot_be_lowered_by_configuration() {
     let gate = load("\"dns.ttl-lowered\" = \"hard\"").unwrap();
     assert_eq!(gate.levels()["dns.ttl-lowered"], Level::Hard);
     assert_eq!(gate.levels()["federation.single-pool"], Level::Hard);
+}
+
+/// The standard modules (0.2), and the test module built for
+/// `failback:policy@0.1.0` bound from the environment.
+fn gate_with_a_0_1_module(fixture: &Fixture) -> Gate {
+    let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_POLICY).unwrap();
+    fixture.write("policies/old.wasm", &bytes);
+    let table: toml::Table = toml::from_str(&format!(
+        "[[modules]]\nname = \"old\"\npath = \"policies/old.wasm\"\nsha256 = \"{}\"\n",
+        Digest::of(&bytes)
+    ))
+    .unwrap();
+    Gate::load(
+        &fixture.runtime,
+        &fixture.cache,
+        &standard(),
+        &PolicyBindings::parse(Some(&table)).unwrap(),
+        &TrustPolicy::open(),
+        &fixture.dir(),
+    )
+    .unwrap()
+}
+
+/// edgepool1 routes through fepool2; `actions` each make one step, A14
+/// moving the next hop home (with the draft), A3 publishing.
+fn next_hop_trajectory(actions: &[Action]) -> (Deployment, Vec<Step>) {
+    let (mut start, _) = enable_before_disable();
+    start.edge_pools[0].next_hop = Some("fepool2.contoso.com".to_owned());
+    let steps = actions
+        .iter()
+        .enumerate()
+        .map(|(i, &action)| Step {
+            index: i + 1,
+            id: action.id().to_owned(),
+            action,
+            status: StepStatus::Planned,
+            target: None,
+            arguments: Default::default(),
+            preconditions: Vec::new(),
+            changes: match action {
+                Action::RestoreNextHop => vec![
+                    Change::NextHop {
+                        edge_pool: "edgepool1.contoso.com".to_owned(),
+                        next_hop: Some("fepool1.contoso.com".to_owned()),
+                    },
+                    Change::DraftPending { pending: true },
+                ],
+                _ => vec![
+                    Change::TopologyVersion {
+                        version: 2 + i as u64,
+                    },
+                    Change::DraftPending { pending: false },
+                ],
+            },
+            summary: Vec::new(),
+            verify: String::new(),
+            operations: Vec::new(),
+        })
+        .collect();
+    (start, steps)
+}
+
+/// What the 0.1 module reported: (state, action it was shown, changes).
+fn next_hop_moves(findings: &[failback_core::plan::Finding]) -> Vec<(u32, String, String)> {
+    findings
+        .iter()
+        .filter(|f| f.rule == "test.next-hop-moved")
+        .map(|f| (f.state, f.values[2].clone(), f.values[3].clone()))
+        .collect()
+}
+
+#[test]
+fn a_module_built_for_0_1_sees_the_next_hop_restore_folded_into_the_publish_after_it() {
+    let fixture = Fixture::new();
+    let gate = gate_with_a_0_1_module(&fixture);
+    let (start, steps) = next_hop_trajectory(&[
+        Action::PublishTopology,
+        Action::RestoreNextHop,
+        Action::PublishTopology,
+    ]);
+    let findings = gate
+        .check(&goal(), &start, &steps, &Overrides::default())
+        .unwrap();
+    // Never shown as another action: A14's two changes arrive with the
+    // publish's two, on the publish's state (3, not the 0.1 module's 2).
+    assert_eq!(
+        next_hop_moves(&findings),
+        [(
+            3,
+            "action=PublishTopology".to_owned(),
+            "changes=4".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn a_module_built_for_0_1_sees_a_trailing_next_hop_restore_with_the_step_before_it() {
+    let fixture = Fixture::new();
+    let gate = gate_with_a_0_1_module(&fixture);
+    let (start, steps) =
+        next_hop_trajectory(&[Action::PublishTopology, Action::RestoreNextHop]);
+    let findings = gate
+        .check(&goal(), &start, &steps, &Overrides::default())
+        .unwrap();
+    // The end state is the trajectory's end (2), reached by the step before.
+    assert_eq!(
+        next_hop_moves(&findings),
+        [(
+            2,
+            "action=PublishTopology".to_owned(),
+            "changes=4".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn a_trajectory_of_only_a_next_hop_restore_is_refused_for_a_0_1_module_and_the_gate_keeps_judging() {
+    let fixture = Fixture::new();
+    let gate = gate_with_a_0_1_module(&fixture);
+    let (start, steps) = next_hop_trajectory(&[Action::RestoreNextHop]);
+    let error = gate
+        .check(&goal(), &start, &steps, &Overrides::default())
+        .unwrap_err();
+    assert_eq!(
+        format!("{error}: {}", std::error::Error::source(&error).unwrap()),
+        "policy module `old` cannot be given the trajectory: the module exports failback:policy@0.1.0, which has no `restore-next-hop` action, and the trajectory has no step of an action it has to show the changes with"
+    );
+    // The gate still judges a trajectory it can give every module.
+    let (start, steps) = next_hop_trajectory(&[Action::RestoreNextHop, Action::PublishTopology]);
+    let findings = gate
+        .check(&goal(), &start, &steps, &Overrides::default())
+        .unwrap();
+    assert_eq!(next_hop_moves(&findings).len(), 1);
 }

@@ -1,16 +1,18 @@
 use failback_runtime::TrustPolicy;
 use failback_runtime::manifest::Limits;
-use failback_runtime::policy_types::{EdgePool, Goal, State};
+use failback_core::deployment::{Deployment, EdgePoolState};
+use failback_core::plan::Goal;
+use failback_runtime::{CheckError, Track, Trajectory};
 
 use crate::common::Fixture;
 
-fn state(federation: &[bool]) -> State {
-    State {
+fn state(federation: &[bool]) -> Deployment {
+    Deployment {
         sites: Vec::new(),
         edge_pools: federation
             .iter()
             .enumerate()
-            .map(|(i, enabled)| EdgePool {
+            .map(|(i, enabled)| EdgePoolState {
                 fqdn: format!("edge{i}.contoso.com"),
                 site: format!("Site{i}"),
                 federation_enabled: *enabled,
@@ -37,6 +39,7 @@ fn goal() -> Goal {
         xmpp_pool: None,
         media_pool: None,
         cutover_ttl: 300,
+        next_hop: None,
     }
 }
 
@@ -55,16 +58,22 @@ fn a_policy_module_lists_its_rules_and_checks_a_trajectory() {
             None,
         )
         .unwrap();
+    // Built against the frozen 0.1 package, and bound to it.
+    assert_eq!(policy.track(), Track::V0_1);
     let rules = policy.rules().unwrap();
     assert_eq!(rules[0].id, "test.single-federation");
 
+    let goal = goal();
+    let (one, two) = (state(&[true, false]), state(&[true, true]));
     assert!(
         policy
-            .check(&goal(), &state(&[true, false]), &[])
+            .check(&Trajectory::new(&goal, &one, Vec::new()))
             .unwrap()
             .is_empty()
     );
-    let findings = policy.check(&goal(), &state(&[true, true]), &[]).unwrap();
+    let findings = policy
+        .check(&Trajectory::new(&goal, &two, Vec::new()))
+        .unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].rule, "test.single-federation");
     assert_eq!(fixture.audit.records().len(), 3);
@@ -113,15 +122,25 @@ fn attack(goal_site: &str) -> Goal {
     }
 }
 
+/// The hostile module's answer to a goal naming `attack` as the site.
+fn check_attack(
+    policy: &failback_runtime::PolicyModule,
+    attack_site: &str,
+) -> Result<Vec<failback_runtime::ModuleFinding>, CheckError> {
+    let goal = attack(attack_site);
+    let start = state(&[]);
+    policy.check(&Trajectory::new(&goal, &start, Vec::new()))
+}
+
 /// Policies are documented as pure, but got real clocks and random numbers: a
 /// verdict could depend on time or chance. Both are fixed now.
 #[test]
 fn a_policy_sees_a_fixed_clock_and_fixed_random_numbers() {
     let fixture = Fixture::new();
     let policy = hostile_policy(&fixture, Limits::default());
-    let first = policy.check(&attack("clock"), &state(&[]), &[]).unwrap();
+    let first = check_attack(&policy, "clock").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
-    let again = policy.check(&attack("clock"), &state(&[]), &[]).unwrap();
+    let again = check_attack(&policy, "clock").unwrap();
     assert!(
         first[0].message.starts_with("now=0 "),
         "{}",
@@ -141,17 +160,15 @@ fn a_policy_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
         },
     );
     let started = std::time::Instant::now();
-    let error = policy
-        .check(&attack("sleep"), &state(&[]), &[])
+    let error = check_attack(&policy, "sleep")
         .unwrap_err();
     assert!(
-        matches!(error, failback_runtime::CallError::Timeout { .. }),
+        matches!(error, CheckError::Call(failback_runtime::CallError::Timeout { .. })),
         "{error:?}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     assert!(
-        policy
-            .check(&attack("none"), &state(&[]), &[])
+        check_attack(&policy, "none")
             .unwrap()
             .is_empty()
     );
@@ -165,17 +182,15 @@ fn an_oversized_policy_result_is_refused_before_it_is_lifted() {
         ..failback_runtime::RuntimeOptions::default()
     });
     let policy = hostile_policy(&fixture, Limits::default());
-    let error = policy
-        .check(&attack("huge:4096"), &state(&[]), &[])
+    let error = check_attack(&policy, "huge:4096")
         .unwrap_err();
     assert!(
-        matches!(error, failback_runtime::CallError::ResultTooLarge { .. }),
+        matches!(error, CheckError::Call(failback_runtime::CallError::ResultTooLarge { .. })),
         "{error:?}"
     );
     // The host keeps serving, and a result within the limit passes.
     assert_eq!(
-        policy
-            .check(&attack("huge:10"), &state(&[]), &[])
+        check_attack(&policy, "huge:10")
             .unwrap()
             .len(),
         10
@@ -186,7 +201,7 @@ fn an_oversized_policy_result_is_refused_before_it_is_lifted() {
 fn a_policys_texts_reach_the_operator_escaped() {
     let fixture = Fixture::new();
     let policy = hostile_policy(&fixture, Limits::default());
-    let found = policy.check(&attack("terminal"), &state(&[]), &[]).unwrap();
+    let found = check_attack(&policy, "terminal").unwrap();
     for text in [&found[0].message, &found[0].hint, &found[0].values[0]] {
         assert!(!text.chars().any(char::is_control), "{text:?}");
     }

@@ -308,6 +308,7 @@ pub mod native {
             Action::VerifyXmppPort => sdk::Action::VerifyXmppPort,
             Action::ReassociateFrontEnds => sdk::Action::ReassociateFrontEnds,
             Action::PoolFailback => sdk::Action::PoolFailback,
+            Action::RestoreNextHop => sdk::Action::RestoreNextHop,
             Action::RestoreTtl => sdk::Action::RestoreTtl,
         }
     }
@@ -333,6 +334,10 @@ pub mod native {
             xmpp_pool: g.xmpp_pool.clone(),
             media_pool: g.media_pool.clone(),
             cutover_ttl: g.cutover_ttl,
+            next_hop: g.next_hop.as_ref().map(|h| sdk::NextHopGoal {
+                edge_pool: h.edge_pool.clone(),
+                front_end_pool: h.front_end_pool.clone(),
+            }),
         }
     }
 }
