@@ -171,7 +171,11 @@ fn the_next_hop_the_failover_moved_is_back_in_the_home_site_after_the_failback()
     let next_hop = |dir: &Path| -> Option<String> {
         let xml = std::fs::read_to_string(dir.join("store/topology.xml")).unwrap();
         let topology = Topology::parse(&xml).unwrap();
-        topology.edge_pool("edgepool1.contoso.com").unwrap().next_hop.clone()
+        topology
+            .edge_pool("edgepool1.contoso.com")
+            .unwrap()
+            .next_hop
+            .clone()
     };
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-and-front-end-failover");

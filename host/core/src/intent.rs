@@ -314,9 +314,7 @@ fn home_next_hop(
     pool_failback: bool,
     deployment: &Deployment,
 ) -> Result<Option<String>, IntentError> {
-    let serves = |p: &FrontEndPoolState| {
-        p.state == PoolState::Normal || pool_failback
-    };
+    let serves = |p: &FrontEndPoolState| p.state == PoolState::Normal || pool_failback;
     let candidates: Vec<String> = site_pools
         .iter()
         .filter(|p| serves(p))

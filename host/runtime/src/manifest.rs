@@ -511,12 +511,15 @@ fn is_semver(version: &str) -> bool {
 /// `failback:plugin/<kind>@0.1.0` or `failback:policy/policy@` one of
 /// [`POLICY_PACKAGE_VERSIONS`].
 pub(crate) fn parse_world(world: &str) -> Option<Role> {
-    Role::ALL.into_iter().find(|role| role.world() == world).or_else(|| {
-        POLICY_PACKAGE_VERSIONS
-            .iter()
-            .any(|v| world == format!("failback:policy/policy@{v}"))
-            .then_some(Role::Policy)
-    })
+    Role::ALL
+        .into_iter()
+        .find(|role| role.world() == world)
+        .or_else(|| {
+            POLICY_PACKAGE_VERSIONS
+                .iter()
+                .any(|v| world == format!("failback:policy/policy@{v}"))
+                .then_some(Role::Policy)
+        })
 }
 
 /// An absolute guest path whose components are plain names.

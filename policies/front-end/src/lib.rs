@@ -239,16 +239,25 @@ mod tests {
     fn a_next_hop_on_a_front_end_pool_of_another_site_than_the_goal_says_fails() {
         let mut steps = failback_plan_restoring_next_hop();
         let index = position(&steps, Action::RestoreNextHop);
-        steps[index].changes[0] =
-            Change::NextHop((EDGEPOOL1.into(), Some(FEPOOL2.into())));
-        let fired = fired(&[NEXT_HOP_HOME], next_hop_goal(), contoso_failed_over(), steps);
+        steps[index].changes[0] = Change::NextHop((EDGEPOOL1.into(), Some(FEPOOL2.into())));
+        let fired = fired(
+            &[NEXT_HOP_HOME],
+            next_hop_goal(),
+            contoso_failed_over(),
+            steps,
+        );
         assert_eq!(fired, [("front-end.next-hop-home".to_owned(), 20)]);
     }
 
     #[test]
     fn without_a_next_hop_in_the_goal_the_rule_does_not_judge() {
         assert_eq!(
-            fired(&[NEXT_HOP_HOME], goal(), contoso_failed_over(), failback_plan()),
+            fired(
+                &[NEXT_HOP_HOME],
+                goal(),
+                contoso_failed_over(),
+                failback_plan()
+            ),
             vec![]
         );
     }

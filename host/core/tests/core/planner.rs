@@ -738,12 +738,20 @@ fn the_next_hop_the_failover_moved_returns_home_after_the_pool_failback() {
     assert_eq!(plan.intent.next_hop.as_deref(), Some("fepool1.contoso.com"));
     let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.name()).collect();
     let failback = actions.iter().rposition(|a| *a == "pool-failback").unwrap();
-    let restore = actions.iter().position(|a| *a == "restore-next-hop").unwrap();
+    let restore = actions
+        .iter()
+        .position(|a| *a == "restore-next-hop")
+        .unwrap();
     assert!(failback < restore, "{actions:?}");
     // Then publish, replication and Run Again, before the TTLs are restored.
     assert_eq!(
         &actions[restore..restore + 4],
-        ["restore-next-hop", "publish-topology", "await-replication", "run-edge-setup"]
+        [
+            "restore-next-hop",
+            "publish-topology",
+            "await-replication",
+            "run-edge-setup"
+        ]
     );
     assert_eq!(actions.last(), Some(&"restore-ttl"));
     // The published draft keeps the Front End pools' media association (A11's
@@ -784,7 +792,9 @@ fn a_next_hop_already_home_or_on_a_director_is_not_restored() {
         assert_eq!(plan.intent.next_hop, None, "{scenario:?}");
         assert_eq!(plan.goal.next_hop, None, "{scenario:?}");
         assert!(
-            plan.steps.iter().all(|s| s.action != Action::RestoreNextHop),
+            plan.steps
+                .iter()
+                .all(|s| s.action != Action::RestoreNextHop),
             "{scenario:?}"
         );
     }

@@ -19,178 +19,178 @@ macro_rules! policy_state_conversions {
         };
         use failback_core::observed::{PoolState, RecordData, RecordType, RouteKind};
 
-    impl From<&EdgeMachineState> for wit::EdgeMachine {
-        fn from(m: &EdgeMachineState) -> Self {
-            Self {
-                fqdn: m.fqdn.clone(),
-                services_running: m.services_running,
-                replica_up_to_date: m.replica_up_to_date,
-                setup_version: m.setup_version,
-            }
-        }
-    }
-
-    impl From<&EdgePoolState> for wit::EdgePool {
-        fn from(p: &EdgePoolState) -> Self {
-            Self {
-                fqdn: p.fqdn.clone(),
-                site: p.site.clone(),
-                federation_enabled: p.federation_enabled,
-                next_hop: p.next_hop.clone(),
-                access_edge_fqdn: p.access_edge_fqdn.clone(),
-                access_edge_ips: p.access_edge_ips.clone(),
-                machines: p.machines.iter().map(Into::into).collect(),
-                xmpp_port_open: p.xmpp_port_open,
-            }
-        }
-    }
-
-    impl From<PoolState> for wit::PoolState {
-        fn from(s: PoolState) -> Self {
-            match s {
-                PoolState::Normal => Self::Normal,
-                PoolState::FailedOver => Self::FailedOver,
-                PoolState::FailingBack => Self::FailingBack,
-            }
-        }
-    }
-
-    impl From<&FrontEndPoolState> for wit::FrontEndPool {
-        fn from(p: &FrontEndPoolState) -> Self {
-            Self {
-                fqdn: p.fqdn.clone(),
-                site: p.site.clone(),
-                media_edge_pool: p.media_edge_pool.clone(),
-                state: p.state.into(),
-                failover_fqdn: p.failover_fqdn.clone(),
-                online: p.online,
-            }
-        }
-    }
-
-    impl From<&SiteRoutes> for wit::Site {
-        fn from(s: &SiteRoutes) -> Self {
-            Self {
-                name: s.name.clone(),
-                federation_route: s.federation_route.as_ref().map(ToString::to_string),
-                xmpp_route: s.xmpp_route.as_ref().map(ToString::to_string),
-            }
-        }
-    }
-
-    impl From<RecordType> for wit::RecordType {
-        fn from(t: RecordType) -> Self {
-            match t {
-                RecordType::A => Self::A,
-                RecordType::Aaaa => Self::Aaaa,
-                RecordType::Cname => Self::Cname,
-                RecordType::Srv => Self::Srv,
-                RecordType::Txt => Self::Txt,
-            }
-        }
-    }
-
-    impl From<&RecordData> for wit::RecordData {
-        fn from(d: &RecordData) -> Self {
-            match d {
-                RecordData::A(a) => Self::A(a.clone()),
-                RecordData::Aaaa(a) => Self::Aaaa(a.clone()),
-                RecordData::Cname(c) => Self::Cname(c.clone()),
-                RecordData::Srv(s) => Self::Srv(wit::SrvData {
-                    priority: s.priority,
-                    weight: s.weight,
-                    port: s.port,
-                    target: s.target.clone(),
-                }),
-                RecordData::Txt(t) => Self::Txt(t.clone()),
-            }
-        }
-    }
-
-    impl From<&RrSet> for wit::Rrset {
-        fn from(r: &RrSet) -> Self {
-            Self {
-                name: r.name.clone(),
-                rtype: r.rtype.into(),
-                ttl: r.ttl,
-                data: r.data.iter().map(Into::into).collect(),
-            }
-        }
-    }
-
-    impl From<&Deployment> for wit::State {
-        fn from(d: &Deployment) -> Self {
-            Self {
-                sites: d.sites.iter().map(Into::into).collect(),
-                edge_pools: d.edge_pools.iter().map(Into::into).collect(),
-                front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
-                zone: d.zone.clone(),
-                dns: d.dns.iter().map(Into::into).collect(),
-                store_available: d.store_available,
-                topology_version: d.topology_version,
-                draft_pending: d.draft_pending,
-            }
-        }
-    }
-
-    impl From<RouteKind> for wit::RouteKind {
-        fn from(k: RouteKind) -> Self {
-            match k {
-                RouteKind::Federation => Self::Federation,
-                RouteKind::XmppFederation => Self::XmppFederation,
-            }
-        }
-    }
-
-    impl From<&RouteChange> for wit::RouteChange {
-        fn from(r: &RouteChange) -> Self {
-            Self {
-                site: r.site.clone(),
-                kind: r.kind.into(),
-                identity: r.identity.as_ref().map(ToString::to_string),
-            }
-        }
-    }
-
-    impl From<&Change> for wit::Change {
-        fn from(c: &Change) -> Self {
-            match c {
-                Change::Federation { edge_pool, enabled } => {
-                    Self::Federation((edge_pool.clone(), *enabled))
+        impl From<&EdgeMachineState> for wit::EdgeMachine {
+            fn from(m: &EdgeMachineState) -> Self {
+                Self {
+                    fqdn: m.fqdn.clone(),
+                    services_running: m.services_running,
+                    replica_up_to_date: m.replica_up_to_date,
+                    setup_version: m.setup_version,
                 }
-                Change::ServicesRunning { machine, running } => {
-                    Self::ServicesRunning((machine.clone(), *running))
-                }
-                Change::ReplicaUpToDate {
-                    machine,
-                    up_to_date,
-                } => Self::ReplicaUpToDate((machine.clone(), *up_to_date)),
-                Change::SetupVersion { machine, version } => {
-                    Self::SetupVersion((machine.clone(), *version))
-                }
-                Change::Route(r) => Self::Route(r.into()),
-                Change::Rrset(r) => Self::Rrset(r.into()),
-                Change::XmppPortOpen { edge_pool, open } => {
-                    Self::XmppPortOpen((edge_pool.clone(), *open))
-                }
-                Change::MediaEdgePool {
-                    front_end_pool,
-                    edge_pool,
-                } => Self::MediaEdgePool((front_end_pool.clone(), edge_pool.clone())),
-                Change::PoolState {
-                    front_end_pool,
-                    state,
-                } => Self::PoolState((front_end_pool.clone(), (*state).into())),
-                Change::NextHop {
-                    edge_pool,
-                    next_hop,
-                } => Self::NextHop((edge_pool.clone(), next_hop.clone())),
-                Change::StoreAvailable { available } => Self::StoreAvailable(*available),
-                Change::TopologyVersion { version } => Self::TopologyVersion(*version),
-                Change::DraftPending { pending } => Self::DraftPending(*pending),
             }
         }
-    }
+
+        impl From<&EdgePoolState> for wit::EdgePool {
+            fn from(p: &EdgePoolState) -> Self {
+                Self {
+                    fqdn: p.fqdn.clone(),
+                    site: p.site.clone(),
+                    federation_enabled: p.federation_enabled,
+                    next_hop: p.next_hop.clone(),
+                    access_edge_fqdn: p.access_edge_fqdn.clone(),
+                    access_edge_ips: p.access_edge_ips.clone(),
+                    machines: p.machines.iter().map(Into::into).collect(),
+                    xmpp_port_open: p.xmpp_port_open,
+                }
+            }
+        }
+
+        impl From<PoolState> for wit::PoolState {
+            fn from(s: PoolState) -> Self {
+                match s {
+                    PoolState::Normal => Self::Normal,
+                    PoolState::FailedOver => Self::FailedOver,
+                    PoolState::FailingBack => Self::FailingBack,
+                }
+            }
+        }
+
+        impl From<&FrontEndPoolState> for wit::FrontEndPool {
+            fn from(p: &FrontEndPoolState) -> Self {
+                Self {
+                    fqdn: p.fqdn.clone(),
+                    site: p.site.clone(),
+                    media_edge_pool: p.media_edge_pool.clone(),
+                    state: p.state.into(),
+                    failover_fqdn: p.failover_fqdn.clone(),
+                    online: p.online,
+                }
+            }
+        }
+
+        impl From<&SiteRoutes> for wit::Site {
+            fn from(s: &SiteRoutes) -> Self {
+                Self {
+                    name: s.name.clone(),
+                    federation_route: s.federation_route.as_ref().map(ToString::to_string),
+                    xmpp_route: s.xmpp_route.as_ref().map(ToString::to_string),
+                }
+            }
+        }
+
+        impl From<RecordType> for wit::RecordType {
+            fn from(t: RecordType) -> Self {
+                match t {
+                    RecordType::A => Self::A,
+                    RecordType::Aaaa => Self::Aaaa,
+                    RecordType::Cname => Self::Cname,
+                    RecordType::Srv => Self::Srv,
+                    RecordType::Txt => Self::Txt,
+                }
+            }
+        }
+
+        impl From<&RecordData> for wit::RecordData {
+            fn from(d: &RecordData) -> Self {
+                match d {
+                    RecordData::A(a) => Self::A(a.clone()),
+                    RecordData::Aaaa(a) => Self::Aaaa(a.clone()),
+                    RecordData::Cname(c) => Self::Cname(c.clone()),
+                    RecordData::Srv(s) => Self::Srv(wit::SrvData {
+                        priority: s.priority,
+                        weight: s.weight,
+                        port: s.port,
+                        target: s.target.clone(),
+                    }),
+                    RecordData::Txt(t) => Self::Txt(t.clone()),
+                }
+            }
+        }
+
+        impl From<&RrSet> for wit::Rrset {
+            fn from(r: &RrSet) -> Self {
+                Self {
+                    name: r.name.clone(),
+                    rtype: r.rtype.into(),
+                    ttl: r.ttl,
+                    data: r.data.iter().map(Into::into).collect(),
+                }
+            }
+        }
+
+        impl From<&Deployment> for wit::State {
+            fn from(d: &Deployment) -> Self {
+                Self {
+                    sites: d.sites.iter().map(Into::into).collect(),
+                    edge_pools: d.edge_pools.iter().map(Into::into).collect(),
+                    front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
+                    zone: d.zone.clone(),
+                    dns: d.dns.iter().map(Into::into).collect(),
+                    store_available: d.store_available,
+                    topology_version: d.topology_version,
+                    draft_pending: d.draft_pending,
+                }
+            }
+        }
+
+        impl From<RouteKind> for wit::RouteKind {
+            fn from(k: RouteKind) -> Self {
+                match k {
+                    RouteKind::Federation => Self::Federation,
+                    RouteKind::XmppFederation => Self::XmppFederation,
+                }
+            }
+        }
+
+        impl From<&RouteChange> for wit::RouteChange {
+            fn from(r: &RouteChange) -> Self {
+                Self {
+                    site: r.site.clone(),
+                    kind: r.kind.into(),
+                    identity: r.identity.as_ref().map(ToString::to_string),
+                }
+            }
+        }
+
+        impl From<&Change> for wit::Change {
+            fn from(c: &Change) -> Self {
+                match c {
+                    Change::Federation { edge_pool, enabled } => {
+                        Self::Federation((edge_pool.clone(), *enabled))
+                    }
+                    Change::ServicesRunning { machine, running } => {
+                        Self::ServicesRunning((machine.clone(), *running))
+                    }
+                    Change::ReplicaUpToDate {
+                        machine,
+                        up_to_date,
+                    } => Self::ReplicaUpToDate((machine.clone(), *up_to_date)),
+                    Change::SetupVersion { machine, version } => {
+                        Self::SetupVersion((machine.clone(), *version))
+                    }
+                    Change::Route(r) => Self::Route(r.into()),
+                    Change::Rrset(r) => Self::Rrset(r.into()),
+                    Change::XmppPortOpen { edge_pool, open } => {
+                        Self::XmppPortOpen((edge_pool.clone(), *open))
+                    }
+                    Change::MediaEdgePool {
+                        front_end_pool,
+                        edge_pool,
+                    } => Self::MediaEdgePool((front_end_pool.clone(), edge_pool.clone())),
+                    Change::PoolState {
+                        front_end_pool,
+                        state,
+                    } => Self::PoolState((front_end_pool.clone(), (*state).into())),
+                    Change::NextHop {
+                        edge_pool,
+                        next_hop,
+                    } => Self::NextHop((edge_pool.clone(), next_hop.clone())),
+                    Change::StoreAvailable { available } => Self::StoreAvailable(*available),
+                    Change::TopologyVersion { version } => Self::TopologyVersion(*version),
+                    Change::DraftPending { pending } => Self::DraftPending(*pending),
+                }
+            }
+        }
     };
 }
 

@@ -173,7 +173,7 @@ fn a_corrupted_policy_entry_is_recompiled_and_audited() {
             None,
         )
         .unwrap();
-    assert_eq!(module.rules().unwrap().len(), 1);
+    assert_eq!(module.rules().unwrap().len(), 2);
     assert!(fixture.audit.records().iter().any(|r| r.function == "load"
         && matches!(&r.outcome, Outcome::Denied(text) if text.contains("compiled again"))));
 }

@@ -270,7 +270,7 @@ fn a_module_built_for_0_1_sees_the_next_hop_restore_folded_into_the_publish_afte
         next_hop_moves(&findings),
         [(
             3,
-            "action=PublishTopology".to_owned(),
+            "action=Action::PublishTopology".to_owned(),
             "changes=4".to_owned()
         )]
     );
@@ -280,8 +280,7 @@ fn a_module_built_for_0_1_sees_the_next_hop_restore_folded_into_the_publish_afte
 fn a_module_built_for_0_1_sees_a_trailing_next_hop_restore_with_the_step_before_it() {
     let fixture = Fixture::new();
     let gate = gate_with_a_0_1_module(&fixture);
-    let (start, steps) =
-        next_hop_trajectory(&[Action::PublishTopology, Action::RestoreNextHop]);
+    let (start, steps) = next_hop_trajectory(&[Action::PublishTopology, Action::RestoreNextHop]);
     let findings = gate
         .check(&goal(), &start, &steps, &Overrides::default())
         .unwrap();
@@ -290,14 +289,15 @@ fn a_module_built_for_0_1_sees_a_trailing_next_hop_restore_with_the_step_before_
         next_hop_moves(&findings),
         [(
             2,
-            "action=PublishTopology".to_owned(),
+            "action=Action::PublishTopology".to_owned(),
             "changes=4".to_owned()
         )]
     );
 }
 
 #[test]
-fn a_trajectory_of_only_a_next_hop_restore_is_refused_for_a_0_1_module_and_the_gate_keeps_judging() {
+fn a_trajectory_of_only_a_next_hop_restore_is_refused_for_a_0_1_module_and_the_gate_keeps_judging()
+{
     let fixture = Fixture::new();
     let gate = gate_with_a_0_1_module(&fixture);
     let (start, steps) = next_hop_trajectory(&[Action::RestoreNextHop]);

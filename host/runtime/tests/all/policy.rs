@@ -1,7 +1,7 @@
-use failback_runtime::TrustPolicy;
-use failback_runtime::manifest::Limits;
 use failback_core::deployment::{Deployment, EdgePoolState};
 use failback_core::plan::Goal;
+use failback_runtime::TrustPolicy;
+use failback_runtime::manifest::Limits;
 use failback_runtime::{CheckError, Track, Trajectory};
 
 use crate::common::Fixture;
@@ -160,18 +160,16 @@ fn a_policy_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
         },
     );
     let started = std::time::Instant::now();
-    let error = check_attack(&policy, "sleep")
-        .unwrap_err();
+    let error = check_attack(&policy, "sleep").unwrap_err();
     assert!(
-        matches!(error, CheckError::Call(failback_runtime::CallError::Timeout { .. })),
+        matches!(
+            error,
+            CheckError::Call(failback_runtime::CallError::Timeout { .. })
+        ),
         "{error:?}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
-    assert!(
-        check_attack(&policy, "none")
-            .unwrap()
-            .is_empty()
-    );
+    assert!(check_attack(&policy, "none").unwrap().is_empty());
 }
 
 /// Policy results were not size-limited at all.
@@ -182,19 +180,16 @@ fn an_oversized_policy_result_is_refused_before_it_is_lifted() {
         ..failback_runtime::RuntimeOptions::default()
     });
     let policy = hostile_policy(&fixture, Limits::default());
-    let error = check_attack(&policy, "huge:4096")
-        .unwrap_err();
+    let error = check_attack(&policy, "huge:4096").unwrap_err();
     assert!(
-        matches!(error, CheckError::Call(failback_runtime::CallError::ResultTooLarge { .. })),
+        matches!(
+            error,
+            CheckError::Call(failback_runtime::CallError::ResultTooLarge { .. })
+        ),
         "{error:?}"
     );
     // The host keeps serving, and a result within the limit passes.
-    assert_eq!(
-        check_attack(&policy, "huge:10")
-            .unwrap()
-            .len(),
-        10
-    );
+    assert_eq!(check_attack(&policy, "huge:10").unwrap().len(), 10);
 }
 
 #[test]
