@@ -75,6 +75,7 @@ fn open_goal() -> Goal {
         xmpp_pool: None,
         media_pool: None,
         cutover_ttl: 300,
+        next_hop: None,
     }
 }
 
