@@ -18,7 +18,7 @@ use std::hash::{Hash as _, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cap_std::fs::Dir;
 use sha2::{Digest as _, Sha256};
@@ -145,12 +145,44 @@ pub enum LoadError {
     Link { plugin: String, message: String },
 }
 
-/// Stops the ticker thread when the last runtime clone, plugin or policy
-/// module goes away.
+/// The thread that advances the epoch every [`TICK`]; stopped when the last
+/// runtime clone, plugin or policy module goes away.
+///
+/// The thread waits parked, not asleep, so that dropping the ticker wakes it at
+/// once: a process ends when its work does, not at the ticker's next tick.
 #[derive(Debug)]
 pub(crate) struct Ticker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("failback-epoch".to_owned())
+                .spawn(move || {
+                    let mut next = Instant::now() + TICK;
+                    while !stop.load(Ordering::Acquire) {
+                        // A wake-up before `next` is the drop (or spurious):
+                        // check `stop`, then wait out the rest of the tick.
+                        let now = Instant::now();
+                        if now < next {
+                            std::thread::park_timeout(next - now);
+                            continue;
+                        }
+                        engine.increment_epoch();
+                        next += TICK;
+                    }
+                })?
+        };
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
 }
 
 impl From<TrustError> for LoadError {
@@ -161,8 +193,9 @@ impl From<TrustError> for LoadError {
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -223,20 +256,7 @@ impl Runtime {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_hash = hex::encode(&hasher.0.finalize()[..8]);
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let engine = engine.clone();
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("failback-epoch".to_owned())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(TICK);
-                        engine.increment_epoch();
-                    }
-                })
-                .map_err(RuntimeError::Ticker)?
-        };
+        let ticker = Ticker::start(engine.clone()).map_err(RuntimeError::Ticker)?;
 
         Ok(Self {
             shared: Shared {
@@ -246,10 +266,7 @@ impl Runtime {
                 audit,
                 tick_ms: TICK.as_millis().try_into().unwrap_or(1),
                 max_result_bytes: options.max_result_bytes,
-                _ticker: Arc::new(Ticker {
-                    stop,
-                    thread: Some(thread),
-                }),
+                _ticker: Arc::new(ticker),
             },
             engine_hash,
         })
