@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/management-store@0.1.0",
+    world: "failback:plugin/management-store@0.2.0",
 });
 
 use exports::failback::plugin::management::{

@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/port-probe@0.1.0",
+    world: "failback:plugin/port-probe@0.2.0",
 });
 
 use exports::failback::plugin::probe::{Guest, ProbeReport, ProbeRequest};
@@ -18,14 +18,27 @@ use failback::plugin::types::PluginError;
 struct Plugin;
 
 impl Guest for Plugin {
-    /// Probe `request.host`:`request.port` within `request.timeout_ms`: `open`,
-    /// `closed` (refused) or `filtered` (no answer in time) — a report, not an
-    /// error. For an `xmpp-server` probe of an open port, open a
-    /// server-to-server stream to `request.stream_to` and report what came back
-    /// in `xmpp`. An error means the probe itself could not be carried out.
-    fn probe(request: ProbeRequest) -> Result<ProbeReport, PluginError> {
-        let _ = request;
-        Err(not_implemented("probe.probe"))
+    /// Probe every endpoint of `requests`, one answer per request, in the
+    /// order asked. For each: `request.host`:`request.port` within
+    /// `request.timeout_ms` is `open`, `closed` (refused) or `filtered` (no
+    /// answer in time) — a report, not an error. For an `xmpp-server` probe of
+    /// an open port, open a server-to-server stream to `request.stream_to` and
+    /// report what came back in `xmpp`. An error in a request's place means
+    /// that probe could not be carried out.
+    ///
+    /// The whole call has one deadline: probe the endpoints concurrently (a
+    /// poll over every socket's pollable), so that ten filtered ports cost one
+    /// time-out, not ten.
+    fn probe_endpoints(
+        requests: Vec<ProbeRequest>,
+    ) -> Result<Vec<Result<ProbeReport, PluginError>>, PluginError> {
+        Ok(requests
+            .into_iter()
+            .map(|request| {
+                let _ = request;
+                Err(not_implemented("probe.probe-endpoints"))
+            })
+            .collect())
     }
 }
 

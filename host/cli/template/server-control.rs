@@ -8,20 +8,30 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/server-control@0.1.0",
+    world: "failback:plugin/server-control@0.2.0",
 });
 
-use exports::failback::plugin::servers::{Guest, ServiceStatus, SetupReport};
+use exports::failback::plugin::servers::{Guest, MachineState, SetupReport};
 use failback::plugin::types::PluginError;
 
 struct Plugin;
 
 impl Guest for Plugin {
-    /// `Get-CsWindowsService` on `machine` (a server FQDN): every Lync service
-    /// and its state. A machine that does not exist is `PluginError::NotFound`.
-    fn list_services(machine: String) -> Result<Vec<ServiceStatus>, PluginError> {
-        let _ = machine;
-        Err(not_implemented("servers.list-services"))
+    /// For each of `machines` (server FQDNs), in the order asked: every Lync
+    /// service and its state (`Get-CsWindowsService`), and the topology
+    /// version local setup last applied there, or `None` when setup never ran.
+    /// A machine that does not exist is `PluginError::NotFound` in its own
+    /// place; the others are still answered.
+    fn read_machines(
+        machines: Vec<String>,
+    ) -> Result<Vec<Result<MachineState, PluginError>>, PluginError> {
+        Ok(machines
+            .into_iter()
+            .map(|machine| {
+                let _ = machine;
+                Err(not_implemented("servers.read-machines"))
+            })
+            .collect())
     }
 
     /// `Start-CsWindowsService` on `machine`; services already running are not
@@ -29,13 +39,6 @@ impl Guest for Plugin {
     fn start_services(machine: String) -> Result<(), PluginError> {
         let _ = machine;
         Err(not_implemented("servers.start-services"))
-    }
-
-    /// The topology version local setup last applied on `machine`, or `None`
-    /// when setup never ran there.
-    fn setup_version(machine: String) -> Result<Option<u64>, PluginError> {
-        let _ = machine;
-        Err(not_implemented("servers.setup-version"))
     }
 
     /// Run local setup on `machine` and report the version it applied.

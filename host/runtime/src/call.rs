@@ -38,6 +38,7 @@ use crate::manifest::Limits;
 use crate::plugin::PluginError;
 use crate::trust::Signer;
 use crate::wit::v0_1_0::base::failback::plugin::{host, types};
+use crate::wit::v0_2_0::base::failback::plugin::host as host_v0_2;
 
 /// How much of a trapping guest's stderr the host keeps for the error, after
 /// redaction.
@@ -186,6 +187,17 @@ struct HostState {
 
 impl types::Host for CallState {}
 
+/// `failback:plugin/host@0.2.0`: 0.1.0's, unchanged.
+impl host_v0_2::Host for CallState {
+    fn log(&mut self, level: types::LogLevel, message: String) {
+        host::Host::log(self, level, message);
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        host::Host::config(self, key)
+    }
+}
+
 impl host::Host for CallState {
     fn log(&mut self, level: types::LogLevel, message: String) {
         let host = &mut self.host;
@@ -229,7 +241,7 @@ fn table(state: &mut CallState) -> &mut ResourceTable {
 /// Add the imports a plugin may use to `linker`: all of WASI (asynchronous, so
 /// that every wait ends at the call's deadline), with the preopened directories
 /// handed out from the handles opened at load ([`CallState::preopens`]), and
-/// the `host` interface.
+/// the `host` interface of every track.
 pub(crate) fn link_plugin(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     linker.allow_shadowing(true);
@@ -251,6 +263,7 @@ pub(crate) fn link_plugin(linker: &mut Linker<CallState>) -> wasmtime::Result<()
         )?;
     linker.allow_shadowing(false);
     host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    host_v0_2::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
@@ -430,6 +443,15 @@ pub enum CallError {
         function: &'static str,
         limit: usize,
     },
+    #[error(
+        "`{plugin}` answered `{function}` with {answered} answers for {asked} objects: refusing the whole batch"
+    )]
+    AnswerCount {
+        plugin: String,
+        function: &'static str,
+        asked: usize,
+        answered: usize,
+    },
     #[error("`{plugin}` cannot be instantiated for `{function}`: {message}")]
     Instantiate {
         plugin: String,
@@ -527,6 +549,15 @@ enum Stage {
     Call(wasmtime::Error),
 }
 
+/// What one call's guest code answered, or where it stopped; `None` when the
+/// deadline came first.
+type Returned<R> = Option<Result<Result<R, types::PluginError>, Stage>>;
+
+/// How many calls of [`Guest::call_each`] run at once: each holds an instance
+/// slot of the pooling allocator ([`crate::RuntimeOptions::max_instances`]),
+/// so that a long list leaves slots for everything else.
+const CONCURRENT_CALLS: usize = 16;
+
 impl Guest {
     /// Call `function` in a fresh store: `instantiate` makes the bindings,
     /// `call` calls the export, `convert` turns the guest's value into the
@@ -544,8 +575,92 @@ impl Guest {
     ) -> Result<O, CallError> {
         let at = SystemTime::now();
         let started = Instant::now();
-        let result = self.run(function, instantiate, call, convert);
-        let outcome = match &result {
+        let deadline = self.deadline();
+        let (mut store, witness) = self.store(function, deadline);
+        let returned = until_deadline(deadline, async {
+            let bindings = instantiate(&mut store).await.map_err(Stage::Instantiate)?;
+            call(&bindings, &mut store).await.map_err(Stage::Call)
+        });
+        let result = self.finish(function, &store, &witness, returned, convert);
+        self.audit(function, at, started, &result);
+        result
+    }
+
+    /// Call `function` once for each of `inputs`, each call in its own store,
+    /// all of them at once under one deadline: what the guest waits for in one
+    /// call (a peer that never answers) does not delay the others, and the
+    /// whole costs about the longest call, not their sum. One answer per
+    /// input, in order; each call is audited as [`Guest::call`] audits one.
+    ///
+    /// At most [`CONCURRENT_CALLS`] run at a time; a call still waiting for its
+    /// turn at the deadline is a time-out too.
+    pub(crate) fn call_each<I, B, R, O>(
+        &self,
+        function: &'static str,
+        inputs: &[I],
+        instantiate: impl AsyncFn(&mut Store<CallState>) -> wasmtime::Result<B>,
+        call: impl AsyncFn(
+            &B,
+            &mut Store<CallState>,
+            &I,
+        ) -> wasmtime::Result<Result<R, types::PluginError>>,
+        convert: impl Fn(R) -> O,
+    ) -> Vec<Result<O, CallError>> {
+        use futures_util::StreamExt as _;
+
+        let at = SystemTime::now();
+        let started = Instant::now();
+        let deadline = self.deadline();
+        let mut stores: Vec<_> = inputs
+            .iter()
+            .map(|_| self.store(function, deadline))
+            .collect();
+        let returned: Vec<Returned<R>> = {
+            let (instantiate, call) = (&instantiate, &call);
+            let calls = stores
+                .iter_mut()
+                .zip(inputs)
+                .map(|((store, _), input)| async move {
+                    let bindings = instantiate(store).await.map_err(Stage::Instantiate)?;
+                    call(&bindings, store, input).await.map_err(Stage::Call)
+                });
+            let all = futures_util::stream::iter(calls)
+                .map(|call| tokio::time::timeout_at(deadline.into(), call))
+                .buffered(CONCURRENT_CALLS)
+                .map(Result::ok)
+                .collect::<Vec<_>>();
+            wasmtime_wasi::runtime::in_tokio(all)
+        };
+        stores
+            .iter()
+            .zip(returned)
+            .map(|((store, witness), returned)| {
+                let result = self.finish(function, store, witness, returned, &convert);
+                self.audit(function, at, started, &result);
+                result
+            })
+            .collect()
+    }
+
+    /// The guest's own `plugin-error` for `function`, its messages made fit to
+    /// show: for an error a guest returns inside a batch's answer.
+    pub(crate) fn plugin_error(&self, function: &'static str, error: PluginError) -> CallError {
+        CallError::Plugin {
+            plugin: self.name.to_string(),
+            function,
+            error: self.redactor.plugin_error(error),
+        }
+    }
+
+    /// Leave the audit record of one call.
+    fn audit<O>(
+        &self,
+        function: &'static str,
+        at: SystemTime,
+        started: Instant,
+        result: &Result<O, CallError>,
+    ) {
+        let outcome = match result {
             Ok(_) => Outcome::Ok,
             Err(CallError::Plugin { error, .. }) => Outcome::PluginError(error.to_string()),
             Err(error @ CallError::Denied { .. }) => Outcome::Denied(error.to_string()),
@@ -560,30 +675,22 @@ impl Guest {
             duration: started.elapsed(),
             outcome,
         });
-        result
     }
 
-    fn run<B, R, O>(
+    /// What one call came to, from what its guest code returned.
+    fn finish<R, O>(
         &self,
         function: &'static str,
-        instantiate: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<B>,
-        call: impl AsyncFnOnce(
-            &B,
-            &mut Store<CallState>,
-        ) -> wasmtime::Result<Result<R, types::PluginError>>,
+        store: &Store<CallState>,
+        witness: &Witness,
+        returned: Returned<R>,
         convert: impl FnOnce(R) -> O,
     ) -> Result<O, CallError> {
-        let plugin = || self.name.to_string();
-        let (mut store, witness) = self.store(function)?;
-        let returned = until_deadline(store.data().deadline, async {
-            let bindings = instantiate(&mut store).await.map_err(Stage::Instantiate)?;
-            call(&bindings, &mut store).await.map_err(Stage::Call)
-        });
-        self.report_notes(&store, &witness);
+        self.report_notes(store, witness);
         let (denials, more) = witness.denials.take();
         if !denials.is_empty() {
             return Err(CallError::Denied {
-                plugin: plugin(),
+                plugin: self.name.to_string(),
                 function,
                 denials,
                 more,
@@ -592,23 +699,25 @@ impl Guest {
         match returned {
             None => Err(self.timeout(function)),
             Some(Err(Stage::Instantiate(error))) => {
-                Err(self.failure(&store, function, &witness, error, true))
+                Err(self.failure(store, function, witness, error, true))
             }
             Some(Err(Stage::Call(error))) => {
-                Err(self.failure(&store, function, &witness, error, false))
+                Err(self.failure(store, function, witness, error, false))
             }
-            Some(Ok(Err(error))) => Err(CallError::Plugin {
-                plugin: plugin(),
-                function,
-                error: self.redactor.plugin_error(error.into()),
-            }),
+            Some(Ok(Err(error))) => Err(self.plugin_error(function, error.into())),
             Some(Ok(Ok(value))) => Ok(convert(value)),
         }
     }
 
-    /// A fresh store for one call of `function`, with its WASI context,
-    /// limiter, hostcall fuel and epoch deadline; the call's witness.
-    fn store(&self, function: &'static str) -> Result<(Store<CallState>, Witness), CallError> {
+    /// When a call starting now must end.
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_millis(u64::from(self.limits.call_timeout_ms))
+    }
+
+    /// A fresh store for one call of `function` ending at `deadline`, with its
+    /// WASI context, limiter, hostcall fuel and epoch deadline; the call's
+    /// witness.
+    fn store(&self, function: &'static str, deadline: Instant) -> (Store<CallState>, Witness) {
         let witness = Witness {
             denials: NetworkDenials::default(),
             stderr: MemoryOutputPipe::new(STDERR_CAPTURE_BYTES),
@@ -622,8 +731,7 @@ impl Guest {
         let mut store = Store::new(
             &self.shared.engine,
             CallState {
-                deadline: Instant::now()
-                    + Duration::from_millis(u64::from(self.limits.call_timeout_ms)),
+                deadline,
                 wasi,
                 table: ResourceTable::new(),
                 limiter: CallLimiter::new(memory_bytes),
@@ -645,7 +753,7 @@ impl Guest {
         store.set_hostcall_fuel(self.shared.max_result_bytes);
         let ticks = u64::from(self.limits.call_timeout_ms).div_ceil(self.shared.tick_ms) + 1;
         store.set_epoch_deadline(ticks);
-        Ok((store, witness))
+        (store, witness)
     }
 
     /// Instantiate in a fresh store and drop it, calling nothing: proves the
@@ -653,7 +761,7 @@ impl Guest {
     /// benchmark measures). Not audited: no guest function runs.
     pub(crate) fn instantiate(&self, pre: &InstancePre<CallState>) -> Result<(), CallError> {
         const FUNCTION: &str = "instantiate";
-        let (mut store, witness) = self.store(FUNCTION)?;
+        let (mut store, witness) = self.store(FUNCTION, self.deadline());
         match until_deadline(store.data().deadline, pre.instantiate_async(&mut store)) {
             None => Err(self.timeout(FUNCTION)),
             Some(Ok(_)) => Ok(()),

@@ -14,7 +14,7 @@ use wasmtime::component::types::ComponentItem;
 use crate::digest::Digest;
 use crate::engine::Runtime;
 use crate::manifest::{
-    Manifest, ManifestError, PLUGIN_PACKAGE_VERSION, POLICY_PACKAGE_VERSIONS, PluginKind,
+    Manifest, ManifestError, POLICY_PACKAGE_VERSIONS, PluginKind, PluginTrack,
 };
 /// What a component is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,16 +108,16 @@ pub fn inspect(
     let exported = |name: &str| exports.iter().any(|e| e.name == name);
     let mut worlds = Vec::new();
     if foreign_imports.is_empty() {
-        for kind in PluginKind::ALL {
-            let interface = format!(
-                "failback:plugin/{}@{PLUGIN_PACKAGE_VERSION}",
-                kind.export_interface()
-            );
-            if exported(&interface) {
-                worlds.push(format!(
-                    "failback:plugin/{}@{PLUGIN_PACKAGE_VERSION}",
-                    kind.name()
-                ));
+        for track in PluginTrack::ALL {
+            for kind in PluginKind::ALL {
+                let interface = format!(
+                    "failback:plugin/{}@{}",
+                    kind.export_interface(),
+                    track.version()
+                );
+                if exported(&interface) {
+                    worlds.push(track.world(kind));
+                }
             }
         }
         let policy_uses_host = imports
@@ -142,13 +142,14 @@ pub fn inspect(
     })
 }
 
-/// An import a plugin or policy may have: the host interface, the shared types
-/// (of either package) and WASI.
+/// An import a plugin or policy may have: the host interface and the shared
+/// types (of either package, a plugin's on any track) and WASI.
 fn is_contract_import(name: &str) -> bool {
-    name == format!("failback:plugin/host@{PLUGIN_PACKAGE_VERSION}")
-        || name == format!("failback:plugin/types@{PLUGIN_PACKAGE_VERSION}")
-        || POLICY_PACKAGE_VERSIONS
-            .iter()
-            .any(|v| name == format!("failback:policy/types@{v}"))
+    PluginTrack::ALL.into_iter().any(|track| {
+        name == format!("failback:plugin/host@{track}")
+            || name == format!("failback:plugin/types@{track}")
+    }) || POLICY_PACKAGE_VERSIONS
+        .iter()
+        .any(|v| name == format!("failback:policy/types@{v}"))
         || name.starts_with("wasi:")
 }

@@ -73,12 +73,12 @@ pub use gate::{Gate, GateError, Overrides, PolicyBindings};
 pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use journal::{Journal, JournalError, RunRecord, RunState};
 pub use lock::{EnvironmentLock, Holder, LockError};
-pub use manifest::{Limits, Manifest, ManifestError, PluginKind, Role};
+pub use manifest::{Limits, Manifest, ManifestError, PluginKind, PluginTrack, Role};
 pub use observe::{ObserveError, observe};
 pub use package::{PackError, Packed, embedded_manifest, pack};
 pub use plugin::{
-    DnsProvider, ManagementStore, Plugin, PluginError, Plugins, PoolControl, PortProbe,
-    ServerControl,
+    Answer, DnsProvider, MachineState, ManagementStore, Plugin, PluginError, Plugins, PoolControl,
+    PortProbe, ServerControl,
 };
 pub use policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
 pub use session::{Freshness, Session, SessionError, Verification};

@@ -87,13 +87,54 @@ impl FromStr for PluginKind {
     }
 }
 
-/// The WIT package version this runtime implements.
-pub const PLUGIN_PACKAGE_VERSION: &str = "0.1.0";
+/// The version of `failback:plugin` a new plugin is built against (`wit/plugin`).
+pub const PLUGIN_PACKAGE_VERSION: &str = PluginTrack::CURRENT.version();
 /// The policy package version this runtime implements: the current track.
 pub const POLICY_PACKAGE_VERSION: &str = "0.2.0";
 /// Every policy package version this runtime binds, newest first
 /// ([`crate::policy::Track`]): a module built for an older track still loads.
 pub const POLICY_PACKAGE_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
+
+/// A version track of `failback:plugin` this runtime binds: a plugin built
+/// against any of them runs ([`crate::wit`] holds one binding module per
+/// track, and [`crate::plugin`] calls each plugin through its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum PluginTrack {
+    /// `failback:plugin@0.1.0`: one call per machine and per endpoint.
+    #[serde(rename = "0.1.0")]
+    V0_1,
+    /// `failback:plugin@0.2.0`: machines and probes read in batches.
+    #[serde(rename = "0.2.0")]
+    V0_2,
+}
+
+impl PluginTrack {
+    /// Every track, oldest first.
+    pub const ALL: [Self; 2] = [Self::V0_1, Self::V0_2];
+    /// The track of `wit/plugin`, which `failback plugin new` builds against.
+    pub const CURRENT: Self = Self::V0_2;
+
+    /// The package version (`0.2.0`).
+    #[must_use]
+    pub const fn version(self) -> &'static str {
+        match self {
+            Self::V0_1 => "0.1.0",
+            Self::V0_2 => "0.2.0",
+        }
+    }
+
+    /// The world of `kind` on this track (`failback:plugin/dns-provider@0.2.0`).
+    #[must_use]
+    pub fn world(self, kind: PluginKind) -> String {
+        format!("failback:plugin/{kind}@{}", self.version())
+    }
+}
+
+impl fmt::Display for PluginTrack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.version())
+    }
+}
 
 /// What a component is for: a plugin of one kind, or a policy module. Trust is
 /// given per role (`[trust.dns-provider]`, `[trust.policy]`).
@@ -123,11 +164,12 @@ impl Role {
         }
     }
 
-    /// The world a component of this role implements.
+    /// The world a component of this role implements (a plugin's on the
+    /// current track).
     #[must_use]
     pub fn world(self) -> String {
         match self {
-            Self::Plugin(kind) => format!("failback:plugin/{kind}@{PLUGIN_PACKAGE_VERSION}"),
+            Self::Plugin(kind) => PluginTrack::CURRENT.world(kind),
             Self::Policy => format!("failback:policy/policy@{POLICY_PACKAGE_VERSION}"),
         }
     }
@@ -288,6 +330,15 @@ impl Manifest {
             Role::Policy => None,
         }
     }
+
+    /// The track a plugin's `world` names, for a plugin's manifest.
+    #[must_use]
+    pub fn plugin_track(&self) -> Option<PluginTrack> {
+        let kind = self.plugin_kind()?;
+        PluginTrack::ALL
+            .into_iter()
+            .find(|track| track.world(kind) == self.world)
+    }
 }
 
 /// Why a manifest was refused.
@@ -300,7 +351,7 @@ pub enum ManifestError {
     #[error("version `{0}` is not a semantic version")]
     Version(String),
     #[error(
-        "world `{0}` is not a plugin world of `failback:plugin@{PLUGIN_PACKAGE_VERSION}` \
+        "world `{0}` is not a plugin world of `failback:plugin@0.1.0` or `@0.2.0` \
          (dns-provider, port-probe, management-store, server-control, pool-control) \
          nor `failback:policy/policy@{POLICY_PACKAGE_VERSION}` (or `@0.1.0`)"
     )]
@@ -508,18 +559,17 @@ fn is_semver(version: &str) -> bool {
     numbers_ok && rest_ok
 }
 
-/// `failback:plugin/<kind>@0.1.0` or `failback:policy/policy@` one of
+/// `failback:plugin/<kind>@<track>` or `failback:policy/policy@` one of
 /// [`POLICY_PACKAGE_VERSIONS`].
 pub(crate) fn parse_world(world: &str) -> Option<Role> {
-    Role::ALL
-        .into_iter()
-        .find(|role| role.world() == world)
-        .or_else(|| {
-            POLICY_PACKAGE_VERSIONS
-                .iter()
-                .any(|v| world == format!("failback:policy/policy@{v}"))
-                .then_some(Role::Policy)
-        })
+    Role::ALL.into_iter().find(|role| match role {
+        Role::Plugin(kind) => PluginTrack::ALL
+            .into_iter()
+            .any(|track| track.world(*kind) == world),
+        Role::Policy => POLICY_PACKAGE_VERSIONS
+            .iter()
+            .any(|v| world == format!("failback:policy/policy@{v}")),
+    })
 }
 
 /// An absolute guest path whose components are plain names.
@@ -581,7 +631,7 @@ mod tests {
 
     #[test]
     fn rejects_a_world_of_another_version() {
-        let text = FULL.replace("@0.1.0", "@0.2.0");
+        let text = FULL.replace("@0.1.0", "@0.3.0");
         assert!(matches!(
             Manifest::parse(&text),
             Err(ManifestError::World(_))

@@ -81,23 +81,27 @@ pub fn observe(plugins: &Plugins, zone: &str) -> Result<Observation, ObserveErro
         setup_versions: Default::default(),
         probes: Vec::new(),
     };
-    for pool in topology.edge_pools() {
-        for machine in &pool.machines {
-            let fqdn = machine.fqdn.clone();
-            let services = servers
-                .list_services(&fqdn)
-                .map_err(call(&format!("the services of `{fqdn}`")))?;
-            if let Some(version) = servers
-                .setup_version(&fqdn)
-                .map_err(call(&format!("the setup version of `{fqdn}`")))?
-            {
-                observation.setup_versions.insert(fqdn.clone(), version);
-            }
-            observation.services.insert(fqdn, services);
+    let machines: Vec<String> = topology
+        .edge_pools()
+        .iter()
+        .flat_map(|pool| pool.machines.iter().map(|machine| machine.fqdn.clone()))
+        .collect();
+    let states = servers
+        .read_machines(&machines)
+        .map_err(call("the Edge servers"))?;
+    for (fqdn, state) in machines.into_iter().zip(states) {
+        let state = state.map_err(call(&format!("the services of `{fqdn}`")))?;
+        if let Some(version) = state.setup_version {
+            observation.setup_versions.insert(fqdn.clone(), version);
         }
+        observation.services.insert(fqdn, state.services);
     }
-    for request in probe_targets(&topology, zone) {
-        let report = probe.probe(&request).map_err(call(&format!(
+    let requests = probe_targets(&topology, zone);
+    let reports = probe
+        .probe_all(&requests)
+        .map_err(call("the Edge pools' reachability"))?;
+    for (request, report) in requests.into_iter().zip(reports) {
+        let report = report.map_err(call(&format!(
             "the reachability of `{}:{}`",
             request.host, request.port
         )))?;

@@ -17,11 +17,11 @@ use wasmtime::component::InstancePre;
 use crate::call::{CallError, CallState, Guest};
 use crate::digest::Digest;
 use crate::engine::LoadError;
+use crate::manifest::PluginTrack;
 use crate::manifest::{Limits, Manifest, PluginKind};
 use crate::trust::Signer;
-use crate::wit::v0_1_0::{
-    dns_provider, management_store, pool_control, port_probe, server_control,
-};
+use crate::wit::v0_1_0::base::failback::plugin::types::PluginError as WitPluginError;
+use crate::wit::{v0_1_0, v0_2_0};
 
 /// What a plugin answered when the environment refused or failed a request
 /// (the WIT `plugin-error`): a domain error, reported as the plugin's answer.
@@ -147,6 +147,51 @@ impl Plugin {
         }
     }
 
+    /// The track its manifest names.
+    fn track(&self) -> PluginTrack {
+        self.manifest.plugin_track().unwrap_or(PluginTrack::CURRENT)
+    }
+
+    /// A batch's answers to `asked` objects, each converted, each error the
+    /// guest's own for that object; refused unless there is exactly one answer
+    /// per object.
+    fn answers<T, O>(
+        &self,
+        function: &'static str,
+        asked: usize,
+        answers: Vec<Result<T, WitPluginError>>,
+        convert: impl Fn(T) -> O,
+    ) -> Result<Vec<Answer<O>>, CallError> {
+        if answers.len() != asked {
+            return Err(CallError::AnswerCount {
+                plugin: self.name().to_owned(),
+                function,
+                asked,
+                answered: answers.len(),
+            });
+        }
+        Ok(answers
+            .into_iter()
+            .map(|answer| {
+                answer
+                    .map(&convert)
+                    .map_err(|error| self.guest.plugin_error(function, error.into()))
+            })
+            .collect())
+    }
+
+    /// The answer of a batch of one ([`Plugin::answers`] checked the count).
+    fn single<T>(&self, function: &'static str, answers: Vec<Answer<T>>) -> Result<T, CallError> {
+        answers.into_iter().next().unwrap_or_else(|| {
+            Err(CallError::AnswerCount {
+                plugin: self.name().to_owned(),
+                function,
+                asked: 1,
+                answered: 0,
+            })
+        })
+    }
+
     fn link_error(&self, error: &wasmtime::Error) -> LoadError {
         LoadError::Link {
             plugin: self.name().to_owned(),
@@ -155,13 +200,20 @@ impl Plugin {
     }
 }
 
+/// A kind's bindings, on the track the plugin was built against.
+#[derive(Clone)]
+enum Track<V01, V02> {
+    V0_1(V01),
+    V0_2(V02),
+}
+
 macro_rules! typed_plugin {
     ($(#[$doc:meta])* $name:ident, $kind:expr, $world:ident, $pre:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
         pub struct $name {
             plugin: Plugin,
-            pre: $world::$pre<CallState>,
+            pre: Track<v0_1_0::$world::$pre<CallState>, v0_2_0::$world::$pre<CallState>>,
         }
 
         impl fmt::Debug for $name {
@@ -171,11 +223,19 @@ macro_rules! typed_plugin {
         }
 
         impl $name {
-            /// Check that `plugin` is bound to this kind and exports its world.
+            /// Check that `plugin` is bound to this kind and exports its world
+            /// on the track its manifest names.
             pub fn new(plugin: Plugin) -> Result<Self, LoadError> {
                 plugin.expect_kind($kind)?;
-                let pre = $world::$pre::new(plugin.pre.clone())
-                    .map_err(|e| plugin.link_error(&e))?;
+                let link = |e: wasmtime::Error| plugin.link_error(&e);
+                let pre = match plugin.track() {
+                    PluginTrack::V0_1 => {
+                        Track::V0_1(v0_1_0::$world::$pre::new(plugin.pre.clone()).map_err(link)?)
+                    }
+                    PluginTrack::V0_2 => {
+                        Track::V0_2(v0_2_0::$world::$pre::new(plugin.pre.clone()).map_err(link)?)
+                    }
+                };
                 Ok(Self { plugin, pre })
             }
 
@@ -184,6 +244,27 @@ macro_rules! typed_plugin {
             pub fn plugin(&self) -> &Plugin {
                 &self.plugin
             }
+        }
+    };
+}
+
+/// Call `$function` through whichever track `$self` is bound on: the same
+/// tokens in each arm, so each arm converts to and from its own track's types.
+macro_rules! on_track {
+    ($self:ident, $function:literal, |$bindings:ident, $store:ident| $call:expr, $convert:expr) => {
+        match &$self.pre {
+            Track::V0_1(pre) => $self.plugin.guest.call(
+                $function,
+                async |store| pre.instantiate_async(store).await,
+                async |$bindings, $store| $call,
+                $convert,
+            ),
+            Track::V0_2(pre) => $self.plugin.guest.call(
+                $function,
+                async |store| pre.instantiate_async(store).await,
+                async |$bindings, $store| $call,
+                $convert,
+            ),
         }
     };
 }
@@ -227,16 +308,16 @@ typed_plugin!(
 impl DnsProvider {
     /// `dns.list-records`: every record of `zone`.
     pub fn list_records(&self, zone: &str) -> Result<Vec<observed::DnsRecord>, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "dns.list-records",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_dns()
                     .call_list_records(store, zone)
                     .await
             },
-            |records| records.into_iter().map(Into::into).collect(),
+            |records| records.into_iter().map(Into::into).collect()
         )
     }
 
@@ -249,17 +330,17 @@ impl DnsProvider {
         ttl: u32,
         data: &[observed::RecordData],
     ) -> Result<(), CallError> {
-        let data: Vec<_> = data.iter().cloned().map(Into::into).collect();
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "dns.replace-rrset",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
+                let data: Vec<_> = data.iter().cloned().map(Into::into).collect();
                 bindings
                     .failback_plugin_dns()
                     .call_replace_rrset(store, zone, name, rtype.into(), ttl, &data)
                     .await
             },
-            |()| (),
+            |()| ()
         )
     }
 
@@ -270,18 +351,30 @@ impl DnsProvider {
         name: &str,
         rtype: observed::RecordType,
     ) -> Result<(), CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "dns.delete-rrset",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_dns()
                     .call_delete_rrset(store, zone, name, rtype.into())
                     .await
             },
-            |()| (),
+            |()| ()
         )
     }
+}
+
+/// One answer of a batch: the guest's value for one object, or its
+/// `plugin-error` for that object alone.
+pub type Answer<T> = Result<T, CallError>;
+
+/// What one server reports: its services and the topology version its local
+/// setup last applied (`servers.read-machines`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineState {
+    pub services: Vec<observed::ServiceStatus>,
+    pub setup_version: Option<u64>,
 }
 
 impl PortProbe {
@@ -290,80 +383,112 @@ impl PortProbe {
         &self,
         request: &observed::ProbeRequest,
     ) -> Result<observed::ProbeReport, CallError> {
-        let request = request.clone().into();
-        self.plugin.guest.call(
-            "probe.probe",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
-                bindings
-                    .failback_plugin_probe()
-                    .call_probe(store, &request)
-                    .await
-            },
-            Into::into,
-        )
+        let answers = self.probe_all(std::slice::from_ref(request))?;
+        self.plugin.single("probe.probe-endpoints", answers)
+    }
+
+    /// Probe every endpoint of `requests` at once, under one deadline: one
+    /// answer per request, in order. A `0.2.0` plugin gets them in one
+    /// `probe-endpoints` call; a `0.1.0` plugin is called once per endpoint,
+    /// the calls running concurrently ([`Guest::call_each`]).
+    pub fn probe_all(
+        &self,
+        requests: &[observed::ProbeRequest],
+    ) -> Result<Vec<Answer<observed::ProbeReport>>, CallError> {
+        const FUNCTION: &str = "probe.probe-endpoints";
+        let guest = &self.plugin.guest;
+        match &self.pre {
+            Track::V0_1(pre) => Ok(guest.call_each(
+                "probe.probe",
+                requests,
+                async |store| pre.instantiate_async(store).await,
+                async |bindings, store, request| {
+                    bindings
+                        .failback_plugin_probe()
+                        .call_probe(store, &request.clone().into())
+                        .await
+                },
+                Into::into,
+            )),
+            Track::V0_2(pre) => {
+                let wit_requests: Vec<_> = requests.iter().cloned().map(Into::into).collect();
+                let answers = guest.call(
+                    FUNCTION,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store| {
+                        bindings
+                            .failback_plugin_probe()
+                            .call_probe_endpoints(store, &wit_requests)
+                            .await
+                    },
+                    |answers| answers,
+                )?;
+                self.plugin
+                    .answers(FUNCTION, requests.len(), answers, Into::into)
+            }
+        }
     }
 }
 
 impl ManagementStore {
     /// `management.read-topology`
     pub fn read_topology(&self) -> Result<observed::TopologyDocument, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.read-topology",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_read_topology(store)
                     .await
             },
-            Into::into,
+            Into::into
         )
     }
 
     /// `management.publish-topology`: publish `xml` against `expected_version`;
     /// the new version.
     pub fn publish_topology(&self, xml: &str, expected_version: u64) -> Result<u64, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.publish-topology",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_publish_topology(store, xml, expected_version)
                     .await
             },
-            |version| version,
+            |version| version
         )
     }
 
     /// `management.enable-topology`
     pub fn enable_topology(&self, version: u64) -> Result<(), CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.enable-topology",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_enable_topology(store, version)
                     .await
             },
-            |()| (),
+            |()| ()
         )
     }
 
     /// `management.list-sites`
     pub fn list_sites(&self) -> Result<Vec<observed::Site>, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.list-sites",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_list_sites(store)
                     .await
             },
-            |sites| sites.into_iter().map(Into::into).collect(),
+            |sites| sites.into_iter().map(Into::into).collect()
         )
     }
 
@@ -374,124 +499,171 @@ impl ManagementStore {
         kind: observed::RouteKind,
         identity: Option<&str>,
     ) -> Result<(), CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.set-site-route",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_set_site_route(store, site, kind.into(), identity)
                     .await
             },
-            |()| (),
+            |()| ()
         )
     }
 
     /// `management.read-store-status`
     pub fn read_store_status(&self) -> Result<observed::StoreStatus, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.read-store-status",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_read_store_status(store)
                     .await
             },
-            Into::into,
+            Into::into
         )
     }
 
     /// `management.replication-status`
     pub fn replication_status(&self) -> Result<Vec<observed::ReplicaStatus>, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.replication-status",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_replication_status(store)
                     .await
             },
-            |replicas| replicas.into_iter().map(Into::into).collect(),
+            |replicas| replicas.into_iter().map(Into::into).collect()
         )
     }
 
     /// `management.replicate`: replicate to `fqdn` now.
     pub fn replicate(&self, fqdn: &str) -> Result<(), CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "management.replicate",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_management()
                     .call_replicate(store, fqdn)
                     .await
             },
-            |()| (),
+            |()| ()
         )
     }
 }
 
 impl ServerControl {
-    /// `servers.list-services`: every Lync service on `machine`.
+    /// Every Lync service on `machine`.
     pub fn list_services(&self, machine: &str) -> Result<Vec<observed::ServiceStatus>, CallError> {
-        self.plugin.guest.call(
-            "servers.list-services",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
-                bindings
-                    .failback_plugin_servers()
-                    .call_list_services(store, machine)
-                    .await
-            },
-            |services| services.into_iter().map(Into::into).collect(),
-        )
+        match &self.pre {
+            Track::V0_1(pre) => self.plugin.guest.call(
+                "servers.list-services",
+                async |store| pre.instantiate_async(store).await,
+                async |bindings, store| {
+                    bindings
+                        .failback_plugin_servers()
+                        .call_list_services(store, machine)
+                        .await
+                },
+                |services| services.into_iter().map(Into::into).collect(),
+            ),
+            Track::V0_2(_) => Ok(self.read_one(machine)?.services),
+        }
     }
 
     /// `servers.start-services`
     pub fn start_services(&self, machine: &str) -> Result<(), CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "servers.start-services",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_servers()
                     .call_start_services(store, machine)
                     .await
             },
-            |()| (),
+            |()| ()
         )
     }
 
-    /// `servers.setup-version`: the topology version setup last applied on
-    /// `machine`, if it ever ran.
+    /// The topology version setup last applied on `machine`, if it ever ran.
     pub fn setup_version(&self, machine: &str) -> Result<Option<u64>, CallError> {
-        self.plugin.guest.call(
-            "servers.setup-version",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
-                bindings
-                    .failback_plugin_servers()
-                    .call_setup_version(store, machine)
-                    .await
-            },
-            |version| version,
-        )
+        match &self.pre {
+            Track::V0_1(pre) => self.plugin.guest.call(
+                "servers.setup-version",
+                async |store| pre.instantiate_async(store).await,
+                async |bindings, store| {
+                    bindings
+                        .failback_plugin_servers()
+                        .call_setup_version(store, machine)
+                        .await
+                },
+                |version| version,
+            ),
+            Track::V0_2(_) => Ok(self.read_one(machine)?.setup_version),
+        }
+    }
+
+    /// The services and setup version of each of `machines`: one answer per
+    /// machine, in order. A `0.2.0` plugin answers in one `read-machines`
+    /// call; a `0.1.0` plugin is asked `list-services` and `setup-version`
+    /// for each machine in turn.
+    pub fn read_machines(
+        &self,
+        machines: &[String],
+    ) -> Result<Vec<Answer<MachineState>>, CallError> {
+        const FUNCTION: &str = "servers.read-machines";
+        match &self.pre {
+            Track::V0_1(_) => Ok(machines
+                .iter()
+                .map(|machine| {
+                    Ok(MachineState {
+                        services: self.list_services(machine)?,
+                        setup_version: self.setup_version(machine)?,
+                    })
+                })
+                .collect()),
+            Track::V0_2(pre) => {
+                let answers = self.plugin.guest.call(
+                    FUNCTION,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store| {
+                        bindings
+                            .failback_plugin_servers()
+                            .call_read_machines(store, machines)
+                            .await
+                    },
+                    |answers| answers,
+                )?;
+                self.plugin
+                    .answers(FUNCTION, machines.len(), answers, Into::into)
+            }
+        }
+    }
+
+    fn read_one(&self, machine: &str) -> Result<MachineState, CallError> {
+        let answers = self.read_machines(&[machine.to_owned()])?;
+        self.plugin.single("servers.read-machines", answers)
     }
 
     /// `servers.run-setup`
     pub fn run_setup(&self, machine: &str) -> Result<observed::SetupReport, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "servers.run-setup",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_servers()
                     .call_run_setup(store, machine)
                     .await
             },
-            Into::into,
+            Into::into
         )
     }
 }
@@ -499,31 +671,31 @@ impl ServerControl {
 impl PoolControl {
     /// `pools.list-pools`
     pub fn list_pools(&self) -> Result<Vec<observed::PoolStatus>, CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "pools.list-pools",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_pools()
                     .call_list_pools(store)
                     .await
             },
-            |pools| pools.into_iter().map(Into::into).collect(),
+            |pools| pools.into_iter().map(Into::into).collect()
         )
     }
 
     /// `pools.failback`: `Invoke-CsPoolFailback -PoolFqdn <pool_fqdn>`.
     pub fn failback(&self, pool_fqdn: &str) -> Result<(), CallError> {
-        self.plugin.guest.call(
+        on_track!(
+            self,
             "pools.failback",
-            async |store| self.pre.instantiate_async(store).await,
-            async |bindings, store| {
+            |bindings, store| {
                 bindings
                     .failback_plugin_pools()
                     .call_failback(store, pool_fqdn)
                     .await
             },
-            |()| (),
+            |()| ()
         )
     }
 }

@@ -278,9 +278,10 @@ fn read(
     // The role its manifest names; without one, the world its exports
     // implement (a policy module needs no manifest).
     let role = manifest.as_ref().map(|m| m.role).or_else(|| {
-        Role::ALL
-            .into_iter()
-            .find(|role| inspection.worlds.contains(&role.world()))
+        inspection
+            .worlds
+            .iter()
+            .find_map(|world| crate::manifest::parse_world(world))
     });
     let imports = inspection
         .imports

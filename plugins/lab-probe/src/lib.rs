@@ -22,9 +22,11 @@ use failback_plugin_sdk::probe::{Guest, PluginError, ProbeReport, ProbeRequest};
 struct LabProbe;
 
 impl Guest for LabProbe {
-    fn probe(request: ProbeRequest) -> Result<ProbeReport, PluginError> {
+    fn probe_endpoints(
+        requests: Vec<ProbeRequest>,
+    ) -> Result<Vec<Result<ProbeReport, PluginError>>, PluginError> {
         let dir = config::get_or("dir", "/network");
-        probe::probe(std::path::Path::new(&dir), &request)
+        probe::probe_all(std::path::Path::new(&dir), &requests)
     }
 }
 

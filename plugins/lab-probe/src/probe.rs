@@ -2,6 +2,7 @@
 //! through (or refuses); anything not listed is filtered.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use failback_plugin_sdk::files;
@@ -16,8 +17,8 @@ const FILE: &str = "reachability.json";
 /// is not an XMPP server (the file says only that something else answers).
 const NOT_XMPP: &str = "a service that is not an XMPP server answered";
 
-/// The file, borrowed from its text: a probe reads it whole for one endpoint,
-/// so it copies none of the others.
+/// The file, borrowed from its text: a batch reads and indexes it once, and
+/// copies none of the endpoints it was not asked about.
 #[derive(Debug, Deserialize)]
 struct ReachabilityFile<'a> {
     #[serde(borrow)]
@@ -43,21 +44,42 @@ enum State {
     Filtered,
 }
 
-/// Probe `request` against the reachability file in `dir`.
-pub(crate) fn probe(dir: &Path, request: &ProbeRequest) -> Result<ProbeReport, PluginError> {
+/// Probe each of `requests` against the reachability file in `dir`: one
+/// report per request, in order. Nothing here waits, so the batch takes one
+/// read of the file however many endpoints it names.
+pub(crate) fn probe_all(
+    dir: &Path,
+    requests: &[ProbeRequest],
+) -> Result<Vec<Result<ProbeReport, PluginError>>, PluginError> {
     let text = files::read_text(&dir.join(FILE), FILE)?;
     let file: ReachabilityFile<'_> = files::parse_json(&text, FILE)?;
-    let host = request.host.trim_end_matches('.');
-    let endpoint = file.endpoints.iter().find(|endpoint| {
-        endpoint.port == request.port
-            && endpoint
-                .host
-                .trim_end_matches('.')
-                .eq_ignore_ascii_case(host)
-    });
+    let mut endpoints: HashMap<(String, u16), &Endpoint<'_>> = HashMap::new();
+    for endpoint in &file.endpoints {
+        // The first entry of an endpoint listed twice is the one that counts.
+        endpoints
+            .entry((key(&endpoint.host), endpoint.port))
+            .or_insert(endpoint);
+    }
+    Ok(requests
+        .iter()
+        .map(|request| {
+            let endpoint = endpoints.get(&(key(&request.host), request.port));
+            Ok(report(endpoint.copied(), request))
+        })
+        .collect())
+}
+
+/// An endpoint's host as the file and a request are compared: without a final
+/// dot, in lower case.
+fn key(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// What a partner would find on `request`'s endpoint, listed as `endpoint`.
+fn report(endpoint: Option<&Endpoint<'_>>, request: &ProbeRequest) -> ProbeReport {
     let target = format!("{}:{}", request.host, request.port);
     let state = endpoint.map_or(State::Filtered, |endpoint| endpoint.state);
-    let report = match state {
+    match state {
         State::Closed => ProbeReport {
             state: PortState::Closed,
             xmpp: None,
@@ -79,8 +101,7 @@ pub(crate) fn probe(dir: &Path, request: &ProbeRequest) -> Result<ProbeReport, P
                 xmpp_report(&target, request.stream_to.as_deref(), is_xmpp)
             }
         },
-    };
-    Ok(report)
+    }
 }
 
 fn xmpp_report(target: &str, stream_to: Option<&str>, is_xmpp: bool) -> ProbeReport {
@@ -121,6 +142,11 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "a test fails loudly")]
 
     use super::*;
+
+    /// One request, as a batch of one.
+    fn probe(dir: &Path, request: &ProbeRequest) -> Result<ProbeReport, PluginError> {
+        probe_all(dir, std::slice::from_ref(request))?.remove(0)
+    }
 
     const REACHABILITY: &str = r#"{
   "endpoints": [
@@ -217,6 +243,26 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(report.state, PortState::Open));
+    }
+
+    #[test]
+    fn a_batch_answers_each_endpoint_in_the_order_asked() {
+        let dir = dir();
+        let asked = [
+            request("192.0.2.99", 5269, ProbeKind::Tcp),
+            request("sip.contoso.com", 5061, ProbeKind::Tcp),
+            request("192.0.2.99", 5269, ProbeKind::Tcp),
+        ];
+        let states: Vec<_> = probe_all(dir.path(), &asked)
+            .unwrap()
+            .into_iter()
+            .map(|report| report.unwrap().state)
+            .collect();
+        assert!(matches!(
+            states[..],
+            [PortState::Filtered, PortState::Open, PortState::Filtered]
+        ));
+        assert!(probe_all(dir.path(), &[]).unwrap().is_empty());
     }
 
     #[test]

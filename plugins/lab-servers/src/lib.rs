@@ -18,7 +18,7 @@
 mod servers;
 
 use failback_plugin_sdk::config;
-use failback_plugin_sdk::servers::{Guest, PluginError, ServiceStatus, SetupReport};
+use failback_plugin_sdk::servers::{Guest, MachineState, PluginError, SetupReport};
 
 use servers::Lab;
 
@@ -33,16 +33,14 @@ fn lab() -> Lab {
 }
 
 impl Guest for LabServers {
-    fn list_services(machine: String) -> Result<Vec<ServiceStatus>, PluginError> {
-        lab().list_services(&machine)
+    fn read_machines(
+        machines: Vec<String>,
+    ) -> Result<Vec<Result<MachineState, PluginError>>, PluginError> {
+        lab().read_machines(&machines)
     }
 
     fn start_services(machine: String) -> Result<(), PluginError> {
         lab().start_services(&machine)
-    }
-
-    fn setup_version(machine: String) -> Result<Option<u64>, PluginError> {
-        lab().setup_version(&machine)
     }
 
     fn run_setup(machine: String) -> Result<SetupReport, PluginError> {

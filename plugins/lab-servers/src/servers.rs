@@ -2,10 +2,13 @@
 //! the replicas of `store/store.json`, read only, for `run-setup`.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use failback_plugin_sdk::files;
-use failback_plugin_sdk::servers::{PluginError, ServiceState, ServiceStatus, SetupReport};
+use failback_plugin_sdk::servers::{
+    MachineState, PluginError, ServiceState, ServiceStatus, SetupReport,
+};
 use serde::{Deserialize, Serialize};
 
 const FILE: &str = "servers.json";
@@ -53,8 +56,8 @@ struct Service {
 /// services and setup version, borrowed from the text. Keys the lab does not
 /// know are skipped, not kept: nothing is written back. Reading through this
 /// view costs a fraction of [`ServersFile`], whose flattened `other` maps
-/// buffer every machine; an observation reads the file once per machine, so
-/// that cost is paid for every machine of the deployment, on every call.
+/// buffer every machine; and [`Lab::read_machines`] reads it once for every
+/// machine an observation asks about.
 #[derive(Debug, Deserialize)]
 struct ServersView<'a> {
     #[serde(borrow)]
@@ -113,18 +116,38 @@ struct Replica {
 }
 
 impl Lab {
-    /// Every Lync service on `machine`.
-    pub(crate) fn list_services(&self, machine: &str) -> Result<Vec<ServiceStatus>, PluginError> {
-        self.view(machine, |machine| {
-            machine
-                .services
-                .iter()
-                .map(|service| ServiceStatus {
-                    name: service.name.clone().into_owned(),
-                    state: service.state.into(),
+    /// The services and setup version of each of `machines`, in order: the
+    /// file is read and indexed once for the whole batch.
+    pub(crate) fn read_machines(
+        &self,
+        machines: &[String],
+    ) -> Result<Vec<Result<MachineState, PluginError>>, PluginError> {
+        let text = files::read_text(&self.dir.join(FILE), FILE)?;
+        let file: ServersView<'_> = files::parse_json(&text, FILE)?;
+        let by_fqdn: HashMap<String, &MachineView<'_>> = file
+            .machines
+            .iter()
+            .map(|machine| (machine.fqdn.to_ascii_lowercase(), machine))
+            .collect();
+        Ok(machines
+            .iter()
+            .map(|fqdn| {
+                let machine = by_fqdn
+                    .get(&fqdn.to_ascii_lowercase())
+                    .ok_or_else(|| not_found(fqdn))?;
+                Ok(MachineState {
+                    services: machine
+                        .services
+                        .iter()
+                        .map(|service| ServiceStatus {
+                            name: service.name.clone().into_owned(),
+                            state: service.state.into(),
+                        })
+                        .collect(),
+                    setup_version: machine.setup_version,
                 })
-                .collect()
-        })
+            })
+            .collect())
     }
 
     /// `Start-CsWindowsService` on `machine`: every service that is not
@@ -155,11 +178,6 @@ impl Lab {
             self.write(&file)?;
         }
         self.log(&format!("start-services {machine}"))
-    }
-
-    /// The topology version setup last applied on `machine`.
-    pub(crate) fn setup_version(&self, machine: &str) -> Result<Option<u64>, PluginError> {
-        self.view(machine, |machine| machine.setup_version)
     }
 
     /// "Run Again" on `machine`: apply the topology version of its local replica.
@@ -205,22 +223,6 @@ impl Lab {
 
     fn read(&self) -> Result<ServersFile, PluginError> {
         files::read_json(&self.dir.join(FILE), FILE)
-    }
-
-    /// What `answer` says of the machine `fqdn` (FQDNs compare without regard
-    /// to case), read through [`ServersView`].
-    fn view<T>(
-        &self,
-        fqdn: &str,
-        answer: impl FnOnce(&MachineView<'_>) -> T,
-    ) -> Result<T, PluginError> {
-        let text = files::read_text(&self.dir.join(FILE), FILE)?;
-        let file: ServersView<'_> = files::parse_json(&text, FILE)?;
-        file.machines
-            .iter()
-            .find(|machine| machine.fqdn.eq_ignore_ascii_case(fqdn))
-            .map(answer)
-            .ok_or_else(|| not_found(fqdn))
     }
 
     fn write(&self, file: &ServersFile) -> Result<(), PluginError> {
@@ -310,9 +312,16 @@ mod tests {
         std::fs::read_to_string(lab.writes.join(LOG)).unwrap_or_default()
     }
 
-    fn states(lab: &Lab, machine: &str) -> Vec<(String, ServiceState)> {
-        lab.list_services(machine)
+    fn machine(lab: &Lab, machine: &str) -> Result<MachineState, PluginError> {
+        let mut answers = lab.read_machines(&[machine.to_owned()]).unwrap();
+        assert_eq!(answers.len(), 1);
+        answers.remove(0)
+    }
+
+    fn states(lab: &Lab, fqdn: &str) -> Vec<(String, ServiceState)> {
+        machine(lab, fqdn)
             .unwrap()
+            .services
             .into_iter()
             .map(|s| (s.name, s.state))
             .collect()
@@ -332,9 +341,8 @@ mod tests {
     fn an_unknown_machine_is_not_found() {
         let (_root, lab) = lab();
         for err in [
-            lab.list_services("edge9.contoso.com").unwrap_err(),
+            machine(&lab, "edge9.contoso.com").unwrap_err(),
             lab.start_services("edge9.contoso.com").unwrap_err(),
-            lab.setup_version("edge9.contoso.com").unwrap_err(),
             lab.run_setup("edge9.contoso.com").unwrap_err(),
         ] {
             assert!(
@@ -391,8 +399,31 @@ mod tests {
     #[test]
     fn setup_version_reads_the_machine() {
         let (_root, lab) = lab();
-        assert_eq!(lab.setup_version("edge1.contoso.com").unwrap(), Some(5));
-        assert_eq!(lab.setup_version("edge2.contoso.com").unwrap(), None);
+        assert_eq!(
+            machine(&lab, "edge1.contoso.com").unwrap().setup_version,
+            Some(5)
+        );
+        assert_eq!(
+            machine(&lab, "edge2.contoso.com").unwrap().setup_version,
+            None
+        );
+    }
+
+    #[test]
+    fn a_batch_answers_each_machine_in_the_order_asked_and_an_unknown_one_alone() {
+        let (_root, lab) = lab();
+        let asked = [
+            "edge3.contoso.com",
+            "edge9.contoso.com",
+            "Edge1.contoso.com",
+        ]
+        .map(str::to_owned);
+        let answers = lab.read_machines(&asked).unwrap();
+        assert_eq!(answers.len(), 3);
+        assert_eq!(answers[0].as_ref().unwrap().setup_version, Some(7));
+        assert!(matches!(&answers[1], Err(PluginError::NotFound(m)) if m.contains("edge9")));
+        assert_eq!(answers[2].as_ref().unwrap().setup_version, Some(5));
+        assert!(lab.read_machines(&[]).unwrap().is_empty());
     }
 
     #[test]
@@ -401,11 +432,17 @@ mod tests {
         let report = lab.run_setup("edge1.contoso.com").unwrap();
         assert_eq!(report.applied_version, 8);
         assert!(report.log.contains("version 8"), "{}", report.log);
-        assert_eq!(lab.setup_version("edge1.contoso.com").unwrap(), Some(8));
+        assert_eq!(
+            machine(&lab, "edge1.contoso.com").unwrap().setup_version,
+            Some(8)
+        );
         // A replica behind the store is applied as it is: setup reads the replica.
         let report = lab.run_setup("edge2.contoso.com").unwrap();
         assert_eq!(report.applied_version, 7);
-        assert_eq!(lab.setup_version("edge2.contoso.com").unwrap(), Some(7));
+        assert_eq!(
+            machine(&lab, "edge2.contoso.com").unwrap().setup_version,
+            Some(7)
+        );
         assert_eq!(
             log(&lab),
             "run-setup edge1.contoso.com\nrun-setup edge2.contoso.com\n"
@@ -425,7 +462,10 @@ mod tests {
             matches!(&err, PluginError::Failed(m) if m.contains("`edge3.contoso.com`") && m.contains("no local replica")),
             "{err:?}"
         );
-        assert_eq!(lab.setup_version("edge3.contoso.com").unwrap(), Some(7));
+        assert_eq!(
+            machine(&lab, "edge3.contoso.com").unwrap().setup_version,
+            Some(7)
+        );
         assert_eq!(log(&lab), "");
     }
 

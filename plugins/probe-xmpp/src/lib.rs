@@ -26,6 +26,16 @@
 //!
 //! A probe of an endpoint the environment does not list is denied by the host
 //! (and audited), not reported as closed.
+//!
+//! The plugin implements `port-probe` of `failback:plugin@0.1.0`, the frozen
+//! copy in `wit/plugin-0.1.0`: one endpoint per call, which the host calls
+//! for every endpoint of an observation at once, each call in its own
+//! instance, under one deadline — so ten filtered ports cost one time-out.
+//! `0.2.0`'s `probe-endpoints` would hand it the whole list in one call, to
+//! probe concurrently itself (a poll loop over non-blocking sockets); until it
+//! does that, the host's concurrency serves it better. It is also the
+//! repository's real `0.1.0` plugin, which keeps the host's `0.1.0` track
+//! tested.
 
 #![allow(
     unsafe_code,
@@ -35,17 +45,27 @@
 mod probe;
 mod stream;
 
-use failback_plugin_sdk::log;
-use failback_plugin_sdk::probe::{Guest, PluginError, ProbeReport, ProbeRequest};
+/// The `port-probe` world of `failback:plugin@0.1.0`.
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/plugin-0.1.0",
+        world: "port-probe",
+        generate_all,
+    });
+}
+
+use bindings::exports::failback::plugin::probe::{Guest, PluginError, ProbeReport, ProbeRequest};
+use bindings::failback::plugin::host::log;
+use bindings::failback::plugin::types::LogLevel;
 
 struct XmppProbe;
 
 impl Guest for XmppProbe {
     fn probe(request: ProbeRequest) -> Result<ProbeReport, PluginError> {
         let report = probe::run(&request)?;
-        log::debug(&report.detail);
+        log(LogLevel::Debug, &report.detail);
         Ok(report)
     }
 }
 
-failback_plugin_sdk::export_port_probe!(XmppProbe);
+bindings::export!(XmppProbe with_types_in bindings);

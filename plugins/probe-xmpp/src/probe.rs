@@ -8,7 +8,7 @@ use std::io::{self, Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use failback_plugin_sdk::probe::{
+use crate::bindings::exports::failback::plugin::probe::{
     PluginError, PortState, ProbeKind, ProbeReport, ProbeRequest, XmppAnswer,
 };
 

@@ -1,12 +1,15 @@
 //! The host side of the WIT contract, one module per version track of the
-//! packages (`failback:plugin@0.1.0`, `failback:policy@0.1.0`,
-//! `failback:policy@0.2.0`).
+//! packages: [`v0_1_0`] (`failback:plugin@0.1.0` and `failback:policy@0.1.0`,
+//! each bound from its frozen copy under `wit/`) and [`v0_2_0`]
+//! (`failback:plugin@0.2.0` and `failback:policy@0.2.0`, the current `wit/plugin`
+//! and `wit/policy`).
 //!
 //! Each track holds the `bindgen!` output for its worlds and the conversions
-//! between its types and `failback_core` at the edge. A new track (a `0.2.0`
-//! package) adds a module beside [`v0_1_0`] and touches no method of the typed
-//! plugin API ([`crate::plugin`]) nor of the policy gate ([`crate::gate`]):
-//! [`crate::policy`] dispatches on the track a policy component exports.
+//! between its types and `failback_core` at the edge. A plugin is called
+//! through the track its manifest names ([`crate::plugin`] dispatches per
+//! plugin); a policy module through the track its component exports
+//! ([`crate::policy`] dispatches on it). A new track adds a module here and one
+//! arm per kind there.
 
 /// The conversions from the core model to a policy track's `types` that every
 /// track shares: the state and the changes, whose shape no track has changed.
@@ -194,5 +197,7 @@ macro_rules! policy_state_conversions {
     };
 }
 
+#[macro_use]
+mod convert;
 pub mod v0_1_0;
 pub mod v0_2_0;

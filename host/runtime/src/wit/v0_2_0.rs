@@ -1,6 +1,78 @@
-//! Bindings of `failback:policy@0.2.0`, the current policy track (0.1 plus the
-//! `restore-next-hop` action and the goal's `next-hop`), and the conversions
-//! from `failback_core` to its types.
+//! The 0.2.0 track: bindings of `failback:plugin@0.2.0` (`wit/plugin`) and
+//! `failback:policy@0.2.0` (`wit/policy`), and the conversions between their
+//! types and `failback_core`.
+//!
+//! `failback:plugin@0.2.0` is 0.1.0 with the reads a host made once per object
+//! turned into batches: `servers.read-machines` (for 0.1.0's `list-services`
+//! and `setup-version`) and `probe.probe-endpoints` (for `probe`). Every other
+//! function and type has 0.1.0's shape, so the conversions are shared
+//! ([`plugin_conversions!`]).
+//!
+//! `failback:policy@0.2.0` is 0.1.0 plus the `restore-next-hop` action and the
+//! goal's `next-hop`; the state and change conversions are shared
+//! (`policy_state_conversions!`).
+
+use failback_core::observed;
+
+use crate::plugin::MachineState;
+
+/// The `host` interface. Its `types` are 0.1.0's, unchanged in 0.2.0, and
+/// bound to 0.1.0's Rust types: a `plugin-error` or a log level is one type to
+/// the host whichever track a plugin is on.
+pub mod base {
+    wasmtime::component::bindgen!({
+        inline: "
+            package failback:runtime;
+            world base { import failback:plugin/host@0.2.0; }
+        ",
+        path: "../../wit/plugin",
+        world: "failback:runtime/base",
+        with: {
+            "failback:plugin/types@0.2.0": crate::wit::v0_1_0::base::failback::plugin::types,
+        },
+    });
+}
+
+macro_rules! plugin_world {
+    ($module:ident, $world:literal) => {
+        #[doc = concat!("The `", $world, "` world.")]
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                path: "../../wit/plugin",
+                world: $world,
+                // Every export is called asynchronously (see `v0_1_0`).
+                exports: { default: async },
+                with: {
+                    "failback:plugin/types@0.2.0": crate::wit::v0_1_0::base::failback::plugin::types,
+                    "failback:plugin/host@0.2.0": super::base::failback::plugin::host,
+                },
+            });
+        }
+    };
+}
+
+plugin_world!(dns_provider, "failback:plugin/dns-provider@0.2.0");
+plugin_world!(port_probe, "failback:plugin/port-probe@0.2.0");
+plugin_world!(management_store, "failback:plugin/management-store@0.2.0");
+plugin_world!(server_control, "failback:plugin/server-control@0.2.0");
+plugin_world!(pool_control, "failback:plugin/pool-control@0.2.0");
+
+use dns_provider::exports::failback::plugin::dns as wit_dns;
+use management_store::exports::failback::plugin::management as wit_management;
+use pool_control::exports::failback::plugin::pools as wit_pools;
+use port_probe::exports::failback::plugin::probe as wit_probe;
+use server_control::exports::failback::plugin::servers as wit_servers;
+
+plugin_conversions!();
+
+impl From<wit_servers::MachineState> for MachineState {
+    fn from(value: wit_servers::MachineState) -> Self {
+        Self {
+            services: value.services.into_iter().map(Into::into).collect(),
+            setup_version: value.setup_version,
+        }
+    }
+}
 
 /// The `failback:policy/policy@0.2.0` world.
 pub mod policy {

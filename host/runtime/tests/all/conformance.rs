@@ -34,7 +34,7 @@ const STATE: &str = r#"{
 fn kit(kind: PluginKind, broken: &str) -> Report {
     let fixture = Fixture::new();
     let bytes = std::fs::read(FAILBACK_TEST_BROKEN).unwrap();
-    let world = format!("failback:plugin/{kind}@0.1.0");
+    let world = format!("failback:plugin/{kind}@0.2.0");
     // The probe needs no state but a network capability the kit grants.
     let capabilities = if kind == PluginKind::PortProbe {
         "[[capabilities.network]]\nname = \"endpoints\"\nprotocol = \"tcp\"\n"
@@ -191,7 +191,7 @@ const BREAKS: &[(PluginKind, &str, &[&str], &str)] = &[
     (
         PluginKind::ServerControl,
         "unknown-machine-empty",
-        &["list-services-unknown"],
+        &["list-services-unknown", "setup-version-unknown"],
         "expected plugin-error::not-found; came back ok: []",
     ),
     (

@@ -3,6 +3,15 @@ use failback_runtime::inspect;
 use crate::common::{Fixture, good_component, stamped_manifest};
 
 #[test]
+fn inspect_names_the_track_a_0_1_plugin_was_built_against() {
+    let fixture = Fixture::new();
+    let bytes = std::fs::read(failback_guests::paths::FAILBACK_PROBE_XMPP).unwrap();
+    let inspection = inspect(&fixture.runtime, &bytes, None).unwrap();
+    assert_eq!(inspection.worlds, vec!["failback:plugin/port-probe@0.1.0"]);
+    assert!(inspection.foreign_imports.is_empty());
+}
+
+#[test]
 fn inspect_names_the_worlds_imports_exports_and_requested_capabilities() {
     let fixture = Fixture::new();
     let bytes = std::fs::read(failback_guests::paths::FAILBACK_TEST_HOSTILE).unwrap();
@@ -10,20 +19,23 @@ fn inspect_names_the_worlds_imports_exports_and_requested_capabilities() {
     let inspection = inspect(&fixture.runtime, &bytes, Some(&manifest)).unwrap();
     assert_eq!(
         inspection.worlds,
-        vec!["failback:plugin/dns-provider@0.1.0"]
+        vec![
+            "failback:plugin/dns-provider@0.2.0",
+            "failback:plugin/port-probe@0.2.0"
+        ]
     );
     assert!(inspection.foreign_imports.is_empty());
     // A component imports only the host functions it uses.
     let host = inspection
         .imports
         .iter()
-        .find(|i| i.name == "failback:plugin/host@0.1.0")
+        .find(|i| i.name == "failback:plugin/host@0.2.0")
         .unwrap();
     assert_eq!(host.functions, ["log", "config"]);
     let dns = inspection
         .exports
         .iter()
-        .find(|e| e.name == "failback:plugin/dns@0.1.0")
+        .find(|e| e.name == "failback:plugin/dns@0.2.0")
         .unwrap();
     assert_eq!(
         dns.functions,

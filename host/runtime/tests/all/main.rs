@@ -8,6 +8,8 @@
     reason = "tests fail by panicking"
 )]
 
+/// Batches: concurrent probes of a 0.1 plugin under one deadline; attacks on a batch answer.
+mod batches;
 /// The compiled-component cache: hits, misses, corrupt and stale entries.
 mod cache;
 /// Fixtures: an environment directory in a temporary directory, a runtime, a cache.

@@ -224,71 +224,78 @@ impl dns::Guest for Broken {
 }
 
 impl probe::Guest for Broken {
-    fn probe(request: probe::ProbeRequest) -> Result<probe::ProbeReport, PluginError> {
-        let address: SocketAddr = format!("{}:{}", request.host, request.port)
-            .parse()
-            .map_err(|_| PluginError::Invalid(format!("`{}` is not an address", request.host)))?;
-        let factor = if broken("ignores-timeout") { 6 } else { 1 };
-        let timeout = Duration::from_millis(u64::from(request.timeout_ms) * factor);
-        let report = |state, xmpp, detail: &str| probe::ProbeReport {
-            state,
-            xmpp,
-            detail: format!("{address}: {detail}"),
-        };
-        let refused = || {
-            if broken("closed-is-error") {
-                Err(PluginError::Failed(format!(
-                    "{address}: connection refused"
-                )))
-            } else {
-                Ok(report(probe::PortState::Closed, None, "refused"))
-            }
-        };
-        let mut stream = match TcpStream::connect_timeout(&address, timeout) {
-            // Over WASI sockets a refused connect may come back done, without a peer.
-            Ok(stream) if stream.peer_addr().is_ok() => stream,
-            Ok(_) => return refused(),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return refused(),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                return Ok(report(probe::PortState::Filtered, None, "no answer"));
-            }
-            Err(e) => return Err(PluginError::Failed(format!("{address}: {e}"))),
-        };
-        if request.kind == probe::ProbeKind::Tcp {
-            return Ok(report(probe::PortState::Open, None, "accepted"));
-        }
-        let to = request.stream_to.unwrap_or_default();
-        let _ = stream.write_all(
-            format!(
-                "<?xml version='1.0'?><stream:stream xmlns='jabber:server' \
-                 xmlns:stream='http://etherx.jabber.org/streams' to='{to}' version='1.0'>"
-            )
-            .as_bytes(),
-        );
-        let _ = stream.set_read_timeout(Some(timeout));
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 1024];
-        while !String::from_utf8_lossy(&received).contains("</stream:features>") {
-            match stream.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(read) => received.extend_from_slice(&buffer[..read]),
-            }
-            if String::from_utf8_lossy(&received).starts_with("SSH-") {
-                break;
-            }
-        }
-        let text = String::from_utf8_lossy(&received).into_owned();
-        let header = text.contains("<stream:stream") && text.contains("jabber:server");
-        let header = header || (broken("not-xmpp-is-xmpp") && !text.is_empty());
-        let xmpp = probe::XmppAnswer {
-            stream_header: header,
-            stream_id: None,
-            features: text.contains("<stream:features"),
-            starttls: text.contains("<starttls"),
-            other: (!header && !text.is_empty()).then(|| text.chars().take(256).collect()),
-        };
-        Ok(report(probe::PortState::Open, Some(xmpp), "probed"))
+    fn probe_endpoints(
+        requests: Vec<probe::ProbeRequest>,
+    ) -> Result<Vec<Result<probe::ProbeReport, PluginError>>, PluginError> {
+        Ok(requests.into_iter().map(probe_one).collect())
     }
+}
+
+/// One endpoint, one after another: the conformance kit asks for one at a time.
+fn probe_one(request: probe::ProbeRequest) -> Result<probe::ProbeReport, PluginError> {
+    let address: SocketAddr = format!("{}:{}", request.host, request.port)
+        .parse()
+        .map_err(|_| PluginError::Invalid(format!("`{}` is not an address", request.host)))?;
+    let factor = if broken("ignores-timeout") { 6 } else { 1 };
+    let timeout = Duration::from_millis(u64::from(request.timeout_ms) * factor);
+    let report = |state, xmpp, detail: &str| probe::ProbeReport {
+        state,
+        xmpp,
+        detail: format!("{address}: {detail}"),
+    };
+    let refused = || {
+        if broken("closed-is-error") {
+            Err(PluginError::Failed(format!(
+                "{address}: connection refused"
+            )))
+        } else {
+            Ok(report(probe::PortState::Closed, None, "refused"))
+        }
+    };
+    let mut stream = match TcpStream::connect_timeout(&address, timeout) {
+        // Over WASI sockets a refused connect may come back done, without a peer.
+        Ok(stream) if stream.peer_addr().is_ok() => stream,
+        Ok(_) => return refused(),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return refused(),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            return Ok(report(probe::PortState::Filtered, None, "no answer"));
+        }
+        Err(e) => return Err(PluginError::Failed(format!("{address}: {e}"))),
+    };
+    if request.kind == probe::ProbeKind::Tcp {
+        return Ok(report(probe::PortState::Open, None, "accepted"));
+    }
+    let to = request.stream_to.unwrap_or_default();
+    let _ = stream.write_all(
+        format!(
+            "<?xml version='1.0'?><stream:stream xmlns='jabber:server' \
+                 xmlns:stream='http://etherx.jabber.org/streams' to='{to}' version='1.0'>"
+        )
+        .as_bytes(),
+    );
+    let _ = stream.set_read_timeout(Some(timeout));
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&received).contains("</stream:features>") {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+        }
+        if String::from_utf8_lossy(&received).starts_with("SSH-") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&received).into_owned();
+    let header = text.contains("<stream:stream") && text.contains("jabber:server");
+    let header = header || (broken("not-xmpp-is-xmpp") && !text.is_empty());
+    let xmpp = probe::XmppAnswer {
+        stream_header: header,
+        stream_id: None,
+        features: text.contains("<stream:features"),
+        starttls: text.contains("<starttls"),
+        other: (!header && !text.is_empty()).then(|| text.chars().take(256).collect()),
+    };
+    Ok(report(probe::PortState::Open, Some(xmpp), "probed"))
 }
 
 impl management::Guest for Broken {
@@ -395,22 +402,43 @@ fn machine<'a>(state: &'a mut State, fqdn: &str) -> Result<&'a mut Machine, Plug
         .ok_or_else(|| PluginError::NotFound(format!("machine `{fqdn}` does not exist")))
 }
 
+fn list_services(name: &str) -> Result<Vec<servers::ServiceStatus>, PluginError> {
+    let mut state = read()?;
+    if !state.machines.contains_key(name) && broken("unknown-machine-empty") {
+        return Ok(Vec::new());
+    }
+    Ok(machine(&mut state, name)?
+        .services
+        .iter()
+        .map(|(service, s)| servers::ServiceStatus {
+            name: service.clone(),
+            state: if s == "running" {
+                servers::ServiceState::Running
+            } else {
+                servers::ServiceState::Stopped
+            },
+        })
+        .collect())
+}
+
 impl servers::Guest for Broken {
-    fn list_services(name: String) -> Result<Vec<servers::ServiceStatus>, PluginError> {
-        let mut state = read()?;
-        if !state.machines.contains_key(&name) && broken("unknown-machine-empty") {
-            return Ok(Vec::new());
-        }
-        Ok(machine(&mut state, &name)?
-            .services
-            .iter()
-            .map(|(service, s)| servers::ServiceStatus {
-                name: service.clone(),
-                state: if s == "running" {
-                    servers::ServiceState::Running
+    fn read_machines(
+        machines: Vec<String>,
+    ) -> Result<Vec<Result<servers::MachineState, PluginError>>, PluginError> {
+        Ok(machines
+            .into_iter()
+            .map(|name| {
+                let services = list_services(&name)?;
+                let mut state = read()?;
+                let setup_version = if state.machines.contains_key(&name) {
+                    machine(&mut state, &name)?.setup_version
                 } else {
-                    servers::ServiceState::Stopped
-                },
+                    None
+                };
+                Ok(servers::MachineState {
+                    services,
+                    setup_version,
+                })
             })
             .collect())
     }
@@ -421,10 +449,6 @@ impl servers::Guest for Broken {
             "running".clone_into(s);
         }
         write(&state)
-    }
-
-    fn setup_version(name: String) -> Result<Option<u64>, PluginError> {
-        Ok(machine(&mut read()?, &name)?.setup_version)
     }
 
     fn run_setup(name: String) -> Result<servers::SetupReport, PluginError> {

@@ -52,13 +52,20 @@ impl dns::Guest for Good {
 }
 
 impl probe::Guest for Good {
-    fn probe(request: probe::ProbeRequest) -> Result<probe::ProbeReport, PluginError> {
-        Ok(probe::ProbeReport {
-            state: probe::PortState::Closed,
-            xmpp: None,
-            detail: format!("{}:{} not probed", request.host, request.port),
-        })
+    fn probe_endpoints(
+        requests: Vec<probe::ProbeRequest>,
+    ) -> Result<Vec<Result<probe::ProbeReport, PluginError>>, PluginError> {
+        Ok(requests.into_iter().map(probe_one).collect())
     }
+}
+
+/// One endpoint, one after another: the conformance kit asks for one at a time.
+fn probe_one(request: probe::ProbeRequest) -> Result<probe::ProbeReport, PluginError> {
+    Ok(probe::ProbeReport {
+        state: probe::PortState::Closed,
+        xmpp: None,
+        detail: format!("{}:{} not probed", request.host, request.port),
+    })
 }
 
 impl management::Guest for Good {
@@ -120,22 +127,28 @@ impl management::Guest for Good {
 }
 
 impl servers::Guest for Good {
-    fn list_services(machine: String) -> Result<Vec<servers::ServiceStatus>, PluginError> {
-        if machine.is_empty() {
-            return Err(PluginError::NotFound("no machine".to_owned()));
-        }
-        Ok(vec![servers::ServiceStatus {
-            name: "RTCSRV".to_owned(),
-            state: servers::ServiceState::Running,
-        }])
+    fn read_machines(
+        machines: Vec<String>,
+    ) -> Result<Vec<Result<servers::MachineState, PluginError>>, PluginError> {
+        Ok(machines
+            .into_iter()
+            .map(|machine| {
+                if machine.is_empty() {
+                    return Err(PluginError::NotFound("no machine".to_owned()));
+                }
+                Ok(servers::MachineState {
+                    services: vec![servers::ServiceStatus {
+                        name: "RTCSRV".to_owned(),
+                        state: servers::ServiceState::Running,
+                    }],
+                    setup_version: Some(7),
+                })
+            })
+            .collect())
     }
 
     fn start_services(_machine: String) -> Result<(), PluginError> {
         Ok(())
-    }
-
-    fn setup_version(_machine: String) -> Result<Option<u64>, PluginError> {
-        Ok(Some(7))
     }
 
     fn run_setup(_machine: String) -> Result<servers::SetupReport, PluginError> {

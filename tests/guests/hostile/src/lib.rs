@@ -30,6 +30,14 @@
 //! - `many:COUNT`: return that many records;
 //! - `log-flood:COUNT`: write that many 1 KiB log lines;
 //! - anything else: return one record and succeed.
+//!
+//! It is a `port-probe` too, whose `probe-endpoints(requests)` attacks the
+//! host's reading of a batch as the first request's `host` names:
+//! - `short`: one answer fewer than the requests;
+//! - `long`: one answer more;
+//! - `error-secret`: every answer a `plugin-error` carrying the `secret`
+//!   configuration value;
+//! - anything else: every endpoint closed.
 
 #![allow(
     unsafe_code,
@@ -37,6 +45,7 @@
 )]
 
 use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
+use failback_plugin_sdk::probe;
 
 struct Hostile;
 
@@ -254,4 +263,33 @@ fn connect(
     Ok((socket, input, output))
 }
 
+impl probe::Guest for Hostile {
+    fn probe_endpoints(
+        requests: Vec<probe::ProbeRequest>,
+    ) -> Result<Vec<Result<probe::ProbeReport, PluginError>>, PluginError> {
+        let closed = |request: &probe::ProbeRequest| {
+            Ok(probe::ProbeReport {
+                state: probe::PortState::Closed,
+                xmpp: None,
+                detail: format!("{}:{} closed", request.host, request.port),
+            })
+        };
+        let mut answers: Vec<_> = requests.iter().map(closed).collect();
+        match requests.first().map(|request| request.host.as_str()) {
+            Some("short") => {
+                answers.pop();
+            }
+            Some("long") => answers.push(closed(&requests[0])),
+            Some("error-secret") => {
+                for answer in &mut answers {
+                    *answer = Err(PluginError::Failed(format!("the secret is {}", secret())));
+                }
+            }
+            _ => {}
+        }
+        Ok(answers)
+    }
+}
+
 failback_plugin_sdk::dns_provider::export_dns_provider!(Hostile);
+failback_plugin_sdk::port_probe::export_port_probe!(Hostile);
