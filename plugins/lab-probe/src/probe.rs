@@ -2,7 +2,7 @@
 //! through (or refuses); anything not listed is filtered.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use failback_plugin_sdk::files;
@@ -53,7 +53,7 @@ pub(crate) fn probe_all(
 ) -> Result<Vec<Result<ProbeReport, PluginError>>, PluginError> {
     let text = files::read_text(&dir.join(FILE), FILE)?;
     let file: ReachabilityFile<'_> = files::parse_json(&text, FILE)?;
-    let mut endpoints: HashMap<(String, u16), &Endpoint<'_>> = HashMap::new();
+    let mut endpoints: BTreeMap<(String, u16), &Endpoint<'_>> = BTreeMap::new();
     for endpoint in &file.endpoints {
         // The first entry of an endpoint listed twice is the one that counts.
         endpoints

@@ -2,7 +2,7 @@
 //! the replicas of `store/store.json`, read only, for `run-setup`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use failback_plugin_sdk::files;
@@ -117,14 +117,15 @@ struct Replica {
 
 impl Lab {
     /// The services and setup version of each of `machines`, in order: the
-    /// file is read and indexed once for the whole batch.
+    /// file is read and indexed once for the whole batch (in a `BTreeMap`: a
+    /// `HashMap`'s random seed would import `wasi:random` for nothing).
     pub(crate) fn read_machines(
         &self,
         machines: &[String],
     ) -> Result<Vec<Result<MachineState, PluginError>>, PluginError> {
         let text = files::read_text(&self.dir.join(FILE), FILE)?;
         let file: ServersView<'_> = files::parse_json(&text, FILE)?;
-        let by_fqdn: HashMap<String, &MachineView<'_>> = file
+        let by_fqdn: BTreeMap<String, &MachineView<'_>> = file
             .machines
             .iter()
             .map(|machine| (machine.fqdn.to_ascii_lowercase(), machine))

@@ -249,6 +249,11 @@ impl<C> Case<C> {
     }
 }
 
+/// The name of a function on a plugin's track: the cases name the functions
+/// of one track, and a plugin of another answers them through the function
+/// that track has instead (`servers.read-machines` for `servers.list-services`).
+pub(crate) type Relabel = fn(&'static str) -> &'static str;
+
 /// What a case's check found.
 pub(crate) type Checked = Result<(), Miss>;
 
@@ -276,15 +281,26 @@ impl Miss {
 /// has something to try is its gate: when it does not pass, every later case
 /// of that function or calling it is skipped, naming it.
 pub(crate) fn run_cases<C>(cases: &[Case<C>], context: &mut C) -> Vec<CaseReport> {
+    run_cases_as(cases, context, |function| function)
+}
+
+/// [`run_cases`], each function named as `relabel` names it on the plugin's
+/// track, in the gating and in the report.
+pub(crate) fn run_cases_as<C>(
+    cases: &[Case<C>],
+    context: &mut C,
+    relabel: Relabel,
+) -> Vec<CaseReport> {
     // Functions whose gate ran (or was skipped for another function).
     let mut gated: Vec<&'static str> = Vec::new();
     // Function → its gate, when the gate did not pass.
     let mut stopped: BTreeMap<&'static str, &'static str> = BTreeMap::new();
     let mut reports = Vec::with_capacity(cases.len());
     for case in cases {
-        let is_gate = !gated.contains(&case.function);
-        let blocked = std::iter::once(case.function)
-            .chain(case.uses.iter().copied())
+        let function = relabel(case.function);
+        let is_gate = !gated.contains(&function);
+        let blocked = std::iter::once(function)
+            .chain(case.uses.iter().copied().map(relabel))
             .find_map(|function| stopped.get(function).map(|gate| (function, *gate)));
         let started = Instant::now();
         let (outcome, settles) = match blocked {
@@ -304,13 +320,16 @@ pub(crate) fn run_cases<C>(cases: &[Case<C>], context: &mut C) -> Vec<CaseReport
             },
         };
         if is_gate && settles {
-            gated.push(case.function);
+            gated.push(function);
             if outcome != Outcome::Passed {
-                stopped.insert(case.function, case.id);
+                stopped.insert(function, case.id);
             }
         }
         reports.push(CaseReport {
-            case: case.info(),
+            case: CaseInfo {
+                function,
+                ..case.info()
+            },
             outcome,
             duration: started.elapsed(),
         });

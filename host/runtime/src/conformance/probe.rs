@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 use failback_core::observed::{PortState, ProbeKind, ProbeReport, ProbeRequest, XmppAnswer};
 
 use super::listeners::{Endpoints, STREAM_ID, XMPP_DOMAIN};
-use super::{Case, CaseReport, Checked, Miss, XmppServer, answer, run_cases, shown};
+use super::{Case, CaseReport, Checked, Miss, Relabel, XmppServer, answer, run_cases_as, shown};
+use crate::manifest::PluginTrack;
 use crate::plugin::PortProbe;
 
 const PROBE: &str = "probe.probe";
+const PROBE_ENDPOINTS: &str = "probe.probe-endpoints";
 
 /// The time-out of a probe that gets an answer at once.
 const PROMPT_MS: u32 = 5_000;
@@ -90,6 +92,14 @@ pub(super) const CASES: &[Case<Probe>] = &[
         check: xmpp_closed,
     },
     Case {
+        id: "batch",
+        function: PROBE_ENDPOINTS,
+        uses: &[],
+        promise: "endpoints probed in one call are each answered in the order asked: open, \
+                  closed, open",
+        check: batch,
+    },
+    Case {
         id: "real-xmpp-server",
         function: PROBE,
         uses: &[],
@@ -110,7 +120,12 @@ pub(super) fn run(
         endpoints,
         xmpp_server: xmpp_server.cloned(),
     };
-    run_cases(CASES, &mut probe)
+    let relabel: Relabel = match plugin.plugin().manifest().plugin_track() {
+        Some(PluginTrack::V0_2) => |f| if f == PROBE { PROBE_ENDPOINTS } else { f },
+        // 0.1.0 is asked one endpoint per call.
+        _ => |f| if f == PROBE_ENDPOINTS { PROBE } else { f },
+    };
+    run_cases_as(CASES, &mut probe, relabel)
 }
 
 fn request(address: SocketAddr, kind: ProbeKind, timeout_ms: u32) -> ProbeRequest {
@@ -191,6 +206,35 @@ fn in_time(took: Duration, timeout_ms: u32) -> Checked {
                 MARGIN.as_millis()
             ),
             format!("it came back after {} ms", took.as_millis()),
+        ))
+    }
+}
+
+fn batch(probe: &mut Probe) -> Checked {
+    let e = probe.endpoints;
+    let asked = [
+        request(e.xmpp, ProbeKind::Tcp, PROMPT_MS),
+        request(e.closed, ProbeKind::Tcp, PROMPT_MS),
+        request(e.other, ProbeKind::Tcp, PROMPT_MS),
+    ];
+    let answers = answer(probe.plugin.probe_all(&asked), "a report for each endpoint")?;
+    let states: Vec<Option<&'static str>> = answers
+        .iter()
+        .map(|answer| answer.as_ref().ok().map(|report| name(report.state)))
+        .collect();
+    if states == [Some("open"), Some("closed"), Some("open")] {
+        Ok(())
+    } else {
+        Err(Miss::failed(
+            "reports open, closed, open",
+            answers
+                .iter()
+                .map(|answer| match answer {
+                    Ok(report) => format!("the report {}", shown(report)),
+                    Err(error) => super::came_back(error),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
         ))
     }
 }

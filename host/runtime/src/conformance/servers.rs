@@ -2,19 +2,25 @@
 //! on when it starts an Edge pool's services (DESIGN §1, A1) and runs local
 //! setup on each Edge machine (A5), on one machine the plugin serves.
 //!
-//! The cases start that machine's services and run setup on it.
+//! The cases start that machine's services and run setup on it. The cases of
+//! `list-services` and `setup-version` read through `read-machines` on a
+//! `0.2.0` plugin, which answers both in one call.
 
 use failback_core::observed::{ServiceState, ServiceStatus};
 
 use super::{
-    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, none_of, refusal, run_cases, shown,
+    ABSENT, Case, CaseReport, Checked, Miss, Relabel, Variant, answer, came_back, none_of, refusal,
+    run_cases_as, shown,
 };
-use crate::plugin::ServerControl;
+use crate::call::CallError;
+use crate::manifest::PluginTrack;
+use crate::plugin::{PluginError, ServerControl};
 
 const LIST: &str = "servers.list-services";
 const START: &str = "servers.start-services";
 const SETUP_VERSION: &str = "servers.setup-version";
 const RUN_SETUP: &str = "servers.run-setup";
+const READ_MACHINES: &str = "servers.read-machines";
 
 pub(super) struct Servers {
     plugin: ServerControl,
@@ -35,6 +41,15 @@ pub(super) const CASES: &[Case<Servers>] = &[
         uses: &[],
         promise: "listing the services of a machine that does not exist is plugin-error::not-found",
         check: list_services_unknown,
+    },
+    Case {
+        id: "read-machines-batch",
+        function: READ_MACHINES,
+        uses: &[],
+        promise: "asked about several machines in one call, each is answered in the order asked: \
+                  one that does not exist is plugin-error::not-found in its own place, and the \
+                  others are still answered",
+        check: read_machines_batch,
     },
     Case {
         id: "start-services-unknown",
@@ -94,7 +109,16 @@ pub(super) fn run(plugin: &ServerControl, machine: &str) -> Vec<CaseReport> {
         plugin: plugin.clone(),
         machine: machine.to_owned(),
     };
-    run_cases(CASES, &mut servers)
+    let relabel: Relabel = match plugin.plugin().manifest().plugin_track() {
+        // 0.2.0 answers list-services and setup-version in one read-machines.
+        Some(PluginTrack::V0_2) => |f| match f {
+            LIST | SETUP_VERSION => READ_MACHINES,
+            f => f,
+        },
+        // 0.1.0 is asked list-services (and setup-version) per machine.
+        _ => |f| if f == READ_MACHINES { LIST } else { f },
+    };
+    run_cases_as(CASES, &mut servers, relabel)
 }
 
 impl Servers {
@@ -117,6 +141,43 @@ fn list_services(servers: &mut Servers) -> Checked {
 
 fn list_services_unknown(servers: &mut Servers) -> Checked {
     refusal(servers.plugin.list_services(ABSENT), &[Variant::NotFound])
+}
+
+fn read_machines_batch(servers: &mut Servers) -> Checked {
+    let asked = [
+        servers.machine.clone(),
+        ABSENT.to_owned(),
+        servers.machine.clone(),
+    ];
+    let answers = answer(
+        servers.plugin.read_machines(&asked),
+        "an answer for each machine",
+    )?;
+    let expected = format!(
+        "`{0}` answered, `{ABSENT}` plugin-error::not-found, `{0}` answered",
+        servers.machine
+    );
+    match &answers[..] {
+        [
+            Ok(_),
+            Err(CallError::Plugin {
+                error: PluginError::NotFound(_),
+                ..
+            }),
+            Ok(_),
+        ] => Ok(()),
+        _ => Err(Miss::failed(
+            expected,
+            answers
+                .iter()
+                .map(|answer| match answer {
+                    Ok(state) => format!("ok: {}", shown(&state.services)),
+                    Err(error) => came_back(error),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+    }
 }
 
 fn start_services(servers: &mut Servers) -> Checked {
