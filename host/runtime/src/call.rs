@@ -653,7 +653,7 @@ impl Guest {
     }
 
     /// Leave the audit record of one call.
-    fn audit<O>(
+    pub(crate) fn audit<O>(
         &self,
         function: &'static str,
         at: SystemTime,

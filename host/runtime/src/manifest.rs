@@ -98,13 +98,11 @@ pub const POLICY_PACKAGE_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
 /// A version track of `failback:plugin` this runtime binds: a plugin built
 /// against any of them runs ([`crate::wit`] holds one binding module per
 /// track, and [`crate::plugin`] calls each plugin through its own).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PluginTrack {
     /// `failback:plugin@0.1.0`: one call per machine and per endpoint.
-    #[serde(rename = "0.1.0")]
     V0_1,
     /// `failback:plugin@0.2.0`: machines and probes read in batches.
-    #[serde(rename = "0.2.0")]
     V0_2,
 }
 
@@ -627,6 +625,15 @@ mod tests {
             Manifest::parse(&text),
             Err(ManifestError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn a_world_of_either_plugin_track_names_its_track() {
+        let old = Manifest::parse(FULL).unwrap();
+        assert_eq!(old.plugin_track(), Some(PluginTrack::V0_1));
+        let new = Manifest::parse(&FULL.replace("@0.1.0", "@0.2.0")).unwrap();
+        assert_eq!(new.role, old.role);
+        assert_eq!(new.plugin_track(), Some(PluginTrack::V0_2));
     }
 
     #[test]

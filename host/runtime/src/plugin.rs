@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use failback_core::observed;
 use serde::Serialize;
@@ -163,12 +164,15 @@ impl Plugin {
         convert: impl Fn(T) -> O,
     ) -> Result<Vec<Answer<O>>, CallError> {
         if answers.len() != asked {
-            return Err(CallError::AnswerCount {
+            let refused = Err(CallError::AnswerCount {
                 plugin: self.name().to_owned(),
                 function,
                 asked,
                 answered: answers.len(),
             });
+            // The call itself was audited as returning; the refusal is audited too.
+            self.guest.audit(function, SystemTime::now(), Instant::now(), &refused);
+            return refused;
         }
         Ok(answers
             .into_iter()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use failback_core::observed::{PortState, ProbeKind, ProbeRequest};
 use failback_runtime::conformance::Listeners;
-use failback_runtime::{CallError, PluginError, PluginTrack, PortProbe};
+use failback_runtime::{CallError, Outcome, PluginError, PluginTrack, PortProbe};
 
 use crate::common::{Fixture, stamped_manifest};
 
@@ -145,6 +145,15 @@ fn a_batch_answer_one_report_short_is_refused_whole() {
         error.to_string(),
         "`test-hostile` answered `probe.probe-endpoints` with 1 answers for 2 objects: refusing the whole batch"
     );
+    // The refusal is audited, after the call that returned the answer.
+    let outcomes: Vec<Outcome> = fixture
+        .audit
+        .records()
+        .into_iter()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(outcomes[0], Outcome::Ok);
+    assert_eq!(outcomes[1], Outcome::Failed(error.to_string()));
     assert_still_serving(&probe);
 }
 
