@@ -171,7 +171,8 @@ impl Plugin {
                 answered: answers.len(),
             });
             // The call itself was audited as returning; the refusal is audited too.
-            self.guest.audit(function, SystemTime::now(), Instant::now(), &refused);
+            self.guest
+                .audit(function, SystemTime::now(), Instant::now(), &refused);
             return refused;
         }
         Ok(answers
