@@ -1,10 +1,12 @@
 //! What the operator wants failed back, and to which Edge pool.
 //!
 //! [`IntentFlags`] is what the CLI parsed (`--sip-federation`, `--xmpp`,
-//! `--front-ends`, `--pool-failback`, `--to POOL`, `--cutover-ttl`);
-//! [`Intent::resolve`] checks it against the observed [`Deployment`] and fills in
-//! the defaults. With no narrowing flag, everything fails back: SIP federation,
-//! XMPP, the Front End pools' media association and pool failback.
+//! `--front-ends`, `--pool-failback`, `--to POOL`, `--next-hop POOL`,
+//! `--cutover-ttl`); [`Intent::resolve`] checks it against the observed
+//! [`Deployment`] and fills in the defaults. With no narrowing flag, everything
+//! fails back: SIP federation, XMPP, the Front End pools' media association,
+//! pool failback and, when the failover moved it to the other site, the
+//! restored Edge pool's next hop.
 //!
 //! With `--failover` the same engine runs the other half of the recovery: SIP
 //! federation, XMPP and the failed site's Front End pools' media association
