@@ -19,6 +19,11 @@
 //! them in. Core (`failback_core`) gets plain values from here
 //! (`failback_core::observed`); the CLI renders the errors.
 //!
+//! A [`Session`] is an environment opened with its plugins and policies
+//! loaded: it observes the deployment, makes and judges plans, tells whether
+//! a saved plan is still the plan of the deployment now, and verifies a
+//! deployment ([`session`]); the CLI opens it and renders what it returns.
+//!
 //! Applying a plan ([`apply`]) runs its steps through the plugins, verified
 //! against the plan's predicted states, journaled in SQLite ([`journal`]),
 //! one run per environment at a time ([`lock`]), with every call and policy
