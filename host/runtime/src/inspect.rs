@@ -13,9 +13,7 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::digest::Digest;
 use crate::engine::Runtime;
-use crate::manifest::{
-    Manifest, ManifestError, POLICY_PACKAGE_VERSIONS, PluginKind, PluginTrack,
-};
+use crate::manifest::{Manifest, ManifestError, POLICY_PACKAGE_VERSIONS, PluginKind, PluginTrack};
 /// What a component is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Inspection {

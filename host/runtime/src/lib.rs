@@ -1,8 +1,9 @@
 //! The failback plugin runtime: the sandbox every environment-specific action
 //! and every policy runs in.
 //!
-//! It loads WASM components (plugins of `failback:plugin@0.1.0`, policy modules
-//! of `failback:policy@0.1.0`) into one wasmtime engine ([`Runtime`]), after
+//! It loads WASM components (plugins of `failback:plugin`, policy modules of
+//! `failback:policy`, each on its 0.2.0 or 0.1.0 track: [`wit`]) into one
+//! wasmtime engine ([`Runtime`]), after
 //! checking each plugin against the operator's environment file
 //! ([`Environment`]), its manifest ([`Manifest`]) and the capabilities granted
 //! to it ([`capability`]). Compiled components are cached on disk, sealed

@@ -51,7 +51,7 @@ plugin_world!(pool_control, "failback:plugin/pool-control@0.1.0");
 /// policy module built before 0.2 exports.
 pub mod policy {
     wasmtime::component::bindgen!({
-        path: "../../wit/policy-0.1",
+        path: "../../wit/policy-0.1.0",
         world: "failback:policy/policy@0.1.0",
         exports: { default: async },
     });

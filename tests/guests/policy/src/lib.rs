@@ -1,5 +1,5 @@
 //! A tiny policy module for the runtime's policy tests, built against the
-//! frozen `failback:policy@0.1.0` (`wit/policy-0.1`): the host must keep
+//! frozen `failback:policy@0.1.0` (`wit/policy-0.1.0`): the host must keep
 //! running a module built before 0.2. Two rules:
 //! - `test.single-federation` fires on the start state when more than one Edge
 //!   pool has federation enabled;
@@ -16,7 +16,7 @@
 )]
 
 wit_bindgen::generate!({
-    path: "../../../wit/policy-0.1",
+    path: "../../../wit/policy-0.1.0",
     world: "failback:policy/policy@0.1.0",
 });
 
