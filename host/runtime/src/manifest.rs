@@ -161,16 +161,6 @@ impl Role {
             Self::Policy => "policy",
         }
     }
-
-    /// The world a component of this role implements (a plugin's on the
-    /// current track).
-    #[must_use]
-    pub fn world(self) -> String {
-        match self {
-            Self::Plugin(kind) => PluginTrack::CURRENT.world(kind),
-            Self::Policy => format!("failback:policy/policy@{POLICY_PACKAGE_VERSION}"),
-        }
-    }
 }
 
 impl fmt::Display for Role {
