@@ -602,7 +602,7 @@ fn an_access_edge_name_that_is_an_alias_is_refused() {
 }
 
 /// The state a plan predicts at its end, and the topology it published last.
-fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
+pub(crate) fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
     Snapshot {
         topology: plan.documents.values().next_back().map_or_else(
             || before.topology.clone(),
@@ -613,7 +613,7 @@ fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
 }
 
 /// `deployment` without what every publish and setup moves on.
-fn without_versions(
+pub(crate) fn without_versions(
     mut deployment: failback_core::deployment::Deployment,
 ) -> failback_core::deployment::Deployment {
     deployment.topology_version = 0;

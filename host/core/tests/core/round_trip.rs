@@ -3,14 +3,13 @@
 //! Director as the home Edge pool's next hop or not — a failover of the
 //! healthy deployment, then the failback to its home pool, end where it began.
 
-use failback_core::deployment::{Deployment, Snapshot, assemble};
+use failback_core::deployment::{Snapshot, assemble};
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::lab::{self, Scenario, Variation};
 use failback_core::plan::{Plan, plan};
-use failback_core::topology::Topology;
 use proptest::prelude::*;
 
-use crate::planner::check_plan;
+use crate::planner::{check_plan, end_of, without_versions};
 use crate::support::lab_reader;
 
 fn variation() -> impl Strategy<Value = Variation> {
@@ -22,30 +21,6 @@ fn variation() -> impl Strategy<Value = Variation> {
             director,
         },
     )
-}
-
-/// The state a plan predicts at its end, and the topology it published last.
-fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
-    Snapshot {
-        topology: plan.documents.values().next_back().map_or_else(
-            || before.topology.clone(),
-            |xml| Topology::parse(xml).unwrap(),
-        ),
-        deployment: plan.states().unwrap().pop().unwrap(),
-    }
-}
-
-/// `deployment` without what every publish and setup moves on.
-fn without_versions(mut deployment: Deployment) -> Deployment {
-    deployment.topology_version = 0;
-    for m in deployment
-        .edge_pools
-        .iter_mut()
-        .flat_map(|p| p.machines.iter_mut())
-    {
-        m.setup_version = 0;
-    }
-    deployment
 }
 
 fn planned(snap: &Snapshot, flags: &IntentFlags) -> Plan {
