@@ -238,63 +238,42 @@ impl PolicyModule {
 
     /// `rules.rules`: the rules this module holds.
     pub fn rules(&self) -> Result<Vec<RuleInfo>, CallError> {
+        // The same call on each track; only the bindings' types differ.
+        macro_rules! rules_on {
+            ($pre:expr, $track:ident) => {
+                self.guest.call(
+                    "rules.rules",
+                    async |store| $pre.instantiate_async(store).await,
+                    async |bindings, store| {
+                        bindings
+                            .failback_policy_rules()
+                            .call_rules(store)
+                            .await
+                            .map(Ok)
+                    },
+                    |rules| {
+                        use $track::policy::failback::policy::types::Scope as S;
+                        rules
+                            .into_iter()
+                            .map(|r| RuleInfo {
+                                id: escaped(r.id),
+                                family: escaped(r.family),
+                                invariants: r.invariants,
+                                scope: match r.scope {
+                                    S::EveryState => Scope::EveryState,
+                                    S::Transition => Scope::Transition,
+                                    S::FinalState => Scope::FinalState,
+                                },
+                                rationale: escaped(r.rationale),
+                            })
+                            .collect()
+                    },
+                )
+            };
+        }
         match &self.bindings {
-            Bindings::V0_2(pre) => self.guest.call(
-                "rules.rules",
-                async |store| pre.instantiate_async(store).await,
-                async |bindings, store| {
-                    bindings
-                        .failback_policy_rules()
-                        .call_rules(store)
-                        .await
-                        .map(Ok)
-                },
-                |rules| {
-                    use v0_2_0::policy::failback::policy::types::Scope as S;
-                    rules
-                        .into_iter()
-                        .map(|r| RuleInfo {
-                            id: escaped(r.id),
-                            family: escaped(r.family),
-                            invariants: r.invariants,
-                            scope: match r.scope {
-                                S::EveryState => Scope::EveryState,
-                                S::Transition => Scope::Transition,
-                                S::FinalState => Scope::FinalState,
-                            },
-                            rationale: escaped(r.rationale),
-                        })
-                        .collect()
-                },
-            ),
-            Bindings::V0_1(pre) => self.guest.call(
-                "rules.rules",
-                async |store| pre.instantiate_async(store).await,
-                async |bindings, store| {
-                    bindings
-                        .failback_policy_rules()
-                        .call_rules(store)
-                        .await
-                        .map(Ok)
-                },
-                |rules| {
-                    use v0_1_0::policy::failback::policy::types::Scope as S;
-                    rules
-                        .into_iter()
-                        .map(|r| RuleInfo {
-                            id: escaped(r.id),
-                            family: escaped(r.family),
-                            invariants: r.invariants,
-                            scope: match r.scope {
-                                S::EveryState => Scope::EveryState,
-                                S::Transition => Scope::Transition,
-                                S::FinalState => Scope::FinalState,
-                            },
-                            rationale: escaped(r.rationale),
-                        })
-                        .collect()
-                },
-            ),
+            Bindings::V0_2(pre) => rules_on!(pre, v0_2_0),
+            Bindings::V0_1(pre) => rules_on!(pre, v0_1_0),
         }
     }
 
