@@ -206,6 +206,15 @@ pub struct ServiceStatus {
     pub state: ServiceState,
 }
 
+/// What one server reports: its services and the topology version its local
+/// setup last applied (`servers.read-machines`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineState {
+    pub services: Vec<ServiceStatus>,
+    pub setup_version: Option<u64>,
+}
+
 /// `servers.setup-report`: what local setup did on a machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -86,8 +86,8 @@ use serde::Serialize;
 
 use crate::audit::{AuditSink, Decision};
 use crate::audit_log::AuditLogError;
-use crate::call::CallError;
 use crate::gate::{Gate, GateError, Overrides};
+use crate::guest_error::CallError;
 use crate::journal::{Journal, JournalError, RunState, StepRecord};
 use crate::manifest::PluginKind;
 use crate::observe::{ObserveError, observe};

@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use failback_core::text::{printable, printable_lines};
@@ -31,11 +33,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::audit::{
     AuditRecord, AuditSink, LogLevel, LogLine, MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_CALL, Outcome,
 };
-use crate::capability::{NetworkDenial, NetworkDenials, Preopen, Sandbox};
+use crate::capability::{NetworkDenials, Preopen, Sandbox};
 use crate::digest::Digest;
 use crate::environment::ResolvedValue;
+use crate::guest_error::{CallError, PluginError};
 use crate::manifest::Limits;
-use crate::plugin::PluginError;
 use crate::trust::Signer;
 use crate::wit::v0_1_0::base::failback::plugin::{host, types};
 use crate::wit::v0_2_0::base::failback::plugin::host as host_v0_2;
@@ -381,119 +383,6 @@ impl ResourceLimiter for CallLimiter {
     }
 }
 
-/// Why a call into a plugin or a policy module did not return a value.
-///
-/// [`CallError::Plugin`] is the guest's own answer (its WIT `plugin-error`);
-/// every other variant is something the runtime detected and the guest never
-/// saw.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    #[error("plugin `{plugin}` answered `{function}` with an error: {error}")]
-    Plugin {
-        plugin: String,
-        function: &'static str,
-        error: PluginError,
-    },
-    #[error("`{plugin}` ran past its time limit of {timeout_ms} ms in `{function}`")]
-    Timeout {
-        plugin: String,
-        function: &'static str,
-        timeout_ms: u32,
-    },
-    #[error(
-        "`{plugin}` ran past its memory limit of {limit_mib} MiB in `{function}` (it asked for {requested_bytes} bytes)"
-    )]
-    MemoryLimit {
-        plugin: String,
-        function: &'static str,
-        limit_mib: u32,
-        requested_bytes: usize,
-    },
-    #[error(
-        "`{plugin}` ran past its table limit of {MAX_TABLE_ELEMENTS} elements in `{function}` (it asked for {requested_elements})"
-    )]
-    TableLimit {
-        plugin: String,
-        function: &'static str,
-        requested_elements: usize,
-    },
-    #[error("`{plugin}` trapped in `{function}`: {trap}{}", stderr_suffix(.stderr))]
-    Trap {
-        plugin: String,
-        function: &'static str,
-        trap: String,
-        /// What the guest wrote to stderr (a panic message): secrets redacted,
-        /// control characters escaped, cut at 4 KiB.
-        stderr: String,
-    },
-    #[error("`{plugin}` was denied {} in `{function}`", list(.denials, *.more))]
-    Denied {
-        plugin: String,
-        function: &'static str,
-        /// The first denials of the call.
-        denials: Vec<NetworkDenial>,
-        /// How many more there were.
-        more: usize,
-    },
-    #[error(
-        "`{plugin}` passed more than the {limit} bytes allowed in one transfer to the host in `{function}`"
-    )]
-    ResultTooLarge {
-        plugin: String,
-        function: &'static str,
-        limit: usize,
-    },
-    #[error(
-        "`{plugin}` answered `{function}` with {answered} answers for {asked} objects: refusing the whole batch"
-    )]
-    AnswerCount {
-        plugin: String,
-        function: &'static str,
-        asked: usize,
-        answered: usize,
-    },
-    #[error("`{plugin}` cannot be instantiated for `{function}`: {message}")]
-    Instantiate {
-        plugin: String,
-        function: &'static str,
-        message: String,
-    },
-    #[error("the sandbox of `{plugin}` cannot be set up for `{function}`: {message}")]
-    Sandbox {
-        plugin: String,
-        function: &'static str,
-        message: String,
-    },
-}
-
-fn stderr_suffix(stderr: &str) -> String {
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(" (stderr: {stderr})")
-    }
-}
-
-fn list(denials: &[NetworkDenial], more: usize) -> String {
-    let mut text = denials
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
-    }
-    text
-}
-
-impl CallError {
-    /// Whether this is the guest's own answer rather than a runtime failure.
-    #[must_use]
-    pub fn is_plugin_error(&self) -> bool {
-        matches!(self, Self::Plugin { .. })
-    }
-}
-
 /// What the runtime shares with every guest.
 #[derive(Clone)]
 pub(crate) struct Shared {
@@ -508,7 +397,60 @@ pub(crate) struct Shared {
     pub(crate) max_result_bytes: usize,
     /// The thread that advances the epoch. Every loaded plugin and policy
     /// holds it, so a guest that outlives its `Runtime` still times out.
-    pub(crate) _ticker: Arc<crate::engine::Ticker>,
+    pub(crate) _ticker: Arc<Ticker>,
+}
+
+/// How often the ticker thread advances the epoch.
+pub(crate) const TICK: Duration = Duration::from_millis(5);
+
+/// The thread that advances the epoch every [`TICK`]; stopped when the last
+/// runtime clone, plugin or policy module goes away.
+///
+/// The thread waits parked, not asleep, so that dropping the ticker wakes it at
+/// once: a process ends when its work does, not at the ticker's next tick.
+#[derive(Debug)]
+pub(crate) struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    pub(crate) fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("failback-epoch".to_owned())
+                .spawn(move || {
+                    let mut next = Instant::now() + TICK;
+                    while !stop.load(Ordering::Acquire) {
+                        // A wake-up before `next` is the drop (or spurious):
+                        // check `stop`, then wait out the rest of the tick.
+                        let now = Instant::now();
+                        if now < next {
+                            std::thread::park_timeout(next - now);
+                            continue;
+                        }
+                        engine.increment_epoch();
+                        next += TICK;
+                    }
+                })?
+        };
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A loaded guest, plugin or policy module: everything a call needs but the
@@ -824,6 +766,7 @@ impl Guest {
             }
             Some(LimitHit::Table { requested_elements }) => {
                 return CallError::TableLimit {
+                    limit: MAX_TABLE_ELEMENTS,
                     plugin,
                     function,
                     requested_elements,

@@ -16,9 +16,7 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cap_std::fs::Dir;
 use sha2::{Digest as _, Sha256};
@@ -27,12 +25,13 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::audit::{AuditRecord, AuditSink, Outcome};
 use crate::cache::{CacheError, CacheOutcome, ComponentCache};
-use crate::call::{CallState, Guest, Redactor, Shared, link_plugin, link_policy};
+use crate::call::{CallState, Guest, Redactor, Shared, TICK, Ticker, link_plugin, link_policy};
 use crate::capability::{self, CapabilityError, Sandbox};
 use crate::digest::Digest;
 use crate::environment::{
     Environment, EnvironmentError, ManifestSource, PluginBinding, RelativePath, read_bytes,
 };
+use crate::guest_error::BindError;
 use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind, Role};
 use crate::package::{self, PackError};
 use crate::plugin::{
@@ -42,8 +41,6 @@ use crate::policy::PolicyModule;
 use crate::signature::{self, MAX_SIGNATURE_BYTES, SignatureError};
 use crate::trust::{Origin, Signer, TrustError, TrustPolicy};
 
-/// How often the ticker thread advances the epoch.
-const TICK: Duration = Duration::from_millis(5);
 /// The largest component file the host reads (64 MiB).
 pub const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 
@@ -131,73 +128,17 @@ pub enum LoadError {
         manifest: String,
         actual: Digest,
     },
-    #[error("`{plugin}` implements `{world}`, not the `{kind}` world it is bound to")]
-    WrongWorld {
-        plugin: String,
-        kind: Role,
-        world: String,
-    },
     #[error("{0}")]
     Capability(#[from] CapabilityError),
     #[error("{0}")]
     Cache(#[from] CacheError),
-    #[error("`{plugin}` does not link: {message}")]
-    Link { plugin: String, message: String },
-}
-
-/// The thread that advances the epoch every [`TICK`]; stopped when the last
-/// runtime clone, plugin or policy module goes away.
-///
-/// The thread waits parked, not asleep, so that dropping the ticker wakes it at
-/// once: a process ends when its work does, not at the ticker's next tick.
-#[derive(Debug)]
-pub(crate) struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("failback-epoch".to_owned())
-                .spawn(move || {
-                    let mut next = Instant::now() + TICK;
-                    while !stop.load(Ordering::Acquire) {
-                        // A wake-up before `next` is the drop (or spurious):
-                        // check `stop`, then wait out the rest of the tick.
-                        let now = Instant::now();
-                        if now < next {
-                            std::thread::park_timeout(next - now);
-                            continue;
-                        }
-                        engine.increment_epoch();
-                        next += TICK;
-                    }
-                })?
-        };
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-        })
-    }
+    #[error(transparent)]
+    Bind(#[from] BindError),
 }
 
 impl From<TrustError> for LoadError {
     fn from(error: TrustError) -> Self {
         Self::Trust(Box::new(error))
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
     }
 }
 
@@ -417,11 +358,12 @@ impl Runtime {
             }
         };
         if manifest.plugin_kind() != Some(binding.kind) {
-            return Err(LoadError::WrongWorld {
+            return Err(BindError::WrongWorld {
                 plugin: manifest.name,
                 kind: Role::Plugin(binding.kind),
                 world: manifest.world,
-            });
+            }
+            .into());
         }
         let signer = self
             .judge(
@@ -455,7 +397,7 @@ impl Runtime {
             .shared
             .plugin_linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link {
+            .map_err(|e| BindError::Link {
                 plugin: manifest.name.clone(),
                 message: format!("{e:#}"),
             })?;
@@ -524,11 +466,12 @@ impl Runtime {
         if let Some(manifest) = &manifest
             && manifest.role != Role::Policy
         {
-            return Err(LoadError::WrongWorld {
+            return Err(BindError::WrongWorld {
                 plugin: name.to_owned(),
                 kind: Role::Policy,
                 world: manifest.world.clone(),
-            });
+            }
+            .into());
         }
         let limits = manifest.as_ref().map_or(limits, |m| m.limits);
         let signer = if trust.is_built_in(digest) {
@@ -548,7 +491,7 @@ impl Runtime {
             .shared
             .policy_linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link {
+            .map_err(|e| BindError::Link {
                 plugin: name.to_owned(),
                 message: format!("{e:#}"),
             })?;
@@ -562,7 +505,7 @@ impl Runtime {
             redactor: Redactor::default(),
             shared: self.shared.clone(),
         };
-        PolicyModule::new(guest, pre)
+        Ok(PolicyModule::new(guest, pre)?)
     }
 
     /// Who vouches for the component `bytes` (of `digest`, named `subject`,

@@ -35,10 +35,10 @@ use failback_core::report::{self, OrderReason};
 use serde::Deserialize;
 
 use crate::cache::ComponentCache;
-use crate::call::CallError;
 use crate::digest::{Digest, DigestParseError};
 use crate::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime};
 use crate::environment::{EnvironmentError, RelativePath, read_bytes};
+use crate::guest_error::CallError;
 use crate::policy::{CheckError, ModuleFinding, PolicyModule, Trajectory};
 use crate::signature::MAX_SIGNATURE_BYTES;
 use crate::trust::TrustPolicy;

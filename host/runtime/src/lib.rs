@@ -47,6 +47,7 @@ pub mod digest;
 mod engine;
 pub mod environment;
 pub mod gate;
+mod guest_error;
 mod inspect;
 pub mod journal;
 pub mod lock;
@@ -68,7 +69,6 @@ pub use approval::{ApprovalError, ApprovalPolicy};
 pub use audit::{AuditRecord, AuditSink, Decision, MemoryAuditSink, NullAuditSink, Outcome};
 pub use audit_log::{AuditLog, AuditLogError};
 pub use cache::{CacheError, CacheOutcome, ComponentCache, Refusal};
-pub use call::CallError;
 pub use capability::CapabilityError;
 pub use digest::Digest;
 pub use engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, RuntimeError, RuntimeOptions};
@@ -76,6 +76,7 @@ pub use environment::{
     ENVIRONMENT_FILE, Environment, EnvironmentError, ManifestSource, PluginBinding,
 };
 pub use gate::{Gate, GateError, Overrides, PolicyBindings};
+pub use guest_error::{BindError, CallError, PluginError};
 pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use journal::{Journal, JournalError, RunRecord, RunState};
 pub use lock::{EnvironmentLock, Holder, LockError};
@@ -83,8 +84,7 @@ pub use manifest::{Limits, Manifest, ManifestError, PluginKind, PluginTrack, Rol
 pub use observe::{ObserveError, observe};
 pub use package::{PackError, Packed, embedded_manifest, pack};
 pub use plugin::{
-    Answer, DnsProvider, MachineState, ManagementStore, Plugin, PluginError, Plugins, PoolControl,
-    PortProbe, ServerControl,
+    Answer, DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
 };
 pub use policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
 pub use session::{Freshness, Session, SessionError, Verification};

@@ -8,7 +8,7 @@ use failback_core::deployment::probe_targets;
 use failback_core::observed::{Observation, ObservationError, Probe};
 use failback_core::topology::{Topology, TopologyError};
 
-use crate::call::CallError;
+use crate::guest_error::CallError;
 use crate::manifest::PluginKind;
 use crate::plugin::Plugins;
 

@@ -29,7 +29,7 @@ use failback_core::plan::{Plan, Step, rtype_name};
 use failback_core::topology::Topology;
 
 use crate::apply::{ApplyError, Event, Progress};
-use crate::call::CallError;
+use crate::guest_error::CallError;
 use crate::manifest::PluginKind;
 use crate::plugin::{
     DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,

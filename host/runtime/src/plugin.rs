@@ -12,54 +12,16 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use failback_core::observed;
-use serde::Serialize;
 use wasmtime::component::InstancePre;
 
-use crate::call::{CallError, CallState, Guest};
+use crate::call::{CallState, Guest};
 use crate::digest::Digest;
-use crate::engine::LoadError;
+use crate::guest_error::{BindError, CallError};
 use crate::manifest::PluginTrack;
 use crate::manifest::{Limits, Manifest, PluginKind};
 use crate::trust::Signer;
 use crate::wit::v0_1_0::base::failback::plugin::types::PluginError as WitPluginError;
 use crate::wit::{v0_1_0, v0_2_0};
-
-/// What a plugin answered when the environment refused or failed a request
-/// (the WIT `plugin-error`): a domain error, reported as the plugin's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(rename_all = "kebab-case", tag = "kind", content = "message")]
-pub enum PluginError {
-    #[error("configuration: {0}")]
-    Config(String),
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("refused: {0}")]
-    Refused(String),
-    #[error("conflict: {0}")]
-    Conflict(String),
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    #[error("invalid: {0}")]
-    Invalid(String),
-    #[error("failed: {0}")]
-    Failed(String),
-}
-
-impl PluginError {
-    /// This error with its message passed through `f`.
-    #[must_use]
-    pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
-        match self {
-            Self::Config(m) => Self::Config(f(m)),
-            Self::NotFound(m) => Self::NotFound(f(m)),
-            Self::Refused(m) => Self::Refused(f(m)),
-            Self::Conflict(m) => Self::Conflict(f(m)),
-            Self::Unavailable(m) => Self::Unavailable(f(m)),
-            Self::Invalid(m) => Self::Invalid(f(m)),
-            Self::Failed(m) => Self::Failed(f(m)),
-        }
-    }
-}
 
 /// A loaded plugin of any kind.
 #[derive(Clone)]
@@ -136,11 +98,11 @@ impl Plugin {
         self.guest.instantiate(&self.pre)
     }
 
-    fn expect_kind(&self, kind: PluginKind) -> Result<(), LoadError> {
+    fn expect_kind(&self, kind: PluginKind) -> Result<(), BindError> {
         if self.kind() == kind {
             Ok(())
         } else {
-            Err(LoadError::WrongWorld {
+            Err(BindError::WrongWorld {
                 plugin: self.name().to_owned(),
                 kind: crate::manifest::Role::Plugin(kind),
                 world: self.manifest.world.clone(),
@@ -197,8 +159,8 @@ impl Plugin {
         })
     }
 
-    fn link_error(&self, error: &wasmtime::Error) -> LoadError {
-        LoadError::Link {
+    fn link_error(&self, error: &wasmtime::Error) -> BindError {
+        BindError::Link {
             plugin: self.name().to_owned(),
             message: format!("{error:#}"),
         }
@@ -230,7 +192,7 @@ macro_rules! typed_plugin {
         impl $name {
             /// Check that `plugin` is bound to this kind and exports its world
             /// on the track its manifest names.
-            pub fn new(plugin: Plugin) -> Result<Self, LoadError> {
+            pub fn new(plugin: Plugin) -> Result<Self, BindError> {
                 plugin.expect_kind($kind)?;
                 let link = |e: wasmtime::Error| plugin.link_error(&e);
                 let pre = match plugin.track() {
@@ -373,14 +335,6 @@ impl DnsProvider {
 /// One answer of a batch: the guest's value for one object, or its
 /// `plugin-error` for that object alone.
 pub type Answer<T> = Result<T, CallError>;
-
-/// What one server reports: its services and the topology version its local
-/// setup last applied (`servers.read-machines`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MachineState {
-    pub services: Vec<observed::ServiceStatus>,
-    pub setup_version: Option<u64>,
-}
 
 impl PortProbe {
     /// `probe.probe`: probe one endpoint.
@@ -622,13 +576,13 @@ impl ServerControl {
     pub fn read_machines(
         &self,
         machines: &[String],
-    ) -> Result<Vec<Answer<MachineState>>, CallError> {
+    ) -> Result<Vec<Answer<observed::MachineState>>, CallError> {
         const FUNCTION: &str = "servers.read-machines";
         match &self.pre {
             Track::V0_1(_) => Ok(machines
                 .iter()
                 .map(|machine| {
-                    Ok(MachineState {
+                    Ok(observed::MachineState {
                         services: self.list_services(machine)?,
                         setup_version: self.setup_version(machine)?,
                     })
@@ -652,7 +606,7 @@ impl ServerControl {
         }
     }
 
-    fn read_one(&self, machine: &str) -> Result<MachineState, CallError> {
+    fn read_one(&self, machine: &str) -> Result<observed::MachineState, CallError> {
         let answers = self.read_machines(&[machine.to_owned()])?;
         self.plugin.single("servers.read-machines", answers)
     }

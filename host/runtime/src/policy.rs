@@ -26,9 +26,9 @@ use failback_core::text::printable;
 
 use wasmtime::component::InstancePre;
 
-use crate::call::{CallError, CallState, Guest};
+use crate::call::{CallState, Guest};
 use crate::digest::Digest;
-use crate::engine::LoadError;
+use crate::guest_error::{BindError, CallError};
 use crate::wit::{v0_1_0, v0_2_0};
 
 /// A version track of the policy package a module exports.
@@ -189,13 +189,13 @@ impl fmt::Debug for PolicyModule {
 
 impl PolicyModule {
     /// Bind the component to the newest track it exports.
-    pub(crate) fn new(guest: Guest, pre: InstancePre<CallState>) -> Result<Self, LoadError> {
+    pub(crate) fn new(guest: Guest, pre: InstancePre<CallState>) -> Result<Self, BindError> {
         let bindings = match v0_2_0::policy::PolicyPre::new(pre.clone()) {
             Ok(pre) => Bindings::V0_2(pre),
             Err(newest) => match v0_1_0::policy::PolicyPre::new(pre) {
                 Ok(pre) => Bindings::V0_1(pre),
                 Err(_) => {
-                    return Err(LoadError::Link {
+                    return Err(BindError::Link {
                         plugin: guest.name.to_string(),
                         message: format!(
                             "exports no policy track the host binds ({}, {}): {newest:#}",

@@ -38,12 +38,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::call::CallError;
 use crate::digest::Digest;
 use crate::engine::LoadError;
+use crate::guest_error::BindError;
+use crate::guest_error::CallError;
+use crate::guest_error::PluginError;
 use crate::manifest::{ManifestError, PluginKind};
 use crate::package::PackError;
-use crate::plugin::PluginError;
 
 pub use listeners::{Endpoints, Listeners};
 pub use load::{Component, Kit};
@@ -98,6 +99,8 @@ pub enum KitError {
     NoMachine(Option<String>),
     #[error("the plugin cannot be loaded: {0}")]
     Load(#[from] LoadError),
+    #[error("the plugin cannot be loaded: {0}")]
+    Bind(#[from] BindError),
     #[error("cannot start the kit's loopback listeners: {0}")]
     Listeners(String),
     #[error("cannot place the component for the run: {0}")]

@@ -12,9 +12,10 @@ use super::{
     ABSENT, Case, CaseReport, Checked, Miss, Relabel, Variant, answer, came_back, none_of, refusal,
     run_cases_as, shown,
 };
-use crate::call::CallError;
+use crate::guest_error::CallError;
+use crate::guest_error::PluginError;
 use crate::manifest::PluginTrack;
-use crate::plugin::{PluginError, ServerControl};
+use crate::plugin::ServerControl;
 
 const LIST: &str = "servers.list-services";
 const START: &str = "servers.start-services";

@@ -7,7 +7,7 @@
 
 use failback_core::observed;
 
-use crate::plugin::PluginError;
+use crate::guest_error::PluginError;
 
 /// The shared `types` and `host` interfaces.
 pub mod base {

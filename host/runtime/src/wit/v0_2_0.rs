@@ -14,7 +14,7 @@
 
 use failback_core::observed;
 
-use crate::plugin::MachineState;
+use failback_core::observed::MachineState;
 
 /// The `host` interface. Its `types` are 0.1.0's, unchanged in 0.2.0, and
 /// bound to 0.1.0's Rust types: a `plugin-error` or a log level is one type to

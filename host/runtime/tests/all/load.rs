@@ -1,6 +1,6 @@
 use failback_core::observed::RecordData;
 use failback_runtime::capability::Denial;
-use failback_runtime::{Digest, LoadError, Outcome, TrustPolicy};
+use failback_runtime::{BindError, Digest, LoadError, Outcome, TrustPolicy};
 
 use crate::common::{Fixture, good_component, stamped_manifest};
 
@@ -47,7 +47,7 @@ fn a_plugin_bound_to_another_kind_is_refused() {
     let env = fixture.environment(&table);
     assert!(matches!(
         fixture.load(&env).unwrap_err(),
-        LoadError::WrongWorld { .. }
+        LoadError::Bind(BindError::WrongWorld { .. })
     ));
 }
 

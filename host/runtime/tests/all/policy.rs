@@ -95,7 +95,10 @@ fn a_plugin_component_is_not_a_policy_module() {
         )
         .unwrap_err();
     assert!(
-        matches!(error, failback_runtime::LoadError::Link { .. }),
+        matches!(
+            error,
+            failback_runtime::LoadError::Bind(failback_runtime::BindError::Link { .. })
+        ),
         "{error}"
     );
 }
