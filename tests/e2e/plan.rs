@@ -144,3 +144,33 @@ fn a_swapped_plugin_manifest_is_refused() {
         insta::assert_snapshot!("plan-swapped-manifest", redact(&stderr, dir.path()));
     });
 }
+
+/// An environment that binds no pool-control plugin cannot be planned with:
+/// the session refuses to open, naming the kind, before it observes anything.
+#[test]
+fn an_environment_without_a_pool_control_plugin_is_refused_when_the_session_opens() {
+    let dir = lab("edge-failover");
+    let env = dir.path().join("failback.toml");
+    let original = std::fs::read_to_string(&env).unwrap();
+    let mut kept = String::new();
+    let mut dropping = false;
+    for line in original.lines() {
+        if line.starts_with('[') {
+            dropping = line.starts_with("[plugins.pool-control");
+        }
+        if !dropping {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    assert_ne!(kept, original, "the lab binds a pool-control plugin");
+    std::fs::write(&env, &kept).unwrap();
+    let (code, stdout, stderr) = run(failback().args(["plan", "--env"]).arg(&env));
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "");
+    insta::assert_snapshot!("plan-without-pool-control", redact(&stderr, dir.path()));
+
+    std::fs::write(&env, &original).unwrap();
+    let (code, _, stderr) = run(failback().args(["plan", "--env"]).arg(&env));
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -58,7 +58,8 @@ pub fn open_audited(env: &Path, sink: Option<Arc<dyn AuditSink>>) -> Result<Sess
         .load_plugins(&environment, &trust, &dir, &cache, &|name| {
             std::env::var(name).ok()
         })
-        .context("cannot load the environment's plugins")?;
+        .context("cannot load the environment's plugins")?
+        .complete()?;
     let gate = load_gate(&runtime, &cache, &environment, &trust, &dir)?;
     Ok(Session {
         environment,

@@ -89,10 +89,9 @@ use crate::audit_log::AuditLogError;
 use crate::gate::{Gate, GateError, Overrides};
 use crate::guest_error::CallError;
 use crate::journal::{Journal, JournalError, RunState, StepRecord};
-use crate::manifest::PluginKind;
 use crate::observe::{ObserveError, observe};
 use crate::operation::{Context, execution};
-use crate::plugin::Plugins;
+use crate::plugin::PluginSet;
 
 /// How long `await-replication` waits for one replica by default.
 pub const REPLICA_WAIT: Duration = Duration::from_secs(60);
@@ -102,8 +101,6 @@ pub const REPLICA_WAIT: Duration = Duration::from_secs(60);
 pub enum ApplyError {
     #[error("the plan's predicted states are inconsistent")]
     Plan(#[source] UnknownObject),
-    #[error("step {step}: the environment binds no `{kind}` plugin")]
-    MissingPlugin { step: usize, kind: PluginKind },
     #[error("step {step}: the plan has no document `{document}`")]
     MissingDocument { step: usize, document: String },
     #[error("step {step}: cannot observe the deployment")]
@@ -168,7 +165,6 @@ impl ApplyError {
                 | OperationsError::Changes { step, .. } => *step,
             }),
             Self::PublishInDoubt { step, .. }
-            | Self::MissingPlugin { step, .. }
             | Self::MissingDocument { step, .. }
             | Self::Observe { step, .. }
             | Self::Assemble { step, .. }
@@ -433,7 +429,7 @@ impl Default for ApplyOptions {
 
 /// Carries out plans in one environment.
 pub struct Executor<'a> {
-    pub plugins: &'a Plugins,
+    pub plugins: &'a PluginSet,
     pub gate: &'a Gate,
     pub audit: Arc<dyn AuditSink>,
     /// The environment's external zone.

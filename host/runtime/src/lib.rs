@@ -84,7 +84,8 @@ pub use manifest::{Limits, Manifest, ManifestError, PluginKind, PluginTrack, Rol
 pub use observe::{ObserveError, observe};
 pub use package::{PackError, Packed, embedded_manifest, pack};
 pub use plugin::{
-    Answer, DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
+    Answer, DnsProvider, ManagementStore, Plugin, PluginSet, Plugins, PoolControl, PortProbe,
+    ServerControl, Unbound,
 };
 pub use policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
 pub use session::{Freshness, Session, SessionError, Verification};

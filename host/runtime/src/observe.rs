@@ -9,15 +9,11 @@ use failback_core::observed::{Observation, ObservationError, Probe};
 use failback_core::topology::{Topology, TopologyError};
 
 use crate::guest_error::CallError;
-use crate::manifest::PluginKind;
-use crate::plugin::Plugins;
+use crate::plugin::PluginSet;
 
 /// Why an observation could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
-    /// The environment binds no plugin of a kind the observation needs.
-    #[error("the environment binds no `{0}` plugin, and observing the deployment needs one")]
-    MissingPlugin(PluginKind),
     /// A plugin call failed.
     #[error("observing {what} failed")]
     Call {
@@ -34,27 +30,14 @@ pub enum ObserveError {
 }
 
 /// Observe the whole deployment through `plugins`; `zone` is the external zone.
-pub fn observe(plugins: &Plugins, zone: &str) -> Result<Observation, ObserveError> {
-    let store = plugins
-        .management_store
-        .as_ref()
-        .ok_or(ObserveError::MissingPlugin(PluginKind::ManagementStore))?;
-    let servers = plugins
-        .server_control
-        .as_ref()
-        .ok_or(ObserveError::MissingPlugin(PluginKind::ServerControl))?;
-    let dns = plugins
-        .dns_provider
-        .as_ref()
-        .ok_or(ObserveError::MissingPlugin(PluginKind::DnsProvider))?;
-    let probe = plugins
-        .port_probe
-        .as_ref()
-        .ok_or(ObserveError::MissingPlugin(PluginKind::PortProbe))?;
-    let pools = plugins
-        .pool_control
-        .as_ref()
-        .ok_or(ObserveError::MissingPlugin(PluginKind::PoolControl))?;
+pub fn observe(plugins: &PluginSet, zone: &str) -> Result<Observation, ObserveError> {
+    let PluginSet {
+        dns,
+        probe,
+        cms: store,
+        servers,
+        pools,
+    } = plugins;
 
     let topology_document = store
         .read_topology()

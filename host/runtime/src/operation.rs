@@ -30,14 +30,13 @@ use failback_core::topology::Topology;
 
 use crate::apply::{ApplyError, Event, Progress};
 use crate::guest_error::CallError;
-use crate::manifest::PluginKind;
 use crate::plugin::{
-    DnsProvider, ManagementStore, Plugin, Plugins, PoolControl, PortProbe, ServerControl,
+    DnsProvider, ManagementStore, Plugin, PluginSet, PoolControl, PortProbe, ServerControl,
 };
 
 /// What running an operation of `step` needs.
 pub(crate) struct Context<'a> {
-    pub plugins: &'a Plugins,
+    pub plugins: &'a PluginSet,
     pub plan: &'a Plan,
     pub step: &'a Step,
     pub progress: &'a mut dyn Progress,
@@ -124,32 +123,25 @@ impl<'a> Context<'a> {
             })
     }
 
-    fn bound<T>(&self, plugin: &'a Option<T>, kind: PluginKind) -> Result<&'a T, ApplyError> {
-        plugin.as_ref().ok_or(ApplyError::MissingPlugin {
-            step: self.step.index,
-            kind,
-        })
-    }
-
-    fn servers(&self) -> Result<&'a ServerControl, ApplyError> {
-        self.bound(&self.plugins.server_control, PluginKind::ServerControl)
+    fn servers(&self) -> &'a ServerControl {
+        &self.plugins.servers
     }
 
     /// The management store (CMS).
-    fn cms(&self) -> Result<&'a ManagementStore, ApplyError> {
-        self.bound(&self.plugins.management_store, PluginKind::ManagementStore)
+    fn cms(&self) -> &'a ManagementStore {
+        &self.plugins.cms
     }
 
-    fn dns(&self) -> Result<&'a DnsProvider, ApplyError> {
-        self.bound(&self.plugins.dns_provider, PluginKind::DnsProvider)
+    fn dns(&self) -> &'a DnsProvider {
+        &self.plugins.dns
     }
 
-    fn probe(&self) -> Result<&'a PortProbe, ApplyError> {
-        self.bound(&self.plugins.port_probe, PluginKind::PortProbe)
+    fn probe(&self) -> &'a PortProbe {
+        &self.plugins.probe
     }
 
-    fn pools(&self) -> Result<&'a PoolControl, ApplyError> {
-        self.bound(&self.plugins.pool_control, PluginKind::PoolControl)
+    fn pools(&self) -> &'a PoolControl {
+        &self.plugins.pools
     }
 }
 
@@ -157,7 +149,7 @@ impl<'a> Context<'a> {
 
 impl Execute for StartServices {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let servers = cx.servers()?;
+        let servers = cx.servers();
         cx.call(
             servers.plugin(),
             "servers.start-services",
@@ -168,7 +160,7 @@ impl Execute for StartServices {
 
     /// Every service of the machine runs.
     fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
-        let servers = cx.servers()?;
+        let servers = cx.servers();
         let services = cx.call(
             servers.plugin(),
             "servers.list-services",
@@ -181,7 +173,7 @@ impl Execute for StartServices {
 
 impl Execute for RunSetup {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let servers = cx.servers()?;
+        let servers = cx.servers();
         let report = cx.call(servers.plugin(), "servers.run-setup", &self.machine, || {
             servers.run_setup(&self.machine)
         })?;
@@ -197,7 +189,7 @@ impl Execute for RunSetup {
 
     /// The machine's setup applied the expected version.
     fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
-        let servers = cx.servers()?;
+        let servers = cx.servers();
         let applied = cx.call(
             servers.plugin(),
             "servers.setup-version",
@@ -223,7 +215,7 @@ impl Execute for EditDraft {
 
 impl Execute for PublishTopology {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let cms = cx.cms()?;
+        let cms = cx.cms();
         let xml = cx.document(&self.document)?;
         let version = cx.call(
             cms.plugin(),
@@ -245,7 +237,7 @@ impl Execute for PublishTopology {
     /// version counter alone cannot tell a publish that took effect from one
     /// that went half-way; any other version is a publish outside this run.
     fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
-        let cms = cx.cms()?;
+        let cms = cx.cms();
         let published = cx.call(cms.plugin(), "management.read-topology", "", || {
             cms.read_topology()
         })?;
@@ -284,7 +276,7 @@ fn same_topology(a: &Topology, b: &Topology) -> bool {
 
 impl Execute for EnableTopology {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let cms = cx.cms()?;
+        let cms = cx.cms();
         cx.call(
             cms.plugin(),
             "management.enable-topology",
@@ -295,7 +287,7 @@ impl Execute for EnableTopology {
 
     /// The published topology is this version, enabled.
     fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
-        let cms = cx.cms()?;
+        let cms = cx.cms();
         let published = cx.call(cms.plugin(), "management.read-topology", "", || {
             cms.read_topology()
         })?;
@@ -307,7 +299,7 @@ impl Execute for EnableTopology {
 
 impl Execute for Replicate {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let cms = cx.cms()?;
+        let cms = cx.cms();
         cx.call(cms.plugin(), "management.replicate", &self.fqdn, || {
             cms.replicate(&self.fqdn)
         })
@@ -348,7 +340,7 @@ impl Execute for AwaitReplica {
 
 /// Whether the management store reports the replica on `fqdn` up to date.
 fn replica_up_to_date(cx: &mut Context<'_>, fqdn: &str) -> Result<bool, ApplyError> {
-    let cms = cx.cms()?;
+    let cms = cx.cms();
     let replicas = cx.call(cms.plugin(), "management.replication-status", fqdn, || {
         cms.replication_status()
     })?;
@@ -361,7 +353,7 @@ fn replica_up_to_date(cx: &mut Context<'_>, fqdn: &str) -> Result<bool, ApplyErr
 
 impl Execute for ReplaceRrset {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let dns = cx.dns()?;
+        let dns = cx.dns();
         cx.call(
             dns.plugin(),
             "dns.replace-rrset",
@@ -381,7 +373,7 @@ impl Execute for ReplaceRrset {
 
 impl Execute for DeleteRrset {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let dns = cx.dns()?;
+        let dns = cx.dns();
         cx.call(
             dns.plugin(),
             "dns.delete-rrset",
@@ -404,7 +396,7 @@ fn records_of(
     name: &str,
     rtype: RecordType,
 ) -> Result<Vec<(u32, RecordData)>, ApplyError> {
-    let dns = cx.dns()?;
+    let dns = cx.dns();
     let records = cx.call(dns.plugin(), "dns.list-records", zone, || {
         dns.list_records(zone)
     })?;
@@ -424,7 +416,7 @@ fn records_of(
 
 impl Execute for SetSiteRoute {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let cms = cx.cms()?;
+        let cms = cx.cms();
         let identity = self.identity.as_ref().map(ToString::to_string);
         cx.call(
             cms.plugin(),
@@ -436,7 +428,7 @@ impl Execute for SetSiteRoute {
 
     /// The site's route of this kind is the identity (or none).
     fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
-        let cms = cx.cms()?;
+        let cms = cx.cms();
         let sites = cx.call(cms.plugin(), "management.list-sites", &self.site, || {
             cms.list_sites()
         })?;
@@ -464,7 +456,7 @@ fn same_route(have: Option<&str>, want: Option<&str>) -> bool {
 impl Execute for Probe {
     /// The port is open and answers an XMPP stream open.
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let probe = cx.probe()?;
+        let probe = cx.probe();
         let request = &self.request;
         let report = cx.call(
             probe.plugin(),
@@ -493,7 +485,7 @@ impl Execute for Probe {
 
 impl Execute for PoolFailback {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
-        let pools = cx.pools()?;
+        let pools = cx.pools();
         cx.call(pools.plugin(), "pools.failback", &self.pool_fqdn, || {
             pools.failback(&self.pool_fqdn)
         })
@@ -501,7 +493,7 @@ impl Execute for PoolFailback {
 
     /// The pool is back to normal.
     fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
-        let pools = cx.pools()?;
+        let pools = cx.pools();
         let listed = cx.call(pools.plugin(), "pools.list-pools", &self.pool_fqdn, || {
             pools.list_pools()
         })?;

@@ -668,3 +668,95 @@ pub struct Plugins {
     pub server_control: Option<ServerControl>,
     pub pool_control: Option<PoolControl>,
 }
+
+/// One plugin of each kind: what a session observes, plans and applies with.
+/// [`Plugins::complete`] makes it once, when the session opens, so nothing
+/// after it asks whether a kind is bound.
+#[derive(Debug, Clone)]
+pub struct PluginSet {
+    pub dns: DnsProvider,
+    pub probe: PortProbe,
+    /// The management store (CMS).
+    pub cms: ManagementStore,
+    pub servers: ServerControl,
+    pub pools: PoolControl,
+}
+
+/// The kinds an environment binds no plugin of, when a session needs one of
+/// each.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the environment binds no plugin for {}: observing, planning and applying need one of each kind (`[plugins.<kind>]` in the environment file)",
+    kinds(.0)
+)]
+pub struct Unbound(pub Vec<PluginKind>);
+
+fn kinds(kinds: &[PluginKind]) -> String {
+    kinds
+        .iter()
+        .map(|kind| format!("`{kind}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Plugins {
+    /// One plugin of each kind, or every kind that is missing.
+    pub fn complete(self) -> Result<PluginSet, Unbound> {
+        let missing = |present: bool, kind| (!present).then_some(kind);
+        let unbound: Vec<PluginKind> = [
+            missing(self.dns_provider.is_some(), PluginKind::DnsProvider),
+            missing(self.port_probe.is_some(), PluginKind::PortProbe),
+            missing(self.management_store.is_some(), PluginKind::ManagementStore),
+            missing(self.server_control.is_some(), PluginKind::ServerControl),
+            missing(self.pool_control.is_some(), PluginKind::PoolControl),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match self {
+            Self {
+                dns_provider: Some(dns),
+                port_probe: Some(probe),
+                management_store: Some(cms),
+                server_control: Some(servers),
+                pool_control: Some(pools),
+            } => Ok(PluginSet {
+                dns,
+                probe,
+                cms,
+                servers,
+                pools,
+            }),
+            _ => Err(Unbound(unbound)),
+        }
+    }
+}
+
+impl PluginSet {
+    /// Each plugin, in the order of [`PluginKind::ALL`].
+    #[must_use]
+    pub fn each(&self) -> [&Plugin; 5] {
+        [
+            self.dns.plugin(),
+            self.probe.plugin(),
+            self.cms.plugin(),
+            self.servers.plugin(),
+            self.pools.plugin(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_binding_names_every_kind_missing_in_the_files_order() {
+        let error = Plugins::default().complete().unwrap_err();
+        assert_eq!(error.0, PluginKind::ALL);
+        assert_eq!(
+            error.to_string(),
+            "the environment binds no plugin for `dns-provider`, `port-probe`, `management-store`, `server-control`, `pool-control`: observing, planning and applying need one of each kind (`[plugins.<kind>]` in the environment file)"
+        );
+    }
+}

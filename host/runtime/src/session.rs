@@ -23,7 +23,7 @@ use crate::digest::Digest;
 use crate::environment::Environment;
 use crate::gate::{Gate, GateError, Overrides};
 use crate::observe::{ObserveError, observe};
-use crate::plugin::Plugins;
+use crate::plugin::PluginSet;
 
 /// An environment opened: what it binds, loaded and checked.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ pub struct Session {
     pub environment: Environment,
     /// The sha256 of the environment file's bytes, as they were loaded.
     pub environment_sha256: Digest,
-    pub plugins: Plugins,
+    pub plugins: PluginSet,
     pub gate: Gate,
     /// Who must approve a saved plan before it is applied (`[approvals]`).
     pub approvals: ApprovalPolicy,
@@ -169,26 +169,18 @@ impl Session {
     /// plugins, the policy modules and every rule's level.
     #[must_use]
     pub fn provenance(&self) -> Provenance {
-        let plugins = &self.plugins;
-        let mut bound = BTreeMap::new();
-        for plugin in [
-            plugins.dns_provider.as_ref().map(|p| p.plugin()),
-            plugins.port_probe.as_ref().map(|p| p.plugin()),
-            plugins.management_store.as_ref().map(|p| p.plugin()),
-            plugins.server_control.as_ref().map(|p| p.plugin()),
-            plugins.pool_control.as_ref().map(|p| p.plugin()),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            bound.insert(
-                plugin.kind().to_string(),
-                PluginDigest {
+        let bound = self
+            .plugins
+            .each()
+            .into_iter()
+            .map(|plugin| {
+                let digest = PluginDigest {
                     name: plugin.name().to_owned(),
                     sha256: plugin.digest().to_string(),
-                },
-            );
-        }
+                };
+                (plugin.kind().to_string(), digest)
+            })
+            .collect();
         Provenance {
             environment: Some(self.environment_sha256.to_string()),
             plugins: bound,

@@ -87,6 +87,8 @@ pub fn open(scenario: Scenario) -> Lab {
     let environment = Environment::load(&root, failback_runtime::ENVIRONMENT_FILE).unwrap();
     let plugins = runtime
         .load_plugins(&environment, &TrustPolicy::open(), &root, &cache, &|_| None)
+        .unwrap()
+        .complete()
         .unwrap();
     let snapshot = assemble(&observe(&plugins, &environment.zone).unwrap()).unwrap();
     let intent = Intent::resolve(&IntentFlags::default(), &snapshot.deployment).unwrap();
