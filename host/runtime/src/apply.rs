@@ -87,11 +87,11 @@ use serde::Serialize;
 use crate::audit::{AuditSink, Decision};
 use crate::audit_log::AuditLogError;
 use crate::gate::{Gate, GateError, Overrides};
-use crate::guest_error::CallError;
 use crate::journal::{Journal, JournalError, RunState, StepRecord};
 use crate::observe::{ObserveError, observe};
-use crate::operation::{Context, execution};
+use crate::operation::{Context, StepError, execution};
 use crate::plugin::PluginSet;
+use crate::progress::{Event, Progress, StepEnd};
 
 /// How long `await-replication` waits for one replica by default.
 pub const REPLICA_WAIT: Duration = Duration::from_secs(60);
@@ -101,8 +101,6 @@ pub const REPLICA_WAIT: Duration = Duration::from_secs(60);
 pub enum ApplyError {
     #[error("the plan's predicted states are inconsistent")]
     Plan(#[source] UnknownObject),
-    #[error("step {step}: the plan has no document `{document}`")]
-    MissingDocument { step: usize, document: String },
     #[error("step {step}: cannot observe the deployment")]
     Observe {
         step: usize,
@@ -121,32 +119,10 @@ pub enum ApplyError {
         #[source]
         source: GateError,
     },
-    #[error("step {step} ({action}): plugin `{plugin}` failed in `{function}`")]
-    Call {
-        step: usize,
-        action: String,
-        plugin: String,
-        function: &'static str,
-        #[source]
-        source: CallError,
-    },
-    #[error("step {step} ({action}): {detail}")]
-    Verification {
-        step: usize,
-        action: String,
-        detail: String,
-    },
     #[error(transparent)]
     Operations(OperationsError),
-    #[error(
-        "step {step} ({action}): the published topology is version {found}, neither the draft's expected {expected} nor the version after it, or it is that version with another document than the draft; a publish went wrong outside this run"
-    )]
-    PublishInDoubt {
-        step: usize,
-        action: String,
-        expected: u64,
-        found: u64,
-    },
+    #[error(transparent)]
+    Step(#[from] StepError),
     #[error("the audit log cannot be made durable")]
     Audit(#[source] AuditLogError),
     #[error(transparent)]
@@ -164,13 +140,10 @@ impl ApplyError {
                 | OperationsError::Disagree { step, .. }
                 | OperationsError::Changes { step, .. } => *step,
             }),
-            Self::PublishInDoubt { step, .. }
-            | Self::MissingDocument { step, .. }
-            | Self::Observe { step, .. }
-            | Self::Assemble { step, .. }
-            | Self::Gate { step, .. }
-            | Self::Call { step, .. }
-            | Self::Verification { step, .. } => Some(*step),
+            Self::Step(e) => Some(e.step()),
+            Self::Observe { step, .. } | Self::Assemble { step, .. } | Self::Gate { step, .. } => {
+                Some(*step)
+            }
         }
     }
 }
@@ -281,59 +254,6 @@ pub enum Ended {
         end: Box<Deployment>,
     },
     Halted(Halt),
-}
-
-/// What a step came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepEnd {
-    /// Ran and verified.
-    Done,
-    /// Done in an earlier run of this plan (journaled).
-    Journaled,
-    /// In doubt after an interruption, and its postcondition already held.
-    AlreadyHeld,
-}
-
-/// What the engine reports as it goes, for progress bars and event lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "event")]
-pub enum Event {
-    /// A run (or resume) starts: `planned` steps.
-    Run { run: i64, planned: usize },
-    /// A step starts (`position` of `planned`).
-    Step {
-        index: usize,
-        id: String,
-        action: String,
-        target: Option<String>,
-        position: usize,
-        planned: usize,
-    },
-    /// The engine observes the deployment (`before` or `after` the step).
-    Observe { index: usize, when: &'static str },
-    /// A plugin call is in flight.
-    Call {
-        index: usize,
-        plugin: String,
-        function: &'static str,
-        argument: String,
-    },
-    /// A step ended.
-    StepEnd { index: usize, end: StepEnd },
-}
-
-/// Where the engine's [`Event`]s go.
-pub trait Progress {
-    fn event(&mut self, event: &Event);
-}
-
-/// A [`Progress`] that ignores everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn event(&mut self, _event: &Event) {}
 }
 
 /// The journal points a [`Failpoint`] can stop at, in the order a step

@@ -57,6 +57,7 @@ mod operation;
 pub mod package;
 mod plugin;
 mod policy;
+pub mod progress;
 pub mod review;
 pub mod session;
 pub mod signature;
@@ -64,7 +65,7 @@ pub mod state;
 pub mod trust;
 pub mod wit;
 
-pub use apply::{ApplyError, ApplyOptions, Ended, Event, Executor, FieldDiff, Halt, Progress};
+pub use apply::{ApplyError, ApplyOptions, Ended, Executor, FieldDiff, Halt};
 pub use approval::{ApprovalError, ApprovalPolicy};
 pub use audit::{AuditRecord, AuditSink, Decision, MemoryAuditSink, NullAuditSink, Outcome};
 pub use audit_log::{AuditLog, AuditLogError};
@@ -82,12 +83,14 @@ pub use journal::{Journal, JournalError, RunRecord, RunState};
 pub use lock::{EnvironmentLock, Holder, LockError};
 pub use manifest::{Limits, Manifest, ManifestError, PluginKind, PluginTrack, Role};
 pub use observe::{ObserveError, observe};
+pub use operation::StepError;
 pub use package::{PackError, Packed, embedded_manifest, pack};
 pub use plugin::{
     Answer, DnsProvider, ManagementStore, Plugin, PluginSet, Plugins, PoolControl, PortProbe,
     ServerControl, Unbound,
 };
 pub use policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
+pub use progress::{Event, NoProgress, Progress, StepEnd};
 pub use session::{Freshness, Session, SessionError, Verification};
 pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
 pub use trust::{Signer, TrustError, TrustPolicy};

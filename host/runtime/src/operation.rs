@@ -28,11 +28,55 @@ use failback_core::operation::{
 use failback_core::plan::{Plan, Step, rtype_name};
 use failback_core::topology::Topology;
 
-use crate::apply::{ApplyError, Event, Progress};
 use crate::guest_error::CallError;
 use crate::plugin::{
     DnsProvider, ManagementStore, Plugin, PluginSet, PoolControl, PortProbe, ServerControl,
 };
+use crate::progress::{Event, Progress};
+
+/// Why a step's operation did not do what the plan predicts.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("step {step}: the plan has no document `{document}`")]
+    MissingDocument { step: usize, document: String },
+    #[error("step {step} ({action}): plugin `{plugin}` failed in `{function}`")]
+    Call {
+        step: usize,
+        action: String,
+        plugin: String,
+        function: &'static str,
+        #[source]
+        source: CallError,
+    },
+    #[error("step {step} ({action}): {detail}")]
+    Verification {
+        step: usize,
+        action: String,
+        detail: String,
+    },
+    #[error(
+        "step {step} ({action}): the published topology is version {found}, neither the draft's expected {expected} nor the version after it, or it is that version with another document than the draft; a publish went wrong outside this run"
+    )]
+    PublishInDoubt {
+        step: usize,
+        action: String,
+        expected: u64,
+        found: u64,
+    },
+}
+
+impl StepError {
+    /// The step it stopped at.
+    #[must_use]
+    pub fn step(&self) -> usize {
+        match self {
+            Self::MissingDocument { step, .. }
+            | Self::Call { step, .. }
+            | Self::Verification { step, .. }
+            | Self::PublishInDoubt { step, .. } => *step,
+        }
+    }
+}
 
 /// What running an operation of `step` needs.
 pub(crate) struct Context<'a> {
@@ -48,14 +92,14 @@ pub(crate) struct Context<'a> {
 /// a call left in doubt by an interruption took effect.
 pub(crate) trait Execute {
     /// Run the operation through its plugin; a result the plan did not
-    /// predict is an [`ApplyError::Verification`].
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError>;
+    /// predict is an [`StepError::Verification`].
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError>;
 
     /// Whether the operation, journaled as begun and not finished, already
     /// took effect: read through the plugins by the effect's content.
     /// Operations without a side effect answer `false`: running them again
     /// repeats nothing.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError>;
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError>;
 }
 
 /// The operation's type, as what running it means.
@@ -86,14 +130,14 @@ impl<'a> Context<'a> {
         function: &'static str,
         argument: impl Into<String>,
         call: impl FnOnce() -> Result<T, CallError>,
-    ) -> Result<T, ApplyError> {
+    ) -> Result<T, StepError> {
         self.progress.event(&Event::Call {
             index: self.step.index,
             plugin: plugin.name().to_owned(),
             function,
             argument: argument.into(),
         });
-        call().map_err(|source| ApplyError::Call {
+        call().map_err(|source| StepError::Call {
             step: self.step.index,
             action: self.step.action.name().to_owned(),
             plugin: plugin.name().to_owned(),
@@ -103,8 +147,8 @@ impl<'a> Context<'a> {
     }
 
     /// The plugin did not do what the plan predicts.
-    fn verification(&self, detail: String) -> ApplyError {
-        ApplyError::Verification {
+    fn verification(&self, detail: String) -> StepError {
+        StepError::Verification {
             step: self.step.index,
             action: self.step.action.name().to_owned(),
             detail,
@@ -112,12 +156,12 @@ impl<'a> Context<'a> {
     }
 
     /// The topology draft `document` of the plan.
-    fn document(&self, document: &str) -> Result<&'a str, ApplyError> {
+    fn document(&self, document: &str) -> Result<&'a str, StepError> {
         self.plan
             .documents
             .get(document)
             .map(String::as_str)
-            .ok_or_else(|| ApplyError::MissingDocument {
+            .ok_or_else(|| StepError::MissingDocument {
                 step: self.step.index,
                 document: document.to_owned(),
             })
@@ -148,7 +192,7 @@ impl<'a> Context<'a> {
 // ---- Servers: the Edge machines' services and setup --------------------------
 
 impl Execute for StartServices {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let servers = cx.servers();
         cx.call(
             servers.plugin(),
@@ -159,7 +203,7 @@ impl Execute for StartServices {
     }
 
     /// Every service of the machine runs.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let servers = cx.servers();
         let services = cx.call(
             servers.plugin(),
@@ -172,7 +216,7 @@ impl Execute for StartServices {
 }
 
 impl Execute for RunSetup {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let servers = cx.servers();
         let report = cx.call(servers.plugin(), "servers.run-setup", &self.machine, || {
             servers.run_setup(&self.machine)
@@ -188,7 +232,7 @@ impl Execute for RunSetup {
     }
 
     /// The machine's setup applied the expected version.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let servers = cx.servers();
         let applied = cx.call(
             servers.plugin(),
@@ -204,17 +248,17 @@ impl Execute for RunSetup {
 
 impl Execute for EditDraft {
     /// No side effect: the draft is the plan's document, which must be there.
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         cx.document(&self.document).map(|_| ())
     }
 
-    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, StepError> {
         Ok(false)
     }
 }
 
 impl Execute for PublishTopology {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let cms = cx.cms();
         let xml = cx.document(&self.document)?;
         let version = cx.call(
@@ -236,7 +280,7 @@ impl Execute for PublishTopology {
     /// By content: the version after the expected one holding the draft. A
     /// version counter alone cannot tell a publish that took effect from one
     /// that went half-way; any other version is a publish outside this run.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let cms = cx.cms();
         let published = cx.call(cms.plugin(), "management.read-topology", "", || {
             cms.read_topology()
@@ -255,7 +299,7 @@ impl Execute for PublishTopology {
         } else if published.version == self.expected_version + 1 && holds_draft {
             Ok(true)
         } else {
-            Err(ApplyError::PublishInDoubt {
+            Err(StepError::PublishInDoubt {
                 step: cx.step.index,
                 action: cx.step.action.name().to_owned(),
                 expected: self.expected_version,
@@ -275,7 +319,7 @@ fn same_topology(a: &Topology, b: &Topology) -> bool {
 }
 
 impl Execute for EnableTopology {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let cms = cx.cms();
         cx.call(
             cms.plugin(),
@@ -286,7 +330,7 @@ impl Execute for EnableTopology {
     }
 
     /// The published topology is this version, enabled.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let cms = cx.cms();
         let published = cx.call(cms.plugin(), "management.read-topology", "", || {
             cms.read_topology()
@@ -298,14 +342,14 @@ impl Execute for EnableTopology {
 // ---- Replication of the management store -------------------------------------
 
 impl Execute for Replicate {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let cms = cx.cms();
         cx.call(cms.plugin(), "management.replicate", &self.fqdn, || {
             cms.replicate(&self.fqdn)
         })
     }
 
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         replica_up_to_date(cx, &self.fqdn)
     }
 }
@@ -313,7 +357,7 @@ impl Execute for Replicate {
 impl Execute for AwaitReplica {
     /// Poll until the replica is up to date, backing off to 2 s between
     /// reads, for at most the context's `replica_wait`.
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let deadline = Instant::now() + cx.replica_wait;
         let mut pause = Duration::from_millis(20);
         loop {
@@ -333,13 +377,13 @@ impl Execute for AwaitReplica {
     }
 
     /// A wait has no side effect.
-    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, StepError> {
         Ok(false)
     }
 }
 
 /// Whether the management store reports the replica on `fqdn` up to date.
-fn replica_up_to_date(cx: &mut Context<'_>, fqdn: &str) -> Result<bool, ApplyError> {
+fn replica_up_to_date(cx: &mut Context<'_>, fqdn: &str) -> Result<bool, StepError> {
     let cms = cx.cms();
     let replicas = cx.call(cms.plugin(), "management.replication-status", fqdn, || {
         cms.replication_status()
@@ -352,7 +396,7 @@ fn replica_up_to_date(cx: &mut Context<'_>, fqdn: &str) -> Result<bool, ApplyErr
 // ---- DNS record sets on the external DNS server --------------------------------
 
 impl Execute for ReplaceRrset {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let dns = cx.dns();
         cx.call(
             dns.plugin(),
@@ -363,7 +407,7 @@ impl Execute for ReplaceRrset {
     }
 
     /// The set holds exactly the data, at the TTL.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let mut want: Vec<(u32, RecordData)> =
             self.data.iter().map(|d| (self.ttl, d.clone())).collect();
         want.sort();
@@ -372,7 +416,7 @@ impl Execute for ReplaceRrset {
 }
 
 impl Execute for DeleteRrset {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let dns = cx.dns();
         cx.call(
             dns.plugin(),
@@ -383,7 +427,7 @@ impl Execute for DeleteRrset {
     }
 
     /// The set is absent.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         Ok(records_of(cx, &self.zone, &self.name, self.rtype)?.is_empty())
     }
 }
@@ -395,7 +439,7 @@ fn records_of(
     zone: &str,
     name: &str,
     rtype: RecordType,
-) -> Result<Vec<(u32, RecordData)>, ApplyError> {
+) -> Result<Vec<(u32, RecordData)>, StepError> {
     let dns = cx.dns();
     let records = cx.call(dns.plugin(), "dns.list-records", zone, || {
         dns.list_records(zone)
@@ -415,7 +459,7 @@ fn records_of(
 // ---- Site routes: federation and XMPP federation ---------------------------------
 
 impl Execute for SetSiteRoute {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let cms = cx.cms();
         let identity = self.identity.as_ref().map(ToString::to_string);
         cx.call(
@@ -427,7 +471,7 @@ impl Execute for SetSiteRoute {
     }
 
     /// The site's route of this kind is the identity (or none).
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let cms = cx.cms();
         let sites = cx.call(cms.plugin(), "management.list-sites", &self.site, || {
             cms.list_sites()
@@ -455,7 +499,7 @@ fn same_route(have: Option<&str>, want: Option<&str>) -> bool {
 
 impl Execute for Probe {
     /// The port is open and answers an XMPP stream open.
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let probe = cx.probe();
         let request = &self.request;
         let report = cx.call(
@@ -476,7 +520,7 @@ impl Execute for Probe {
     }
 
     /// A probe has no side effect.
-    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, StepError> {
         Ok(false)
     }
 }
@@ -484,7 +528,7 @@ impl Execute for Probe {
 // ---- Pool failback: Invoke-CsPoolFailback ---------------------------------------
 
 impl Execute for PoolFailback {
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), ApplyError> {
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let pools = cx.pools();
         cx.call(pools.plugin(), "pools.failback", &self.pool_fqdn, || {
             pools.failback(&self.pool_fqdn)
@@ -492,7 +536,7 @@ impl Execute for PoolFailback {
     }
 
     /// The pool is back to normal.
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, ApplyError> {
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let pools = cx.pools();
         let listed = cx.call(pools.plugin(), "pools.list-pools", &self.pool_fqdn, || {
             pools.list_pools()

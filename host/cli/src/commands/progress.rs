@@ -5,7 +5,7 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use failback_runtime::apply::StepEnd;
+use failback_runtime::StepEnd;
 use failback_runtime::{Event, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 
