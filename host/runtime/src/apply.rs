@@ -84,8 +84,7 @@ use failback_core::plan::{Finding, Operation, OperationsError, Plan, Step, StepS
 use failback_core::topology::Topology;
 use serde::Serialize;
 
-use crate::audit::{AuditSink, Decision};
-use crate::audit_log::AuditLogError;
+use crate::audit::{AuditSink, Decision, NotDurable};
 use crate::gate::{Gate, GateError, Overrides};
 use crate::journal::{Journal, JournalError, RunState, StepRecord};
 use crate::observe::{ObserveError, observe};
@@ -124,7 +123,7 @@ pub enum ApplyError {
     #[error(transparent)]
     Step(#[from] StepError),
     #[error("the audit log cannot be made durable")]
-    Audit(#[source] AuditLogError),
+    Audit(#[source] NotDurable),
     #[error(transparent)]
     Journal(#[from] JournalError),
 }

@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::audit_log::AuditLogError;
 use crate::digest::Digest;
 use crate::journal::Anchor;
 
@@ -126,9 +125,20 @@ pub trait AuditSink: Send + Sync {
     fn decision(&self, _decision: Decision) {}
     /// Make every record so far durable and say where the last one is; sinks
     /// that keep nothing on disk have no place to say (`None`).
-    fn checkpoint(&self) -> Result<Option<Anchor>, AuditLogError> {
+    fn checkpoint(&self) -> Result<Option<Anchor>, NotDurable> {
         Ok(None)
     }
+}
+
+/// Records a sink could not make durable ([`AuditSink::checkpoint`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the audit log `{path}` cannot be {what}")]
+pub struct NotDurable {
+    pub path: String,
+    /// What could not be done to it: `written`, `synced`.
+    pub what: &'static str,
+    #[source]
+    pub source: std::io::Error,
 }
 
 /// An [`AuditSink`] that keeps everything in memory.

@@ -37,7 +37,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::audit::{AuditRecord, AuditSink, Decision, LogLine};
+use crate::audit::{AuditRecord, AuditSink, Decision, LogLine, NotDurable};
 use crate::journal::{Anchor, RunAnchors};
 
 /// The audit log's file name inside the environment's state directory.
@@ -58,6 +58,8 @@ pub enum AuditLogError {
     },
     #[error("line {line} of the audit log {problem}")]
     Broken { line: usize, problem: String },
+    #[error(transparent)]
+    NotDurable(#[from] NotDurable),
     #[error(
         "the journal anchors run {run}'s {which} record at line {seq}, but the audit log ends at line {records}: its tail was cut off"
     )]
@@ -273,16 +275,16 @@ impl AuditSink for AuditLog {
         self.append("decision", record);
     }
 
-    fn checkpoint(&self) -> Result<Option<Anchor>, AuditLogError> {
+    fn checkpoint(&self) -> Result<Option<Anchor>, NotDurable> {
         let mut chain = self.chain.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(source) = chain.failed.take() {
-            return Err(AuditLogError::Io {
+            return Err(NotDurable {
                 path: self.path.clone(),
                 what: "written",
                 source,
             });
         }
-        chain.file.sync_data().map_err(|source| AuditLogError::Io {
+        chain.file.sync_data().map_err(|source| NotDurable {
             path: self.path.clone(),
             what: "synced",
             source,

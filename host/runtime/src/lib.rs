@@ -67,7 +67,9 @@ pub mod wit;
 
 pub use apply::{ApplyError, ApplyOptions, Ended, Executor, FieldDiff, Halt};
 pub use approval::{ApprovalError, ApprovalPolicy};
-pub use audit::{AuditRecord, AuditSink, Decision, MemoryAuditSink, NullAuditSink, Outcome};
+pub use audit::{
+    AuditRecord, AuditSink, Decision, MemoryAuditSink, NotDurable, NullAuditSink, Outcome,
+};
 pub use audit_log::{AuditLog, AuditLogError};
 pub use cache::{CacheError, CacheOutcome, ComponentCache, Refusal};
 pub use capability::CapabilityError;
