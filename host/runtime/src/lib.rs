@@ -93,6 +93,6 @@ pub use plugin::{
 };
 pub use policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
 pub use progress::{Event, NoProgress, Progress, StepEnd};
-pub use session::{Freshness, Session, SessionError, Verification};
+pub use session::{Changed, Freshness, Session, SessionError, Stale, Verification};
 pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
 pub use trust::{Signer, TrustError, TrustPolicy};

@@ -10,13 +10,16 @@
 //! engine's ([`crate::apply`]), with the session's plugins and gate.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use failback_core::deployment::{AssembleError, Snapshot, assemble};
-use failback_core::diff::diff;
+use failback_core::diff::{FieldDiff, diff};
 use failback_core::document::{self, DocumentError};
 use failback_core::intent::{DEFAULT_CUTOVER_TTL, Intent, IntentError, IntentFlags};
 use failback_core::observed::Observation;
-use failback_core::plan::{Finding, Goal, Override, Plan, PlanError, PluginDigest, Provenance};
+use failback_core::plan::{
+    Finding, Goal, Level, Override, Plan, PlanError, PluginDigest, Provenance,
+};
 
 use crate::approval::ApprovalPolicy;
 use crate::digest::Digest;
@@ -59,10 +62,139 @@ pub enum SessionError {
 pub struct Freshness {
     /// The plan made now: equal to the saved one when `stale` is empty.
     pub derived: Plan,
-    /// Why the saved plan is not the one made now, one line each, for the
-    /// operator: the deployment's changed fields, the components that
-    /// changed, or the first difference. Empty when it is the same plan.
-    pub stale: Vec<String>,
+    /// Why the saved plan is not the one made now: the deployment changed,
+    /// a component changed, or (neither) the first difference. Empty when it
+    /// is the same plan.
+    pub stale: Vec<Stale>,
+}
+
+impl Freshness {
+    /// The reasons as the operator reads them, one line each (a changed
+    /// deployment's fields indented under it).
+    #[must_use]
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for reason in &self.stale {
+            match reason {
+                Stale::Deployment { changes, .. } => {
+                    lines.push(reason.to_string());
+                    lines.extend(changes.iter().map(|d| format!("  {}", d.as_change())));
+                }
+                Stale::Component(_) | Stale::Document { .. } => lines.push(reason.to_string()),
+            }
+        }
+        lines
+    }
+}
+
+/// Why a saved plan is not the plan made now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// The deployment changed since the plan was made, or since the state it
+    /// was made from (`captured`, observed at that time) was observed.
+    Deployment {
+        captured: Option<String>,
+        changes: Vec<FieldDiff>,
+    },
+    /// A component the plan was made and judged with changed.
+    Component(Changed),
+    /// Same deployment and components, yet another document: where the two
+    /// first differ.
+    Document { at: String },
+}
+
+impl fmt::Display for Stale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Deployment {
+                captured: Some(observed_at),
+                ..
+            } => write!(
+                f,
+                "the deployment changed since the state the plan was made from was observed ({observed_at}):"
+            ),
+            Self::Deployment { captured: None, .. } => {
+                f.write_str("the deployment changed since the plan was made:")
+            }
+            Self::Component(changed) => changed.fmt(f),
+            Self::Document { at } => write!(
+                f,
+                "it is not the plan made from it now: at {at} (saved, then re-derived)"
+            ),
+        }
+    }
+}
+
+/// A component a plan was made with that differs now: `then` and `now` are
+/// its sha256 (or level), `None` where it was not there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// The environment file.
+    Environment {
+        then: Option<String>,
+        now: Option<String>,
+    },
+    /// A policy module, by name.
+    Policy {
+        name: String,
+        then: Option<String>,
+        now: Option<String>,
+    },
+    /// The plugin bound to a kind.
+    Plugin {
+        kind: String,
+        then: Option<PluginDigest>,
+        now: Option<PluginDigest>,
+    },
+    /// A rule's level.
+    Level {
+        rule: String,
+        then: Option<Level>,
+        now: Option<Level>,
+    },
+}
+
+impl fmt::Display for Changed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Environment { then, now } => write!(
+                f,
+                "the environment file changed: sha256 {} then, {} now",
+                then.as_deref().unwrap_or("(none)"),
+                now.as_deref().unwrap_or("(none)")
+            ),
+            Self::Policy { name, then, now } => match (then, now) {
+                (Some(a), Some(b)) => {
+                    write!(
+                        f,
+                        "policy module `{name}` changed: sha256 {a} then, {b} now"
+                    )
+                }
+                (Some(_), None) => write!(f, "policy module `{name}` is no longer loaded"),
+                (None, _) => write!(f, "policy module `{name}` was not loaded then"),
+            },
+            Self::Plugin { kind, then, now } => match (then, now) {
+                (Some(a), Some(b)) => write!(
+                    f,
+                    "the `{kind}` plugin changed: `{}` sha256 {} then, `{}` sha256 {} now",
+                    a.name, a.sha256, b.name, b.sha256
+                ),
+                (Some(a), None) => write!(f, "the `{kind}` plugin `{}` is no longer bound", a.name),
+                (None, Some(b)) => write!(f, "the `{kind}` plugin `{}` was not bound then", b.name),
+                (None, None) => write!(f, "the `{kind}` plugin changed"),
+            },
+            Self::Level { rule, then, now } => match (then, now) {
+                (Some(a), Some(b)) => write!(
+                    f,
+                    "rule `{rule}` changed level: {} then, {} now",
+                    a.name(),
+                    b.name()
+                ),
+                (Some(_), None) => write!(f, "rule `{rule}` is no longer held"),
+                (None, _) => write!(f, "rule `{rule}` was not held then"),
+            },
+        }
+    }
 }
 
 impl Session {
@@ -143,24 +275,24 @@ impl Session {
             return Ok(Freshness { derived, stale });
         }
         if saved.start != derived.start {
-            stale.push(match &saved.provenance.captured {
-                Some(captured) => format!(
-                    "the deployment changed since the state the plan was made from was observed ({}):",
-                    captured.observed_at
-                ),
-                None => "the deployment changed since the plan was made:".to_owned(),
+            stale.push(Stale::Deployment {
+                captured: saved
+                    .provenance
+                    .captured
+                    .as_ref()
+                    .map(|c| c.observed_at.clone()),
+                changes: diff(&saved.start, &derived.start),
             });
-            for d in diff(&saved.start, &derived.start) {
-                stale.push(format!("  {}", d.as_change()));
-            }
         }
-        stale.extend(changed_components(&saved.provenance, &derived.provenance));
+        stale.extend(
+            changed_components(&saved.provenance, &derived.provenance)
+                .into_iter()
+                .map(Stale::Component),
+        );
         if stale.is_empty()
             && let Some(d) = document::first_difference(saved, &derived)
         {
-            stale.push(format!(
-                "it is not the plan made from it now: at {d} (saved, then re-derived)"
-            ));
+            stale.push(Stale::Document { at: d.to_string() });
         }
         Ok(Freshness { derived, stale })
     }
@@ -233,61 +365,40 @@ pub fn gate_provenance(gate: &Gate) -> Provenance {
     }
 }
 
-/// What differs between what `then` was made with and `now`, one line each:
-/// the environment file, the policy modules, the plugins and the rules'
-/// levels.
+/// What differs between what `then` was made with and `now`: the environment
+/// file, the policy modules, the plugins and the rules' levels.
 #[must_use]
-pub fn changed_components(then: &Provenance, now: &Provenance) -> Vec<String> {
+pub fn changed_components(then: &Provenance, now: &Provenance) -> Vec<Changed> {
     let mut out = Vec::new();
     if then.environment != now.environment {
-        out.push(format!(
-            "the environment file changed: sha256 {} then, {} now",
-            then.environment.as_deref().unwrap_or("(none)"),
-            now.environment.as_deref().unwrap_or("(none)")
-        ));
+        out.push(Changed::Environment {
+            then: then.environment.clone(),
+            now: now.environment.clone(),
+        });
     }
-    for name in keys(&then.policies, &now.policies) {
-        match (then.policies.get(name), now.policies.get(name)) {
-            (Some(a), Some(b)) if a != b => {
-                out.push(format!(
-                    "policy module `{name}` changed: sha256 {a} then, {b} now"
-                ));
-            }
-            (Some(_), None) => out.push(format!("policy module `{name}` is no longer loaded")),
-            (None, Some(_)) => out.push(format!("policy module `{name}` was not loaded then")),
-            _ => {}
-        }
-    }
-    for kind in keys(&then.plugins, &now.plugins) {
-        match (then.plugins.get(kind), now.plugins.get(kind)) {
-            (Some(a), Some(b)) if a != b => out.push(format!(
-                "the `{kind}` plugin changed: `{}` sha256 {} then, `{}` sha256 {} now",
-                a.name, a.sha256, b.name, b.sha256
-            )),
-            (Some(a), None) => out.push(format!(
-                "the `{kind}` plugin `{}` is no longer bound",
-                a.name
-            )),
-            (None, Some(b)) => out.push(format!(
-                "the `{kind}` plugin `{}` was not bound then",
-                b.name
-            )),
-            _ => {}
-        }
-    }
-    for rule in keys(&then.levels, &now.levels) {
-        match (then.levels.get(rule), now.levels.get(rule)) {
-            (Some(a), Some(b)) if a != b => out.push(format!(
-                "rule `{rule}` changed level: {} then, {} now",
-                a.name(),
-                b.name()
-            )),
-            (Some(_), None) => out.push(format!("rule `{rule}` is no longer held")),
-            (None, Some(_)) => out.push(format!("rule `{rule}` was not held then")),
-            _ => {}
-        }
-    }
+    out.extend(changed(&then.policies, &now.policies, |name, then, now| {
+        Changed::Policy { name, then, now }
+    }));
+    out.extend(changed(&then.plugins, &now.plugins, |kind, then, now| {
+        Changed::Plugin { kind, then, now }
+    }));
+    out.extend(changed(&then.levels, &now.levels, |rule, then, now| {
+        Changed::Level { rule, then, now }
+    }));
     out
+}
+
+/// Each key whose value differs between `then` and `now` (or is in one only).
+fn changed<V: Clone + PartialEq>(
+    then: &BTreeMap<String, V>,
+    now: &BTreeMap<String, V>,
+    change: impl Fn(String, Option<V>, Option<V>) -> Changed,
+) -> Vec<Changed> {
+    keys(then, now)
+        .into_iter()
+        .filter(|key| then.get(*key) != now.get(*key))
+        .map(|key| change(key.clone(), then.get(key).cloned(), now.get(key).cloned()))
+        .collect()
 }
 
 /// The keys of two maps, each once, in order.
@@ -374,4 +485,59 @@ pub fn verify(
         findings,
         not_evaluated,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(name: &str, sha256: &str) -> PluginDigest {
+        PluginDigest {
+            name: name.to_owned(),
+            sha256: sha256.to_owned(),
+        }
+    }
+
+    #[test]
+    fn every_component_that_changed_came_or_went_is_one_reason_in_the_operators_words() {
+        let then = Provenance {
+            environment: Some("e1".to_owned()),
+            plugins: BTreeMap::from([
+                ("dns-provider".to_owned(), digest("lab-dns", "d1")),
+                ("port-probe".to_owned(), digest("lab-probe", "p1")),
+            ]),
+            policies: BTreeMap::from([
+                ("dns".to_owned(), "a1".to_owned()),
+                ("xmpp".to_owned(), "x1".to_owned()),
+            ]),
+            levels: BTreeMap::from([("dns.ttl".to_owned(), Level::Mandatory)]),
+            captured: None,
+        };
+        let now = Provenance {
+            environment: Some("e2".to_owned()),
+            plugins: BTreeMap::from([
+                ("dns-provider".to_owned(), digest("lab-dns", "d2")),
+                ("pool-control".to_owned(), digest("lab-pools", "c1")),
+            ]),
+            policies: BTreeMap::from([("dns".to_owned(), "a1".to_owned())]),
+            levels: BTreeMap::from([("dns.ttl".to_owned(), Level::Advisory)]),
+            captured: None,
+        };
+        let lines: Vec<String> = changed_components(&then, &now)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "the environment file changed: sha256 e1 then, e2 now",
+                "policy module `xmpp` is no longer loaded",
+                "the `dns-provider` plugin changed: `lab-dns` sha256 d1 then, `lab-dns` sha256 d2 now",
+                "the `pool-control` plugin `lab-pools` was not bound then",
+                "the `port-probe` plugin `lab-probe` is no longer bound",
+                "rule `dns.ttl` changed level: mandatory then, advisory now",
+            ]
+        );
+        assert!(changed_components(&then, &then).is_empty());
+    }
 }

@@ -25,8 +25,8 @@ use failback_runtime::journal::{JOURNAL_FILE, RunState};
 use failback_runtime::lock::LOCK_FILE;
 use failback_runtime::session::changed_components;
 use failback_runtime::{
-    AuditLog, AuditSink, Decision, EnvironmentLock, Executor, Freshness, GateError, Holder,
-    Journal, Overrides, SessionError,
+    AuditLog, AuditSink, Decision, EnvironmentLock, Executor, GateError, Holder, Journal,
+    Overrides, SessionError,
 };
 
 use crate::Outcome;
@@ -199,10 +199,9 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
     let made = match &args.plan {
         Some(path) => load_saved(path).and_then(|saved| {
             approvers = approved(&opened, path, &saved)?;
-            let Freshness {
-                derived: mut plan,
-                stale: why,
-            } = opened.session.freshness(&saved, &overrides)?;
+            let freshness = opened.session.freshness(&saved, &overrides)?;
+            let why = freshness.lines();
+            let mut plan = freshness.derived;
             if why.is_empty() {
                 // The run journals the approvals it was started with.
                 plan.approvals = saved.approvals;
@@ -369,7 +368,10 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
     };
     // The run continues with what it was planned and judged with, or not at
     // all. (The deployment itself is re-observed before each step.)
-    let changed = changed_components(&plan.provenance, &opened.session.provenance());
+    let changed: Vec<String> = changed_components(&plan.provenance, &opened.session.provenance())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     if !changed.is_empty() {
         audit_refusal(
             &opened,
