@@ -25,9 +25,10 @@ use failback_core::plan::Approval;
 use serde::Deserialize;
 use ssh_key::{HashAlg, SshSig};
 
-use crate::environment::EnvironmentError;
 use crate::signature::{Fingerprint, KeyError, PublicKey, SigningKey};
-use crate::trust::{KeySource, KeysError, RawKey, TrustedKey, key_sources, read_keys};
+use crate::trust::{
+    KeyLineError, KeySource, KeysError, RawKey, TrustedKey, key_sources, read_keys,
+};
 
 /// The SSHSIG namespace of a plan approval: a signature made for anything
 /// else (`file`, `git`) is not an approval.
@@ -50,13 +51,10 @@ pub(crate) struct RawApprovals {
 }
 
 impl ApprovalBindings {
-    pub(crate) fn parse(raw: RawApprovals) -> Result<Self, EnvironmentError> {
+    pub(crate) fn parse(raw: RawApprovals) -> Result<Self, KeyLineError> {
         Ok(Self {
             required: raw.required,
-            keys: key_sources(raw.keys, |line, source| EnvironmentError::ApprovalKey {
-                line,
-                source,
-            })?,
+            keys: key_sources("approvals", raw.keys)?,
         })
     }
 

@@ -33,7 +33,8 @@ use wasmtime_wasi::{
     FsPerms, HostMonotonicClock, HostWallClock, OpenMode, WasiCtx, WasiCtxBuilder,
 };
 
-use crate::environment::{Environment, Grants, RelativePath};
+use crate::environment::{Environment, Grants};
+use crate::files::RelativePath;
 use crate::manifest::{Capabilities, Mode, Protocol};
 
 /// One reason a plugin may not run.

@@ -28,9 +28,8 @@ use crate::cache::{CacheError, CacheOutcome, ComponentCache};
 use crate::call::{CallState, Guest, Redactor, Shared, TICK, Ticker, link_plugin, link_policy};
 use crate::capability::{self, CapabilityError, Sandbox};
 use crate::digest::Digest;
-use crate::environment::{
-    Environment, EnvironmentError, ManifestSource, PluginBinding, RelativePath, read_bytes,
-};
+use crate::environment::{Environment, EnvironmentError, ManifestSource, PluginBinding};
+use crate::files::{FileError, MAX_TEXT_FILE_BYTES, RelativePath, read_bytes};
 use crate::guest_error::BindError;
 use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind, Role};
 use crate::package::{self, PackError};
@@ -81,6 +80,8 @@ pub enum RuntimeError {
 pub enum LoadError {
     #[error("{0}")]
     Environment(#[from] EnvironmentError),
+    #[error("{0}")]
+    File(#[from] FileError),
     #[error("manifest `{path}`: {source}")]
     Manifest { path: String, source: ManifestError },
     #[error("component `{path}`: {source}")]
@@ -419,7 +420,7 @@ impl Runtime {
                 path: binding.path.to_string(),
             });
         };
-        let text = read_bytes(dir, path, crate::environment::MAX_TEXT_FILE_BYTES)?;
+        let text = read_bytes(dir, path, MAX_TEXT_FILE_BYTES)?;
         let actual = Digest::of(&text);
         if actual != *sha256 {
             let error = LoadError::ManifestPin {

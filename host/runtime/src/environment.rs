@@ -10,24 +10,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Read as _;
 use std::net::SocketAddr;
-use std::path::{Component, Path, PathBuf};
 
 use cap_std::fs::Dir;
 use serde::Deserialize;
 
 use crate::approval::{ApprovalBindings, RawApprovals};
 use crate::digest::{Digest, DigestParseError};
+use crate::files::{FileError, RelativePath, read_text};
 use crate::manifest::{Limits, ManifestError, Mode, PluginKind, RawLimits, is_name};
-use crate::signature::KeyError;
-use crate::trust::{RawTrust, TrustBindings};
+use crate::trust::{KeyLineError, RawTrust, TrustBindings};
 
 /// The environment file's usual name.
 pub const ENVIRONMENT_FILE: &str = "failback.toml";
-
-/// The largest environment file, manifest or secret file the host reads (1 MiB).
-pub const MAX_TEXT_FILE_BYTES: u64 = 1 << 20;
 
 /// A checked environment file.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,39 +153,6 @@ impl LimitOverrides {
     }
 }
 
-/// A path relative to the environment directory, without `..`: it cannot name
-/// anything outside that directory (symbolic links aside, which the `Dir` refuses
-/// to follow out of it).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RelativePath(PathBuf);
-
-impl RelativePath {
-    /// Check `text`: relative, no `..`, not empty.
-    pub fn new(text: &str) -> Result<Self, EnvironmentError> {
-        let path = Path::new(text);
-        let plain = !text.is_empty()
-            && path
-                .components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-            && path.components().any(|c| matches!(c, Component::Normal(_)));
-        if !plain {
-            return Err(EnvironmentError::Path(text.to_owned()));
-        }
-        Ok(Self(path.to_path_buf()))
-    }
-
-    #[must_use]
-    pub fn as_path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl fmt::Display for RelativePath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.display())
-    }
-}
-
 /// A secret's value: never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -235,29 +197,20 @@ impl ResolvedValue {
 /// Why an environment file, or a file it names, was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvironmentError {
-    #[error("cannot read `{path}`: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("`{path}` is larger than {MAX_TEXT_FILE_BYTES} bytes")]
-    TooLarge { path: String },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("the environment file is not valid: {0}")]
     Syntax(String),
+    #[error(transparent)]
+    Key(#[from] KeyLineError),
     #[error(
         "`{0}` is not a plugin kind (dns-provider, port-probe, management-store, server-control, pool-control)"
     )]
     Kind(String),
-    #[error("path `{0}` must be relative to the environment directory and must not contain `..`")]
-    Path(String),
     #[error(
         "plugin `{kind}` names a `manifest` file but pins no `manifest-sha256`: a manifest beside its component must be pinned like the component (or pack it into the component with `failback plugin pack` and drop the line)"
     )]
     ManifestUnpinned { kind: PluginKind },
-    #[error("`[trust]`: key `{line}`: {source}")]
-    TrustKey { line: String, source: KeyError },
-    #[error("`[approvals]`: key `{line}`: {source}")]
-    ApprovalKey { line: String, source: KeyError },
     #[error("`{path}` of plugin `{kind}`: {source}")]
     Digest {
         kind: PluginKind,
@@ -552,38 +505,6 @@ impl PluginBinding {
     }
 }
 
-/// Read a text file of the environment directory, at most [`MAX_TEXT_FILE_BYTES`].
-pub(crate) fn read_text(dir: &Dir, path: &RelativePath) -> Result<String, EnvironmentError> {
-    let bytes = read_bytes(dir, path, MAX_TEXT_FILE_BYTES)?;
-    String::from_utf8(bytes).map_err(|_| EnvironmentError::Read {
-        path: path.to_string(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"),
-    })
-}
-
-/// Read a file of the environment directory, at most `limit` bytes.
-pub(crate) fn read_bytes(
-    dir: &Dir,
-    path: &RelativePath,
-    limit: u64,
-) -> Result<Vec<u8>, EnvironmentError> {
-    let read_error = |source| EnvironmentError::Read {
-        path: path.to_string(),
-        source,
-    };
-    let file = dir.open(path.as_path()).map_err(read_error)?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > limit {
-        return Err(EnvironmentError::TooLarge {
-            path: path.to_string(),
-        });
-    }
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -693,7 +614,10 @@ mod tests {
         let bad = format!("{DOCUMENTED}\n[trust]\nkeys = [\"ssh-ed25519 nonsense\"]\n");
         assert!(matches!(
             Environment::parse(&bad),
-            Err(EnvironmentError::TrustKey { .. })
+            Err(EnvironmentError::Key(KeyLineError::Key {
+                table: "trust",
+                ..
+            }))
         ));
         let unknown = format!("{DOCUMENTED}\n[trust.dns]\nkeys = []\n");
         assert!(matches!(

@@ -37,7 +37,7 @@ use serde::Deserialize;
 use crate::cache::ComponentCache;
 use crate::digest::{Digest, DigestParseError};
 use crate::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime};
-use crate::environment::{EnvironmentError, RelativePath, read_bytes};
+use crate::files::{FileError, RelativePath, read_bytes};
 use crate::guest_error::CallError;
 use crate::policy::{CheckError, ModuleFinding, PolicyModule, Trajectory};
 use crate::signature::MAX_SIGNATURE_BYTES;
@@ -74,7 +74,7 @@ pub enum GateError {
         module: String,
         path: String,
         #[source]
-        source: EnvironmentError,
+        source: FileError,
     },
     #[error("policy module `{module}` has sha256 {actual}, but the environment binds {expected}")]
     DigestMismatch {

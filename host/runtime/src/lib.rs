@@ -46,6 +46,7 @@ pub mod conformance;
 pub mod digest;
 mod engine;
 pub mod environment;
+pub mod files;
 pub mod gate;
 mod guest_error;
 mod inspect;

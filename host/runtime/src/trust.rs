@@ -28,7 +28,7 @@ use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::digest::Digest;
-use crate::environment::{EnvironmentError, RelativePath, read_text};
+use crate::files::{FileError, RelativePath, read_text};
 use crate::manifest::Role;
 use crate::signature::{Fingerprint, KeyError, KeyId, PublicKey, Signatures};
 
@@ -86,19 +86,42 @@ pub(crate) struct RawKeyFile {
     file: String,
 }
 
-/// Check the keys a table gives: each inline line parsed (a line that is not
-/// a key is the error `invalid` makes of it), each file path made relative to
-/// the environment directory.
+/// A key a `[trust]` or `[approvals]` table gives that is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyLineError {
+    #[error("`[{table}]`: key `{line}`: {source}")]
+    Key {
+        table: &'static str,
+        line: String,
+        source: KeyError,
+    },
+    #[error("`[{table}]`: {source}")]
+    File {
+        table: &'static str,
+        source: FileError,
+    },
+}
+
+/// Check the keys `table` gives: each inline line parsed, each file path made
+/// relative to the environment directory.
 pub(crate) fn key_sources(
+    table: &'static str,
     keys: Vec<RawKey>,
-    invalid: fn(String, KeyError) -> EnvironmentError,
-) -> Result<Vec<KeySource>, EnvironmentError> {
+) -> Result<Vec<KeySource>, KeyLineError> {
     keys.into_iter()
         .map(|key| match key {
-            RawKey::Line(line) => PublicKey::parse(&line)
-                .map(KeySource::Inline)
-                .map_err(|source| invalid(line, source)),
-            RawKey::File(file) => Ok(KeySource::File(RelativePath::new(&file.file)?)),
+            RawKey::Line(line) => {
+                PublicKey::parse(&line)
+                    .map(KeySource::Inline)
+                    .map_err(|source| KeyLineError::Key {
+                        table,
+                        line,
+                        source,
+                    })
+            }
+            RawKey::File(file) => RelativePath::new(&file.file)
+                .map(KeySource::File)
+                .map_err(|source| KeyLineError::File { table, source }),
         })
         .collect()
 }
@@ -118,7 +141,7 @@ pub enum KeysError {
     #[error("`[{table}]`: {source}")]
     Read {
         table: &'static str,
-        source: Box<EnvironmentError>,
+        source: FileError,
     },
 }
 
@@ -135,10 +158,8 @@ pub fn read_keys(
         match source {
             KeySource::Inline(key) => keys.push(key.clone()),
             KeySource::File(path) => {
-                let text = read_text(dir, path).map_err(|source| KeysError::Read {
-                    table,
-                    source: Box::new(source),
-                })?;
+                let text =
+                    read_text(dir, path).map_err(|source| KeysError::Read { table, source })?;
                 let before = keys.len();
                 for (n, line) in text.lines().enumerate() {
                     let line = line.trim();
@@ -305,13 +326,8 @@ pub struct TrustPolicy {
 }
 
 impl TrustBindings {
-    pub(crate) fn parse(raw: RawTrust) -> Result<Self, EnvironmentError> {
-        let sources = |keys| {
-            key_sources(keys, |line, source| EnvironmentError::TrustKey {
-                line,
-                source,
-            })
-        };
+    pub(crate) fn parse(raw: RawTrust) -> Result<Self, KeyLineError> {
+        let sources = |keys| key_sources("trust", keys);
         let mut scoped = BTreeMap::new();
         for (role, scope) in [
             (

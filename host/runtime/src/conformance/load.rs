@@ -22,8 +22,9 @@ use crate::digest::Digest;
 use crate::engine::LoadError;
 use crate::engine::Runtime;
 use crate::environment::{
-    ConfigValue, Environment, Grants, LimitOverrides, ManifestSource, PluginBinding, RelativePath,
+    ConfigValue, Environment, Grants, LimitOverrides, ManifestSource, PluginBinding,
 };
+use crate::files::RelativePath;
 use crate::manifest::{Manifest, PluginKind, Protocol};
 use crate::package;
 use crate::plugin::{DnsProvider, ManagementStore, Plugin, PoolControl, PortProbe, ServerControl};
