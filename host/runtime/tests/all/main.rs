@@ -20,6 +20,8 @@ mod conformance;
 mod gate;
 /// `plugin inspect`.
 mod inspect;
+/// The crates' modules name each other one way: no module cycle in runtime or CLI.
+mod layers;
 /// Loading plugins from an environment: digests, manifests, grants.
 mod load;
 /// Each typed plugin API against the well-behaved guest.
