@@ -489,6 +489,8 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     fn digest(name: &str, sha256: &str) -> PluginDigest {
