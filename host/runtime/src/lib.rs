@@ -33,6 +33,14 @@
 //! private by [`state`]), which the CLI derives from the environment file it
 //! opened.
 //!
+//! The modules are layered one way (a test, `layers`, keeps it so): the
+//! bindings (`wit`) and what a call can end in (`guest_error`) at the bottom;
+//! one call into a guest (`call`); plugins and policy modules (`plugin`,
+//! `policy`); the engine that loads them (`engine`) and the gate; observing,
+//! the operations and the apply engine; the session on top. The environment's
+//! files ([`files`]) sit under the environment file, its `[trust]` and its
+//! `[approvals]`.
+//!
 //! [`Dir`]: cap_std::fs::Dir
 
 pub mod apply;
