@@ -120,7 +120,7 @@ fn a_saved_plan_with_an_edited_document_is_refused() {
     let (dir, stderr) = edited_saved_plan_is_refused(
         "edge-and-front-end-failover",
         |plan| {
-            let draft = plan.documents.get_mut("draft-2").unwrap();
+            let draft = plan.drafts.get_mut("draft-2").unwrap();
             *draft = Topology::parse(draft)
                 .unwrap()
                 .edit(&[TopologyEdit::SetFederation {
@@ -129,7 +129,7 @@ fn a_saved_plan_with_an_edited_document_is_refused() {
                 }])
                 .unwrap();
         },
-        "`documents.draft-2` (published by step 14)",
+        "`drafts.draft-2` (published by step 14)",
     );
     snapshot(dir.path(), "saved-plan-edited-document", &stderr);
 }
@@ -519,7 +519,7 @@ fn a_journaled_plan_with_an_edited_draft_is_not_published() {
             .is_none()
     );
     rewrite_journaled_plan(dir.path(), |plan| {
-        let draft = plan.documents.get_mut("draft-2").unwrap();
+        let draft = plan.drafts.get_mut("draft-2").unwrap();
         *draft = Topology::parse(draft)
             .unwrap()
             .edit(&[TopologyEdit::SetFederation {

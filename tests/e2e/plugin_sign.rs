@@ -48,7 +48,7 @@ const CARRIED: &[(&str, &str, Option<&str>)] = &[
     ("policy-dns", paths::FAILBACK_POLICY_DNS, None),
     ("policy-federation", paths::FAILBACK_POLICY_FEDERATION, None),
     ("policy-front-end", paths::FAILBACK_POLICY_FRONT_END, None),
-    ("policy-store", paths::FAILBACK_POLICY_STORE, None),
+    ("policy-cms", paths::FAILBACK_POLICY_CMS, None),
     ("policy-xmpp", paths::FAILBACK_POLICY_XMPP, None),
 ];
 

@@ -59,7 +59,7 @@ fn a_captured_state_plans_as_the_live_one_with_no_plugin_loaded() {
     // No plugin can be loaded: the plan comes from the file alone.
     std::fs::remove_dir_all(dir.path().join("plugins")).unwrap();
     let from = plan_json(&["--from", state.to_str().unwrap()], dir.path());
-    for field in ["intent", "goal", "start", "steps", "documents", "findings"] {
+    for field in ["intent", "goal", "start", "steps", "drafts", "findings"] {
         assert_eq!(live[field], from[field], "{field}");
     }
     assert_eq!(live["provenance"]["plugins"], from["provenance"]["plugins"]);

@@ -164,7 +164,7 @@ pub struct FrontEndPoolState {
 pub struct SiteRoutes {
     pub name: String,
     pub federation_route: Option<EdgeIdentity>,
-    pub xmpp_route: Option<EdgeIdentity>,
+    pub xmpp_federation_route: Option<EdgeIdentity>,
 }
 
 impl SiteRoutes {
@@ -172,7 +172,7 @@ impl SiteRoutes {
     pub fn route(&self, kind: RouteKind) -> Option<&EdgeIdentity> {
         match kind {
             RouteKind::Federation => self.federation_route.as_ref(),
-            RouteKind::XmppFederation => self.xmpp_route.as_ref(),
+            RouteKind::XmppFederation => self.xmpp_federation_route.as_ref(),
         }
     }
 }
@@ -218,7 +218,7 @@ pub struct Deployment {
     pub front_end_pools: Vec<FrontEndPoolState>,
     pub zone: String,
     pub dns: Vec<RrSet>,
-    pub store_available: bool,
+    pub cms_available: bool,
     pub topology_version: u64,
     pub draft_pending: bool,
 }
@@ -373,7 +373,7 @@ pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
         sites.push(SiteRoutes {
             name: s.site.clone(),
             federation_route: parse("federation", &s.federation_route)?,
-            xmpp_route: parse("XMPP federation", &s.xmpp_federation_route)?,
+            xmpp_federation_route: parse("XMPP federation", &s.xmpp_federation_route)?,
         });
     }
     // Sites the topology has but the store did not list: no routes.
@@ -461,7 +461,7 @@ pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
         front_end_pools,
         zone,
         dns,
-        store_available: observation.store.active_master.is_some(),
+        cms_available: observation.store.active_master.is_some(),
         topology_version: version,
         draft_pending: !observation.topology.enabled,
     };
@@ -479,7 +479,7 @@ fn with_topology_sites(sites: &mut Vec<SiteRoutes>, topology: &Topology) {
             sites.push(SiteRoutes {
                 name: t.name.clone(),
                 federation_route: None,
-                xmpp_route: None,
+                xmpp_federation_route: None,
             });
         }
     }

@@ -194,9 +194,9 @@ pub fn diff(left: &Deployment, right: &Deployment) -> Vec<FieldDiff> {
     d.field("deployment", "zone", left.zone.clone(), right.zone.clone());
     d.field(
         "deployment",
-        "store_available",
-        left.store_available.to_string(),
-        right.store_available.to_string(),
+        "cms_available",
+        left.cms_available.to_string(),
+        right.cms_available.to_string(),
     );
     d.field(
         "deployment",
@@ -227,9 +227,9 @@ pub fn diff(left: &Deployment, right: &Deployment) -> Vec<FieldDiff> {
             );
             d.field(
                 object,
-                "xmpp_route",
-                route(l.xmpp_route.as_ref()),
-                route(r.xmpp_route.as_ref()),
+                "xmpp_federation_route",
+                route(l.xmpp_federation_route.as_ref()),
+                route(r.xmpp_federation_route.as_ref()),
             );
         },
     );

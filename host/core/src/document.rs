@@ -180,7 +180,7 @@ pub struct Difference {
     pub step: Option<(usize, Action)>,
     /// The field's path: inside the step (`operations[0].data[0].address`)
     /// when `step` is set, else from the document's root
-    /// (`documents.draft-2`, `start.edge_pools[1].federation_enabled`).
+    /// (`drafts.draft-2`, `start.edge_pools[1].federation_enabled`).
     pub field: String,
     /// For a topology draft: the step that publishes it.
     pub published_by: Option<usize>,
@@ -213,7 +213,7 @@ const FIELD_ORDER: [&str; 9] = [
     "goal",
     "start",
     "steps",
-    "documents",
+    "drafts",
     "findings",
 ];
 

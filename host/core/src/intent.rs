@@ -440,7 +440,7 @@ fn home_pool(deployment: &Deployment) -> Result<String, IntentError> {
     let routeless = deployment
         .sites
         .iter()
-        .filter(|s| s.federation_route.is_none() || s.xmpp_route.is_none())
+        .filter(|s| s.federation_route.is_none() || s.xmpp_federation_route.is_none())
         .map(|s| s.name.as_str())
         .collect();
     if let Some(r) = one(in_sites(routeless)) {
@@ -451,7 +451,7 @@ fn home_pool(deployment: &Deployment) -> Result<String, IntentError> {
         .iter()
         .map(|p| p.fqdn.clone())
         .chain(deployment.sites.iter().flat_map(|s| {
-            [&s.federation_route, &s.xmpp_route]
+            [&s.federation_route, &s.xmpp_federation_route]
                 .into_iter()
                 .flatten()
                 .map(|i| i.pool().to_owned())

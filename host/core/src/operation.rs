@@ -273,7 +273,7 @@ impl Meaning for EditDraft {
     }
 }
 
-/// `management.publish-topology(documents[document], expected_version)`.
+/// `management.publish-topology(drafts[document], expected_version)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishTopology {

@@ -57,7 +57,7 @@ pub enum Action {
     AwaitReplication,
     RunEdgeSetup,
     RepointSipFederationDns,
-    SetXmppRoute,
+    SetXmppFederationRoute,
     EnsureXmppSrv,
     SetXmppARecord,
     VerifyXmppPort,
@@ -77,7 +77,7 @@ impl Action {
         Self::AwaitReplication,
         Self::RunEdgeSetup,
         Self::RepointSipFederationDns,
-        Self::SetXmppRoute,
+        Self::SetXmppFederationRoute,
         Self::EnsureXmppSrv,
         Self::SetXmppARecord,
         Self::VerifyXmppPort,
@@ -98,7 +98,7 @@ impl Action {
             Self::AwaitReplication => "await-replication",
             Self::RunEdgeSetup => "run-edge-setup",
             Self::RepointSipFederationDns => "repoint-sip-federation-dns",
-            Self::SetXmppRoute => "set-xmpp-route",
+            Self::SetXmppFederationRoute => "set-xmpp-federation-route",
             Self::EnsureXmppSrv => "ensure-xmpp-srv",
             Self::SetXmppARecord => "set-xmpp-a-record",
             Self::VerifyXmppPort => "verify-xmpp-port",
@@ -120,7 +120,7 @@ impl Action {
             Self::AwaitReplication => "A4",
             Self::RunEdgeSetup => "A5",
             Self::RepointSipFederationDns => "A6",
-            Self::SetXmppRoute => "A7",
+            Self::SetXmppFederationRoute => "A7",
             Self::EnsureXmppSrv => "A8",
             Self::SetXmppARecord => "A9",
             Self::VerifyXmppPort => "A10",
@@ -283,7 +283,7 @@ pub struct Goal {
     pub restored_site: String,
     pub federation_pool: Option<String>,
     pub xmpp_pool: Option<String>,
-    pub media_pool: Option<String>,
+    pub media_edge_pool: Option<String>,
     pub cutover_ttl: u32,
     /// The restored Edge pool's next hop after the failback, when the plan
     /// restores it (A14, invariant 14). Absent from the document otherwise.
@@ -387,7 +387,7 @@ pub struct Plan {
     pub start: Deployment,
     pub steps: Vec<Step>,
     /// Topology drafts the plan publishes, by name (`draft-1`).
-    pub documents: BTreeMap<String, String>,
+    pub drafts: BTreeMap<String, String>,
     pub findings: Vec<Finding>,
     /// The approvals of this plan: signatures over its `digest`, outside what
     /// the digest covers (as `digest` is). Absent from a document none approved.
@@ -860,7 +860,7 @@ struct Planner<'a> {
     cur: Deployment,
     /// The topology the next draft is written on.
     published: Topology,
-    documents: BTreeMap<String, String>,
+    drafts: BTreeMap<String, String>,
     steps: Vec<Step>,
 }
 
@@ -886,7 +886,7 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
         r.push(r.repoint_sip_federation_dns())?; // A6
     }
     if let Some(xmpp) = r.targets.xmpp.clone() {
-        r.push(r.set_xmpp_route())?; // A7
+        r.push(r.set_xmpp_federation_route())?; // A7
         // A9 before A8: the SRV's target name must already resolve to the
         // restored pool when the SRV is written (DNS step order of invariants 6
         // and 7, docs/policies.md); otherwise creating a missing SRV would
@@ -969,7 +969,7 @@ impl<'a> Planner<'a> {
             original_ttls,
             cur: start.clone(),
             published: snapshot.topology.clone(),
-            documents: BTreeMap::new(),
+            drafts: BTreeMap::new(),
             steps: Vec::new(),
         })
     }
@@ -989,7 +989,7 @@ impl<'a> Planner<'a> {
         for c in &changes {
             self.cur.apply(c)?;
         }
-        self.documents.extend(draft.document);
+        self.drafts.extend(draft.document);
         if let Some(topology) = draft.publishes {
             self.published = topology;
         }
@@ -1020,7 +1020,7 @@ impl<'a> Planner<'a> {
             restored_site: intent.restored_site.clone(),
             federation_pool: intent.sip_federation.then(|| rfqdn.clone()),
             xmpp_pool: intent.xmpp.then(|| rfqdn.clone()),
-            media_pool: intent.front_ends.then(|| rfqdn.clone()),
+            media_edge_pool: intent.front_ends.then(|| rfqdn.clone()),
             cutover_ttl: intent.cutover_ttl,
             next_hop: intent.next_hop.as_ref().map(|front_end_pool| NextHopGoal {
                 edge_pool: rfqdn.clone(),
@@ -1037,7 +1037,7 @@ impl<'a> Planner<'a> {
             provenance: Provenance::default(),
             start: self.start.clone(),
             steps: self.steps,
-            documents: self.documents,
+            drafts: self.drafts,
             findings: Vec::new(),
         };
         // Defense in depth against a planner bug: each step's operations do
@@ -1202,7 +1202,7 @@ impl<'a> Planner<'a> {
         let mut changes = Vec::new();
         let mut operations = Vec::new();
         let mut publishes = None;
-        if let Some((name, xml)) = self.documents.iter().next_back() {
+        if let Some((name, xml)) = self.drafts.iter().next_back() {
             operations.push(Operation::PublishTopology(op::PublishTopology {
                 document: name.clone(),
                 expected_version: version,
@@ -1373,9 +1373,9 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// A7 set-xmpp-route: every site's XMPP federation route names the
+    /// A7 set-xmpp-federation-route: every site's XMPP federation route names the
     /// restored pool.
-    fn set_xmpp_route(&self) -> Draft {
+    fn set_xmpp_federation_route(&self) -> Draft {
         let (changes, operations) = self
             .routes_to_restored(RouteKind::XmppFederation)
             .into_iter()
@@ -1391,7 +1391,7 @@ impl<'a> Planner<'a> {
                 .to_owned(),
             operations,
             ..Draft::new(
-                Action::SetXmppRoute,
+                Action::SetXmppFederationRoute,
                 Some(self.intent.restored_site.clone()),
             )
         }
@@ -1687,7 +1687,7 @@ impl<'a> Planner<'a> {
 
     /// The name of the next topology draft (`draft-1`).
     fn next_document(&self) -> String {
-        format!("draft-{}", self.documents.len() + 1)
+        format!("draft-{}", self.drafts.len() + 1)
     }
 
     fn pool(&self, fqdn: &str) -> Result<EdgePoolState, PlanError> {

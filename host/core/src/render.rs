@@ -153,9 +153,9 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
                 opt(next_hop.as_deref())
             )
         }
-        Change::StoreAvailable { available } => format!(
+        Change::CmsAvailable { available } => format!(
             "management store: {} -> {}",
-            avail(before.store_available),
+            avail(before.cms_available),
             avail(*available)
         ),
         Change::TopologyVersion { version } => {
@@ -396,7 +396,7 @@ pub fn captured(state: &crate::capture::CapturedState, deployment: &Deployment) 
     let _ = writeln!(
         out,
         "management store {}, topology version {}{}",
-        avail(deployment.store_available),
+        avail(deployment.cms_available),
         deployment.topology_version,
         if deployment.draft_pending {
             " (a draft is pending)"
@@ -414,7 +414,7 @@ pub fn captured(state: &crate::capture::CapturedState, deployment: &Deployment) 
             "  {}: federation route {}, XMPP route {}",
             site.name,
             route(site.federation_route.as_ref()),
-            route(site.xmpp_route.as_ref())
+            route(site.xmpp_federation_route.as_ref())
         );
     }
     out.push_str("edge pools:\n");

@@ -248,12 +248,12 @@ fn drawing(name: &str, state: &Deployment) -> Markup {
                     "federation → " (route_text(site.federation_route.as_ref()))
                 }
                 text x=(x + 10) y="68" font-size="12" fill="#6639ba" {
-                    "XMPP → " (route_text(site.xmpp_route.as_ref()))
+                    "XMPP → " (route_text(site.xmpp_federation_route.as_ref()))
                 }
                 @if let Some((tx, ty)) = target(site.federation_route.as_ref()) {
                     path d={"M " (x + 20) " 74 C " (x + 20) " 90, " (tx + 40) " " (ty - 20) ", " (tx + 40) " " (ty)} fill="none" stroke="#0b5cad" stroke-width="2" marker-end=(arrow_url);
                 }
-                @if let Some((tx, ty)) = target(site.xmpp_route.as_ref()) {
+                @if let Some((tx, ty)) = target(site.xmpp_federation_route.as_ref()) {
                     path d={"M " (x + 40) " 74 C " (x + 40) " 90, " (tx + 80) " " (ty - 20) ", " (tx + 80) " " (ty)} fill="none" stroke="#6639ba" stroke-width="2" stroke-dasharray="5 3" marker-end=(arrow_url);
                 }
                 @for (row, pool) in state.edge_pools.iter().filter(|p| p.site == site.name).enumerate() {

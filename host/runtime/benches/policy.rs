@@ -39,7 +39,7 @@ use policy_support::{generated, native};
 const K: usize = 64;
 
 /// The modules, in the order of [`native_rules`].
-const MODULES: [&str; 5] = ["federation", "xmpp", "dns", "store", "front-end"];
+const MODULES: [&str; 5] = ["federation", "xmpp", "dns", "cms", "front-end"];
 
 /// Every module's rules, natively.
 fn native_rules() -> [&'static [sdk::Rule]; 5] {
@@ -47,7 +47,7 @@ fn native_rules() -> [&'static [sdk::Rule]; 5] {
         failback_policy_federation::RULES,
         failback_policy_xmpp::RULES,
         failback_policy_dns::RULES,
-        failback_policy_store::RULES,
+        failback_policy_cms::RULES,
         failback_policy_front_end::RULES,
     ]
 }
@@ -73,7 +73,7 @@ fn open_goal() -> Goal {
         restored_site: "Site0".to_owned(),
         federation_pool: None,
         xmpp_pool: None,
-        media_pool: None,
+        media_edge_pool: None,
         cutover_ttl: 300,
         next_hop: None,
     }

@@ -787,7 +787,7 @@ fn judge_document(plan: &Plan, step: &Step, document: &str, after: &Deployment) 
         problem,
         diff,
     };
-    let Some(xml) = plan.documents.get(document) else {
+    let Some(xml) = plan.drafts.get(document) else {
         return Some(halt(
             Some("the plan has no such document".to_owned()),
             Vec::new(),
@@ -822,7 +822,7 @@ fn pending_draft<'p>(plan: &'p Plan, planned: &[&Step], ledger: &Ledger) -> Opti
         }
     }
     pending
-        .and_then(|d| plan.documents.get(d))
+        .and_then(|d| plan.drafts.get(d))
         .map(String::as_str)
 }
 

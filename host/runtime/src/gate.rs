@@ -56,9 +56,9 @@ pub fn default_level(rule: &str) -> Level {
         // are refused by Lync itself or break it: never overridable.
         "federation.single-pool"
         | "policy.unknown-object"
-        | "store.setup-after-replication"
-        | "store.available"
-        | "store.pool-failback-fqdn" => Level::Hard,
+        | "cms.setup-after-replication"
+        | "cms.available"
+        | "cms.pool-failback-fqdn" => Level::Hard,
         "dns.ttl-lowered" => Level::Advisory,
         _ => Level::Mandatory,
     }

@@ -158,7 +158,7 @@ impl<'a> Context<'a> {
     /// The topology draft `document` of the plan.
     fn document(&self, document: &str) -> Result<&'a str, StepError> {
         self.plan
-            .documents
+            .drafts
             .get(document)
             .map(String::as_str)
             .ok_or_else(|| StepError::MissingDocument {
@@ -287,7 +287,7 @@ impl Execute for PublishTopology {
         })?;
         let draft = cx
             .plan
-            .documents
+            .drafts
             .get(&self.document)
             .map(|xml| Topology::parse(xml));
         let holds_draft = match (draft, Topology::parse(&published.xml)) {

@@ -469,7 +469,7 @@ pub fn verify(
                 restored_site: String::new(),
                 federation_pool: None,
                 xmpp_pool: None,
-                media_pool: None,
+                media_edge_pool: None,
                 cutover_ttl: DEFAULT_CUTOVER_TTL,
                 next_hop: None,
             };

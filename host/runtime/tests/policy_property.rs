@@ -394,7 +394,7 @@ fn random_change((case, object, how, value): (u8, usize, u8, u8), start: &Deploy
                 _ => Some("fepool9.contoso.com".to_owned()),
             },
         },
-        10 => Change::StoreAvailable { available: on },
+        10 => Change::CmsAvailable { available: on },
         11 => Change::TopologyVersion {
             version: u64::from(value),
         },
@@ -453,7 +453,7 @@ fn core_and_the_sdk_reach_the_same_state_after_any_changes() {
         restored_site: "Site0".to_owned(),
         federation_pool: None,
         xmpp_pool: None,
-        media_pool: None,
+        media_edge_pool: None,
         cutover_ttl: 300,
         next_hop: None,
     });

@@ -89,7 +89,7 @@ pub enum Change<Route, Set, State> {
         edge_pool: String,
         next_hop: Option<String>,
     },
-    StoreAvailable {
+    CmsAvailable {
         available: bool,
     },
     TopologyVersion {
@@ -156,7 +156,7 @@ impl<R: RouteChange, S, P> Change<R, S, P> {
             Self::MediaEdgePool { .. } => "media-edge-pool",
             Self::PoolState { .. } => "pool-state",
             Self::NextHop { .. } => "next-hop",
-            Self::StoreAvailable { .. } => "store-available",
+            Self::CmsAvailable { .. } => "cms-available",
             Self::TopologyVersion { .. } => "topology-version",
             Self::DraftPending { .. } => "draft-pending",
         }
@@ -179,7 +179,7 @@ impl<R: RouteChange, S, P> Change<R, S, P> {
             }
             Self::Route(route) => Some((Object::Site, route.site())),
             Self::Rrset(_)
-            | Self::StoreAvailable { .. }
+            | Self::CmsAvailable { .. }
             | Self::TopologyVersion { .. }
             | Self::DraftPending { .. } => None,
         }
@@ -214,7 +214,7 @@ pub enum FrontEndPoolField<State> {
 /// A field of the whole deployment a change writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeploymentField {
-    StoreAvailable(bool),
+    CmsAvailable(bool),
     TopologyVersion(u64),
     DraftPending(bool),
 }
@@ -405,14 +405,14 @@ macro_rules! impl_deployment_for_lists {
                 if let Some(site) = self.sites.get_mut(site) {
                     match route.kind {
                         $kind::Federation => site.federation_route = route.identity,
-                        $kind::XmppFederation => site.xmpp_route = route.identity,
+                        $kind::XmppFederation => site.xmpp_federation_route = route.identity,
                     }
                 }
             }
 
             fn set_deployment(&mut self, field: $crate::DeploymentField) {
                 match field {
-                    $crate::DeploymentField::StoreAvailable(on) => self.store_available = on,
+                    $crate::DeploymentField::CmsAvailable(on) => self.cms_available = on,
                     $crate::DeploymentField::TopologyVersion(version) => {
                         self.topology_version = version;
                     }
@@ -510,8 +510,8 @@ pub fn apply<D: Deployment + ?Sized>(
                 state.put_rrset(set);
             }
         }
-        (Change::StoreAvailable { available }, _) => {
-            state.set_deployment(DeploymentField::StoreAvailable(available));
+        (Change::CmsAvailable { available }, _) => {
+            state.set_deployment(DeploymentField::CmsAvailable(available));
         }
         (Change::TopologyVersion { version }, _) => {
             state.set_deployment(DeploymentField::TopologyVersion(version));

@@ -118,7 +118,7 @@ impl Deployment for Small {
         self.dns.retain(|held| held.name != set.name);
     }
     fn set_deployment(&mut self, field: DeploymentField) {
-        if let DeploymentField::StoreAvailable(on) = field {
+        if let DeploymentField::CmsAvailable(on) = field {
             self.store = on;
         }
     }
@@ -268,9 +268,9 @@ fn a_record_set_is_kept_under_its_name_key_and_empty_data_deletes_it() {
 #[test]
 fn deployment_wide_fields_name_no_object() {
     let mut state = failed_over();
-    let change = SmallChange::StoreAvailable { available: false };
+    let change = SmallChange::CmsAvailable { available: false };
     assert_eq!(change.object(), None);
-    assert_eq!(change.case(), "store-available");
+    assert_eq!(change.case(), "cms-available");
     apply(&mut state, change).unwrap();
     assert!(!state.store);
 }

@@ -573,9 +573,9 @@ mod tests {
     }
 
     #[test]
-    fn the_states_between_the_xmpp_route_and_its_a_record_do_not_fire() {
+    fn the_states_between_the_xmpp_federation_route_and_its_a_record_do_not_fire() {
         let steps = failback_plan();
-        let a7 = position(&steps, Action::SetXmppRoute);
+        let a7 = position(&steps, Action::SetXmppFederationRoute);
         let a9 = position(&steps, Action::SetXmppARecord);
         // Checked on every state, 6 and 7 would veto the runbook's own order
         // on A7's and A8's states.

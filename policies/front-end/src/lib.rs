@@ -28,7 +28,7 @@ pub const MEDIA_EDGE_POOL: Rule = Rule {
 
 fn media_edge_pool(ctx: &Ctx<'_>) -> Vec<Violation> {
     let goal = ctx.goal();
-    let Some(intended) = goal.media_pool.as_deref() else {
+    let Some(intended) = goal.media_edge_pool.as_deref() else {
         return Vec::new();
     };
     let mut violations: Vec<Violation> = ctx

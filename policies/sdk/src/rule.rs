@@ -85,7 +85,7 @@ impl Reads {
 pub struct Rule {
     /// Stable id, `<family>.<name>` (`federation.single-pool`).
     pub id: &'static str,
-    /// The invariant family (`federation`, `xmpp`, `dns`, `store`, `front-end`).
+    /// The invariant family (`federation`, `xmpp`, `dns`, `cms`, `front-end`).
     pub family: &'static str,
     /// The DESIGN §2 invariant numbers it enforces.
     pub invariants: &'static [u8],
@@ -376,7 +376,7 @@ impl<'a> Ctx<'a> {
 pub fn route_of(site: &Site, kind: RouteKind) -> Option<&str> {
     match kind {
         RouteKind::Federation => site.federation_route.as_deref(),
-        RouteKind::XmppFederation => site.xmpp_route.as_deref(),
+        RouteKind::XmppFederation => site.xmpp_federation_route.as_deref(),
     }
 }
 

@@ -71,12 +71,12 @@ pub fn contoso_failed_over() -> State {
             Site {
                 name: "Site1".to_owned(),
                 federation_route: route(EDGEPOOL2),
-                xmpp_route: route(EDGEPOOL2),
+                xmpp_federation_route: route(EDGEPOOL2),
             },
             Site {
                 name: "Site2".to_owned(),
                 federation_route: route(EDGEPOOL2),
-                xmpp_route: route(EDGEPOOL2),
+                xmpp_federation_route: route(EDGEPOOL2),
             },
         ],
         edge_pools: vec![
@@ -108,7 +108,7 @@ pub fn contoso_failed_over() -> State {
             srv(XMPP_SRV_NAME, 5269, XMPP_A),
             a(XMPP_A, EDGEPOOL2_IP),
         ],
-        store_available: true,
+        cms_available: true,
         topology_version: 7,
         draft_pending: false,
     }
@@ -127,7 +127,7 @@ pub fn goal() -> Goal {
         restored_site: "Site1".to_owned(),
         federation_pool: Some(EDGEPOOL1.to_owned()),
         xmpp_pool: Some(EDGEPOOL1.to_owned()),
-        media_pool: Some(EDGEPOOL1.to_owned()),
+        media_edge_pool: Some(EDGEPOOL1.to_owned()),
         cutover_ttl: CUTOVER_TTL,
         next_hop: None,
     }
@@ -150,7 +150,7 @@ pub fn next_hop_goal() -> Goal {
 /// start-edge-services, A2 set-federation-edge (the flag and the federation
 /// routes, in the draft), A3 publish-topology, A4 await-replication, A5
 /// run-edge-setup on edgeserver1 then edgeserver2, A6
-/// repoint-sip-federation-dns, A7 set-xmpp-route, A8 ensure-xmpp-srv
+/// repoint-sip-federation-dns, A7 set-xmpp-federation-route, A8 ensure-xmpp-srv
 /// (satisfied: the SRV already has port 5269 and targets `xmpp.contoso.com`),
 /// A9 set-xmpp-a-record, A10 verify-xmpp-port, A11 reassociate-front-ends
 /// (and publish), A12 pool-failback, A13 restore-ttl: 15 steps, states 0 to 15.
@@ -218,7 +218,7 @@ pub fn failback_plan() -> Vec<Step> {
             .change(Change::Rrset(with_ttl(a(SIP_A, EDGEPOOL1_IP), ttl)))
             .into(),
         // A7
-        step(Action::SetXmppRoute)
+        step(Action::SetXmppFederationRoute)
             .target("Site1")
             .change(route_change("Site1", RouteKind::XmppFederation, EDGEPOOL1))
             .change(route_change("Site2", RouteKind::XmppFederation, EDGEPOOL1))

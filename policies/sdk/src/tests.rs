@@ -325,7 +325,7 @@ fn the_contoso_states_are_what_the_failback_goes_from_and_to() {
     let end = contoso_failed_back();
     assert!(end.edge_pools[0].federation_enabled && !end.edge_pools[1].federation_enabled);
     assert_eq!(
-        end.sites[1].xmpp_route.as_deref(),
+        end.sites[1].xmpp_federation_route.as_deref(),
         Some("EdgeServer:edgepool1.contoso.com")
     );
     assert_eq!(end.front_end_pools[0].state, PoolState::Normal);
@@ -586,7 +586,7 @@ fn the_route_and_next_hop_indexes_follow_every_change() {
         start.sites.push(crate::Site {
             name: name.to_owned(),
             federation_route: Some(format!("EdgeServer:{EDGEPOOL1}")),
-            xmpp_route: None,
+            xmpp_federation_route: None,
         });
     }
     start.edge_pools[0].next_hop = Some(FEPOOL1.to_owned());

@@ -38,7 +38,7 @@ pub(crate) fn transition(change: Change) -> Transition {
             edge_pool,
             next_hop,
         },
-        Change::StoreAvailable(available) => T::StoreAvailable { available },
+        Change::CmsAvailable(available) => T::CmsAvailable { available },
         Change::TopologyVersion(version) => T::TopologyVersion { version },
         Change::DraftPending(pending) => T::DraftPending { pending },
     }

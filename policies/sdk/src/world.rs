@@ -641,7 +641,7 @@ impl Deployment for World {
 
     fn set_deployment(&mut self, field: DeploymentField) {
         let touched = match field {
-            DeploymentField::StoreAvailable(_) => Reads::STORE,
+            DeploymentField::CmsAvailable(_) => Reads::STORE,
             DeploymentField::TopologyVersion(_) => Reads::TOPOLOGY_VERSION,
             DeploymentField::DraftPending(_) => Reads::DRAFT,
         };

@@ -100,9 +100,9 @@ mod tests {
     }
 
     #[test]
-    fn an_xmpp_route_to_a_stopped_pool_fires() {
+    fn an_xmpp_federation_route_to_a_stopped_pool_fires() {
         let steps = vec![
-            step(Action::SetXmppRoute)
+            step(Action::SetXmppFederationRoute)
                 .change(route_change("Site1", RouteKind::XmppFederation, EDGEPOOL1))
                 .into(),
             step(Action::StartEdgeServices)
@@ -121,9 +121,9 @@ mod tests {
     }
 
     #[test]
-    fn an_xmpp_route_to_an_unknown_pool_fires() {
+    fn an_xmpp_federation_route_to_an_unknown_pool_fires() {
         let steps = vec![
-            step(Action::SetXmppRoute)
+            step(Action::SetXmppFederationRoute)
                 .change(route_change(
                     "Site1",
                     RouteKind::XmppFederation,
@@ -145,14 +145,14 @@ mod tests {
     }
 
     #[test]
-    fn an_xmpp_route_to_a_pool_with_5269_closed_fires() {
+    fn an_xmpp_federation_route_to_a_pool_with_5269_closed_fires() {
         let mut start = contoso_failed_over();
         pool_mut(&mut start, EDGEPOOL1).unwrap().xmpp_port_open = false;
         let mut steps = failback_plan();
         // Verify the port only after the route moved: the route step fires.
         let index = position(&steps, Action::VerifyXmppPort);
         steps[index].changes.clear();
-        let a7 = position(&steps, Action::SetXmppRoute);
+        let a7 = position(&steps, Action::SetXmppFederationRoute);
         let findings = check(&[PORT_OPEN], goal(), start, steps);
         let states: Vec<u32> = findings.iter().map(|f| f.state).collect();
         // Both sites' XMPP routes name edgepool1 from A7 (state 9) until the end.
@@ -176,14 +176,14 @@ mod tests {
         pool_mut(&mut start, EDGEPOOL1).unwrap().xmpp_port_open = false;
         let mut steps = failback_plan();
         let verify = steps.remove(position(&steps, Action::VerifyXmppPort));
-        steps.insert(position(&steps, Action::SetXmppRoute), verify);
+        steps.insert(position(&steps, Action::SetXmppFederationRoute), verify);
         assert_eq!(fired(&[PORT_OPEN], goal(), start, steps), vec![]);
     }
 
     #[test]
     fn a_site_left_on_the_failover_xmpp_pool_fails_the_final_routes() {
         let mut steps = failback_plan();
-        let index = position(&steps, Action::SetXmppRoute);
+        let index = position(&steps, Action::SetXmppFederationRoute);
         steps[index]
             .changes
             .retain(|change| !matches!(change, Change::Route(route) if route.site == "Site2"));
@@ -197,9 +197,9 @@ mod tests {
     }
 
     #[test]
-    fn the_restored_site_without_an_xmpp_route_fails_the_final_routes() {
+    fn the_restored_site_without_an_xmpp_federation_route_fails_the_final_routes() {
         let mut end = contoso_failed_back();
-        site_mut(&mut end, "Site1").unwrap().xmpp_route = None;
+        site_mut(&mut end, "Site1").unwrap().xmpp_federation_route = None;
         assert_eq!(
             fired(&[FINAL_ROUTES], goal(), end, vec![]),
             vec![("xmpp.final-routes".into(), 0)]
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn an_unknown_object_is_left_to_the_federation_module() {
         let steps = vec![
-            step(Action::SetXmppRoute)
+            step(Action::SetXmppFederationRoute)
                 .change(route_change("Site9", RouteKind::XmppFederation, EDGEPOOL1))
                 .into(),
         ];

@@ -50,7 +50,7 @@ fn lab_with_5269_closed(lab: &Path) {
 /// The XMPP route moves to a pool whose 5269 is closed: `failback plan`
 /// exits 3 and says why, at A7's state.
 #[test]
-fn plan_vetoed_xmpp_route_to_closed_port_text() {
+fn plan_vetoed_xmpp_federation_route_to_closed_port_text() {
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab");
     lab_with_5269_closed(&lab);
@@ -68,7 +68,7 @@ fn plan_vetoed_xmpp_route_to_closed_port_text() {
 }
 
 #[test]
-fn plan_vetoed_xmpp_route_to_closed_port_json() {
+fn plan_vetoed_xmpp_federation_route_to_closed_port_json() {
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab");
     lab_with_5269_closed(&lab);

@@ -28,7 +28,7 @@ fn the_digest_is_the_sha256_of_the_canonical_json_without_the_digest() {
     let text = std::str::from_utf8(&canonical).unwrap();
     // RFC 8785: sorted keys, no whitespace; the digest member is left out.
     assert!(
-        text.starts_with("{\"documents\":{\"draft-1\":"),
+        text.starts_with("{\"drafts\":{\"draft-1\":"),
         "{}",
         &text[..40]
     );
@@ -114,14 +114,14 @@ fn the_first_difference_names_the_step_and_the_field() {
 fn a_draft_that_differs_is_named_with_its_line_and_the_step_that_publishes_it() {
     let p = sealed(Scenario::EdgeAndFrontEndFailover);
     let mut edited = p.clone();
-    let draft = edited.documents.get_mut("draft-2").unwrap();
+    let draft = edited.drafts.get_mut("draft-2").unwrap();
     *draft = draft.replacen(
         "ConfiguredFqdn=\"sip.contoso.com\"",
         "ConfiguredFqdn=\"sip.evil.example\"",
         1,
     );
     let d = first_difference(&edited, &p).unwrap();
-    assert_eq!(d.field, "documents.draft-2");
+    assert_eq!(d.field, "drafts.draft-2");
     let publisher = p
         .steps
         .iter()

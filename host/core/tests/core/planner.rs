@@ -98,7 +98,7 @@ pub fn check_plan(name: &str, plan: &Plan) {
         resolves_to_restored(xmpp_name, "XMPP");
         for site in &end.sites {
             assert_eq!(
-                site.xmpp_route.as_ref().map(|r| r.pool()),
+                site.xmpp_federation_route.as_ref().map(|r| r.pool()),
                 Some(restored.fqdn.as_str()),
                 "{name}"
             );
@@ -120,11 +120,11 @@ pub fn check_plan(name: &str, plan: &Plan) {
         assert_eq!(set.ttl, 3600, "{name}: {} keeps a lowered TTL", set.name);
     }
     // Re-planning from the predicted end state finds nothing to do.
-    let topology = plan.documents.values().next_back().map_or_else(
+    let topology = plan.drafts.values().next_back().map_or_else(
         || Topology::parse(&lab::topology(Scenario::EdgeFailover)).unwrap(),
         |x| Topology::parse(x).unwrap(),
     );
-    if !plan.documents.is_empty() {
+    if !plan.drafts.is_empty() {
         let again = failback_core::plan::plan(
             &Snapshot {
                 topology,
@@ -189,7 +189,7 @@ fn observation_order_does_not_change_the_plan() {
 fn already_failed_back_has_nothing_to_do() {
     let p = default_plan(Scenario::AlreadyFailedBack);
     assert!(p.is_satisfied());
-    assert!(p.documents.is_empty());
+    assert!(p.drafts.is_empty());
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn federation_moves_in_one_step_before_publish() {
     assert_eq!(actions.first(), Some(&Action::LowerTtl));
     assert_eq!(actions.last(), Some(&Action::RestoreTtl));
     // The draft has federation on edgepool1 only.
-    let draft = Topology::parse(p.documents.get("draft-1").unwrap()).unwrap();
+    let draft = Topology::parse(p.drafts.get("draft-1").unwrap()).unwrap();
     let on: Vec<_> = draft
         .edge_pools()
         .iter()
@@ -252,7 +252,7 @@ fn reassociation_publishes_and_failback_uses_an_ascii_hyphen() {
         ops.contains("publish-topology") && ops.contains("enable-topology"),
         "{ops}"
     );
-    let draft = Topology::parse(p.documents.get("draft-2").unwrap()).unwrap();
+    let draft = Topology::parse(p.drafts.get("draft-2").unwrap()).unwrap();
     assert_eq!(
         draft
             .front_end_pool("fepool1.contoso.com")
@@ -604,7 +604,7 @@ fn an_access_edge_name_that_is_an_alias_is_refused() {
 /// The state a plan predicts at its end, and the topology it published last.
 pub(crate) fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
     Snapshot {
-        topology: plan.documents.values().next_back().map_or_else(
+        topology: plan.drafts.values().next_back().map_or_else(
             || before.topology.clone(),
             |xml| Topology::parse(xml).unwrap(),
         ),
@@ -662,7 +662,7 @@ fn healthy_then_failover_then_failback_returns_the_starting_deployment() {
     assert!(on_pool2.federation_enabled);
     assert!(failed_over.deployment.sites.iter().all(|s| {
         s.federation_route.as_ref().map(|r| r.pool()) == Some("edgepool2.contoso.com")
-            && s.xmpp_route.as_ref().map(|r| r.pool()) == Some("edgepool2.contoso.com")
+            && s.xmpp_federation_route.as_ref().map(|r| r.pool()) == Some("edgepool2.contoso.com")
     }));
     // The failback names its pool: in a rehearsal edgepool1 never went down,
     // so nothing tells which pool is home.

@@ -52,7 +52,7 @@ proptest! {
         let failed_over = end_of(&failover, &healthy);
         // Every site's routes name the surviving pool; it alone federates.
         for site in &failed_over.deployment.sites {
-            for route in [&site.federation_route, &site.xmpp_route] {
+            for route in [&site.federation_route, &site.xmpp_federation_route] {
                 prop_assert_eq!(
                     route.as_ref().map(|r| r.pool()),
                     Some("edgepool2.contoso.com"),

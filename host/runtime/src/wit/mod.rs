@@ -76,7 +76,7 @@ macro_rules! policy_state_conversions {
                 Self {
                     name: s.name.clone(),
                     federation_route: s.federation_route.as_ref().map(ToString::to_string),
-                    xmpp_route: s.xmpp_route.as_ref().map(ToString::to_string),
+                    xmpp_federation_route: s.xmpp_federation_route.as_ref().map(ToString::to_string),
                 }
             }
         }
@@ -129,7 +129,7 @@ macro_rules! policy_state_conversions {
                     front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
                     zone: d.zone.clone(),
                     dns: d.dns.iter().map(Into::into).collect(),
-                    store_available: d.store_available,
+                    cms_available: d.cms_available,
                     topology_version: d.topology_version,
                     draft_pending: d.draft_pending,
                 }
@@ -188,7 +188,7 @@ macro_rules! policy_state_conversions {
                         edge_pool,
                         next_hop,
                     } => Self::NextHop((edge_pool.clone(), next_hop.clone())),
-                    Change::StoreAvailable { available } => Self::StoreAvailable(*available),
+                    Change::CmsAvailable { available } => Self::CmsAvailable(*available),
                     Change::TopologyVersion { version } => Self::TopologyVersion(*version),
                     Change::DraftPending { pending } => Self::DraftPending(*pending),
                 }

@@ -117,7 +117,7 @@ pub(crate) mod policy_model {
                 Action::AwaitReplication => Self::AwaitReplication,
                 Action::RunEdgeSetup => Self::RunEdgeSetup,
                 Action::RepointSipFederationDns => Self::RepointSipFederationDns,
-                Action::SetXmppRoute => Self::SetXmppRoute,
+                Action::SetXmppFederationRoute => Self::SetXmppFederationRoute,
                 Action::EnsureXmppSrv => Self::EnsureXmppSrv,
                 Action::SetXmppARecord => Self::SetXmppARecord,
                 Action::VerifyXmppPort => Self::VerifyXmppPort,
@@ -155,7 +155,7 @@ pub(crate) mod policy_model {
                 restored_site: g.restored_site.clone(),
                 federation_pool: g.federation_pool.clone(),
                 xmpp_pool: g.xmpp_pool.clone(),
-                media_pool: g.media_pool.clone(),
+                media_edge_pool: g.media_edge_pool.clone(),
                 cutover_ttl: g.cutover_ttl,
                 next_hop: g.next_hop.as_ref().map(Into::into),
             }

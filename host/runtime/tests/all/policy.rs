@@ -26,7 +26,7 @@ fn state(federation: &[bool]) -> Deployment {
         front_end_pools: Vec::new(),
         zone: "contoso.com".to_owned(),
         dns: Vec::new(),
-        store_available: true,
+        cms_available: true,
         topology_version: 1,
         draft_pending: false,
     }
@@ -37,7 +37,7 @@ fn goal() -> Goal {
         restored_site: "Site1".to_owned(),
         federation_pool: None,
         xmpp_pool: None,
-        media_pool: None,
+        media_edge_pool: None,
         cutover_ttl: 300,
         next_hop: None,
     }

@@ -157,7 +157,7 @@ pub mod native {
             front_end_pools: d.front_end_pools.iter().map(front_end_pool).collect(),
             zone: d.zone.clone(),
             dns: d.dns.iter().map(rrset).collect(),
-            store_available: d.store_available,
+            cms_available: d.cms_available,
             topology_version: d.topology_version,
             draft_pending: d.draft_pending,
         }
@@ -167,7 +167,7 @@ pub mod native {
         sdk::Site {
             name: s.name.clone(),
             federation_route: s.federation_route.as_ref().map(ToString::to_string),
-            xmpp_route: s.xmpp_route.as_ref().map(ToString::to_string),
+            xmpp_federation_route: s.xmpp_federation_route.as_ref().map(ToString::to_string),
         }
     }
 
@@ -289,7 +289,7 @@ pub mod native {
                 edge_pool,
                 next_hop,
             } => sdk::Change::NextHop((edge_pool.clone(), next_hop.clone())),
-            Change::StoreAvailable { available } => sdk::Change::StoreAvailable(*available),
+            Change::CmsAvailable { available } => sdk::Change::CmsAvailable(*available),
             Change::TopologyVersion { version } => sdk::Change::TopologyVersion(*version),
             Change::DraftPending { pending } => sdk::Change::DraftPending(*pending),
         }
@@ -304,7 +304,7 @@ pub mod native {
             Action::AwaitReplication => sdk::Action::AwaitReplication,
             Action::RunEdgeSetup => sdk::Action::RunEdgeSetup,
             Action::RepointSipFederationDns => sdk::Action::RepointSipFederationDns,
-            Action::SetXmppRoute => sdk::Action::SetXmppRoute,
+            Action::SetXmppFederationRoute => sdk::Action::SetXmppFederationRoute,
             Action::EnsureXmppSrv => sdk::Action::EnsureXmppSrv,
             Action::SetXmppARecord => sdk::Action::SetXmppARecord,
             Action::VerifyXmppPort => sdk::Action::VerifyXmppPort,
@@ -334,7 +334,7 @@ pub mod native {
             restored_site: g.restored_site.clone(),
             federation_pool: g.federation_pool.clone(),
             xmpp_pool: g.xmpp_pool.clone(),
-            media_pool: g.media_pool.clone(),
+            media_edge_pool: g.media_edge_pool.clone(),
             cutover_ttl: g.cutover_ttl,
             next_hop: g.next_hop.as_ref().map(|h| sdk::NextHopGoal {
                 edge_pool: h.edge_pool.clone(),
@@ -387,7 +387,7 @@ pub fn generated(n: usize) -> Deployment {
         .map(|i| SiteRoutes {
             name: format!("Site{i}"),
             federation_route: Some(failover.clone()),
-            xmpp_route: Some(failover.clone()),
+            xmpp_federation_route: Some(failover.clone()),
         })
         .collect();
     let a = |name: &str, ips: Vec<String>| RrSet {
@@ -424,7 +424,7 @@ pub fn generated(n: usize) -> Deployment {
         front_end_pools,
         zone,
         dns,
-        store_available: true,
+        cms_available: true,
         topology_version: 7,
         draft_pending: false,
     }

@@ -19,8 +19,8 @@ use failback_policy_sdk::{
 /// and that machine's replica of the management store is up to date: setup
 /// applies the local replica (INST-EDGE, VERIFY-REPL; DOMAIN §6.4).
 pub const SETUP_AFTER_REPLICATION: Rule = Rule {
-    id: "store.setup-after-replication",
-    family: "store",
+    id: "cms.setup-after-replication",
+    family: "cms",
     invariants: &[3],
     scope: Scope::Transition,
     reads: Reads::ALL,
@@ -88,16 +88,16 @@ fn setup_after_replication(ctx: &Ctx<'_>) -> Vec<Violation> {
 /// topology version) or fails a pool back (POOL-FO: the CMS "must be
 /// functional"; DOMAIN §6.5).
 pub const STORE_AVAILABLE: Rule = Rule {
-    id: "store.available",
-    family: "store",
+    id: "cms.available",
+    family: "cms",
     invariants: &[4],
     scope: Scope::Transition,
     reads: Reads::ALL,
     rationale: "publishing and pool failback need the management store's active master",
-    check: store_available,
+    check: cms_available,
 };
 
-fn store_available(ctx: &Ctx<'_>) -> Vec<Violation> {
+fn cms_available(ctx: &Ctx<'_>) -> Vec<Violation> {
     let Some(step) = ctx.step() else {
         return Vec::new();
     };
@@ -111,7 +111,7 @@ fn store_available(ctx: &Ctx<'_>) -> Vec<Violation> {
         _ if publishes => "a publish",
         _ => return Vec::new(),
     };
-    if ctx.state().store_available {
+    if ctx.state().cms_available {
         return Vec::new();
     }
     vec![
@@ -120,7 +120,7 @@ fn store_available(ctx: &Ctx<'_>) -> Vec<Violation> {
             action_name(step.action)
         ))
         .value("action", action_name(step.action))
-        .value("store-available", false)
+        .value("cms-available", false)
         .hint("restore the management store (Get-CsManagementStoreReplicationStatus -CentralManagementStoreStatus shows an ActiveMasterFqdn) first"),
     ]
 }
@@ -129,8 +129,8 @@ fn store_available(ctx: &Ctx<'_>) -> Vec<Violation> {
 /// is failed over, with the `-PoolFqdn` it was failed over with ("the pool
 /// FQDN used during failback must be the same FQDN used during failover").
 pub const POOL_FAILBACK_FQDN: Rule = Rule {
-    id: "store.pool-failback-fqdn",
-    family: "store",
+    id: "cms.pool-failback-fqdn",
+    family: "cms",
     invariants: &[11],
     scope: Scope::Transition,
     reads: Reads::ALL,
@@ -214,7 +214,7 @@ fn action_name(action: Action) -> &'static str {
         Action::AwaitReplication => "await-replication",
         Action::RunEdgeSetup => "run-edge-setup",
         Action::RepointSipFederationDns => "repoint-sip-federation-dns",
-        Action::SetXmppRoute => "set-xmpp-route",
+        Action::SetXmppFederationRoute => "set-xmpp-federation-route",
         Action::EnsureXmppSrv => "ensure-xmpp-srv",
         Action::SetXmppARecord => "set-xmpp-a-record",
         Action::VerifyXmppPort => "verify-xmpp-port",
@@ -304,7 +304,7 @@ mod tests {
     #[test]
     fn publishing_without_the_store_fires() {
         let mut start = contoso_failed_over();
-        start.store_available = false;
+        start.cms_available = false;
         let steps = failback_plan();
         // Publish (A3, state 4), reassociate-and-publish (A11, state 13), pool
         // failback (A12, state 14).
@@ -318,9 +318,9 @@ mod tests {
     #[test]
     fn a_store_restored_before_the_publish_passes() {
         let mut start = contoso_failed_over();
-        start.store_available = false;
+        start.cms_available = false;
         let mut steps = failback_plan();
-        steps[0].changes.push(Change::StoreAvailable(true));
+        steps[0].changes.push(Change::CmsAvailable(true));
         assert_eq!(fired(&[STORE_AVAILABLE], goal(), start, steps), vec![]);
     }
 
