@@ -282,7 +282,7 @@ fn difference(
             }
         }
     }
-    if let Some(name) = path.strip_prefix("documents.") {
+    if let Some(name) = path.strip_prefix("drafts.") {
         difference.published_by = left
             .steps
             .iter()
