@@ -111,6 +111,28 @@ fn edited_saved_plan_is_refused(
     (dir, stderr)
 }
 
+/// A plan saved by a failback of plan format version 2 (before the names of
+/// the operator's vocabulary: `set-xmpp-route`, ...) is refused naming both
+/// versions, with nothing written, and the environment still serves.
+#[test]
+fn a_plan_saved_in_format_version_2_is_refused_naming_both_versions() {
+    let (dir, env, path) = saved("xmpp-only");
+    let version_2 = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"format_version\": 3", "\"format_version\": 2")
+        .replace("set-xmpp-federation-route", "set-xmpp-route");
+    std::fs::write(&path, version_2).unwrap();
+    let out = apply_saved(&path, &env, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("it has format version 2, this failback reads version 3"),
+        "{stderr}"
+    );
+    assert!(no_writes(dir.path()));
+    still_serves(dir.path(), &env);
+}
+
 /// The design's own unsafe transition: the A11 draft edited to keep "Enable
 /// federation (port 5061)" on the failover pool would publish federation on
 /// two Edge pools. Re-derived now, the plan is another one: refused, naming

@@ -43,8 +43,7 @@ pub enum Operation {
     DeleteRrset(DeleteRrset),
     SetSiteRoute(SetSiteRoute),
     Probe(Probe),
-    /// Invoke-CsPoolFailback; `failback` in the plan document.
-    #[serde(rename = "failback")]
+    /// Invoke-CsPoolFailback.
     PoolFailback(PoolFailback),
 }
 
@@ -80,7 +79,7 @@ impl Operation {
             Self::DeleteRrset(_) => "delete-rrset",
             Self::SetSiteRoute(_) => "set-site-route",
             Self::Probe(_) => "probe",
-            Self::PoolFailback(_) => "failback",
+            Self::PoolFailback(_) => "pool-failback",
         }
     }
 
@@ -193,7 +192,7 @@ impl Meaning for RunSetup {
 // ---- The topology: draft, publish, enable ------------------------------------
 
 /// Edit the topology draft; no side effect: the result is `document` of the
-/// plan's `documents`, published by a later `publish-topology`.
+/// plan's `drafts`, published by a later `publish-topology`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EditDraft {

@@ -44,7 +44,10 @@ use crate::topology::{Topology, TopologyEdit, TopologyError};
 /// 2: one key casing (snake case), changes, edits and record data as objects
 /// with named fields, `digest`, `overrides`, a provenance in every plan (with
 /// levels and the environment file), findings keyed by module.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: names from the operator's vocabulary: `set-xmpp-federation-route`, the
+/// sites' `xmpp_federation_route`, `cms_available`, the `pool-failback`
+/// operation, the goal's `media_edge_pool`, the topology `drafts`.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What a step does, named as in DESIGN §1 (the policy WIT `action` enum).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

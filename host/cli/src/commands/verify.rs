@@ -47,7 +47,7 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
     let out = match args.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&json!({
-                "format_version": 2,
+                "format_version": 3,
                 "environment": name,
                 "goal": intent.is_some().then_some(&goal),
                 "ok": !blocked,

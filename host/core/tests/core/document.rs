@@ -84,11 +84,26 @@ fn another_format_version_is_refused_naming_it() {
     let p = sealed(Scenario::XmppOnly);
     let text = p
         .to_json()
-        .replace("\"format_version\": 2", "\"format_version\": 1");
+        .replace("\"format_version\": 3", "\"format_version\": 1");
     let err = document::read(&text).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "it has format version 1, this failback reads version 2"
+        "it has format version 1, this failback reads version 3"
+    );
+}
+
+/// A plan saved by a failback of format version 2 (before the names of the
+/// operator's vocabulary) is refused naming both versions, not read as
+/// misshapen at its first old name.
+#[test]
+fn a_plan_saved_in_format_version_2_is_refused_naming_both_versions() {
+    let p = sealed(Scenario::EdgeAndFrontEndFailover);
+    let text = as_format_version_2(&p.to_json());
+    assert!(text.contains("\"action\": \"set-xmpp-route\""));
+    let err = document::read(&text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "it has format version 2, this failback reads version 3"
     );
 }
 
@@ -196,4 +211,22 @@ fn an_approval_added_changes_neither_the_digest_nor_the_reading() {
     crate::schema::validate("approved", &text);
     // A document none approved has no `approvals` member at all.
     assert!(!p.to_json().contains("\"approvals\""));
+}
+
+/// `plan`, a format version 3 document, as a failback of format version 2
+/// wrote it: the action, fields, change and operation of the names before
+/// the operator's vocabulary (the goal's `media_pool` aside: a plain text
+/// replacement cannot tell it from a Front End pool's `media_edge_pool`).
+fn as_format_version_2(plan: &str) -> String {
+    [
+        ("\"format_version\": 3", "\"format_version\": 2"),
+        ("set-xmpp-federation-route", "set-xmpp-route"),
+        ("xmpp_federation_route", "xmpp_route"),
+        ("cms_available", "store_available"),
+        ("cms-available", "store-available"),
+        ("\"op\": \"pool-failback\"", "\"op\": \"failback\""),
+        ("\"drafts\":", "\"documents\":"),
+    ]
+    .iter()
+    .fold(plan.to_owned(), |text, (new, old)| text.replace(new, old))
 }

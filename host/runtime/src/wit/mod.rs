@@ -13,9 +13,17 @@
 
 /// The conversions from the core model to a policy track's `types` that every
 /// track shares: the state and the changes, whose shape no track has changed.
-/// Expanded inside a track's module, where `wit` names its `types`.
+/// Expanded inside a track's module, where `wit` names its `types`, with the
+/// track's names of a site's XMPP federation route field and of the change
+/// and state field for the management store's availability (0.1.0:
+/// `xmpp-route`, `store-available`; 0.2.0: `xmpp-federation-route`,
+/// `cms-available`).
 macro_rules! policy_state_conversions {
-    () => {
+    (
+        xmpp_federation_route: $xmpp_federation_route:ident,
+        cms_available: $cms_available:ident,
+        CmsAvailable: $CmsAvailable:ident $(,)?
+    ) => {
         use failback_core::deployment::{
             Change, Deployment, EdgeMachineState, EdgePoolState, FrontEndPoolState, RouteChange,
             RrSet, SiteRoutes,
@@ -76,7 +84,7 @@ macro_rules! policy_state_conversions {
                 Self {
                     name: s.name.clone(),
                     federation_route: s.federation_route.as_ref().map(ToString::to_string),
-                    xmpp_federation_route: s.xmpp_federation_route.as_ref().map(ToString::to_string),
+                    $xmpp_federation_route: s.xmpp_federation_route.as_ref().map(ToString::to_string),
                 }
             }
         }
@@ -129,7 +137,7 @@ macro_rules! policy_state_conversions {
                     front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
                     zone: d.zone.clone(),
                     dns: d.dns.iter().map(Into::into).collect(),
-                    cms_available: d.cms_available,
+                    $cms_available: d.cms_available,
                     topology_version: d.topology_version,
                     draft_pending: d.draft_pending,
                 }
@@ -188,7 +196,7 @@ macro_rules! policy_state_conversions {
                         edge_pool,
                         next_hop,
                     } => Self::NextHop((edge_pool.clone(), next_hop.clone())),
-                    Change::CmsAvailable { available } => Self::CmsAvailable(*available),
+                    Change::CmsAvailable { available } => Self::$CmsAvailable(*available),
                     Change::TopologyVersion { version } => Self::TopologyVersion(*version),
                     Change::DraftPending { pending } => Self::DraftPending(*pending),
                 }

@@ -100,7 +100,13 @@ pub(crate) mod policy_model {
 
     use super::policy::failback::policy::types as wit;
 
-    policy_state_conversions!();
+    // 0.1.0 names the site's XMPP federation route `xmpp-route` and the
+    // management store's availability `store-available`.
+    policy_state_conversions!(
+        xmpp_federation_route: xmpp_route,
+        cms_available: store_available,
+        CmsAvailable: StoreAvailable,
+    );
 
     /// A trajectory of only steps whose action 0.1 does not have: no step to
     /// fold them into.
@@ -169,7 +175,8 @@ pub(crate) mod policy_model {
         })
     }
 
-    /// The 0.1 name of `action`; none for one 0.1 does not have.
+    /// The 0.1 name of `action` (0.1's `set-xmpp-route` is
+    /// `set-xmpp-federation-route`); none for one 0.1 does not have.
     fn action(a: Action) -> Option<wit::Action> {
         Some(match a {
             Action::LowerTtl => wit::Action::LowerTtl,
@@ -179,7 +186,7 @@ pub(crate) mod policy_model {
             Action::AwaitReplication => wit::Action::AwaitReplication,
             Action::RunEdgeSetup => wit::Action::RunEdgeSetup,
             Action::RepointSipFederationDns => wit::Action::RepointSipFederationDns,
-            Action::SetXmppRoute => wit::Action::SetXmppRoute,
+            Action::SetXmppFederationRoute => wit::Action::SetXmppRoute,
             Action::EnsureXmppSrv => wit::Action::EnsureXmppSrv,
             Action::SetXmppARecord => wit::Action::SetXmppARecord,
             Action::VerifyXmppPort => wit::Action::VerifyXmppPort,
@@ -190,14 +197,15 @@ pub(crate) mod policy_model {
         })
     }
 
-    /// The 0.1 goal: without the next hop (invariant 14 is 0.2's).
+    /// The 0.1 goal: without the next hop (invariant 14 is 0.2's); its
+    /// `media-pool` is the goal's media Edge pool.
     impl From<&Goal> for wit::Goal {
         fn from(g: &Goal) -> Self {
             Self {
                 restored_site: g.restored_site.clone(),
                 federation_pool: g.federation_pool.clone(),
                 xmpp_pool: g.xmpp_pool.clone(),
-                media_pool: g.media_pool.clone(),
+                media_pool: g.media_edge_pool.clone(),
                 cutover_ttl: g.cutover_ttl,
             }
         }

@@ -9,8 +9,12 @@
 //! ([`plugin_conversions!`]).
 //!
 //! `failback:policy@0.2.0` is 0.1.0 plus the `restore-next-hop` action and the
-//! goal's `next-hop`; the state and change conversions are shared
-//! (`policy_state_conversions!`).
+//! goal's `next-hop`, with names from the operator's vocabulary: the action
+//! `set-xmpp-federation-route` (0.1.0's `set-xmpp-route`), a site's
+//! `xmpp-federation-route` (`xmpp-route`), `cms-available` in the state and
+//! the changes (`store-available`) and the goal's `media-edge-pool`
+//! (`media-pool`). The state and change conversions are shared
+//! (`policy_state_conversions!`, given each track's names).
 
 use failback_core::observed;
 
@@ -89,7 +93,11 @@ pub(crate) mod policy_model {
 
     use super::policy::failback::policy::types as wit;
 
-    policy_state_conversions!();
+    policy_state_conversions!(
+        xmpp_federation_route: xmpp_federation_route,
+        cms_available: cms_available,
+        CmsAvailable: CmsAvailable,
+    );
 
     /// A trajectory lowered for 0.2 modules.
     pub(crate) struct Lowered {
