@@ -821,9 +821,7 @@ fn pending_draft<'p>(plan: &'p Plan, planned: &[&Step], ledger: &Ledger) -> Opti
             }
         }
     }
-    pending
-        .and_then(|d| plan.drafts.get(d))
-        .map(String::as_str)
+    pending.and_then(|d| plan.drafts.get(d)).map(String::as_str)
 }
 
 /// Read `observation` as if `draft_xml` were the topology: the draft pending.

@@ -84,7 +84,10 @@ macro_rules! policy_state_conversions {
                 Self {
                     name: s.name.clone(),
                     federation_route: s.federation_route.as_ref().map(ToString::to_string),
-                    $xmpp_federation_route: s.xmpp_federation_route.as_ref().map(ToString::to_string),
+                    $xmpp_federation_route: s
+                        .xmpp_federation_route
+                        .as_ref()
+                        .map(ToString::to_string),
                 }
             }
         }
