@@ -288,7 +288,7 @@ fn difference(
             .iter()
             .find(|s| {
                 s.operations.iter().any(
-                    |op| matches!(op, Operation::PublishTopology(publish) if publish.document == *name),
+                    |op| matches!(op, Operation::PublishTopology(publish) if publish.draft == *name),
                 )
             })
             .map(|s| s.index);

@@ -191,13 +191,13 @@ impl Meaning for RunSetup {
 
 // ---- The topology: draft, publish, enable ------------------------------------
 
-/// Edit the topology draft; no side effect: the result is `document` of the
+/// Edit the topology draft; no side effect: the result is `draft` of the
 /// plan's `drafts`, published by a later `publish-topology`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EditDraft {
     pub edits: Vec<TopologyEdit>,
-    pub document: String,
+    pub draft: String,
 }
 
 impl Meaning for EditDraft {
@@ -234,7 +234,7 @@ impl Meaning for EditDraft {
         let _ = writeln!(
             out,
             "# In Topology Builder (the draft `{}` of the plan):",
-            ps_comment(&self.document)
+            ps_comment(&self.draft)
         );
         for e in &self.edits {
             let _ = match e {
@@ -267,16 +267,16 @@ impl Meaning for EditDraft {
         let _ = writeln!(
             out,
             "# or save the plan's `{0}` XML as {0}.xml for Publish-CsTopology below.",
-            ps_comment(&self.document)
+            ps_comment(&self.draft)
         );
     }
 }
 
-/// `management.publish-topology(drafts[document], expected_version)`.
+/// `management.publish-topology(drafts[draft], expected_version)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishTopology {
-    pub document: String,
+    pub draft: String,
     pub expected_version: u64,
 }
 
@@ -306,7 +306,7 @@ impl Meaning for PublishTopology {
         let _ = writeln!(
             out,
             "Publish-CsTopology -FileName {}",
-            ps_quote(&format!("{}.xml", self.document))
+            ps_quote(&format!("{}.xml", self.draft))
         );
     }
 }
@@ -650,11 +650,11 @@ mod tests {
             .into(),
             EditDraft {
                 edits: Vec::new(),
-                document: "d".into(),
+                draft: "d".into(),
             }
             .into(),
             PublishTopology {
-                document: "d".into(),
+                draft: "d".into(),
                 expected_version: 1,
             }
             .into(),

@@ -46,7 +46,8 @@ use crate::topology::{Topology, TopologyEdit, TopologyError};
 /// levels and the environment file), findings keyed by module.
 /// 3: names from the operator's vocabulary: `set-xmpp-federation-route`, the
 /// sites' `xmpp_federation_route`, `cms_available`, the `pool-failback`
-/// operation, the goal's `media_edge_pool`, the topology `drafts`.
+/// operation, the goal's `media_edge_pool`, the topology `drafts` (an
+/// `edit-draft` or `publish-topology` operation's `draft`).
 pub const FORMAT_VERSION: u32 = 3;
 
 /// What a step does, named as in DESIGN §1 (the policy WIT `action` enum).
@@ -1172,7 +1173,7 @@ impl<'a> Planner<'a> {
             let xml = self.published.edit(&edits)?;
             operations.push(Operation::EditDraft(op::EditDraft {
                 edits,
-                document: name.clone(),
+                draft: name.clone(),
             }));
             changes.push(Change::DraftPending { pending: true });
             document = Some((name, xml));
@@ -1207,7 +1208,7 @@ impl<'a> Planner<'a> {
         let mut publishes = None;
         if let Some((name, xml)) = self.drafts.iter().next_back() {
             operations.push(Operation::PublishTopology(op::PublishTopology {
-                document: name.clone(),
+                draft: name.clone(),
                 expected_version: version,
             }));
             operations.push(Operation::EnableTopology(op::EnableTopology {
@@ -1516,10 +1517,10 @@ impl<'a> Planner<'a> {
             document = Some((name.clone(), xml));
             operations.push(Operation::EditDraft(op::EditDraft {
                 edits,
-                document: name.clone(),
+                draft: name.clone(),
             }));
             operations.push(Operation::PublishTopology(op::PublishTopology {
-                document: name,
+                draft: name,
                 expected_version: version,
             }));
             operations.push(Operation::EnableTopology(op::EnableTopology {
@@ -1608,10 +1609,7 @@ impl<'a> Planner<'a> {
             }];
             let name = self.next_document();
             document = Some((name.clone(), self.published.edit(&edits)?));
-            operations.push(Operation::EditDraft(op::EditDraft {
-                edits,
-                document: name,
-            }));
+            operations.push(Operation::EditDraft(op::EditDraft { edits, draft: name }));
             changes.push(Change::NextHop {
                 edge_pool: rfqdn.clone(),
                 next_hop: Some(front_end_pool.to_owned()),

@@ -19,7 +19,7 @@
 //!    call is its type's, in [`crate::operation`]). Before a
 //!    `publish-topology`, the draft is parsed and must describe exactly the
 //!    state the plan predicts after the step ([`describe`]), else the run
-//!    halts before publishing ([`Halt::Document`]);
+//!    halts before publishing ([`Halt::Draft`]);
 //! 5. re-observe and compare with the predicted state after the step: a
 //!    difference halts the run with the diff; else the audit log is made
 //!    durable, the run's last audit record anchored in the journal, and the
@@ -174,10 +174,10 @@ pub enum Halt {
     /// Before a publish: the draft is not a topology, or does not describe the
     /// state the plan predicts after the step (`diff`: predicted, then what
     /// the draft says).
-    Document {
+    Draft {
         step: usize,
         action: String,
-        document: String,
+        draft: String,
         problem: Option<String>,
         diff: Vec<FieldDiff>,
     },
@@ -190,7 +190,7 @@ impl Halt {
             Self::Drift { step, .. }
             | Self::Postcondition { step, .. }
             | Self::Veto { step, .. }
-            | Self::Document { step, .. } => *step,
+            | Self::Draft { step, .. } => *step,
         }
     }
 
@@ -219,14 +219,14 @@ impl Halt {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Self::Document {
+            Self::Draft {
                 step,
                 action,
-                document,
+                draft,
                 problem,
                 diff,
             } => format!(
-                "step {step} ({action}): the draft `{document}` was not published: {}",
+                "step {step} ({action}): the draft `{draft}` was not published: {}",
                 problem.clone().unwrap_or_else(|| format!(
                     "it does not describe the predicted state ({})",
                     fields_differ(diff.len())
@@ -598,7 +598,7 @@ impl Executor<'_> {
                     continue;
                 }
                 if let Operation::PublishTopology(publish) = op
-                    && let Some(halt) = judge_document(plan, step, &publish.document, after)
+                    && let Some(halt) = judge_draft(plan, step, &publish.draft, after)
                 {
                     return Ok(Ended::Halted(halt));
                 }
@@ -776,20 +776,20 @@ fn partway(
     })
 }
 
-/// Judge the draft `document` before step `step` publishes it: it must be a
+/// Judge the draft `draft` before step `step` publishes it: it must be a
 /// topology, and describe exactly `after`, the state the plan predicts after
 /// the step. `None` when it does.
-fn judge_document(plan: &Plan, step: &Step, document: &str, after: &Deployment) -> Option<Halt> {
-    let halt = |problem: Option<String>, diff: Vec<FieldDiff>| Halt::Document {
+fn judge_draft(plan: &Plan, step: &Step, draft: &str, after: &Deployment) -> Option<Halt> {
+    let halt = |problem: Option<String>, diff: Vec<FieldDiff>| Halt::Draft {
         step: step.index,
         action: step.action.name().to_owned(),
-        document: document.to_owned(),
+        draft: draft.to_owned(),
         problem,
         diff,
     };
-    let Some(xml) = plan.drafts.get(document) else {
+    let Some(xml) = plan.drafts.get(draft) else {
         return Some(halt(
-            Some("the plan has no such document".to_owned()),
+            Some("the plan has no such draft".to_owned()),
             Vec::new(),
         ));
     };
@@ -811,10 +811,8 @@ fn pending_draft<'p>(plan: &'p Plan, planned: &[&Step], ledger: &Ledger) -> Opti
                 continue;
             }
             match op {
-                Operation::EditDraft(edit) => pending = Some(edit.document.as_str()),
-                Operation::PublishTopology(publish)
-                    if pending == Some(publish.document.as_str()) =>
-                {
+                Operation::EditDraft(edit) => pending = Some(edit.draft.as_str()),
+                Operation::PublishTopology(publish) if pending == Some(publish.draft.as_str()) => {
                     pending = None;
                 }
                 _ => {}

@@ -37,8 +37,8 @@ use crate::progress::{Event, Progress};
 /// Why a step's operation did not do what the plan predicts.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
-    #[error("step {step}: the plan has no document `{document}`")]
-    MissingDocument { step: usize, document: String },
+    #[error("step {step}: the plan has no draft `{draft}`")]
+    MissingDraft { step: usize, draft: String },
     #[error("step {step} ({action}): plugin `{plugin}` failed in `{function}`")]
     Call {
         step: usize,
@@ -70,7 +70,7 @@ impl StepError {
     #[must_use]
     pub fn step(&self) -> usize {
         match self {
-            Self::MissingDocument { step, .. }
+            Self::MissingDraft { step, .. }
             | Self::Call { step, .. }
             | Self::Verification { step, .. }
             | Self::PublishInDoubt { step, .. } => *step,
@@ -155,15 +155,15 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The topology draft `document` of the plan.
-    fn document(&self, document: &str) -> Result<&'a str, StepError> {
+    /// The plan's topology draft `draft`.
+    fn draft(&self, draft: &str) -> Result<&'a str, StepError> {
         self.plan
             .drafts
-            .get(document)
+            .get(draft)
             .map(String::as_str)
-            .ok_or_else(|| StepError::MissingDocument {
+            .ok_or_else(|| StepError::MissingDraft {
                 step: self.step.index,
-                document: document.to_owned(),
+                draft: draft.to_owned(),
             })
     }
 
@@ -247,9 +247,9 @@ impl Execute for RunSetup {
 // ---- The topology: draft, publish, enable ------------------------------------
 
 impl Execute for EditDraft {
-    /// No side effect: the draft is the plan's document, which must be there.
+    /// No side effect: the draft is the plan's, which must be there.
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
-        cx.document(&self.document).map(|_| ())
+        cx.draft(&self.draft).map(|_| ())
     }
 
     fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, StepError> {
@@ -260,11 +260,11 @@ impl Execute for EditDraft {
 impl Execute for PublishTopology {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let cms = cx.cms();
-        let xml = cx.document(&self.document)?;
+        let xml = cx.draft(&self.draft)?;
         let version = cx.call(
             cms.plugin(),
             "management.publish-topology",
-            &self.document,
+            &self.draft,
             || cms.publish_topology(xml, self.expected_version),
         )?;
         if version == self.expected_version + 1 {
@@ -288,7 +288,7 @@ impl Execute for PublishTopology {
         let draft = cx
             .plan
             .drafts
-            .get(&self.document)
+            .get(&self.draft)
             .map(|xml| Topology::parse(xml));
         let holds_draft = match (draft, Topology::parse(&published.xml)) {
             (Some(Ok(draft)), Ok(published)) => same_topology(&draft, &published),

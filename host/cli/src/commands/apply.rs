@@ -495,7 +495,7 @@ pub fn execute(
             eprint!("{}", explain_halt(run, &halt, &resume_hint));
             Ok(match halt {
                 Halt::Veto { .. } => Outcome::Vetoed,
-                Halt::Drift { .. } | Halt::Postcondition { .. } | Halt::Document { .. } => {
+                Halt::Drift { .. } | Halt::Postcondition { .. } | Halt::Draft { .. } => {
                     Outcome::Halted
                 }
             })
@@ -557,16 +557,16 @@ pub fn explain_halt(run: i64, halt: &Halt, resume_hint: &str) -> String {
             );
             render::findings(&mut out, findings);
         }
-        Halt::Document {
+        Halt::Draft {
             step,
             action,
-            document,
+            draft,
             problem,
             diff,
         } => {
             let _ = writeln!(
                 out,
-                "halted before publishing in step {step} ({action}): the draft `{document}` {}; nothing was published",
+                "halted before publishing in step {step} ({action}): the draft `{draft}` {}; nothing was published",
                 problem.as_deref().unwrap_or(
                     "does not describe the state the plan predicts after the step (predicted, then what the draft says)"
                 )
@@ -580,7 +580,7 @@ pub fn explain_halt(run: i64, halt: &Halt, resume_hint: &str) -> String {
             }
         }
     }
-    if let Halt::Document { .. } = halt {
+    if let Halt::Draft { .. } = halt {
         // Resuming would meet the same draft: the way on is a new plan.
         let _ = writeln!(
             out,
