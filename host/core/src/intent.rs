@@ -18,6 +18,7 @@ use failback_transition::same_name;
 
 use crate::deployment::{Deployment, EdgeIdentity, EdgePoolState, FrontEndPoolState};
 use crate::observed::{PoolState, RecordType};
+use crate::text::quoted;
 
 /// TTL (seconds) the records to be moved are lowered to before the cut-over.
 pub const DEFAULT_CUTOVER_TTL: u32 = 300;
@@ -380,14 +381,6 @@ fn edge_pool_named<'d>(
     } else {
         Err(IntentError::UnknownPool(name.to_owned()))
     }
-}
-
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The home Edge pool of the site that failed, inferred from the state, in this

@@ -16,6 +16,16 @@ const MAX_NAME_LEN: usize = 253;
 /// The longest label (RFC 1035 §2.3.4).
 const MAX_LABEL_LEN: usize = 63;
 
+/// Names as a message lists them: each in backticks, separated by commas
+/// (`` `edgepool1`, `edgepool2` ``).
+pub fn quoted<T: std::fmt::Display>(names: impl IntoIterator<Item = T>) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether `name` is a host name: dot-separated labels of ASCII letters, digits
 /// and `-`, none starting or ending with `-` (RFC 1123 §2.1), an optional final
 /// dot.
@@ -140,6 +150,12 @@ pub fn powershell_comment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_listed_in_backticks_separated_by_commas() {
+        assert_eq!(quoted(["edgepool1", "edgepool2"]), "`edgepool1`, `edgepool2`");
+        assert_eq!(quoted(Vec::<String>::new()), "");
+    }
 
     #[test]
     fn host_names_follow_rfc_1123() {

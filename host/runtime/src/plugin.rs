@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use failback_core::observed;
+use failback_core::text::quoted;
 use wasmtime::component::InstancePre;
 
 use crate::call::{CallState, Guest};
@@ -687,17 +688,9 @@ pub struct PluginSet {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "the environment binds no plugin for {}: observing, planning and applying need one of each kind (`[plugins.<kind>]` in the environment file)",
-    kinds(.0)
+    quoted(.0)
 )]
 pub struct Unbound(pub Vec<PluginKind>);
-
-fn kinds(kinds: &[PluginKind]) -> String {
-    kinds
-        .iter()
-        .map(|kind| format!("`{kind}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 impl Plugins {
     /// One plugin of each kind, or every kind that is missing.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use failback_core::text::quoted;
 use failback_runtime::review::{
     self, Capability, Changes, Context, GrantStatus, Import, ManifestPlace, Review, Subject,
 };
@@ -482,11 +483,7 @@ fn markdown(r: &Review, file: &str, since: Option<String>) -> String {
             if excess.is_empty() {
                 "none".to_owned()
             } else {
-                excess
-                    .iter()
-                    .map(|e| format!("`{e}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted(excess)
             }
         );
     }

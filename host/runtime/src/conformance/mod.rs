@@ -36,6 +36,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use failback_core::text::quoted;
 use serde::Serialize;
 
 use crate::digest::Digest;
@@ -90,7 +91,7 @@ pub enum KitError {
     World { kind: PluginKind, world: String },
     #[error(
         "the manifest requests directories ({}), and only an environment file grants a directory",
-        names(.0)
+        quoted(.0)
     )]
     DirectoryGrant(Vec<String>),
     #[error("the dns-provider cases need a zone the plugin may write in")]
@@ -111,14 +112,6 @@ fn because(reason: &Option<String>) -> String {
     reason.as_ref().map_or_else(String::new, |reason| {
         format!(": none was given, and {reason}")
     })
-}
-
-fn names(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The plugin a report is about.
