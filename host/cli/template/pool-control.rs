@@ -26,9 +26,9 @@ impl Guest for Plugin {
     /// finished. A pool that is not failed over, or an FQDN other than the one
     /// it was failed over with, is `PluginError::Invalid`; a pool that does not
     /// exist is `PluginError::NotFound`.
-    fn failback(pool_fqdn: String) -> Result<(), PluginError> {
+    fn pool_failback(pool_fqdn: String) -> Result<(), PluginError> {
         let _ = pool_fqdn;
-        Err(not_implemented("pools.failback"))
+        Err(not_implemented("pools.pool-failback"))
     }
 }
 

@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn names_are_listed_in_backticks_separated_by_commas() {
-        assert_eq!(quoted(["edgepool1", "edgepool2"]), "`edgepool1`, `edgepool2`");
+        assert_eq!(
+            quoted(["edgepool1", "edgepool2"]),
+            "`edgepool1`, `edgepool2`"
+        );
         assert_eq!(quoted(Vec::<String>::new()), "");
     }
 

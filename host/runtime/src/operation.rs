@@ -530,8 +530,9 @@ impl Execute for Probe {
 impl Execute for PoolFailback {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let pools = cx.pools();
-        cx.call(pools.plugin(), "pools.failback", &self.pool_fqdn, || {
-            pools.failback(&self.pool_fqdn)
+        let function = pools.pool_failback_function();
+        cx.call(pools.plugin(), function, &self.pool_fqdn, || {
+            pools.pool_failback(&self.pool_fqdn)
         })
     }
 

@@ -644,19 +644,43 @@ impl PoolControl {
         )
     }
 
-    /// `pools.failback`: `Invoke-CsPoolFailback -PoolFqdn <pool_fqdn>`.
-    pub fn failback(&self, pool_fqdn: &str) -> Result<(), CallError> {
-        on_track!(
-            self,
-            "pools.failback",
-            |bindings, store| {
-                bindings
-                    .failback_plugin_pools()
-                    .call_failback(store, pool_fqdn)
-                    .await
-            },
-            |()| ()
-        )
+    /// `pools.pool-failback`: `Invoke-CsPoolFailback -PoolFqdn <pool_fqdn>`
+    /// (`pools.failback` on the 0.1.0 track).
+    pub fn pool_failback(&self, pool_fqdn: &str) -> Result<(), CallError> {
+        let function = self.pool_failback_function();
+        match &self.pre {
+            Track::V0_1(pre) => self.plugin.guest.call(
+                function,
+                async |store| pre.instantiate_async(store).await,
+                async |bindings, store| {
+                    bindings
+                        .failback_plugin_pools()
+                        .call_failback(store, pool_fqdn)
+                        .await
+                },
+                |()| (),
+            ),
+            Track::V0_2(pre) => self.plugin.guest.call(
+                function,
+                async |store| pre.instantiate_async(store).await,
+                async |bindings, store| {
+                    bindings
+                        .failback_plugin_pools()
+                        .call_pool_failback(store, pool_fqdn)
+                        .await
+                },
+                |()| (),
+            ),
+        }
+    }
+
+    /// The name of Invoke-CsPoolFailback's function on this plugin's track.
+    #[must_use]
+    pub fn pool_failback_function(&self) -> &'static str {
+        match self.pre {
+            Track::V0_1(_) => "pools.failback",
+            Track::V0_2(_) => "pools.pool-failback",
+        }
     }
 }
 

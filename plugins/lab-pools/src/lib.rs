@@ -33,7 +33,7 @@ impl Guest for LabPools {
         lab().list_pools()
     }
 
-    fn failback(pool_fqdn: String) -> Result<(), PluginError> {
+    fn pool_failback(pool_fqdn: String) -> Result<(), PluginError> {
         lab().failback(&pool_fqdn)
     }
 }

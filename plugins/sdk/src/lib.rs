@@ -19,7 +19,7 @@
 //!         failback_plugin_sdk::log::info(&format!("listing pools at {endpoint}"));
 //!         Ok(Vec::new())
 //!     }
-//!     fn failback(pool_fqdn: String) -> Result<(), PluginError> {
+//!     fn pool_failback(pool_fqdn: String) -> Result<(), PluginError> {
 //!         Err(PluginError::Failed(format!("cannot fail back `{pool_fqdn}` yet")))
 //!     }
 //! }

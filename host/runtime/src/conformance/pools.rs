@@ -7,12 +7,16 @@
 use failback_core::observed::{PoolState, PoolStatus};
 
 use super::{
-    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, none_of, refusal, run_cases, shown,
+    ABSENT, Case, CaseReport, Checked, Miss, Relabel, Variant, answer, none_of, refusal,
+    run_cases_as, shown,
 };
+use crate::manifest::PluginTrack;
 use crate::plugin::PoolControl;
 
 const LIST: &str = "pools.list-pools";
-const POOL_FAILBACK: &str = "pools.failback";
+const POOL_FAILBACK: &str = "pools.pool-failback";
+/// Its name on the 0.1.0 track.
+const FAILBACK_V0_1: &str = "pools.failback";
 
 pub(super) struct Pools {
     plugin: PoolControl,
@@ -30,14 +34,14 @@ pub(super) const CASES: &[Case<Pools>] = &[
         check: list_pools,
     },
     Case {
-        id: "failback-unknown",
+        id: "pool-failback-unknown",
         function: POOL_FAILBACK,
         uses: &[],
         promise: "failing back a pool that does not exist is plugin-error::not-found",
         check: pool_failback_unknown,
     },
     Case {
-        id: "failback-wrong-fqdn",
+        id: "pool-failback-wrong-fqdn",
         function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back with the backup pool's FQDN instead of the failed-over pool's is \
@@ -46,7 +50,7 @@ pub(super) const CASES: &[Case<Pools>] = &[
         check: pool_failback_wrong_fqdn,
     },
     Case {
-        id: "failback-not-failed-over",
+        id: "pool-failback-not-failed-over",
         function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back a pool that is not failed over is plugin-error::invalid, and the \
@@ -54,7 +58,7 @@ pub(super) const CASES: &[Case<Pools>] = &[
         check: pool_failback_not_failed_over,
     },
     Case {
-        id: "failback",
+        id: "pool-failback",
         function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back a failed-over, online pool with the FQDN it was failed over with \
@@ -62,7 +66,7 @@ pub(super) const CASES: &[Case<Pools>] = &[
         check: pool_failback,
     },
     Case {
-        id: "failback-again",
+        id: "pool-failback-again",
         function: POOL_FAILBACK,
         uses: &[LIST],
         promise: "failing back the same pool again, now normal, is plugin-error::invalid",
@@ -76,7 +80,11 @@ pub(super) fn run(plugin: &PoolControl) -> Vec<CaseReport> {
         plugin: plugin.clone(),
         failed_back: None,
     };
-    run_cases(CASES, &mut pools)
+    let relabel: Relabel = match plugin.plugin().manifest().plugin_track() {
+        Some(PluginTrack::V0_1) => |f| if f == POOL_FAILBACK { FAILBACK_V0_1 } else { f },
+        _ => |f| f,
+    };
+    run_cases_as(CASES, &mut pools, relabel)
 }
 
 impl Pools {
@@ -124,7 +132,7 @@ fn list_pools(pools: &mut Pools) -> Checked {
 }
 
 fn pool_failback_unknown(pools: &mut Pools) -> Checked {
-    refusal(pools.plugin.failback(ABSENT), &[Variant::NotFound])
+    refusal(pools.plugin.pool_failback(ABSENT), &[Variant::NotFound])
 }
 
 fn pool_failback_not_failed_over(pools: &mut Pools) -> Checked {
@@ -137,7 +145,7 @@ fn pool_failback_not_failed_over(pools: &mut Pools) -> Checked {
             "list-pools lists no pool in state normal".to_owned(),
         ));
     };
-    refusal(pools.plugin.failback(&pool.fqdn), &[Variant::Invalid])?;
+    refusal(pools.plugin.pool_failback(&pool.fqdn), &[Variant::Invalid])?;
     pools.unchanged(&pool)
 }
 
@@ -159,7 +167,7 @@ fn pool_failback_wrong_fqdn(pools: &mut Pools) -> Checked {
     } else {
         [Variant::NotFound, Variant::Invalid].as_slice()
     };
-    refusal(pools.plugin.failback(&backup), refused)?;
+    refusal(pools.plugin.pool_failback(&backup), refused)?;
     pools.unchanged(&pool)
 }
 
@@ -177,7 +185,7 @@ fn pool_failback(pools: &mut Pools) -> Checked {
         .failover_fqdn
         .clone()
         .unwrap_or_else(|| pool.fqdn.clone());
-    answer(pools.plugin.failback(&fqdn), "ok")?;
+    answer(pools.plugin.pool_failback(&fqdn), "ok")?;
     pools.failed_back = Some(fqdn.clone());
     let now = pools.find(&pool.fqdn)?;
     if now.as_ref().is_some_and(|p| p.state == PoolState::Normal) {
@@ -194,5 +202,5 @@ fn pool_failback_again(pools: &mut Pools) -> Checked {
     let Some(fqdn) = pools.failed_back.clone() else {
         return Err(Miss::NotApplicable("no pool was failed back".to_owned()));
     };
-    refusal(pools.plugin.failback(&fqdn), &[Variant::Invalid])
+    refusal(pools.plugin.pool_failback(&fqdn), &[Variant::Invalid])
 }

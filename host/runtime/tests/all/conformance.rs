@@ -201,16 +201,16 @@ const BREAKS: &[(PluginKind, &str, &[&str], &str)] = &[
     (
         PluginKind::PoolControl,
         "failback-backup-fqdn",
-        &["failback-wrong-fqdn"],
+        &["pool-failback-wrong-fqdn"],
         "expected plugin-error::invalid; came back ok: null",
     ),
     (
         PluginKind::PoolControl,
         "failback-normal-ok",
         &[
-            "failback-wrong-fqdn",
-            "failback-not-failed-over",
-            "failback-again",
+            "pool-failback-wrong-fqdn",
+            "pool-failback-not-failed-over",
+            "pool-failback-again",
         ],
         "expected plugin-error::invalid; came back ok: null",
     ),

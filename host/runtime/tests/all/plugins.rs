@@ -159,7 +159,7 @@ fn pool_control_lists_and_fails_back() {
     let env = good(&fixture, "pool-control", "");
     let pools = fixture.load(&env).unwrap().pool_control.unwrap();
     assert_eq!(pools.list_pools().unwrap()[0].state, PoolState::FailedOver);
-    pools.failback("pool1.contoso.com").unwrap();
+    pools.pool_failback("pool1.contoso.com").unwrap();
 }
 
 #[test]

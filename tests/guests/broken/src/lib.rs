@@ -482,7 +482,7 @@ impl pools::Guest for Broken {
             .collect())
     }
 
-    fn failback(pool_fqdn: String) -> Result<(), PluginError> {
+    fn pool_failback(pool_fqdn: String) -> Result<(), PluginError> {
         let mut state = read()?;
         let backed = state
             .pools

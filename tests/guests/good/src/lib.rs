@@ -170,7 +170,7 @@ impl pools::Guest for Good {
         }])
     }
 
-    fn failback(_pool_fqdn: String) -> Result<(), PluginError> {
+    fn pool_failback(_pool_fqdn: String) -> Result<(), PluginError> {
         Ok(())
     }
 }
