@@ -220,17 +220,32 @@ macro_rules! typed_plugin {
 /// tokens in each arm, so each arm converts to and from its own track's types.
 macro_rules! on_track {
     ($self:ident, $function:literal, |$bindings:ident, $store:ident| $call:expr, $convert:expr) => {
+        on_track!(
+            $self,
+            ($function, $function),
+            |$bindings, $store| ($call, $call),
+            $convert
+        )
+    };
+    // A function each track names its own way: its name and call on 0.1.0,
+    // then on 0.2.0.
+    (
+        $self:ident,
+        ($function_v0_1:expr, $function_v0_2:expr),
+        |$bindings:ident, $store:ident| ($call_v0_1:expr, $call_v0_2:expr),
+        $convert:expr
+    ) => {
         match &$self.pre {
             Track::V0_1(pre) => $self.plugin.guest.call(
-                $function,
+                $function_v0_1,
                 async |store| pre.instantiate_async(store).await,
-                async |$bindings, $store| $call,
+                async |$bindings, $store| $call_v0_1,
                 $convert,
             ),
             Track::V0_2(pre) => $self.plugin.guest.call(
-                $function,
+                $function_v0_2,
                 async |store| pre.instantiate_async(store).await,
-                async |$bindings, $store| $call,
+                async |$bindings, $store| $call_v0_2,
                 $convert,
             ),
         }
@@ -628,6 +643,10 @@ impl ServerControl {
     }
 }
 
+/// Invoke-CsPoolFailback's function, and its name on the 0.1.0 track.
+pub(crate) const POOL_FAILBACK: &str = "pools.pool-failback";
+pub(crate) const POOL_FAILBACK_V0_1: &str = "pools.failback";
+
 impl PoolControl {
     /// `pools.list-pools`
     pub fn list_pools(&self) -> Result<Vec<observed::PoolStatus>, CallError> {
@@ -647,39 +666,29 @@ impl PoolControl {
     /// `pools.pool-failback`: `Invoke-CsPoolFailback -PoolFqdn <pool_fqdn>`
     /// (`pools.failback` on the 0.1.0 track).
     pub fn pool_failback(&self, pool_fqdn: &str) -> Result<(), CallError> {
-        let function = self.pool_failback_function();
-        match &self.pre {
-            Track::V0_1(pre) => self.plugin.guest.call(
-                function,
-                async |store| pre.instantiate_async(store).await,
-                async |bindings, store| {
-                    bindings
-                        .failback_plugin_pools()
-                        .call_failback(store, pool_fqdn)
-                        .await
-                },
-                |()| (),
+        on_track!(
+            self,
+            (POOL_FAILBACK_V0_1, POOL_FAILBACK),
+            |bindings, store| (
+                bindings
+                    .failback_plugin_pools()
+                    .call_failback(store, pool_fqdn)
+                    .await,
+                bindings
+                    .failback_plugin_pools()
+                    .call_pool_failback(store, pool_fqdn)
+                    .await
             ),
-            Track::V0_2(pre) => self.plugin.guest.call(
-                function,
-                async |store| pre.instantiate_async(store).await,
-                async |bindings, store| {
-                    bindings
-                        .failback_plugin_pools()
-                        .call_pool_failback(store, pool_fqdn)
-                        .await
-                },
-                |()| (),
-            ),
-        }
+            |()| ()
+        )
     }
 
     /// The name of Invoke-CsPoolFailback's function on this plugin's track.
     #[must_use]
     pub fn pool_failback_function(&self) -> &'static str {
         match self.pre {
-            Track::V0_1(_) => "pools.failback",
-            Track::V0_2(_) => "pools.pool-failback",
+            Track::V0_1(_) => POOL_FAILBACK_V0_1,
+            Track::V0_2(_) => POOL_FAILBACK,
         }
     }
 }

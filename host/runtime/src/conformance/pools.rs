@@ -11,12 +11,9 @@ use super::{
     run_cases_as, shown,
 };
 use crate::manifest::PluginTrack;
-use crate::plugin::PoolControl;
+use crate::plugin::{POOL_FAILBACK, POOL_FAILBACK_V0_1, PoolControl};
 
 const LIST: &str = "pools.list-pools";
-const POOL_FAILBACK: &str = "pools.pool-failback";
-/// Its name on the 0.1.0 track.
-const FAILBACK_V0_1: &str = "pools.failback";
 
 pub(super) struct Pools {
     plugin: PoolControl,
@@ -81,7 +78,13 @@ pub(super) fn run(plugin: &PoolControl) -> Vec<CaseReport> {
         failed_back: None,
     };
     let relabel: Relabel = match plugin.plugin().manifest().plugin_track() {
-        Some(PluginTrack::V0_1) => |f| if f == POOL_FAILBACK { FAILBACK_V0_1 } else { f },
+        Some(PluginTrack::V0_1) => |f| {
+            if f == POOL_FAILBACK {
+                POOL_FAILBACK_V0_1
+            } else {
+                f
+            }
+        },
         _ => |f| f,
     };
     run_cases_as(CASES, &mut pools, relabel)
