@@ -10,11 +10,13 @@
 //! Lists are kept sorted (sites by name, pools and machines by FQDN, record sets
 //! by name then type), so equal deployments serialize identically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
-use failback_transition::same_name;
+use failback_transition::{
+    DeploymentField, EdgePoolField, FrontEndPoolField, MachineField, name_key, same_name,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::observed::{
@@ -259,6 +261,8 @@ impl Deployment {
     }
 
     /// The state after `change`, as [`failback_transition::apply`] says.
+    /// It finds the object the change names by walking the lists: to apply
+    /// many changes, [`Names::apply`] finds each at once.
     ///
     /// # Errors
     /// [`UnknownObject`] when the change names a machine, pool or site the
@@ -272,11 +276,191 @@ impl Deployment {
     /// # Errors
     /// As [`Deployment::apply`].
     pub fn after(&self, changes: &[Change]) -> Result<Self, UnknownObject> {
+        let names = Names::of(self);
         let mut next = self.clone();
         for c in changes {
-            next.apply(c)?;
+            names.apply(&mut next, c)?;
         }
         Ok(next)
+    }
+}
+
+/// Where a deployment holds each object a change can name — Edge pools, Edge
+/// machines, Front End pools, sites — by its name's [`name_key`], the first
+/// of a name as the walk finds it. A change never adds, removes, renames or
+/// moves one of those (only record sets come and go), so the index of a state
+/// is the index of every state its changes lead to: a plan builds it once
+/// for its start and finds the object of each change at once, where the walk
+/// of [`Deployment::apply`] costs a pass over every pool per change
+/// (quadratic in the deployment for a step that moves every site's route).
+///
+/// Each position found is checked against the state it is used on (the
+/// object there has the name asked for), and a name the index lacks or
+/// places wrongly is walked for: an index of another state costs time, never
+/// a wrong object.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    edge_pools: HashMap<String, usize>,
+    machines: HashMap<String, (usize, usize)>,
+    front_end_pools: HashMap<String, usize>,
+    sites: HashMap<String, usize>,
+}
+
+impl Names {
+    /// The index of `state`.
+    #[must_use]
+    pub fn of(state: &Deployment) -> Self {
+        fn first<P>(index: &mut HashMap<String, P>, name: &str, at: P) {
+            index.entry(name_key(name).into_owned()).or_insert(at);
+        }
+        let mut names = Self::default();
+        for (p, pool) in state.edge_pools.iter().enumerate() {
+            first(&mut names.edge_pools, &pool.fqdn, p);
+            for (m, machine) in pool.machines.iter().enumerate() {
+                first(&mut names.machines, &machine.fqdn, (p, m));
+            }
+        }
+        for (p, pool) in state.front_end_pools.iter().enumerate() {
+            first(&mut names.front_end_pools, &pool.fqdn, p);
+        }
+        for (s, site) in state.sites.iter().enumerate() {
+            first(&mut names.sites, &site.name, s);
+        }
+        names
+    }
+
+    /// The Edge pool of FQDN `fqdn` in `state` ([`Deployment::edge_pool`]).
+    #[must_use]
+    pub fn edge_pool<'d>(&self, state: &'d Deployment, fqdn: &str) -> Option<&'d EdgePoolState> {
+        state.edge_pools.get(self.edge_pool_at(state, fqdn)?)
+    }
+
+    /// The Edge machine of FQDN `fqdn` in `state`, in any pool.
+    #[must_use]
+    pub fn machine<'d>(&self, state: &'d Deployment, fqdn: &str) -> Option<&'d EdgeMachineState> {
+        let (p, m) = self.machine_at(state, fqdn)?;
+        state.edge_pools.get(p)?.machines.get(m)
+    }
+
+    /// The Front End pool of FQDN `fqdn` in `state`
+    /// ([`Deployment::front_end_pool`]).
+    #[must_use]
+    pub fn front_end_pool<'d>(
+        &self,
+        state: &'d Deployment,
+        fqdn: &str,
+    ) -> Option<&'d FrontEndPoolState> {
+        state
+            .front_end_pools
+            .get(self.front_end_pool_at(state, fqdn)?)
+    }
+
+    /// The site named `name` in `state` ([`Deployment::site`]).
+    #[must_use]
+    pub fn site<'d>(&self, state: &'d Deployment, name: &str) -> Option<&'d SiteRoutes> {
+        state.sites.get(self.site_at(state, name)?)
+    }
+
+    /// `state` after `change`, as [`Deployment::apply`] makes it.
+    ///
+    /// # Errors
+    /// As [`Deployment::apply`].
+    pub fn apply(&self, state: &mut Deployment, change: &Change) -> Result<(), UnknownObject> {
+        failback_transition::apply(&mut Indexed { state, names: self }, change.clone())
+    }
+
+    fn edge_pool_at(&self, state: &Deployment, fqdn: &str) -> Option<usize> {
+        checked(&self.edge_pools, fqdn, |&p| {
+            state.edge_pools.get(p).map(|pool| pool.fqdn.as_str())
+        })
+        .or_else(|| failback_transition::Deployment::find_edge_pool(state, fqdn))
+    }
+
+    fn machine_at(&self, state: &Deployment, fqdn: &str) -> Option<(usize, usize)> {
+        checked(&self.machines, fqdn, |&(p, m)| {
+            let machine = state.edge_pools.get(p)?.machines.get(m)?;
+            Some(machine.fqdn.as_str())
+        })
+        .or_else(|| failback_transition::Deployment::find_machine(state, fqdn))
+    }
+
+    fn front_end_pool_at(&self, state: &Deployment, fqdn: &str) -> Option<usize> {
+        checked(&self.front_end_pools, fqdn, |&p| {
+            state.front_end_pools.get(p).map(|pool| pool.fqdn.as_str())
+        })
+        .or_else(|| failback_transition::Deployment::find_front_end_pool(state, fqdn))
+    }
+
+    fn site_at(&self, state: &Deployment, name: &str) -> Option<usize> {
+        checked(&self.sites, name, |&s| {
+            state.sites.get(s).map(|site| site.name.as_str())
+        })
+        .or_else(|| failback_transition::Deployment::find_site(state, name))
+    }
+}
+
+/// The position `index` gives `name`, if the object `name_at` reads there has
+/// that name.
+fn checked<'s, P: Copy>(
+    index: &HashMap<String, P>,
+    name: &str,
+    name_at: impl Fn(&P) -> Option<&'s str>,
+) -> Option<P> {
+    index
+        .get(name_key(name).as_ref())
+        .filter(|at| name_at(at).is_some_and(|held| same_name(held, name)))
+        .copied()
+}
+
+/// A deployment as a change sees it through a [`Names`] index: objects are
+/// found in the index, fields written as the lists write them.
+struct Indexed<'a> {
+    state: &'a mut Deployment,
+    names: &'a Names,
+}
+
+impl failback_transition::Deployment for Indexed<'_> {
+    type RouteChange = RouteChange;
+    type RecordSet = RrSet;
+    type PoolState = PoolState;
+    type EdgePool = usize;
+    type Machine = (usize, usize);
+    type FrontEndPool = usize;
+    type Site = usize;
+
+    fn find_edge_pool(&self, fqdn: &str) -> Option<usize> {
+        self.names.edge_pool_at(self.state, fqdn)
+    }
+    fn find_machine(&self, fqdn: &str) -> Option<(usize, usize)> {
+        self.names.machine_at(self.state, fqdn)
+    }
+    fn find_front_end_pool(&self, fqdn: &str) -> Option<usize> {
+        self.names.front_end_pool_at(self.state, fqdn)
+    }
+    fn find_site(&self, name: &str) -> Option<usize> {
+        self.names.site_at(self.state, name)
+    }
+
+    fn set_edge_pool(&mut self, pool: usize, field: EdgePoolField) {
+        failback_transition::Deployment::set_edge_pool(self.state, pool, field);
+    }
+    fn set_machine(&mut self, machine: (usize, usize), field: MachineField) {
+        failback_transition::Deployment::set_machine(self.state, machine, field);
+    }
+    fn set_front_end_pool(&mut self, pool: usize, field: FrontEndPoolField<PoolState>) {
+        failback_transition::Deployment::set_front_end_pool(self.state, pool, field);
+    }
+    fn set_route(&mut self, site: usize, route: RouteChange) {
+        failback_transition::Deployment::set_route(self.state, site, route);
+    }
+    fn put_rrset(&mut self, set: RrSet) {
+        failback_transition::Deployment::put_rrset(self.state, set);
+    }
+    fn delete_rrset(&mut self, set: RrSet) {
+        failback_transition::Deployment::delete_rrset(self.state, set);
+    }
+    fn set_deployment(&mut self, field: DeploymentField) {
+        failback_transition::Deployment::set_deployment(self.state, field);
     }
 }
 

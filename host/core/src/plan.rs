@@ -27,7 +27,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::deployment::{
-    Change, Deployment, EdgeIdentity, EdgePoolState, PROBE_TIMEOUT_MS, RouteChange, RrSet,
+    Change, Deployment, EdgeIdentity, EdgePoolState, Names, PROBE_TIMEOUT_MS, RouteChange, RrSet,
     SIP_FEDERATION_PORT, Snapshot, UnknownObject, XMPP_PORT,
 };
 use crate::diff::{FieldDiff, diff};
@@ -245,13 +245,17 @@ impl Step {
     /// [`OperationsError`] naming the operation that does not fit, or the
     /// fields on which the two states differ.
     pub fn check_operations(&self, before: &Deployment) -> Result<(), OperationsError> {
-        let predicted = before
-            .after(&self.changes)
-            .map_err(|source| OperationsError::Changes {
-                step: self.index,
-                action: self.action,
-                source,
-            })?;
+        let names = Names::of(before);
+        let mut predicted = before.clone();
+        for change in &self.changes {
+            names
+                .apply(&mut predicted, change)
+                .map_err(|source| OperationsError::Changes {
+                    step: self.index,
+                    action: self.action,
+                    source,
+                })?;
+        }
         let mut effect = before.clone();
         for (i, op) in self.operations.iter().enumerate() {
             let problem = |problem: String| OperationsError::Operation {
@@ -262,10 +266,15 @@ impl Step {
                 problem,
             };
             for change in op.effect(&effect).map_err(problem)? {
-                effect
-                    .apply(&change)
+                names
+                    .apply(&mut effect, &change)
                     .map_err(|unknown| problem(unknown.to_string()))?;
             }
+        }
+        // The field-level diff only to say how they differ: it formats every
+        // field of both states.
+        if predicted == effect {
+            return Ok(());
         }
         let differences = diff(&predicted, &effect);
         if differences.is_empty() {
@@ -465,11 +474,12 @@ impl Plan {
     /// [`UnknownObject`] if a change names an object the state lacks (a plan
     /// built by [`plan`] never does).
     pub fn states(&self) -> Result<Vec<Deployment>, UnknownObject> {
+        let names = Names::of(&self.start);
         let mut states = vec![self.start.clone()];
         let mut cur = self.start.clone();
         for step in &self.steps {
             for c in &step.changes {
-                cur.apply(c)?;
+                names.apply(&mut cur, c)?;
             }
             states.push(cur.clone());
         }
@@ -862,6 +872,8 @@ struct Planner<'a> {
     original_ttls: BTreeMap<(String, RecordType), Option<u32>>,
     /// The state the steps so far predict.
     cur: Deployment,
+    /// Where `start` (and so `cur`) holds each object a change names.
+    names: Names,
     /// The topology the next draft is written on.
     published: Topology,
     drafts: BTreeMap<String, String>,
@@ -972,6 +984,7 @@ impl<'a> Planner<'a> {
             moved,
             original_ttls,
             cur: start.clone(),
+            names: Names::of(start),
             published: snapshot.topology.clone(),
             drafts: BTreeMap::new(),
             steps: Vec::new(),
@@ -988,10 +1001,10 @@ impl<'a> Planner<'a> {
         };
         let summary = changes
             .iter()
-            .map(|c| describe_change(&self.cur, c))
+            .map(|c| describe_change(&self.cur, &self.names, c))
             .collect();
         for c in &changes {
-            self.cur.apply(c)?;
+            self.names.apply(&mut self.cur, c)?;
         }
         self.drafts.extend(draft.document);
         if let Some(topology) = draft.publishes {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::deployment::{Change, Deployment};
+use crate::deployment::{Change, Deployment, Names};
 use crate::intent::Runbook;
 use crate::observed::{PoolState, RecordData, RouteKind};
 use crate::plan::{Finding, Plan, StepStatus, rtype_name};
@@ -35,21 +35,15 @@ pub(crate) fn pool_state(s: PoolState) -> &'static str {
     }
 }
 
-/// One line: what a change does, with the value before it.
+/// One line: what a change does, with the value before it; `names` is the
+/// index of `before` (or of a state it came from by changes).
 #[must_use]
-pub fn describe_change(before: &Deployment, change: &Change) -> String {
-    let machine = |m: &str| {
-        before
-            .edge_pools
-            .iter()
-            .flat_map(|p| p.machines.iter())
-            .find(|x| x.fqdn == m)
-            .cloned()
-    };
+pub fn describe_change(before: &Deployment, names: &Names, change: &Change) -> String {
+    let machine = |m: &str| names.machine(before, m);
     match change {
         Change::Federation { edge_pool, enabled } => {
-            let was = before
-                .edge_pool(edge_pool)
+            let was = names
+                .edge_pool(before, edge_pool)
                 .is_some_and(|x| x.federation_enabled);
             format!(
                 "federation {edge_pool}: {} -> {}",
@@ -79,8 +73,8 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
             format!("setup version {m}: {was} -> {version}")
         }
         Change::Route(rc) => {
-            let was = before
-                .site(&rc.site)
+            let was = names
+                .site(before, &rc.site)
                 .and_then(|s| s.route(rc.kind))
                 .map(ToString::to_string);
             let kind = match rc.kind {
@@ -115,8 +109,8 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
             edge_pool,
             open: on,
         } => {
-            let was = before
-                .edge_pool(edge_pool)
+            let was = names
+                .edge_pool(before, edge_pool)
                 .is_some_and(|x| x.xmpp_port_open);
             format!("tcp 5269 {edge_pool}: {} -> {}", open(was), open(*on))
         }
@@ -124,8 +118,8 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
             front_end_pool,
             edge_pool,
         } => {
-            let was = before
-                .front_end_pool(front_end_pool)
+            let was = names
+                .front_end_pool(before, front_end_pool)
                 .and_then(|x| x.media_edge_pool.clone());
             format!(
                 "media edge pool {front_end_pool}: {} -> {}",
@@ -137,8 +131,8 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
             front_end_pool,
             state,
         } => {
-            let was = before
-                .front_end_pool(front_end_pool)
+            let was = names
+                .front_end_pool(before, front_end_pool)
                 .map_or("(unknown)", |x| pool_state(x.state));
             format!("pool {front_end_pool}: {was} -> {}", pool_state(*state))
         }
@@ -146,7 +140,9 @@ pub fn describe_change(before: &Deployment, change: &Change) -> String {
             edge_pool,
             next_hop,
         } => {
-            let was = before.edge_pool(edge_pool).and_then(|x| x.next_hop.clone());
+            let was = names
+                .edge_pool(before, edge_pool)
+                .and_then(|x| x.next_hop.clone());
             format!(
                 "next hop {edge_pool}: {} -> {}",
                 opt(was.as_deref()),

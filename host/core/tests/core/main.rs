@@ -12,6 +12,8 @@ mod capture;
 mod corpus;
 /// The plan document: digest, reading, differences, the schema.
 mod document;
+/// The name index of a deployment against the walk it replaces.
+mod names;
 /// The planner's guarantees: safety, idempotency, determinism.
 mod planner;
 /// Healthy → failover → failback on generated deployments (issue 15).
