@@ -21,6 +21,7 @@
 //! Deterministic: the same snapshot and intent give the same plan, byte for
 //! byte, in every rendering.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -875,7 +876,9 @@ struct Planner<'a> {
     /// Where `start` (and so `cur`) holds each object a change names.
     names: Names,
     /// The topology the next draft is written on.
-    published: Topology,
+    /// The observed one until the plan publishes a draft (not copied: at
+    /// a thousand sites it is megabytes of text and its element tree).
+    published: Cow<'a, Topology>,
     drafts: BTreeMap<String, String>,
     steps: Vec<Step>,
 }
@@ -985,7 +988,7 @@ impl<'a> Planner<'a> {
             original_ttls,
             cur: start.clone(),
             names: Names::of(start),
-            published: snapshot.topology.clone(),
+            published: Cow::Borrowed(&snapshot.topology),
             drafts: BTreeMap::new(),
             steps: Vec::new(),
         })
@@ -1008,7 +1011,7 @@ impl<'a> Planner<'a> {
         }
         self.drafts.extend(draft.document);
         if let Some(topology) = draft.publishes {
-            self.published = topology;
+            self.published = Cow::Owned(topology);
         }
         self.steps.push(Step {
             index: self.steps.len() + 1,

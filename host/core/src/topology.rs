@@ -694,13 +694,16 @@ impl Dom {
                         nodes[id].content_end = start;
                     }
                 }
+                // The whitespace between elements, most of a document's
+                // text events, adds nothing to an element's trimmed text.
+                Event::Text(ref t) if t.as_ref().iter().all(u8::is_ascii_whitespace) => {}
                 Event::Text(ref t) => {
                     if let Some(&id) = stack.last() {
-                        let raw = String::from_utf8_lossy(t.as_ref()).into_owned();
+                        let raw = String::from_utf8_lossy(t.as_ref());
                         let value = quick_xml::escape::unescape(&raw)
                             .map_err(|err| malformed(text, start, err.to_string()))?;
                         nodes[id].text.push_str(value.trim());
-                    } else if !t.as_ref().iter().all(u8::is_ascii_whitespace) {
+                    } else {
                         return Err(malformed(
                             text,
                             start,
