@@ -197,6 +197,7 @@ fn write_module(out_dir: &Path, target_dir: &Path, guests: &[GuestCrate]) -> Res
                 component.display()
             )
         })?;
+        let sha256 = sha256_hex(&bytes);
         let constant = file_stem.to_uppercase();
         let component = component.display().to_string();
         let _ = writeln!(
@@ -206,7 +207,7 @@ fn write_module(out_dir: &Path, target_dir: &Path, guests: &[GuestCrate]) -> Res
         );
         let manifest = match &guest.manifest {
             Some(source) => {
-                let path = write_manifest(out_dir, &file_stem, source, &bytes)?;
+                let path = write_manifest(out_dir, &file_stem, source, &sha256)?;
                 let _ = writeln!(
                     paths,
                     "    /// The manifest of `{}`, with the built component's sha256\n    pub const {constant}_MANIFEST: &str = {path:?};",
@@ -224,7 +225,7 @@ fn write_module(out_dir: &Path, target_dir: &Path, guests: &[GuestCrate]) -> Res
             };
             let _ = writeln!(
                 standard,
-                "    Guest {{ package: {:?}, group: Group::{group}, bytes: include_bytes!({component:?}), manifest: {manifest} }},",
+                "    Guest {{ package: {:?}, group: Group::{group}, bytes: include_bytes!({component:?}), sha256: {sha256:?}, manifest: {manifest} }},",
                 guest.package
             );
         }
@@ -242,17 +243,21 @@ fn write_manifest(
     out_dir: &Path,
     file_stem: &str,
     source: &Path,
-    component: &[u8],
+    hex: &str,
 ) -> Result<String, String> {
     let text = fs::read_to_string(source)
         .map_err(|e| format!("cannot read `{}`: {e}", source.display()))?;
-    let digest = Sha256::digest(component);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
     let path = out_dir.join(format!("{file_stem}.plugin.toml"));
     fs::write(&path, format!("sha256 = \"{hex}\"\n{text}"))
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     Ok(path.display().to_string())
+}
+
+/// The sha256 of `bytes`, 64 lowercase hex digits.
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }

@@ -23,6 +23,10 @@ pub struct Guest {
     pub group: Group,
     /// The component's bytes.
     pub bytes: &'static [u8],
+    /// The sha256 of `bytes` (64 lowercase hex digits), computed by the build
+    /// script from the file it embeds, so that a run need not hash every
+    /// component the binary carries to know them.
+    pub sha256: &'static str,
     /// Its manifest (`plugin.toml`), with the component's sha256.
     pub manifest: Option<&'static str>,
 }

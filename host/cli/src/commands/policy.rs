@@ -40,7 +40,7 @@ pub fn gate(env: &Path) -> Result<(Runtime, Gate, Option<String>)> {
         }
         _ => (
             PolicyBindings::parse(None)?,
-            TrustPolicy::open().with_built_in(built_in_digests()),
+            TrustPolicy::open().with_built_in(built_in_digests()?),
             None,
         ),
     };
