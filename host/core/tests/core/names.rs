@@ -22,7 +22,7 @@ fn start() -> Deployment {
     let mut state = assemble(&lab_reader::observe(&files)).unwrap().deployment;
     let mut twin = state.sites[0].clone();
     twin.name = twin.name.to_uppercase();
-    twin.xmpp_route = None;
+    twin.xmpp_federation_route = None;
     state.sites.push(twin);
     state
 }
