@@ -189,6 +189,24 @@ fn the_next_hop_the_failover_moved_is_back_in_the_home_site_after_the_failback()
     assert!(plan.contains(", 0 planned"), "{plan}");
 }
 
+/// What an apply observes (docs/apply.md, "What the observations cost"): once
+/// to plan, once before the first step, and once after each step, that
+/// observation being the next step's observation before it — 19 whole
+/// observations for the 17 steps of `edge-failover`, not two per step. Each
+/// observation reads the published topology once.
+#[test]
+fn an_apply_observes_once_per_step_and_once_before_the_first() {
+    let (dir, _env, out) = applied("edge-failover");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(dir.path().join(".failback/audit.jsonl")).unwrap();
+    let observations = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["kind"] == "call" && e["function"] == "management.read-topology")
+        .count();
+    assert_eq!(observations, 1 + 1 + 17);
+}
+
 #[test]
 fn apply_summary_status_and_history() {
     let (dir, env, out) = applied("edge-failover");

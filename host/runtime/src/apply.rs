@@ -5,9 +5,15 @@
 //! 1. check that the step's operations do what its changes say
 //!    ([`Step::check_operations`]): the policies judged the changes, the
 //!    plugins run the operations;
-//! 2. re-observe the deployment ([`crate::observe`]) and compare it with the
+//! 2. observe the deployment ([`crate::observe`]) and compare it with the
 //!    state the plan predicts before the step: any difference is *drift*, and
-//!    the run halts before acting, with the field-level diff ([`diff`]);
+//!    the run halts before acting, with the field-level diff ([`diff`]). The
+//!    observation is always whole (every plugin read, every field the
+//!    policies look at). After a step this process ran, it is the one that
+//!    verified that step (5.): made moments before, with nothing acting in
+//!    between (only the journal and the audit log are written), so observing
+//!    again would read the same deployment at twice the cost. The first step
+//!    of a run, and of a resume, is observed anew;
 //! 3. re-run the policy gate on the observed state and the rest of the plan
 //!    from this step on (this step's transition and predicted next state
 //!    included): a blocking finding halts before acting. The rest of the plan,
@@ -466,6 +472,10 @@ impl Executor<'_> {
             }
         }
         let mut end = plan.start.clone();
+        // The observation that verified the last step this process ran:
+        // nothing has acted since, so it is the next step's observation
+        // before (see the module docs).
+        let mut verified: Option<Deployment> = None;
         for (position, step) in planned.iter().enumerate() {
             let index = step.index;
             progress.event(&Event::Step {
@@ -491,11 +501,16 @@ impl Executor<'_> {
             step.check_operations(before)
                 .map_err(ApplyError::Operations)?;
             self.fail("before-intent");
-            progress.event(&Event::Observe {
-                index,
-                when: "before",
-            });
-            let observed = self.observe(plan, &planned, &ledger, index)?;
+            let observed = match verified.take() {
+                Some(observed) => observed,
+                None => {
+                    progress.event(&Event::Observe {
+                        index,
+                        when: "before",
+                    });
+                    self.observe(plan, &planned, &ledger, index)?
+                }
+            };
             // What the gate judges: the observed state and the rest of the
             // plan from this step on — or, for a topology published and not
             // yet enabled, the state before the step.
@@ -634,7 +649,8 @@ impl Executor<'_> {
                 end: StepEnd::Done,
             });
             self.fail("after-outcome");
-            end = observed;
+            end = observed.clone();
+            verified = Some(observed);
         }
         Ok(Ended::Done { end: Box::new(end) })
     }

@@ -7,7 +7,8 @@
 //! and how it stands. Each step of the run gets a row whose *intent* is written
 //! (and synced: WAL with `synchronous=FULL`) before the step's first side
 //! effect and whose *outcome* is written right after it; each operation of a
-//! step gets the same pair. A step or operation with an intent and no outcome
+//! step gets the same pair, its outcome synced with the next write that syncs
+//! ([`Journal::op_outcome`]). A step or operation with an intent and no outcome
 //! is *in doubt*: the process stopped between the two, and the apply engine
 //! ([`crate::apply`]) re-verifies it before deciding whether to run it again.
 //!
@@ -470,15 +471,39 @@ impl Journal {
         Ok(())
     }
 
-    /// Record that operation `op` of step `step` took effect.
+    /// Record that operation `op` of step `step` took effect. Written without
+    /// its own sync: it is durable with the next write that syncs (the next
+    /// operation's intent, the step's outcome), which reaches the disk after
+    /// it or not at all (the write-ahead log is replayed in order). Lost in a
+    /// power cut, it leaves the operation in doubt, and resuming judges an
+    /// operation in doubt by its effect before running it again
+    /// ([`crate::apply`]): one sync per operation saved, no side effect
+    /// repeated.
     pub fn op_outcome(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError> {
-        self.db
-            .execute(
+        self.unsynced(|db| {
+            db.execute(
                 "UPDATE operations SET outcome_at = ?4 WHERE run = ?1 AND step = ?2 AND op = ?3",
                 params![run, to_i64(step as u64), to_i64(op as u64), to_i64(now())],
             )
-            .map_err(sql("written (an operation's outcome)"))?;
+            .map_err(sql("written (an operation's outcome)"))
+        })?;
         Ok(())
+    }
+
+    /// Run `write` with `synchronous=NORMAL` (in WAL mode: the commit is
+    /// written to the log, not synced), then back to `FULL`.
+    fn unsynced<T>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        self.db
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql("set to unsynced writes"))?;
+        let written = write(&self.db);
+        self.db
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(sql("set to synchronous writes"))?;
+        written
     }
 
     /// The operations of run `run` with an intent: (step, op, has outcome).
@@ -582,6 +607,27 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_time(1_795_705_445), "2026-11-26T15:04:05Z");
         assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn an_operation_outcome_is_written_unsynced_and_every_other_write_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        let synchronous = |j: &Journal| -> i64 {
+            j.db.pragma_query_value(None, "synchronous", |row| row.get(0))
+                .unwrap()
+        };
+        let run = j.start_run("abc", "{}", &[], &[], 1).unwrap();
+        j.step_intent(run, 1, "set-federation-edge").unwrap();
+        j.op_intent(run, 1, 0).unwrap();
+        j.op_outcome(run, 1, 0).unwrap();
+        // Back to FULL (2) for the next intent.
+        assert_eq!(synchronous(&j), 2);
+        j.op_intent(run, 1, 1).unwrap();
+        drop(j);
+        // Reopened: the outcome, synced with the next intent, is there.
+        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(j.operations(run).unwrap(), [(1, 0, true), (1, 1, false)]);
     }
 
     #[test]
