@@ -276,12 +276,7 @@ impl Deployment {
     /// # Errors
     /// As [`Deployment::apply`].
     pub fn after(&self, changes: &[Change]) -> Result<Self, UnknownObject> {
-        let names = Names::of(self);
-        let mut next = self.clone();
-        for c in changes {
-            names.apply(&mut next, c)?;
-        }
-        Ok(next)
+        Names::of(self).after(self, changes)
     }
 }
 
@@ -359,6 +354,22 @@ impl Names {
     #[must_use]
     pub fn site<'d>(&self, state: &'d Deployment, name: &str) -> Option<&'d SiteRoutes> {
         state.sites.get(self.site_at(state, name)?)
+    }
+
+    /// `state` after `changes`, in order ([`Deployment::after`]).
+    ///
+    /// # Errors
+    /// As [`Deployment::apply`].
+    pub fn after(
+        &self,
+        state: &Deployment,
+        changes: &[Change],
+    ) -> Result<Deployment, UnknownObject> {
+        let mut next = state.clone();
+        for change in changes {
+            self.apply(&mut next, change)?;
+        }
+        Ok(next)
     }
 
     /// `state` after `change`, as [`Deployment::apply`] makes it.

@@ -247,16 +247,14 @@ impl Step {
     /// fields on which the two states differ.
     pub fn check_operations(&self, before: &Deployment) -> Result<(), OperationsError> {
         let names = Names::of(before);
-        let mut predicted = before.clone();
-        for change in &self.changes {
+        let predicted =
             names
-                .apply(&mut predicted, change)
+                .after(before, &self.changes)
                 .map_err(|source| OperationsError::Changes {
                     step: self.index,
                     action: self.action,
                     source,
                 })?;
-        }
         let mut effect = before.clone();
         for (i, op) in self.operations.iter().enumerate() {
             let problem = |problem: String| OperationsError::Operation {
@@ -1185,7 +1183,7 @@ impl<'a> Planner<'a> {
                 .into_iter()
                 .map(|(edge_pool, enabled)| TopologyEdit::SetFederation { edge_pool, enabled })
                 .collect();
-            let name = self.next_document();
+            let name = self.next_draft();
             let xml = self.published.edit(&edits)?;
             operations.push(Operation::EditDraft(op::EditDraft {
                 edits,
@@ -1526,7 +1524,7 @@ impl<'a> Planner<'a> {
                     edge_pool: rfqdn.clone(),
                 })
                 .collect();
-            let name = self.next_document();
+            let name = self.next_draft();
             let version = self.cur.topology_version;
             let xml = self.published.edit(&edits)?;
             publishes = Some(Topology::parse(&xml)?);
@@ -1623,7 +1621,7 @@ impl<'a> Planner<'a> {
                 edge_pool: rfqdn.clone(),
                 next_hop: front_end_pool.to_owned(),
             }];
-            let name = self.next_document();
+            let name = self.next_draft();
             document = Some((name.clone(), self.published.edit(&edits)?));
             operations.push(Operation::EditDraft(op::EditDraft { edits, draft: name }));
             changes.push(Change::NextHop {
@@ -1703,7 +1701,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The name of the next topology draft (`draft-1`).
-    fn next_document(&self) -> String {
+    fn next_draft(&self) -> String {
         format!("draft-{}", self.drafts.len() + 1)
     }
 

@@ -728,17 +728,6 @@ pub struct Unbound(pub Vec<PluginKind>);
 impl Plugins {
     /// One plugin of each kind, or every kind that is missing.
     pub fn complete(self) -> Result<PluginSet, Unbound> {
-        let missing = |present: bool, kind| (!present).then_some(kind);
-        let unbound: Vec<PluginKind> = [
-            missing(self.dns_provider.is_some(), PluginKind::DnsProvider),
-            missing(self.port_probe.is_some(), PluginKind::PortProbe),
-            missing(self.management_store.is_some(), PluginKind::ManagementStore),
-            missing(self.server_control.is_some(), PluginKind::ServerControl),
-            missing(self.pool_control.is_some(), PluginKind::PoolControl),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
         match self {
             Self {
                 dns_provider: Some(dns),
@@ -753,8 +742,22 @@ impl Plugins {
                 servers,
                 pools,
             }),
-            _ => Err(Unbound(unbound)),
+            partial => Err(Unbound(partial.unbound())),
         }
+    }
+
+    /// The kinds it binds no plugin of, in the order of [`PluginKind::ALL`].
+    fn unbound(&self) -> Vec<PluginKind> {
+        [
+            (self.dns_provider.is_none(), PluginKind::DnsProvider),
+            (self.port_probe.is_none(), PluginKind::PortProbe),
+            (self.management_store.is_none(), PluginKind::ManagementStore),
+            (self.server_control.is_none(), PluginKind::ServerControl),
+            (self.pool_control.is_none(), PluginKind::PoolControl),
+        ]
+        .into_iter()
+        .filter_map(|(missing, kind)| missing.then_some(kind))
+        .collect()
     }
 }
 
