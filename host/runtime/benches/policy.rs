@@ -125,6 +125,34 @@ fn trajectory(start: &Deployment, k: usize) -> Vec<Step> {
         .collect()
 }
 
+/// `FAILBACK_BENCH_COUNT=N:K:I`: run the native check of a K-step
+/// trajectory on N pools I times and return, without criterion, so that an
+/// instruction counter (`valgrind --tool=callgrind`) gives a figure the
+/// machine's load does not move: per transition, (count(K) − count(0)) /
+/// (K × I). (The WASM gate's pooling allocator reserves more address space
+/// than valgrind gives, so only the native engine is counted this way.)
+fn count_native(spec: &str) {
+    let numbers: Vec<usize> = spec
+        .split(':')
+        .map(|n| n.parse().expect("FAILBACK_BENCH_COUNT is N:K:I"))
+        .collect();
+    let [n, k, iterations] = numbers[..] else {
+        panic!("FAILBACK_BENCH_COUNT is N:K:I, not `{spec}`");
+    };
+    let start = generated(n);
+    let goal = native::goal(&open_goal());
+    let steps = native::steps(&trajectory(&start, k));
+    let start = native::state(&start);
+    for _ in 0..iterations {
+        black_box(
+            native_rules()
+                .iter()
+                .map(|rules| sdk::check(rules, goal.clone(), start.clone(), steps.clone()).len())
+                .sum::<usize>(),
+        );
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -133,6 +161,10 @@ fn config() -> Criterion {
 }
 
 fn benches(c: &mut Criterion) {
+    if let Ok(spec) = std::env::var("FAILBACK_BENCH_COUNT") {
+        count_native(&spec);
+        return;
+    }
     let lab = policy_support::open(Scenario::EdgeFailover);
     let gate = &lab.gate;
     let none = Overrides::default();

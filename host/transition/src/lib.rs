@@ -33,6 +33,10 @@ use std::borrow::Cow;
 /// and the SDK give their own types for a route change, a record set and a
 /// Front End pool's state.
 ///
+/// A change holds its names and values as `Name`: owned (`String`) to apply
+/// it, borrowed (`&str`) to ask which object it names ([`unknown`]) without
+/// copying it.
+///
 /// With the `serde` feature, each is an object tagged by `change`, with the
 /// WIT case's name and its fields by name (`{"change": "federation",
 /// "edge_pool": "edgepool1.contoso.com", "enabled": true}`), as a plan
@@ -43,25 +47,25 @@ use std::borrow::Cow;
     derive(serde::Serialize, serde::Deserialize),
     serde(tag = "change", rename_all = "kebab-case", deny_unknown_fields)
 )]
-pub enum Change<Route, Set, State> {
+pub enum Change<Route, Set, State, Name = String> {
     /// Federation on an Edge pool.
     Federation {
-        edge_pool: String,
+        edge_pool: Name,
         enabled: bool,
     },
     /// Services on an Edge machine.
     ServicesRunning {
-        machine: String,
+        machine: Name,
         running: bool,
     },
     /// Replica of an Edge machine.
     ReplicaUpToDate {
-        machine: String,
+        machine: Name,
         up_to_date: bool,
     },
     /// Topology version local setup applied on an Edge machine.
     SetupVersion {
-        machine: String,
+        machine: Name,
         version: u64,
     },
     /// A site's route of one kind.
@@ -70,24 +74,24 @@ pub enum Change<Route, Set, State> {
     Rrset(Set),
     /// External TCP 5269 on an Edge pool.
     XmppPortOpen {
-        edge_pool: String,
+        edge_pool: Name,
         open: bool,
     },
     /// A Front End pool's media Edge pool.
     MediaEdgePool {
-        front_end_pool: String,
-        edge_pool: Option<String>,
+        front_end_pool: Name,
+        edge_pool: Option<Name>,
     },
     /// A Front End pool's failover state; `normal` also forgets its failover
     /// FQDN.
     PoolState {
-        front_end_pool: String,
+        front_end_pool: Name,
         state: State,
     },
     /// An Edge pool's next hop.
     NextHop {
-        edge_pool: String,
-        next_hop: Option<String>,
+        edge_pool: Name,
+        next_hop: Option<Name>,
     },
     CmsAvailable {
         available: bool,
@@ -103,6 +107,12 @@ pub enum Change<Route, Set, State> {
 /// A route change: it names the site whose route it sets.
 pub trait RouteChange {
     fn site(&self) -> &str;
+}
+
+impl<T: RouteChange + ?Sized> RouteChange for &T {
+    fn site(&self) -> &str {
+        (**self).site()
+    }
 }
 
 /// A record set of a change.
@@ -141,7 +151,7 @@ impl Object {
     }
 }
 
-impl<R: RouteChange, S, P> Change<R, S, P> {
+impl<R: RouteChange, S, P, N: AsRef<str>> Change<R, S, P, N> {
     /// The WIT case's name (`federation`, `services-running`, ...).
     #[must_use]
     pub fn case(&self) -> &'static str {
@@ -170,12 +180,12 @@ impl<R: RouteChange, S, P> Change<R, S, P> {
         match self {
             Self::Federation { edge_pool, .. }
             | Self::XmppPortOpen { edge_pool, .. }
-            | Self::NextHop { edge_pool, .. } => Some((Object::EdgePool, edge_pool)),
+            | Self::NextHop { edge_pool, .. } => Some((Object::EdgePool, edge_pool.as_ref())),
             Self::ServicesRunning { machine, .. }
             | Self::ReplicaUpToDate { machine, .. }
-            | Self::SetupVersion { machine, .. } => Some((Object::EdgeMachine, machine)),
+            | Self::SetupVersion { machine, .. } => Some((Object::EdgeMachine, machine.as_ref())),
             Self::MediaEdgePool { front_end_pool, .. } | Self::PoolState { front_end_pool, .. } => {
-                Some((Object::FrontEndPool, front_end_pool))
+                Some((Object::FrontEndPool, front_end_pool.as_ref()))
             }
             Self::Route(route) => Some((Object::Site, route.site())),
             Self::Rrset(_)
@@ -435,9 +445,9 @@ enum Found<D: Deployment + ?Sized> {
     Nothing,
 }
 
-fn find<D: Deployment + ?Sized>(
+fn find<D: Deployment + ?Sized, R: RouteChange, S, P, N: AsRef<str>>(
     state: &D,
-    change: &ChangeOf<D>,
+    change: &Change<R, S, P, N>,
 ) -> Result<Found<D>, UnknownObject> {
     let Some((object, name)) = change.object() else {
         return Ok(Found::Nothing);
@@ -455,8 +465,12 @@ fn find<D: Deployment + ?Sized>(
     })
 }
 
-/// The object `change` names, when `state` does not hold it.
-pub fn unknown<D: Deployment + ?Sized>(state: &D, change: &ChangeOf<D>) -> Option<UnknownObject> {
+/// The object `change` names, when `state` does not hold it. The change may
+/// borrow its names (`Name = &str`): asking costs no copy of it.
+pub fn unknown<D: Deployment + ?Sized, R: RouteChange, S, P, N: AsRef<str>>(
+    state: &D,
+    change: &Change<R, S, P, N>,
+) -> Option<UnknownObject> {
     find(state, change).err()
 }
 
@@ -528,6 +542,7 @@ pub fn apply<D: Deployment + ?Sized>(
 
 /// The lookup key of a DNS name, an FQDN or a site name: lower case, without
 /// one final dot.
+#[inline]
 #[must_use]
 pub fn name_key(name: &str) -> Cow<'_, str> {
     let trimmed = without_final_dot(name);
@@ -540,11 +555,13 @@ pub fn name_key(name: &str) -> Cow<'_, str> {
 
 /// Two names name the same object: equal regardless of ASCII letter case and
 /// of one final dot (`EdgePool1.Contoso.com.` is `edgepool1.contoso.com`).
+#[inline]
 #[must_use]
 pub fn same_name(a: &str, b: &str) -> bool {
     without_final_dot(a).eq_ignore_ascii_case(without_final_dot(b))
 }
 
+#[inline]
 fn without_final_dot(name: &str) -> &str {
     name.strip_suffix('.').unwrap_or(name)
 }

@@ -144,10 +144,17 @@ fn xmpp_a_record(ctx: &Ctx<'_>) -> Vec<Violation> {
     if !exists {
         return Vec::new();
     }
+    let pools = ctx.route_pools(RouteKind::XmppFederation);
+    let Some(violation) = resolves_to_one_of(ctx, &name, &name, &pools, "the XMPP route's pool")
+    else {
+        return Vec::new();
+    };
     // With one XMPP SRV record per Edge pool (the XMPP failover page's
     // advice), `xmpp.<zone>` may be a fallback record's target: the name of
     // another pool, which it must keep resolving to. It is the XMPP A record
-    // only when no record names it or a highest-priority record does.
+    // only when no record names it or a highest-priority record does. (Asked
+    // only of a name that does not resolve to the route's pool: the common
+    // state pays nothing for it.)
     let srv = format!("{XMPP_SRV_LABEL}.{}", ctx.zone());
     let records = ctx.srv_records(&srv);
     let best = records.iter().map(|srv| srv.priority).min();
@@ -159,16 +166,10 @@ fn xmpp_a_record(ctx: &Ctx<'_>) -> Vec<Violation> {
     if named(false) && !named(true) {
         return Vec::new();
     }
-    let pools = ctx.route_pools(RouteKind::XmppFederation);
-    resolves_to_one_of(ctx, &name, &name, &pools, "the XMPP route's pool")
-        .map(|violation| {
-            violation.hint(format!(
-                "set {name} to the Access Edge IPs of {} (set-xmpp-a-record)",
-                names(&pools)
-            ))
-        })
-        .into_iter()
-        .collect()
+    vec![violation.hint(format!(
+        "set {name} to the Access Edge IPs of {} (set-xmpp-a-record)",
+        names(&pools)
+    ))]
 }
 
 /// DESIGN §2 invariant 8, the shape: while one pool has federation enabled,

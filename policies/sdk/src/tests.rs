@@ -650,3 +650,33 @@ fn the_route_and_next_hop_indexes_follow_every_change() {
         assert_indexes_agree(&world, &goal, &after);
     }
 }
+
+#[test]
+fn a_borrowed_change_names_the_object_and_case_its_owned_conversion_names() {
+    use crate::transition::{named, transition};
+    let changes = [
+        Change::Federation(("EdgePool1.contoso.com.".into(), true)),
+        Change::ServicesRunning((EDGESERVER1.into(), false)),
+        Change::ReplicaUpToDate((EDGESERVER2.into(), true)),
+        Change::SetupVersion((EDGESERVER1.into(), 3)),
+        Change::Route(crate::RouteChange {
+            site: "Site9".into(),
+            kind: RouteKind::XmppFederation,
+            identity: Some("EdgeServer:edgepool9.contoso.com".into()),
+        }),
+        Change::Rrset(a("sip.contoso.com", EDGEPOOL1_IP)),
+        Change::XmppPortOpen((EDGEPOOL2.into(), true)),
+        Change::MediaEdgePool((FEPOOL1.into(), Some(EDGEPOOL2.into()))),
+        Change::PoolState((FEPOOL2.into(), PoolState::FailingBack)),
+        Change::NextHop((EDGEPOOL1.into(), Some(FEPOOL1.into()))),
+        Change::CmsAvailable(false),
+        Change::TopologyVersion(7),
+        Change::DraftPending(true),
+    ];
+    for change in changes {
+        let borrowed = named(&change);
+        let owned = transition(change.clone());
+        assert_eq!(borrowed.case(), owned.case(), "{change:?}");
+        assert_eq!(borrowed.object(), owned.object(), "{change:?}");
+    }
+}

@@ -12,6 +12,11 @@ use crate::{Change, PoolState, RouteChange, RouteKind, Rrset, State};
 /// A change as the transition crate takes it.
 pub(crate) type Transition = failback_transition::Change<RouteChange, Rrset, PoolState>;
 
+/// A change as the transition crate takes it, borrowing the WIT change's
+/// fields.
+pub(crate) type Named<'c> =
+    failback_transition::Change<&'c RouteChange, &'c Rrset, &'c PoolState, &'c str>;
+
 /// The WIT change as the transition crate's (the fields moved, not copied).
 pub(crate) fn transition(change: Change) -> Transition {
     use failback_transition::Change as T;
@@ -41,6 +46,53 @@ pub(crate) fn transition(change: Change) -> Transition {
         Change::CmsAvailable(available) => T::CmsAvailable { available },
         Change::TopologyVersion(version) => T::TopologyVersion { version },
         Change::DraftPending(pending) => T::DraftPending { pending },
+    }
+}
+
+/// The WIT change as the transition crate's, borrowed: to ask which object it
+/// names without copying it.
+pub(crate) fn named(change: &Change) -> Named<'_> {
+    use failback_transition::Change as T;
+    match change {
+        Change::Federation((edge_pool, enabled)) => T::Federation {
+            edge_pool,
+            enabled: *enabled,
+        },
+        Change::ServicesRunning((machine, running)) => T::ServicesRunning {
+            machine,
+            running: *running,
+        },
+        Change::ReplicaUpToDate((machine, up_to_date)) => T::ReplicaUpToDate {
+            machine,
+            up_to_date: *up_to_date,
+        },
+        Change::SetupVersion((machine, version)) => T::SetupVersion {
+            machine,
+            version: *version,
+        },
+        Change::Route(route) => T::Route(route),
+        Change::Rrset(set) => T::Rrset(set),
+        Change::XmppPortOpen((edge_pool, open)) => T::XmppPortOpen {
+            edge_pool,
+            open: *open,
+        },
+        Change::MediaEdgePool((front_end_pool, edge_pool)) => T::MediaEdgePool {
+            front_end_pool,
+            edge_pool: edge_pool.as_deref(),
+        },
+        Change::PoolState((front_end_pool, state)) => T::PoolState {
+            front_end_pool,
+            state,
+        },
+        Change::NextHop((edge_pool, next_hop)) => T::NextHop {
+            edge_pool,
+            next_hop: next_hop.as_deref(),
+        },
+        Change::CmsAvailable(available) => T::CmsAvailable {
+            available: *available,
+        },
+        Change::TopologyVersion(version) => T::TopologyVersion { version: *version },
+        Change::DraftPending(pending) => T::DraftPending { pending: *pending },
     }
 }
 

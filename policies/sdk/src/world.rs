@@ -23,7 +23,7 @@ use failback_transition::{
 };
 
 use crate::rule::{Reads, identity_fqdn, route_of};
-use crate::transition::transition;
+use crate::transition::{named, transition};
 use crate::{
     Change, EdgeMachine, EdgePool, FrontEndPool, PoolState, RecordType, RouteChange, RouteKind,
     Rrset, Site, State,
@@ -493,7 +493,7 @@ impl World {
     /// The object `change` names, when the state does not hold it (a record
     /// set is never unknown: a change creates it).
     pub(crate) fn unknown(&self, change: &Change) -> Option<UnknownObject> {
-        failback_transition::unknown(self, &transition(change.clone()))
+        failback_transition::unknown(self, &named(change))
     }
 
     /// Apply one change in place ([`failback_transition::apply`]); say which
