@@ -542,13 +542,39 @@ pub fn probe_targets(topology: &Topology, stream_to: &str) -> Vec<ProbeRequest> 
 /// [`AssembleError`] when the topology cannot be read, a site route is not an
 /// Edge pool identity, or the zone is empty.
 pub fn assemble(observation: &Observation) -> Result<Snapshot, AssembleError> {
+    assemble_from(observation, None)
+}
+
+/// As [`assemble`], with the observation's topology already read: the
+/// runtime reads it to know which machines and endpoints to observe, and at
+/// a thousand sites reading it again was a tenth of a plan. A `topology`
+/// that is not the one the observation holds (its text differs) is read
+/// again from the observation, so a wrong one costs time, never a wrong
+/// snapshot.
+///
+/// # Errors
+/// As [`assemble`].
+pub fn assemble_read(
+    observation: &Observation,
+    topology: Topology,
+) -> Result<Snapshot, AssembleError> {
+    assemble_from(observation, Some(topology))
+}
+
+fn assemble_from(
+    observation: &Observation,
+    read: Option<Topology>,
+) -> Result<Snapshot, AssembleError> {
     let zone = observation.zone.trim_end_matches('.').to_ascii_lowercase();
     if zone.is_empty() || zone.contains(char::is_whitespace) {
         return Err(AssembleError::Zone {
             zone: observation.zone.clone(),
         });
     }
-    let topology = Topology::parse(&observation.topology.xml)?;
+    let topology = match read {
+        Some(topology) if topology.xml() == observation.topology.xml => topology,
+        _ => Topology::parse(&observation.topology.xml)?,
+    };
     let version = observation.topology.version;
 
     let mut sites = Vec::new();

@@ -21,7 +21,7 @@
 //! Deterministic: the same snapshot and intent give the same plan, byte for
 //! byte, in every rendering.
 
-use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -824,8 +824,9 @@ struct Draft {
     operations: Vec<Operation>,
     /// The topology draft the step writes, by the name its operations use.
     document: Option<(String, String)>,
-    /// The topology the step publishes, when a later draft is written on it.
-    publishes: Option<Topology>,
+    /// The text of the topology draft the step publishes: a later draft is
+    /// written on it.
+    publishes: Option<String>,
 }
 
 /// What a step does to the predicted state.
@@ -874,11 +875,34 @@ struct Planner<'a> {
     /// Where `start` (and so `cur`) holds each object a change names.
     names: Names,
     /// The topology the next draft is written on.
-    /// The observed one until the plan publishes a draft (not copied: at
-    /// a thousand sites it is megabytes of text and its element tree).
-    published: Cow<'a, Topology>,
+    published: Published<'a>,
     drafts: BTreeMap<String, String>,
     steps: Vec<Step>,
+}
+
+/// The topology the plan's next draft is written on: the observed one until
+/// the plan publishes a draft, then that draft. Neither is copied, and a
+/// published draft is read only when a later step edits it: at a thousand
+/// sites a topology is megabytes of text and reading it was most of a plan.
+struct Published<'a> {
+    observed: &'a Topology,
+    /// The text of the last draft the plan publishes, and what reading it
+    /// gave, once a step edits it.
+    draft: Option<(String, OnceCell<Result<Topology, TopologyError>>)>,
+}
+
+impl Published<'_> {
+    /// The text of the topology with `edits` made ([`Topology::edit`]).
+    fn edit(&self, edits: &[TopologyEdit]) -> Result<String, TopologyError> {
+        let topology = match &self.draft {
+            None => self.observed,
+            Some((xml, read)) => read
+                .get_or_init(|| Topology::parse(xml))
+                .as_ref()
+                .map_err(TopologyError::clone)?,
+        };
+        topology.edit(edits)
+    }
 }
 
 /// Make the plan: the runbook of DESIGN §1, in its order.
@@ -986,7 +1010,10 @@ impl<'a> Planner<'a> {
             original_ttls,
             cur: start.clone(),
             names: Names::of(start),
-            published: Cow::Borrowed(&snapshot.topology),
+            published: Published {
+                observed: &snapshot.topology,
+                draft: None,
+            },
             drafts: BTreeMap::new(),
             steps: Vec::new(),
         })
@@ -1008,8 +1035,8 @@ impl<'a> Planner<'a> {
             self.names.apply(&mut self.cur, c)?;
         }
         self.drafts.extend(draft.document);
-        if let Some(topology) = draft.publishes {
-            self.published = Cow::Owned(topology);
+        if let Some(xml) = draft.publishes {
+            self.published.draft = Some((xml, OnceCell::new()));
         }
         self.steps.push(Step {
             index: self.steps.len() + 1,
@@ -1233,7 +1260,7 @@ impl<'a> Planner<'a> {
             });
             changes.push(Change::DraftPending { pending: false });
             changes.extend(stale_replicas(&self.cur));
-            publishes = Some(Topology::parse(xml)?);
+            publishes = Some(xml.clone());
         } else if self.cur.draft_pending {
             operations.push(Operation::EnableTopology(op::EnableTopology { version }));
             changes.push(Change::DraftPending { pending: false });
@@ -1527,7 +1554,7 @@ impl<'a> Planner<'a> {
             let name = self.next_draft();
             let version = self.cur.topology_version;
             let xml = self.published.edit(&edits)?;
-            publishes = Some(Topology::parse(&xml)?);
+            publishes = Some(xml.clone());
             document = Some((name.clone(), xml));
             operations.push(Operation::EditDraft(op::EditDraft {
                 edits,

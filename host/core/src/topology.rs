@@ -158,7 +158,6 @@ pub enum TopologyEdit {
 /// A published topology document, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
-    text: String,
     dom: Dom,
     sites: Vec<TopologySite>,
     edge_pools: Vec<EdgePool>,
@@ -179,11 +178,11 @@ struct ServiceKey {
 }
 
 impl ServiceKey {
-    fn new((site_id, role, instance): &ServiceRef, node: usize) -> Self {
+    fn new((site_id, role, instance): ServiceRef<'_>, node: usize) -> Self {
         Self {
-            site_id: site_id.clone(),
-            role: role.clone(),
-            instance: instance.clone(),
+            site_id: site_id.to_owned(),
+            role: role.to_owned(),
+            instance: instance.to_owned(),
             node,
         }
     }
@@ -198,14 +197,13 @@ impl Topology {
     /// [`TopologyError::Invalid`] for broken references; each with the line and
     /// column.
     pub fn parse(text: &str) -> Result<Self, TopologyError> {
-        let dom = Dom::parse(text)?;
-        Model::read(text, dom)
+        Model::read(Dom::parse(text.to_owned())?)
     }
 
     /// The document's text, exactly as read.
     #[must_use]
     pub fn xml(&self) -> &str {
-        &self.text
+        &self.dom.source
     }
 
     #[must_use]
@@ -279,7 +277,7 @@ impl Topology {
                 }
             }
         }
-        Ok(apply_splices(&self.text, splices))
+        Ok(apply_splices(&self.dom.source, splices))
     }
 
     fn edge_service(&self, fqdn: &str) -> Result<&ServiceKey, TopologyError> {
@@ -339,7 +337,7 @@ impl Topology {
                     let indent = format!("{}  ", self.dom.indent_before(ports));
                     let close = self.dom.indent_before(ports);
                     // Insert before the end tag: keep the end tag's own indentation.
-                    let before_close = self.text[..at].trim_end_matches([' ', '\t', '\r', '\n']);
+                    let before_close = self.xml()[..at].trim_end_matches([' ', '\t', '\r', '\n']);
                     let start = before_close.len();
                     splices.push(Splice {
                         range: start..at,
@@ -383,7 +381,7 @@ impl Topology {
         let key = cluster_key(&self.dom, cluster);
         for service in self.dom.services() {
             let role = service_id(&self.dom, service).map(|(_, r, _)| r);
-            if !matches!(role.as_deref(), Some("ConfServices" | "MediationServer")) {
+            if !matches!(role, Some("ConfServices" | "MediationServer")) {
                 continue;
             }
             if installed_on(&self.dom, service) != key {
@@ -414,10 +412,10 @@ impl Topology {
             .find(|&s| self.dom.attr(s, "RoleName") == Some(target.role.as_str()));
         if let Some(sid) = existing {
             for (name, value) in [("SiteId", &target.site_id), ("Instance", &target.instance)] {
-                let Some(attr) = self.dom.nodes[sid].attrs.iter().find(|a| a.name == name) else {
+                let Some(attr) = self.dom.attr_node(sid, name) else {
                     return Err(self.invalid(sid, &format!("`ServiceId` has no `{name}`")));
                 };
-                if &attr.value != value {
+                if self.dom.value(attr) != value {
                     splices.push(Splice {
                         range: attr.value_span.clone(),
                         text: quick_xml::escape::escape(value.as_str()).into_owned(),
@@ -455,7 +453,7 @@ impl Topology {
     }
 
     fn invalid(&self, node: usize, message: &str) -> TopologyError {
-        let (line, column) = line_column(&self.text, self.dom.nodes[node].span.start);
+        let (line, column) = line_column(self.xml(), self.dom.nodes[node].span.start);
         TopologyError::Invalid {
             line,
             column,
@@ -535,47 +533,58 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 // ---------------------------------------------------------------------------
-// The light DOM: elements with the byte spans of themselves and their attribute
-// values, over the original text.
+// The light DOM: elements with the byte spans of themselves, their names and
+// their attribute values, over the original text. Names and values are read
+// from the text where they are; only a value or a text with a reference
+// (`&amp;`) is kept unescaped beside it. A thousand-site topology has some
+// 10⁵ elements: a string per name and value was most of reading it.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Attr {
-    /// Local name (prefix stripped).
-    name: String,
-    /// Unescaped value.
-    value: String,
+    /// Span of the local name (prefix stripped).
+    name: Range<usize>,
     /// Span of the raw value, between the quotes.
     value_span: Range<usize>,
+    /// The value unescaped, when its raw text holds a reference; otherwise
+    /// the value is the raw text.
+    unescaped: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Node {
-    /// Local name (prefix stripped).
-    name: String,
-    attrs: Vec<Attr>,
+    /// Span of the local name (prefix stripped).
+    name: Range<usize>,
+    /// The element's attributes: a range of [`Dom::attrs`].
+    attrs: Range<usize>,
     /// From `<` of the start tag to after `>` of the end tag.
     span: Range<usize>,
     /// Where the content ends (the `<` of the end tag); `span.end` if self-closing.
     content_end: usize,
     self_closing: bool,
-    children: Vec<usize>,
+    /// Child elements: the first, the last (for appending), and the next
+    /// sibling of this one.
+    first_child: Option<usize>,
+    last_child: Option<usize>,
+    next_sibling: Option<usize>,
     /// The element's direct text, unescaped and trimmed.
     text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Dom {
-    nodes: Vec<Node>,
-    root: usize,
-    /// The source, kept for whitespace look-behind.
+    /// The document's text, exactly as read; every span is into it.
     source: String,
+    nodes: Vec<Node>,
+    attrs: Vec<Attr>,
+    root: usize,
 }
 
-fn local(name: &[u8]) -> String {
-    let name = String::from_utf8_lossy(name);
-    match name.rsplit_once(':') {
-        Some((_, l)) => l.to_owned(),
-        None => name.into_owned(),
+/// The span of the local part of the name at `span` in `text` (after its
+/// prefix's `:`).
+fn local(text: &str, span: Range<usize>) -> Range<usize> {
+    match text.get(span.clone()).and_then(|name| name.rfind(':')) {
+        Some(colon) => span.start + colon + 1..span.end,
+        None => span,
     }
 }
 
@@ -588,9 +597,10 @@ fn malformed(text: &str, offset: usize, message: String) -> TopologyError {
     }
 }
 
-/// Attribute spans of a start tag. `tag` is the text from `<` to `>`, at `base`.
-/// quick-xml has already checked the attributes; this only finds where they are.
-fn scan_attrs(tag: &str, base: usize) -> Vec<(String, Range<usize>)> {
+/// Attribute name and value spans of a start tag. `tag` is the text from `<`
+/// to `>`, at `base`. quick-xml has already checked the attributes; this only
+/// finds where they are.
+fn scan_attrs(tag: &str, base: usize) -> Vec<(Range<usize>, Range<usize>)> {
     let bytes = tag.as_bytes();
     let mut out = Vec::new();
     // Skip `<` and the element name.
@@ -610,7 +620,7 @@ fn scan_attrs(tag: &str, base: usize) -> Vec<(String, Range<usize>)> {
         while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
             i += 1;
         }
-        let name = local(&bytes[name_start..i]);
+        let name = local(tag, name_start..i);
         while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'=') {
             i += 1;
         }
@@ -623,18 +633,23 @@ fn scan_attrs(tag: &str, base: usize) -> Vec<(String, Range<usize>)> {
         while i < bytes.len() && bytes[i] != quote {
             i += 1;
         }
-        out.push((name, base + value_start..base + i));
+        out.push((
+            base + name.start..base + name.end,
+            base + value_start..base + i,
+        ));
         i += 1;
     }
     out
 }
 
 impl Dom {
-    fn parse(text: &str) -> Result<Self, TopologyError> {
+    fn parse(source: String) -> Result<Self, TopologyError> {
+        let text = source.as_str();
         let mut reader = Reader::from_str(text);
         reader.config_mut().check_end_names = true;
         reader.config_mut().trim_text(false);
         let mut nodes: Vec<Node> = Vec::new();
+        let mut attrs: Vec<Attr> = Vec::new();
         let mut stack: Vec<usize> = Vec::new();
         let mut root = None;
         loop {
@@ -648,33 +663,49 @@ impl Dom {
                 Event::Start(ref e) | Event::Empty(ref e) => {
                     let self_closing = matches!(event, Event::Empty(_));
                     let tag = text.get(start..end).unwrap_or_default();
-                    let mut attrs = Vec::new();
                     for attr in e.attributes().with_checks(true) {
                         attr.map_err(|err| malformed(text, start, err.to_string()))?;
                     }
+                    let first_attr = attrs.len();
                     for (name, span) in scan_attrs(tag, start) {
                         let raw = text.get(span.clone()).unwrap_or_default();
-                        let value = quick_xml::escape::unescape(raw)
-                            .map_err(|err| malformed(text, span.start, err.to_string()))?
-                            .into_owned();
+                        let unescaped = if raw.contains('&') {
+                            Some(
+                                quick_xml::escape::unescape(raw)
+                                    .map_err(|err| malformed(text, span.start, err.to_string()))?
+                                    .into_owned(),
+                            )
+                        } else {
+                            None
+                        };
                         attrs.push(Attr {
                             name,
-                            value,
                             value_span: span,
+                            unescaped,
                         });
                     }
                     let id = nodes.len();
+                    // The name follows `<` directly.
+                    let name_start = start + 1;
                     nodes.push(Node {
-                        name: local(e.name().as_ref()),
-                        attrs,
+                        name: local(text, name_start..name_start + e.name().as_ref().len()),
+                        attrs: first_attr..attrs.len(),
                         span: start..end,
                         content_end: end,
                         self_closing,
-                        children: Vec::new(),
+                        first_child: None,
+                        last_child: None,
+                        next_sibling: None,
                         text: String::new(),
                     });
                     match stack.last() {
-                        Some(&parent) => nodes[parent].children.push(id),
+                        Some(&parent) => {
+                            match nodes[parent].last_child {
+                                Some(last) => nodes[last].next_sibling = Some(id),
+                                None => nodes[parent].first_child = Some(id),
+                            }
+                            nodes[parent].last_child = Some(id);
+                        }
                         None if root.is_none() => root = Some(id),
                         None => {
                             return Err(malformed(
@@ -728,10 +759,11 @@ impl Dom {
                 }
                 Event::Eof => {
                     if let Some(&open) = stack.last() {
+                        let name = text.get(nodes[open].name.clone()).unwrap_or_default();
                         return Err(malformed(
                             text,
                             text.len(),
-                            format!("element `{}` is not closed", nodes[open].name),
+                            format!("element `{name}` is not closed"),
                         ));
                     }
                     break;
@@ -741,26 +773,48 @@ impl Dom {
         }
         let root = root.ok_or_else(|| malformed(text, 0, "no root element".to_owned()))?;
         Ok(Self {
+            source,
             nodes,
+            attrs,
             root,
-            source: text.to_owned(),
         })
     }
 
-    fn attr(&self, node: usize, name: &str) -> Option<&str> {
-        self.nodes[node]
-            .attrs
+    /// The text at `span`.
+    fn text_at(&self, span: &Range<usize>) -> &str {
+        self.source.get(span.clone()).unwrap_or_default()
+    }
+
+    /// An element's local name.
+    fn name(&self, node: usize) -> &str {
+        self.text_at(&self.nodes[node].name)
+    }
+
+    /// An element's attribute by local name.
+    fn attr_node(&self, node: usize, name: &str) -> Option<&Attr> {
+        self.attrs
+            .get(self.nodes[node].attrs.clone())
+            .unwrap_or_default()
             .iter()
-            .find(|a| a.name == name)
-            .map(|a| a.value.as_str())
+            .find(|a| self.text_at(&a.name) == name)
+    }
+
+    /// An attribute's value, unescaped.
+    fn value<'a>(&'a self, attr: &'a Attr) -> &'a str {
+        attr.unescaped
+            .as_deref()
+            .unwrap_or_else(|| self.text_at(&attr.value_span))
+    }
+
+    fn attr(&self, node: usize, name: &str) -> Option<&str> {
+        self.attr_node(node, name).map(|a| self.value(a))
     }
 
     fn children<'a>(&'a self, node: usize, name: &'a str) -> impl Iterator<Item = usize> + 'a {
-        self.nodes[node]
-            .children
-            .iter()
-            .copied()
-            .filter(move |&c| self.nodes[c].name == name)
+        std::iter::successors(self.nodes[node].first_child, |&c| {
+            self.nodes[c].next_sibling
+        })
+        .filter(move |&c| self.name(c) == name)
     }
 
     fn child(&self, node: usize, name: &str) -> Option<usize> {
@@ -806,44 +860,36 @@ impl Dom {
 }
 
 /// `(SiteId, Number)` of a cluster's `ClusterId`.
-fn cluster_key(dom: &Dom, cluster: usize) -> Option<(String, String)> {
+fn cluster_key(dom: &Dom, cluster: usize) -> Option<(&str, &str)> {
     let id = dom.child(cluster, "ClusterId")?;
-    Some((
-        dom.attr(id, "SiteId")?.to_owned(),
-        dom.attr(id, "Number")?.to_owned(),
-    ))
+    Some((dom.attr(id, "SiteId")?, dom.attr(id, "Number")?))
 }
 
 /// `(SiteId, RoleName, Instance)` of a service's own `ServiceId`.
-fn service_id(dom: &Dom, service: usize) -> Option<(String, String, String)> {
+fn service_id(dom: &Dom, service: usize) -> Option<ServiceRef<'_>> {
     let id = dom.child(service, "ServiceId")?;
     service_ref(dom, id)
 }
 
-fn service_ref(dom: &Dom, id: usize) -> Option<(String, String, String)> {
+fn service_ref(dom: &Dom, id: usize) -> Option<ServiceRef<'_>> {
     Some((
-        dom.attr(id, "SiteId")?.to_owned(),
-        dom.attr(id, "RoleName")?.to_owned(),
-        dom.attr(id, "Instance")?.to_owned(),
+        dom.attr(id, "SiteId")?,
+        dom.attr(id, "RoleName")?,
+        dom.attr(id, "Instance")?,
     ))
 }
 
-fn installed_on(dom: &Dom, service: usize) -> Option<(String, String)> {
+fn installed_on(dom: &Dom, service: usize) -> Option<(&str, &str)> {
     let on = dom.child(service, "InstalledOn")?;
-    let id = dom.child(on, "ClusterId")?;
-    Some((
-        dom.attr(id, "SiteId")?.to_owned(),
-        dom.attr(id, "Number")?.to_owned(),
-    ))
+    cluster_key(dom, on)
 }
 
-fn dependencies(dom: &Dom, service: usize) -> Vec<(String, String, String)> {
+fn dependencies(dom: &Dom, service: usize) -> impl Iterator<Item = ServiceRef<'_>> {
     dom.child(service, "DependsOn")
         .into_iter()
         .flat_map(|d| dom.children(d, "Dependency"))
         .filter_map(|d| dom.child(d, "ServiceId"))
         .filter_map(|id| service_ref(dom, id))
-        .collect()
 }
 
 /// The message for an FQDN attribute that is not a host name.
@@ -854,24 +900,24 @@ fn not_an_fqdn(what: &str, value: &str) -> String {
     )
 }
 
-/// `(SiteId, RoleName, Instance)`.
-type ServiceRef = (String, String, String);
+/// `(SiteId, RoleName, Instance)`, read from the text.
+type ServiceRef<'a> = (&'a str, &'a str, &'a str);
 
 /// Reads the model out of the DOM.
 struct Model;
 
 impl Model {
-    fn read(text: &str, dom: Dom) -> Result<Topology, TopologyError> {
+    fn read(dom: Dom) -> Result<Topology, TopologyError> {
+        let text = dom.source.as_str();
         let root = &dom.nodes[dom.root];
-        let xmlns = root.attrs.iter().find(|a| a.name == "xmlns");
-        if root.name != "Topology" || xmlns.map(|a| a.value.as_str()) != Some(TOPOLOGY_NS) {
+        if dom.name(dom.root) != "Topology" || dom.attr(dom.root, "xmlns") != Some(TOPOLOGY_NS) {
             let (line, column) = line_column(text, root.span.start);
             return Err(TopologyError::NotTopology {
                 line,
                 column,
                 message: format!(
                     "the root element is `{}`; expected `Topology` in namespace `{TOPOLOGY_NS}` (the output of Get-CsTopology -AsXml)",
-                    root.name
+                    dom.name(dom.root)
                 ),
             });
         }
@@ -890,7 +936,7 @@ impl Model {
             .map(str::to_owned);
 
         let mut sites = Vec::new();
-        let mut site_names: BTreeMap<String, String> = BTreeMap::new();
+        let mut site_names: BTreeMap<&str, &str> = BTreeMap::new();
         for s in dom
             .child(dom.root, "Sites")
             .into_iter()
@@ -898,30 +944,32 @@ impl Model {
         {
             let site_id = dom
                 .attr(s, "SiteId")
-                .ok_or_else(|| invalid(s, "`CentralSite` has no `SiteId`".to_owned()))?
-                .to_owned();
+                .ok_or_else(|| invalid(s, "`CentralSite` has no `SiteId`".to_owned()))?;
             let name = dom
                 .child(s, "Name")
-                .map(|n| dom.nodes[n].text.clone())
+                .map(|n| dom.nodes[n].text.as_str())
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| {
-                    invalid(s, format!("site `{}` has no `Name`", printable(&site_id)))
+                    invalid(s, format!("site `{}` has no `Name`", printable(site_id)))
                 })?;
-            if !is_plain_name(&name) {
+            if !is_plain_name(name) {
                 return Err(invalid(
                     s,
                     format!(
                         "site name `{}` holds a character a site name cannot have (a control character or a quote)",
-                        printable(&name)
+                        printable(name)
                     ),
                 ));
             }
-            site_names.insert(site_id.clone(), name.clone());
-            sites.push(TopologySite { site_id, name });
+            site_names.insert(site_id, name);
+            sites.push(TopologySite {
+                site_id: site_id.to_owned(),
+                name: name.to_owned(),
+            });
         }
 
         // Clusters by (SiteId, Number).
-        let mut clusters: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut clusters: BTreeMap<(&str, &str), usize> = BTreeMap::new();
         for c in dom.clusters() {
             let key = cluster_key(&dom, c)
                 .ok_or_else(|| invalid(c, "`Cluster` has no `ClusterId`".to_owned()))?;
@@ -935,7 +983,7 @@ impl Model {
             clusters.insert(key, c);
         }
         // Services by (SiteId, RoleName, Instance), with the cluster they run on.
-        let mut services: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
+        let mut services: BTreeMap<ServiceRef<'_>, (usize, usize)> = BTreeMap::new();
         for s in dom.services() {
             let Some(id) = service_id(&dom, s) else {
                 return Err(invalid(s, "`Service` has no `ServiceId`".to_owned()));
@@ -952,26 +1000,25 @@ impl Model {
         let site_of = |c: usize| -> Result<String, TopologyError> {
             let (site_id, _) = cluster_key(&dom, c).unwrap_or_default();
             site_names
-                .get(&site_id)
-                .cloned()
+                .get(site_id)
+                .map(|&name| name.to_owned())
                 .ok_or_else(|| invalid(c, format!("cluster refers to unknown site `{site_id}`")))
         };
-        let cluster_of_ref = |r: &(String, String, String)| services.get(r).map(|&(_, c)| c);
+        let cluster_of_ref = |r: ServiceRef<'_>| services.get(&r).map(|&(_, c)| c);
 
         let mut edge_pools = Vec::new();
         let mut edge_services = BTreeMap::new();
         let mut registrar_services = BTreeMap::new();
         let mut front_end_pools = Vec::new();
         // Document order of the clusters.
-        let mut by_cluster: BTreeMap<usize, Vec<(&ServiceRef, usize)>> = BTreeMap::new();
-        for (id, &(s, c)) in &services {
+        let mut by_cluster: BTreeMap<usize, Vec<(ServiceRef<'_>, usize)>> = BTreeMap::new();
+        for (&id, &(s, c)) in &services {
             by_cluster.entry(c).or_default().push((id, s));
         }
         for (&cluster, roles) in &by_cluster {
             let fqdn = cluster_fqdn(cluster);
             if let Some(&(id, edge)) = roles.iter().find(|(id, _)| id.1 == "EdgeServer") {
                 let next_hop = dependencies(&dom, edge)
-                    .iter()
                     .filter(|d| d.1 == "Registrar")
                     .find_map(cluster_of_ref)
                     .map(cluster_fqdn);
@@ -1051,7 +1098,7 @@ impl Model {
                         .filter(|(id, _)| id.1 == role)
                         .flat_map(|&(_, s)| dependencies(&dom, s))
                         .filter(|d| d.1 == "EdgeServer")
-                        .find_map(|d| cluster_of_ref(&d))
+                        .find_map(cluster_of_ref)
                         .map(|c| cluster_fqdn(c).to_ascii_lowercase())
                 };
                 front_end_pools.push(FrontEndPool {
@@ -1070,7 +1117,6 @@ impl Model {
         // order; services of the same pool are looked up by key, so the result
         // does not depend on the order of `Services`.
         Ok(Topology {
-            text: text.to_owned(),
             dom,
             sites,
             edge_pools,
@@ -1098,10 +1144,11 @@ mod tests {
     fn scan_attrs_finds_value_spans() {
         let tag = r#"<Port Owner="a" x:Usage = 'b&amp;c' />"#;
         let spans = scan_attrs(tag, 10);
+        let at = |span: &Range<usize>| &tag[span.start - 10..span.end - 10];
         assert_eq!(spans.len(), 2);
-        assert_eq!(spans[0].0, "Owner");
-        assert_eq!(&tag[spans[0].1.start - 10..spans[0].1.end - 10], "a");
-        assert_eq!(spans[1].0, "Usage");
-        assert_eq!(&tag[spans[1].1.start - 10..spans[1].1.end - 10], "b&amp;c");
+        assert_eq!(at(&spans[0].0), "Owner");
+        assert_eq!(at(&spans[0].1), "a");
+        assert_eq!(at(&spans[1].0), "Usage");
+        assert_eq!(at(&spans[1].1), "b&amp;c");
     }
 }

@@ -82,7 +82,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failback_core::deployment::{
-    AssembleError, Change, Deployment, UnknownObject, assemble, describe,
+    AssembleError, Change, Deployment, UnknownObject, assemble_read, describe,
 };
 pub use failback_core::diff::{FieldDiff, diff};
 use failback_core::observed::Observation;
@@ -93,7 +93,7 @@ use serde::Serialize;
 use crate::audit::{AuditSink, Decision, NotDurable};
 use crate::gate::{Gate, GateError, Overrides};
 use crate::journal::{Journal, JournalError, RunState, StepRecord};
-use crate::observe::{ObserveError, observe};
+use crate::observe::{ObserveError, observe_read};
 use crate::operation::{Context, StepError, execution};
 use crate::plugin::PluginSet;
 use crate::progress::{Event, Progress, StepEnd};
@@ -664,15 +664,17 @@ impl Executor<'_> {
         ledger: &Ledger,
         index: usize,
     ) -> Result<Deployment, ApplyError> {
-        let mut observation =
-            observe(self.plugins, self.zone).map_err(|source| ApplyError::Observe {
+        let (mut observation, topology) =
+            observe_read(self.plugins, self.zone).map_err(|source| ApplyError::Observe {
                 step: index,
                 source,
             })?;
         if let Some(draft) = pending_draft(plan, planned, ledger) {
             overlay(&mut observation, draft);
         }
-        Ok(assemble(&observation)
+        // With a draft overlaid the topology read is not the observation's:
+        // it is read again.
+        Ok(assemble_read(&observation, topology)
             .map_err(|source| ApplyError::Assemble {
                 step: index,
                 source,

@@ -30,7 +30,23 @@ pub enum ObserveError {
 }
 
 /// Observe the whole deployment through `plugins`; `zone` is the external zone.
+///
+/// # Errors
+/// [`ObserveError`] naming what could not be observed.
 pub fn observe(plugins: &PluginSet, zone: &str) -> Result<Observation, ObserveError> {
+    observe_read(plugins, zone).map(|(observation, _)| observation)
+}
+
+/// As [`observe`], with the published topology as the pass read it (to
+/// know which machines and endpoints to ask about), for
+/// [`failback_core::deployment::assemble_read`] not to read it again.
+///
+/// # Errors
+/// As [`observe`].
+pub fn observe_read(
+    plugins: &PluginSet,
+    zone: &str,
+) -> Result<(Observation, Topology), ObserveError> {
     let PluginSet {
         dns,
         probe,
@@ -91,7 +107,7 @@ pub fn observe(plugins: &PluginSet, zone: &str) -> Result<Observation, ObserveEr
         observation.probes.push(Probe { request, report });
     }
     observation.check().map_err(ObserveError::Value)?;
-    Ok(observation)
+    Ok((observation, topology))
 }
 
 fn call(what: &str) -> impl FnOnce(CallError) -> ObserveError + '_ {

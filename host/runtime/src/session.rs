@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use failback_core::deployment::{AssembleError, Snapshot, assemble};
+use failback_core::deployment::{AssembleError, Snapshot, assemble_read};
 use failback_core::diff::{FieldDiff, diff};
 use failback_core::document::{self, DocumentError};
 use failback_core::intent::{DEFAULT_CUTOVER_TTL, Intent, IntentError, IntentFlags};
@@ -25,7 +25,7 @@ use crate::approval::ApprovalPolicy;
 use crate::digest::Digest;
 use crate::environment::Environment;
 use crate::gate::{Gate, GateError, Overrides};
-use crate::observe::{ObserveError, observe};
+use crate::observe::{ObserveError, observe_read};
 use crate::plugin::PluginSet;
 
 /// An environment opened: what it binds, loaded and checked.
@@ -213,9 +213,9 @@ impl Session {
     /// # Errors
     /// As [`Session::observe`].
     pub fn capture(&self) -> Result<(Observation, Snapshot), SessionError> {
-        let observation =
-            observe(&self.plugins, &self.environment.zone).map_err(SessionError::Observe)?;
-        let snapshot = assemble(&observation).map_err(SessionError::Assemble)?;
+        let (observation, topology) =
+            observe_read(&self.plugins, &self.environment.zone).map_err(SessionError::Observe)?;
+        let snapshot = assemble_read(&observation, topology).map_err(SessionError::Assemble)?;
         Ok((observation, snapshot))
     }
 
