@@ -1131,6 +1131,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -1138,6 +1140,175 @@ mod tests {
         assert_eq!(line_column("ab\ncé\nx", 0), (1, 1));
         assert_eq!(line_column("ab\ncé\nx", 3), (2, 1));
         assert_eq!(line_column("ab\ncé\nx", 7), (3, 1));
+    }
+
+    /// One element of a generated document: its qualified name, its
+    /// attributes (qualified name, raw value as written, quote) and its
+    /// children.
+    #[derive(Debug, Clone)]
+    struct Element {
+        name: String,
+        attrs: Vec<(String, String, char)>,
+        children: Vec<Element>,
+        self_closing: bool,
+    }
+
+    impl Element {
+        fn write(&self, out: &mut String, depth: usize) {
+            out.push_str(&"  ".repeat(depth));
+            out.push('<');
+            out.push_str(&self.name);
+            for (i, (name, value, quote)) in self.attrs.iter().enumerate() {
+                // Spacing around `=` as real documents vary it.
+                let eq = if i % 2 == 0 { "=" } else { " = " };
+                out.push_str(&format!(" {name}{eq}{quote}{value}{quote}"));
+            }
+            if self.self_closing && self.children.is_empty() {
+                out.push_str(" />\n");
+                return;
+            }
+            out.push_str(">\n");
+            for child in &self.children {
+                child.write(out, depth + 1);
+            }
+            out.push_str(&"  ".repeat(depth));
+            out.push_str(&format!("</{}>\n", self.name));
+        }
+    }
+
+    fn element() -> impl Strategy<Value = Element> {
+        let name = prop::sample::select(vec![
+            "Port",
+            "Ports",
+            "x:Port",
+            "Cluster",
+            "ns:ServiceId",
+            "Machine",
+        ]);
+        let attr_name = prop::sample::select(vec![
+            "Owner", "x:Owner", "Fqdn", "xmlns", "xmlns:x", "SiteId", "Port",
+        ]);
+        // Raw values as written: text, references, the other quote.
+        let piece = prop::sample::select(vec![
+            "a",
+            "contoso.com",
+            " ",
+            "&amp;",
+            "&lt;",
+            "&gt;",
+            "&quot;",
+            "&apos;",
+            "&#x41;",
+            "&#233;",
+            "é",
+            "漢",
+            "💡",
+        ]);
+        let value = prop::collection::vec(piece, 0..6).prop_map(|p| p.concat());
+        let attr = (attr_name, value, prop::sample::select(vec!['"', '\'']))
+            .prop_map(|(n, v, q)| (n.to_owned(), v, q));
+        let attrs = prop::collection::vec(attr, 0..4).prop_map(|mut attrs| {
+            // XML allows each attribute name once.
+            let mut seen = std::collections::BTreeSet::new();
+            attrs.retain(|(n, _, _)| seen.insert(n.clone()));
+            attrs
+        });
+        let leaf = (name.clone(), attrs.clone(), any::<bool>()).prop_map(
+            |(name, attrs, self_closing)| Element {
+                name: name.to_owned(),
+                attrs,
+                children: Vec::new(),
+                self_closing,
+            },
+        );
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            (
+                name.clone(),
+                attrs.clone(),
+                prop::collection::vec(inner, 0..6),
+            )
+                .prop_map(|(name, attrs, children)| Element {
+                    name: name.to_owned(),
+                    attrs,
+                    children,
+                    self_closing: false,
+                })
+        })
+    }
+
+    /// What a reader says of every element, in document order: local name,
+    /// attributes (local name, unescaped value), parent.
+    type Seen = Vec<(String, Vec<(String, String)>, Option<usize>)>;
+
+    fn as_quick_xml_reads(text: &str) -> Seen {
+        let mut reader = Reader::from_str(text);
+        let mut out: Seen = Vec::new();
+        let mut stack: Vec<usize> = Vec::new();
+        loop {
+            let (e, open) = match reader.read_event().unwrap() {
+                Event::Start(e) => (e, true),
+                Event::Empty(e) => (e, false),
+                Event::End(_) => {
+                    stack.pop();
+                    continue;
+                }
+                Event::Eof => return out,
+                _ => continue,
+            };
+            let name = String::from_utf8(e.local_name().as_ref().to_vec()).unwrap();
+            let attrs = e
+                .attributes()
+                .map(|a| {
+                    let a = a.unwrap();
+                    let key = String::from_utf8(a.key.as_ref().to_vec()).unwrap();
+                    let local = key.rsplit(':').next().unwrap().to_owned();
+                    (local, a.unescape_value().unwrap().into_owned())
+                })
+                .collect();
+            out.push((name, attrs, stack.last().copied()));
+            if open {
+                stack.push(out.len() - 1);
+            }
+        }
+    }
+
+    fn as_dom_reads(dom: &Dom) -> Seen {
+        let mut parents = vec![None; dom.nodes.len()];
+        for node in 0..dom.nodes.len() {
+            let children =
+                std::iter::successors(dom.nodes[node].first_child, |&c| dom.nodes[c].next_sibling);
+            for child in children {
+                parents[child] = Some(node);
+            }
+        }
+        (0..dom.nodes.len())
+            .map(|node| {
+                let attrs = dom.attrs[dom.nodes[node].attrs.clone()]
+                    .iter()
+                    .map(|a| (dom.text_at(&a.name).to_owned(), dom.value(a).to_owned()))
+                    .collect();
+                (dom.name(node).to_owned(), attrs, parents[node])
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The reader that keeps names and values as spans of the text reads
+        /// every element, attribute and value as quick-xml's own reader does,
+        /// and each element's span is the element's text.
+        #[test]
+        fn the_dom_reads_what_quick_xml_reads(root in element()) {
+            let mut text = String::from("<?xml version=\"1.0\"?>\n");
+            root.write(&mut text, 0);
+            let dom = Dom::parse(text.clone()).unwrap();
+            prop_assert_eq!(as_dom_reads(&dom), as_quick_xml_reads(&text));
+            for node in &dom.nodes {
+                let element = &text[node.span.clone()];
+                prop_assert!(element.starts_with('<') && element.ends_with('>'), "{}", element);
+            }
+        }
     }
 
     #[test]

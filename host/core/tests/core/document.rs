@@ -5,6 +5,7 @@ use failback_core::lab::{self, Scenario};
 use failback_core::observed::RecordData;
 use failback_core::operation as op;
 use failback_core::plan::{Action, Operation, OperationsError, Plan, plan};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::support::lab_reader;
@@ -229,4 +230,87 @@ fn as_format_version_2(plan: &str) -> String {
     ]
     .iter()
     .fold(plan.to_owned(), |text, (new, old)| text.replace(new, old))
+}
+
+/// Characters that test a canonical writer: control characters (escaped),
+/// quotes and backslashes, the private-use block just below U+FFFF and
+/// characters above it (whose UTF-16 order differs from their UTF-8 order),
+/// and plain letters.
+fn canonical_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        prop::char::range('a', 'e'),
+        prop::char::range('\u{0}', '\u{1f}'),
+        prop::sample::select(vec!['"', '\\', '/', '\u{7f}', 'é', '\u{2028}']),
+        prop::char::range('\u{e000}', '\u{e002}'),
+        prop::char::range('\u{fffd}', '\u{ffff}'),
+        prop::char::range('\u{10000}', '\u{10002}'),
+        any::<char>(),
+    ]
+}
+
+fn canonical_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(canonical_char(), 0..6).prop_map(String::from_iter)
+}
+
+/// Any JSON value serde_json holds: every number kind, texts and member
+/// names of the characters above, nested.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        prop::sample::select(vec![0u64, 1, 9_007_199_254_740_992, 9_007_199_254_740_993])
+            .prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::sample::select(vec![-0.0, 0.5, 1e21, 1e-7, 123.456, f64::MAX, f64::MIN_POSITIVE])
+            .prop_map(Value::from),
+        canonical_text().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map(canonical_text(), inner, 0..8)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The digest's canonical writer writes what the RFC 8785 library it
+    /// replaced (`serde_json_canonicalizer`) writes, byte for byte.
+    #[test]
+    fn the_canonical_writer_writes_what_serde_json_canonicalizer_writes(value in json_value()) {
+        let mut ours = Vec::new();
+        document::write_canonical(&value, &mut ours).unwrap();
+        prop_assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json_canonicalizer::to_string(&value).unwrap()
+        );
+    }
+}
+
+/// Every lab plan, and a plan over a grown lab, has the digest the RFC 8785
+/// library gives: plans saved before the canonical writer read back.
+#[test]
+fn every_plan_digest_is_the_one_serde_json_canonicalizer_gives() {
+    let mut plans: Vec<Plan> = Scenario::ALL.into_iter().map(sealed).collect();
+    let grown = lab::files_with_sites(Scenario::EdgeFailover, 30).unwrap();
+    let snap = assemble(&lab_reader::observe(&grown)).unwrap();
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let mut p = plan(&snap, &intent).unwrap();
+    p.seal().unwrap();
+    plans.push(p);
+    for p in plans {
+        let mut value = serde_json::to_value(&p).unwrap();
+        let members = value.as_object_mut().unwrap();
+        members.remove("digest");
+        members.remove("approvals");
+        let theirs = serde_json_canonicalizer::to_vec(&value).unwrap();
+        assert_eq!(document::canonical(&p).unwrap(), theirs);
+        use sha2::Digest as _;
+        assert_eq!(p.digest, hex::encode(sha2::Sha256::digest(&theirs)));
+    }
 }

@@ -377,3 +377,25 @@ fn pool_fqdns_addresses_and_site_names_are_checked_where_they_enter() {
         assert!(error.to_string().contains(says), "{to}: {error}");
     }
 }
+
+/// `assemble_read` takes the topology the runtime already read; given
+/// another observation's (here the failed-back lab's for the failed-over
+/// one), it reads the observation's own and gives the snapshot `assemble`
+/// gives, never one of the wrong topology.
+#[test]
+fn a_snapshot_assembled_with_another_observations_topology_is_its_own() {
+    use failback_core::deployment::{assemble, assemble_read};
+
+    use crate::support::lab_reader;
+
+    let observation = lab_reader::observe(&lab::files(Scenario::EdgeFailover));
+    let other = lab_reader::observe(&lab::files(Scenario::Healthy));
+    let foreign = Topology::parse(&other.topology.xml).unwrap();
+    assert_ne!(foreign.xml(), observation.topology.xml);
+    let own = assemble(&observation).unwrap();
+    let given = assemble_read(&observation, foreign).unwrap();
+    assert_eq!(given.deployment, own.deployment);
+    assert_eq!(given.topology, own.topology);
+    let read = Topology::parse(&observation.topology.xml).unwrap();
+    assert_eq!(assemble_read(&observation, read).unwrap().deployment, own.deployment);
+}
