@@ -111,12 +111,9 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), DocumentE
         Value::Number(number) => {
             // JSON has one number type, the double: an integer is written as
             // the double it rounds to, as ECMAScript's `Number.toString`.
-            let double = number
-                .as_f64()
-                .filter(|d| d.is_finite())
-                .ok_or_else(|| {
-                    DocumentError::Canonical(format!("`{number}` is not a finite number"))
-                })?;
+            let double = number.as_f64().filter(|d| d.is_finite()).ok_or_else(|| {
+                DocumentError::Canonical(format!("`{number}` is not a finite number"))
+            })?;
             out.extend_from_slice(ryu_js::Buffer::new().format_finite(double).as_bytes());
         }
         Value::String(text) => write_string(text, out)?,

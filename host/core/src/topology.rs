@@ -1213,14 +1213,15 @@ mod tests {
             attrs.retain(|(n, _, _)| seen.insert(n.clone()));
             attrs
         });
-        let leaf = (name.clone(), attrs.clone(), any::<bool>()).prop_map(
-            |(name, attrs, self_closing)| Element {
-                name: name.to_owned(),
-                attrs,
-                children: Vec::new(),
-                self_closing,
-            },
-        );
+        let leaf =
+            (name.clone(), attrs.clone(), any::<bool>()).prop_map(|(name, attrs, self_closing)| {
+                Element {
+                    name: name.to_owned(),
+                    attrs,
+                    children: Vec::new(),
+                    self_closing,
+                }
+            });
         leaf.prop_recursive(4, 48, 6, move |inner| {
             (
                 name.clone(),

@@ -263,8 +263,16 @@ fn json_value() -> impl Strategy<Value = Value> {
         prop::sample::select(vec![0u64, 1, 9_007_199_254_740_992, 9_007_199_254_740_993])
             .prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
-        prop::sample::select(vec![-0.0, 0.5, 1e21, 1e-7, 123.456, f64::MAX, f64::MIN_POSITIVE])
-            .prop_map(Value::from),
+        prop::sample::select(vec![
+            -0.0,
+            0.5,
+            1e21,
+            1e-7,
+            123.456,
+            f64::MAX,
+            f64::MIN_POSITIVE
+        ])
+        .prop_map(Value::from),
         canonical_text().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {

@@ -397,5 +397,8 @@ fn a_snapshot_assembled_with_another_observations_topology_is_its_own() {
     assert_eq!(given.deployment, own.deployment);
     assert_eq!(given.topology, own.topology);
     let read = Topology::parse(&observation.topology.xml).unwrap();
-    assert_eq!(assemble_read(&observation, read).unwrap().deployment, own.deployment);
+    assert_eq!(
+        assemble_read(&observation, read).unwrap().deployment,
+        own.deployment
+    );
 }
