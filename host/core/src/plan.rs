@@ -883,7 +883,8 @@ struct Planner<'a> {
 /// The topology the plan's next draft is written on: the observed one until
 /// the plan publishes a draft, then that draft. Neither is copied, and a
 /// published draft is read only when a later step edits it: at a thousand
-/// sites a topology is megabytes of text and reading it was most of a plan.
+/// sites a topology is megabytes of text, and each reading of it was a tenth
+/// of a plan.
 struct Published<'a> {
     observed: &'a Topology,
     /// The text of the last draft the plan publishes, and what reading it

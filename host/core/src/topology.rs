@@ -535,9 +535,10 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 // ---------------------------------------------------------------------------
 // The light DOM: elements with the byte spans of themselves, their names and
 // their attribute values, over the original text. Names and values are read
-// from the text where they are; only a value or a text with a reference
-// (`&amp;`) is kept unescaped beside it. A thousand-site topology has some
-// 10⁵ elements: a string per name and value was most of reading it.
+// from the text where they are; only a value with a reference (`&amp;`) is
+// kept unescaped beside it, and an element's own text (a site's `Name`) is
+// kept unescaped. A thousand-site topology has some 10⁵ elements: a string
+// per name and value was most of reading it.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Attr {
