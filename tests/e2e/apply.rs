@@ -466,6 +466,91 @@ fn a_crash_at_every_journal_point_resumes_to_the_same_files_without_repeating_a_
     every_crash_resumes_to_the_uninterrupted_files(start.path(), &["apply", "--yes"]);
 }
 
+/// A kill inside a batch: the management store had set the federation
+/// routes of the first three sites of A2's `set-site-routes` (of six) when the
+/// process died, the operation journaled as begun and not finished. Resume
+/// finds the batch part-done — not taken effect —, accepts that state as the
+/// step's own (no drift), runs the whole batch again, and ends with exactly
+/// the files of an uninterrupted run: the routes already set are set to what
+/// they are, and the store's log has each route once.
+#[test]
+fn a_kill_inside_a_batch_of_site_routes_resumes_by_running_the_whole_batch_again() {
+    let start = tempfile::tempdir().unwrap();
+    failback()
+        .args(["lab", "init"])
+        .arg(start.path())
+        .args(["--scenario", "edge-failover", "--sites", "6"])
+        .assert()
+        .success();
+    let env = start.path().join("failback.toml");
+    let plan_out = run(&["plan", "--format", "json"], &env, None);
+    assert!(plan_out.status.success(), "{}", text(&plan_out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&plan_out.stdout).unwrap();
+    // The op-after-intent pass of A2's batch: every planned operation before
+    // it passes once.
+    let mut passes = 0;
+    let mut batch = None;
+    for step in plan["steps"].as_array().unwrap() {
+        if step["status"] != "planned" {
+            continue;
+        }
+        for op in step["operations"].as_array().unwrap() {
+            passes += 1;
+            if step["action"] == "set-federation-edge" && op["op"] == "set-site-routes" {
+                batch = Some((passes, op["routes"].as_array().unwrap().clone()));
+            }
+        }
+    }
+    let (pass, routes) = batch.expect("A2 sets the sites' federation routes in one batch");
+    assert_eq!(routes.len(), 6, "{routes:?}");
+
+    let reference_dir = copy_lab(start.path());
+    let out = run(&["apply", "--yes"], &reference_dir.path().join("failback.toml"), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reference = files(reference_dir.path());
+
+    let dir = copy_lab(start.path());
+    let env = dir.path().join("failback.toml");
+    let failpoint = format!("op-after-intent:{pass}");
+    let out = run(&["apply", "--yes"], &env, Some(&failpoint));
+    assert!(out.status.code().is_none(), "{failpoint}: expected an abort");
+    // What a store killed half-way through the batch leaves: the first three
+    // routes set, the others not.
+    let store_path = dir.path().join("store/store.json");
+    let mut store: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&store_path).unwrap()).unwrap();
+    for route in &routes[..3] {
+        let site = store["sites"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|s| s["name"] == route["site"])
+            .unwrap();
+        site["federation_route"] = route["identity"].clone();
+    }
+    std::fs::write(
+        &store_path,
+        format!("{}\n", serde_json::to_string_pretty(&store).unwrap()),
+    )
+    .unwrap();
+
+    let status = text(&run(&["status"], &env, None).stdout);
+    assert!(status.contains("running"), "{status}");
+    let resumed = run(&["resume"], &env, None);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    let got = files(dir.path());
+    for (path, want) in &reference {
+        assert_eq!(
+            got.get(path),
+            Some(want),
+            "`{path}` differs from an uninterrupted run's"
+        );
+    }
+    assert_eq!(got.len(), reference.len());
+    assert!(run(&["verify"], &env, None).status.success());
+    assert!(run(&["audit", "verify"], &env, None).status.success());
+}
+
 /// Issue 15's round trip over every crash point of both runs, on a generated
 /// deployment that combines the record shapes operators have: three sites,
 /// dual-stack Access Edges, one XMPP SRV record per Edge pool, and a Director

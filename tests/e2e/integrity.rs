@@ -111,22 +111,24 @@ fn edited_saved_plan_is_refused(
     (dir, stderr)
 }
 
-/// A plan saved by a failback of plan format version 2 (before the names of
-/// the operator's vocabulary: `set-xmpp-route`, ...) is refused naming both
-/// versions, with nothing written, and the environment still serves.
+/// A plan saved by a failback of plan format version 3 (before operations in
+/// batches: a `set-site-route` per route, an `await-replica` per replica) is
+/// refused naming both versions, with nothing written, and the environment
+/// still serves.
 #[test]
-fn a_plan_saved_in_format_version_2_is_refused_naming_both_versions() {
+fn a_plan_saved_in_format_version_3_is_refused_naming_both_versions() {
     let (dir, env, path) = saved("xmpp-only");
-    let version_2 = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("\"format_version\": 3", "\"format_version\": 2")
-        .replace("set-xmpp-federation-route", "set-xmpp-route");
-    std::fs::write(&path, version_2).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert!(saved.contains("\"op\": \"set-site-routes\""), "{saved}");
+    let version_3 = saved
+        .replace("\"format_version\": 4", "\"format_version\": 3")
+        .replace("\"op\": \"set-site-routes\"", "\"op\": \"set-site-route\"");
+    std::fs::write(&path, version_3).unwrap();
     let out = apply_saved(&path, &env, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("it has format version 2, this failback reads version 3"),
+        stderr.contains("it has format version 3, this failback reads version 4"),
         "{stderr}"
     );
     assert!(no_writes(dir.path()));

@@ -29,7 +29,7 @@ fn the_json_plan_is_valid_against_the_schema() {
     assert_eq!(code, 0, "{stderr}");
     crate::support::validate_plan(&stdout);
     let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(plan["format_version"], 3);
+    assert_eq!(plan["format_version"], 4);
     let actions: Vec<&str> = plan["steps"]
         .as_array()
         .unwrap()
@@ -58,7 +58,7 @@ fn plan_out_writes_the_file_and_not_stdout() {
     let text = std::fs::read_to_string(&out).unwrap();
     crate::support::validate_plan(&text);
     let plan: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(plan["format_version"], 3);
+    assert_eq!(plan["format_version"], 4);
     assert!(stderr.contains(&format!(
         "(plan sha256 {})",
         plan["digest"].as_str().unwrap()

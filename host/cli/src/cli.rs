@@ -362,7 +362,7 @@ pub enum PluginCommand {
     },
 }
 
-/// A plugin world of `failback:plugin` (a new plugin is built against 0.2.0).
+/// A plugin world of `failback:plugin` (a new plugin is built against 0.3.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum World {
     /// Records in the external DNS zone.

@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/dns-provider@0.2.0",
+    world: "failback:plugin/dns-provider@0.3.0",
 });
 
 use exports::failback::plugin::dns::{DnsRecord, Guest, RecordData, RecordType};

@@ -9,11 +9,11 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/management-store@0.2.0",
+    world: "failback:plugin/management-store@0.3.0",
 });
 
 use exports::failback::plugin::management::{
-    Guest, ReplicaStatus, RouteKind, Site, StoreStatus, TopologyDocument,
+    Guest, ReplicaStatus, Site, SiteRoute, StoreStatus, TopologyDocument,
 };
 use failback::plugin::types::PluginError;
 
@@ -47,16 +47,14 @@ impl Guest for Plugin {
         Err(not_implemented("management.list-sites"))
     }
 
-    /// `Set-CsSite <site> -FederationRoute|-XmppFederationRoute <identity>`;
-    /// `None` clears the route. A site that does not exist is
-    /// `PluginError::NotFound`.
-    fn set_site_route(
-        site: String,
-        kind: RouteKind,
-        identity: Option<String>,
-    ) -> Result<(), PluginError> {
-        let _ = (site, kind, identity);
-        Err(not_implemented("management.set-site-route"))
+    /// `Set-CsSite <site> -FederationRoute|-XmppFederationRoute <identity>`
+    /// for every route of `routes` (`None` clears one), in one call. Check
+    /// them all first: a site that does not exist is `PluginError::NotFound`,
+    /// an identity not `EdgeServer:<fqdn>` is `PluginError::Invalid`, and then
+    /// nothing is set. The host may send the same batch again.
+    fn set_site_routes(routes: Vec<SiteRoute>) -> Result<(), PluginError> {
+        let _ = routes;
+        Err(not_implemented("management.set-site-routes"))
     }
 
     /// Where the store runs: its active master (`None` when unavailable).
@@ -69,10 +67,11 @@ impl Guest for Plugin {
         Err(not_implemented("management.replication-status"))
     }
 
-    /// `Invoke-CsManagementStoreReplication -ReplicaFqdn <fqdn>`; an FQDN that
-    /// holds no replica is `PluginError::NotFound`.
-    fn replicate(fqdn: String) -> Result<(), PluginError> {
-        let _ = fqdn;
+    /// `Invoke-CsManagementStoreReplication -ReplicaFqdn <fqdn>` for each of
+    /// `fqdns`, without waiting (the host polls `replication-status`); an FQDN
+    /// that holds no replica is `PluginError::NotFound`, before any is asked.
+    fn replicate(fqdns: Vec<String>) -> Result<(), PluginError> {
+        let _ = fqdns;
         Err(not_implemented("management.replicate"))
     }
 }

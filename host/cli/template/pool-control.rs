@@ -7,7 +7,7 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/pool-control@0.2.0",
+    world: "failback:plugin/pool-control@0.3.0",
 });
 
 use exports::failback::plugin::pools::{Guest, PoolStatus};

@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/port-probe@0.2.0",
+    world: "failback:plugin/port-probe@0.3.0",
 });
 
 use exports::failback::plugin::probe::{Guest, ProbeReport, ProbeRequest};

@@ -8,7 +8,7 @@
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "failback:plugin/server-control@0.2.0",
+    world: "failback:plugin/server-control@0.3.0",
 });
 
 use exports::failback::plugin::servers::{Guest, MachineState, SetupReport};

@@ -158,6 +158,28 @@ pub struct Site {
     pub xmpp_federation_route: Option<String>,
 }
 
+/// `management.site-route` (0.3.0): one route of one site to set, as
+/// `Set-CsSite` takes it; `None` clears the route.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteRoute {
+    pub site: String,
+    pub kind: RouteKind,
+    /// `EdgeServer:<edge pool fqdn>`.
+    pub identity: Option<String>,
+}
+
+impl Site {
+    /// The route of `kind`.
+    #[must_use]
+    pub fn route(&self, kind: RouteKind) -> Option<&str> {
+        match kind {
+            RouteKind::Federation => self.federation_route.as_deref(),
+            RouteKind::XmppFederation => self.xmpp_federation_route.as_deref(),
+        }
+    }
+}
+
 /// `management.route-kind`: which of a site's routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

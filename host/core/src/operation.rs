@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deployment::{Change, Deployment, EdgeIdentity, RouteChange, RrSet};
+use crate::deployment::{Change, Deployment, RouteChange, RrSet};
 use crate::observed::{PoolState, ProbeRequest, RecordData, RecordType, RouteKind};
 use crate::plan::{rtype_name, stale_replicas};
 use crate::render::data_text;
@@ -37,11 +37,10 @@ pub enum Operation {
     PublishTopology(PublishTopology),
     EnableTopology(EnableTopology),
     Replicate(Replicate),
-    AwaitReplica(AwaitReplica),
     RunSetup(RunSetup),
     ReplaceRrset(ReplaceRrset),
     DeleteRrset(DeleteRrset),
-    SetSiteRoute(SetSiteRoute),
+    SetSiteRoutes(SetSiteRoutes),
     Probe(Probe),
     /// Invoke-CsPoolFailback.
     PoolFailback(PoolFailback),
@@ -73,11 +72,10 @@ impl Operation {
             Self::PublishTopology(_) => "publish-topology",
             Self::EnableTopology(_) => "enable-topology",
             Self::Replicate(_) => "replicate",
-            Self::AwaitReplica(_) => "await-replica",
             Self::RunSetup(_) => "run-setup",
             Self::ReplaceRrset(_) => "replace-rrset",
             Self::DeleteRrset(_) => "delete-rrset",
-            Self::SetSiteRoute(_) => "set-site-route",
+            Self::SetSiteRoutes(_) => "set-site-routes",
             Self::Probe(_) => "probe",
             Self::PoolFailback(_) => "pool-failback",
         }
@@ -92,11 +90,10 @@ impl Operation {
             Self::PublishTopology(op) => op,
             Self::EnableTopology(op) => op,
             Self::Replicate(op) => op,
-            Self::AwaitReplica(op) => op,
             Self::RunSetup(op) => op,
             Self::ReplaceRrset(op) => op,
             Self::DeleteRrset(op) => op,
-            Self::SetSiteRoute(op) => op,
+            Self::SetSiteRoutes(op) => op,
             Self::Probe(op) => op,
             Self::PoolFailback(op) => op,
         }
@@ -127,11 +124,10 @@ into_operation!(
     PublishTopology,
     EnableTopology,
     Replicate,
-    AwaitReplica,
     RunSetup,
     ReplaceRrset,
     DeleteRrset,
-    SetSiteRoute,
+    SetSiteRoutes,
     Probe,
     PoolFailback,
 );
@@ -336,53 +332,41 @@ impl Meaning for EnableTopology {
 
 // ---- Replication of the management store -------------------------------------
 
-/// `management.replicate(fqdn)`.
+/// `management.replicate(fqdns)`, then `management.replication-status` polled
+/// until every replica of `fqdns` is up to date: one operation for the
+/// replicas of a step, however many.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Replicate {
-    pub fqdn: String,
+    pub fqdns: Vec<String>,
 }
 
 impl Meaning for Replicate {
     fn effect(&self, _state: &Deployment) -> Result<Vec<Change>, String> {
-        Ok(replica_up_to_date(&self.fqdn))
+        Ok(self
+            .fqdns
+            .iter()
+            .map(|fqdn| Change::ReplicaUpToDate {
+                machine: fqdn.clone(),
+                up_to_date: true,
+            })
+            .collect())
     }
 
     fn powershell(&self, out: &mut String) {
+        let replicas = self
+            .fqdns
+            .iter()
+            .map(|fqdn| ps_quote(fqdn))
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = writeln!(
             out,
-            "Invoke-CsManagementStoreReplication -ReplicaFqdn {}",
-            ps_quote(&self.fqdn)
+            "$replicas = @({replicas})\n\
+             $replicas | ForEach-Object {{ Invoke-CsManagementStoreReplication -ReplicaFqdn $_ }}\n\
+             while (Get-CsManagementStoreReplicationStatus | Where-Object {{ $replicas -contains $_.ReplicaFqdn -and -not $_.UpToDate }}) {{ Start-Sleep -Seconds 15 }}"
         );
     }
-}
-
-/// Poll `management.replication-status` until `fqdn` is up to date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AwaitReplica {
-    pub fqdn: String,
-}
-
-impl Meaning for AwaitReplica {
-    fn effect(&self, _state: &Deployment) -> Result<Vec<Change>, String> {
-        Ok(replica_up_to_date(&self.fqdn))
-    }
-
-    fn powershell(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "while (-not (Get-CsManagementStoreReplicationStatus -ReplicaFqdn {}).UpToDate) {{ Start-Sleep -Seconds 15 }}",
-            ps_quote(&self.fqdn)
-        );
-    }
-}
-
-fn replica_up_to_date(fqdn: &str) -> Vec<Change> {
-    vec![Change::ReplicaUpToDate {
-        machine: fqdn.to_owned(),
-        up_to_date: true,
-    }]
 }
 
 // ---- DNS record sets on the external DNS server --------------------------------
@@ -536,38 +520,36 @@ fn remove_rrset(out: &mut String, zone: &str, name: &str, rtype: RecordType) {
 
 // ---- Site routes: federation and XMPP federation ---------------------------------
 
-/// `management.set-site-route(site, kind, identity)`.
+/// `management.set-site-routes(routes)`: every route of a step in one
+/// operation (`Set-CsSite <site> -FederationRoute|-XmppFederationRoute
+/// <identity>` for each).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetSiteRoute {
-    pub site: String,
-    pub kind: RouteKind,
-    pub identity: Option<EdgeIdentity>,
+pub struct SetSiteRoutes {
+    pub routes: Vec<RouteChange>,
 }
 
-impl Meaning for SetSiteRoute {
+impl Meaning for SetSiteRoutes {
     fn effect(&self, _state: &Deployment) -> Result<Vec<Change>, String> {
-        Ok(vec![Change::Route(RouteChange {
-            site: self.site.clone(),
-            kind: self.kind,
-            identity: self.identity.clone(),
-        })])
+        Ok(self.routes.iter().cloned().map(Change::Route).collect())
     }
 
     fn powershell(&self, out: &mut String) {
-        let param = match self.kind {
-            RouteKind::Federation => "-FederationRoute",
-            RouteKind::XmppFederation => "-XmppFederationRoute",
-        };
-        let value = self
-            .identity
-            .as_ref()
-            .map_or_else(|| "$null".to_owned(), |i| ps_quote(&i.to_string()));
-        let _ = writeln!(
-            out,
-            "Set-CsSite -Identity {} {param} {value}",
-            ps_quote(&self.site)
-        );
+        for route in &self.routes {
+            let param = match route.kind {
+                RouteKind::Federation => "-FederationRoute",
+                RouteKind::XmppFederation => "-XmppFederationRoute",
+            };
+            let value = route
+                .identity
+                .as_ref()
+                .map_or_else(|| "$null".to_owned(), |i| ps_quote(&i.to_string()));
+            let _ = writeln!(
+                out,
+                "Set-CsSite -Identity {} {param} {value}",
+                ps_quote(&route.site)
+            );
+        }
     }
 }
 
@@ -659,8 +641,10 @@ mod tests {
             }
             .into(),
             EnableTopology { version: 2 }.into(),
-            Replicate { fqdn: "e1".into() }.into(),
-            AwaitReplica { fqdn: "e1".into() }.into(),
+            Replicate {
+                fqdns: vec!["e1".into(), "e2".into()],
+            }
+            .into(),
             RunSetup {
                 machine: "e1".into(),
                 expected_version: 2,
@@ -680,10 +664,12 @@ mod tests {
                 rtype: RecordType::Aaaa,
             }
             .into(),
-            SetSiteRoute {
-                site: "Site1".into(),
-                kind: RouteKind::Federation,
-                identity: None,
+            SetSiteRoutes {
+                routes: vec![RouteChange {
+                    site: "Site1".into(),
+                    kind: RouteKind::Federation,
+                    identity: None,
+                }],
             }
             .into(),
             Probe {

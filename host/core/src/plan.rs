@@ -49,7 +49,11 @@ use crate::topology::{Topology, TopologyEdit, TopologyError};
 /// sites' `xmpp_federation_route`, `cms_available`, the `pool-failback`
 /// operation, the goal's `media_edge_pool`, the topology `drafts` (an
 /// `edit-draft` or `publish-topology` operation's `draft`).
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: operations in batches: a step's site routes are one `set-site-routes`
+/// operation (its `routes`, for one `set-site-route` per site), and its
+/// replicas one `replicate` that also waits until they are up to date (its
+/// `fqdns`, for a `replicate` and an `await-replica` per replica).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// What a step does, named as in DESIGN §1 (the policy WIT `action` enum).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -1220,10 +1224,9 @@ impl<'a> Planner<'a> {
             changes.push(Change::DraftPending { pending: true });
             document = Some((name, xml));
         }
-        for (change, operation) in self.routes_to_restored(RouteKind::Federation) {
-            changes.push(change);
-            operations.push(operation);
-        }
+        let (routes, set_routes) = self.routes_to_restored(RouteKind::Federation);
+        changes.extend(routes);
+        operations.extend(set_routes);
         Ok(Draft {
             arguments: args([
                 ("enable", text(rfqdn.clone())),
@@ -1328,19 +1331,14 @@ impl<'a> Planner<'a> {
                     .collect(),
             ),
             verify: "Get-CsManagementStoreReplicationStatus: UpToDate for each machine".to_owned(),
-            operations: stale
-                .iter()
-                .flat_map(|m| {
-                    [
-                        Operation::Replicate(op::Replicate {
-                            fqdn: m.fqdn.clone(),
-                        }),
-                        Operation::AwaitReplica(op::AwaitReplica {
-                            fqdn: m.fqdn.clone(),
-                        }),
-                    ]
-                })
-                .collect(),
+            // One replicate-and-wait for every stale replica of the step.
+            operations: if stale.is_empty() {
+                Vec::new()
+            } else {
+                vec![Operation::Replicate(op::Replicate {
+                    fqdns: stale.iter().map(|m| m.fqdn.clone()).collect(),
+                })]
+            },
             ..Draft::new(Action::AwaitReplication, pools.first().cloned())
         })
     }
@@ -1422,10 +1420,7 @@ impl<'a> Planner<'a> {
     /// A7 set-xmpp-federation-route: every site's XMPP federation route names the
     /// restored pool.
     fn set_xmpp_federation_route(&self) -> Draft {
-        let (changes, operations) = self
-            .routes_to_restored(RouteKind::XmppFederation)
-            .into_iter()
-            .unzip();
+        let (changes, operations) = self.routes_to_restored(RouteKind::XmppFederation);
         Draft {
             arguments: args([("identity", text(self.identity.to_string()))]),
             preconditions: vec![format!(
@@ -1435,7 +1430,7 @@ impl<'a> Planner<'a> {
             effect: Effect::Changes(changes),
             verify: "Get-CsSite: every site's XmppFederationRoute names the restored pool"
                 .to_owned(),
-            operations,
+            operations: operations.into_iter().collect(),
             ..Draft::new(
                 Action::SetXmppFederationRoute,
                 Some(self.intent.restored_site.clone()),
@@ -1704,28 +1699,24 @@ impl<'a> Planner<'a> {
     }
 
     /// Every site whose route of `kind` does not name the restored pool yet:
-    /// the change and the operation that point it there.
-    fn routes_to_restored(&self, kind: RouteKind) -> Vec<(Change, Operation)> {
-        self.cur
+    /// the changes that point them there, and the one operation that sets
+    /// them all (none when every site already routes there).
+    fn routes_to_restored(&self, kind: RouteKind) -> (Vec<Change>, Option<Operation>) {
+        let routes: Vec<RouteChange> = self
+            .cur
             .sites
             .iter()
             .filter(|s| s.route(kind) != Some(&self.identity))
-            .map(|s| {
-                let identity = Some(self.identity.clone());
-                (
-                    Change::Route(RouteChange {
-                        site: s.name.clone(),
-                        kind,
-                        identity: identity.clone(),
-                    }),
-                    Operation::SetSiteRoute(op::SetSiteRoute {
-                        site: s.name.clone(),
-                        kind,
-                        identity,
-                    }),
-                )
+            .map(|s| RouteChange {
+                site: s.name.clone(),
+                kind,
+                identity: Some(self.identity.clone()),
             })
-            .collect()
+            .collect();
+        let changes = routes.iter().cloned().map(Change::Route).collect();
+        let operation =
+            (!routes.is_empty()).then(|| Operation::SetSiteRoutes(op::SetSiteRoutes { routes }));
+        (changes, operation)
     }
 
     /// The name of the next topology draft (`draft-1`).

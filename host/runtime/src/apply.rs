@@ -41,7 +41,9 @@
 //! - the drift check: the observed state must be one the step itself leads
 //!   through — before it (the step starts anew: every operation runs again),
 //!   or after the operations journaled done, or after those and the one in
-//!   doubt. Anything else is drift, and the run halts;
+//!   doubt, or after those and part of the one in doubt (a batch cut short:
+//!   some routes of a `set-site-routes` set, the others not). Anything else
+//!   is drift, and the run halts;
 //! - the gate on the observed state and the rest of the plan, as for a step
 //!   that never ran; partway through the step, what is left of it is what
 //!   its remaining operations change from the observed state. One partway
@@ -55,7 +57,9 @@
 //!   judged by its effect's content through the plugins' read calls (the
 //!   published document is the draft, the record set is the target, the
 //!   services run, …: each operation type's `took_effect`) and run again only
-//!   if its effect is absent.
+//!   if its effect is absent. A batch took effect when every object of it
+//!   did; one part-done runs again whole (its plugin functions are
+//!   idempotent: setting a route to what it is changes nothing).
 //!
 //! So no finished side effect is repeated, and nothing runs that was not
 //! judged on the deployment as it is.
@@ -783,6 +787,14 @@ fn partway(
     if in_doubt && let Some(along) = along(done + 1) {
         return Ok(along);
     }
+    if in_doubt && part_done(prefixes.get(done), effects.get(done), observed) {
+        // A batch cut short (a `set-site-routes` that set some of its routes):
+        // its remaining operations are it, run again whole, and those after.
+        return Ok(Partway::Along {
+            published_not_enabled: false,
+            remaining: effects.iter().skip(done).flatten().cloned().collect(),
+        });
+    }
     if before == observed {
         return Ok(Partway::Before);
     }
@@ -792,6 +804,29 @@ fn partway(
             .cloned()
             .unwrap_or_else(|| before.clone()),
     })
+}
+
+/// Whether `observed` is `start` with some of `effect`'s changes made and the
+/// others not: each change either holds in `observed` (making it again
+/// changes nothing) or is left out, and `start` with the ones that hold is
+/// `observed` exactly.
+fn part_done(
+    start: Option<&Deployment>,
+    effect: Option<&Vec<Change>>,
+    observed: &Deployment,
+) -> bool {
+    let (Some(start), Some(effect)) = (start, effect) else {
+        return false;
+    };
+    let mut part = start.clone();
+    for change in effect {
+        let mut made = observed.clone();
+        let holds = made.apply(change).is_ok() && made == *observed;
+        if holds && part.apply(change).is_err() {
+            return false;
+        }
+    }
+    part == *observed
 }
 
 /// Judge the draft `draft` before step `step` publishes it: it must be a

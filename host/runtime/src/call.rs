@@ -41,6 +41,7 @@ use crate::manifest::Limits;
 use crate::trust::Signer;
 use crate::wit::v0_1_0::base::failback::plugin::{host, types};
 use crate::wit::v0_2_0::base::failback::plugin::host as host_v0_2;
+use crate::wit::v0_3_0::base::failback::plugin::host as host_v0_3;
 
 /// How much of a trapping guest's stderr the host keeps for the error, after
 /// redaction.
@@ -200,6 +201,17 @@ impl host_v0_2::Host for CallState {
     }
 }
 
+/// `failback:plugin/host@0.3.0`: 0.1.0's, unchanged.
+impl host_v0_3::Host for CallState {
+    fn log(&mut self, level: types::LogLevel, message: String) {
+        host::Host::log(self, level, message);
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        host::Host::config(self, key)
+    }
+}
+
 impl host::Host for CallState {
     fn log(&mut self, level: types::LogLevel, message: String) {
         let host = &mut self.host;
@@ -266,6 +278,7 @@ pub(crate) fn link_plugin(linker: &mut Linker<CallState>) -> wasmtime::Result<()
     linker.allow_shadowing(false);
     host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     host_v0_2::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    host_v0_3::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
@@ -515,9 +528,56 @@ impl Guest {
         ) -> wasmtime::Result<Result<R, types::PluginError>>,
         convert: impl FnOnce(R) -> O,
     ) -> Result<O, CallError> {
+        self.call_until(self.deadline(), function, instantiate, call, convert)
+    }
+
+    /// Call `function` once for each of `inputs`, in order, each call in its
+    /// own store, all of them under one deadline: a batch sent to a plugin
+    /// whose track has only the function for one object. It stops at the
+    /// first call that does not succeed and returns its error; the inputs
+    /// after it are not sent. Each call is audited as [`Guest::call`] audits
+    /// one.
+    pub(crate) fn call_in_turn<I, B, R>(
+        &self,
+        function: &'static str,
+        inputs: &[I],
+        instantiate: impl AsyncFn(&mut Store<CallState>) -> wasmtime::Result<B>,
+        call: impl AsyncFn(
+            &B,
+            &mut Store<CallState>,
+            &I,
+        ) -> wasmtime::Result<Result<R, types::PluginError>>,
+    ) -> Result<Vec<R>, CallError> {
+        let deadline = self.deadline();
+        let (instantiate, call) = (&instantiate, &call);
+        inputs
+            .iter()
+            .map(|input| {
+                self.call_until(
+                    deadline,
+                    function,
+                    async |store| instantiate(store).await,
+                    async |bindings, store| call(bindings, store, input).await,
+                    |value| value,
+                )
+            })
+            .collect()
+    }
+
+    /// [`Guest::call`], ending at `deadline`.
+    fn call_until<B, R, O>(
+        &self,
+        deadline: Instant,
+        function: &'static str,
+        instantiate: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<B>,
+        call: impl AsyncFnOnce(
+            &B,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<R, types::PluginError>>,
+        convert: impl FnOnce(R) -> O,
+    ) -> Result<O, CallError> {
         let at = SystemTime::now();
         let started = Instant::now();
-        let deadline = self.deadline();
         let (mut store, witness) = self.store(function, deadline);
         let returned = until_deadline(deadline, async {
             let bindings = instantiate(&mut store).await.map_err(Stage::Instantiate)?;

@@ -2,7 +2,7 @@
 //! and every policy runs in.
 //!
 //! It loads WASM components (plugins of `failback:plugin`, policy modules of
-//! `failback:policy`, each on its 0.2.0 or 0.1.0 track: [`wit`]) into one
+//! `failback:policy`, each on any track the host binds: [`wit`]) into one
 //! wasmtime engine ([`Runtime`]), after
 //! checking each plugin against the operator's environment file
 //! ([`Environment`]), its manifest ([`Manifest`]) and the capabilities granted

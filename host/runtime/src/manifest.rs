@@ -104,24 +104,28 @@ pub enum PluginTrack {
     V0_1,
     /// `failback:plugin@0.2.0`: machines and probes read in batches.
     V0_2,
+    /// `failback:plugin@0.3.0`: site routes set and replicas replicated in
+    /// batches.
+    V0_3,
 }
 
 impl PluginTrack {
     /// Every track, oldest first.
-    pub const ALL: [Self; 2] = [Self::V0_1, Self::V0_2];
+    pub const ALL: [Self; 3] = [Self::V0_1, Self::V0_2, Self::V0_3];
     /// The track of `wit/plugin`, which `failback plugin new` builds against.
-    pub const CURRENT: Self = Self::V0_2;
+    pub const CURRENT: Self = Self::V0_3;
 
-    /// The package version (`0.2.0`).
+    /// The package version (`0.3.0`).
     #[must_use]
     pub const fn version(self) -> &'static str {
         match self {
             Self::V0_1 => "0.1.0",
             Self::V0_2 => "0.2.0",
+            Self::V0_3 => "0.3.0",
         }
     }
 
-    /// The world of `kind` on this track (`failback:plugin/dns-provider@0.2.0`).
+    /// The world of `kind` on this track (`failback:plugin/dns-provider@0.3.0`).
     #[must_use]
     pub fn world(self, kind: PluginKind) -> String {
         format!("failback:plugin/{kind}@{}", self.version())
@@ -339,7 +343,7 @@ pub enum ManifestError {
     #[error("version `{0}` is not a semantic version")]
     Version(String),
     #[error(
-        "world `{0}` is not a plugin world of `failback:plugin@0.1.0` or `@0.2.0` \
+        "world `{0}` is not a plugin world of `failback:plugin@0.1.0`, `@0.2.0` or `@0.3.0` \
          (dns-provider, port-probe, management-store, server-control, pool-control) \
          nor `failback:policy/policy@{POLICY_PACKAGE_VERSION}` (or `@0.1.0`)"
     )]
@@ -618,17 +622,19 @@ mod tests {
     }
 
     #[test]
-    fn a_world_of_either_plugin_track_names_its_track() {
+    fn a_world_of_any_plugin_track_names_its_track() {
         let old = Manifest::parse(FULL).unwrap();
         assert_eq!(old.plugin_track(), Some(PluginTrack::V0_1));
-        let new = Manifest::parse(&FULL.replace("@0.1.0", "@0.2.0")).unwrap();
-        assert_eq!(new.role, old.role);
-        assert_eq!(new.plugin_track(), Some(PluginTrack::V0_2));
+        for track in [PluginTrack::V0_2, PluginTrack::V0_3] {
+            let new = Manifest::parse(&FULL.replace("@0.1.0", &format!("@{track}"))).unwrap();
+            assert_eq!(new.role, old.role);
+            assert_eq!(new.plugin_track(), Some(track));
+        }
     }
 
     #[test]
     fn rejects_a_world_of_another_version() {
-        let text = FULL.replace("@0.1.0", "@0.3.0");
+        let text = FULL.replace("@0.1.0", "@0.4.0");
         assert!(matches!(
             Manifest::parse(&text),
             Err(ManifestError::World(_))

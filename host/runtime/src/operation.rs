@@ -19,11 +19,11 @@
 use std::time::{Duration, Instant};
 
 use failback_core::observed::{
-    PoolState, PortState, RecordData, RecordType, RouteKind, ServiceState,
+    PoolState, PortState, RecordData, RecordType, ServiceState, SiteRoute,
 };
 use failback_core::operation::{
-    AwaitReplica, DeleteRrset, EditDraft, EnableTopology, Operation, PoolFailback, Probe,
-    PublishTopology, ReplaceRrset, Replicate, RunSetup, SetSiteRoute, StartServices,
+    DeleteRrset, EditDraft, EnableTopology, Operation, PoolFailback, Probe, PublishTopology,
+    ReplaceRrset, Replicate, RunSetup, SetSiteRoutes, StartServices,
 };
 use failback_core::plan::{Plan, Step, rtype_name};
 use failback_core::topology::Topology;
@@ -84,7 +84,7 @@ pub(crate) struct Context<'a> {
     pub plan: &'a Plan,
     pub step: &'a Step,
     pub progress: &'a mut dyn Progress,
-    /// How long `await-replica` waits.
+    /// How long `replicate` waits for its replicas to be up to date.
     pub replica_wait: Duration,
 }
 
@@ -110,11 +110,10 @@ pub(crate) fn execution(op: &Operation) -> &dyn Execute {
         Operation::PublishTopology(op) => op,
         Operation::EnableTopology(op) => op,
         Operation::Replicate(op) => op,
-        Operation::AwaitReplica(op) => op,
         Operation::RunSetup(op) => op,
         Operation::ReplaceRrset(op) => op,
         Operation::DeleteRrset(op) => op,
-        Operation::SetSiteRoute(op) => op,
+        Operation::SetSiteRoutes(op) => op,
         Operation::Probe(op) => op,
         Operation::PoolFailback(op) => op,
     }
@@ -342,32 +341,29 @@ impl Execute for EnableTopology {
 // ---- Replication of the management store -------------------------------------
 
 impl Execute for Replicate {
+    /// Ask for every replica at once, then poll `replication-status` (one
+    /// call lists them all) until each is up to date, backing off to 2 s
+    /// between reads, for at most the context's `replica_wait`.
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let cms = cx.cms();
-        cx.call(cms.plugin(), "management.replicate", &self.fqdn, || {
-            cms.replicate(&self.fqdn)
-        })
-    }
-
-    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
-        replica_up_to_date(cx, &self.fqdn)
-    }
-}
-
-impl Execute for AwaitReplica {
-    /// Poll until the replica is up to date, backing off to 2 s between
-    /// reads, for at most the context's `replica_wait`.
-    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
+        cx.call(
+            cms.plugin(),
+            "management.replicate",
+            batch(&self.fqdns),
+            || cms.replicate(&self.fqdns),
+        )?;
         let deadline = Instant::now() + cx.replica_wait;
         let mut pause = Duration::from_millis(20);
         loop {
-            if replica_up_to_date(cx, &self.fqdn)? {
+            let stale = stale_replicas(cx, &self.fqdns)?;
+            let Some(first) = stale.first() else {
                 return Ok(());
-            }
+            };
             if Instant::now() + pause > deadline {
                 return Err(cx.verification(format!(
-                    "the replica on `{}` is not up to date after {} s",
-                    self.fqdn,
+                    "{} of {} replicas are not up to date after {} s, the first `{first}`",
+                    stale.len(),
+                    self.fqdns.len(),
                     cx.replica_wait.as_secs()
                 )));
             }
@@ -376,21 +372,46 @@ impl Execute for AwaitReplica {
         }
     }
 
-    /// A wait has no side effect.
-    fn took_effect(&self, _cx: &mut Context<'_>) -> Result<bool, StepError> {
-        Ok(false)
+    /// Every replica of the batch is up to date: one that is not (a batch
+    /// cut short) runs the whole batch again, which asks again of those that
+    /// are and changes nothing for them.
+    fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
+        Ok(stale_replicas(cx, &self.fqdns)?.is_empty())
     }
 }
 
-/// Whether the management store reports the replica on `fqdn` up to date.
-fn replica_up_to_date(cx: &mut Context<'_>, fqdn: &str) -> Result<bool, StepError> {
+/// The replicas of `fqdns` the management store does not report up to date
+/// (one it does not list at all among them), in the order of `fqdns`.
+fn stale_replicas<'f>(
+    cx: &mut Context<'_>,
+    fqdns: &'f [String],
+) -> Result<Vec<&'f str>, StepError> {
     let cms = cx.cms();
-    let replicas = cx.call(cms.plugin(), "management.replication-status", fqdn, || {
-        cms.replication_status()
-    })?;
-    Ok(replicas
+    let replicas = cx.call(
+        cms.plugin(),
+        "management.replication-status",
+        batch(fqdns),
+        || cms.replication_status(),
+    )?;
+    Ok(fqdns
         .iter()
-        .any(|r| r.fqdn.eq_ignore_ascii_case(fqdn) && r.up_to_date))
+        .filter(|fqdn| {
+            !replicas
+                .iter()
+                .any(|r| r.fqdn.eq_ignore_ascii_case(fqdn) && r.up_to_date)
+        })
+        .map(String::as_str)
+        .collect())
+}
+
+/// How a progress event names the objects of a batch: the first, and how
+/// many more.
+fn batch(objects: &[impl AsRef<str>]) -> String {
+    match objects {
+        [] => String::new(),
+        [one] => one.as_ref().to_owned(),
+        [first, rest @ ..] => format!("{} and {} more", first.as_ref(), rest.len()),
+    }
 }
 
 // ---- DNS record sets on the external DNS server --------------------------------
@@ -458,31 +479,41 @@ fn records_of(
 
 // ---- Site routes: federation and XMPP federation ---------------------------------
 
-impl Execute for SetSiteRoute {
+impl Execute for SetSiteRoutes {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         let cms = cx.cms();
-        let identity = self.identity.as_ref().map(ToString::to_string);
+        let routes: Vec<SiteRoute> = self
+            .routes
+            .iter()
+            .map(|r| SiteRoute {
+                site: r.site.clone(),
+                kind: r.kind,
+                identity: r.identity.as_ref().map(ToString::to_string),
+            })
+            .collect();
+        let sites: Vec<&str> = routes.iter().map(|r| r.site.as_str()).collect();
         cx.call(
             cms.plugin(),
-            "management.set-site-route",
-            &self.site,
-            || cms.set_site_route(&self.site, self.kind, identity.as_deref()),
+            cms.set_site_routes_function(),
+            batch(&sites),
+            || cms.set_site_routes(&routes),
         )
     }
 
-    /// The site's route of this kind is the identity (or none).
+    /// Every route of the batch is the identity (or none), read back in one
+    /// `list-sites`. One that is not (a batch cut short) runs the whole batch
+    /// again, which sets again those already set and changes nothing there.
     fn took_effect(&self, cx: &mut Context<'_>) -> Result<bool, StepError> {
         let cms = cx.cms();
-        let sites = cx.call(cms.plugin(), "management.list-sites", &self.site, || {
+        let sites = cx.call(cms.plugin(), "management.list-sites", "", || {
             cms.list_sites()
         })?;
-        let want = self.identity.as_ref().map(ToString::to_string);
-        Ok(sites.iter().any(|s| {
-            let route = match self.kind {
-                RouteKind::Federation => &s.federation_route,
-                RouteKind::XmppFederation => &s.xmpp_federation_route,
-            };
-            s.site.eq_ignore_ascii_case(&self.site) && same_route(route.as_deref(), want.as_deref())
+        Ok(self.routes.iter().all(|want| {
+            let identity = want.identity.as_ref().map(ToString::to_string);
+            sites.iter().any(|s| {
+                s.site.eq_ignore_ascii_case(&want.site)
+                    && same_route(s.route(want.kind), identity.as_deref())
+            })
         }))
     }
 }

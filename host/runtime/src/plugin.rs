@@ -22,7 +22,7 @@ use crate::manifest::PluginTrack;
 use crate::manifest::{Limits, Manifest, PluginKind};
 use crate::trust::Signer;
 use crate::wit::v0_1_0::base::failback::plugin::types::PluginError as WitPluginError;
-use crate::wit::{v0_1_0, v0_2_0};
+use crate::wit::{v0_1_0, v0_2_0, v0_3_0};
 
 /// A loaded plugin of any kind.
 #[derive(Clone)]
@@ -170,9 +170,10 @@ impl Plugin {
 
 /// A kind's bindings, on the track the plugin was built against.
 #[derive(Clone)]
-enum Track<V01, V02> {
+enum Track<V01, V02, V03> {
     V0_1(V01),
     V0_2(V02),
+    V0_3(V03),
 }
 
 macro_rules! typed_plugin {
@@ -181,7 +182,11 @@ macro_rules! typed_plugin {
         #[derive(Clone)]
         pub struct $name {
             plugin: Plugin,
-            pre: Track<v0_1_0::$world::$pre<CallState>, v0_2_0::$world::$pre<CallState>>,
+            pre: Track<
+                v0_1_0::$world::$pre<CallState>,
+                v0_2_0::$world::$pre<CallState>,
+                v0_3_0::$world::$pre<CallState>,
+            >,
         }
 
         impl fmt::Debug for $name {
@@ -203,6 +208,9 @@ macro_rules! typed_plugin {
                     PluginTrack::V0_2 => {
                         Track::V0_2(v0_2_0::$world::$pre::new(plugin.pre.clone()).map_err(link)?)
                     }
+                    PluginTrack::V0_3 => {
+                        Track::V0_3(v0_3_0::$world::$pre::new(plugin.pre.clone()).map_err(link)?)
+                    }
                 };
                 Ok(Self { plugin, pre })
             }
@@ -222,17 +230,17 @@ macro_rules! on_track {
     ($self:ident, $function:literal, |$bindings:ident, $store:ident| $call:expr, $convert:expr) => {
         on_track!(
             $self,
-            ($function, $function),
-            |$bindings, $store| ($call, $call),
+            ($function, $function, $function),
+            |$bindings, $store| ($call, $call, $call),
             $convert
         )
     };
     // A function each track names its own way: its name and call on 0.1.0,
-    // then on 0.2.0.
+    // on 0.2.0, then on 0.3.0.
     (
         $self:ident,
-        ($function_v0_1:expr, $function_v0_2:expr),
-        |$bindings:ident, $store:ident| ($call_v0_1:expr, $call_v0_2:expr),
+        ($function_v0_1:expr, $function_v0_2:expr, $function_v0_3:expr),
+        |$bindings:ident, $store:ident| ($call_v0_1:expr, $call_v0_2:expr, $call_v0_3:expr),
         $convert:expr
     ) => {
         match &$self.pre {
@@ -246,6 +254,12 @@ macro_rules! on_track {
                 $function_v0_2,
                 async |store| pre.instantiate_async(store).await,
                 async |$bindings, $store| $call_v0_2,
+                $convert,
+            ),
+            Track::V0_3(pre) => $self.plugin.guest.call(
+                $function_v0_3,
+                async |store| pre.instantiate_async(store).await,
+                async |$bindings, $store| $call_v0_3,
                 $convert,
             ),
         }
@@ -401,6 +415,22 @@ impl PortProbe {
                 self.plugin
                     .answers(FUNCTION, requests.len(), answers, Into::into)
             }
+            Track::V0_3(pre) => {
+                let wit_requests: Vec<_> = requests.iter().cloned().map(Into::into).collect();
+                let answers = guest.call(
+                    FUNCTION,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store| {
+                        bindings
+                            .failback_plugin_probe()
+                            .call_probe_endpoints(store, &wit_requests)
+                            .await
+                    },
+                    |answers| answers,
+                )?;
+                self.plugin
+                    .answers(FUNCTION, requests.len(), answers, Into::into)
+            }
         }
     }
 }
@@ -467,24 +497,73 @@ impl ManagementStore {
         )
     }
 
-    /// `management.set-site-route`; `None` clears the route.
-    pub fn set_site_route(
-        &self,
-        site: &str,
-        kind: observed::RouteKind,
-        identity: Option<&str>,
-    ) -> Result<(), CallError> {
-        on_track!(
-            self,
-            "management.set-site-route",
-            |bindings, store| {
-                bindings
-                    .failback_plugin_management()
-                    .call_set_site_route(store, site, kind.into(), identity)
-                    .await
-            },
-            |()| ()
-        )
+    /// Set every route of `routes`. A `0.3.0` plugin gets them in one
+    /// `set-site-routes` call; a plugin of an older track is called
+    /// `set-site-route` once per route, in order, under one deadline, and the
+    /// first error stops the rest ([`crate::call::Guest::call_in_turn`]).
+    pub fn set_site_routes(&self, routes: &[observed::SiteRoute]) -> Result<(), CallError> {
+        let guest = &self.plugin.guest;
+        match &self.pre {
+            Track::V0_1(pre) => guest
+                .call_in_turn(
+                    SET_SITE_ROUTE,
+                    routes,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store, route| {
+                        bindings
+                            .failback_plugin_management()
+                            .call_set_site_route(
+                                store,
+                                &route.site,
+                                route.kind.into(),
+                                route.identity.as_deref(),
+                            )
+                            .await
+                    },
+                )
+                .map(drop),
+            Track::V0_2(pre) => guest
+                .call_in_turn(
+                    SET_SITE_ROUTE,
+                    routes,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store, route| {
+                        bindings
+                            .failback_plugin_management()
+                            .call_set_site_route(
+                                store,
+                                &route.site,
+                                route.kind.into(),
+                                route.identity.as_deref(),
+                            )
+                            .await
+                    },
+                )
+                .map(drop),
+            Track::V0_3(pre) => {
+                let routes: Vec<_> = routes.iter().map(Into::into).collect();
+                guest.call(
+                    SET_SITE_ROUTES,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store| {
+                        bindings
+                            .failback_plugin_management()
+                            .call_set_site_routes(store, &routes)
+                            .await
+                    },
+                    |()| (),
+                )
+            }
+        }
+    }
+
+    /// The name of the function that sets site routes on this plugin's track.
+    #[must_use]
+    pub fn set_site_routes_function(&self) -> &'static str {
+        match self.pre {
+            Track::V0_1(_) | Track::V0_2(_) => SET_SITE_ROUTE,
+            Track::V0_3(_) => SET_SITE_ROUTES,
+        }
     }
 
     /// `management.read-store-status`
@@ -517,19 +596,51 @@ impl ManagementStore {
         )
     }
 
-    /// `management.replicate`: replicate to `fqdn` now.
-    pub fn replicate(&self, fqdn: &str) -> Result<(), CallError> {
-        on_track!(
-            self,
-            "management.replicate",
-            |bindings, store| {
-                bindings
-                    .failback_plugin_management()
-                    .call_replicate(store, fqdn)
-                    .await
-            },
-            |()| ()
-        )
+    /// `management.replicate`: replicate to each of `fqdns` now. A `0.3.0`
+    /// plugin gets them in one call; a plugin of an older track is called
+    /// once per replica, in order, under one deadline, and the first error
+    /// stops the rest.
+    pub fn replicate(&self, fqdns: &[String]) -> Result<(), CallError> {
+        let guest = &self.plugin.guest;
+        match &self.pre {
+            Track::V0_1(pre) => guest
+                .call_in_turn(
+                    REPLICATE,
+                    fqdns,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store, fqdn| {
+                        bindings
+                            .failback_plugin_management()
+                            .call_replicate(store, fqdn)
+                            .await
+                    },
+                )
+                .map(drop),
+            Track::V0_2(pre) => guest
+                .call_in_turn(
+                    REPLICATE,
+                    fqdns,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store, fqdn| {
+                        bindings
+                            .failback_plugin_management()
+                            .call_replicate(store, fqdn)
+                            .await
+                    },
+                )
+                .map(drop),
+            Track::V0_3(pre) => guest.call(
+                REPLICATE,
+                async |store| pre.instantiate_async(store).await,
+                async |bindings, store| {
+                    bindings
+                        .failback_plugin_management()
+                        .call_replicate(store, fqdns)
+                        .await
+                },
+                |()| (),
+            ),
+        }
     }
 }
 
@@ -548,7 +659,7 @@ impl ServerControl {
                 },
                 |services| services.into_iter().map(Into::into).collect(),
             ),
-            Track::V0_2(_) => Ok(self.read_one(machine)?.services),
+            Track::V0_2(_) | Track::V0_3(_) => Ok(self.read_one(machine)?.services),
         }
     }
 
@@ -581,7 +692,7 @@ impl ServerControl {
                 },
                 |version| version,
             ),
-            Track::V0_2(_) => Ok(self.read_one(machine)?.setup_version),
+            Track::V0_2(_) | Track::V0_3(_) => Ok(self.read_one(machine)?.setup_version),
         }
     }
 
@@ -605,6 +716,21 @@ impl ServerControl {
                 })
                 .collect()),
             Track::V0_2(pre) => {
+                let answers = self.plugin.guest.call(
+                    FUNCTION,
+                    async |store| pre.instantiate_async(store).await,
+                    async |bindings, store| {
+                        bindings
+                            .failback_plugin_servers()
+                            .call_read_machines(store, machines)
+                            .await
+                    },
+                    |answers| answers,
+                )?;
+                self.plugin
+                    .answers(FUNCTION, machines.len(), answers, Into::into)
+            }
+            Track::V0_3(pre) => {
                 let answers = self.plugin.guest.call(
                     FUNCTION,
                     async |store| pre.instantiate_async(store).await,
@@ -643,6 +769,13 @@ impl ServerControl {
     }
 }
 
+/// The management store's batch of site routes (0.3.0), and the function
+/// older tracks have for one route.
+pub(crate) const SET_SITE_ROUTES: &str = "management.set-site-routes";
+pub(crate) const SET_SITE_ROUTE: &str = "management.set-site-route";
+/// `Invoke-CsManagementStoreReplication`, on every track.
+pub(crate) const REPLICATE: &str = "management.replicate";
+
 /// Invoke-CsPoolFailback's function, and its name on the 0.1.0 track.
 pub(crate) const POOL_FAILBACK: &str = "pools.pool-failback";
 pub(crate) const POOL_FAILBACK_V0_1: &str = "pools.failback";
@@ -668,11 +801,15 @@ impl PoolControl {
     pub fn pool_failback(&self, pool_fqdn: &str) -> Result<(), CallError> {
         on_track!(
             self,
-            (POOL_FAILBACK_V0_1, POOL_FAILBACK),
+            (POOL_FAILBACK_V0_1, POOL_FAILBACK, POOL_FAILBACK),
             |bindings, store| (
                 bindings
                     .failback_plugin_pools()
                     .call_failback(store, pool_fqdn)
+                    .await,
+                bindings
+                    .failback_plugin_pools()
+                    .call_pool_failback(store, pool_fqdn)
                     .await,
                 bindings
                     .failback_plugin_pools()
@@ -688,7 +825,7 @@ impl PoolControl {
     pub fn pool_failback_function(&self) -> &'static str {
         match self.pre {
             Track::V0_1(_) => POOL_FAILBACK_V0_1,
-            Track::V0_2(_) => POOL_FAILBACK,
+            Track::V0_2(_) | Track::V0_3(_) => POOL_FAILBACK,
         }
     }
 }

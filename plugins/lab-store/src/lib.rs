@@ -18,7 +18,7 @@ mod store;
 
 use failback_plugin_sdk::config;
 use failback_plugin_sdk::management::{
-    Guest, PluginError, ReplicaStatus, RouteKind, Site, StoreStatus, TopologyDocument,
+    Guest, PluginError, ReplicaStatus, Site, SiteRoute, StoreStatus, TopologyDocument,
 };
 
 use store::Lab;
@@ -49,12 +49,8 @@ impl Guest for LabStore {
         lab().list_sites()
     }
 
-    fn set_site_route(
-        site: String,
-        kind: RouteKind,
-        identity: Option<String>,
-    ) -> Result<(), PluginError> {
-        lab().set_site_route(&site, kind, identity.as_deref())
+    fn set_site_routes(routes: Vec<SiteRoute>) -> Result<(), PluginError> {
+        lab().set_site_routes(&routes)
     }
 
     fn read_store_status() -> Result<StoreStatus, PluginError> {
@@ -65,8 +61,8 @@ impl Guest for LabStore {
         lab().replication_status()
     }
 
-    fn replicate(fqdn: String) -> Result<(), PluginError> {
-        lab().replicate(&fqdn)
+    fn replicate(fqdns: Vec<String>) -> Result<(), PluginError> {
+        lab().replicate(&fqdns)
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use failback_plugin_sdk::files;
 use failback_plugin_sdk::management::{
-    PluginError, ReplicaStatus, RouteKind, Site, StoreStatus, TopologyDocument,
+    PluginError, ReplicaStatus, RouteKind, Site, SiteRoute, StoreStatus, TopologyDocument,
 };
 use serde::{Deserialize, Serialize};
 
@@ -196,40 +196,59 @@ impl Lab {
             .collect())
     }
 
-    /// `Set-CsSite <site> -FederationRoute|-XmppFederationRoute <identity>`.
-    pub(crate) fn set_site_route(
-        &self,
-        site: &str,
-        kind: RouteKind,
-        identity: Option<&str>,
-    ) -> Result<(), PluginError> {
+    /// `Set-CsSite <site> -FederationRoute|-XmppFederationRoute <identity>`
+    /// for every route of `routes`: every route checked before any is set,
+    /// then one read and at most one write of `store.json` for the batch, and
+    /// one log line per route.
+    pub(crate) fn set_site_routes(&self, routes: &[SiteRoute]) -> Result<(), PluginError> {
         let mut store = self.read()?;
         self.settle(&store)?;
-        let entry = store
-            .sites
-            .iter_mut()
-            .find(|entry| entry.name.eq_ignore_ascii_case(site))
-            .ok_or_else(|| PluginError::NotFound(format!("site `{site}` does not exist")))?;
-        if let Some(identity) = identity {
-            let pool = identity.strip_prefix(EDGE_SERVER).unwrap_or_default();
-            if pool.is_empty() || pool.contains(char::is_whitespace) {
-                return Err(PluginError::Invalid(format!(
-                    "route `{identity}` is not an Edge pool service identity (`{EDGE_SERVER}<pool fqdn>`)"
-                )));
+        let mut changed = false;
+        for route in routes {
+            let site = &route.site;
+            let identity = route.identity.as_deref();
+            if let Some(identity) = identity {
+                let pool = identity.strip_prefix(EDGE_SERVER).unwrap_or_default();
+                if pool.is_empty() || pool.contains(char::is_whitespace) {
+                    return Err(PluginError::Invalid(format!(
+                        "route `{identity}` is not an Edge pool service identity (`{EDGE_SERVER}<pool fqdn>`)"
+                    )));
+                }
+            }
+            let entry = store
+                .sites
+                .iter_mut()
+                .find(|entry| entry.name.eq_ignore_ascii_case(site))
+                .ok_or_else(|| PluginError::NotFound(format!("site `{site}` does not exist")))?;
+            let slot = match route.kind {
+                RouteKind::Federation => &mut entry.federation_route,
+                RouteKind::XmppFederation => &mut entry.xmpp_federation_route,
+            };
+            if slot.as_deref() != identity {
+                *slot = identity.map(str::to_owned);
+                changed = true;
             }
         }
-        let (route, kind_name) = match kind {
-            RouteKind::Federation => (&mut entry.federation_route, "federation"),
-            RouteKind::XmppFederation => (&mut entry.xmpp_federation_route, "xmpp-federation"),
-        };
-        if route.as_deref() != identity {
-            *route = identity.map(str::to_owned);
+        // Nothing is written before every route has been checked: an error
+        // above returned with `store.json` as it was.
+        if changed {
             self.write(&store)?;
         }
-        self.log(&format!(
-            "set-site-route {site} {kind_name} {}",
-            identity.unwrap_or("none")
-        ))
+        let lines: Vec<String> = routes
+            .iter()
+            .map(|route| {
+                let kind = match route.kind {
+                    RouteKind::Federation => "federation",
+                    RouteKind::XmppFederation => "xmpp-federation",
+                };
+                format!(
+                    "set-site-route {} {kind} {}",
+                    route.site,
+                    route.identity.as_deref().unwrap_or("none")
+                )
+            })
+            .collect();
+        self.log_all(&lines)
     }
 
     /// Where the store runs.
@@ -257,31 +276,49 @@ impl Lab {
             .collect())
     }
 
-    /// `Invoke-CsManagementStoreReplication -ReplicaFqdn <fqdn>`: the replica
-    /// receives the enabled version. A published version that is not enabled
-    /// yet is not replicated: the replica is left as it is.
-    pub(crate) fn replicate(&self, fqdn: &str) -> Result<(), PluginError> {
+    /// `Invoke-CsManagementStoreReplication -ReplicaFqdn <fqdn>` for each of
+    /// `fqdns`: each replica receives the enabled version. A published version
+    /// that is not enabled yet is not replicated: the replicas are left as
+    /// they are. Every name is checked before any replica is touched; then
+    /// one read and at most one write of `store.json` for the batch, and one
+    /// log line per replica.
+    pub(crate) fn replicate(&self, fqdns: &[String]) -> Result<(), PluginError> {
         let mut store = self.read()?;
         self.settle(&store)?;
         let (version, enabled) = (store.version, store.enabled);
         let available = store.require_available();
-        let replica = store
-            .replicas
-            .iter_mut()
-            .find(|replica| replica.fqdn.eq_ignore_ascii_case(fqdn))
-            .ok_or_else(|| PluginError::NotFound(format!("replica `{fqdn}` does not exist")))?;
+        let mut indices = Vec::with_capacity(fqdns.len());
+        for fqdn in fqdns {
+            let index = store
+                .replicas
+                .iter()
+                .position(|replica| replica.fqdn.eq_ignore_ascii_case(fqdn))
+                .ok_or_else(|| PluginError::NotFound(format!("replica `{fqdn}` does not exist")))?;
+            indices.push(index);
+        }
         available?;
         if enabled {
             // The lab has no clock: the update is stamped with the version it
             // carried, which keeps runs deterministic.
             let stamp = format!("v{version}");
-            if replica.version != version || replica.last_update.as_deref() != Some(&stamp) {
-                replica.version = version;
-                replica.last_update = Some(stamp);
+            let mut changed = false;
+            for index in indices {
+                let replica = &mut store.replicas[index];
+                if replica.version != version || replica.last_update.as_deref() != Some(&stamp) {
+                    replica.version = version;
+                    replica.last_update = Some(stamp.clone());
+                    changed = true;
+                }
+            }
+            if changed {
                 self.write(&store)?;
             }
         }
-        self.log(&format!("replicate {fqdn}"))
+        let lines: Vec<String> = fqdns
+            .iter()
+            .map(|fqdn| format!("replicate {fqdn}"))
+            .collect();
+        self.log_all(&lines)
     }
 
     fn read(&self) -> Result<StoreFile, PluginError> {
@@ -293,7 +330,20 @@ impl Lab {
     }
 
     fn log(&self, line: &str) -> Result<(), PluginError> {
-        files::append_line(&self.writes.join(LOG), line)
+        self.log_all(&[line])
+    }
+
+    /// Append `lines` to the log in one write (and one sync).
+    fn log_all(&self, lines: &[impl AsRef<str>]) -> Result<(), PluginError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let text = lines
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join("\n");
+        files::append_line(&self.writes.join(LOG), &text)
             .map_err(|e| files::io_error("append to", LOG, &e))
     }
 }
@@ -352,6 +402,18 @@ mod tests {
             "\"active_master\": null",
         );
         std::fs::write(lab.dir.join(FILE), text).unwrap();
+    }
+
+    fn fqdns(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    fn route(site: &str, kind: RouteKind, identity: Option<&str>) -> SiteRoute {
+        SiteRoute {
+            site: site.to_owned(),
+            kind,
+            identity: identity.map(str::to_owned),
+        }
     }
 
     fn up_to_date(lab: &Lab) -> Vec<(String, bool)> {
@@ -491,7 +553,7 @@ mod tests {
         for err in [
             lab.publish_topology("<Topology />", 7).unwrap_err(),
             lab.enable_topology(7).unwrap_err(),
-            lab.replicate("edge1.contoso.com").unwrap_err(),
+            lab.replicate(&fqdns(&["edge1.contoso.com"])).unwrap_err(),
         ] {
             assert!(
                 matches!(&err, PluginError::Unavailable(m) if m.contains("no active master")),
@@ -516,7 +578,7 @@ mod tests {
         );
         lab.publish_topology("<Topology />", 7).unwrap();
         // Not enabled: nothing to replicate, the replica stays as it was.
-        lab.replicate("edge1.contoso.com").unwrap();
+        lab.replicate(&fqdns(&["edge1.contoso.com"])).unwrap();
         let status = lab.replication_status().unwrap();
         assert!(!status[0].up_to_date);
         assert_eq!(
@@ -524,12 +586,12 @@ mod tests {
             Some("2026-11-20T10:00:00Z")
         );
         lab.enable_topology(8).unwrap();
-        lab.replicate("EDGE1.contoso.com").unwrap();
+        lab.replicate(&fqdns(&["EDGE1.contoso.com"])).unwrap();
         let status = lab.replication_status().unwrap();
         assert!(status[0].up_to_date);
         assert_eq!(status[0].last_update.as_deref(), Some("v8"));
         assert!(!status[1].up_to_date);
-        lab.replicate("edge2.contoso.com").unwrap();
+        lab.replicate(&fqdns(&["edge2.contoso.com"])).unwrap();
         assert!(lab.replication_status().unwrap()[1].up_to_date);
         assert!(log(&lab).ends_with("replicate EDGE1.contoso.com\nreplicate edge2.contoso.com\n"));
     }
@@ -537,11 +599,45 @@ mod tests {
     #[test]
     fn replicate_to_an_unknown_replica_is_not_found() {
         let (_root, lab) = lab();
-        let err = lab.replicate("edge9.contoso.com").unwrap_err();
+        let err = lab.replicate(&fqdns(&["edge9.contoso.com"])).unwrap_err();
         assert!(
             matches!(&err, PluginError::NotFound(m) if m == "replica `edge9.contoso.com` does not exist"),
             "{err:?}"
         );
+    }
+
+    /// A batch names every replica it replicates to in one call: all are up
+    /// to date after it, with one write of the state file and a log line
+    /// each. One unknown name among them replicates to none.
+    #[test]
+    fn a_batch_replicates_to_every_replica_named_or_to_none() {
+        let (_root, lab) = lab();
+        lab.publish_topology("<Topology />", 7).unwrap();
+        lab.enable_topology(8).unwrap();
+        let before = std::fs::read_to_string(lab.dir.join(FILE)).unwrap();
+        let err = lab
+            .replicate(&fqdns(&["edge1.contoso.com", "edge9.contoso.com"]))
+            .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::NotFound(m) if m.contains("edge9")),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read_to_string(lab.dir.join(FILE)).unwrap(), before);
+        lab.replicate(&fqdns(&["edge1.contoso.com", "edge2.contoso.com"]))
+            .unwrap();
+        assert_eq!(
+            up_to_date(&lab),
+            [
+                ("edge1.contoso.com".to_owned(), true),
+                ("edge2.contoso.com".to_owned(), true)
+            ]
+        );
+        assert!(log(&lab).ends_with("replicate edge1.contoso.com\nreplicate edge2.contoso.com\n"));
+        // Asked again, the batch changes nothing and succeeds.
+        let after = std::fs::read_to_string(lab.dir.join(FILE)).unwrap();
+        lab.replicate(&fqdns(&["edge1.contoso.com", "edge2.contoso.com"]))
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(lab.dir.join(FILE)).unwrap(), after);
     }
 
     #[test]
@@ -561,18 +657,18 @@ mod tests {
     }
 
     #[test]
-    fn set_site_route_sets_and_clears() {
+    fn set_site_routes_sets_and_clears_in_one_batch() {
         let (_root, lab) = lab();
-        lab.set_site_route(
-            "Site1",
-            RouteKind::XmppFederation,
-            Some("EdgeServer:edgepool1.contoso.com"),
-        )
+        lab.set_site_routes(&[
+            route(
+                "Site1",
+                RouteKind::XmppFederation,
+                Some("EdgeServer:edgepool1.contoso.com"),
+            ),
+            route("Site2", RouteKind::XmppFederation, None),
+            route("site2", RouteKind::Federation, None),
+        ])
         .unwrap();
-        lab.set_site_route("Site2", RouteKind::XmppFederation, None)
-            .unwrap();
-        lab.set_site_route("site2", RouteKind::Federation, None)
-            .unwrap();
         let sites = lab.list_sites().unwrap();
         assert_eq!(
             sites[0].xmpp_federation_route.as_deref(),
@@ -594,10 +690,10 @@ mod tests {
     }
 
     #[test]
-    fn set_site_route_refuses_unknown_sites_and_malformed_identities() {
+    fn set_site_routes_refuses_unknown_sites_and_malformed_identities() {
         let (_root, lab) = lab();
         let err = lab
-            .set_site_route("Site9", RouteKind::Federation, None)
+            .set_site_routes(&[route("Site9", RouteKind::Federation, None)])
             .unwrap_err();
         assert!(matches!(&err, PluginError::NotFound(m) if m == "site `Site9` does not exist"));
         for identity in [
@@ -606,13 +702,32 @@ mod tests {
             "Registrar:fepool1.contoso.com",
         ] {
             let err = lab
-                .set_site_route("Site1", RouteKind::Federation, Some(identity))
+                .set_site_routes(&[route("Site1", RouteKind::Federation, Some(identity))])
                 .unwrap_err();
             assert!(
                 matches!(&err, PluginError::Invalid(m) if m.contains(identity)),
                 "{err:?}"
             );
         }
+        assert_eq!(log(&lab), "");
+    }
+
+    /// A batch whose last route is refused sets none of the routes before it.
+    #[test]
+    fn a_batch_with_one_refused_route_sets_nothing() {
+        let (_root, lab) = lab();
+        let err = lab
+            .set_site_routes(&[
+                route(
+                    "Site1",
+                    RouteKind::Federation,
+                    Some("EdgeServer:edgepool1.contoso.com"),
+                ),
+                route("Site9", RouteKind::Federation, None),
+            ])
+            .unwrap_err();
+        assert!(matches!(&err, PluginError::NotFound(_)), "{err:?}");
+        assert_eq!(std::fs::read_to_string(lab.dir.join(FILE)).unwrap(), STORE);
         assert_eq!(log(&lab), "");
     }
 

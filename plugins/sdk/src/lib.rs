@@ -1,6 +1,6 @@
 //! The crate a vendor depends on to write a failback plugin.
 //!
-//! It holds the bindings of every world of `failback:plugin@0.2.0` (one module
+//! It holds the bindings of every world of `failback:plugin@0.3.0` (one module
 //! per world, all sharing the [`types`] and [`host`] interfaces), an export
 //! macro per world, helpers for the host's imports: [`log`] and [`config`], and
 //! [`files`] for plugins whose environment is a granted directory.
@@ -41,7 +41,7 @@ pub mod base {
     wit_bindgen::generate!({
         inline: "
             package failback:sdk;
-            world base { import failback:plugin/host@0.2.0; }
+            world base { import failback:plugin/host@0.3.0; }
         ",
         path: "../../wit/plugin",
         world: "failback:sdk/base",
@@ -62,8 +62,8 @@ macro_rules! world_bindings {
                 path: "../../wit/plugin",
                 world: $world,
                 with: {
-                    "failback:plugin/types@0.2.0": crate::base::failback::plugin::types,
-                    "failback:plugin/host@0.2.0": crate::base::failback::plugin::host,
+                    "failback:plugin/types@0.3.0": crate::base::failback::plugin::types,
+                    "failback:plugin/host@0.3.0": crate::base::failback::plugin::host,
                 },
                 pub_export_macro: true,
                 export_macro_name: $macro_name,

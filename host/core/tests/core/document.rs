@@ -85,26 +85,27 @@ fn another_format_version_is_refused_naming_it() {
     let p = sealed(Scenario::XmppOnly);
     let text = p
         .to_json()
-        .replace("\"format_version\": 3", "\"format_version\": 1");
+        .replace("\"format_version\": 4", "\"format_version\": 1");
     let err = document::read(&text).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "it has format version 1, this failback reads version 3"
+        "it has format version 1, this failback reads version 4"
     );
 }
 
-/// A plan saved by a failback of format version 2 (before the names of the
-/// operator's vocabulary) is refused naming both versions, not read as
-/// misshapen at its first old name.
+/// A plan saved by a failback of format version 3 (before operations in
+/// batches) is refused naming both versions, not read as misshapen at its
+/// first `set-site-route`.
 #[test]
-fn a_plan_saved_in_format_version_2_is_refused_naming_both_versions() {
+fn a_plan_saved_in_format_version_3_is_refused_naming_both_versions() {
     let p = sealed(Scenario::EdgeAndFrontEndFailover);
-    let text = as_format_version_2(&p.to_json());
-    assert!(text.contains("\"action\": \"set-xmpp-route\""));
+    let text = as_format_version_3(&p.to_json());
+    assert!(text.contains("\"op\": \"set-site-route\""), "{text}");
+    assert!(text.contains("\"op\": \"await-replica\""), "{text}");
     let err = document::read(&text).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "it has format version 2, this failback reads version 3"
+        "it has format version 3, this failback reads version 4"
     );
 }
 
@@ -214,22 +215,41 @@ fn an_approval_added_changes_neither_the_digest_nor_the_reading() {
     assert!(!p.to_json().contains("\"approvals\""));
 }
 
-/// `plan`, a format version 3 document, as a failback of format version 2
-/// wrote it: the action, fields, change and operation of the names before
-/// the operator's vocabulary (the goal's `media_pool` aside: a plain text
-/// replacement cannot tell it from a Front End pool's `media_edge_pool`).
-fn as_format_version_2(plan: &str) -> String {
-    [
-        ("\"format_version\": 3", "\"format_version\": 2"),
-        ("set-xmpp-federation-route", "set-xmpp-route"),
-        ("xmpp_federation_route", "xmpp_route"),
-        ("cms_available", "store_available"),
-        ("cms-available", "store-available"),
-        ("\"op\": \"pool-failback\"", "\"op\": \"failback\""),
-        ("\"drafts\":", "\"documents\":"),
-    ]
-    .iter()
-    .fold(plan.to_owned(), |text, (new, old)| text.replace(new, old))
+/// `plan`, a format version 4 document, as a failback of format version 3
+/// wrote it: one `set-site-route` per route of a `set-site-routes`, and a
+/// `replicate` and an `await-replica` per replica of a `replicate`.
+fn as_format_version_3(plan: &str) -> String {
+    let mut value: Value = serde_json::from_str(plan).unwrap();
+    value["format_version"] = json!(3);
+    for step in value["steps"].as_array_mut().unwrap() {
+        let operations = std::mem::take(step["operations"].as_array_mut().unwrap());
+        step["operations"] = operations
+            .into_iter()
+            .flat_map(|op| match op["op"].as_str() {
+                Some("set-site-routes") => op["routes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        json!({"op": "set-site-route", "site": r["site"], "kind": r["kind"], "identity": r["identity"]})
+                    })
+                    .collect(),
+                Some("replicate") => op["fqdns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|fqdn| {
+                        [
+                            json!({"op": "replicate", "fqdn": fqdn}),
+                            json!({"op": "await-replica", "fqdn": fqdn}),
+                        ]
+                    })
+                    .collect(),
+                _ => vec![op],
+            })
+            .collect();
+    }
+    serde_json::to_string_pretty(&value).unwrap()
 }
 
 /// Characters that test a canonical writer: control characters (escaped),

@@ -4,21 +4,26 @@
 //!
 //! The cases publish the topology they read, unchanged, so its content stays;
 //! its version moves on and it is left enabled. A route a case sets is set
-//! back to what it was.
+//! back to what it was. Routes are set through `set-site-routes` on a `0.3.0`
+//! plugin, and through `set-site-route`, once per route, on an older one; the
+//! cases are reported under the function the plugin has.
 
-use failback_core::observed::{RouteKind, Site, TopologyDocument};
+use failback_core::observed::{RouteKind, Site, SiteRoute, TopologyDocument};
 use failback_core::topology::Topology;
 
 use super::{
-    ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, came_back, none_of, refusal,
-    run_cases, shown,
+    ABSENT, Case, CaseReport, Checked, Miss, Relabel, Variant, answer, came_back, none_of, refusal,
+    run_cases_as, shown,
 };
+use crate::manifest::PluginTrack;
 use crate::plugin::ManagementStore;
 
 const READ: &str = "management.read-topology";
 const PUBLISH: &str = "management.publish-topology";
 const ENABLE: &str = "management.enable-topology";
 const SITES: &str = "management.list-sites";
+const SET_ROUTES: &str = "management.set-site-routes";
+/// `set-site-routes` on tracks before 0.3.0, asked once per route.
 const SET_ROUTE: &str = "management.set-site-route";
 const STATUS: &str = "management.read-store-status";
 const REPLICATION: &str = "management.replication-status";
@@ -123,17 +128,17 @@ pub(super) const CASES: &[Case<Cms>] = &[
     },
     Case {
         id: "route-unknown-site",
-        function: SET_ROUTE,
+        function: SET_ROUTES,
         uses: &[],
         promise: "setting a route of a site that does not exist is plugin-error::not-found",
         check: route_unknown_site,
     },
     Case {
         id: "route-round-trip",
-        function: SET_ROUTE,
+        function: SET_ROUTES,
         uses: &[SITES, READ],
-        promise: "a route set with set-site-route comes back from list-sites, and none clears it; \
-                  for both route kinds",
+        promise: "a route set with set-site-routes comes back from list-sites, and none clears \
+                  it; for both route kinds",
         check: route_round_trip,
     },
 ];
@@ -143,7 +148,13 @@ pub(super) fn run(plugin: &ManagementStore) -> Vec<CaseReport> {
     let mut cms = Cms {
         plugin: plugin.clone(),
     };
-    run_cases(CASES, &mut cms)
+    let relabel: Relabel = match plugin.plugin().manifest().plugin_track() {
+        Some(PluginTrack::V0_1 | PluginTrack::V0_2) => {
+            |f| if f == SET_ROUTES { SET_ROUTE } else { f }
+        }
+        _ => |f| f,
+    };
+    run_cases_as(CASES, &mut cms, relabel)
 }
 
 impl Cms {
@@ -288,18 +299,35 @@ fn replicate(cms: &mut Cms) -> Checked {
             "replication-status lists no replica to replicate to".to_owned(),
         ));
     };
-    answer(cms.plugin.replicate(&replica.fqdn), "ok")
+    answer(
+        cms.plugin.replicate(std::slice::from_ref(&replica.fqdn)),
+        "ok",
+    )
 }
 
 fn replicate_unknown(cms: &mut Cms) -> Checked {
-    refusal(cms.plugin.replicate(ABSENT), &[Variant::NotFound])
+    refusal(
+        cms.plugin.replicate(&[ABSENT.to_owned()]),
+        &[Variant::NotFound],
+    )
 }
 
 fn route(site: &Site, kind: RouteKind) -> Option<&str> {
-    match kind {
-        RouteKind::Federation => site.federation_route.as_deref(),
-        RouteKind::XmppFederation => site.xmpp_federation_route.as_deref(),
-    }
+    site.route(kind)
+}
+
+/// Set `kind` of `site` to `identity`, alone in a batch.
+fn set_route(
+    cms: &Cms,
+    site: &str,
+    kind: RouteKind,
+    identity: Option<&str>,
+) -> Result<(), crate::guest_error::CallError> {
+    cms.plugin.set_site_routes(&[SiteRoute {
+        site: site.to_owned(),
+        kind,
+        identity: identity.map(str::to_owned),
+    }])
 }
 
 /// A route identity to set on `site` for `kind` that differs from its own:
@@ -336,7 +364,7 @@ fn other_identity(cms: &Cms, sites: &[Site], site: &Site, kind: RouteKind) -> Op
 
 /// Set `kind` of `site` to `identity` and find it so in list-sites.
 fn set_and_find(cms: &Cms, site: &str, kind: RouteKind, identity: Option<&str>) -> Checked {
-    answer(cms.plugin.set_site_route(site, kind, identity), "ok")?;
+    answer(set_route(cms, site, kind, identity), "ok")?;
     let sites = cms.sites()?;
     let found = sites.iter().find(|s| s.site == site);
     if found.is_some_and(|s| route(s, kind) == identity) {
@@ -371,9 +399,7 @@ fn route_round_trip(cms: &mut Cms) -> Checked {
         let checked = set_and_find(cms, &site.site, kind, Some(&identity))
             .and_then(|()| set_and_find(cms, &site.site, kind, None));
         // Put the route back as it was, whatever the case found.
-        let restored = cms
-            .plugin
-            .set_site_route(&site.site, kind, original.as_deref());
+        let restored = set_route(cms, &site.site, kind, original.as_deref());
         checked?;
         restored.map_err(|error| {
             Miss::failed(
@@ -387,8 +413,12 @@ fn route_round_trip(cms: &mut Cms) -> Checked {
 
 fn route_unknown_site(cms: &mut Cms) -> Checked {
     refusal(
-        cms.plugin
-            .set_site_route("failback-kit-no-such-site", RouteKind::XmppFederation, None),
+        set_route(
+            cms,
+            "failback-kit-no-such-site",
+            RouteKind::XmppFederation,
+            None,
+        ),
         &[Variant::NotFound],
     )
 }

@@ -121,7 +121,9 @@ pub(super) fn run(
         xmpp_server: xmpp_server.cloned(),
     };
     let relabel: Relabel = match plugin.plugin().manifest().plugin_track() {
-        Some(PluginTrack::V0_2) => |f| if f == PROBE { PROBE_ENDPOINTS } else { f },
+        Some(PluginTrack::V0_2 | PluginTrack::V0_3) => {
+            |f| if f == PROBE { PROBE_ENDPOINTS } else { f }
+        }
         // 0.1.0 is asked one endpoint per call.
         _ => |f| if f == PROBE_ENDPOINTS { PROBE } else { f },
     };

@@ -4,7 +4,7 @@
 //!
 //! The cases start that machine's services and run setup on it. The cases of
 //! `list-services` and `setup-version` read through `read-machines` on a
-//! `0.2.0` plugin, which answers both in one call.
+//! `0.2.0` (or later) plugin, which answers both in one call.
 
 use failback_core::observed::{ServiceState, ServiceStatus};
 
@@ -111,8 +111,9 @@ pub(super) fn run(plugin: &ServerControl, machine: &str) -> Vec<CaseReport> {
         machine: machine.to_owned(),
     };
     let relabel: Relabel = match plugin.plugin().manifest().plugin_track() {
-        // 0.2.0 answers list-services and setup-version in one read-machines.
-        Some(PluginTrack::V0_2) => |f| match f {
+        // 0.2.0 and later answer list-services and setup-version in one
+        // read-machines.
+        Some(PluginTrack::V0_2 | PluginTrack::V0_3) => |f| match f {
             LIST | SETUP_VERSION => READ_MACHINES,
             f => f,
         },

@@ -1,8 +1,9 @@
 //! The host side of the WIT contract, one module per version track of the
 //! packages: [`v0_1_0`] (`failback:plugin@0.1.0` and `failback:policy@0.1.0`,
-//! each bound from its frozen copy under `wit/`) and [`v0_2_0`]
-//! (`failback:plugin@0.2.0` and `failback:policy@0.2.0`, the current `wit/plugin`
-//! and `wit/policy`).
+//! each bound from its frozen copy under `wit/`), [`v0_2_0`]
+//! (`failback:plugin@0.2.0`, frozen in `wit/plugin-0.2.0`, and
+//! `failback:policy@0.2.0`, the current `wit/policy`) and [`v0_3_0`]
+//! (`failback:plugin@0.3.0`, the current `wit/plugin`).
 //!
 //! Each track holds the `bindgen!` output for its worlds and the conversions
 //! between its types and `failback_core` at the edge. A plugin is called
@@ -212,3 +213,4 @@ macro_rules! policy_state_conversions {
 mod convert;
 pub mod v0_1_0;
 pub mod v0_2_0;
+pub mod v0_3_0;

@@ -1,6 +1,6 @@
-//! The 0.2.0 track: bindings of `failback:plugin@0.2.0` (`wit/plugin`) and
-//! `failback:policy@0.2.0` (`wit/policy`), and the conversions between their
-//! types and `failback_core`.
+//! The 0.2.0 track: bindings of `failback:plugin@0.2.0` (its frozen copy
+//! `wit/plugin-0.2.0`) and `failback:policy@0.2.0` (`wit/policy`), and the
+//! conversions between their types and `failback_core`.
 //!
 //! `failback:plugin@0.2.0` is 0.1.0 with the reads a host made once per object
 //! turned into batches: `servers.read-machines` (for 0.1.0's `list-services`
@@ -29,7 +29,7 @@ pub mod base {
             package failback:runtime;
             world base { import failback:plugin/host@0.2.0; }
         ",
-        path: "../../wit/plugin",
+        path: "../../wit/plugin-0.2.0",
         world: "failback:runtime/base",
         with: {
             "failback:plugin/types@0.2.0": crate::wit::v0_1_0::base::failback::plugin::types,
@@ -42,7 +42,7 @@ macro_rules! plugin_world {
         #[doc = concat!("The `", $world, "` world.")]
         pub mod $module {
             wasmtime::component::bindgen!({
-                path: "../../wit/plugin",
+                path: "../../wit/plugin-0.2.0",
                 world: $world,
                 // Every export is called asynchronously (see `v0_1_0`).
                 exports: { default: async },

@@ -1,5 +1,5 @@
 use failback_core::observed::{
-    PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, ServiceState,
+    PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, ServiceState, SiteRoute,
 };
 use failback_runtime::audit::LogLevel;
 use failback_runtime::{CallError, Outcome, PluginError};
@@ -114,18 +114,18 @@ fn management_store_reads_and_publishes() {
     store.enable_topology(8).unwrap();
     assert_eq!(store.list_sites().unwrap()[0].site, "Site1");
     store
-        .set_site_route(
-            "Site1",
-            RouteKind::XmppFederation,
-            Some("EdgeServer:edge1.contoso.com"),
-        )
+        .set_site_routes(&[SiteRoute {
+            site: "Site1".to_owned(),
+            kind: RouteKind::XmppFederation,
+            identity: Some("EdgeServer:edge1.contoso.com".to_owned()),
+        }])
         .unwrap();
     assert_eq!(
         store.read_store_status().unwrap().active_master.as_deref(),
         Some("fe1.contoso.com")
     );
     assert!(store.replication_status().unwrap()[0].up_to_date);
-    store.replicate("edge1.contoso.com").unwrap();
+    store.replicate(&["edge1.contoso.com".to_owned()]).unwrap();
 }
 
 #[test]

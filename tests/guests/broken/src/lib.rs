@@ -348,20 +348,19 @@ impl management::Guest for Broken {
             .collect())
     }
 
-    fn set_site_route(
-        site: String,
-        kind: management::RouteKind,
-        identity: Option<String>,
-    ) -> Result<(), PluginError> {
+    fn set_site_routes(routes: Vec<management::SiteRoute>) -> Result<(), PluginError> {
         let mut state = read()?;
-        let row = state
-            .sites
-            .iter_mut()
-            .find(|s| s.site == site)
-            .ok_or_else(|| PluginError::NotFound(format!("site `{site}` does not exist")))?;
-        match kind {
-            management::RouteKind::Federation => row.federation = identity,
-            management::RouteKind::XmppFederation => row.xmpp = identity,
+        for route in routes {
+            let site = &route.site;
+            let row = state
+                .sites
+                .iter_mut()
+                .find(|s| s.site == *site)
+                .ok_or_else(|| PluginError::NotFound(format!("site `{site}` does not exist")))?;
+            match route.kind {
+                management::RouteKind::Federation => row.federation = route.identity,
+                management::RouteKind::XmppFederation => row.xmpp = route.identity,
+            }
         }
         write(&state)
     }
@@ -386,11 +385,11 @@ impl management::Guest for Broken {
             .collect())
     }
 
-    fn replicate(fqdn: String) -> Result<(), PluginError> {
-        if read()?.replicas.contains(&fqdn) {
-            Ok(())
-        } else {
-            Err(PluginError::NotFound(format!("no replica `{fqdn}`")))
+    fn replicate(fqdns: Vec<String>) -> Result<(), PluginError> {
+        let replicas = read()?.replicas;
+        match fqdns.iter().find(|fqdn| !replicas.contains(fqdn)) {
+            None => Ok(()),
+            Some(fqdn) => Err(PluginError::NotFound(format!("no replica `{fqdn}`"))),
         }
     }
 }

@@ -98,11 +98,7 @@ impl management::Guest for Good {
         }])
     }
 
-    fn set_site_route(
-        _site: String,
-        _kind: management::RouteKind,
-        _identity: Option<String>,
-    ) -> Result<(), PluginError> {
+    fn set_site_routes(_routes: Vec<management::SiteRoute>) -> Result<(), PluginError> {
         Ok(())
     }
 
@@ -121,7 +117,7 @@ impl management::Guest for Good {
         }])
     }
 
-    fn replicate(_fqdn: String) -> Result<(), PluginError> {
+    fn replicate(_fqdns: Vec<String>) -> Result<(), PluginError> {
         Ok(())
     }
 }
