@@ -34,7 +34,7 @@ const STATE: &str = r#"{
 fn kit(kind: PluginKind, broken: &str) -> Report {
     let fixture = Fixture::new();
     let bytes = std::fs::read(FAILBACK_TEST_BROKEN).unwrap();
-    let world = format!("failback:plugin/{kind}@0.2.0");
+    let world = format!("failback:plugin/{kind}@0.3.0");
     // The probe needs no state but a network capability the kit grants.
     let capabilities = if kind == PluginKind::PortProbe {
         "[[capabilities.network]]\nname = \"endpoints\"\nprotocol = \"tcp\"\n"

@@ -20,8 +20,8 @@ fn inspect_names_the_worlds_imports_exports_and_requested_capabilities() {
     assert_eq!(
         inspection.worlds,
         vec![
-            "failback:plugin/dns-provider@0.2.0",
-            "failback:plugin/port-probe@0.2.0"
+            "failback:plugin/dns-provider@0.3.0",
+            "failback:plugin/port-probe@0.3.0"
         ]
     );
     assert!(inspection.foreign_imports.is_empty());
@@ -29,13 +29,13 @@ fn inspect_names_the_worlds_imports_exports_and_requested_capabilities() {
     let host = inspection
         .imports
         .iter()
-        .find(|i| i.name == "failback:plugin/host@0.2.0")
+        .find(|i| i.name == "failback:plugin/host@0.3.0")
         .unwrap();
     assert_eq!(host.functions, ["log", "config"]);
     let dns = inspection
         .exports
         .iter()
-        .find(|e| e.name == "failback:plugin/dns@0.2.0")
+        .find(|e| e.name == "failback:plugin/dns@0.3.0")
         .unwrap();
     assert_eq!(
         dns.functions,
