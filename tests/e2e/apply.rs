@@ -505,7 +505,11 @@ fn a_kill_inside_a_batch_of_site_routes_resumes_by_running_the_whole_batch_again
     assert_eq!(routes.len(), 6, "{routes:?}");
 
     let reference_dir = copy_lab(start.path());
-    let out = run(&["apply", "--yes"], &reference_dir.path().join("failback.toml"), None);
+    let out = run(
+        &["apply", "--yes"],
+        &reference_dir.path().join("failback.toml"),
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let reference = files(reference_dir.path());
 
@@ -513,7 +517,10 @@ fn a_kill_inside_a_batch_of_site_routes_resumes_by_running_the_whole_batch_again
     let env = dir.path().join("failback.toml");
     let failpoint = format!("op-after-intent:{pass}");
     let out = run(&["apply", "--yes"], &env, Some(&failpoint));
-    assert!(out.status.code().is_none(), "{failpoint}: expected an abort");
+    assert!(
+        out.status.code().is_none(),
+        "{failpoint}: expected an abort"
+    );
     // What a store killed half-way through the batch leaves: the first three
     // routes set, the others not.
     let store_path = dir.path().join("store/store.json");

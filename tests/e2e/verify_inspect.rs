@@ -56,6 +56,6 @@ fn inspect_names_the_world_the_digest_and_what_the_plugin_requests() {
         .arg(dir.path().join("plugins/lab-probe.wasm")));
     assert_eq!(code, 0);
     let inspection: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(inspection["worlds"][0], "failback:plugin/port-probe@0.2.0");
+    assert_eq!(inspection["worlds"][0], "failback:plugin/port-probe@0.3.0");
     assert_eq!(inspection["manifest_matches"], true);
 }

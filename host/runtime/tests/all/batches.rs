@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use failback_core::observed::{PortState, ProbeKind, ProbeRequest, RouteKind, SiteRoute};
 use failback_runtime::conformance::Listeners;
-use failback_runtime::{
-    CallError, ManagementStore, Outcome, PluginError, PluginTrack, PortProbe,
-};
+use failback_runtime::{CallError, ManagementStore, Outcome, PluginError, PluginTrack, PortProbe};
 
 use crate::common::{Fixture, stamped_manifest};
 
@@ -289,9 +287,18 @@ fn a_batch_of_routes_reaches_a_0_2_store_one_route_per_call_in_order() {
         [identity.clone(), None, identity]
     );
     store
-        .replicate(&["edge2.contoso.com".to_owned(), "edge1.contoso.com".to_owned()])
+        .replicate(&[
+            "edge2.contoso.com".to_owned(),
+            "edge1.contoso.com".to_owned(),
+        ])
         .unwrap();
-    assert!(store.replication_status().unwrap().iter().all(|r| r.up_to_date));
+    assert!(
+        store
+            .replication_status()
+            .unwrap()
+            .iter()
+            .all(|r| r.up_to_date)
+    );
     assert_eq!(
         logged(&fixture)[3..],
         ["replicate edge2.contoso.com", "replicate edge1.contoso.com"]
