@@ -1714,8 +1714,9 @@ impl<'a> Planner<'a> {
             })
             .collect();
         let changes = routes.iter().cloned().map(Change::Route).collect();
-        let operation =
-            (!routes.is_empty()).then(|| Operation::SetSiteRoutes(op::SetSiteRoutes { routes }));
+        let operation = (!routes.is_empty())
+            .then_some(routes)
+            .map(|routes| Operation::SetSiteRoutes(op::SetSiteRoutes { routes }));
         (changes, operation)
     }
 
