@@ -377,7 +377,7 @@ impl PortProbe {
     }
 
     /// Probe every endpoint of `requests` at once, under one deadline: one
-    /// answer per request, in order. A `0.2.0` plugin gets them in one
+    /// answer per request, in order. A `0.2.0` (or later) plugin gets them in one
     /// `probe-endpoints` call; a `0.1.0` plugin is called once per endpoint,
     /// the calls running concurrently ([`Guest::call_each`]).
     pub fn probe_all(
@@ -697,7 +697,7 @@ impl ServerControl {
     }
 
     /// The services and setup version of each of `machines`: one answer per
-    /// machine, in order. A `0.2.0` plugin answers in one `read-machines`
+    /// machine, in order. A `0.2.0` (or later) plugin answers in one `read-machines`
     /// call; a `0.1.0` plugin is asked `list-services` and `setup-version`
     /// for each machine in turn.
     pub fn read_machines(
