@@ -17,7 +17,7 @@ use failback_guests::Group;
 use failback_runtime::journal::JOURNAL_FILE;
 use failback_runtime::{
     AuditSink, ComponentCache, Digest, Environment, Gate, Journal, NullAuditSink, Overrides,
-    PolicyBindings, RunState, Runtime, TrustPolicy,
+    PolicyBindings, PolicyComponent, RunState, Runtime, TrustPolicy,
 };
 
 use crate::cli::IntentArgs;
@@ -54,13 +54,24 @@ pub fn open_audited(env: &Path, sink: Option<Arc<dyn AuditSink>>) -> Result<Sess
         .approvals
         .resolve(&dir)
         .context("cannot read the environment's `[approvals]`")?;
-    let plugins = runtime
-        .load_plugins(&environment, &trust, &dir, &cache, &|name| {
+    // The plugins and the policy modules load side by side: loading is most
+    // of a short command (reading, checking and mapping each compiled
+    // component), and each is independent of the others. A plugin's error is
+    // reported before the gate's, as when they loaded one after the other.
+    let (plugins, gate) = std::thread::scope(|scope| {
+        let gate = scope.spawn(|| load_gate(&runtime, &cache, &environment, &trust, &dir));
+        let plugins = runtime.load_plugins(&environment, &trust, &dir, &cache, &|name| {
             std::env::var(name).ok()
-        })
+        });
+        let gate = gate
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (plugins, gate)
+    });
+    let plugins = plugins
         .context("cannot load the environment's plugins")?
         .complete()?;
-    let gate = load_gate(&runtime, &cache, &environment, &trust, &dir)?;
+    let gate = gate?;
     Ok(Session {
         environment,
         environment_sha256,
@@ -172,12 +183,19 @@ pub fn open_environment(env: &Path) -> Result<OpenedEnvironment> {
     })
 }
 
-/// The standard policy modules the binary carries, by package name.
-pub fn standard_policies() -> Vec<(&'static str, &'static [u8])> {
+/// The standard policy modules the binary carries, by package name, each
+/// with the sha256 computed when the binary was built.
+pub fn standard_policies() -> Result<Vec<PolicyComponent<'static>>> {
     failback_guests::STANDARD
         .iter()
         .filter(|guest| guest.group == Group::Policy)
-        .map(|guest| (guest.package, guest.bytes))
+        .map(|guest| {
+            Ok(PolicyComponent {
+                name: guest.package,
+                bytes: guest.bytes,
+                sha256: built_in_digest(guest)?,
+            })
+        })
         .collect()
 }
 
@@ -191,7 +209,7 @@ pub fn load_gate(
     dir: &Dir,
 ) -> Result<Gate> {
     let bindings = PolicyBindings::parse(environment.policies.as_ref())?;
-    Gate::load(runtime, cache, &standard_policies(), &bindings, trust, dir)
+    Gate::load(runtime, cache, &standard_policies()?, &bindings, trust, dir)
         .context("cannot load the policy modules")
 }
 
@@ -214,15 +232,18 @@ pub fn trust_policy(environment: &Environment, dir: &Dir) -> Result<TrustPolicy>
 pub fn built_in_digests() -> Result<Vec<Digest>> {
     let mut digests = Vec::new();
     for guest in failback_guests::STANDARD {
-        digests.push(
-            guest
-                .sha256
-                .parse::<Digest>()
-                .with_context(|| format!("the built-in `{}` has no valid sha256", guest.package))?,
-        );
+        digests.push(built_in_digest(guest)?);
         digests.extend(guest.manifest.map(|text| Digest::of(text.as_bytes())));
     }
     Ok(digests)
+}
+
+/// The sha256 of the component `guest`, as the build computed it.
+fn built_in_digest(guest: &failback_guests::Guest) -> Result<Digest> {
+    guest
+        .sha256
+        .parse()
+        .with_context(|| format!("the built-in `{}` has no valid sha256", guest.package))
 }
 
 /// The compiled-component cache: `$FAILBACK_CACHE_DIR`, else

@@ -7,16 +7,25 @@
 //!   created `0700`, tightened to `0700` when it is this user's and looser, and
 //!   refused with a clear message when another user owns it or others may
 //!   write to it;
-//! - each entry is sealed when this process writes it: an HMAC-SHA256, keyed
-//!   with a per-user key kept in the cache (`key`, `0600`, made on first use),
-//!   over the entry's name (the component's sha256 and the engine's
+//! - each entry is sealed when this process writes it: a keyed BLAKE3 (a MAC,
+//!   keyed with a per-user key kept in the cache: `key`, `0600`, made on first
+//!   use) over the entry's name (the component's sha256 and the engine's
 //!   compatibility hash) and its bytes. An entry is opened without following a
 //!   symbolic link, read whole into memory, and loaded only when its seal holds:
 //!   a compiled file copied over another component's entry, a corrupted or a
 //!   planted one is refused, compiled again from the pinned component, and
 //!   reported ([`CacheOutcome::Replaced`], which the runtime audits);
 //! - the checked bytes are what wasmtime loads (`Component::deserialize`), not
-//!   a file mapped after the check, which could change underneath.
+//!   a file mapped after the check, which could change underneath;
+//! - an entry is only ever compiled from bytes whose sha256 is the digest it
+//!   is named by: a caller that gives a digest it did not compute (a built-in
+//!   component's, taken from the build) cannot store other code under it.
+//!
+//! The seal was an HMAC-SHA256 until the lab's `plan` was measured spending
+//! about a sixth of its time on it (~7 MB of entries a run; BENCHMARKS.md,
+//! "Start-up"); BLAKE3 is several times faster for the same 256-bit key and
+//! tag. Entries of the HMAC format are named otherwise ([`ENTRY_FORMAT`]), so
+//! they are never found, let alone refused as planted: they are compiled anew.
 //!
 //! Entries are written to a temporary file and renamed into place, never
 //! written in place. The caller chooses the directory (the CLI passes
@@ -28,8 +37,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cap_std::fs::Dir;
-use hmac::{Hmac, Mac as _};
-use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -39,12 +46,13 @@ use crate::digest::Digest;
 pub const KEY_FILE: &str = "key";
 /// The largest entry the cache reads (256 MiB).
 const MAX_ENTRY_BYTES: u64 = 256 << 20;
+/// The format of an entry (its seal), part of its name: `v2`, sealed with a
+/// keyed BLAKE3 (entries of `v1`, sealed with an HMAC-SHA256, had none).
+pub const ENTRY_FORMAT: &str = "v2";
 /// What an entry's seal covers besides its name and bytes: the format.
-const SEAL_CONTEXT: &[u8] = b"failback compiled-component cache v1\0";
+const SEAL_CONTEXT: &[u8] = b"failback compiled-component cache v2\0";
 /// The length of an entry's seal, written before its bytes.
-const SEAL_BYTES: usize = 32;
-
-type Seal = Hmac<Sha256>;
+const SEAL_BYTES: usize = blake3::OUT_LEN;
 
 /// A directory of compiled components, and the key that seals them.
 pub struct ComponentCache {
@@ -96,6 +104,10 @@ impl fmt::Display for Refusal {
 pub enum CacheError {
     #[error("cannot compile component `{digest}`: {message}")]
     Compile { digest: Digest, message: String },
+    #[error(
+        "refusing to compile component `{digest}` into the cache: its bytes have sha256 `{actual}`"
+    )]
+    NotTheComponent { digest: Digest, actual: Digest },
     #[error("cannot read the cache entry `{name}`: {source}")]
     Read {
         name: String,
@@ -154,20 +166,21 @@ impl ComponentCache {
     }
 
     /// The entry name of the component `digest` for an engine of compatibility
-    /// hash `engine_hash`.
+    /// hash `engine_hash`, in this [`ENTRY_FORMAT`].
     #[must_use]
     pub fn entry_name(digest: Digest, engine_hash: &str) -> String {
-        format!("{digest}-{engine_hash}.cwasm")
+        format!("{digest}-{engine_hash}.{ENTRY_FORMAT}.cwasm")
     }
 
-    fn seal(&self, name: &str, bytes: &[u8]) -> Seal {
-        #[expect(clippy::expect_used, reason = "HMAC takes a key of any length")]
-        let mut mac = Seal::new_from_slice(&self.key).expect("HMAC takes a key of any length");
+    /// The seal of entry `name` holding `bytes`. Comparing two
+    /// [`blake3::Hash`]es takes the same time wherever they differ.
+    fn seal(&self, name: &str, bytes: &[u8]) -> blake3::Hash {
+        let mut mac = blake3::Hasher::new_keyed(&self.key);
         mac.update(SEAL_CONTEXT);
         mac.update(name.as_bytes());
         mac.update(b"\0");
         mac.update(bytes);
-        mac
+        mac.finalize()
     }
 
     /// Load the component `bytes` (whose sha256 is `digest`) compiled for
@@ -183,7 +196,8 @@ impl ComponentCache {
         let outcome = match self.read_entry(&name)? {
             None => CacheOutcome::Compiled,
             Some(Err(refusal)) => CacheOutcome::Replaced(refusal),
-            Some(Ok(entry)) => {
+            Some(Ok(sealed)) => {
+                let entry = sealed.get(SEAL_BYTES..).unwrap_or_default();
                 // SAFETY: `deserialize` runs the native code in `entry`. These
                 // bytes are in this process's memory, read from an entry whose
                 // seal (keyed with this user's key, over the entry's name — this
@@ -196,13 +210,17 @@ impl ComponentCache {
                     unsafe_code,
                     reason = "loading a precompiled component is unsafe; see the SAFETY comment"
                 )]
-                let loaded = unsafe { Component::deserialize(engine, &entry) };
+                let loaded = unsafe { Component::deserialize(engine, entry) };
                 match loaded {
                     Ok(component) => return Ok((component, CacheOutcome::Hit)),
                     Err(_) => CacheOutcome::Replaced(Refusal::Unloadable),
                 }
             }
         };
+        let actual = Digest::of(bytes);
+        if actual != digest {
+            return Err(CacheError::NotTheComponent { digest, actual });
+        }
         let component = Component::new(engine, bytes).map_err(|e| CacheError::Compile {
             digest,
             message: format!("{e:#}"),
@@ -215,7 +233,9 @@ impl ComponentCache {
         Ok((component, outcome))
     }
 
-    /// The bytes of entry `name` when its seal holds; `None` when there is none.
+    /// Entry `name` as it is on disk — its seal, then the compiled
+    /// component from [`SEAL_BYTES`] on — when its seal holds; `None` when
+    /// there is none. Read once, into a buffer of the file's size.
     fn read_entry(&self, name: &str) -> Result<Option<Result<Vec<u8>, Refusal>>, CacheError> {
         let read_error = |source| CacheError::Read {
             name: name.to_owned(),
@@ -227,21 +247,24 @@ impl ComponentCache {
             Err(e) if is_link_or_special(&e) => return Ok(Some(Err(Refusal::NotAFile))),
             Err(e) => return Err(read_error(e)),
         };
-        if !file.metadata().map_err(read_error)?.is_file() {
+        let metadata = file.metadata().map_err(read_error)?;
+        if !metadata.is_file() {
             return Ok(Some(Err(Refusal::NotAFile)));
         }
-        let mut sealed = Vec::new();
+        // The size is a hint (the file may change): `read_to_end` reads to
+        // its end, bounded, whatever it is.
+        let hint = usize::try_from(metadata.len().min(MAX_ENTRY_BYTES)).unwrap_or(0);
+        let mut sealed = Vec::with_capacity(hint.saturating_add(1));
         file.take(MAX_ENTRY_BYTES)
             .read_to_end(&mut sealed)
             .map_err(read_error)?;
-        if sealed.len() < SEAL_BYTES {
+        let Some((seal, entry)) = sealed.split_first_chunk::<SEAL_BYTES>() else {
+            return Ok(Some(Err(Refusal::Seal)));
+        };
+        if self.seal(name, entry) != blake3::Hash::from_bytes(*seal) {
             return Ok(Some(Err(Refusal::Seal)));
         }
-        let entry = sealed.split_off(SEAL_BYTES);
-        if self.seal(name, &entry).verify_slice(&sealed).is_err() {
-            return Ok(Some(Err(Refusal::Seal)));
-        }
-        Ok(Some(Ok(entry)))
+        Ok(Some(Ok(sealed)))
     }
 
     /// Write `bytes` as entry `name`, sealed: to a temporary file (`0600`),
@@ -256,10 +279,10 @@ impl ComponentCache {
             std::process::id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let seal = self.seal(name, bytes).finalize().into_bytes();
+        let seal = self.seal(name, bytes);
         let result = (|| {
             let mut file = create_private(&self.dir, &temp)?;
-            file.write_all(&seal)?;
+            file.write_all(seal.as_bytes())?;
             file.write_all(bytes)?;
             file.sync_all()?;
             drop(file);

@@ -458,6 +458,27 @@ impl Runtime {
         detached: Option<&[u8]>,
     ) -> Result<PolicyModule, LoadError> {
         let digest = Digest::of(bytes);
+        self.load_policy_verified(name, bytes, digest, cache, limits, trust, detached)
+    }
+
+    /// As [`Runtime::load_policy`], for a module whose sha256 `digest` the
+    /// caller already knows (a built-in module's, computed when the binary was
+    /// built: `failback_guests::Guest::sha256`). The digest is the module's
+    /// name for what follows — the trust policy's built-ins, its cache entry,
+    /// the plan's provenance — so it must be the sha256 of `bytes`: the cache
+    /// compiles an entry only from bytes that hash to its digest
+    /// ([`CacheError::NotTheComponent`]).
+    #[expect(clippy::too_many_arguments, reason = "load_policy's, and the digest")]
+    pub fn load_policy_verified(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        digest: Digest,
+        cache: &ComponentCache,
+        limits: Limits,
+        trust: &TrustPolicy,
+        detached: Option<&[u8]>,
+    ) -> Result<PolicyModule, LoadError> {
         let manifest = package::embedded_manifest(bytes)
             .map_err(|source| LoadError::Package {
                 path: name.to_owned(),

@@ -77,7 +77,10 @@ pub(crate) fn read_bytes(dir: &Dir, path: &RelativePath, limit: u64) -> Result<V
         source,
     };
     let file = dir.open(path.as_path()).map_err(read_error)?;
-    let mut bytes = Vec::new();
+    // The size is a hint, read once into a buffer of that size rather than
+    // one doubled and copied as it fills; the read is bounded whatever it is.
+    let hint = file.metadata().map_or(0, |m| m.len()).min(limit);
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;

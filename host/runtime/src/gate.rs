@@ -224,6 +224,17 @@ pub struct Rule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides(pub BTreeMap<String, String>);
 
+/// A policy module's component, with its sha256 known: for a module the
+/// binary carries, computed when it was built (`failback_guests::Guest::sha256`,
+/// so that a run need not hash it); for a bound one, checked against the pin.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyComponent<'a> {
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+    /// The sha256 of `bytes`.
+    pub sha256: Digest,
+}
+
 /// The loaded policy modules and their rules.
 #[derive(Debug)]
 pub struct Gate {
@@ -232,21 +243,20 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Load `standard` (name, component bytes) when the bindings keep them,
-    /// and every module the bindings name (read through `dir`, checked against
-    /// its sha256).
+    /// Load `standard` when the bindings keep them, and every module the
+    /// bindings name (read through `dir`, checked against its sha256).
     pub fn load(
         runtime: &Runtime,
         cache: &ComponentCache,
-        standard: &[(&str, &[u8])],
+        standard: &[PolicyComponent<'_>],
         bindings: &PolicyBindings,
         trust: &TrustPolicy,
         dir: &Dir,
     ) -> Result<Self, GateError> {
         let mut modules = Vec::new();
         if bindings.standard {
-            for (name, bytes) in standard {
-                modules.push(load(runtime, cache, name, bytes, trust, None)?);
+            for module in standard {
+                modules.push(load(runtime, cache, module, trust, None)?);
             }
         }
         for binding in &bindings.modules {
@@ -276,14 +286,12 @@ impl Gate {
                     })
                 })
                 .transpose()?;
-            modules.push(load(
-                runtime,
-                cache,
-                &binding.name,
-                &bytes,
-                trust,
-                detached.as_deref(),
-            )?);
+            let module = PolicyComponent {
+                name: &binding.name,
+                bytes: &bytes,
+                sha256: actual,
+            };
+            modules.push(load(runtime, cache, &module, trust, detached.as_deref())?);
         }
 
         let mut rules: Vec<Rule> = Vec::new();
@@ -478,15 +486,22 @@ impl Gate {
 fn load(
     runtime: &Runtime,
     cache: &ComponentCache,
-    name: &str,
-    bytes: &[u8],
+    module: &PolicyComponent<'_>,
     trust: &TrustPolicy,
     detached: Option<&[u8]>,
 ) -> Result<PolicyModule, GateError> {
     runtime
-        .load_policy(name, bytes, cache, POLICY_LIMITS, trust, detached)
+        .load_policy_verified(
+            module.name,
+            module.bytes,
+            module.sha256,
+            cache,
+            POLICY_LIMITS,
+            trust,
+            detached,
+        )
         .map_err(|source| GateError::Load {
-            module: name.to_owned(),
+            module: module.name.to_owned(),
             source,
         })
 }

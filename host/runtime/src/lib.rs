@@ -87,7 +87,7 @@ pub use engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, RuntimeError, RuntimeO
 pub use environment::{
     ENVIRONMENT_FILE, Environment, EnvironmentError, ManifestSource, PluginBinding,
 };
-pub use gate::{Gate, GateError, Overrides, PolicyBindings};
+pub use gate::{Gate, GateError, Overrides, PolicyBindings, PolicyComponent};
 pub use guest_error::{BindError, CallError, PluginError};
 pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use journal::{Journal, JournalError, RunRecord, RunState};

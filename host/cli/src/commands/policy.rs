@@ -47,7 +47,7 @@ pub fn gate(env: &Path) -> Result<(Runtime, Gate, Option<String>)> {
     let gate = Gate::load(
         &runtime,
         &cache,
-        &standard_policies(),
+        &standard_policies()?,
         &bindings,
         &trust,
         &dir,

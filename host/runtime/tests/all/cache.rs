@@ -118,6 +118,38 @@ fn another_components_compiled_entry_copied_over_a_plugins_entry_is_refused() {
     assert_eq!(outcome, CacheOutcome::Hit);
 }
 
+/// The attack: `compile_verified` trusts the digest it is given (a plugin's,
+/// checked by the loader; a built-in policy module's, taken from the build),
+/// and compiled whatever bytes came with it into that digest's entry, so that
+/// every later run loaded them as the component of that digest.
+#[test]
+fn bytes_given_under_another_components_digest_are_not_compiled_into_its_entry() {
+    let fixture = Fixture::new();
+    let good = good_component();
+    let hostile = std::fs::read(failback_guests::paths::FAILBACK_TEST_HOSTILE).unwrap();
+    let error = fixture
+        .runtime
+        .compile_verified(&fixture.cache, Digest::of(&good), &hostile)
+        .map(|(_, outcome)| outcome)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "refusing to compile component `{}` into the cache: its bytes have sha256 `{}`",
+            Digest::of(&good),
+            Digest::of(&hostile)
+        )
+    );
+    assert!(!entry(&fixture, &good).exists());
+    // The host keeps serving: the pinned component is compiled from its own
+    // bytes, and runs.
+    let env = crate::common::good(&fixture, "dns-provider", "");
+    let dns = fixture.load(&env).unwrap().dns_provider.unwrap();
+    assert_eq!(dns.list_records("loop").unwrap().len(), 1);
+    let (_, outcome) = fixture.runtime.compile(&fixture.cache, &good).unwrap();
+    assert_eq!(outcome, CacheOutcome::Hit);
+}
+
 fn policy_bytes(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }

@@ -1,7 +1,9 @@
 use failback_core::deployment::{Change, Deployment, EdgeMachineState, EdgePoolState};
 use failback_core::plan::{Action, Goal, Level, Step, StepStatus};
 use failback_guests::{Group, STANDARD};
-use failback_runtime::{Digest, Gate, GateError, Overrides, PolicyBindings, TrustPolicy};
+use failback_runtime::{
+    Digest, Gate, GateError, Overrides, PolicyBindings, PolicyComponent, TrustPolicy,
+};
 
 use crate::common::Fixture;
 
@@ -75,11 +77,15 @@ fn goal() -> Goal {
     }
 }
 
-fn standard() -> Vec<(&'static str, &'static [u8])> {
+fn standard() -> Vec<PolicyComponent<'static>> {
     STANDARD
         .iter()
         .filter(|g| g.group == Group::Policy)
-        .map(|g| (g.package, g.bytes))
+        .map(|g| PolicyComponent {
+            name: g.package,
+            bytes: g.bytes,
+            sha256: g.sha256.parse().unwrap(),
+        })
         .collect()
 }
 

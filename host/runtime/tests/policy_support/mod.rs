@@ -23,7 +23,8 @@ use failback_guests::Group;
 use failback_policy_sdk as sdk;
 use failback_runtime::manifest::Manifest;
 use failback_runtime::{
-    ComponentCache, Environment, Gate, NullAuditSink, PolicyBindings, Runtime, TrustPolicy, observe,
+    ComponentCache, Environment, Gate, NullAuditSink, PolicyBindings, PolicyComponent, Runtime,
+    TrustPolicy, observe,
 };
 
 /// A lab scenario opened and planned through the library, with the gate of
@@ -105,10 +106,14 @@ pub fn open(scenario: Scenario) -> Lab {
 
 /// The gate of the five standard policy modules at their default levels.
 pub fn standard_gate(runtime: &Runtime, cache: &ComponentCache, dir: &Dir) -> Gate {
-    let standard: Vec<(&str, &[u8])> = failback_guests::STANDARD
+    let standard: Vec<PolicyComponent> = failback_guests::STANDARD
         .iter()
         .filter(|g| g.group == Group::Policy)
-        .map(|g| (g.package, g.bytes))
+        .map(|g| PolicyComponent {
+            name: g.package,
+            bytes: g.bytes,
+            sha256: g.sha256.parse().unwrap(),
+        })
         .collect();
     assert_eq!(standard.len(), 5, "the five standard policy modules");
     Gate::load(
