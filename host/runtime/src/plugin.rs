@@ -266,6 +266,49 @@ macro_rules! on_track {
     };
 }
 
+/// A function `0.3.0` takes in a batch, on the plugin's track: a `0.3.0`
+/// plugin gets every item in one call of the batch function; a plugin of an
+/// older track is called the single-object function once per item, in
+/// order, under one deadline, and the first error stops the rest
+/// ([`crate::call::Guest::call_in_turn`]).
+macro_rules! batch_on_track {
+    (
+        $self:ident,
+        $items:expr,
+        each: ($single:expr, |$bindings:ident, $store:ident, $item:ident| $call_one:expr),
+        batch: ($batch:expr, |$batch_bindings:ident, $batch_store:ident| $call_all:expr)
+    ) => {
+        match &$self.pre {
+            Track::V0_1(pre) => $self
+                .plugin
+                .guest
+                .call_in_turn(
+                    $single,
+                    $items,
+                    async |store| pre.instantiate_async(store).await,
+                    async |$bindings, $store, $item| $call_one,
+                )
+                .map(drop),
+            Track::V0_2(pre) => $self
+                .plugin
+                .guest
+                .call_in_turn(
+                    $single,
+                    $items,
+                    async |store| pre.instantiate_async(store).await,
+                    async |$bindings, $store, $item| $call_one,
+                )
+                .map(drop),
+            Track::V0_3(pre) => $self.plugin.guest.call(
+                $batch,
+                async |store| pre.instantiate_async(store).await,
+                async |$batch_bindings, $batch_store| $call_all,
+                |()| (),
+            ),
+        }
+    };
+}
+
 typed_plugin!(
     /// A `dns-provider` plugin: records of the external zone.
     DnsProvider,
@@ -502,59 +545,28 @@ impl ManagementStore {
     /// `set-site-route` once per route, in order, under one deadline, and the
     /// first error stops the rest ([`crate::call::Guest::call_in_turn`]).
     pub fn set_site_routes(&self, routes: &[observed::SiteRoute]) -> Result<(), CallError> {
-        let guest = &self.plugin.guest;
-        match &self.pre {
-            Track::V0_1(pre) => guest
-                .call_in_turn(
-                    SET_SITE_ROUTE,
-                    routes,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store, route| {
-                        bindings
-                            .failback_plugin_management()
-                            .call_set_site_route(
-                                store,
-                                &route.site,
-                                route.kind.into(),
-                                route.identity.as_deref(),
-                            )
-                            .await
-                    },
-                )
-                .map(drop),
-            Track::V0_2(pre) => guest
-                .call_in_turn(
-                    SET_SITE_ROUTE,
-                    routes,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store, route| {
-                        bindings
-                            .failback_plugin_management()
-                            .call_set_site_route(
-                                store,
-                                &route.site,
-                                route.kind.into(),
-                                route.identity.as_deref(),
-                            )
-                            .await
-                    },
-                )
-                .map(drop),
-            Track::V0_3(pre) => {
+        batch_on_track!(
+            self,
+            routes,
+            each: (SET_SITE_ROUTE, |bindings, store, route| {
+                bindings
+                    .failback_plugin_management()
+                    .call_set_site_route(
+                        store,
+                        &route.site,
+                        route.kind.into(),
+                        route.identity.as_deref(),
+                    )
+                    .await
+            }),
+            batch: (SET_SITE_ROUTES, |bindings, store| {
                 let routes: Vec<_> = routes.iter().map(Into::into).collect();
-                guest.call(
-                    SET_SITE_ROUTES,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store| {
-                        bindings
-                            .failback_plugin_management()
-                            .call_set_site_routes(store, &routes)
-                            .await
-                    },
-                    |()| (),
-                )
-            }
-        }
+                bindings
+                    .failback_plugin_management()
+                    .call_set_site_routes(store, &routes)
+                    .await
+            })
+        )
     }
 
     /// The name of the function that sets site routes on this plugin's track.
@@ -601,46 +613,22 @@ impl ManagementStore {
     /// once per replica, in order, under one deadline, and the first error
     /// stops the rest.
     pub fn replicate(&self, fqdns: &[String]) -> Result<(), CallError> {
-        let guest = &self.plugin.guest;
-        match &self.pre {
-            Track::V0_1(pre) => guest
-                .call_in_turn(
-                    REPLICATE,
-                    fqdns,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store, fqdn| {
-                        bindings
-                            .failback_plugin_management()
-                            .call_replicate(store, fqdn)
-                            .await
-                    },
-                )
-                .map(drop),
-            Track::V0_2(pre) => guest
-                .call_in_turn(
-                    REPLICATE,
-                    fqdns,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store, fqdn| {
-                        bindings
-                            .failback_plugin_management()
-                            .call_replicate(store, fqdn)
-                            .await
-                    },
-                )
-                .map(drop),
-            Track::V0_3(pre) => guest.call(
-                REPLICATE,
-                async |store| pre.instantiate_async(store).await,
-                async |bindings, store| {
-                    bindings
-                        .failback_plugin_management()
-                        .call_replicate(store, fqdns)
-                        .await
-                },
-                |()| (),
-            ),
-        }
+        batch_on_track!(
+            self,
+            fqdns,
+            each: (REPLICATE, |bindings, store, fqdn| {
+                bindings
+                    .failback_plugin_management()
+                    .call_replicate(store, fqdn)
+                    .await
+            }),
+            batch: (REPLICATE, |bindings, store| {
+                bindings
+                    .failback_plugin_management()
+                    .call_replicate(store, fqdns)
+                    .await
+            })
+        )
     }
 }
 
