@@ -25,6 +25,8 @@ const TARGET: &str = "wasm32-wasip2";
 struct GuestCrate {
     package: String,
     group: &'static str,
+    /// The crate's directory.
+    dir: PathBuf,
     /// The crate's `plugin.toml`, when it has one (every field but `sha256`).
     manifest: Option<PathBuf>,
 }
@@ -54,8 +56,9 @@ fn run() -> Result<(), String> {
         .unwrap_or_else(|| out_dir.join("target"));
     let guest_target_dir = target_dir.join("guests");
 
-    for dir in ["wit", "plugins", "policies", "tests/guests"] {
-        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    let watched = ["wit", "plugins", "policies", "tests/guests"].map(|dir| root.join(dir));
+    for dir in &watched {
+        println!("cargo:rerun-if-changed={}", dir.display());
     }
     println!(
         "cargo:rerun-if-changed={}",
@@ -63,6 +66,16 @@ fn run() -> Result<(), String> {
     );
 
     let guests = discover(&root)?;
+    // A crate the guests use by path from elsewhere in the workspace (the
+    // transition crate the policy SDK applies changes with) is guest code too.
+    for dir in path_dependencies(&root, &guests)? {
+        if !watched
+            .iter()
+            .any(|w| dir.starts_with(w.canonicalize().unwrap_or_else(|_| w.clone())))
+        {
+            println!("cargo:rerun-if-changed={}", dir.display());
+        }
+    }
     ensure_target()?;
     build(&root, &guest_target_dir, &guests)?;
     write_module(&out_dir, &guest_target_dir, &guests)
@@ -108,12 +121,64 @@ fn discover(root: &Path) -> Result<Vec<GuestCrate>, String> {
             guests.push(GuestCrate {
                 package: package.to_owned(),
                 group,
+                dir: entry.path(),
                 manifest,
             });
         }
     }
     guests.sort_by(|a, b| a.package.cmp(&b.package));
     Ok(guests)
+}
+
+/// The directory of every crate the guests depend on by path, directly or
+/// through another such crate (`path = …`, or `workspace = true` naming a
+/// workspace dependency with a path).
+fn path_dependencies(root: &Path, guests: &[GuestCrate]) -> Result<Vec<PathBuf>, String> {
+    let read = |dir: &Path| -> Result<toml::Table, String> {
+        let path = dir.join("Cargo.toml");
+        fs::read_to_string(&path)
+            .map_err(|e| format!("`{}`: {e}", path.display()))?
+            .parse()
+            .map_err(|e| format!("`{}`: {e}", path.display()))
+    };
+    let workspace = read(root)?;
+    let workspace_path = |name: &str| {
+        workspace
+            .get("workspace")
+            .and_then(|w| w.get("dependencies"))
+            .and_then(|d| d.get(name))
+            .and_then(|d| d.get("path"))
+            .and_then(|p| p.as_str())
+            .map(|p| root.join(p))
+    };
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut pending: Vec<PathBuf> = guests.iter().map(|g| g.dir.clone()).collect();
+    while let Some(dir) = pending.pop() {
+        let manifest = read(&dir)?;
+        for section in ["dependencies", "build-dependencies"] {
+            let Some(dependencies) = manifest.get(section).and_then(|d| d.as_table()) else {
+                continue;
+            };
+            for (name, dependency) in dependencies {
+                let path = match dependency.get("path").and_then(|p| p.as_str()) {
+                    Some(path) => Some(dir.join(path)),
+                    None if dependency.get("workspace").and_then(toml::Value::as_bool)
+                        == Some(true) =>
+                    {
+                        workspace_path(name)
+                    }
+                    None => None,
+                };
+                if let Some(path) = path.and_then(|p| p.canonicalize().ok())
+                    && !found.contains(&path)
+                {
+                    found.push(path.clone());
+                    pending.push(path);
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// `RUSTUP_AUTO_INSTALL=0` machines do not add the toolchain file's targets by
