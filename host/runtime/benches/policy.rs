@@ -32,7 +32,7 @@ use failback_core::lab::Scenario;
 use failback_core::observed::{RecordData, RecordType};
 use failback_core::plan::{Action, Goal, Step, StepStatus};
 use failback_policy_sdk as sdk;
-use failback_runtime::Overrides;
+use failback_runtime::{Overrides, RuntimeOptions};
 use policy_support::{generated, native};
 
 /// Steps per trajectory for the per-transition figure.
@@ -125,31 +125,69 @@ fn trajectory(start: &Deployment, k: usize) -> Vec<Step> {
         .collect()
 }
 
-/// `FAILBACK_BENCH_COUNT=N:K:I`: run the native check of a K-step
-/// trajectory on N pools I times and return, without criterion, so that an
-/// instruction counter (`valgrind --tool=callgrind`) gives a figure the
-/// machine's load does not move: per transition, (count(K) − count(0)) /
-/// (K × I). (The WASM gate's pooling allocator reserves more address space
-/// than valgrind gives, so only the native engine is counted this way.)
-fn count_native(spec: &str) {
-    let numbers: Vec<usize> = spec
+/// `FAILBACK_BENCH_COUNT=ENGINE:N:K:I` (ENGINE `native` or `wasm`): run the
+/// check of a K-step trajectory on N pools I times and return, without
+/// criterion, so that an instruction counter (`valgrind --tool=callgrind`)
+/// gives a figure the machine's load does not move: per transition,
+/// (count(K) − count(0)) / (K × I).
+///
+/// `wasm` runs the real gate with two instance slots (the default pooling
+/// allocator reserves more address space than valgrind gives) and compiles
+/// into the cache `FAILBACK_BENCH_CACHE` names, so that a counted run loads
+/// the modules instead of compiling them under the counter: run it once
+/// without the counter first.
+fn count(spec: &str) {
+    let (engine, numbers) = spec
+        .split_once(':')
+        .expect("FAILBACK_BENCH_COUNT is ENGINE:N:K:I");
+    let numbers: Vec<usize> = numbers
         .split(':')
-        .map(|n| n.parse().expect("FAILBACK_BENCH_COUNT is N:K:I"))
+        .map(|n| n.parse().expect("FAILBACK_BENCH_COUNT is ENGINE:N:K:I"))
         .collect();
     let [n, k, iterations] = numbers[..] else {
-        panic!("FAILBACK_BENCH_COUNT is N:K:I, not `{spec}`");
+        panic!("FAILBACK_BENCH_COUNT is ENGINE:N:K:I, not `{spec}`");
     };
-    let start = generated(n);
-    let goal = native::goal(&open_goal());
-    let steps = native::steps(&trajectory(&start, k));
-    let start = native::state(&start);
-    for _ in 0..iterations {
-        black_box(
-            native_rules()
-                .iter()
-                .map(|rules| sdk::check(rules, goal.clone(), start.clone(), steps.clone()).len())
-                .sum::<usize>(),
-        );
+    let deployment = generated(n);
+    let trajectory = trajectory(&deployment, k);
+    match engine {
+        "native" => {
+            let goal = native::goal(&open_goal());
+            let steps = native::steps(&trajectory);
+            let start = native::state(&deployment);
+            for _ in 0..iterations {
+                black_box(
+                    native_rules()
+                        .iter()
+                        .map(|rules| {
+                            sdk::check(rules, goal.clone(), start.clone(), steps.clone()).len()
+                        })
+                        .sum::<usize>(),
+                );
+            }
+        }
+        "wasm" => {
+            let cache = std::env::var_os("FAILBACK_BENCH_CACHE")
+                .expect("FAILBACK_BENCH_CACHE names the cache a wasm count compiles into");
+            let options = RuntimeOptions {
+                max_instances: 2,
+                ..RuntimeOptions::default()
+            };
+            let lab = policy_support::open_with(
+                Scenario::EdgeFailover,
+                options,
+                Some(std::path::Path::new(&cache)),
+            );
+            let goal = open_goal();
+            let none = Overrides::default();
+            for _ in 0..iterations {
+                black_box(
+                    lab.gate
+                        .check(&goal, &deployment, &trajectory, &none)
+                        .unwrap(),
+                );
+            }
+        }
+        other => panic!("FAILBACK_BENCH_COUNT's engine is `native` or `wasm`, not `{other}`"),
     }
 }
 
@@ -162,7 +200,7 @@ fn config() -> Criterion {
 
 fn benches(c: &mut Criterion) {
     if let Ok(spec) = std::env::var("FAILBACK_BENCH_COUNT") {
-        count_native(&spec);
+        count(&spec);
         return;
     }
     let lab = policy_support::open(Scenario::EdgeFailover);

@@ -175,6 +175,7 @@ impl<R: RouteChange, S, P, N: AsRef<str>> Change<R, S, P, N> {
     /// The object the change names, and its name as the change spells it;
     /// none for a record set (a change creates it) and the deployment-wide
     /// fields.
+    #[inline]
     #[must_use]
     pub fn object(&self) -> Option<(Object, &str)> {
         match self {
@@ -445,6 +446,7 @@ enum Found<D: Deployment + ?Sized> {
     Nothing,
 }
 
+#[inline]
 fn find<D: Deployment + ?Sized, R: RouteChange, S, P, N: AsRef<str>>(
     state: &D,
     change: &Change<R, S, P, N>,
@@ -479,6 +481,7 @@ pub fn unknown<D: Deployment + ?Sized, R: RouteChange, S, P, N: AsRef<str>>(
 /// # Errors
 /// [`UnknownObject`] when the change names an Edge pool, machine, Front End
 /// pool or site `state` does not hold; `state` is then unchanged.
+#[inline]
 pub fn apply<D: Deployment + ?Sized>(
     state: &mut D,
     change: ChangeOf<D>,

@@ -8,6 +8,7 @@
 #![allow(dead_code, reason = "each of the two users takes the part it needs")]
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 
 use cap_std::fs::Dir;
@@ -24,7 +25,7 @@ use failback_policy_sdk as sdk;
 use failback_runtime::manifest::Manifest;
 use failback_runtime::{
     ComponentCache, Environment, Gate, NullAuditSink, PolicyBindings, PolicyComponent, Runtime,
-    TrustPolicy, observe,
+    RuntimeOptions, TrustPolicy, observe,
 };
 
 /// A lab scenario opened and planned through the library, with the gate of
@@ -42,6 +43,12 @@ pub struct Lab {
 /// what its manifest requests), observe it, plan the default failback and load
 /// the gate.
 pub fn open(scenario: Scenario) -> Lab {
+    open_with(scenario, RuntimeOptions::default(), None)
+}
+
+/// [`open`] with a runtime of `options`, compiling into the cache at `cache`
+/// (a temporary one when `None`).
+pub fn open_with(scenario: Scenario, options: RuntimeOptions, cache: Option<&Path>) -> Lab {
     let dir = tempfile::tempdir().unwrap();
     let root = Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
     for (file, bytes) in lab::files(scenario) {
@@ -83,8 +90,8 @@ pub fn open(scenario: Scenario) -> Lab {
     put(&root, failback_runtime::ENVIRONMENT_FILE, env.as_bytes());
 
     let cache_dir = tempfile::tempdir().unwrap();
-    let cache = ComponentCache::open(cache_dir.path()).unwrap();
-    let runtime = Runtime::new(Arc::new(NullAuditSink)).unwrap();
+    let cache = ComponentCache::open(cache.unwrap_or(cache_dir.path())).unwrap();
+    let runtime = Runtime::with_options(Arc::new(NullAuditSink), options).unwrap();
     let environment = Environment::load(&root, failback_runtime::ENVIRONMENT_FILE).unwrap();
     let plugins = runtime
         .load_plugins(&environment, &TrustPolicy::open(), &root, &cache, &|_| None)
