@@ -680,3 +680,34 @@ fn a_borrowed_change_names_the_object_and_case_its_owned_conversion_names() {
         assert_eq!(borrowed.object(), owned.object(), "{change:?}");
     }
 }
+
+/// The name indexes key objects by the hash of their name, and the map they
+/// use takes the bucket from the hash's low bits: names that differ only in
+/// their last characters (`Site0` … `Site999`, `edgepool17.contoso.com`) must
+/// spread over the buckets, or each insert probes past every name before it
+/// and building the indexes grows with the square of the deployment. (The
+/// hasher before this one put all 1,000 `SiteN` names in one bucket.)
+#[test]
+fn names_that_differ_only_in_their_last_characters_spread_over_the_buckets() {
+    let families = [
+        ("site", ""),
+        ("edgepool", ".contoso.com"),
+        ("fepool", ".contoso.com"),
+        ("edge", "-1.contoso.com"),
+    ];
+    for (prefix, suffix) in families {
+        let family = format!("{prefix}N{suffix}");
+        let hashes: Vec<u64> = (0..1_000)
+            .map(|i| crate::world::hash_key(&format!("{prefix}{i}{suffix}")))
+            .collect();
+        let distinct: std::collections::BTreeSet<u64> = hashes.iter().copied().collect();
+        assert_eq!(distinct.len(), 1_000, "{family}: no two names share a hash");
+        // 1,000 names in 2,048 buckets: a uniform hash leaves ~790 in use.
+        let buckets: std::collections::BTreeSet<u64> = hashes.iter().map(|h| h & 2_047).collect();
+        assert!(
+            buckets.len() > 700,
+            "{family}: 1,000 names fall in {} of 2,048 buckets",
+            buckets.len()
+        );
+    }
+}

@@ -15,7 +15,7 @@
 //! stopped pool, pays for the few pools and offenders, not for every site.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher as _, BuildHasherDefault, Hasher};
 
 use failback_transition::{
     Deployment, DeploymentField, EdgePoolField, FrontEndPoolField, MachineField, UnknownObject,
@@ -29,30 +29,14 @@ use crate::{
     Rrset, Site, State,
 };
 
-/// FxHash (rustc's hasher): fast for short string keys, and needs no random
-/// seed, so the guest asks WASI for no entropy. Lookups only: no output order
-/// ever depends on a map's iteration order.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
+/// foldhash with its fixed seed: fast for short string keys, with every bit
+/// of the hash mixed (a name index uses the low bits for the bucket and the
+/// high bits for the tag), and deterministic, so the guest asks WASI for no
+/// entropy. Lookups only: no output order ever depends on a map's iteration
+/// order.
+type Fold = foldhash::fast::FixedState;
 
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
-        }
-    }
-    fn write_u8(&mut self, byte: u8) {
-        self.write(&[byte]);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type Map<V> = HashMap<String, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type Map<V> = HashMap<String, V, Fold>;
 
 /// Hashes a `u64` that already is a hash.
 #[derive(Debug, Default, Clone, Copy)]
@@ -72,10 +56,8 @@ impl Hasher for Prehashed {
     }
 }
 
-fn hash_key(key: &str) -> u64 {
-    let mut hasher = FxHasher::default();
-    hasher.write(key.as_bytes());
-    hasher.finish()
+pub(crate) fn hash_key(key: &str) -> u64 {
+    Fold::default().hash_one(key)
 }
 
 /// An index from a name to a position in the state that owns no key string:
