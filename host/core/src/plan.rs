@@ -250,36 +250,77 @@ impl Step {
     /// [`OperationsError`] naming the operation that does not fit, or the
     /// fields on which the two states differ.
     pub fn check_operations(&self, before: &Deployment) -> Result<(), OperationsError> {
-        let names = Names::of(before);
-        let predicted =
-            names
-                .after(before, &self.changes)
-                .map_err(|source| OperationsError::Changes {
-                    step: self.index,
-                    action: self.action,
-                    source,
-                })?;
-        let mut effect = before.clone();
-        for (i, op) in self.operations.iter().enumerate() {
-            let problem = |problem: String| OperationsError::Operation {
-                step: self.index,
-                action: self.action,
-                op: i,
-                name: op.name(),
-                problem,
-            };
-            for change in op.effect(&effect).map_err(problem)? {
+        self.check_operations_on(&Names::of(before), &mut before.clone())
+    }
+
+    /// [`Step::check_operations`] with `state` the state before the step and
+    /// `names` its index: `state` is left the state after the step's changes,
+    /// so that a plan's steps are checked along its trajectory.
+    ///
+    /// The operations' changes, each made on the state the operations before
+    /// it lead to, are most often the step's own changes in their order: then
+    /// both lead to one state, made in place. Only where they part is the
+    /// state copied, for the rest of the operations to run on.
+    pub(crate) fn check_operations_on(
+        &self,
+        names: &Names,
+        state: &mut Deployment,
+    ) -> Result<(), OperationsError> {
+        let problem = |i: usize, op: &Operation, problem: String| OperationsError::Operation {
+            step: self.index,
+            action: self.action,
+            op: i,
+            name: op.name(),
+            problem,
+        };
+        let unknown = |source| OperationsError::Changes {
+            step: self.index,
+            action: self.action,
+            source,
+        };
+        // How many of the step's changes `state` has, and the operation
+        // whose changes are not the next of them.
+        let mut made = 0;
+        let mut parted = None;
+        let mut operations = self.operations.iter().enumerate();
+        for (i, op) in operations.by_ref() {
+            let changes = op.effect(state).map_err(|p| problem(i, op, p))?;
+            if !self.changes[made..].starts_with(&changes) {
+                parted = Some((i, op, changes));
+                break;
+            }
+            for change in &changes {
+                names.apply(state, change).map_err(unknown)?;
+            }
+            made += changes.len();
+        }
+        if parted.is_none() && made == self.changes.len() {
+            return Ok(());
+        }
+        let mut effect = state.clone();
+        for change in &self.changes[made..] {
+            names.apply(state, change).map_err(unknown)?;
+        }
+        if let Some((i, op, changes)) = parted {
+            for change in &changes {
+                names
+                    .apply(&mut effect, change)
+                    .map_err(|unknown| problem(i, op, unknown.to_string()))?;
+            }
+        }
+        for (i, op) in operations {
+            for change in op.effect(&effect).map_err(|p| problem(i, op, p))? {
                 names
                     .apply(&mut effect, &change)
-                    .map_err(|unknown| problem(unknown.to_string()))?;
+                    .map_err(|unknown| problem(i, op, unknown.to_string()))?;
             }
         }
         // The field-level diff only to say how they differ: it formats every
         // field of both states.
-        if predicted == effect {
+        if *state == effect {
             return Ok(());
         }
-        let differences = diff(&predicted, &effect);
+        let differences = diff(state, &effect);
         if differences.is_empty() {
             Ok(())
         } else {
@@ -826,11 +867,21 @@ struct Draft {
     effect: Effect,
     verify: String,
     operations: Vec<Operation>,
-    /// The topology draft the step writes, by the name its operations use.
-    document: Option<(String, String)>,
-    /// The text of the topology draft the step publishes: a later draft is
+    /// The topology draft the step writes.
+    document: Option<Written>,
+    /// The name of the topology draft the step publishes: a later draft is
     /// written on it.
     publishes: Option<String>,
+}
+
+/// A topology draft a step writes.
+struct Written {
+    /// The name its operations use (`draft-1`).
+    name: String,
+    xml: String,
+    /// The edits that make it from the observed text, when it was made so
+    /// ([`Topology::edit_after`]).
+    edits: Option<Vec<TopologyEdit>>,
 }
 
 /// What a step does to the predicted state.
@@ -881,33 +932,23 @@ struct Planner<'a> {
     /// The topology the next draft is written on.
     published: Published<'a>,
     drafts: BTreeMap<String, String>,
+    /// The edits that make each draft from the observed text, for the drafts
+    /// made so.
+    draft_edits: BTreeMap<String, Vec<TopologyEdit>>,
     steps: Vec<Step>,
 }
 
 /// The topology the plan's next draft is written on: the observed one until
 /// the plan publishes a draft, then that draft. Neither is copied, and a
-/// published draft is read only when a later step edits it: at a thousand
-/// sites a topology is megabytes of text, and each reading of it was a tenth
-/// of a plan.
+/// published draft is read only when a later edit cannot be made on the
+/// observed reading ([`Topology::edit_after`]): at a thousand sites a
+/// topology is megabytes of text, and each reading of it was a tenth of a
+/// plan.
 struct Published<'a> {
     observed: &'a Topology,
-    /// The text of the last draft the plan publishes, and what reading it
-    /// gave, once a step edits it.
+    /// The name of the last draft the plan publishes, and what reading it
+    /// gave, once a step had to read it.
     draft: Option<(String, OnceCell<Result<Topology, TopologyError>>)>,
-}
-
-impl Published<'_> {
-    /// The text of the topology with `edits` made ([`Topology::edit`]).
-    fn edit(&self, edits: &[TopologyEdit]) -> Result<String, TopologyError> {
-        let topology = match &self.draft {
-            None => self.observed,
-            Some((xml, read)) => read
-                .get_or_init(|| Topology::parse(xml))
-                .as_ref()
-                .map_err(TopologyError::clone)?,
-        };
-        topology.edit(edits)
-    }
 }
 
 /// Make the plan: the runbook of DESIGN §1, in its order.
@@ -1020,6 +1061,7 @@ impl<'a> Planner<'a> {
                 draft: None,
             },
             drafts: BTreeMap::new(),
+            draft_edits: BTreeMap::new(),
             steps: Vec::new(),
         })
     }
@@ -1039,9 +1081,14 @@ impl<'a> Planner<'a> {
         for c in &changes {
             self.names.apply(&mut self.cur, c)?;
         }
-        self.drafts.extend(draft.document);
-        if let Some(xml) = draft.publishes {
-            self.published.draft = Some((xml, OnceCell::new()));
+        if let Some(written) = draft.document {
+            if let Some(edits) = written.edits {
+                self.draft_edits.insert(written.name.clone(), edits);
+            }
+            self.drafts.insert(written.name, written.xml);
+        }
+        if let Some(name) = draft.publishes {
+            self.published.draft = Some((name, OnceCell::new()));
         }
         self.steps.push(Step {
             index: self.steps.len() + 1,
@@ -1091,10 +1138,11 @@ impl<'a> Planner<'a> {
             findings: Vec::new(),
         };
         // Defense in depth against a planner bug: each step's operations do
-        // what its changes say.
-        let states = plan.states()?;
-        for (step, before) in plan.steps.iter().zip(&states) {
-            step.check_operations(before)?;
+        // what its changes say, checked along the trajectory (the planner's
+        // index of the start serves every state of it).
+        let mut state = plan.start.clone();
+        for step in &plan.steps {
+            step.check_operations_on(&self.names, &mut state)?;
         }
         Ok(plan)
     }
@@ -1216,13 +1264,9 @@ impl<'a> Planner<'a> {
                 .map(|(edge_pool, enabled)| TopologyEdit::SetFederation { edge_pool, enabled })
                 .collect();
             let name = self.next_draft();
-            let xml = self.published.edit(&edits)?;
-            operations.push(Operation::EditDraft(op::EditDraft {
-                edits,
-                draft: name.clone(),
-            }));
+            document = Some(self.write_draft(name.clone(), &edits)?);
+            operations.push(Operation::EditDraft(op::EditDraft { edits, draft: name }));
             changes.push(Change::DraftPending { pending: true });
-            document = Some((name, xml));
         }
         let (routes, set_routes) = self.routes_to_restored(RouteKind::Federation);
         changes.extend(routes);
@@ -1251,7 +1295,7 @@ impl<'a> Planner<'a> {
         let mut changes = Vec::new();
         let mut operations = Vec::new();
         let mut publishes = None;
-        if let Some((name, xml)) = self.drafts.iter().next_back() {
+        if let Some(name) = self.drafts.keys().next_back() {
             operations.push(Operation::PublishTopology(op::PublishTopology {
                 draft: name.clone(),
                 expected_version: version,
@@ -1264,7 +1308,7 @@ impl<'a> Planner<'a> {
             });
             changes.push(Change::DraftPending { pending: false });
             changes.extend(stale_replicas(&self.cur));
-            publishes = Some(xml.clone());
+            publishes = Some(name.clone());
         } else if self.cur.draft_pending {
             operations.push(Operation::EnableTopology(op::EnableTopology { version }));
             changes.push(Change::DraftPending { pending: false });
@@ -1549,9 +1593,8 @@ impl<'a> Planner<'a> {
                 .collect();
             let name = self.next_draft();
             let version = self.cur.topology_version;
-            let xml = self.published.edit(&edits)?;
-            publishes = Some(xml.clone());
-            document = Some((name.clone(), xml));
+            document = Some(self.write_draft(name.clone(), &edits)?);
+            publishes = Some(name.clone());
             operations.push(Operation::EditDraft(op::EditDraft {
                 edits,
                 draft: name.clone(),
@@ -1645,7 +1688,7 @@ impl<'a> Planner<'a> {
                 next_hop: front_end_pool.to_owned(),
             }];
             let name = self.next_draft();
-            document = Some((name.clone(), self.published.edit(&edits)?));
+            document = Some(self.write_draft(name.clone(), &edits)?);
             operations.push(Operation::EditDraft(op::EditDraft { edits, draft: name }));
             changes.push(Change::NextHop {
                 edge_pool: rfqdn.clone(),
@@ -1718,6 +1761,40 @@ impl<'a> Planner<'a> {
             .then_some(routes)
             .map(|routes| Operation::SetSiteRoutes(op::SetSiteRoutes { routes }));
         (changes, operation)
+    }
+
+    /// The draft `name`: the topology the next draft is written on
+    /// ([`Published`]) with `edits` made.
+    fn write_draft(&self, name: String, edits: &[TopologyEdit]) -> Result<Written, TopologyError> {
+        let observed = self.published.observed;
+        let Some((published, read)) = &self.published.draft else {
+            return Ok(Written {
+                name,
+                xml: observed.edit(edits)?,
+                edits: Some(edits.to_vec()),
+            });
+        };
+        if let Some(earlier) = self.draft_edits.get(published)
+            && let Some(xml) = observed.edit_after(earlier, edits)
+        {
+            return Ok(Written {
+                name,
+                xml,
+                edits: Some([earlier.as_slice(), edits].concat()),
+            });
+        }
+        // A published draft is one of `drafts` (`push` adds a step's draft
+        // before it publishes it).
+        let text = self.drafts.get(published).map_or("", String::as_str);
+        let topology = read
+            .get_or_init(|| Topology::parse(text))
+            .as_ref()
+            .map_err(TopologyError::clone)?;
+        Ok(Written {
+            name,
+            xml: topology.edit(edits)?,
+            edits: None,
+        })
     }
 
     /// The name of the next topology draft (`draft-1`).

@@ -184,6 +184,34 @@ fn an_edited_operation_disagrees_with_its_changes() {
     );
 }
 
+/// A step whose changes say more, or less, than its operations do is refused
+/// as well: the operations are checked against the changes in place while
+/// they agree, and the two states compared once they part.
+#[test]
+fn changes_that_no_operation_makes_or_that_are_left_out_disagree() {
+    let p = sealed(Scenario::EdgeFailover);
+    let states = p.states().unwrap();
+    for action in [Action::SetFederationEdge, Action::SetXmppFederationRoute] {
+        let i = step_of(&p, action);
+        p.steps[i].check_operations(&states[i]).unwrap();
+
+        let mut more = p.steps[i].clone();
+        let extra = p.steps[step_of(&p, Action::SetXmppARecord)].changes[0].clone();
+        more.changes.push(extra);
+        let err = more.check_operations(&states[i]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("its operations do not do what its changes say: record A xmpp.contoso.com data: changes"),
+            "{err}"
+        );
+
+        let mut fewer = p.steps[i].clone();
+        fewer.changes.pop();
+        let err = fewer.check_operations(&states[i]).unwrap_err();
+        assert!(matches!(err, OperationsError::Disagree { .. }), "{err}");
+    }
+}
+
 #[test]
 fn every_step_of_every_plan_does_what_its_changes_say() {
     for s in Scenario::ALL {

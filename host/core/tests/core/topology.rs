@@ -402,3 +402,112 @@ fn a_snapshot_assembled_with_another_observations_topology_is_its_own() {
         own.deployment
     );
 }
+
+/// The documents the edits below are made on: every lab topology, one grown
+/// to a few sites, and shapes the lab does not have (an Edge service without
+/// a next hop, no federation port anywhere, the hand-written `ODD`).
+fn documents_to_edit() -> Vec<Topology> {
+    let mut texts: Vec<String> = Scenario::ALL.iter().map(|&s| lab::topology(s)).collect();
+    let grown = lab::files_with_sites(Scenario::DirectorNextHop, 4).unwrap();
+    let (_, grown) = grown
+        .into_iter()
+        .find(|(path, _)| path == "store/topology.xml")
+        .unwrap();
+    texts.push(String::from_utf8(grown).unwrap());
+    let lab = lab::topology(Scenario::EdgeFailover);
+    let dependency = "      <DependsOn>\n        <Dependency Usage=\"Default\">\n          <ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\" />\n        </Dependency>\n      </DependsOn>\n";
+    assert!(lab.contains(dependency));
+    texts.push(lab.replace(dependency, "      <DependsOn />\n"));
+    let t = Topology::parse(&lab).unwrap();
+    let off: Vec<TopologyEdit> = t
+        .edge_pools()
+        .iter()
+        .map(|p| TopologyEdit::SetFederation {
+            edge_pool: p.fqdn.clone(),
+            enabled: false,
+        })
+        .collect();
+    texts.push(t.edit(&off).unwrap());
+    texts.push(ODD.to_owned());
+    texts.iter().map(|x| Topology::parse(x).unwrap()).collect()
+}
+
+/// An edit of `kind` (0 federation, 1 media, 2 next hop) on the pools the
+/// two picks name among `t`'s (past the end: a pool it does not have; an odd
+/// pick: the name in capitals).
+fn an_edit(t: &Topology, (kind, a, b, on): (u8, u8, u8, bool)) -> TopologyEdit {
+    let pick = |names: Vec<&str>, at: u8| {
+        let name = names
+            .get(usize::from(at / 2) % (names.len() + 1))
+            .copied()
+            .unwrap_or("nowhere.contoso.com");
+        if at % 2 == 1 {
+            name.to_ascii_uppercase()
+        } else {
+            name.to_owned()
+        }
+    };
+    let edge = || t.edge_pools().iter().map(|p| p.fqdn.as_str()).collect();
+    let front_end = || {
+        t.front_end_pools()
+            .iter()
+            .map(|p| p.fqdn.as_str())
+            .collect()
+    };
+    match kind % 3 {
+        0 => TopologyEdit::SetFederation {
+            edge_pool: pick(edge(), a),
+            enabled: on,
+        },
+        1 => TopologyEdit::SetMediaEdgePool {
+            front_end_pool: pick(front_end(), a),
+            edge_pool: pick(edge(), b),
+        },
+        _ => TopologyEdit::SetNextHop {
+            edge_pool: pick(edge(), a),
+            next_hop: pick(front_end(), b),
+        },
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// The planner writes a draft after a published one on the observed
+    /// reading (`Topology::edit_after`) instead of reading the published
+    /// draft: the text must be the one the read draft, edited, gives; and
+    /// the edit must be made so whenever the kinds differ and it can be made.
+    #[test]
+    fn an_edit_after_another_kind_is_the_edit_of_the_read_draft(
+        doc in 0usize..64,
+        earlier in proptest::collection::vec(proptest::prelude::any::<(u8, u8, u8, bool)>(), 0..4),
+        edits in proptest::collection::vec(proptest::prelude::any::<(u8, u8, u8, bool)>(), 0..4),
+    ) {
+        thread_local! {
+            static DOCUMENTS: Vec<Topology> = documents_to_edit();
+        }
+        DOCUMENTS.with(|documents| {
+            let t = &documents[doc % documents.len()];
+            let earlier: Vec<TopologyEdit> = earlier.into_iter().map(|e| an_edit(t, e)).collect();
+            let edits: Vec<TopologyEdit> = edits.into_iter().map(|e| an_edit(t, e)).collect();
+            let Ok(first) = t.edit(&earlier) else {
+                // No first draft: nothing is written after it.
+                return Ok(());
+            };
+            let sequential = Topology::parse(&first).and_then(|draft| draft.edit(&edits));
+            let kind = std::mem::discriminant::<TopologyEdit>;
+            let shared = earlier.iter().any(|e| edits.iter().any(|n| kind(e) == kind(n)));
+            match t.edit_after(&earlier, &edits) {
+                Some(spliced) => {
+                    proptest::prop_assert!(!shared);
+                    proptest::prop_assert_eq!(Ok(spliced), sequential);
+                }
+                None => proptest::prop_assert!(
+                    shared || sequential.is_err(),
+                    "not made on the observed reading though the kinds differ and the edit can be made"
+                ),
+            }
+            Ok(())
+        })?;
+    }
+}
