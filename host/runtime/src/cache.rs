@@ -15,8 +15,10 @@
 //!   a compiled file copied over another component's entry, a corrupted or a
 //!   planted one is refused, compiled again from the pinned component, and
 //!   reported ([`CacheOutcome::Replaced`], which the runtime audits);
-//! - the checked bytes are what wasmtime loads (`Component::deserialize`), not
-//!   a file mapped after the check, which could change underneath;
+//! - the checked bytes are what wasmtime loads, not a file mapped after the
+//!   check, which could change underneath: the entry is read into memory of
+//!   this process ([`crate::code`]), checked there, made read-only and
+//!   loaded in place;
 //! - an entry is only ever compiled from bytes whose sha256 is the digest it
 //!   is named by: a caller that gives a digest it did not compute (a built-in
 //!   component's, taken from the build) cannot store other code under it.
@@ -40,12 +42,13 @@ use cap_std::fs::Dir;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::code::{HostCode, Mapping};
 use crate::digest::Digest;
 
 /// The name of the key file inside the cache directory.
 pub const KEY_FILE: &str = "key";
 /// The largest entry the cache reads (256 MiB).
-const MAX_ENTRY_BYTES: u64 = 256 << 20;
+const MAX_ENTRY_BYTES: usize = 256 << 20;
 /// The format of an entry (its seal), part of its name: `v2`, sealed with a
 /// keyed BLAKE3 (entries of `v1`, sealed with an HMAC-SHA256, had none).
 pub const ENTRY_FORMAT: &str = "v2";
@@ -184,10 +187,12 @@ impl ComponentCache {
     }
 
     /// Load the component `bytes` (whose sha256 is `digest`) compiled for
-    /// `engine`, from the cache or by compiling it.
+    /// `engine` (whose code memory is `code`), from the cache or by compiling
+    /// it.
     pub(crate) fn load(
         &self,
         engine: &Engine,
+        code: &HostCode,
         engine_hash: &str,
         digest: Digest,
         bytes: &[u8],
@@ -196,21 +201,21 @@ impl ComponentCache {
         let outcome = match self.read_entry(&name)? {
             None => CacheOutcome::Compiled,
             Some(Err(refusal)) => CacheOutcome::Replaced(refusal),
-            Some(Ok(sealed)) => {
-                let entry = sealed.get(SEAL_BYTES..).unwrap_or_default();
-                // SAFETY: `deserialize` runs the native code in `entry`. These
-                // bytes are in this process's memory, read from an entry whose
-                // seal (keyed with this user's key, over the entry's name — this
+            Some(Ok(entry)) => {
+                // SAFETY: `load` runs the native code in `entry`. These bytes
+                // are in this process's memory, read from an entry whose seal
+                // (keyed with this user's key, over the entry's name — this
                 // component's digest and this engine's hash — and its bytes)
                 // holds: this user's failback wrote them with
                 // `Component::serialize` of this engine for this component, and
-                // they have not changed since. wasmtime checks their header,
-                // version and configuration too.
+                // they have not changed since (nor can they: `load` makes them
+                // read-only before wasmtime reads them). wasmtime checks their
+                // header, version and configuration too.
                 #[expect(
                     unsafe_code,
                     reason = "loading a precompiled component is unsafe; see the SAFETY comment"
                 )]
-                let loaded = unsafe { Component::deserialize(engine, entry) };
+                let loaded = unsafe { code.load(engine, entry) };
                 match loaded {
                     Ok(component) => return Ok((component, CacheOutcome::Hit)),
                     Err(_) => CacheOutcome::Replaced(Refusal::Unloadable),
@@ -233,15 +238,15 @@ impl ComponentCache {
         Ok((component, outcome))
     }
 
-    /// Entry `name` as it is on disk — its seal, then the compiled
-    /// component from [`SEAL_BYTES`] on — when its seal holds; `None` when
-    /// there is none. Read once, into a buffer of the file's size.
-    fn read_entry(&self, name: &str) -> Result<Option<Result<Vec<u8>, Refusal>>, CacheError> {
+    /// The compiled component of entry `name` — the bytes after its seal —
+    /// when its seal holds; `None` when there is none. Read once, into memory
+    /// of its size that wasmtime can run it from ([`Mapping`]).
+    fn read_entry(&self, name: &str) -> Result<Option<Result<Mapping, Refusal>>, CacheError> {
         let read_error = |source| CacheError::Read {
             name: name.to_owned(),
             source,
         };
-        let file = match open_nofollow(&self.dir, name) {
+        let mut file = match open_nofollow(&self.dir, name) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) if is_link_or_special(&e) => return Ok(Some(Err(Refusal::NotAFile))),
@@ -251,20 +256,32 @@ impl ComponentCache {
         if !metadata.is_file() {
             return Ok(Some(Err(Refusal::NotAFile)));
         }
-        // The size is a hint (the file may change): `read_to_end` reads to
-        // its end, bounded, whatever it is.
-        let hint = usize::try_from(metadata.len().min(MAX_ENTRY_BYTES)).unwrap_or(0);
-        let mut sealed = Vec::with_capacity(hint.saturating_add(1));
-        file.take(MAX_ENTRY_BYTES)
-            .read_to_end(&mut sealed)
-            .map_err(read_error)?;
-        let Some((seal, entry)) = sealed.split_first_chunk::<SEAL_BYTES>() else {
+        // The size read now is what is read: should the file change
+        // meanwhile, a shorter one fails to fill it and a longer one is read
+        // no further, and either way the seal decides on what was read.
+        let Some(len) = usize::try_from(metadata.len())
+            .ok()
+            .filter(|len| (SEAL_BYTES..=MAX_ENTRY_BYTES).contains(len))
+            .map(|len| len - SEAL_BYTES)
+        else {
             return Ok(Some(Err(Refusal::Seal)));
         };
-        if self.seal(name, entry) != blake3::Hash::from_bytes(*seal) {
+        let mut seal = [0_u8; SEAL_BYTES];
+        let mut entry = Mapping::new(len).map_err(read_error)?;
+        let read = file
+            .read_exact(&mut seal)
+            .and_then(|()| file.read_exact(entry.as_mut_slice()));
+        match read {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Ok(Some(Err(Refusal::Seal)));
+            }
+            Err(e) => return Err(read_error(e)),
+        }
+        if self.seal(name, entry.as_slice()) != blake3::Hash::from_bytes(seal) {
             return Ok(Some(Err(Refusal::Seal)));
         }
-        Ok(Some(Ok(sealed)))
+        Ok(Some(Ok(entry)))
     }
 
     /// Write `bytes` as entry `name`, sealed: to a temporary file (`0600`),

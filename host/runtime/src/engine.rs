@@ -27,6 +27,7 @@ use crate::audit::{AuditRecord, AuditSink, Outcome};
 use crate::cache::{CacheError, CacheOutcome, ComponentCache};
 use crate::call::{CallState, Guest, Redactor, Shared, TICK, Ticker, link_plugin, link_policy};
 use crate::capability::{self, CapabilityError, Sandbox};
+use crate::code::HostCode;
 use crate::digest::Digest;
 use crate::environment::{Environment, EnvironmentError, ManifestSource, PluginBinding};
 use crate::files::{FileError, MAX_TEXT_FILE_BYTES, RelativePath, read_bytes};
@@ -147,6 +148,8 @@ impl From<TrustError> for LoadError {
 #[derive(Clone)]
 pub struct Runtime {
     shared: Shared,
+    /// The engine's code memory: what cache entries are loaded into.
+    code: Arc<HostCode>,
     engine_hash: String,
 }
 
@@ -178,12 +181,14 @@ impl Runtime {
         // One fiber stack per call in flight.
         pool.total_stacks(instances);
 
+        let code = Arc::new(HostCode::default());
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .concurrency_support(false)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        code.configure(&mut config);
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
 
         let link = |add: fn(&mut Linker<CallState>) -> wasmtime::Result<()>| {
@@ -210,6 +215,7 @@ impl Runtime {
                 max_result_bytes: options.max_result_bytes,
                 _ticker: Arc::new(ticker),
             },
+            code,
             engine_hash,
         })
     }
@@ -242,7 +248,13 @@ impl Runtime {
         digest: Digest,
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), CacheError> {
-        let loaded = cache.load(&self.shared.engine, &self.engine_hash, digest, bytes)?;
+        let loaded = cache.load(
+            &self.shared.engine,
+            &self.code,
+            &self.engine_hash,
+            digest,
+            bytes,
+        )?;
         if let CacheOutcome::Replaced(reason) = &loaded.1 {
             self.shared.audit.record(AuditRecord {
                 at: std::time::SystemTime::now(),

@@ -50,6 +50,7 @@ pub mod audit_log;
 pub mod cache;
 mod call;
 pub mod capability;
+mod code;
 pub mod conformance;
 pub mod digest;
 mod engine;

@@ -80,6 +80,54 @@ fn an_entry_is_replaced_by_rename_never_written_in_place() {
     );
 }
 
+/// The mappings of this process that overlap `range`, each with its
+/// permissions (`r-xp`): from `/proc/self/maps`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn mappings_over(range: &std::ops::Range<*const u8>) -> Vec<String> {
+    let (start, end) = (range.start.addr(), range.end.addr());
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let (span, rest) = line.split_once(' ')?;
+            let (from, to) = span.split_once('-')?;
+            let from = usize::from_str_radix(from, 16).ok()?;
+            let to = usize::from_str_radix(to, 16).ok()?;
+            (from < end && start < to).then(|| rest[..4].to_owned())
+        })
+        .collect()
+}
+
+/// The attack: code changed in memory between the check of its seal and its
+/// run. A cached entry is loaded in place, from memory the host maps and
+/// fills itself (wasmtime no longer copies it into memory of its own): were
+/// that memory left writable, a write anywhere in the process could change
+/// checked code. It is read-only before wasmtime sees it, its text read and
+/// execute; and it goes with the component.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_cached_components_code_is_never_writable_once_its_seal_is_checked() {
+    let fixture = Fixture::new();
+    let bytes = good_component();
+    fixture.runtime.compile(&fixture.cache, &bytes).unwrap();
+    let (component, outcome) = fixture.runtime.compile(&fixture.cache, &bytes).unwrap();
+    assert_eq!(outcome, CacheOutcome::Hit);
+    let range = component.image_range();
+    let mapped = mappings_over(&range);
+    assert!(!mapped.is_empty());
+    assert!(
+        mapped.iter().all(|perms| !perms.contains('w')),
+        "{mapped:?}"
+    );
+    assert!(mapped.iter().any(|perms| perms == "r-xp"), "{mapped:?}");
+    drop(component);
+    assert_eq!(mappings_over(&range), Vec::<String>::new());
+    // The host keeps serving: the entry loads and runs again.
+    let env = crate::common::good(&fixture, "dns-provider", "");
+    let dns = fixture.load(&env).unwrap().dns_provider.unwrap();
+    assert_eq!(dns.list_records("contoso.com").unwrap().len(), 1);
+}
+
 #[test]
 fn a_plugin_loaded_from_a_cached_entry_runs() {
     let fixture = Fixture::new();
