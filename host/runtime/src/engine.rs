@@ -272,21 +272,27 @@ impl Runtime {
         Ok(loaded)
     }
 
-    /// Load every plugin `environment` binds, each judged by `trust`. `dir` is
-    /// the environment directory; `env` looks up the host's environment
-    /// variables for `{ env = … }` secrets.
+    /// Load every plugin `environment` binds, each judged by `trust`, side by
+    /// side ([`load_each`]). `dir` is the environment directory; `env` looks
+    /// up the host's environment variables for `{ env = … }` secrets. The
+    /// first plugin (in the environment's order) that cannot be loaded is the
+    /// error; every refusal is audited.
     pub fn load_plugins(
         &self,
         environment: &Environment,
         trust: &TrustPolicy,
         dir: &Dir,
         cache: &ComponentCache,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Plugins, LoadError> {
         capability::check_environment(environment)?;
+        let bindings: Vec<&PluginBinding> = environment.plugins.values().collect();
+        let loaded = load_each(&bindings, |binding| {
+            self.load_plugin(binding, trust, dir, cache, env)
+        });
         let mut plugins = Plugins::default();
-        for binding in environment.plugins.values() {
-            let plugin = self.load_plugin(binding, trust, dir, cache, env)?;
+        for (binding, plugin) in bindings.into_iter().zip(loaded) {
+            let plugin = plugin?;
             match binding.kind {
                 PluginKind::DnsProvider => {
                     plugins.dns_provider = Some(DnsProvider::new(plugin)?);
@@ -588,6 +594,44 @@ impl Runtime {
             outcome: Outcome::Denied(error.to_string()),
         });
     }
+}
+
+/// `load` of each of `items`, in their order, on as many threads as there are
+/// cores (this one among them; at most one per item). Loading a component is
+/// reading, hashing and mapping it, independent of the others: a lab's
+/// `plan` loads ten, most of its time (BENCHMARKS.md, "Start-up, again").
+pub(crate) fn load_each<T: Sync, R: Send>(items: &[T], load: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(load).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(at) else {
+                return done;
+            };
+            done.push((at, load(item)));
+        }
+    };
+    let mut done = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut done = work();
+        for helper in helpers {
+            done.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        done
+    });
+    done.sort_by_key(|(at, _)| *at);
+    done.into_iter().map(|(_, loaded)| loaded).collect()
 }
 
 /// Feeds `Hash` output into sha256, for a digest stable across processes.

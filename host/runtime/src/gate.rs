@@ -36,7 +36,7 @@ use serde::Deserialize;
 
 use crate::cache::ComponentCache;
 use crate::digest::{Digest, DigestParseError};
-use crate::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime};
+use crate::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, load_each};
 use crate::files::{FileError, RelativePath, read_bytes};
 use crate::guest_error::CallError;
 use crate::policy::{CheckError, ModuleFinding, PolicyModule, Trajectory};
@@ -255,8 +255,8 @@ impl Gate {
     ) -> Result<Self, GateError> {
         let mut modules = Vec::new();
         if bindings.standard {
-            for module in standard {
-                modules.push(load(runtime, cache, module, trust, None)?);
+            for module in load_each(standard, |module| load(runtime, cache, module, trust, None)) {
+                modules.push(module?);
             }
         }
         for binding in &bindings.modules {
