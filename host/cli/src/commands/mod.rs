@@ -93,6 +93,21 @@ pub fn run(args: Cli) -> Result<Outcome> {
     }
 }
 
+/// Leave what a reading command loaded — its plugins, policy modules and
+/// their engine — to the end of the process, which follows the command,
+/// rather than tearing it down first: the operating system takes back
+/// memory, mappings and threads at exit anyway, all at once.
+///
+/// Only for what holds nothing to write: the reading commands keep no
+/// journal and no audit log on disk (their audit sink drops every record),
+/// and their output is written before this (stdout is flushed when `main`
+/// returns). What is skipped: unmapping each component's code and the
+/// instance pool's reservations one by one, and joining the epoch ticker
+/// thread (BENCHMARKS.md, "Start-up, again").
+pub fn leave_to_exit<T>(loaded: T) {
+    std::mem::forget(loaded);
+}
+
 /// Say on stderr why the plan may not run.
 pub fn explain_veto(plan: &Plan) {
     let blocking: Vec<_> = plan.findings.iter().filter(|f| f.blocking).collect();

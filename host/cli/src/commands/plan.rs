@@ -15,13 +15,13 @@ use failback_runtime::approval;
 use failback_runtime::journal::{format_time, now};
 use failback_runtime::session::{derive, gate_provenance};
 use failback_runtime::signature::MAX_SIGNATURE_BYTES;
-use failback_runtime::{Gate, Overrides, Runtime};
+use failback_runtime::{Gate, Overrides, PluginSet, Runtime};
 use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::{ApproveArgs, Format, IntentArgs, PlanArgs, PlanFormat};
 use crate::commands::plugin::{open_key, write_whole};
-use crate::commands::{explain_veto, lab, policy};
+use crate::commands::{explain_veto, lab, leave_to_exit, policy};
 use crate::session::{self, Session};
 
 pub fn run(args: PlanArgs) -> Result<Outcome> {
@@ -66,6 +66,7 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
         }
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
+    leave_to_exit(judged);
     if plan.is_vetoed() {
         explain_veto(&plan);
         return Ok(Outcome::Vetoed);
@@ -80,6 +81,10 @@ pub struct Judge {
     pub gate: Gate,
     /// Keeps the gate's engine alive when there is no session.
     _runtime: Option<Runtime>,
+    /// The session's plugins, kept so that they end with the judge (and
+    /// with it, at the end of a reading command, are left to the process's
+    /// exit: [`leave_to_exit`]).
+    _plugins: Option<PluginSet>,
     /// The environment's name, when there is one: for the report and
     /// verify's header.
     pub environment: Option<String>,
@@ -90,6 +95,7 @@ impl Judge {
         Self {
             gate: session.gate,
             _runtime: None,
+            _plugins: Some(session.plugins),
             environment: Some(session.environment.name),
         }
     }
@@ -101,6 +107,7 @@ impl Judge {
         Ok(Self {
             gate,
             _runtime: Some(runtime),
+            _plugins: None,
             environment,
         })
     }

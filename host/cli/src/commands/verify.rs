@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::{Format, VerifyArgs};
+use crate::commands::leave_to_exit;
 use crate::commands::plan::{Judge, captured, captured_snapshot, environment_path};
 use crate::session;
 
@@ -88,6 +89,7 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
         }
     };
     std::io::stdout().write_all(out.as_bytes())?;
+    leave_to_exit(judge);
     Ok(if blocked {
         Outcome::Vetoed
     } else {
