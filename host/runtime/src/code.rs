@@ -192,20 +192,10 @@ mod mapped {
         }
 
         fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
-            if len == 0 {
-                return Ok(());
-            }
-            // SAFETY: wasmtime gives the page-aligned text of code it holds
-            // (in a `Mapping` lent to it, or memory of its own), written and
-            // read-only: it becomes executable, never writable.
-            unsafe {
-                mprotect(
-                    ptr.cast_mut().cast(),
-                    len,
-                    MprotectFlags::READ | MprotectFlags::EXEC,
-                )
-            }?;
-            Ok(())
+            // The page-aligned text of code wasmtime holds (in a `Mapping`
+            // lent to it, or memory of its own), written and read-only: it
+            // becomes executable, never writable.
+            protect(ptr, len, MprotectFlags::READ | MprotectFlags::EXEC)
         }
 
         fn unpublish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
@@ -223,22 +213,23 @@ mod mapped {
                 return Ok(());
             }
             drop(lent);
-            if len == 0 {
-                return Ok(());
-            }
             // Memory of wasmtime's own (a component compiled in this
             // process), which it unmaps next: back to read-write, as its
             // contract says.
-            // SAFETY: the text wasmtime published through this, no longer run.
-            unsafe {
-                mprotect(
-                    ptr.cast_mut().cast(),
-                    len,
-                    MprotectFlags::READ | MprotectFlags::WRITE,
-                )
-            }?;
-            Ok(())
+            protect(ptr, len, MprotectFlags::READ | MprotectFlags::WRITE)
         }
+    }
+
+    /// Give the `len` bytes of text at `ptr` that wasmtime publishes or
+    /// takes back the access `flags`.
+    fn protect(ptr: *const u8, len: usize, flags: MprotectFlags) -> wasmtime::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: wasmtime gives the page-aligned text of code it holds and
+        // runs none of it while it is not executable.
+        unsafe { mprotect(ptr.cast_mut().cast(), len, flags) }?;
+        Ok(())
     }
 }
 
