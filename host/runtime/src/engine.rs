@@ -596,42 +596,13 @@ impl Runtime {
     }
 }
 
-/// `load` of each of `items`, in their order, on as many threads as there are
-/// cores (this one among them; at most one per item). Loading a component is
-/// reading, hashing and mapping it, independent of the others: a lab's
-/// `plan` loads ten, most of its time (BENCHMARKS.md, "Start-up, again").
+/// `load` of each of `items`, in their order, side by side on rayon's threads
+/// (one per core). Loading a component is reading, hashing and mapping it,
+/// independent of the others: a lab's `plan` loads ten, most of its time
+/// (BENCHMARKS.md, "Start-up, again").
 pub(crate) fn load_each<T: Sync, R: Send>(items: &[T], load: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(items.len());
-    if threads <= 1 {
-        return items.iter().map(load).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(item) = items.get(at) else {
-                return done;
-            };
-            done.push((at, load(item)));
-        }
-    };
-    let mut done = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut done = work();
-        for helper in helpers {
-            done.extend(
-                helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
-        }
-        done
-    });
-    done.sort_by_key(|(at, _)| *at);
-    done.into_iter().map(|(_, loaded)| loaded).collect()
+    use rayon::iter::{IntoParallelRefIterator as _, ParallelIterator as _};
+    items.par_iter().map(&load).collect()
 }
 
 /// Feeds `Hash` output into sha256, for a digest stable across processes.
