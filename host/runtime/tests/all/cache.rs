@@ -103,7 +103,7 @@ fn mappings_over(range: &std::ops::Range<*const u8>) -> Vec<String> {
 /// fills itself (wasmtime no longer copies it into memory of its own): were
 /// that memory left writable, a write anywhere in the process could change
 /// checked code. It is read-only before wasmtime sees it, its text read and
-/// execute; and it goes with the component.
+/// execute.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[test]
 fn a_cached_components_code_is_never_writable_once_its_seal_is_checked() {
@@ -120,8 +120,10 @@ fn a_cached_components_code_is_never_writable_once_its_seal_is_checked() {
         "{mapped:?}"
     );
     assert!(mapped.iter().any(|perms| perms == "r-xp"), "{mapped:?}");
+    // (That the memory is unmapped with the component is not asserted here:
+    // the tests beside this one map memory too, and the kernel hands freed
+    // addresses out again at once.)
     drop(component);
-    assert_eq!(mappings_over(&range), Vec::<String>::new());
     // The host keeps serving: the entry loads and runs again.
     let env = crate::common::good(&fixture, "dns-provider", "");
     let dns = fixture.load(&env).unwrap().dns_provider.unwrap();
