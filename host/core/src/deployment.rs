@@ -15,7 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use failback_transition::{
-    DeploymentField, EdgePoolField, FrontEndPoolField, MachineField, name_key, same_name,
+    DeploymentField, EdgePoolField, FrontEndPoolField, MachineField, Object, name_key, same_name,
 };
 use serde::{Deserialize, Serialize};
 
@@ -380,6 +380,52 @@ impl Names {
         failback_transition::apply(&mut Indexed { state, names: self }, change.clone())
     }
 
+    /// Whether `change` holds in `state`: making it changes nothing.
+    ///
+    /// `probe` is a copy of `state`, lent for the question and given back as
+    /// it was: the change is made on it, and only what a change writes is
+    /// compared — the object it names (a machine with its pool), or the
+    /// record sets and the deployment-wide fields — then put back. Asking
+    /// this of each change of a batch costs the objects it names, where
+    /// comparing whole states cost the deployment each time.
+    pub fn holds(&self, state: &Deployment, probe: &mut Deployment, change: &Change) -> bool {
+        if self.apply(probe, change).is_err() {
+            return false;
+        }
+        match change.object() {
+            Some((Object::EdgePool, fqdn)) => put_back(
+                &mut probe.edge_pools,
+                &state.edge_pools,
+                self.edge_pool_at(state, fqdn),
+            ),
+            Some((Object::EdgeMachine, fqdn)) => {
+                let pool = self.machine_at(state, fqdn).map(|(p, _)| p);
+                put_back(&mut probe.edge_pools, &state.edge_pools, pool)
+            }
+            Some((Object::FrontEndPool, fqdn)) => put_back(
+                &mut probe.front_end_pools,
+                &state.front_end_pools,
+                self.front_end_pool_at(state, fqdn),
+            ),
+            Some((Object::Site, name)) => {
+                put_back(&mut probe.sites, &state.sites, self.site_at(state, name))
+            }
+            None => {
+                let same = probe.dns == state.dns
+                    && probe.cms_available == state.cms_available
+                    && probe.topology_version == state.topology_version
+                    && probe.draft_pending == state.draft_pending;
+                if !same {
+                    probe.dns.clone_from(&state.dns);
+                    probe.cms_available = state.cms_available;
+                    probe.topology_version = state.topology_version;
+                    probe.draft_pending = state.draft_pending;
+                }
+                same
+            }
+        }
+    }
+
     fn edge_pool_at(&self, state: &Deployment, fqdn: &str) -> Option<usize> {
         checked(&self.edge_pools, fqdn, |&p| {
             state.edge_pools.get(p).map(|pool| pool.fqdn.as_str())
@@ -408,6 +454,19 @@ impl Names {
         })
         .or_else(|| failback_transition::Deployment::find_site(state, name))
     }
+}
+
+/// Whether the object at `at` is the same in `probe` as in `state`; it is
+/// put back as `state` has it when it is not.
+fn put_back<T: Clone + PartialEq>(probe: &mut [T], state: &[T], at: Option<usize>) -> bool {
+    let Some((made, held)) = at.and_then(|at| Some((probe.get_mut(at)?, state.get(at)?))) else {
+        return false;
+    };
+    let same = made == held;
+    if !same {
+        made.clone_from(held);
+    }
+    same
 }
 
 /// The position `index` gives `name`, if the object `name_at` reads there has

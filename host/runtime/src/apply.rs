@@ -86,7 +86,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failback_core::deployment::{
-    AssembleError, Change, Deployment, UnknownObject, assemble_read, describe,
+    AssembleError, Change, Deployment, Names, UnknownObject, assemble_read, describe,
 };
 pub use failback_core::diff::{FieldDiff, diff};
 use failback_core::observed::Observation;
@@ -818,11 +818,15 @@ fn part_done(
     let (Some(start), Some(effect)) = (start, effect) else {
         return false;
     };
+    // Linear in the batch and the deployment: one copy of each state, each
+    // change compared on the object it names (`Names::holds`).
+    let (names, start_names) = (Names::of(observed), Names::of(start));
+    let mut probe = observed.clone();
     let mut part = start.clone();
     for change in effect {
-        let mut made = observed.clone();
-        let holds = made.apply(change).is_ok() && made == *observed;
-        if holds && part.apply(change).is_err() {
+        if names.holds(observed, &mut probe, change)
+            && start_names.apply(&mut part, change).is_err()
+        {
             return false;
         }
     }

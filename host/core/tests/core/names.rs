@@ -1,6 +1,8 @@
 //! The name index of a deployment (`Names`) agrees with the walk it replaces:
 //! the same object for every name, the same state after every change, the
-//! same error for an unknown object — from its own state and from another's.
+//! same error for an unknown object — from its own state and from another's;
+//! and whether a change holds, asked of the objects it names, agrees with
+//! comparing whole states.
 
 use failback_core::deployment::{Change, Deployment, Names, RouteChange, RrSet, assemble};
 use failback_core::lab::{self, Scenario, Variation};
@@ -173,6 +175,16 @@ fn the_name_index_finds_what_the_walk_finds_through_every_change() {
         let after = format!("round {round}: {change:?}");
         let mut walked = state.clone();
         let by_walk = walked.apply(&change);
+        // Whether the change holds, asked on the objects it names, is what
+        // making it on a copy and comparing the whole states says; the probe
+        // is given back as it was.
+        let mut probe = state.clone();
+        assert_eq!(
+            names.holds(&state, &mut probe, &change),
+            by_walk.is_ok() && walked == state,
+            "{after}: holds"
+        );
+        assert_eq!(probe, state, "{after}: the probe is given back");
         for (index, label) in [(&names, "own index"), (&foreign, "foreign index")] {
             let mut indexed = state.clone();
             let by_index = index.apply(&mut indexed, &change);
