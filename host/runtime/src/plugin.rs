@@ -309,6 +309,41 @@ macro_rules! batch_on_track {
     };
 }
 
+/// A read of many objects, one answer per object: a plugin of `0.2.0` or a
+/// later track answers in one call of the batch function (its answers
+/// counted against the objects, [`Plugin::answers`]); a `0.1.0` plugin as
+/// `v0_1` says.
+macro_rules! read_on_track {
+    (
+        $self:ident,
+        $count:expr,
+        v0_1: |$pre:pat_param| $v0_1:expr,
+        batch: ($function:expr, |$bindings:ident, $store:ident| $call:expr)
+    ) => {
+        match &$self.pre {
+            Track::V0_1($pre) => $v0_1,
+            Track::V0_2(pre) => {
+                let answers = $self.plugin.guest.call(
+                    $function,
+                    async |store| pre.instantiate_async(store).await,
+                    async |$bindings, $store| $call,
+                    |answers| answers,
+                )?;
+                $self.plugin.answers($function, $count, answers, Into::into)
+            }
+            Track::V0_3(pre) => {
+                let answers = $self.plugin.guest.call(
+                    $function,
+                    async |store| pre.instantiate_async(store).await,
+                    async |$bindings, $store| $call,
+                    |answers| answers,
+                )?;
+                $self.plugin.answers($function, $count, answers, Into::into)
+            }
+        }
+    };
+}
+
 typed_plugin!(
     /// A `dns-provider` plugin: records of the external zone.
     DnsProvider,
@@ -428,9 +463,10 @@ impl PortProbe {
         requests: &[observed::ProbeRequest],
     ) -> Result<Vec<Answer<observed::ProbeReport>>, CallError> {
         const FUNCTION: &str = "probe.probe-endpoints";
-        let guest = &self.plugin.guest;
-        match &self.pre {
-            Track::V0_1(pre) => Ok(guest.call_each(
+        read_on_track!(
+            self,
+            requests.len(),
+            v0_1: |pre| Ok(self.plugin.guest.call_each(
                 "probe.probe",
                 requests,
                 async |store| pre.instantiate_async(store).await,
@@ -442,39 +478,14 @@ impl PortProbe {
                 },
                 Into::into,
             )),
-            Track::V0_2(pre) => {
+            batch: (FUNCTION, |bindings, store| {
                 let wit_requests: Vec<_> = requests.iter().cloned().map(Into::into).collect();
-                let answers = guest.call(
-                    FUNCTION,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store| {
-                        bindings
-                            .failback_plugin_probe()
-                            .call_probe_endpoints(store, &wit_requests)
-                            .await
-                    },
-                    |answers| answers,
-                )?;
-                self.plugin
-                    .answers(FUNCTION, requests.len(), answers, Into::into)
-            }
-            Track::V0_3(pre) => {
-                let wit_requests: Vec<_> = requests.iter().cloned().map(Into::into).collect();
-                let answers = guest.call(
-                    FUNCTION,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store| {
-                        bindings
-                            .failback_plugin_probe()
-                            .call_probe_endpoints(store, &wit_requests)
-                            .await
-                    },
-                    |answers| answers,
-                )?;
-                self.plugin
-                    .answers(FUNCTION, requests.len(), answers, Into::into)
-            }
-        }
+                bindings
+                    .failback_plugin_probe()
+                    .call_probe_endpoints(store, &wit_requests)
+                    .await
+            })
+        )
     }
 }
 
@@ -693,8 +704,10 @@ impl ServerControl {
         machines: &[String],
     ) -> Result<Vec<Answer<observed::MachineState>>, CallError> {
         const FUNCTION: &str = "servers.read-machines";
-        match &self.pre {
-            Track::V0_1(_) => Ok(machines
+        read_on_track!(
+            self,
+            machines.len(),
+            v0_1: |_| Ok(machines
                 .iter()
                 .map(|machine| {
                     Ok(observed::MachineState {
@@ -703,37 +716,13 @@ impl ServerControl {
                     })
                 })
                 .collect()),
-            Track::V0_2(pre) => {
-                let answers = self.plugin.guest.call(
-                    FUNCTION,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store| {
-                        bindings
-                            .failback_plugin_servers()
-                            .call_read_machines(store, machines)
-                            .await
-                    },
-                    |answers| answers,
-                )?;
-                self.plugin
-                    .answers(FUNCTION, machines.len(), answers, Into::into)
-            }
-            Track::V0_3(pre) => {
-                let answers = self.plugin.guest.call(
-                    FUNCTION,
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store| {
-                        bindings
-                            .failback_plugin_servers()
-                            .call_read_machines(store, machines)
-                            .await
-                    },
-                    |answers| answers,
-                )?;
-                self.plugin
-                    .answers(FUNCTION, machines.len(), answers, Into::into)
-            }
-        }
+            batch: (FUNCTION, |bindings, store| {
+                bindings
+                    .failback_plugin_servers()
+                    .call_read_machines(store, machines)
+                    .await
+            })
+        )
     }
 
     fn read_one(&self, machine: &str) -> Result<observed::MachineState, CallError> {
