@@ -1,7 +1,7 @@
 //! Policy gate benchmarks (DESIGN §5): the policy check per transition on
 //! generated 10-, 100- and 1,000-pool deployments and on the whole demo plan
-//! (the `edge-failover` lab), through the five WASM policy modules (the real
-//! `Gate`), beside the same rules run natively (the policy crates' `RULES`
+//! (the `edge-failover` lab), through the standard WASM policy module (the real
+//! `Gate`), beside the same rules run natively (`failback_policies::RULES`
 //! through the SDK's engine) and the federation single-pool rule in Rego
 //! (regorus). Results and the command are in BENCHMARKS.md, "Policy gate".
 //!
@@ -9,7 +9,7 @@
 //! moving federation from one pool to the next and the SIP A record with it
 //! (a DNS step, so every state rule runs on every state, none is skipped as
 //! unchanged). The figure is (time(K) − time(0)) / K: time(0) is the call
-//! with the start state and no steps (lowering the start state into each
+//! with the start state and no steps (lowering the start state into the
 //! module, the start state's rules); what each further step adds is the
 //! transition's cost.
 
@@ -38,11 +38,11 @@ use policy_support::{generated, native};
 /// Steps per trajectory for the per-transition figure.
 const K: usize = 64;
 
-/// The modules, in the order of [`native_rules`].
-const MODULES: [&str; 5] = ["federation", "xmpp", "dns", "cms", "front-end"];
+/// The families, in the order of [`families`].
+const FAMILIES: [&str; 5] = ["federation", "xmpp", "dns", "cms", "front-end"];
 
-/// Every module's rules, natively.
-fn native_rules() -> [&'static [sdk::Rule]; 5] {
+/// Every family's rules, natively: the standard module holds them all.
+fn families() -> [&'static [sdk::Rule]; 5] {
     [
         failback_policy_federation::RULES,
         failback_policy_xmpp::RULES,
@@ -156,12 +156,8 @@ fn count(spec: &str) {
             let start = native::state(&deployment);
             for _ in 0..iterations {
                 black_box(
-                    native_rules()
-                        .iter()
-                        .map(|rules| {
-                            sdk::check(rules, goal.clone(), start.clone(), steps.clone()).len()
-                        })
-                        .sum::<usize>(),
+                    sdk::check(&failback_policies::RULES, goal.clone(), start.clone(), steps.clone())
+                        .len(),
                 );
             }
         }
@@ -207,7 +203,7 @@ fn benches(c: &mut Criterion) {
     let gate = &lab.gate;
     let none = Overrides::default();
 
-    // The whole demo plan, all five modules.
+    // The whole demo plan, every rule.
     {
         let plan = &lab.plan;
         let findings = gate
@@ -226,13 +222,13 @@ fn benches(c: &mut Criterion) {
         let steps = native::steps(&plan.steps);
         group.bench_function("native", |b| {
             b.iter(|| {
-                native_rules()
-                    .iter()
-                    .map(|rules| {
-                        sdk::check(rules, goal.clone(), black_box(start.clone()), steps.clone())
-                            .len()
-                    })
-                    .sum::<usize>()
+                sdk::check(
+                    &failback_policies::RULES,
+                    goal.clone(),
+                    black_box(start.clone()),
+                    steps.clone(),
+                )
+                .len()
             });
         });
         group.finish();
@@ -259,23 +255,18 @@ fn benches(c: &mut Criterion) {
             let n_steps = native::steps(steps);
             group.bench_with_input(BenchmarkId::new("native", k), &k, |b, _| {
                 b.iter(|| {
-                    native_rules()
-                        .iter()
-                        .map(|rules| {
-                            sdk::check(
-                                rules,
-                                n_goal.clone(),
-                                black_box(n_start.clone()),
-                                n_steps.clone(),
-                            )
-                            .len()
-                        })
-                        .sum::<usize>()
+                    sdk::check(
+                        &failback_policies::RULES,
+                        n_goal.clone(),
+                        black_box(n_start.clone()),
+                        n_steps.clone(),
+                    )
+                    .len()
                 });
             });
-            // Each module alone, natively, at 1,000 pools: where the time goes.
+            // Each family alone, natively, at 1,000 pools: where the time goes.
             if n == 1_000 {
-                for (name, rules) in MODULES.iter().zip(native_rules()) {
+                for (name, rules) in FAMILIES.iter().zip(families()) {
                     group.bench_with_input(
                         BenchmarkId::new(format!("native-{name}"), k),
                         &k,

@@ -1,14 +1,9 @@
-//! Policy module of the management store family: what acts on the management
+//! The rules of the management store family: what acts on the management
 //! store or on a machine's replica of it runs only when the store can take it.
 //!
 //! Rules, all on transitions (they judge a step against the state it starts
 //! from): [`SETUP_AFTER_REPLICATION`] (DESIGN §2 invariant 3),
 //! [`STORE_AVAILABLE`] (invariant 4), [`POOL_FAILBACK_FQDN`] (invariant 11).
-
-#![allow(
-    unsafe_code,
-    reason = "the export macro expands wit-bindgen's canonical ABI glue, which is unsafe code"
-)]
 
 use failback_policy_sdk::{
     Action, Change, Ctx, PoolState, Reads, Rule, Scope, Violation, same_name,
@@ -225,10 +220,9 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
-/// The rules of this module, in report order.
+/// The rules of this family, in report order: the standard policy module
+/// (`failback-policies`) exports them after the families before it.
 pub static RULES: &[Rule] = &[SETUP_AFTER_REPLICATION, STORE_AVAILABLE, POOL_FAILBACK_FQDN];
-
-failback_policy_sdk::export_rules!(RULES);
 
 #[cfg(test)]
 mod tests {
@@ -363,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_object_is_left_to_the_federation_module() {
+    fn an_unknown_object_is_left_to_the_federation_family() {
         let steps = vec![
             step(Action::PoolFailback)
                 .target(FEPOOL1)

@@ -1,4 +1,4 @@
-//! Policy module of the DNS family: the external zone sends SIP federation and
+//! The rules of the DNS family: the external zone sends SIP federation and
 //! XMPP partners to the pools the topology routes them through, and records
 //! are moved only once their TTL has been lowered.
 //!
@@ -24,11 +24,6 @@
 //! `every-state`, the nearest WIT scope. The shape of the SRV records, which
 //! does not depend on which pool is routed ([`XMPP_SRV`],
 //! [`SIP_FEDERATION_SRV`]), is checked on every state. See `docs/policies.md`.
-
-#![allow(
-    unsafe_code,
-    reason = "the export macro expands wit-bindgen's canonical ABI glue, which is unsafe code"
-)]
 
 use failback_policy_sdk::{
     Action, Ctx, EdgePool, Reads, RecordType, RouteKind, Rule, Scope, SrvData, Violation, join,
@@ -424,7 +419,8 @@ fn rtype_name(rtype: RecordType) -> &'static str {
     }
 }
 
-/// The rules of this module, in report order.
+/// The rules of this family, in report order: the standard policy module
+/// (`failback-policies`) exports them after the families before it.
 pub static RULES: &[Rule] = &[
     XMPP_SRV,
     XMPP_SRV_TARGET,
@@ -433,8 +429,6 @@ pub static RULES: &[Rule] = &[
     SIP_FEDERATION_SRV_TARGET,
     TTL_LOWERED,
 ];
-
-failback_policy_sdk::export_rules!(RULES);
 
 #[cfg(test)]
 mod tests {
@@ -894,7 +888,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_object_is_left_to_the_federation_module() {
+    fn an_unknown_object_is_left_to_the_federation_family() {
         let steps = vec![
             step(Action::StartEdgeServices)
                 .change(Change::ServicesRunning((

@@ -1,4 +1,4 @@
-//! Policy module of the federation family: SIP federation lives on one Edge
+//! The rules of the federation family: SIP federation lives on one Edge
 //! pool, its routes lead to running services, and after failback every site
 //! routes federation through the intended pool.
 //!
@@ -7,14 +7,9 @@
 //! part). The XMPP parts of 2 and 9 are in `failback-policy-xmpp`.
 //!
 //! It also lists the SDK's [`UNKNOWN_OBJECT`] (`policy.unknown-object`): a
-//! step changes an object the state does not hold. Every module applies the
-//! same changes, so one module reports it — this one, listed first of the
-//! modules — and a host running all five gets each such finding once.
-
-#![allow(
-    unsafe_code,
-    reason = "the export macro expands wit-bindgen's canonical ABI glue, which is unsafe code"
-)]
+//! step changes an object the state does not hold. One family lists it — this
+//! one, listed first — so that the standard module, which runs every family's
+//! rules, reports each such finding once.
 
 use failback_policy_sdk::{
     Ctx, Reads, RouteKind, Rule, Scope, UNKNOWN_OBJECT, Violation, edge_identity, join, routes,
@@ -107,15 +102,14 @@ fn final_routes(ctx: &Ctx<'_>) -> Vec<Violation> {
     violations
 }
 
-/// The rules of this module, in report order.
+/// The rules of this family, in report order: the standard policy module
+/// (`failback-policies`) exports them after the families before it.
 pub static RULES: &[Rule] = &[
     SINGLE_POOL,
     ROUTE_SERVICES_RUNNING,
     FINAL_ROUTES,
     UNKNOWN_OBJECT,
 ];
-
-failback_policy_sdk::export_rules!(RULES);
 
 #[cfg(test)]
 mod tests {

@@ -1,14 +1,9 @@
-//! Policy module of the Front End family: the Front End pools and the Edge
+//! The rules of the Front End family: the Front End pools and the Edge
 //! pools that depend on them.
 //!
 //! Rules: [`MEDIA_EDGE_POOL`] (DESIGN §2 invariant 10, on the final state),
 //! [`NEXT_HOP`] (invariant 12, on every state), [`NEXT_HOP_HOME`] (invariant
 //! 14, on the final state).
-
-#![allow(
-    unsafe_code,
-    reason = "the export macro expands wit-bindgen's canonical ABI glue, which is unsafe code"
-)]
 
 use failback_policy_sdk::{Ctx, PoolState, Reads, Rule, Scope, Violation, same_name};
 
@@ -178,10 +173,9 @@ fn next_hop_home(ctx: &Ctx<'_>) -> Vec<Violation> {
     ]
 }
 
-/// The rules of this module, in report order.
+/// The rules of this family, in report order: the standard policy module
+/// (`failback-policies`) exports them after the families before it.
 pub static RULES: &[Rule] = &[MEDIA_EDGE_POOL, NEXT_HOP, NEXT_HOP_HOME];
-
-failback_policy_sdk::export_rules!(RULES);
 
 #[cfg(test)]
 mod tests {
@@ -341,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_object_is_left_to_the_federation_module() {
+    fn an_unknown_object_is_left_to_the_federation_family() {
         let steps = vec![
             step(Action::ReassociateFrontEnds)
                 .change(Change::MediaEdgePool(("fepool9.contoso.com".into(), None)))

@@ -1,15 +1,10 @@
-//! Policy module of the XMPP family: the XMPP route leads to a pool whose
+//! The rules of the XMPP family: the XMPP route leads to a pool whose
 //! services run and whose TCP 5269 is reachable from outside, and after
 //! failback every site routes XMPP through the intended pool.
 //!
 //! Rules: [`ROUTE_SERVICES_RUNNING`] (DESIGN §2 invariant 2, XMPP routes),
 //! [`PORT_OPEN`] (invariant 5), [`FINAL_ROUTES`] (invariant 9, XMPP part). The
 //! XMPP DNS records (invariants 6, 7) are in `failback-policy-dns`.
-
-#![allow(
-    unsafe_code,
-    reason = "the export macro expands wit-bindgen's canonical ABI glue, which is unsafe code"
-)]
 
 use failback_policy_sdk::{Ctx, Reads, RouteKind, Rule, Scope, Violation, routes};
 
@@ -79,10 +74,9 @@ pub const FINAL_ROUTES: Rule = Rule {
     },
 };
 
-/// The rules of this module, in report order.
+/// The rules of this family, in report order: the standard policy module
+/// (`failback-policies`) exports them after the families before it.
 pub static RULES: &[Rule] = &[ROUTE_SERVICES_RUNNING, PORT_OPEN, FINAL_ROUTES];
-
-failback_policy_sdk::export_rules!(RULES);
 
 #[cfg(test)]
 mod tests {
@@ -207,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_object_is_left_to_the_federation_module() {
+    fn an_unknown_object_is_left_to_the_federation_family() {
         let steps = vec![
             step(Action::SetXmppFederationRoute)
                 .change(route_change("Site9", RouteKind::XmppFederation, EDGEPOOL1))

@@ -133,7 +133,7 @@ fn a_real_intermediate_hard_finding_blocks() {
         (single.state, single.standing, single.blocking, single.level),
         (1, false, true, Level::Hard)
     );
-    assert_eq!(single.module, "failback-policy-federation");
+    assert_eq!(single.module, "failback-policies");
 }
 
 /// A second module echoing the federation module's intermediate finding on
