@@ -156,8 +156,13 @@ fn count(spec: &str) {
             let start = native::state(&deployment);
             for _ in 0..iterations {
                 black_box(
-                    sdk::check(&failback_policies::RULES, goal.clone(), start.clone(), steps.clone())
-                        .len(),
+                    sdk::check(
+                        &failback_policies::RULES,
+                        goal.clone(),
+                        start.clone(),
+                        steps.clone(),
+                    )
+                    .len(),
                 );
             }
         }

@@ -24,7 +24,7 @@ use failback_core::deployment::Deployment;
 use failback_core::plan::{Action, Goal, Step};
 use failback_core::text::printable;
 
-use wasmtime::component::InstancePre;
+use wasmtime::component::{ComponentExportIndex, InstancePre};
 
 use crate::call::{CallState, Guest};
 use crate::digest::Digest;
@@ -111,8 +111,8 @@ pub struct Trajectory<'a> {
     goal: &'a Goal,
     start: &'a Deployment,
     steps: Vec<&'a Step>,
-    v0_1: OnceCell<Result<v0_1_0::policy_model::Lowered, v0_1_0::policy_model::Untranslatable>>,
-    v0_2: OnceCell<v0_2_0::policy_model::Lowered>,
+    v0_1: OnceCell<Result<v0_1_0::policy_model::Lowered<'a>, v0_1_0::policy_model::Untranslatable>>,
+    v0_2: OnceCell<v0_2_0::policy_model::Lowered<'a>>,
 }
 
 impl fmt::Debug for Trajectory<'_> {
@@ -148,7 +148,7 @@ impl<'a> Trajectory<'a> {
         self.steps.is_empty()
     }
 
-    fn v0_1(&self) -> Result<&v0_1_0::policy_model::Lowered, CheckError> {
+    fn v0_1(&self) -> Result<&v0_1_0::policy_model::Lowered<'a>, CheckError> {
         self.v0_1
             .get_or_init(|| v0_1_0::policy_model::lower(self.goal, self.start, &self.steps))
             .as_ref()
@@ -158,7 +158,7 @@ impl<'a> Trajectory<'a> {
             })
     }
 
-    fn v0_2(&self) -> &v0_2_0::policy_model::Lowered {
+    fn v0_2(&self) -> &v0_2_0::policy_model::Lowered<'a> {
         self.v0_2
             .get_or_init(|| v0_2_0::policy_model::lower(self.goal, self.start, &self.steps))
     }
@@ -176,6 +176,10 @@ enum Bindings {
 pub struct PolicyModule {
     guest: Guest,
     bindings: Bindings,
+    /// The export `rules.check` of the module's track: called with the start
+    /// state borrowed from the core model (`policy_model::start`), not through
+    /// the bindings' owned types.
+    check: ComponentExportIndex,
 }
 
 impl fmt::Debug for PolicyModule {
@@ -206,7 +210,28 @@ impl PolicyModule {
                 }
             },
         };
-        Ok(Self { guest, bindings })
+        let (interface, component) = match &bindings {
+            Bindings::V0_1(pre) => (
+                "failback:policy/rules@0.1.0",
+                pre.instance_pre().component(),
+            ),
+            Bindings::V0_2(pre) => (
+                "failback:policy/rules@0.2.0",
+                pre.instance_pre().component(),
+            ),
+        };
+        let check = component
+            .get_export_index(None, interface)
+            .and_then(|rules| component.get_export_index(Some(&rules), "check"))
+            .ok_or_else(|| BindError::Link {
+                plugin: guest.name.to_string(),
+                message: format!("exports no `check` in `{interface}`"),
+            })?;
+        Ok(Self {
+            guest,
+            bindings,
+            check,
+        })
     }
 
     /// The module's name, as it was loaded.
@@ -279,52 +304,50 @@ impl PolicyModule {
 
     /// `rules.check`: every finding on `trajectory`, each on a state of it.
     pub fn check(&self, trajectory: &Trajectory<'_>) -> Result<Vec<ModuleFinding>, CheckError> {
-        match &self.bindings {
-            Bindings::V0_2(pre) => {
-                let lowered = trajectory.v0_2();
-                Ok(self.guest.call(
+        // The same call on each track; only the types differ.
+        macro_rules! check_on {
+            ($pre:expr, $track:ident, $lowered:expr, $state:expr) => {{
+                use $track::policy::failback::policy::types as wit;
+                let lowered = $lowered;
+                self.guest.call(
                     "rules.check",
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store| {
-                        bindings
-                            .failback_policy_rules()
-                            .call_check(store, &lowered.goal, &lowered.start, &lowered.steps)
-                            .await
-                            .map(Ok)
+                    async |store| $pre.instance_pre().instantiate_async(store).await,
+                    async |instance, store| {
+                        let check = instance.get_typed_func::<(
+                            &wit::Goal,
+                            &$track::policy_model::start::State<'_>,
+                            &[wit::Step],
+                        ), (Vec<wit::Finding>,)>(
+                            &mut *store, &self.check
+                        )?;
+                        let (findings,) = check
+                            .call_async(
+                                &mut *store,
+                                (&lowered.goal, &lowered.start, &lowered.steps),
+                            )
+                            .await?;
+                        Ok(Ok(findings))
                     },
                     |findings| {
                         findings
                             .into_iter()
-                            .map(|f| finding(f.rule, f.state, f.message, f.values, f.hint))
+                            .map(|f| finding(f.rule, $state(f.state), f.message, f.values, f.hint))
                             .collect()
                     },
-                )?)
-            }
+                )?
+            }};
+        }
+        Ok(match &self.bindings {
+            Bindings::V0_2(pre) => check_on!(pre, v0_2_0, trajectory.v0_2(), |s| s),
             Bindings::V0_1(pre) => {
                 let lowered = trajectory.v0_1()?;
                 // A 0.1 state is the trajectory state `states` names; a state
                 // beyond them is left as the module said, for the gate to
                 // judge like any.
                 let state = |s: u32| lowered.states.get(s as usize).copied().unwrap_or(s);
-                Ok(self.guest.call(
-                    "rules.check",
-                    async |store| pre.instantiate_async(store).await,
-                    async |bindings, store| {
-                        bindings
-                            .failback_policy_rules()
-                            .call_check(store, &lowered.goal, &lowered.start, &lowered.steps)
-                            .await
-                            .map(Ok)
-                    },
-                    |findings| {
-                        findings
-                            .into_iter()
-                            .map(|f| finding(f.rule, state(f.state), f.message, f.values, f.hint))
-                            .collect()
-                    },
-                )?)
+                check_on!(pre, v0_1_0, lowered, state)
             }
-        }
+        })
     }
 }
 

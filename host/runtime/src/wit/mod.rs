@@ -13,46 +13,233 @@
 //! arm per kind there.
 
 /// The conversions from the core model to a policy track's `types` that every
-/// track shares: the state and the changes, whose shape no track has changed.
-/// Expanded inside a track's module, where `wit` names its `types`, with the
-/// track's names of a site's XMPP federation route field and of the change
-/// and state field for the management store's availability (0.1.0:
-/// `xmpp-route`, `store-available`; 0.2.0: `xmpp-federation-route`,
-/// `cms-available`).
+/// track shares: the state (borrowed, `start`) and the changes, whose shape no
+/// track has changed. Expanded inside a track's module, where `wit` names its
+/// `types`, with the track's names of a site's XMPP federation route field, of
+/// the state field for the management store's availability, and of the change
+/// that sets it (0.1.0: `xmpp-route`, `store-available`, `StoreAvailable`;
+/// 0.2.0: `xmpp-federation-route`, `cms-available`, `CmsAvailable`).
 macro_rules! policy_state_conversions {
     (
-        xmpp_federation_route: $xmpp_federation_route:ident,
-        cms_available: $cms_available:ident,
+        xmpp_federation_route: $xmpp_federation_route_name:literal,
+        cms_available: $cms_available_name:literal,
         CmsAvailable: $CmsAvailable:ident $(,)?
     ) => {
-        use failback_core::deployment::{
-            Change, Deployment, EdgeMachineState, EdgePoolState, FrontEndPoolState, RouteChange,
-            RrSet, SiteRoutes,
-        };
+        use failback_core::deployment::{Change, Deployment, RouteChange, RrSet};
         use failback_core::observed::{PoolState, RecordData, RecordType, RouteKind};
 
-        impl From<&EdgeMachineState> for wit::EdgeMachine {
-            fn from(m: &EdgeMachineState) -> Self {
-                Self {
-                    fqdn: m.fqdn.clone(),
-                    services_running: m.services_running,
-                    replica_up_to_date: m.replica_up_to_date,
-                    setup_version: m.setup_version,
+        /// The start state as the track's `state`, its records borrowing the
+        /// deployment's strings: lowering copies each name once, into the
+        /// module, and not first into an owned copy of the whole state (at
+        /// 1,000 pools the owned copy and its freeing were a sixth of a
+        /// check). The steps are converted to the owned bindings: a step
+        /// changes a few objects.
+        pub(crate) mod start {
+            use failback_core::deployment::{
+                Deployment, EdgeMachineState, EdgePoolState, FrontEndPoolState, RrSet, SiteRoutes,
+            };
+            use failback_core::observed::RecordData as CoreRecordData;
+            use wasmtime::component::{ComponentType, Lower};
+
+            use super::wit;
+
+            #[derive(ComponentType, Lower)]
+            #[component(record)]
+            pub(crate) struct EdgeMachine<'a> {
+                fqdn: &'a str,
+                #[component(name = "services-running")]
+                services_running: bool,
+                #[component(name = "replica-up-to-date")]
+                replica_up_to_date: bool,
+                #[component(name = "setup-version")]
+                setup_version: u64,
+            }
+
+            #[derive(ComponentType, Lower)]
+            #[component(record)]
+            pub(crate) struct EdgePool<'a> {
+                fqdn: &'a str,
+                site: &'a str,
+                #[component(name = "federation-enabled")]
+                federation_enabled: bool,
+                #[component(name = "next-hop")]
+                next_hop: Option<&'a str>,
+                #[component(name = "access-edge-fqdn")]
+                access_edge_fqdn: Option<&'a str>,
+                #[component(name = "access-edge-ips")]
+                access_edge_ips: &'a [String],
+                machines: Vec<EdgeMachine<'a>>,
+                #[component(name = "xmpp-port-open")]
+                xmpp_port_open: bool,
+            }
+
+            #[derive(ComponentType, Lower)]
+            #[component(record)]
+            pub(crate) struct FrontEndPool<'a> {
+                fqdn: &'a str,
+                site: &'a str,
+                #[component(name = "media-edge-pool")]
+                media_edge_pool: Option<&'a str>,
+                state: wit::PoolState,
+                #[component(name = "failover-fqdn")]
+                failover_fqdn: Option<&'a str>,
+                online: bool,
+            }
+
+            #[derive(ComponentType, Lower)]
+            #[component(record)]
+            pub(crate) struct Site<'a> {
+                name: &'a str,
+                #[component(name = "federation-route")]
+                federation_route: Option<String>,
+                #[component(name = $xmpp_federation_route_name)]
+                xmpp_federation_route: Option<String>,
+            }
+
+            #[derive(ComponentType, Lower)]
+            #[component(record)]
+            pub(crate) struct SrvData<'a> {
+                priority: u16,
+                weight: u16,
+                port: u16,
+                target: &'a str,
+            }
+
+            #[derive(ComponentType, Lower)]
+            #[component(variant)]
+            pub(crate) enum RecordData<'a> {
+                #[component(name = "a")]
+                A(&'a str),
+                #[component(name = "aaaa")]
+                Aaaa(&'a str),
+                #[component(name = "cname")]
+                Cname(&'a str),
+                #[component(name = "srv")]
+                Srv(SrvData<'a>),
+                #[component(name = "txt")]
+                Txt(&'a str),
+            }
+
+            #[derive(ComponentType, Lower)]
+            #[component(record)]
+            pub(crate) struct Rrset<'a> {
+                name: &'a str,
+                rtype: wit::RecordType,
+                ttl: u32,
+                data: Vec<RecordData<'a>>,
+            }
+
+            /// The track's `state`.
+            #[derive(ComponentType, Lower)]
+            #[component(record)]
+            pub(crate) struct State<'a> {
+                sites: Vec<Site<'a>>,
+                #[component(name = "edge-pools")]
+                edge_pools: Vec<EdgePool<'a>>,
+                #[component(name = "front-end-pools")]
+                front_end_pools: Vec<FrontEndPool<'a>>,
+                zone: &'a str,
+                dns: Vec<Rrset<'a>>,
+                #[component(name = $cms_available_name)]
+                cms_available: bool,
+                #[component(name = "topology-version")]
+                topology_version: u64,
+                #[component(name = "draft-pending")]
+                draft_pending: bool,
+            }
+
+            impl<'a> From<&'a EdgeMachineState> for EdgeMachine<'a> {
+                fn from(m: &'a EdgeMachineState) -> Self {
+                    Self {
+                        fqdn: &m.fqdn,
+                        services_running: m.services_running,
+                        replica_up_to_date: m.replica_up_to_date,
+                        setup_version: m.setup_version,
+                    }
                 }
             }
-        }
 
-        impl From<&EdgePoolState> for wit::EdgePool {
-            fn from(p: &EdgePoolState) -> Self {
-                Self {
-                    fqdn: p.fqdn.clone(),
-                    site: p.site.clone(),
-                    federation_enabled: p.federation_enabled,
-                    next_hop: p.next_hop.clone(),
-                    access_edge_fqdn: p.access_edge_fqdn.clone(),
-                    access_edge_ips: p.access_edge_ips.clone(),
-                    machines: p.machines.iter().map(Into::into).collect(),
-                    xmpp_port_open: p.xmpp_port_open,
+            impl<'a> From<&'a EdgePoolState> for EdgePool<'a> {
+                fn from(p: &'a EdgePoolState) -> Self {
+                    Self {
+                        fqdn: &p.fqdn,
+                        site: &p.site,
+                        federation_enabled: p.federation_enabled,
+                        next_hop: p.next_hop.as_deref(),
+                        access_edge_fqdn: p.access_edge_fqdn.as_deref(),
+                        access_edge_ips: &p.access_edge_ips,
+                        machines: p.machines.iter().map(Into::into).collect(),
+                        xmpp_port_open: p.xmpp_port_open,
+                    }
+                }
+            }
+
+            impl<'a> From<&'a FrontEndPoolState> for FrontEndPool<'a> {
+                fn from(p: &'a FrontEndPoolState) -> Self {
+                    Self {
+                        fqdn: &p.fqdn,
+                        site: &p.site,
+                        media_edge_pool: p.media_edge_pool.as_deref(),
+                        state: p.state.into(),
+                        failover_fqdn: p.failover_fqdn.as_deref(),
+                        online: p.online,
+                    }
+                }
+            }
+
+            impl<'a> From<&'a SiteRoutes> for Site<'a> {
+                fn from(s: &'a SiteRoutes) -> Self {
+                    Self {
+                        name: &s.name,
+                        federation_route: s.federation_route.as_ref().map(ToString::to_string),
+                        xmpp_federation_route: s
+                            .xmpp_federation_route
+                            .as_ref()
+                            .map(ToString::to_string),
+                    }
+                }
+            }
+
+            impl<'a> From<&'a CoreRecordData> for RecordData<'a> {
+                fn from(d: &'a CoreRecordData) -> Self {
+                    match d {
+                        CoreRecordData::A(a) => Self::A(a),
+                        CoreRecordData::Aaaa(a) => Self::Aaaa(a),
+                        CoreRecordData::Cname(c) => Self::Cname(c),
+                        CoreRecordData::Srv(s) => Self::Srv(SrvData {
+                            priority: s.priority,
+                            weight: s.weight,
+                            port: s.port,
+                            target: &s.target,
+                        }),
+                        CoreRecordData::Txt(t) => Self::Txt(t),
+                    }
+                }
+            }
+
+            impl<'a> From<&'a RrSet> for Rrset<'a> {
+                fn from(r: &'a RrSet) -> Self {
+                    Self {
+                        name: &r.name,
+                        rtype: r.rtype.into(),
+                        ttl: r.ttl,
+                        data: r.data.iter().map(Into::into).collect(),
+                    }
+                }
+            }
+
+            impl<'a> From<&'a Deployment> for State<'a> {
+                fn from(d: &'a Deployment) -> Self {
+                    Self {
+                        sites: d.sites.iter().map(Into::into).collect(),
+                        edge_pools: d.edge_pools.iter().map(Into::into).collect(),
+                        front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
+                        zone: &d.zone,
+                        dns: d.dns.iter().map(Into::into).collect(),
+                        cms_available: d.cms_available,
+                        topology_version: d.topology_version,
+                        draft_pending: d.draft_pending,
+                    }
                 }
             }
         }
@@ -63,32 +250,6 @@ macro_rules! policy_state_conversions {
                     PoolState::Normal => Self::Normal,
                     PoolState::FailedOver => Self::FailedOver,
                     PoolState::FailingBack => Self::FailingBack,
-                }
-            }
-        }
-
-        impl From<&FrontEndPoolState> for wit::FrontEndPool {
-            fn from(p: &FrontEndPoolState) -> Self {
-                Self {
-                    fqdn: p.fqdn.clone(),
-                    site: p.site.clone(),
-                    media_edge_pool: p.media_edge_pool.clone(),
-                    state: p.state.into(),
-                    failover_fqdn: p.failover_fqdn.clone(),
-                    online: p.online,
-                }
-            }
-        }
-
-        impl From<&SiteRoutes> for wit::Site {
-            fn from(s: &SiteRoutes) -> Self {
-                Self {
-                    name: s.name.clone(),
-                    federation_route: s.federation_route.as_ref().map(ToString::to_string),
-                    $xmpp_federation_route: s
-                        .xmpp_federation_route
-                        .as_ref()
-                        .map(ToString::to_string),
                 }
             }
         }
@@ -129,21 +290,6 @@ macro_rules! policy_state_conversions {
                     rtype: r.rtype.into(),
                     ttl: r.ttl,
                     data: r.data.iter().map(Into::into).collect(),
-                }
-            }
-        }
-
-        impl From<&Deployment> for wit::State {
-            fn from(d: &Deployment) -> Self {
-                Self {
-                    sites: d.sites.iter().map(Into::into).collect(),
-                    edge_pools: d.edge_pools.iter().map(Into::into).collect(),
-                    front_end_pools: d.front_end_pools.iter().map(Into::into).collect(),
-                    zone: d.zone.clone(),
-                    dns: d.dns.iter().map(Into::into).collect(),
-                    $cms_available: d.cms_available,
-                    topology_version: d.topology_version,
-                    draft_pending: d.draft_pending,
                 }
             }
         }

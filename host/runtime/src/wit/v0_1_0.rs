@@ -103,8 +103,8 @@ pub(crate) mod policy_model {
     // 0.1.0 names the site's XMPP federation route `xmpp-route` and the
     // management store's availability `store-available`.
     policy_state_conversions!(
-        xmpp_federation_route: xmpp_route,
-        cms_available: store_available,
+        xmpp_federation_route: "xmpp-route",
+        cms_available: "store-available",
         CmsAvailable: StoreAvailable,
     );
 
@@ -116,9 +116,9 @@ pub(crate) mod policy_model {
     }
 
     /// A trajectory lowered for 0.1 modules.
-    pub(crate) struct Lowered {
+    pub(crate) struct Lowered<'a> {
         pub(crate) goal: wit::Goal,
-        pub(crate) start: wit::State,
+        pub(crate) start: start::State<'a>,
         pub(crate) steps: Vec<wit::Step>,
         /// The trajectory state each 0.1 state is (index 0: the start).
         pub(crate) states: Vec<u32>,
@@ -126,11 +126,11 @@ pub(crate) mod policy_model {
 
     /// Lower `goal`, `start` and `steps` (state `i + 1` is the state after
     /// `steps[i]`) for a 0.1 module, folding the steps 0.1 has no action for.
-    pub(crate) fn lower(
+    pub(crate) fn lower<'a>(
         goal: &Goal,
-        start: &Deployment,
+        start: &'a Deployment,
         steps: &[&Step],
-    ) -> Result<Lowered, Untranslatable> {
+    ) -> Result<Lowered<'a>, Untranslatable> {
         let mut lowered = Vec::<wit::Step>::with_capacity(steps.len());
         let mut states = vec![0];
         // The changes of steps 0.1 has no action for, since the last it has,

@@ -94,20 +94,20 @@ pub(crate) mod policy_model {
     use super::policy::failback::policy::types as wit;
 
     policy_state_conversions!(
-        xmpp_federation_route: xmpp_federation_route,
-        cms_available: cms_available,
+        xmpp_federation_route: "xmpp-federation-route",
+        cms_available: "cms-available",
         CmsAvailable: CmsAvailable,
     );
 
     /// A trajectory lowered for 0.2 modules.
-    pub(crate) struct Lowered {
+    pub(crate) struct Lowered<'a> {
         pub(crate) goal: wit::Goal,
-        pub(crate) start: wit::State,
+        pub(crate) start: start::State<'a>,
         pub(crate) steps: Vec<wit::Step>,
     }
 
     /// Lower `goal`, `start` and `steps` for a 0.2 module.
-    pub(crate) fn lower(goal: &Goal, start: &Deployment, steps: &[&Step]) -> Lowered {
+    pub(crate) fn lower<'a>(goal: &Goal, start: &'a Deployment, steps: &[&Step]) -> Lowered<'a> {
         Lowered {
             goal: goal.into(),
             start: start.into(),
