@@ -45,11 +45,7 @@ const CARRIED: &[(&str, &str, Option<&str>)] = &[
         paths::FAILBACK_PROBE_XMPP,
         Some(paths::FAILBACK_PROBE_XMPP_MANIFEST),
     ),
-    ("policy-dns", paths::FAILBACK_POLICY_DNS, None),
-    ("policy-federation", paths::FAILBACK_POLICY_FEDERATION, None),
-    ("policy-front-end", paths::FAILBACK_POLICY_FRONT_END, None),
-    ("policy-cms", paths::FAILBACK_POLICY_CMS, None),
-    ("policy-xmpp", paths::FAILBACK_POLICY_XMPP, None),
+    ("policies", paths::FAILBACK_POLICIES, None),
 ];
 
 /// Digests and sizes change with every build of a guest; a review's snapshot

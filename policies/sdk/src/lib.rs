@@ -116,8 +116,8 @@ macro_rules! export_rules {
         // Only a WASM component exports the interface. Natively (the module's
         // tests, the host's benchmarks running its `RULES`) there is no
         // component to export from, and the export symbols' names (with `:`)
-        // cannot link into a native shared library, nor five modules' into one
-        // binary.
+        // cannot link into a native shared library, nor several modules' into
+        // one binary.
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_policy!(FailbackPolicy with_types_in $crate::bindings);
     };
