@@ -60,10 +60,11 @@ fn run() -> Result<(), String> {
     for dir in &watched {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("Cargo.lock").display()
-    );
+    // The workspace manifest holds the `guest` profile the guests are built
+    // with: a change to it must rebuild them.
+    for file in ["Cargo.lock", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
+    }
 
     let guests = discover(&root)?;
     // A crate the guests use by path from elsewhere in the workspace (the
