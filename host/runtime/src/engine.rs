@@ -187,6 +187,15 @@ impl Runtime {
             .wasm_component_model(true)
             .concurrency_support(false)
             .epoch_interruption(true)
+            // A linear memory starts as a copy of its module's data segments
+            // (7–20 KiB for our guests), not as a copy-on-write mapping of
+            // an image: a component loaded in place from a cache entry
+            // ([`crate::code`]) has no file to map, so wasmtime would make an
+            // in-memory file of each module's image first (`memfd_create`
+            // and a write per module, then a mapping per instance), more
+            // than the copy costs for the few calls a command makes
+            // (BENCHMARKS.md, "Start-up, a third time").
+            .memory_init_cow(false)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         code.configure(&mut config);
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
