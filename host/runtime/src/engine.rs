@@ -1,7 +1,8 @@
 //! The one wasmtime engine of a failback process, and loading guests into it.
 //!
 //! The engine uses the pooling allocator (instantiation reuses pre-reserved
-//! slots), epoch interruption (a ticker thread advances the epoch; each call has
+//! slots, and a linear memory starts as a copy of its module's data), epoch
+//! interruption (a ticker thread advances the epoch; each call has
 //! a deadline), asynchronous calls (so that a wait in a host call ends at the
 //! deadline too) and no component-model concurrency. Loading a plugin checks its
 //! component against the digest the environment pins, reads its manifest from
