@@ -25,8 +25,9 @@ use crate::{Finding, Goal, RuleInfo, State, Step};
 
 /// A change names no object of the state it applies to. A transition rule of
 /// the SDK that a module reports by listing it: every module applies the same
-/// changes, so exactly one module (the federation one) lists it, and a host
-/// that runs them all gets each finding once.
+/// changes, so one rule set lists it (the standard module's, through the
+/// federation family's rules), and a host that runs several modules gets each
+/// finding once.
 pub const UNKNOWN_OBJECT: Rule = Rule {
     id: "policy.unknown-object",
     family: "policy",

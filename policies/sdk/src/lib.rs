@@ -39,7 +39,8 @@
 //! the runbook moves in separate steps — on the start, after each DNS step
 //! and at the end ([`Scope::RestOrDnsStep`], reported as `every-state`). A
 //! module that lists [`UNKNOWN_OBJECT`] reports changes naming objects the
-//! state does not hold (the federation module does; see `docs/policies.md`).
+//! state does not hold (the standard module does, through the federation
+//! family's rules; see `docs/policies.md`).
 //!
 //! The modules are built for `wasm32-wasip2` and get no WASI capability; they
 //! also compile natively, so their rules are tested with `cargo test` against
