@@ -10,7 +10,7 @@
 //! Lists are kept sorted (sites by name, pools and machines by FQDN, record sets
 //! by name then type), so equal deployments serialize identically.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -564,6 +564,14 @@ failback_transition::impl_deployment_for_lists! {
 pub struct Snapshot {
     pub topology: Topology,
     pub deployment: Deployment,
+    /// The Edge pools (FQDNs in lower case) whose TCP 5269 is not open and
+    /// refused the connection on every Access Edge IP where it is not: nothing
+    /// listens there, and nothing was seen filtering it. Starting the pool's
+    /// services may open it, and the plan counts on that only for these
+    /// pools (docs/policies.md, "A port that opens when the services start").
+    /// The policies do not see it: it is what the planner knows of why a
+    /// port is shut, not a fact of the state they judge.
+    pub xmpp_refused: BTreeSet<String>,
 }
 
 /// The endpoints the runtime must probe for one observation: every Access Edge
@@ -699,6 +707,23 @@ fn assemble_from(
         },
         |_, ips| !ips.is_empty() && ips.iter().all(|ip| xmpp_open(ip)),
     );
+    let refused = |ip: &str| {
+        observation.probes.iter().any(|p| {
+            p.request.host == ip
+                && p.request.port == XMPP_PORT
+                && p.report.state == PortState::Closed
+        })
+    };
+    let xmpp_refused = topology
+        .edge_pools()
+        .iter()
+        .filter_map(|p| {
+            let ips = p.access_edge_ips();
+            let shut: Vec<&String> = ips.iter().filter(|ip| !xmpp_open(ip)).collect();
+            (!shut.is_empty() && shut.iter().all(|ip| refused(ip)))
+                .then(|| p.fqdn.to_ascii_lowercase())
+        })
+        .collect();
     let front_end_pools = front_end_pools_of(&topology, |fqdn| {
         let status = observation
             .pools
@@ -748,6 +773,7 @@ fn assemble_from(
     Ok(Snapshot {
         topology,
         deployment,
+        xmpp_refused,
     })
 }
 

@@ -512,28 +512,48 @@ struct ReachabilityFile {
     endpoints: Vec<Endpoint>,
 }
 
+/// An endpoint as the firewall lets it through (`state`), and who listens
+/// behind it: the lab probe refuses the connection while that service is not
+/// running (docs/lab-files.md).
 #[derive(Serialize)]
 struct Endpoint {
     host: String,
     port: u16,
     state: String,
     xmpp: bool,
+    machine: String,
+    service: String,
 }
+
+/// The Edge service that listens on each external port the lab lists: the
+/// Access Edge on 5061, the XMPP gateway proxy on 5269.
+const LISTENERS: [(u16, &str, bool); 2] = [(5061, "RTCSRV", false), (5269, "RTCXMPPTGWPX", true)];
 
 fn reachability(sh: &Shape) -> Vec<u8> {
     let ipv6: &[&str] = if sh.ipv6 { &EDGE_IPV6 } else { &[] };
-    let endpoints = POOL1_IPS
+    let machines = [EDGE1.0, EDGE2.0, EDGE3.0];
+    let endpoints = [EDGE1, EDGE2, EDGE3]
         .iter()
-        .chain(POOL2_IPS.iter())
-        .chain(ipv6)
-        .map(|ip| (*ip).to_owned())
-        .chain(bystanders(sh.sites).map(|k| bystander_edge(k).2))
-        .flat_map(|ip| {
-            [(5061, false), (5269, true)].map(|(port, xmpp)| Endpoint {
+        .map(|(fqdn, _, ip)| ((*ip).to_owned(), (*fqdn).to_owned()))
+        .chain(
+            ipv6.iter()
+                .zip(machines)
+                .map(|(ip, fqdn)| ((*ip).to_owned(), fqdn.to_owned())),
+        )
+        .chain(bystanders(sh.sites).map(|k| {
+            let (fqdn, _, ip) = bystander_edge(k);
+            (ip, fqdn)
+        }))
+        .flat_map(|(ip, machine)| {
+            LISTENERS.map(|(port, service, xmpp)| Endpoint {
                 host: ip.clone(),
                 port,
+                // The firewall lets both ports through to every Access Edge
+                // IP; whether a port answers is the listener's to say.
                 state: "open".to_owned(),
                 xmpp,
+                machine: machine.clone(),
+                service: service.to_owned(),
             })
         })
         .collect();

@@ -556,16 +556,30 @@ impl Meaning for SetSiteRoutes {
 // ---- The XMPP port, probed from outside ---------------------------------------
 
 /// `probe.probe(request)`; expects an open port with an XMPP stream header.
-/// A verification: it changes nothing.
+/// A verification: it changes nothing in the deployment. What it changes is
+/// what the plan may count on: the last probe of an Edge pool whose port the
+/// plan expects to open once its services start (docs/policies.md, "A port
+/// that opens when the services start") names that pool in `edge_pool`, and
+/// its effect is the pool's TCP 5269 open — verified by every probe of the
+/// step before it, and by the run's re-observation after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
     pub request: ProbeRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_pool: Option<String>,
 }
 
 impl Meaning for Probe {
     fn effect(&self, _state: &Deployment) -> Result<Vec<Change>, String> {
-        Ok(Vec::new())
+        Ok(self
+            .edge_pool
+            .iter()
+            .map(|pool| Change::XmppPortOpen {
+                edge_pool: pool.clone(),
+                open: true,
+            })
+            .collect())
     }
 
     fn powershell(&self, out: &mut String) {
@@ -680,6 +694,7 @@ mod tests {
                     timeout_ms: 1,
                     stream_to: None,
                 },
+                edge_pool: Some("p".into()),
             }
             .into(),
             PoolFailback {

@@ -889,9 +889,11 @@ enum Effect {
     /// These changes; none when the step's postcondition already holds.
     Changes(Vec<Change>),
     /// Nothing: the step only checks, and the check holds already or not. A
-    /// verification never predicts that what it checks will become true — a
-    /// closed port stays closed in the plan, and the policies judge the states
-    /// that rely on it.
+    /// verification predicts that what it checks becomes true only where an
+    /// earlier step is what makes it so (A10 after A1, on a port refused
+    /// while the services were stopped): then it is a step of changes,
+    /// whose postcondition the run verifies. Otherwise a closed port stays
+    /// closed in the plan, and the policies judge the states that rely on it.
     Verifies { holds: bool },
 }
 
@@ -965,6 +967,12 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
         r.push(r.lower_ttl())?; // A0
     }
     r.push(r.start_edge_services()?)?; // A1
+    if r.targets.xmpp.is_some() {
+        // Right after A1, before the XMPP route moves: the port the route
+        // will rely on is verified once the services that listen on it run
+        // (docs/policies.md, "A port that opens when the services start").
+        r.push(r.verify_xmpp_port(snapshot)?)?; // A10
+    }
     if intent.sip_federation {
         setup_pools.extend(r.federation_elsewhere());
         r.push(r.set_federation_edge()?)?; // A2
@@ -980,7 +988,6 @@ pub fn plan(snapshot: &Snapshot, intent: &Intent) -> Result<Plan, PlanError> {
         // briefly send partners to the failover pool.
         r.push(r.set_xmpp_a_record(&xmpp.addresses))?; // A9
         r.push(r.ensure_xmpp_srv(&xmpp.srv))?; // A8
-        r.push(r.verify_xmpp_port()?)?; // A10
     }
     if intent.front_ends {
         let version = r.cur.topology_version;
@@ -1534,26 +1541,28 @@ impl<'a> Planner<'a> {
     }
 
     /// A10 verify-xmpp-port: an XMPP server answers on TCP 5269 of each Access
-    /// Edge IP.
-    fn verify_xmpp_port(&self) -> Result<Draft, PlanError> {
+    /// Edge IP. Planned after A1: when the port refused the connection on a
+    /// pool whose services A1 starts, the plan counts on the port opening
+    /// and the step's last probe makes it so in the predicted state — a
+    /// postcondition the run verifies, halting if the port is still shut.
+    /// A port that stays shut (filtered, or refused while the services
+    /// already ran) is left shut, and the policies judge the route move
+    /// against it (docs/policies.md).
+    fn verify_xmpp_port(&self, snapshot: &Snapshot) -> Result<Draft, PlanError> {
         let pool = self.pool(&self.restored.fqdn)?;
-        Ok(Draft {
-            arguments: args([
-                ("addresses", list(pool.access_edge_ips.clone())),
-                ("port", Argument::Number(u64::from(XMPP_PORT))),
-            ]),
-            preconditions: vec![
-                "the XMPP route, SRV and A record name the restored pool (A7–A9)".to_owned(),
-            ],
-            effect: Effect::Verifies {
-                holds: pool.xmpp_port_open,
-            },
-            verify: "an XMPP server answers a jabber:server stream open on TCP 5269 of each Access Edge IP"
-                .to_owned(),
-            operations: pool
-                .access_edge_ips
-                .iter()
-                .map(|ip| Operation::Probe(op::Probe {
+        let started = !self.restored.services_running() && pool.services_running();
+        let opens = !pool.xmpp_port_open
+            && started
+            && snapshot
+                .xmpp_refused
+                .contains(&pool.fqdn.to_ascii_lowercase());
+        let last = pool.access_edge_ips.len().saturating_sub(1);
+        let operations = pool
+            .access_edge_ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                Operation::Probe(op::Probe {
                     request: ProbeRequest {
                         host: ip.clone(),
                         port: XMPP_PORT,
@@ -1561,8 +1570,32 @@ impl<'a> Planner<'a> {
                         timeout_ms: PROBE_TIMEOUT_MS,
                         stream_to: Some(self.start.zone.clone()),
                     },
-                }))
-                .collect(),
+                    edge_pool: (opens && i == last).then(|| pool.fqdn.clone()),
+                })
+            })
+            .collect();
+        Ok(Draft {
+            arguments: args([
+                ("addresses", list(pool.access_edge_ips.clone())),
+                ("port", Argument::Number(u64::from(XMPP_PORT))),
+            ]),
+            preconditions: vec![
+                "the restored pool's Edge services run (A1), before the XMPP route moves to it (A7)"
+                    .to_owned(),
+            ],
+            effect: if opens {
+                Effect::Changes(vec![Change::XmppPortOpen {
+                    edge_pool: pool.fqdn.clone(),
+                    open: true,
+                }])
+            } else {
+                Effect::Verifies {
+                    holds: pool.xmpp_port_open,
+                }
+            },
+            verify: "an XMPP server answers a jabber:server stream open on TCP 5269 of each Access Edge IP"
+                .to_owned(),
+            operations,
             ..Draft::new(Action::VerifyXmppPort, Some(pool.fqdn.clone()))
         })
     }

@@ -90,7 +90,7 @@ use failback_core::deployment::{
 };
 pub use failback_core::diff::{FieldDiff, diff};
 use failback_core::observed::Observation;
-use failback_core::plan::{Finding, Operation, OperationsError, Plan, Step, StepStatus};
+use failback_core::plan::{Action, Finding, Operation, OperationsError, Plan, Step, StepStatus};
 use failback_core::topology::Topology;
 use serde::Serialize;
 
@@ -285,11 +285,16 @@ pub enum FailAction {
     /// Sleep, holding the run (and its lock): lets a test start a second
     /// apply beside it.
     Sleep(Duration),
+    /// Wait, holding the run (and its lock), until standard input ends (or
+    /// gives a line): the test holds the window open as long as it needs,
+    /// however loaded the machine, and closes it.
+    WaitStdin,
 }
 
 /// **Test only.** Stop the process at the `hit`-th pass of a journal point.
 ///
-/// Built by the CLI from `FAILBACK_TEST_FAILPOINT=<point>:<n>[:sleep-ms=<ms>]`
+/// Built by the CLI from
+/// `FAILBACK_TEST_FAILPOINT=<point>:<n>[:sleep-ms=<ms>|:wait-stdin]`
 /// (documented as test-only); `point` is one of [`FAILPOINTS`].
 #[derive(Debug)]
 pub struct Failpoint {
@@ -300,7 +305,7 @@ pub struct Failpoint {
 }
 
 impl Failpoint {
-    /// Parse `<point>:<n>[:sleep-ms=<ms>]`; `None` if it is not one.
+    /// Parse `<point>:<n>[:sleep-ms=<ms>|:wait-stdin]`; `None` if it is not one.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = text.split(':');
@@ -311,6 +316,7 @@ impl Failpoint {
         let hit = parts.next()?.parse().ok()?;
         let action = match parts.next() {
             None => FailAction::Abort,
+            Some("wait-stdin") => FailAction::WaitStdin,
             Some(s) => FailAction::Sleep(Duration::from_millis(
                 s.strip_prefix("sleep-ms=")?.parse().ok()?,
             )),
@@ -333,6 +339,9 @@ impl Failpoint {
             match self.action {
                 FailAction::Abort => std::process::abort(),
                 FailAction::Sleep(d) => std::thread::sleep(d),
+                FailAction::WaitStdin => {
+                    let _ = std::io::stdin().read_line(&mut String::new());
+                }
             }
         }
     }
@@ -505,7 +514,7 @@ impl Executor<'_> {
             step.check_operations(before)
                 .map_err(ApplyError::Operations)?;
             self.fail("before-intent");
-            let observed = match verified.take() {
+            let mut observed = match verified.take() {
                 Some(observed) => observed,
                 None => {
                     progress.event(&Event::Observe {
@@ -515,6 +524,7 @@ impl Executor<'_> {
                     self.observe(plan, &planned, &ledger, index)?
                 }
             };
+            not_yet_verified(&mut observed, before, &planned, index);
             // What the gate judges: the observed state and the rest of the
             // plan from this step on — or, for a topology published and not
             // yet enabled, the state before the step.
@@ -634,7 +644,8 @@ impl Executor<'_> {
                 index,
                 when: "after",
             });
-            let observed = self.observe(plan, &planned, &ledger, index)?;
+            let mut observed = self.observe(plan, &planned, &ledger, index)?;
+            not_yet_verified(&mut observed, after, &planned, index + 1);
             if &observed != after {
                 return Ok(Ended::Halted(Halt::Postcondition {
                     step: index,
@@ -708,6 +719,47 @@ impl Ledger {
     fn forget(&mut self, step: usize) {
         self.done.retain(|(s, _)| *s != step);
         self.in_doubt.retain(|(s, _)| *s != step);
+    }
+}
+
+/// Read `observed` as the plan reads the deployment until each of its
+/// `verify-xmpp-port` steps from step `from` on has run: the TCP 5269 of an
+/// Edge pool such a step is to verify open is taken as `predicted` has it.
+///
+/// The plan counts on a port that refused connections while the pool's
+/// services were stopped opening once A1 starts them, and A10 verifies it
+/// (docs/policies.md, "A port that opens when the services start"). Between
+/// the two the port may already answer, or not yet: neither is drift, and
+/// neither is judged, because the plan relies on it only from A10 on, where
+/// the re-observation after A10 compares it (a port still shut halts the run).
+fn not_yet_verified(
+    observed: &mut Deployment,
+    predicted: &Deployment,
+    planned: &[&Step],
+    from: usize,
+) {
+    let pending = planned
+        .iter()
+        .filter(|step| step.index >= from && step.action == Action::VerifyXmppPort)
+        .flat_map(|step| &step.changes)
+        .filter_map(|change| match change {
+            Change::XmppPortOpen {
+                edge_pool,
+                open: true,
+            } => Some(edge_pool),
+            _ => None,
+        });
+    for pool in pending {
+        let Some(expected) = predicted.edge_pool(pool).map(|p| p.xmpp_port_open) else {
+            continue;
+        };
+        if let Some(seen) = observed
+            .edge_pools
+            .iter_mut()
+            .find(|p| p.fqdn.eq_ignore_ascii_case(pool))
+        {
+            seen.xmpp_port_open = expected;
+        }
     }
 }
 

@@ -7,7 +7,9 @@
 //! natively.
 //!
 //! Configuration: `dir` (where the read-only `network` grant is mounted,
-//! default `/network`).
+//! default `/network`) and `servers` (where the read-only `servers` grant is
+//! mounted, default `/servers`: an endpoint answers only while the service
+//! listening on it runs).
 
 #![allow(
     unsafe_code,
@@ -26,7 +28,12 @@ impl Guest for LabProbe {
         requests: Vec<ProbeRequest>,
     ) -> Result<Vec<Result<ProbeReport, PluginError>>, PluginError> {
         let dir = config::get_or("dir", "/network");
-        probe::probe_all(std::path::Path::new(&dir), &requests)
+        let servers = config::get_or("servers", "/servers");
+        probe::probe_all(
+            std::path::Path::new(&dir),
+            std::path::Path::new(&servers),
+            &requests,
+        )
     }
 }
 

@@ -1,5 +1,8 @@
 //! `network/reachability.json`: one entry per endpoint the firewall lets
-//! through (or refuses); anything not listed is filtered.
+//! through (or refuses); anything not listed is filtered. An entry may name
+//! the machine and service that listen behind it: the endpoint then answers
+//! only while `servers/servers.json` says that service runs, and refuses the
+//! connection otherwise — a stopped Access Edge listens on nothing.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -12,6 +15,7 @@ use failback_plugin_sdk::probe::{
 use serde::Deserialize;
 
 const FILE: &str = "reachability.json";
+const SERVERS: &str = "servers.json";
 
 /// What the lab reports as the first bytes of a service on an open port that
 /// is not an XMPP server (the file says only that something else answers).
@@ -34,6 +38,37 @@ struct Endpoint<'a> {
     /// An XMPP server answers a stream open (meaningful when open).
     #[serde(default)]
     xmpp: bool,
+    /// The machine whose service listens on the endpoint, behind the
+    /// firewall; absent when the lab does not say who listens.
+    #[serde(default, borrow)]
+    machine: Option<Cow<'a, str>>,
+    /// The service of `machine` that listens (`RTCXMPPTGWPX` on 5269,
+    /// `RTCSRV` on 5061).
+    #[serde(default, borrow)]
+    service: Option<Cow<'a, str>>,
+}
+
+/// `servers/servers.json`, as far as the probe reads it: which services run.
+#[derive(Debug, Deserialize)]
+struct ServersFile<'a> {
+    #[serde(borrow)]
+    machines: Vec<Machine<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Machine<'a> {
+    #[serde(borrow)]
+    fqdn: Cow<'a, str>,
+    #[serde(borrow)]
+    services: Vec<Service<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Service<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    state: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -44,11 +79,14 @@ enum State {
     Filtered,
 }
 
-/// Probe each of `requests` against the reachability file in `dir`: one
+/// Probe each of `requests` against the reachability file in `dir` and, for
+/// an endpoint that names its listener, the servers file in `servers`: one
 /// report per request, in order. Nothing here waits, so the batch takes one
-/// read of the file however many endpoints it names.
+/// read of each file however many endpoints it names; the servers file is
+/// read only when an endpoint asked about names a listener.
 pub(crate) fn probe_all(
     dir: &Path,
+    servers: &Path,
     requests: &[ProbeRequest],
 ) -> Result<Vec<Result<ProbeReport, PluginError>>, PluginError> {
     let text = files::read_text(&dir.join(FILE), FILE)?;
@@ -60,13 +98,70 @@ pub(crate) fn probe_all(
             .entry((key(&endpoint.host), endpoint.port))
             .or_insert(endpoint);
     }
-    Ok(requests
+    let asked: Vec<Option<&Endpoint<'_>>> = requests
         .iter()
         .map(|request| {
-            let endpoint = endpoints.get(&(key(&request.host), request.port));
-            Ok(report(endpoint.copied(), request))
+            endpoints
+                .get(&(key(&request.host), request.port))
+                .copied()
+        })
+        .collect();
+    let servers_text = if asked
+        .iter()
+        .flatten()
+        .any(|endpoint| endpoint.machine.is_some())
+    {
+        files::read_text(&servers.join(SERVERS), SERVERS)?
+    } else {
+        String::new()
+    };
+    let running = if servers_text.is_empty() {
+        BTreeMap::new()
+    } else {
+        let file: ServersFile<'_> = files::parse_json(&servers_text, SERVERS)?;
+        file.machines
+            .iter()
+            .flat_map(|machine| {
+                machine.services.iter().map(|service| {
+                    (
+                        (key(&machine.fqdn), service.name.to_ascii_uppercase()),
+                        service.state == "running",
+                    )
+                })
+            })
+            .collect::<BTreeMap<(String, String), bool>>()
+    };
+    Ok(requests
+        .iter()
+        .zip(asked)
+        .map(|(request, endpoint)| {
+            let listening = endpoint.is_none_or(|endpoint| listens(endpoint, &running));
+            Ok(report(endpoint, listening, request))
         })
         .collect())
+}
+
+/// Whether something listens on `endpoint`: the service it names runs on the
+/// machine it names (a machine or service the servers file lacks listens on
+/// nothing), or it names no listener.
+fn listens(endpoint: &Endpoint<'_>, running: &BTreeMap<(String, String), bool>) -> bool {
+    match (&endpoint.machine, &endpoint.service) {
+        (Some(machine), Some(service)) => running
+            .get(&(key(machine), service.to_ascii_uppercase()))
+            .copied()
+            .unwrap_or(false),
+        // A machine without a service: every service of it must run.
+        (Some(machine), None) => {
+            let machine = key(machine);
+            let states: Vec<bool> = running
+                .iter()
+                .filter(|((m, _), _)| *m == machine)
+                .map(|(_, running)| *running)
+                .collect();
+            !states.is_empty() && states.iter().all(|running| *running)
+        }
+        (None, _) => true,
+    }
 }
 
 /// An endpoint's host as the file and a request are compared: without a final
@@ -75,10 +170,19 @@ fn key(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// What a partner would find on `request`'s endpoint, listed as `endpoint`.
-fn report(endpoint: Option<&Endpoint<'_>>, request: &ProbeRequest) -> ProbeReport {
+/// What a partner would find on `request`'s endpoint, listed as `endpoint`,
+/// with or without something `listening` behind the firewall: a port the
+/// firewall lets through where nothing listens refuses the connection.
+fn report(
+    endpoint: Option<&Endpoint<'_>>,
+    listening: bool,
+    request: &ProbeRequest,
+) -> ProbeReport {
     let target = format!("{}:{}", request.host, request.port);
-    let state = endpoint.map_or(State::Filtered, |endpoint| endpoint.state);
+    let state = match endpoint.map_or(State::Filtered, |endpoint| endpoint.state) {
+        State::Open if !listening => State::Closed,
+        state => state,
+    };
     match state {
         State::Closed => ProbeReport {
             state: PortState::Closed,
@@ -143,9 +247,10 @@ mod tests {
 
     use super::*;
 
-    /// One request, as a batch of one.
+    /// One request, as a batch of one, with the servers file beside the
+    /// reachability file.
     fn probe(dir: &Path, request: &ProbeRequest) -> Result<ProbeReport, PluginError> {
-        probe_all(dir, std::slice::from_ref(request))?.remove(0)
+        probe_all(dir, dir, std::slice::from_ref(request))?.remove(0)
     }
 
     const REACHABILITY: &str = r#"{
@@ -154,15 +259,98 @@ mod tests {
     { "host": "131.107.155.10", "port": 5061, "state": "open", "xmpp": false },
     { "host": "131.107.155.20", "port": 5269, "state": "open", "xmpp": false },
     { "host": "131.107.155.30", "port": 5269, "state": "closed", "xmpp": false },
-    { "host": "sip.contoso.com", "port": 5061, "state": "open", "xmpp": false }
+    { "host": "sip.contoso.com", "port": 5061, "state": "open", "xmpp": false },
+    { "host": "131.107.156.10", "port": 5269, "state": "open", "xmpp": true,
+      "machine": "edge3.contoso.com", "service": "RTCXMPPTGWPX" },
+    { "host": "131.107.156.10", "port": 5061, "state": "open", "xmpp": false,
+      "machine": "edge3.contoso.com", "service": "RTCSRV" },
+    { "host": "131.107.156.20", "port": 5269, "state": "filtered", "xmpp": true,
+      "machine": "edge4.contoso.com", "service": "RTCXMPPTGWPX" }
   ]
 }
 "#;
 
+    /// edge3's and edge4's services, each `running` or `stopped`.
+    fn servers(state: &str) -> String {
+        format!(
+            r#"{{ "machines": [
+  {{ "fqdn": "edge3.contoso.com", "setup_version": 7, "services": [
+    {{ "name": "RTCSRV", "state": "{state}" }}, {{ "name": "RTCXMPPTGWPX", "state": "{state}" }} ] }},
+  {{ "fqdn": "edge4.contoso.com", "setup_version": 7, "services": [
+    {{ "name": "RTCSRV", "state": "{state}" }}, {{ "name": "RTCXMPPTGWPX", "state": "{state}" }} ] }}
+] }}
+"#
+        )
+    }
+
     fn dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE), REACHABILITY).unwrap();
+        std::fs::write(dir.path().join(SERVERS), servers("running")).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_stopped_access_edge_refuses_5269_and_5061() {
+        let dir = dir();
+        std::fs::write(dir.path().join(SERVERS), servers("stopped")).unwrap();
+        for (port, kind) in [(5269, ProbeKind::XmppServer), (5061, ProbeKind::Tcp)] {
+            let report = probe(dir.path(), &request("131.107.156.10", port, kind)).unwrap();
+            assert!(matches!(report.state, PortState::Closed), "{port}: {report:?}");
+            assert!(report.xmpp.is_none());
+            assert_eq!(
+                report.detail,
+                format!("131.107.156.10:{port}: connection refused")
+            );
+        }
+        // Started, the same endpoints answer.
+        std::fs::write(dir.path().join(SERVERS), servers("running")).unwrap();
+        let report = probe(
+            dir.path(),
+            &request("131.107.156.10", 5269, ProbeKind::XmppServer),
+        )
+        .unwrap();
+        assert!(matches!(report.state, PortState::Open));
+        assert!(report.xmpp.unwrap().stream_header);
+        let report = probe(dir.path(), &request("131.107.156.10", 5061, ProbeKind::Tcp)).unwrap();
+        assert!(matches!(report.state, PortState::Open));
+    }
+
+    #[test]
+    fn a_firewall_that_filters_a_port_filters_it_whatever_runs_behind_it() {
+        let dir = dir();
+        for state in ["running", "stopped"] {
+            std::fs::write(dir.path().join(SERVERS), servers(state)).unwrap();
+            let report = probe(
+                dir.path(),
+                &request("131.107.156.20", 5269, ProbeKind::XmppServer),
+            )
+            .unwrap();
+            assert!(matches!(report.state, PortState::Filtered), "{state}");
+        }
+    }
+
+    #[test]
+    fn a_listener_the_servers_file_does_not_hold_listens_on_nothing() {
+        let dir = dir();
+        std::fs::write(dir.path().join(SERVERS), r#"{ "machines": [] }"#).unwrap();
+        let report = probe(dir.path(), &request("131.107.156.10", 5061, ProbeKind::Tcp)).unwrap();
+        assert!(matches!(report.state, PortState::Closed));
+    }
+
+    #[test]
+    fn the_servers_file_is_read_only_for_an_endpoint_that_names_a_listener() {
+        let dir = dir();
+        std::fs::remove_file(dir.path().join(SERVERS)).unwrap();
+        // No listener named: answered without the servers file.
+        let report = probe(dir.path(), &request("131.107.155.10", 5269, ProbeKind::Tcp)).unwrap();
+        assert!(matches!(report.state, PortState::Open));
+        // A listener named: the servers file is needed, and its absence is said.
+        let err = probe(dir.path(), &request("131.107.156.10", 5269, ProbeKind::Tcp)).unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Failed(m) if m.contains("cannot read `servers.json`")),
+            "{err:?}"
+        );
     }
 
     fn request(host: &str, port: u16, kind: ProbeKind) -> ProbeRequest {
@@ -253,7 +441,7 @@ mod tests {
             request("sip.contoso.com", 5061, ProbeKind::Tcp),
             request("192.0.2.99", 5269, ProbeKind::Tcp),
         ];
-        let states: Vec<_> = probe_all(dir.path(), &asked)
+        let states: Vec<_> = probe_all(dir.path(), dir.path(), &asked)
             .unwrap()
             .into_iter()
             .map(|report| report.unwrap().state)
@@ -262,7 +450,7 @@ mod tests {
             states[..],
             [PortState::Filtered, PortState::Open, PortState::Filtered]
         ));
-        assert!(probe_all(dir.path(), &[]).unwrap().is_empty());
+        assert!(probe_all(dir.path(), dir.path(), &[]).unwrap().is_empty());
     }
 
     #[test]

@@ -180,7 +180,40 @@ fn an_edited_operation_disagrees_with_its_changes() {
     *zone = "fabrikam.com".into();
     assert_eq!(
         step.check_operations(&states[i]).unwrap_err().to_string(),
-        "step 11 (set-xmpp-a-record): operation 0 (replace-rrset) writes to zone `fabrikam.com`, but the deployment's zone is `contoso.com`"
+        "step 12 (set-xmpp-a-record): operation 0 (replace-rrset) writes to zone `fabrikam.com`, but the deployment's zone is `contoso.com`"
+    );
+}
+
+/// A10 predicts edgepool1's TCP 5269 open only through the probe that names
+/// the pool: a probe that names another pool, or none, disagrees with the
+/// step's change, so a saved plan cannot make the policies judge a port open
+/// that no probe verifies.
+#[test]
+fn a_port_predicted_open_needs_the_probe_that_verifies_it() {
+    let p = sealed(Scenario::EdgeFailover);
+    let states = p.states().unwrap();
+    let i = step_of(&p, Action::VerifyXmppPort);
+    let step = &p.steps[i];
+    step.check_operations(&states[i]).unwrap();
+    let last = step.operations.len() - 1;
+
+    let mut other = step.clone();
+    let Operation::Probe(probe) = &mut other.operations[last] else {
+        panic!("A10 probes");
+    };
+    probe.edge_pool = Some("edgepool2.contoso.com".into());
+    let err = other.check_operations(&states[i]).unwrap_err();
+    assert!(matches!(err, OperationsError::Disagree { .. }), "{err}");
+
+    let mut none = step.clone();
+    let Operation::Probe(probe) = &mut none.operations[last] else {
+        panic!("A10 probes");
+    };
+    probe.edge_pool = None;
+    let err = none.check_operations(&states[i]).unwrap_err();
+    assert!(
+        err.to_string().contains("xmpp_port_open"),
+        "{err}"
     );
 }
 

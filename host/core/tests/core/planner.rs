@@ -129,6 +129,8 @@ pub fn check_plan(name: &str, plan: &Plan) {
             &Snapshot {
                 topology,
                 deployment: end.clone(),
+                // At the end the port is open: nothing refused.
+                xmpp_refused: std::collections::BTreeSet::new(),
             },
             &plan.intent,
         )
@@ -609,6 +611,7 @@ pub(crate) fn end_of(plan: &Plan, before: &Snapshot) -> Snapshot {
             |xml| Topology::parse(xml).unwrap(),
         ),
         deployment: plan.states().unwrap().pop().unwrap(),
+        xmpp_refused: std::collections::BTreeSet::new(),
     }
 }
 
@@ -829,4 +832,60 @@ fn several_home_front_end_pools_that_could_take_the_next_hop_back_need_one_named
     )
     .unwrap();
     assert_eq!(named.next_hop.as_deref(), Some("fepool3.contoso.com"));
+}
+
+/// `edge-failover` with the firewall's verdict on edgepool1's TCP 5269 set
+/// to `state` in the lab's reachability file.
+fn with_5269(state: &str) -> Snapshot {
+    let mut files = lab::files(Scenario::EdgeFailover);
+    let (_, reachability) = files
+        .iter_mut()
+        .find(|(path, _)| path == "network/reachability.json")
+        .unwrap();
+    let mut file: serde_json::Value = serde_json::from_slice(reachability).unwrap();
+    for endpoint in file["endpoints"].as_array_mut().unwrap() {
+        if endpoint["port"] == 5269 && endpoint["machine"] != "edge3.contoso.com" {
+            endpoint["state"] = state.into();
+        }
+    }
+    *reachability = serde_json::to_vec(&file).unwrap();
+    assemble(&lab_reader::observe(&files)).unwrap()
+}
+
+/// The realistic start (issue 32): edgepool1's services stopped, its 5269
+/// refused. A10 comes right after A1 and predicts the port open, so A7's
+/// state has it open; the port's shut state is known to the planner only.
+#[test]
+fn a_port_refused_while_the_services_are_stopped_is_verified_open_right_after_a1() {
+    for snap in [snapshot(Scenario::EdgeFailover), with_5269("closed")] {
+        assert!(!snap.deployment.edge_pool("edgepool1.contoso.com").unwrap().xmpp_port_open);
+        assert!(snap.xmpp_refused.contains("edgepool1.contoso.com"));
+        let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+        let plan = plan(&snap, &intent).unwrap();
+        let a1 = plan.steps.iter().position(|s| s.action == Action::StartEdgeServices).unwrap();
+        let a10 = &plan.steps[a1 + 1];
+        assert_eq!(a10.action, Action::VerifyXmppPort);
+        assert_eq!(a10.status, StepStatus::Planned);
+        assert_eq!(a10.summary, ["tcp 5269 edgepool1.contoso.com: closed -> open"]);
+        let states = plan.states().unwrap();
+        let a7 = plan.steps.iter().position(|s| s.action == Action::SetXmppFederationRoute).unwrap();
+        assert!(a7 > a1 + 1);
+        assert!(states[a7].edge_pool("edgepool1.contoso.com").unwrap().xmpp_port_open);
+    }
+}
+
+/// A port a firewall filters stays shut when the services start: A10
+/// predicts nothing, and A7's state has the port shut (the policies veto it).
+#[test]
+fn a_port_a_firewall_filters_is_not_counted_on() {
+    let snap = with_5269("filtered");
+    assert!(snap.xmpp_refused.is_empty());
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let plan = plan(&snap, &intent).unwrap();
+    let a10 = plan.steps.iter().find(|s| s.action == Action::VerifyXmppPort).unwrap();
+    assert!(a10.changes.is_empty());
+    assert_eq!(a10.status, StepStatus::Planned);
+    assert!(
+        !plan.states().unwrap().last().unwrap().edge_pool("edgepool1.contoso.com").unwrap().xmpp_port_open
+    );
 }

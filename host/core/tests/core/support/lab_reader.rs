@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use failback_core::deployment::probe_targets;
 use failback_core::observed::{
     DnsRecord, Observation, PoolState, PoolStatus, PortState, Probe, ProbeReport, RecordData,
-    ReplicaStatus, ServiceStatus, Site, SrvData, StoreStatus, TopologyDocument, XmppAnswer,
+    ReplicaStatus, ServiceState, ServiceStatus, Site, SrvData, StoreStatus, TopologyDocument, XmppAnswer,
 };
 use failback_core::topology::Topology;
 use serde::Deserialize;
@@ -65,6 +65,10 @@ struct Endpoint {
     port: u16,
     state: PortState,
     xmpp: bool,
+    /// Who listens behind the firewall: the port refuses the connection
+    /// while that service does not run (the lab probe's rule).
+    machine: String,
+    service: String,
 }
 
 #[derive(Deserialize)]
@@ -175,7 +179,20 @@ pub fn observe(files: &[(String, Vec<u8>)]) -> Observation {
                 .endpoints
                 .iter()
                 .find(|e| e.host == request.host && e.port == request.port);
+            let listening = |e: &Endpoint| {
+                servers
+                    .machines
+                    .iter()
+                    .find(|m| m.fqdn == e.machine)
+                    .and_then(|m| m.services.iter().find(|s| s.name == e.service))
+                    .is_some_and(|s| s.state == ServiceState::Running)
+            };
             let report = match ep {
+                Some(e) if e.state == PortState::Open && !listening(e) => ProbeReport {
+                    state: PortState::Closed,
+                    xmpp: None,
+                    detail: format!("{}:{} refused", e.host, e.port),
+                },
                 None => ProbeReport {
                     state: PortState::Filtered,
                     xmpp: None,
