@@ -11,7 +11,9 @@ use std::process::{Command, Output, Stdio};
 use failback_core::document;
 use failback_core::plan::Plan;
 
-use crate::apply::{failback, filters, lab, no_writes, regex_escape, run, text};
+use crate::apply::{
+    failback, filters, lab, no_writes, regex_escape, run, text, verified_home,
+};
 use crate::integrity::decisions;
 
 /// An approver's key, made by `ssh-keygen` as an operator's is.
@@ -172,7 +174,7 @@ impl Board {
         self.approved(&fresh, &[&self.alice, &self.bob]);
         let out = self.apply(&fresh);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(run(&["verify"], &self.env, None).status.success());
+        assert!(verified_home(&self.env));
         assert!(run(&["audit", "verify"], &self.env, None).status.success());
         // The change report of the run names who approved it.
         let report = run(&["report"], &self.env, None);

@@ -30,6 +30,9 @@ mod plan;
 mod plugin_sign;
 /// The policy corpus (`failback policy test`), `policy list` and a vetoed plan.
 mod policy;
+/// The realistic start: a stopped Access Edge refuses 5269; A10 after A1; a
+/// firewall that filters or rejects the port.
+mod ports;
 /// Plan → apply → verify with dns-rfc2136 against BIND and probe-xmpp against
 /// Prosody, as examples/real-dns-xmpp binds them.
 mod real_dns_xmpp;

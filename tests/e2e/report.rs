@@ -291,16 +291,100 @@ fn the_report_of_one_scenario_is_snapshot() {
     });
 }
 
+/// The text of each cell of the table row that starts at `open` (`<tr …>`)
+/// in `html`, tags removed.
+fn row_cells(html: &str, open: &str) -> Vec<String> {
+    let start = html
+        .find(open)
+        .unwrap_or_else(|| panic!("no row `{open}` in the report"));
+    let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let cell = &cell[cell.find('>').unwrap() + 1..];
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in cell.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+/// Every step of the run has its row with its journaled outcome, and every
+/// "why this order" row names the planned step and its predecessor and says
+/// what the swap would raise — checked row by row against the plan and the
+/// journal, not by the section's headings.
 #[test]
 fn report_shows_a_run_from_the_journal() {
     let dir = lab("xmpp-only");
     let env = dir.path().join("failback.toml");
+    let plan = plan_json(&[], dir.path());
     let (code, _, stderr) = run(failback().args(["apply", "--yes", "--env"]).arg(&env));
     assert_eq!(code, 0, "{stderr}");
+    let (code, status, stderr) =
+        run(failback().args(["status", "--format", "json", "--env"]).arg(&env));
+    assert_eq!(code, 0, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     let (code, stdout, stderr) = run(failback().args(["report", "--env"]).arg(&env));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("<h2>Run 1</h2>"), "{stdout}");
     assert!(stdout.contains("; done.</p>"), "{stdout}");
+
+    let steps = plan["steps"].as_array().unwrap();
+    let journaled = status["steps"].as_array().unwrap();
+    let name = |step: &serde_json::Value| {
+        format!(
+            "{} {}",
+            step["id"].as_str().unwrap(),
+            step["action"].as_str().unwrap()
+        )
+    };
+    for step in steps {
+        let index = step["index"].as_u64().unwrap();
+        let cells = row_cells(&stdout, &format!("<tr id=\"step-{index}\">"));
+        assert_eq!(cells[0], index.to_string());
+        assert_eq!(cells[1], name(step));
+        assert_eq!(cells[2], step["status"].as_str().unwrap(), "step {index}");
+        let outcome = journaled
+            .iter()
+            .find(|s| s["index"] == index)
+            .map_or("-", |s| s["outcome"].as_str().unwrap());
+        assert_eq!(cells[5], outcome, "step {index}");
+        if step["status"] == "planned" {
+            assert_eq!(outcome, "done", "step {index}");
+        }
+    }
+
+    let planned: Vec<&serde_json::Value> =
+        steps.iter().filter(|s| s["status"] == "planned").collect();
+    let rows: Vec<Vec<String>> = stdout
+        .match_indices("<tr class=\"order\">")
+        .map(|(at, open)| row_cells(&stdout[at..], open))
+        .collect();
+    assert_eq!(rows.len(), planned.len() - 1, "one row per planned step after the first");
+    for (row, pair) in rows.iter().zip(planned.windows(2)) {
+        let (before, step) = (pair[0], pair[1]);
+        assert_eq!(row[0], format!("{}. {}", step["index"], name(step)));
+        assert_eq!(row[1], format!("{}. {}", before["index"], name(before)));
+        assert!(!row[2].is_empty(), "{row:?}");
+    }
+    // The XMPP A record moved before the route that makes it right is what
+    // the DNS rules refuse: that swap's row names the rule.
+    let a9 = rows
+        .iter()
+        .find(|row| row[0].ends_with("A9 set-xmpp-a-record"))
+        .expect("a row for A9");
+    assert!(
+        a9[1].ends_with("A7 set-xmpp-federation-route") && a9[2].contains("dns.xmpp-a-record"),
+        "{a9:?}"
+    );
     let (code, _, stderr) = run(failback().args(["report", "7", "--env"]).arg(&env));
     assert_eq!(code, 1);
     assert!(stderr.contains("the journal has no run 7"), "{stderr}");

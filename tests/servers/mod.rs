@@ -1,7 +1,8 @@
 //! Real servers for the tests of the real-world plugins, started on loopback
 //! for one test and stopped when it drops them: BIND 9 `named` ([`named`])
 //! serving `contoso.com` with a TSIG key, and Prosody ([`prosody`]) taking
-//! XMPP server-to-server streams. [`runtime`] loads a built plugin into the
+//! XMPP server-to-server streams; [`forger`], a DNS server of the tests' own
+//! that signs its answers wrongly on purpose. [`runtime`] loads a built plugin into the
 //! real `failback-runtime` with an environment granting it those servers.
 //!
 //! A server that cannot start is an error with the reason (and its log), never
@@ -15,6 +16,7 @@
 )]
 #![allow(dead_code, reason = "each test binary uses a part of the support")]
 
+pub mod forger;
 pub mod named;
 pub mod prosody;
 pub mod runtime;

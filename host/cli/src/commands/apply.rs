@@ -2,8 +2,8 @@
 //! the journal and the audit log beside the environment (`.failback/`), and
 //! run a plan through the runtime's apply engine.
 //!
-//! Test only: `FAILBACK_TEST_FAILPOINT=<point>:<n>[:sleep-ms=<ms>]` aborts (or
-//! pauses) the process at the n-th pass of a journal point
+//! Test only: `FAILBACK_TEST_FAILPOINT=<point>:<n>[:sleep-ms=<ms>|:wait-stdin]`
+//! aborts (or pauses) the process at the n-th pass of a journal point
 //! (`failback_runtime::apply::FAILPOINTS`); the crash-safety tests use it. It
 //! has no use in operation.
 

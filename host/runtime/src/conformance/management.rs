@@ -122,8 +122,9 @@ pub(super) const CASES: &[Case<Cms>] = &[
     Case {
         id: "replicate",
         function: REPLICATE,
-        uses: &[REPLICATION],
-        promise: "replicating to a replica that replication-status lists succeeds",
+        uses: &[REPLICATION, READ, ENABLE],
+        promise: "replicating to a replica that replication-status lists brings it up to date: \
+                  replication-status says so after (the topology enabled)",
         check: replicate,
     },
     Case {
@@ -292,17 +293,49 @@ fn enable_stale(cms: &mut Cms) -> Checked {
     )
 }
 
+/// `apply` waits (A4) until replication-status shows each replica up to
+/// date: a replicate that answers `ok` and brings no replica up to date
+/// would leave that wait to run to its deadline. So the case replicates to a
+/// replica that is behind (the earlier `publish` case left them so), with the
+/// topology enabled (a replica is up to date only with an enabled
+/// topology), and reads replication-status after.
 fn replicate(cms: &mut Cms) -> Checked {
     let replicas = answer(cms.plugin.replication_status(), "every replica's state")?;
-    let Some(replica) = replicas.first() else {
+    let Some(replica) = replicas
+        .iter()
+        .find(|r| !r.up_to_date)
+        .or_else(|| replicas.first())
+    else {
         return Err(Miss::NotApplicable(
             "replication-status lists no replica to replicate to".to_owned(),
         ));
     };
+    let topology = cms.topology()?;
+    if !topology.enabled {
+        answer(cms.plugin.enable_topology(topology.version), "ok")?;
+    }
     answer(
         cms.plugin.replicate(std::slice::from_ref(&replica.fqdn)),
         "ok",
-    )
+    )?;
+    let after = answer(cms.plugin.replication_status(), "every replica's state")?;
+    match after.iter().find(|r| r.fqdn.eq_ignore_ascii_case(&replica.fqdn)) {
+        Some(r) if r.up_to_date => Ok(()),
+        Some(_) => Err(Miss::failed(
+            format!(
+                "replication-status to show `{}` up to date after replicate",
+                replica.fqdn
+            ),
+            "not up to date",
+        )),
+        None => Err(Miss::failed(
+            format!(
+                "replication-status to list `{}` after replicate",
+                replica.fqdn
+            ),
+            "not listed",
+        )),
+    }
 }
 
 fn replicate_unknown(cms: &mut Cms) -> Checked {

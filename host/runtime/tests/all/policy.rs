@@ -171,7 +171,10 @@ fn a_policy_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
         ),
         "{error:?}"
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // The module sleeps 600 s; stopped at its 300 ms limit, the call returns
+    // far under 60 s however loaded the machine (the `Timeout` says the limit
+    // stopped it; how soon after is a benchmark's question).
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
     assert!(check_attack(&policy, "none").unwrap().is_empty());
 }
 

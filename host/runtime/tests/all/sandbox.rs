@@ -118,6 +118,14 @@ fn refused(result: Result<Vec<DnsRecord>, CallError>) -> String {
     }
 }
 
+/// The bound on how long an attack stopped at its 500 ms deadline may take:
+/// far above the deadline however loaded the machine (120 times it), far
+/// below what each attack takes by itself (it never ends, or sleeps 600 s).
+/// The `Timeout` error says the deadline stopped the call; this bound says it
+/// did not stop it only once the attack had run its course. How soon after
+/// the deadline a call returns is a benchmark's question, not a test's.
+const WELL_BEFORE_THE_ATTACK_ENDS: Duration = Duration::from_secs(60);
+
 #[test]
 fn infinite_loop_is_stopped_at_the_call_deadline() {
     let hostile = Hostile::new();
@@ -135,7 +143,7 @@ fn infinite_loop_is_stopped_at_the_call_deadline() {
         ),
         "{error:?}"
     );
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(elapsed < WELL_BEFORE_THE_ATTACK_ENDS, "took {elapsed:?}");
     assert_eq!(
         error.to_string(),
         "`test-hostile` ran past its time limit of 500 ms in `dns.list-records`"
@@ -168,7 +176,7 @@ fn infinite_loop_is_stopped_after_the_runtime_is_dropped() {
     let error = dns.list_records("loop").unwrap_err();
     assert!(matches!(error, CallError::Timeout { .. }), "{error:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < WELL_BEFORE_THE_ATTACK_ENDS,
         "took {:?}",
         started.elapsed()
     );
@@ -428,7 +436,7 @@ fn sleeping_in_a_host_call_is_stopped_at_the_call_deadline() {
         ),
         "{error:?}"
     );
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(elapsed < WELL_BEFORE_THE_ATTACK_ENDS, "took {elapsed:?}");
     hostile.assert_still_serving();
 }
 
@@ -449,7 +457,7 @@ fn waiting_on_a_silent_socket_is_stopped_at_the_call_deadline() {
         ),
         "{error:?}"
     );
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(elapsed < WELL_BEFORE_THE_ATTACK_ENDS, "took {elapsed:?}");
     hostile.assert_still_serving();
 }
 
@@ -470,7 +478,7 @@ fn assert_stopped_at_the_deadline(hostile: &Hostile, attack: &str) {
         "{attack}: {error:?}"
     );
     assert!(
-        elapsed < Duration::from_secs(3),
+        elapsed < WELL_BEFORE_THE_ATTACK_ENDS,
         "{attack} took {elapsed:?}"
     );
 }
