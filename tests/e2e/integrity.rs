@@ -173,7 +173,7 @@ fn a_saved_plan_with_an_edited_operation_is_refused() {
             };
             data[0] = RecordData::A("203.0.113.66".into());
         },
-        "step 11 (set-xmpp-a-record), `operations[0].data[0].address`: \"203.0.113.66\" against \"131.107.155.10\"",
+        "step 12 (set-xmpp-a-record), `operations[0].data[0].address`: \"203.0.113.66\" against \"131.107.155.10\"",
     );
 }
 
@@ -187,7 +187,7 @@ fn a_saved_plan_with_an_edited_change_is_refused() {
             let i = index_of(plan, Action::SetFederationEdge);
             plan.steps[i].changes.remove(0);
         },
-        "step 3 (set-federation-edge), `changes[0].edge_pool`",
+        "step 4 (set-federation-edge), `changes[0].edge_pool`",
     );
 }
 
@@ -202,7 +202,7 @@ fn a_saved_plan_with_reordered_steps_is_refused() {
             let srv = index_of(plan, Action::EnsureXmppSrv);
             plan.steps.swap(a, srv);
         },
-        "step 12 (ensure-xmpp-srv), `action`",
+        "step 13 (ensure-xmpp-srv), `action`",
     );
 }
 
@@ -285,8 +285,9 @@ fn a_hard_rule_lowered_in_the_environment_is_refused() {
 fn an_unsafe_change_made_by_hand_before_resume_halts_it() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-failover");
-    // Operations 1–4 are A0's and A1's; the fifth is A2's topology edit.
-    let out = run(&["apply", "--yes"], &env, Some("op-after-effect:5"));
+    // Operations 1–6 are A0's, A1's and A10's (two probes); the seventh is
+    // A2's topology edit.
+    let out = run(&["apply", "--yes"], &env, Some("op-after-effect:7"));
     assert!(out.status.code().is_none(), "{}", text(&out.stderr));
     let original = set_services(dir.path(), &["edge1", "edge2"], "stopped");
     let before = files(dir.path());
@@ -603,7 +604,7 @@ fn a_journaled_plan_with_an_edited_operation_is_refused_before_its_step() {
     let stderr = text(&out.stderr);
     assert!(
         stderr
-            .contains("step 11 (set-xmpp-a-record): its operations do not do what its changes say"),
+            .contains("step 12 (set-xmpp-a-record): its operations do not do what its changes say"),
         "{stderr}"
     );
     let zone = std::fs::read_to_string(dir.path().join("dns/contoso.com.zone")).unwrap();
@@ -690,10 +691,10 @@ fn a_refused_override_and_a_refused_plugin_are_audited() {
 fn a_run_stopped_between_publish_and_enable_resumes_with_the_narrower_check() {
     let dir = tempfile::tempdir().unwrap();
     let env = lab(dir.path(), "edge-failover");
-    // Operations 1–6 are A0's, A1's and A2's (its edit and its one batch of
-    // routes); the seventh is A3's publish.
+    // Operations 1–8 are A0's, A1's, A10's (two probes) and A2's (its edit
+    // and its one batch of routes); the ninth is A3's publish.
     assert!(
-        run(&["apply", "--yes"], &env, Some("op-after-effect:7"))
+        run(&["apply", "--yes"], &env, Some("op-after-effect:9"))
             .status
             .code()
             .is_none()
@@ -711,7 +712,7 @@ fn a_run_stopped_between_publish_and_enable_resumes_with_the_narrower_check() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let allowed = decisions(dir.path(), "allow");
     assert!(
-        allowed.iter().any(|d| d["step"] == 4
+        allowed.iter().any(|d| d["step"] == 5
             && d["detail"]
                 .as_str()
                 .unwrap_or_default()

@@ -41,7 +41,6 @@ fn observed_5269(env: &Path) -> Vec<String> {
     let observation: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let probes = observation["observation"]["probes"]
         .as_array()
-        .or_else(|| observation["probes"].as_array())
         .unwrap_or_else(|| panic!("no probes in {observation}"));
     POOL1_IPS
         .iter()
@@ -80,7 +79,7 @@ fn steps(plan: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Each site's XMPP route in the store, and every machine's services.
+/// Each site's XMPP route in the store.
 fn xmpp_routes(dir: &Path) -> Vec<(String, String)> {
     json(&dir.join("store/store.json"))["sites"]
         .as_array()
@@ -98,6 +97,7 @@ fn xmpp_routes(dir: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The state of each service of `machine` in the servers file.
 fn services_of(dir: &Path, machine: &str) -> Vec<String> {
     json(&dir.join("servers/servers.json"))["machines"]
         .as_array()
@@ -156,7 +156,6 @@ fn the_realistic_start_refuses_5269_plans_a10_after_a1_and_applies_to_the_restor
     for (site, route) in xmpp_routes(dir.path()) {
         assert_eq!(route, want, "{site}");
     }
-    // The probes ran: the lab probe writes nothing, so the run's report says it.
     let verify = run(&["verify", "--to", RESTORED], &env, None);
     assert!(verify.status.success(), "{}", text(&verify.stdout));
     // The same state judged as a failback to the other pool fails: `verify
@@ -220,7 +219,7 @@ fn a_firewall_that_rejects_5269_halts_the_run_at_a10_before_the_route_moves() {
     // A reject rule answers as a stopped listener does: the plan counts on
     // A1, and A10 finds the port still shut.
     firewall(dir.path(), 5269, "closed");
-    let (code, plan, stderr) = plan_json(&env);
+    let (code, _, stderr) = plan_json(&env);
     assert_eq!(code, Some(0), "{stderr}");
     let routes = xmpp_routes(dir.path());
     let out = run(&["apply", "--yes"], &env, None);
@@ -242,12 +241,9 @@ fn a_firewall_that_rejects_5269_halts_the_run_at_a10_before_the_route_moves() {
             .all(|s| s == "running")
     );
     assert_eq!(xmpp_routes(dir.path()), routes);
-    let topology = std::fs::read_to_string(dir.path().join("store/topology.xml")).unwrap();
     assert_eq!(
         json(&dir.path().join("store/store.json"))["version"],
         7,
         "nothing was published"
     );
-    assert!(!topology.is_empty());
-    let _ = plan;
 }
