@@ -239,7 +239,7 @@ fn apply_summary_status_and_history() {
     let json = run(&["status", "--format", "json"], &env, None);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["run"]["state"], "done");
-    assert_eq!(v["steps"].as_array().unwrap().len(), 17);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 18);
 }
 
 #[test]
