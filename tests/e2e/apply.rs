@@ -513,18 +513,19 @@ fn a_kill_inside_a_batch_of_site_routes_resumes_by_running_the_whole_batch_again
         if step["status"] != "planned" {
             continue;
         }
-        for op in step["operations"].as_array().unwrap() {
+        for (i, op) in step["operations"].as_array().unwrap().iter().enumerate() {
             passes += 1;
             if step["action"] == "set-federation-edge" && op["op"] == "set-site-routes" {
                 batch = Some((
                     passes,
-                    step["index"].as_u64().unwrap(),
+                    (step["index"].as_u64().unwrap(), u64::try_from(i).unwrap()),
                     op["routes"].as_array().unwrap().clone(),
                 ));
             }
         }
     }
-    let (pass, a2, routes) = batch.expect("A2 sets the sites' federation routes in one batch");
+    let (pass, (a2, op), routes) =
+        batch.expect("A2 sets the sites' federation routes in one batch");
     assert_eq!(routes.len(), 6, "{routes:?}");
 
     let reference_dir = copy_lab(start.path());
@@ -553,6 +554,17 @@ fn a_kill_inside_a_batch_of_site_routes_resumes_by_running_the_whole_batch_again
     let last = status["steps"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["action"], "set-federation-edge", "{status}");
     assert_eq!(last["outcome"], serde_json::Value::Null, "{status}");
+    // The one operation journaled as begun and not finished is the batch.
+    let journal = rusqlite::Connection::open(dir.path().join(".failback/journal.sqlite")).unwrap();
+    let in_doubt: Vec<(i64, i64)> = journal
+        .prepare("SELECT step, op FROM operations WHERE outcome_at IS NULL")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let landed = (i64::try_from(a2).unwrap(), i64::try_from(op).unwrap());
+    assert_eq!(in_doubt, [landed], "the abort landed elsewhere");
     assert_eq!(
         files(dir.path())["store/store.json"],
         files(start.path())["store/store.json"],
