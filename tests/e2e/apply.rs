@@ -129,13 +129,20 @@ pub(crate) fn regex_escape(s: &str) -> String {
     out
 }
 
+/// Snapshot `$value` of the lab `$dir` through [`filters`], its digests kept
+/// apart first: the lab's plugin files by name (their sha256 computed here),
+/// any other by its order (`crate::support::placeholders`).
 macro_rules! snapshot {
     ($dir:expr, $name:expr, $value:expr) => {{
         let mut settings = insta::Settings::clone_current();
         for (re, to) in filters($dir) {
             settings.add_filter(&re, to);
         }
-        settings.bind(|| insta::assert_snapshot!($name, $value));
+        let value = crate::support::placeholders(
+            &$value,
+            &crate::support::lab_digests($dir),
+        );
+        settings.bind(|| insta::assert_snapshot!($name, value));
     }};
 }
 

@@ -197,6 +197,18 @@ impl Board {
         for (re, to) in filters(self.dir.path()) {
             settings.add_filter(&re, to);
         }
+        // Digests kept apart (the lab's plugin files by name), the three
+        // keys by their labels: `crate::support::placeholders`.
+        let mut known: Vec<(String, String)> = [
+            (&self.alice, "ALICE"),
+            (&self.bob, "BOB"),
+            (&self.mallory, "MALLORY"),
+        ]
+        .into_iter()
+        .map(|(key, label)| (key.fingerprint.clone(), label.to_owned()))
+        .collect();
+        known.extend(crate::support::lab_digests(self.dir.path()));
+        let value = crate::support::placeholders(value, &known);
         settings.bind(|| insta::assert_snapshot!(name, value));
     }
 }

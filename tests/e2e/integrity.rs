@@ -12,11 +12,14 @@ use failback_core::topology::{Topology, TopologyEdit};
 
 use crate::apply::{failback, files, filters, lab, no_writes, run, text, verified_home};
 
+/// Snapshot `value` through [`filters`], its digests kept apart first (the
+/// lab's plugin files by name: `crate::support::placeholders`).
 fn snapshot(dir: &Path, name: &str, value: &str) {
     let mut settings = insta::Settings::clone_current();
     for (re, to) in filters(dir) {
         settings.add_filter(&re, to);
     }
+    let value = crate::support::placeholders(value, &crate::support::lab_digests(dir));
     settings.bind(|| insta::assert_snapshot!(name, value));
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use failback_guests::paths;
 use failback_runtime::SigningKey;
 
-use crate::support::{failback, lab, redact, run};
+use crate::support::{
+    failback, fingerprint_of, lab, lab_digests, placeholders, redact, run, sha256_of,
+};
 
 /// Every plugin and policy module in the repository: name, component, manifest.
 const CARRIED: &[(&str, &str, Option<&str>)] = &[
@@ -49,14 +51,26 @@ const CARRIED: &[(&str, &str, Option<&str>)] = &[
 ];
 
 /// Digests and sizes change with every build of a guest; a review's snapshot
-/// holds what does not.
+/// holds what does not. Digests and key fingerprints are kept apart by
+/// [`placeholders`] before the snapshot (the ones the test computes by name).
 fn settings(dir: &Path) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(&regex_escape(&dir.display().to_string()), "[DIR]");
-    settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
-    settings.add_filter(r"SHA256:[A-Za-z0-9+/]{43}", "[KEY]");
     settings.add_filter(r"\d+ bytes", "[SIZE] bytes");
     settings
+}
+
+/// The fingerprint of each test key of `dir` (`key(dir, n)`), named by its
+/// comment.
+fn known_keys(dir: &Path) -> Vec<(String, String)> {
+    (1..=2)
+        .filter_map(|n| {
+            let public = dir.join(format!("id_ed25519_{n}.pub"));
+            public
+                .exists()
+                .then(|| (fingerprint_of(&public), format!("key vendor-{n}")))
+        })
+        .collect()
 }
 
 fn regex_escape(text: &str) -> String {
@@ -108,6 +122,8 @@ fn review_of_every_plugin_and_policy_module_in_the_repository() {
         };
         let (code, stdout, stderr) = run(failback().args(["plugin", "review"]).arg(&file));
         assert_eq!(code, 0, "{name}: {stderr}");
+        let known = [(sha256_of(&file), "sha256 of the reviewed file".to_owned())];
+        let stdout = placeholders(&stdout, &known);
         settings(dir.path()).bind(|| {
             insta::assert_snapshot!(format!("review-{name}"), redact(&stdout, dir.path()));
         });
@@ -163,6 +179,10 @@ fn review_since_an_earlier_build() {
         .arg(&old)
         .arg(&new));
     assert_eq!(code, 0, "{stderr}");
+    let mut known = known_keys(dir.path());
+    known.push((sha256_of(&old), "sha256 of 0.1.0".to_owned()));
+    known.push((sha256_of(&new), "sha256 of 0.2.0".to_owned()));
+    let stdout = placeholders(&stdout, &known);
     settings(dir.path()).bind(|| {
         insta::assert_snapshot!("review-since-markdown", redact(&stdout, dir.path()));
     });
@@ -245,14 +265,15 @@ fn sign_then_verify_embedded_and_detached() {
     let (code, broken) = verify(&packed, &public);
     assert_eq!(code, 1, "{broken}");
 
+    let report = placeholders(
+        &format!(
+            "# unsigned\n{unsigned}\n# detached\n{detached}\n# embedded\n{holds}\n\
+             # another key\n{not_given}\n# changed after signing\n{broken}"
+        ),
+        &known_keys(dir.path()),
+    );
     settings(dir.path()).bind(|| {
-        insta::assert_snapshot!(
-            "verify",
-            format!(
-                "# unsigned\n{unsigned}\n# detached\n{detached}\n# embedded\n{holds}\n\
-                 # another key\n{not_given}\n# changed after signing\n{broken}"
-            )
-        );
+        insta::assert_snapshot!("verify", report);
     });
 }
 
@@ -372,6 +393,9 @@ fn a_lab_requiring_signatures_refuses_an_unsigned_plugin_and_runs_a_signed_one()
     let (code, _, stderr) = run(failback().args(["plan", "--env"]).arg(&env));
     assert_eq!(code, 0, "signed by a trusted key: {stderr}");
 
+    let mut known = known_keys(lab.path());
+    known.extend(lab_digests(lab.path()));
+    let unsigned = placeholders(&unsigned, &known);
     settings(lab.path()).bind(|| {
         insta::assert_snapshot!("plan-unsigned-plugin", redact(&unsigned, lab.path()));
     });

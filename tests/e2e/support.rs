@@ -88,3 +88,120 @@ fn validate(
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
+
+/// `text` with each sha256 (64 lowercase hex digits standing alone) and each
+/// OpenSSH key fingerprint (`SHA256:` and 43 base64 characters) replaced by a
+/// placeholder of its own: a value of `known` — one the test computed — by
+/// its name (`[sha256 lab-probe.wasm]`, `[key vendor-1]`), any other by its
+/// order of first appearance (`[digest-1]`, `[digest-2]`, `[key-1]`). A wrong
+/// digest or the wrong signer shows as another placeholder than the one the
+/// snapshot holds, where a single filter to `[SHA256]` hid it.
+pub fn placeholders(text: &str, known: &[(String, String)]) -> String {
+    const KEY_PREFIX: &str = "SHA256:";
+    const KEY_LEN: usize = 43;
+    let is_hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    let is_base64 = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut name = |value: &str, kind: &str| -> String {
+        if let Some((_, n)) = known.iter().find(|(v, _)| v == value) {
+            return format!("[{n}]");
+        }
+        if let Some((_, n)) = seen.iter().find(|(v, _)| v == value) {
+            return n.clone();
+        }
+        let count = seen.iter().filter(|(_, n)| n.starts_with(&format!("[{kind}-"))).count();
+        let placeholder = format!("[{kind}-{}]", count + 1);
+        seen.push((value.to_owned(), placeholder.clone()));
+        placeholder
+    };
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(KEY_PREFIX.as_bytes())
+            && bytes.len() >= i + KEY_PREFIX.len() + KEY_LEN
+            && bytes[i + KEY_PREFIX.len()..i + KEY_PREFIX.len() + KEY_LEN]
+                .iter()
+                .all(|c| is_base64(*c))
+            && bytes
+                .get(i + KEY_PREFIX.len() + KEY_LEN)
+                .is_none_or(|c| !is_base64(*c))
+        {
+            let end = i + KEY_PREFIX.len() + KEY_LEN;
+            out.push_str(&text[copied..i]);
+            out.push_str(&name(&text[i..end], "key"));
+            i = end;
+            copied = end;
+            continue;
+        }
+        let starts = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if starts
+            && bytes.len() >= i + 64
+            && bytes[i..i + 64].iter().all(|c| is_hex(*c))
+            && bytes.get(i + 64).is_none_or(|c| !c.is_ascii_alphanumeric())
+        {
+            out.push_str(&text[copied..i]);
+            out.push_str(&name(&text[i..i + 64], "digest"));
+            i += 64;
+            copied = i;
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The sha256 of `path`'s bytes, in hex: what a snapshot's digest is
+/// compared with.
+pub fn sha256_of(path: &Path) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// The sha256 of every lab plugin component and manifest in `dir`
+/// (`plugins/`), named by file: the digests an environment file and a plan's
+/// provenance must show.
+pub fn lab_digests(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir.join("plugins")) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        out.push((sha256_of(&path), format!("sha256 {file}")));
+    }
+    out.sort();
+    out
+}
+
+/// The OpenSSH fingerprint (`SHA256:…`) of the public key line in `path`, as
+/// `ssh-keygen -l` computes it: the sha256 of the key blob, base64 without
+/// padding.
+pub fn fingerprint_of(path: &Path) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let line = std::fs::read_to_string(path).unwrap();
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(line.split_whitespace().nth(1).unwrap())
+        .unwrap();
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(blob))
+    )
+}
+
+#[test]
+fn placeholders_keep_digests_and_keys_apart_and_name_the_known_ones() {
+    let a = "a".repeat(64);
+    let b = "b".repeat(64);
+    let key = format!("SHA256:{}", "K".repeat(43));
+    let other = format!("SHA256:{}", "L".repeat(43));
+    let text = format!("{a} {b} {a} x{b} {key} {other} {key}");
+    assert_eq!(
+        placeholders(&text, &[(b.clone(), "sha256 b".to_owned())]),
+        format!("[digest-1] [sha256 b] [digest-1] x{b} [key-1] [key-2] [key-1]")
+    );
+}
