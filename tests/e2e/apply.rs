@@ -138,10 +138,7 @@ macro_rules! snapshot {
         for (re, to) in filters($dir) {
             settings.add_filter(&re, to);
         }
-        let value = crate::support::placeholders(
-            &$value,
-            &crate::support::lab_digests($dir),
-        );
+        let value = crate::support::placeholders(&$value, &crate::support::lab_digests($dir));
         settings.bind(|| insta::assert_snapshot!($name, value));
     }};
 }

@@ -11,9 +11,7 @@ use std::process::{Command, Output, Stdio};
 use failback_core::document;
 use failback_core::plan::Plan;
 
-use crate::apply::{
-    failback, filters, lab, no_writes, regex_escape, run, text, verified_home,
-};
+use crate::apply::{failback, filters, lab, no_writes, regex_escape, run, text, verified_home};
 use crate::integrity::decisions;
 
 /// An approver's key, made by `ssh-keygen` as an operator's is.

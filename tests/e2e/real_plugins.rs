@@ -169,9 +169,12 @@ mod dns {
             60,
             &[a("198.51.100.1")],
         );
-        let transfer = dns
-            .list_records(ZONE)
-            .map(|records| records.iter().map(|r| format!("{} {:?}", r.name, r.data)).collect());
+        let transfer = dns.list_records(ZONE).map(|records| {
+            records
+                .iter()
+                .map(|r| format!("{} {:?}", r.name, r.data))
+                .collect()
+        });
         (update, transfer)
     }
 

@@ -328,8 +328,9 @@ fn report_shows_a_run_from_the_journal() {
     let plan = plan_json(&[], dir.path());
     let (code, _, stderr) = run(failback().args(["apply", "--yes", "--env"]).arg(&env));
     assert_eq!(code, 0, "{stderr}");
-    let (code, status, stderr) =
-        run(failback().args(["status", "--format", "json", "--env"]).arg(&env));
+    let (code, status, stderr) = run(failback()
+        .args(["status", "--format", "json", "--env"])
+        .arg(&env));
     assert_eq!(code, 0, "{stderr}");
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     let (code, stdout, stderr) = run(failback().args(["report", "--env"]).arg(&env));
@@ -368,7 +369,11 @@ fn report_shows_a_run_from_the_journal() {
         .match_indices("<tr class=\"order\">")
         .map(|(at, open)| row_cells(&stdout[at..], open))
         .collect();
-    assert_eq!(rows.len(), planned.len() - 1, "one row per planned step after the first");
+    assert_eq!(
+        rows.len(),
+        planned.len() - 1,
+        "one row per planned step after the first"
+    );
     for (row, pair) in rows.iter().zip(planned.windows(2)) {
         let (before, step) = (pair[0], pair[1]);
         assert_eq!(row[0], format!("{}. {}", step["index"], name(step)));

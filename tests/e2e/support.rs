@@ -109,7 +109,10 @@ pub fn placeholders(text: &str, known: &[(String, String)]) -> String {
         if let Some((_, n)) = seen.iter().find(|(v, _)| v == value) {
             return n.clone();
         }
-        let count = seen.iter().filter(|(_, n)| n.starts_with(&format!("[{kind}-"))).count();
+        let count = seen
+            .iter()
+            .filter(|(_, n)| n.starts_with(&format!("[{kind}-")))
+            .count();
         let placeholder = format!("[{kind}-{}]", count + 1);
         seen.push((value.to_owned(), placeholder.clone()));
         placeholder

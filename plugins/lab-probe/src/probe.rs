@@ -100,11 +100,7 @@ pub(crate) fn probe_all(
     }
     let asked: Vec<Option<&Endpoint<'_>>> = requests
         .iter()
-        .map(|request| {
-            endpoints
-                .get(&(key(&request.host), request.port))
-                .copied()
-        })
+        .map(|request| endpoints.get(&(key(&request.host), request.port)).copied())
         .collect();
     let servers_text = if asked
         .iter()
@@ -173,11 +169,7 @@ fn key(host: &str) -> String {
 /// What a partner would find on `request`'s endpoint, listed as `endpoint`,
 /// with or without something `listening` behind the firewall: a port the
 /// firewall lets through where nothing listens refuses the connection.
-fn report(
-    endpoint: Option<&Endpoint<'_>>,
-    listening: bool,
-    request: &ProbeRequest,
-) -> ProbeReport {
+fn report(endpoint: Option<&Endpoint<'_>>, listening: bool, request: &ProbeRequest) -> ProbeReport {
     let target = format!("{}:{}", request.host, request.port);
     let state = match endpoint.map_or(State::Filtered, |endpoint| endpoint.state) {
         State::Open if !listening => State::Closed,
@@ -296,7 +288,10 @@ mod tests {
         std::fs::write(dir.path().join(SERVERS), servers("stopped")).unwrap();
         for (port, kind) in [(5269, ProbeKind::XmppServer), (5061, ProbeKind::Tcp)] {
             let report = probe(dir.path(), &request("131.107.156.10", port, kind)).unwrap();
-            assert!(matches!(report.state, PortState::Closed), "{port}: {report:?}");
+            assert!(
+                matches!(report.state, PortState::Closed),
+                "{port}: {report:?}"
+            );
             assert!(report.xmpp.is_none());
             assert_eq!(
                 report.detail,

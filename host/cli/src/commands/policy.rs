@@ -238,7 +238,9 @@ fn run_case(
         // A port the case sets was not observed refused: the planner must
         // not count on A1 opening it (docs/policies.md).
         if let Change::XmppPortOpen { edge_pool, .. } = change {
-            snapshot.xmpp_refused.remove(&edge_pool.to_ascii_lowercase());
+            snapshot
+                .xmpp_refused
+                .remove(&edge_pool.to_ascii_lowercase());
         }
     }
     let intent = Intent::resolve(&case.intent, &snapshot.deployment)?;

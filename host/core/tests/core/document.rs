@@ -211,10 +211,7 @@ fn a_port_predicted_open_needs_the_probe_that_verifies_it() {
     };
     probe.edge_pool = None;
     let err = none.check_operations(&states[i]).unwrap_err();
-    assert!(
-        err.to_string().contains("xmpp_port_open"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("xmpp_port_open"), "{err}");
 }
 
 /// A step whose changes say more, or less, than its operations do is refused

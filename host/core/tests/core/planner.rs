@@ -858,19 +858,41 @@ fn with_5269(state: &str) -> Snapshot {
 #[test]
 fn a_port_refused_while_the_services_are_stopped_is_verified_open_right_after_a1() {
     for snap in [snapshot(Scenario::EdgeFailover), with_5269("closed")] {
-        assert!(!snap.deployment.edge_pool("edgepool1.contoso.com").unwrap().xmpp_port_open);
+        assert!(
+            !snap
+                .deployment
+                .edge_pool("edgepool1.contoso.com")
+                .unwrap()
+                .xmpp_port_open
+        );
         assert!(snap.xmpp_refused.contains("edgepool1.contoso.com"));
         let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
         let plan = plan(&snap, &intent).unwrap();
-        let a1 = plan.steps.iter().position(|s| s.action == Action::StartEdgeServices).unwrap();
+        let a1 = plan
+            .steps
+            .iter()
+            .position(|s| s.action == Action::StartEdgeServices)
+            .unwrap();
         let a10 = &plan.steps[a1 + 1];
         assert_eq!(a10.action, Action::VerifyXmppPort);
         assert_eq!(a10.status, StepStatus::Planned);
-        assert_eq!(a10.summary, ["tcp 5269 edgepool1.contoso.com: closed -> open"]);
+        assert_eq!(
+            a10.summary,
+            ["tcp 5269 edgepool1.contoso.com: closed -> open"]
+        );
         let states = plan.states().unwrap();
-        let a7 = plan.steps.iter().position(|s| s.action == Action::SetXmppFederationRoute).unwrap();
+        let a7 = plan
+            .steps
+            .iter()
+            .position(|s| s.action == Action::SetXmppFederationRoute)
+            .unwrap();
         assert!(a7 > a1 + 1);
-        assert!(states[a7].edge_pool("edgepool1.contoso.com").unwrap().xmpp_port_open);
+        assert!(
+            states[a7]
+                .edge_pool("edgepool1.contoso.com")
+                .unwrap()
+                .xmpp_port_open
+        );
     }
 }
 
@@ -882,10 +904,21 @@ fn a_port_a_firewall_filters_is_not_counted_on() {
     assert!(snap.xmpp_refused.is_empty());
     let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
     let plan = plan(&snap, &intent).unwrap();
-    let a10 = plan.steps.iter().find(|s| s.action == Action::VerifyXmppPort).unwrap();
+    let a10 = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::VerifyXmppPort)
+        .unwrap();
     assert!(a10.changes.is_empty());
     assert_eq!(a10.status, StepStatus::Planned);
     assert!(
-        !plan.states().unwrap().last().unwrap().edge_pool("edgepool1.contoso.com").unwrap().xmpp_port_open
+        !plan
+            .states()
+            .unwrap()
+            .last()
+            .unwrap()
+            .edge_pool("edgepool1.contoso.com")
+            .unwrap()
+            .xmpp_port_open
     );
 }

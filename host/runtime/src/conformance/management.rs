@@ -319,7 +319,10 @@ fn replicate(cms: &mut Cms) -> Checked {
         "ok",
     )?;
     let after = answer(cms.plugin.replication_status(), "every replica's state")?;
-    match after.iter().find(|r| r.fqdn.eq_ignore_ascii_case(&replica.fqdn)) {
+    match after
+        .iter()
+        .find(|r| r.fqdn.eq_ignore_ascii_case(&replica.fqdn))
+    {
         Some(r) if r.up_to_date => Ok(()),
         Some(_) => Err(Miss::failed(
             format!(

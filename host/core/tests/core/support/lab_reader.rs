@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use failback_core::deployment::probe_targets;
 use failback_core::observed::{
     DnsRecord, Observation, PoolState, PoolStatus, PortState, Probe, ProbeReport, RecordData,
-    ReplicaStatus, ServiceState, ServiceStatus, Site, SrvData, StoreStatus, TopologyDocument, XmppAnswer,
+    ReplicaStatus, ServiceState, ServiceStatus, Site, SrvData, StoreStatus, TopologyDocument,
+    XmppAnswer,
 };
 use failback_core::topology::Topology;
 use serde::Deserialize;
