@@ -500,6 +500,15 @@ fn drawing_faults(report: &Path, dir: &Path) -> Vec<String> {
         if drawing.texts.is_empty() {
             faults.push(format!("drawing {index} has no label"));
         }
+        // The figure's area inks its labels: dark pixels, where the boxes
+        // and outlines alone are light.
+        let ink = image.ink(&drawing.bounds);
+        if ink < 100 * drawing.texts.len() {
+            faults.push(format!(
+                "drawing {index}: {ink} pixels inked in its area, for {} labels",
+                drawing.texts.len()
+            ));
+        }
         for text in &drawing.texts {
             let label = format!("drawing {index}, label `{}`", text.text);
             if text.parent != "svg" {
