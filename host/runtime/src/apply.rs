@@ -208,10 +208,19 @@ pub enum Halt {
 
 impl Halt {
     /// Whether `failback resume` can get past it: not a draft that does not
-    /// describe the predicted state (resuming publishes the same draft).
+    /// describe the predicted state (resuming publishes the same draft), nor
+    /// drift in the published topology's version — a publish outside the run:
+    /// the store's version only goes up, so no one can put it back, and
+    /// every resume would meet the same drift.
     #[must_use]
     pub fn resumable(&self) -> bool {
-        !matches!(self, Self::Draft { .. })
+        match self {
+            Self::Draft { .. } => false,
+            Self::Drift { diff, .. } => !diff
+                .iter()
+                .any(|d| d.object == "deployment" && d.field == "topology_version"),
+            Self::Postcondition { .. } | Self::Veto { .. } => true,
+        }
     }
 
     #[must_use]
