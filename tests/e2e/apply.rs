@@ -338,11 +338,16 @@ fn a_publish_changed_outside_the_run_is_continued_by_a_fresh_plan_not_resume() {
 
     // The way on: verify, a fresh plan over the run, apply.
     let out = run(&["verify"], &env, None);
-    assert!(text(&out.stdout).starts_with("verify "), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("verify "),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(&["plan"], &env, None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("note: run 1 did not finish; this plan restores the TTLs it lowered"),
+        text(&out.stderr)
+            .contains("note: run 1 did not finish; this plan restores the TTLs it lowered"),
         "{}",
         text(&out.stderr)
     );

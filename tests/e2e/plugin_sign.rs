@@ -387,9 +387,10 @@ fn plugin_add_pins_a_binding_in_place_and_replaces_one_only_when_told() {
     let dir = lab("edge-failover");
     let root = dir.path();
     let env = root.join("failback.toml");
-    let (code, _, stderr) = run(failback()
-        .current_dir(root)
-        .args(["plugin", "export", "probe-xmpp", "plugins"]));
+    let (code, _, stderr) =
+        run(failback()
+            .current_dir(root)
+            .args(["plugin", "export", "probe-xmpp", "plugins"]));
     assert_eq!(code, 0, "{stderr}");
     let before = std::fs::read_to_string(&env).unwrap();
     let add = |args: &[&str]| {
@@ -439,6 +440,9 @@ fn plugin_add_pins_a_binding_in_place_and_replaces_one_only_when_told() {
     // Again: nothing to change.
     let (code, stdout, stderr) = add(&["--kind", "port-probe"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.starts_with("already bound: `probe-xmpp`"), "{stdout}");
+    assert!(
+        stdout.starts_with("already bound: `probe-xmpp`"),
+        "{stdout}"
+    );
     assert_eq!(std::fs::read_to_string(&env).unwrap(), after);
 }

@@ -654,7 +654,10 @@ fn misplaced_labels(svg: &str) -> Vec<String> {
     let mut open: Vec<String> = Vec::new();
     let mut faults = Vec::new();
     loop {
-        match reader.read_event().expect("the browser serializes well-formed SVG") {
+        match reader
+            .read_event()
+            .expect("the browser serializes well-formed SVG")
+        {
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 check_parent(&name, &open, &mut faults);

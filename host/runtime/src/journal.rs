@@ -625,7 +625,10 @@ impl Journal {
                 .ok()
                 .and_then(|p| p["intent"]["runbook"].as_str().map(str::to_owned));
             if runbook.as_deref() == Some("failover") {
-                return Ok(Some((row.get(0).map_err(sql("read (finished runs)"))?, plan)));
+                return Ok(Some((
+                    row.get(0).map_err(sql("read (finished runs)"))?,
+                    plan,
+                )));
             }
         }
         Ok(None)

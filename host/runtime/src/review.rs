@@ -531,8 +531,14 @@ fn link_refusal(
     let component = wasmtime::component::Component::new(runtime.engine(), bytes)
         .map_err(|e| InspectError::Component(format!("{e:#}")))?;
     let linked = match role {
-        Role::Plugin(_) => runtime.plugin_linker().instantiate_pre(&component).map(drop),
-        Role::Policy => runtime.policy_linker().instantiate_pre(&component).map(drop),
+        Role::Plugin(_) => runtime
+            .plugin_linker()
+            .instantiate_pre(&component)
+            .map(drop),
+        Role::Policy => runtime
+            .policy_linker()
+            .instantiate_pre(&component)
+            .map(drop),
     };
     Ok(linked.err().map(|e| {
         crate::guest_error::BindError::Link {
@@ -798,7 +804,11 @@ mod tests {
             // A policy module is linked no files and no network.
             let linked = !interface.starts_with("wasi:filesystem/")
                 && !interface.starts_with("wasi:sockets/");
-            assert_eq!(!words.contains("cannot link"), linked, "{interface}: {words}");
+            assert_eq!(
+                !words.contains("cannot link"),
+                linked,
+                "{interface}: {words}"
+            );
         }
         assert!(wasi_meaning("wasi:http/outgoing-handler", false).contains("cannot link"));
     }
@@ -821,9 +831,7 @@ mod tests {
             .unwrap()
         };
         let bare = manifest("");
-        let said = |name: &str, m: &Manifest| {
-            import(name, Some(m.role), Some(m)).unreachable
-        };
+        let said = |name: &str, m: &Manifest| import(name, Some(m.role), Some(m)).unreachable;
         assert_eq!(
             said("wasi:filesystem/types@0.2.6", &bare).as_deref(),
             Some("imports wasi:filesystem, but no directory is requested: it can open nothing")
@@ -834,12 +842,12 @@ mod tests {
         );
         assert_eq!(
             said("wasi:sockets/ip-name-lookup@0.2.6", &bare).as_deref(),
-            Some("imports wasi:sockets/ip-name-lookup, but name lookup is not requested: it can resolve nothing")
+            Some(
+                "imports wasi:sockets/ip-name-lookup, but name lookup is not requested: it can resolve nothing"
+            )
         );
         assert_eq!(said("wasi:clocks/wall-clock@0.2.6", &bare), None);
-        let networked = manifest(
-            "[[capabilities.network]]\nname = \"dns\"\nprotocol = \"tcp\"\n",
-        );
+        let networked = manifest("[[capabilities.network]]\nname = \"dns\"\nprotocol = \"tcp\"\n");
         assert_eq!(said("wasi:sockets/tcp@0.2.6", &networked), None);
         assert!(said("wasi:sockets/udp@0.2.6", &networked).is_some());
         assert!(said("wasi:filesystem/types@0.2.6", &networked).is_some());

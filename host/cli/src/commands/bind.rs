@@ -38,7 +38,8 @@ pub fn add(args: &PluginAddArgs) -> Result<Outcome> {
     let carried = package::embedded_manifest_text(&bytes)
         .with_context(|| format!("cannot read `{}`", args.file.display()))?
         .map(str::to_owned);
-    let beside = (args.manifest.is_none() && carried.is_none()).then(|| manifest_beside(&args.file));
+    let beside =
+        (args.manifest.is_none() && carried.is_none()).then(|| manifest_beside(&args.file));
     let manifest_file = args.manifest.clone().or(beside);
     let (manifest_text, manifest_pin) = match (&manifest_file, carried) {
         (Some(file), _) => {
@@ -77,12 +78,9 @@ pub fn add(args: &PluginAddArgs) -> Result<Outcome> {
         );
     }
 
-    let mut document: DocumentMut = env_text.parse().with_context(|| {
-        format!(
-            "the environment file `{}` is not TOML",
-            args.env.display()
-        )
-    })?;
+    let mut document: DocumentMut = env_text
+        .parse()
+        .with_context(|| format!("the environment file `{}` is not TOML", args.env.display()))?;
     let binding = binding_table(&mut document, kind)?;
     let before = binding
         .get("sha256")
@@ -202,7 +200,12 @@ fn binding_table(document: &mut DocumentMut, kind: PluginKind) -> Result<&mut Ta
         .entry(kind.name())
         .or_insert_with(|| Item::Table(Table::new()))
         .as_table_mut()
-        .with_context(|| format!("`plugins.{}` in the environment file is not a table", kind.name()))
+        .with_context(|| {
+            format!(
+                "`plugins.{}` in the environment file is not a table",
+                kind.name()
+            )
+        })
 }
 
 /// Set `key` of `table` to `text`, keeping the comments around the old value.

@@ -48,7 +48,11 @@ fn a_policy_module_importing_files_cannot_link_and_its_review_says_so() {
     assert!(!files.is_empty(), "the module imports wasi:filesystem");
     for import in files {
         assert!(!import.links, "{}", import.name);
-        assert!(import.meaning.starts_with("cannot link"), "{}", import.meaning);
+        assert!(
+            import.meaning.starts_with("cannot link"),
+            "{}",
+            import.meaning
+        );
     }
     // Loading's words, but for the name it was loaded under.
     let said = review.link.expect("the review says it does not link");

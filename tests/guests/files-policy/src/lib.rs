@@ -22,8 +22,9 @@ struct FilesPolicy;
 
 impl Guest for FilesPolicy {
     fn rules() -> Vec<RuleInfo> {
-        let rationale = std::fs::read_to_string("/rules.txt")
-            .unwrap_or_else(|_| "never fires; it reads a file to import wasi:filesystem".to_owned());
+        let rationale = std::fs::read_to_string("/rules.txt").unwrap_or_else(|_| {
+            "never fires; it reads a file to import wasi:filesystem".to_owned()
+        });
         vec![RuleInfo {
             id: "files.quiet".to_owned(),
             family: "test".to_owned(),
