@@ -239,13 +239,9 @@ fn write_environment(root: &Path, named: &Named) {
             .args(["plugin", "export", name, "plugins"]));
         assert_eq!(code, 0, "plugin export {name}: {stderr}");
         let component = format!("plugins/{name}.wasm");
-        let (code, stdout, stderr) = run(failback().current_dir(root).args([
-            "plugin",
-            "add",
-            &component,
-            "--kind",
-            kind,
-        ]));
+        let (code, stdout, stderr) = run(failback()
+            .current_dir(root)
+            .args(["plugin", "add", &component, "--kind", kind]));
         assert_eq!(code, 0, "plugin add {name}: {stderr}");
         assert!(stdout.starts_with(&format!("bound `{name}`")), "{stdout}");
         exported.insert(name, fs::read(root.join(&component)).unwrap());

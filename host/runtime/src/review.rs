@@ -781,6 +781,8 @@ fn changes(old: &Review, new: &Review) -> Changes {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     #[test]
