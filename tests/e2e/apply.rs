@@ -204,6 +204,175 @@ fn the_next_hop_the_failover_moved_is_back_in_the_home_site_after_the_failback()
     assert!(plan.contains(", 0 planned"), "{plan}");
 }
 
+/// The operator's cycle after a failover: `apply --failover` on the healthy
+/// lab; days later, in new processes, `plan`, `apply` and `verify` with no
+/// `--to` fail back to the home the journal remembers the failover moved
+/// federation from, and say so. (They called the failed-over state the goal:
+/// "failback to edgepool2.contoso.com (Site2) … 0 planned".)
+#[test]
+fn a_failback_after_a_journaled_failover_returns_to_the_home_it_moved_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "healthy");
+    let home = files(dir.path());
+    let out = run(&["apply", "--yes", "--failover"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_ne!(files(dir.path()), home, "the failover moved something");
+
+    // Every command is a new process: only the journal remembers.
+    let out = run(&["plan"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    snapshot!(dir.path(), "plan-after-journaled-failover", &plan);
+    assert!(
+        plan.starts_with("failback to edgepool1.contoso.com (Site1)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "home: the failover of run 1 moved federation from edgepool1.contoso.com (Site1)"
+        ),
+        "{plan}"
+    );
+    assert!(!plan.contains(", 0 planned"), "{plan}");
+    let out = run(&["plan", "--format", "json"], &env, None);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::support::validate_plan(&text(&out.stdout));
+    assert_eq!(
+        json["intent"]["failed_over_from"],
+        serde_json::json!({"run": 1, "pool": "edgepool1.contoso.com", "site": "Site1"})
+    );
+
+    let out = run(&["apply", "--yes"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["verify"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    snapshot!(
+        dir.path(),
+        "verify-after-journaled-failover-and-failback",
+        text(&out.stdout)
+    );
+    // Back where the failover started: the zone's records (the SOA serial
+    // counts the changes) and the sites' routes.
+    let now = files(dir.path());
+    let records = |files: &BTreeMap<String, String>| -> Vec<String> {
+        let mut records: Vec<String> = files["dns/contoso.com.zone"]
+            .lines()
+            .filter(|line| !line.contains(" SOA "))
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        records.sort();
+        records
+    };
+    assert_eq!(records(&now), records(&home));
+    let sites = |files: &BTreeMap<String, String>| {
+        serde_json::from_str::<serde_json::Value>(&files["store/store.json"]).unwrap()["sites"]
+            .clone()
+    };
+    assert_eq!(sites(&now), sites(&home));
+    // And the failback after it has nothing left to do.
+    let plan = text(&run(&["plan"], &env, None).stdout);
+    assert!(plan.contains(", 0 planned"), "{plan}");
+}
+
+/// A failover done by hand (no journal holds it) leaves everything on
+/// edgepool2 while Site1's own Edge pool runs: `plan` and `verify` without
+/// `--to` cannot know the home, and say so, naming `--to`, rather than call
+/// the failed-over state the goal. With `--to` the failback is planned.
+#[test]
+fn a_failover_the_journal_does_not_hold_is_refused_naming_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "healthy");
+    let out = run(&["apply", "--yes", "--failover"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir.path().join(".failback")).unwrap();
+
+    let out = run(&["plan"], &env, None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(text(&out.stdout), "");
+    snapshot!(dir.path(), "plan-home-unknown", text(&out.stderr));
+    let out = run(&["verify"], &env, None);
+    snapshot!(dir.path(), "verify-home-unknown", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("ok: no invariant is broken"));
+
+    let out = run(&["plan", "--to", "edgepool1.contoso.com"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(", 0 planned"));
+    assert!(!text(&out.stdout).contains("home: "));
+}
+
+/// A publish outside the run: the run is killed right after its publish took
+/// effect, and someone publishes again before it resumes. The store's version
+/// only goes up, so resuming meets the same drift every time: `resume` and
+/// `status` name
+/// the way on — `verify`, then a fresh `plan` (which inherits the TTLs the
+/// run lowered) and `apply` — and never `resume` again (they said "resume it
+/// with: failback resume", a dead end). The way on works.
+#[test]
+fn a_publish_changed_outside_the_run_is_continued_by_a_fresh_plan_not_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = lab(dir.path(), "edge-failover");
+    // The failpoint's pass at the first publish: every operation before it,
+    // in plan order, passes once.
+    let out = run(&["plan", "--format", "json"], &env, None);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let operations: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|step| step["operations"].as_array().unwrap())
+        .map(|op| op["op"].as_str().unwrap())
+        .collect();
+    let publish = operations
+        .iter()
+        .position(|op| *op == "publish-topology")
+        .unwrap();
+    let failpoint = format!("op-after-effect:{}", publish + 1);
+    let out = run(&["apply", "--yes"], &env, Some(&failpoint));
+    assert!(!out.status.success(), "{failpoint}: expected an abort");
+    let status = text(&run(&["status"], &env, None).stdout);
+    assert!(status.contains("in doubt: step 4"), "{status}");
+
+    // Someone publishes again, outside the run.
+    let store = dir.path().join("store/store.json");
+    let mut document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
+    let version = document["version"].as_u64().unwrap();
+    document["version"] = (version + 1).into();
+    std::fs::write(&store, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+
+    for _ in 0..2 {
+        let out = run(&["resume"], &env, None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        snapshot!(dir.path(), "resume-publish-changed-outside", &stderr);
+        assert!(!stderr.contains("failback resume"), "{stderr}");
+    }
+    let status = text(&run(&["status"], &env, None).stdout);
+    snapshot!(dir.path(), "status-publish-changed-outside", &status);
+    assert!(!status.contains("failback resume"), "{status}");
+
+    // The way on: verify, a fresh plan over the run, apply.
+    let out = run(&["verify"], &env, None);
+    assert!(
+        text(&out.stdout).starts_with("verify "),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["plan"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("note: run 1 did not finish; this plan restores the TTLs it lowered"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["apply", "--yes"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["verify"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).ends_with("ok: no invariant is broken\n"));
+}
+
 /// What an apply observes (docs/apply.md, "What the observations cost"): once
 /// to plan, once before the first step, and once after each step, that
 /// observation being the next step's observation before it — 20 whole

@@ -400,3 +400,73 @@ fn a_lab_requiring_signatures_refuses_an_unsigned_plugin_and_runs_a_signed_one()
         insta::assert_snapshot!("plan-unsigned-plugin", redact(&unsigned, lab.path()));
     });
 }
+
+/// `failback plugin add`: a plugin exported into a lab is bound in one command,
+/// its sha256 and its manifest's pinned, the environment file otherwise byte
+/// for byte as it was (comments, layout, the binding's config and grants);
+/// a binding pinned to another component is replaced only when told; a
+/// component of another kind is refused; adding it again changes nothing.
+#[test]
+fn plugin_add_pins_a_binding_in_place_and_replaces_one_only_when_told() {
+    let dir = lab("edge-failover");
+    let root = dir.path();
+    let env = root.join("failback.toml");
+    let (code, _, stderr) =
+        run(failback()
+            .current_dir(root)
+            .args(["plugin", "export", "probe-xmpp", "plugins"]));
+    assert_eq!(code, 0, "{stderr}");
+    let before = std::fs::read_to_string(&env).unwrap();
+    let add = |args: &[&str]| {
+        run(failback()
+            .current_dir(root)
+            .args(["plugin", "add", "plugins/probe-xmpp.wasm"])
+            .args(args))
+    };
+
+    // Pinned to the lab's probe: refused, nothing changed.
+    let (code, stdout, stderr) = add(&["--kind", "port-probe"]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    settings(root).bind(|| insta::assert_snapshot!("plugin-add-pinned-to-another", stderr));
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), before);
+    // Another kind than its manifest's: refused.
+    let (code, _, stderr) = add(&["--kind", "dns-provider", "--replace"]);
+    assert_eq!(code, 1);
+    settings(root).bind(|| insta::assert_snapshot!("plugin-add-another-kind", stderr));
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), before);
+
+    let (code, stdout, stderr) = add(&["--kind", "port-probe", "--replace"]);
+    assert_eq!(code, 0, "{stderr}");
+    settings(root).bind(|| insta::assert_snapshot!("plugin-add-replaced", stdout));
+    let after = std::fs::read_to_string(&env).unwrap();
+    let sha256 = |bytes: &[u8]| {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(bytes))
+    };
+    let component = sha256(&std::fs::read(root.join("plugins/probe-xmpp.wasm")).unwrap());
+    let manifest = sha256(&std::fs::read(root.join("plugins/probe-xmpp.plugin.toml")).unwrap());
+    // Exactly the four values of `[plugins.port-probe]` changed.
+    let table: toml::Table = toml::from_str(&before).unwrap();
+    let old = &table["plugins"]["port-probe"];
+    let mut expected = before.clone();
+    for (key, value) in [
+        ("path", "plugins/probe-xmpp.wasm"),
+        ("sha256", component.as_str()),
+        ("manifest", "plugins/probe-xmpp.plugin.toml"),
+        ("manifest-sha256", manifest.as_str()),
+    ] {
+        let line = format!("{key} = \"{}\"", old[key].as_str().unwrap());
+        assert_eq!(expected.matches(&line).count(), 1, "{line}");
+        expected = expected.replace(&line, &format!("{key} = \"{value}\""));
+    }
+    assert_eq!(after, expected);
+
+    // Again: nothing to change.
+    let (code, stdout, stderr) = add(&["--kind", "port-probe"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("already bound: `probe-xmpp`"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), after);
+}

@@ -30,6 +30,15 @@ const MOVED: [(&str, &str); 3] = [
 ];
 const HOME: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 10), Ipv4Addr::new(127, 0, 0, 11)];
 
+/// The kind each of [`PLUGINS`] is bound as.
+const KINDS: [&str; 5] = [
+    "dns-provider",
+    "port-probe",
+    "management-store",
+    "server-control",
+    "pool-control",
+];
+
 /// The plugins the example binds, by name, as `failback plugin export` knows them.
 const PLUGINS: [&str; 5] = [
     "dns-rfc2136",
@@ -215,43 +224,33 @@ fn move_edge_ips(path: &Path) -> usize {
 }
 
 /// The lab's `failback.toml` replaced by the example's, filled in as its README
-/// says: each plugin exported into `plugins/` with the sha256 and the
-/// manifest-sha256 `failback plugin export` prints; the DNS server, the TSIG key and the probe's endpoints are
-/// the test's.
+/// says: each plugin exported into `plugins/` and bound with `failback plugin
+/// add`, which pins its sha256 and its manifest's in place of the zeros and
+/// keeps the file's comments; the DNS server, the TSIG key and the probe's
+/// endpoints are the test's.
 fn write_environment(root: &Path, named: &Named) {
     let example = crate::support::repository().join("examples/real-dns-xmpp/failback.toml");
-    let mut environment: toml::Table =
-        toml::from_str(&fs::read_to_string(&example).unwrap()).unwrap();
+    fs::copy(&example, root.join("failback.toml")).unwrap();
 
     let mut exported: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-    for name in PLUGINS {
-        let (code, stdout, stderr) = run(failback()
+    for (name, kind) in PLUGINS.into_iter().zip(KINDS) {
+        let (code, _, stderr) = run(failback()
             .current_dir(root)
             .args(["plugin", "export", name, "plugins"]));
         assert_eq!(code, 0, "plugin export {name}: {stderr}");
-        let printed: toml::Table = toml::from_str(&stdout).unwrap();
-        let (kind, binding) = printed["plugins"]
-            .as_table()
-            .unwrap()
-            .iter()
-            .next()
-            .unwrap();
-        let bound = environment["plugins"][kind.as_str()]
-            .as_table_mut()
-            .unwrap();
-        // The example names the files export writes; only the digest is left.
-        assert_eq!(bound["path"], binding["path"], "{name}: path");
-        assert_eq!(bound["manifest"], binding["manifest"], "{name}: manifest");
-        bound.insert("sha256".to_owned(), binding["sha256"].clone());
-        bound.insert(
-            "manifest-sha256".to_owned(),
-            binding["manifest-sha256"].clone(),
-        );
-        exported.insert(
-            name,
-            fs::read(root.join(format!("plugins/{name}.wasm"))).unwrap(),
-        );
+        let component = format!("plugins/{name}.wasm");
+        let (code, stdout, stderr) = run(failback()
+            .current_dir(root)
+            .args(["plugin", "add", &component, "--kind", kind]));
+        assert_eq!(code, 0, "plugin add {name}: {stderr}");
+        assert!(stdout.starts_with(&format!("bound `{name}`")), "{stdout}");
+        exported.insert(name, fs::read(root.join(&component)).unwrap());
     }
+    let text = fs::read_to_string(root.join("failback.toml")).unwrap();
+    // The example's comments are kept; no zero is left.
+    assert!(text.contains("# --- DNS: dns-rfc2136"), "{text}");
+    assert!(!text.contains(&"0".repeat(64)), "{text}");
+    let mut environment: toml::Table = toml::from_str(&text).unwrap();
     // The binary carries the components this build made from plugins/.
     assert!(
         exported["dns-rfc2136"] == fs::read(failback_guests::paths::FAILBACK_DNS_RFC2136).unwrap()

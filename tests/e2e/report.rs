@@ -395,8 +395,34 @@ fn report_shows_a_run_from_the_journal() {
     assert!(stderr.contains("the journal has no run 7"), "{stderr}");
 }
 
+/// The report of a run from the journal draws its deployment as the plan's
+/// does: the labels where they belong, in the DOM and in the pixels.
+#[test]
+fn the_report_of_a_run_draws_its_deployment() {
+    let dir = lab("edge-and-front-end-failover");
+    let env = dir.path().join("failback.toml");
+    let (code, _, stderr) = run(failback().args(["apply", "--yes", "--env"]).arg(&env));
+    assert_eq!(code, 0, "{stderr}");
+    let report = dir.path().join("run.html");
+    let (code, _, stderr) = run(failback()
+        .args(["report", "1", "--out"])
+        .arg(&report)
+        .arg("--env")
+        .arg(&env));
+    assert_eq!(code, 0, "{stderr}");
+    let faults = drawing_faults(&report, dir.path());
+    assert!(
+        faults.is_empty(),
+        "the run's drawings do not draw:\n{}",
+        faults.join("\n")
+    );
+}
+
 /// Every lab scenario's report in headless Chromium: the screenshot is not
-/// blank, and the page the browser built holds every step and every finding.
+/// blank, the page the browser built holds every step and every finding, and
+/// the drawings before → after draw their labels (a drawing whose shapes were
+/// left open had every label nested in its first box, drawn nowhere, while
+/// the tables inked the page).
 #[test]
 fn every_scenario_report_renders_in_a_browser() {
     for scenario in Scenario::ALL.map(Scenario::name) {
@@ -444,6 +470,13 @@ fn every_scenario_report_renders_in_a_browser() {
             );
         }
         assert!(dom.contains("Why this order"), "{scenario}");
+
+        let faults = drawing_faults(&report, dir.path());
+        assert!(
+            faults.is_empty(),
+            "{scenario}: the drawings do not draw:\n{}",
+            faults.join("\n")
+        );
     }
 }
 
@@ -499,4 +532,260 @@ fn inked_pixels(path: &Path) -> usize {
         .chunks(channels)
         .filter(|pixel| *pixel != background)
         .count()
+}
+
+/// The deployment's drawings in the report `report` (in the lab `dir`), as
+/// Chromium builds and paints them: each SVG label is a child of its `<svg>`
+/// in the DOM the browser built, is laid out inside its drawing and inside
+/// the box it labels, and inks the pixels where it is laid out. Returns every
+/// fault, for one message.
+fn drawing_faults(report: &Path, dir: &Path) -> Vec<String> {
+    let mut faults = Vec::new();
+    let dom = browser_dom(report);
+    let drawings = svg_elements(&dom);
+    if drawings.len() != 2 {
+        faults.push(format!("{} drawings in the page, not 2", drawings.len()));
+    }
+    for (index, svg) in drawings.iter().enumerate() {
+        faults.extend(
+            misplaced_labels(svg)
+                .into_iter()
+                .map(|fault| format!("drawing {index}: {fault}")),
+        );
+    }
+
+    // Where the browser laid each drawing and label out: the same page with a
+    // script that writes the boxes into it, dumped.
+    let html = std::fs::read_to_string(report).unwrap();
+    let measuring = dir.join("measuring.html");
+    std::fs::write(
+        &measuring,
+        html.replace("</body>", &format!("<script>{MEASURE}</script></body>")),
+    )
+    .unwrap();
+    let measured = browser_dom_sized(&measuring);
+    let json = measured
+        .split("<pre id=\"measured\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("the measuring script ran");
+    let json = json
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let laid_out: Vec<LaidOut> = serde_json::from_str(&json).unwrap();
+
+    let screenshot = dir.join("drawing.png");
+    let out = chromium()
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .args(WINDOW)
+        .arg(url(report))
+        .output()
+        .expect("chromium runs (scripts/test installs it)");
+    assert!(out.status.success(), "chromium failed: {out:?}");
+    let image = Image::read(&screenshot);
+
+    for (index, drawing) in laid_out.iter().enumerate() {
+        if drawing.texts.is_empty() {
+            faults.push(format!("drawing {index} has no label"));
+        }
+        // The figure's area inks its labels: dark pixels, where the boxes
+        // and outlines alone are light.
+        let ink = image.ink(&drawing.bounds);
+        if ink < 100 * drawing.texts.len() {
+            faults.push(format!(
+                "drawing {index}: {ink} pixels inked in its area, for {} labels",
+                drawing.texts.len()
+            ));
+        }
+        for text in &drawing.texts {
+            let label = format!("drawing {index}, label `{}`", text.text);
+            if text.parent != "svg" {
+                faults.push(format!("{label}: a child of <{}>", text.parent));
+            }
+            if text.bounds.is_empty() {
+                faults.push(format!("{label}: not laid out (no box)"));
+                continue;
+            }
+            if !drawing.bounds.contains(&text.bounds) {
+                faults.push(format!("{label}: outside its drawing"));
+            }
+            // A pool's label is inside its pool's box, inside its site's.
+            let boxes = drawing
+                .rects
+                .iter()
+                .filter(|r| r.contains(&text.bounds))
+                .count();
+            let needed = if text.text.starts_with("Edge ") || text.text.starts_with("Front End ") {
+                2
+            } else {
+                1
+            };
+            if boxes < needed {
+                faults.push(format!("{label}: inside {boxes} box(es), not {needed}"));
+            }
+            let ink = image.ink(&text.bounds);
+            if ink < 20 {
+                faults.push(format!("{label}: {ink} pixels inked where it is laid out"));
+            }
+        }
+    }
+    faults
+}
+
+/// The window every browser run of [`drawing_faults`] lays the page out in,
+/// one CSS pixel a screen pixel.
+const WINDOW: [&str; 2] = ["--window-size=1280,2400", "--force-device-scale-factor=1"];
+
+/// Writes, into a `<pre id="measured">`, each drawing's box, its shapes'
+/// boxes and each label's text, parent element and box, as JSON.
+const MEASURE: &str = "const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; };\
+const drawings = [...document.querySelectorAll('svg')].map(svg => ({\
+  bounds: box(svg),\
+  rects: [...svg.querySelectorAll('rect')].map(box),\
+  texts: [...svg.querySelectorAll('text')].map(t => ({ text: t.textContent, parent: t.parentNode.localName, bounds: box(t) })),\
+}));\
+const pre = document.createElement('pre'); pre.id = 'measured'; pre.textContent = JSON.stringify(drawings); document.body.appendChild(pre);";
+
+#[derive(serde::Deserialize)]
+struct LaidOut {
+    bounds: Bounds,
+    rects: Vec<Bounds>,
+    texts: Vec<LaidOutText>,
+}
+
+#[derive(serde::Deserialize)]
+struct LaidOutText {
+    text: String,
+    parent: String,
+    bounds: Bounds,
+}
+
+/// A box in CSS pixels: left, top, width, height.
+#[derive(serde::Deserialize)]
+struct Bounds(f64, f64, f64, f64);
+
+impl Bounds {
+    fn is_empty(&self) -> bool {
+        self.2 < 1.0 || self.3 < 1.0
+    }
+
+    fn contains(&self, other: &Bounds) -> bool {
+        other.0 >= self.0 - 0.5
+            && other.1 >= self.1 - 0.5
+            && other.0 + other.2 <= self.0 + self.2 + 0.5
+            && other.1 + other.3 <= self.1 + self.3 + 0.5
+    }
+}
+
+/// A decoded screenshot.
+struct Image {
+    width: usize,
+    height: usize,
+    channels: usize,
+    pixels: Vec<u8>,
+}
+
+impl Image {
+    fn read(path: &Path) -> Self {
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buffer).unwrap();
+        buffer.truncate(info.buffer_size());
+        Self {
+            width: info.width as usize,
+            height: info.height as usize,
+            channels: info.color_type.samples(),
+            pixels: buffer,
+        }
+    }
+
+    /// How many pixels inside `bounds` are ink: darker than every fill and
+    /// outline of the drawing (text is drawn dark, blue or purple).
+    fn ink(&self, bounds: &Bounds) -> usize {
+        let left = bounds.0.floor().max(0.0) as usize;
+        let top = bounds.1.floor().max(0.0) as usize;
+        let right = ((bounds.0 + bounds.2).ceil() as usize).min(self.width);
+        let bottom = ((bounds.1 + bounds.3).ceil() as usize).min(self.height);
+        let mut ink = 0;
+        for y in top..bottom {
+            for x in left..right {
+                let at = (y * self.width + x) * self.channels;
+                let rgb = &self.pixels[at..at + 3];
+                if rgb.iter().map(|c| u32::from(*c)).sum::<u32>() < 400 {
+                    ink += 1;
+                }
+            }
+        }
+        ink
+    }
+}
+
+/// Every `<svg>…</svg>` of the serialized DOM `dom`.
+fn svg_elements(dom: &str) -> Vec<&str> {
+    dom.match_indices("<svg")
+        .filter_map(|(start, _)| {
+            dom[start..]
+                .find("</svg>")
+                .map(|end| &dom[start..start + end + "</svg>".len()])
+        })
+        .collect()
+}
+
+/// Each label (`<text>`) of the serialized drawing `svg` whose parent is not
+/// the `<svg>` itself, and each shape that holds an element, read by an XML
+/// parser: the tree as the browser built it.
+fn misplaced_labels(svg: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let mut open: Vec<String> = Vec::new();
+    let mut faults = Vec::new();
+    loop {
+        match reader
+            .read_event()
+            .expect("the browser serializes well-formed SVG")
+        {
+            Event::Start(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                check_parent(&name, &open, &mut faults);
+                open.push(name);
+            }
+            Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                check_parent(&name, &open, &mut faults);
+            }
+            Event::End(_) => {
+                open.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    faults
+}
+
+/// A label's parent is the `<svg>`; a shape holds no element.
+fn check_parent(name: &str, open: &[String], faults: &mut Vec<String>) {
+    let parent = open.last().map_or("", String::as_str);
+    if name == "text" && parent != "svg" {
+        faults.push(format!("a label is a child of <{parent}>, not of <svg>"));
+    }
+    if matches!(parent, "rect" | "path") {
+        faults.push(format!("a <{name}> is nested in a <{parent}>"));
+    }
+}
+
+/// The DOM Chromium built from `file`, serialized, laid out in [`WINDOW`]
+/// (scripts run before it is dumped).
+fn browser_dom_sized(file: &Path) -> String {
+    let out = chromium()
+        .args(WINDOW)
+        .arg("--dump-dom")
+        .arg(url(file))
+        .output()
+        .expect("chromium runs (scripts/test installs it)");
+    assert!(out.status.success(), "chromium failed: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
 }

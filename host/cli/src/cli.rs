@@ -219,6 +219,17 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Bind the component FILE as the environment's KIND plugin: write its
+    /// path and sha256, and its manifest's path and sha256 (none when the
+    /// component carries its manifest), into the environment file's
+    /// `[plugins.KIND]`, keeping the file's comments and layout and the
+    /// binding's config and grants; then show the review of what it may
+    /// reach. FILE must be inside the environment's directory (`plugin
+    /// export NAME plugins` writes the carried ones there).
+    ///
+    /// A binding pinned to another component is replaced only with
+    /// `--replace`; one of zeros (a template's) is filled in.
+    Add(PluginAddArgs),
     /// Show what a component is: the world and version it implements, its imports
     /// and exports, its sha256, and (with its manifest) the capabilities it requests.
     Inspect {
@@ -360,6 +371,25 @@ pub enum PluginCommand {
         /// the command runs, so run it in the environment's directory.
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct PluginAddArgs {
+    /// The component (`.wasm`), inside the environment's directory.
+    pub file: PathBuf,
+    /// The kind of plugin it is bound as: its manifest must say the same.
+    #[arg(long, value_enum)]
+    pub kind: World,
+    /// The environment file to write the binding into.
+    #[arg(long, default_value = "failback.toml")]
+    pub env: PathBuf,
+    /// The manifest of a development build (unpacked); by default the one the
+    /// component carries, else `<file without .wasm>.plugin.toml`.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Replace a binding pinned to another component.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// A plugin world of `failback:plugin` (a new plugin is built against 0.3.0).

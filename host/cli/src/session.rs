@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use failback_core::intent::RecordTtl;
+use failback_core::intent::{FailedOverFrom, RecordTtl};
 use failback_core::plan::{Plan, rtype_name};
 use failback_guests::Group;
 use failback_runtime::journal::JOURNAL_FILE;
@@ -128,17 +128,38 @@ pub fn unfinished_run(env: &Path) -> Result<Option<Unfinished>> {
     }))
 }
 
+/// Where the last finished failover of the environment of `env` moved
+/// federation from, if its journal holds one: the home a failback without
+/// `--to` returns to (`Intent::resolve_after`).
+pub fn failed_over_from(env: &Path) -> Result<Option<FailedOverFrom>> {
+    let path = root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let journal = Journal::open(&path)?;
+    let Some((run, text)) = journal.last_finished_failover()? else {
+        return Ok(None);
+    };
+    let plan = failback_core::document::read(&text).with_context(|| {
+        format!("the plan of run {run}, a finished failover, cannot be read (it says where federation was moved from)")
+    })?;
+    Ok(FailedOverFrom::of(run, &plan.intent, &plan.start))
+}
+
 /// Plan `intent` on the deployment as the session observes it now, judged
 /// with its policies. Over an unfinished run, the plan inherits the TTLs that
-/// run lowered, and says so on stderr.
+/// run lowered, and says so on stderr. After a finished failover
+/// (`failed_over`), a failback without `--to` aims at the home it moved
+/// federation from, and the plan says so.
 pub fn plan_now(
     session: &Session,
     intent: &IntentArgs,
     overrides: &Overrides,
     unfinished: Option<&Unfinished>,
+    failed_over: Option<&FailedOverFrom>,
 ) -> Result<Plan> {
     let inherited = unfinished.map_or(&[][..], |run| &run.ttls);
-    let plan = session.plan(&intent.flags(), inherited, overrides)?;
+    let plan = session.plan(&intent.flags(), inherited, failed_over, overrides)?;
     if let Some(run) = unfinished
         && !run.ttls.is_empty()
     {
@@ -172,6 +193,9 @@ pub fn open_environment(env: &Path) -> Result<OpenedEnvironment> {
         .file_name()
         .and_then(|f| f.to_str())
         .with_context(|| format!("`{}` is not an environment file name", env.display()))?;
+    if std::fs::symlink_metadata(env).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        bail!(missing_environment(env));
+    }
     let dir = Dir::open_ambient_dir(&root, ambient_authority())
         .with_context(|| format!("cannot open the environment directory `{}`", root.display()))?;
     let (environment, sha256) = Environment::load_digested(&dir, file)
@@ -181,6 +205,17 @@ pub fn open_environment(env: &Path) -> Result<OpenedEnvironment> {
         sha256,
         dir,
     })
+}
+
+/// There is no environment file `env`: where a newcomer goes from here.
+fn missing_environment(env: &Path) -> String {
+    format!(
+        "there is no environment file `{}`\n\
+         name the one to use with `--env FILE`,\n\
+         or make a lab deployment to try failback on with `failback lab init DIR` (then `--env DIR/failback.toml`),\n\
+         or watch the whole job on a fresh lab with `failback demo`",
+        env.display()
+    )
 }
 
 /// The standard policy modules the binary carries, by package name, each

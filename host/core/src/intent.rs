@@ -109,6 +109,67 @@ pub struct Intent {
     /// `--next-hop` names it. Absent from the document otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop: Option<String>,
+    /// Where the last finished failover of this deployment moved federation
+    /// from, when a failback aims there because of it (no `--to`): the
+    /// home the journal remembers. Absent from the document otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_over_from: Option<FailedOverFrom>,
+}
+
+/// Where a finished failover moved federation from: the home a failback
+/// without `--to` returns to. The state alone cannot tell it once everything
+/// runs on the surviving pool (a failed-over deployment then looks like one
+/// that never failed); the journal that applied the failover can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailedOverFrom {
+    /// The journal's run that applied the failover.
+    pub run: i64,
+    /// The Edge pool that had federation when the failover started.
+    pub pool: String,
+    /// That pool's site.
+    pub site: String,
+}
+
+impl FailedOverFrom {
+    /// Where the failover planned by `intent` from `start`, applied by run
+    /// `run`, moved federation from: the one Edge pool that had federation at
+    /// its start, else the one Edge pool of the site it failed over. `None`
+    /// when `intent` is not a failover or neither names one pool.
+    #[must_use]
+    pub fn of(run: i64, intent: &Intent, start: &Deployment) -> Option<Self> {
+        if intent.runbook != Runbook::Failover {
+            return None;
+        }
+        let away = |p: &&EdgePoolState| !same_name(&p.fqdn, &intent.restored_pool);
+        let federation: Vec<&EdgePoolState> =
+            start.federation_pools().into_iter().filter(away).collect();
+        let site: Vec<&EdgePoolState> = start
+            .edge_pools
+            .iter()
+            .filter(|p| p.site == intent.restored_site)
+            .filter(away)
+            .collect();
+        let pool = match (federation.as_slice(), site.as_slice()) {
+            ([one], _) | ([], [one]) => *one,
+            _ => return None,
+        };
+        Some(Self {
+            run,
+            pool: pool.fqdn.clone(),
+            site: pool.site.clone(),
+        })
+    }
+}
+
+impl std::fmt::Display for FailedOverFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the failover of run {} moved federation from {} ({})",
+            self.run, self.pool, self.site
+        )
+    }
 }
 
 /// The intent cannot be carried out on this deployment.
@@ -124,6 +185,20 @@ pub enum IntentError {
     Ambiguous { candidates: String },
     #[error("the deployment has no edge pool")]
     NoEdgePool,
+    #[error(
+        "{from}, but the deployment no longer has `{pool}`; name the edge pool to fail back to with `--to`",
+        pool = .from.pool
+    )]
+    HomeGone { from: FailedOverFrom },
+    #[error(
+        "cannot tell which site is home: every route and federation name `{pool}` (site `{site}`), and site `{away_site}` sends its Front End pools' media through another site's edge pool while its own edge pool `{away_pool}` runs; no finished failover in the journal says where federation was moved from; name the edge pool to fail back to with `--to` (`--to {away_pool}` if site `{away_site}` is home)"
+    )]
+    HomeUnknown {
+        pool: String,
+        site: String,
+        away_pool: String,
+        away_site: String,
+    },
     #[error("site `{0}` has no front end pool to re-associate")]
     NoFrontEndPool(String),
     #[error("no front end pool of site `{0}` is failed over")]
@@ -167,12 +242,37 @@ impl Intent {
     /// # Errors
     /// [`IntentError`] naming the input that cannot be carried out.
     pub fn resolve(flags: &IntentFlags, deployment: &Deployment) -> Result<Self, IntentError> {
+        Self::resolve_after(flags, deployment, None)
+    }
+
+    /// Check `flags` against `deployment`, after the last finished failover
+    /// of this deployment, if any (`failed_over`, from the journal). A
+    /// failback without `--to` aims at the home that failover moved
+    /// federation from, and the intent says so
+    /// ([`Intent::failed_over_from`]); with none, at the home the state
+    /// shows, or it refuses, naming `--to`, when the state
+    /// cannot show it.
+    ///
+    /// # Errors
+    /// [`IntentError`] naming the input that cannot be carried out.
+    pub fn resolve_after(
+        flags: &IntentFlags,
+        deployment: &Deployment,
+        failed_over: Option<&FailedOverFrom>,
+    ) -> Result<Self, IntentError> {
         if flags.failover {
             return Self::resolve_failover(flags, deployment);
         }
-        let restored = match &flags.to {
-            Some(to) => edge_pool_named(deployment, to)?,
-            None => {
+        let mut failed_over_from = None;
+        let restored = match (&flags.to, failed_over) {
+            (Some(to), _) => edge_pool_named(deployment, to)?,
+            (None, Some(from)) => {
+                failed_over_from = Some(from.clone());
+                deployment
+                    .edge_pool(&from.pool)
+                    .ok_or_else(|| IntentError::HomeGone { from: from.clone() })?
+            }
+            (None, None) => {
                 let fqdn = home_pool(deployment)?;
                 deployment
                     .edge_pool(&fqdn)
@@ -208,6 +308,7 @@ impl Intent {
             record_ttl: DEFAULT_RECORD_TTL,
             inherited_ttls: Vec::new(),
             next_hop,
+            failed_over_from,
         })
     }
 
@@ -294,6 +395,7 @@ impl Intent {
             record_ttl: DEFAULT_RECORD_TTL,
             inherited_ttls: Vec::new(),
             next_hop: None,
+            failed_over_from: None,
         })
     }
 
@@ -383,11 +485,47 @@ fn edge_pool_named<'d>(
     }
 }
 
+/// The deployment is not whole around `pool`, the one pool every route and
+/// federation name: a site other than `pool`'s has an Edge pool of its own
+/// whose services run, and a Front End pool whose media go through another
+/// site's Edge pool. The first such site (by name), as the refusal.
+fn away_from_home(deployment: &Deployment, pool: &str) -> Option<IntentError> {
+    let site = deployment.edge_pool(pool)?.site.clone();
+    let site_of_edge = |fqdn: &str| deployment.edge_pool(fqdn).map(|p| p.site.as_str());
+    let mut away: Vec<(&str, &str)> = deployment
+        .edge_pools
+        .iter()
+        .filter(|own| own.site != site && own.services_running())
+        .filter(|own| {
+            deployment.front_end_pools.iter().any(|fe| {
+                fe.site == own.site
+                    && fe
+                        .media_edge_pool
+                        .as_deref()
+                        .and_then(site_of_edge)
+                        .is_some_and(|media| media != own.site)
+            })
+        })
+        .map(|own| (own.site.as_str(), own.fqdn.as_str()))
+        .collect();
+    away.sort_unstable();
+    let (away_site, away_pool) = away.first()?;
+    Some(IntentError::HomeUnknown {
+        pool: pool.to_owned(),
+        site,
+        away_pool: (*away_pool).to_owned(),
+        away_site: (*away_site).to_owned(),
+    })
+}
+
 /// The home Edge pool of the site that failed, inferred from the state, in this
 /// order: the Edge pool of a site whose Front End pool is failed over; an Edge
 /// pool whose services are not all running; the Edge pool of a site left without
 /// a route; the one pool every route and federation already name (nothing left
-/// to fail back).
+/// to fail back) — unless the deployment is not whole: another site, whose own
+/// Edge pool runs, sends its Front End pools' media through that pool. That is
+/// what a finished failover leaves, and the state alone cannot tell it from a
+/// home: refused, naming `--to` ([`IntentError::HomeUnknown`]).
 fn home_pool(deployment: &Deployment) -> Result<String, IntentError> {
     if deployment.edge_pools.is_empty() {
         return Err(IntentError::NoEdgePool);
@@ -452,6 +590,11 @@ fn home_pool(deployment: &Deployment) -> Result<String, IntentError> {
         .collect();
     named.sort();
     named.dedup();
+    if let [pool] = named.as_slice()
+        && let Some(away) = away_from_home(deployment, pool)
+    {
+        return Err(away);
+    }
     if let Some(r) = one(named) {
         return r;
     }

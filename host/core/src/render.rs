@@ -229,6 +229,9 @@ pub fn text(plan: &Plan) -> String {
         scope.join(", "),
         i.cutover_ttl
     );
+    if let Some(from) = &i.failed_over_from {
+        let _ = writeln!(out, "home: {from}");
+    }
     let _ = writeln!(out, "plan sha256 {}", digest_text(plan));
     let planned = plan.planned().count();
     let _ = writeln!(

@@ -192,6 +192,9 @@ pub fn html(report: &Report<'_>) -> Result<String, crate::deployment::UnknownObj
 
 /// One state drawn: a column per site with its routes, its Edge pools
 /// (federation on: green) and its Front End pools (failed over: amber).
+/// Every SVG shape is closed (`<rect …></rect>`, never `<rect …>`): inside
+/// `<svg>` the HTML parser keeps an unclosed shape open, so every later
+/// label and shape would nest in the first box, where nothing is drawn.
 /// `name` keeps the drawing's element ids apart from the other's.
 fn drawing(name: &str, state: &Deployment) -> Markup {
     let arrow = format!("{name}-arrow");
@@ -237,12 +240,12 @@ fn drawing(name: &str, state: &Deployment) -> Markup {
         svg xmlns="http://www.w3.org/2000/svg" width=(width) height=(height) viewBox={"0 0 " (width) " " (height)} role="img" {
             defs {
                 marker id=(arrow) viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse" {
-                    path d="M 0 0 L 10 5 L 0 10 z" fill="#0b5cad";
+                    path d="M 0 0 L 10 5 L 0 10 z" fill="#0b5cad" {}
                 }
             }
             @for (column, site) in state.sites.iter().enumerate() {
                 @let x = column * COLUMN + 10;
-                rect x=(x) y="10" width=(COLUMN - 20) height=(height - 20) rx="8" fill="#f6f8fa" stroke="#8c959f";
+                rect x=(x) y="10" width=(COLUMN - 20) height=(height - 20) rx="8" fill="#f6f8fa" stroke="#8c959f" {}
                 text x=(x + 10) y="32" font-weight="bold" font-size="15" { "site " (site.name) }
                 text x=(x + 10) y="52" font-size="12" fill="#0b5cad" {
                     "federation → " (route_text(site.federation_route.as_ref()))
@@ -251,15 +254,15 @@ fn drawing(name: &str, state: &Deployment) -> Markup {
                     "XMPP → " (route_text(site.xmpp_federation_route.as_ref()))
                 }
                 @if let Some((tx, ty)) = target(site.federation_route.as_ref()) {
-                    path d={"M " (x + 20) " 74 C " (x + 20) " 90, " (tx + 40) " " (ty - 20) ", " (tx + 40) " " (ty)} fill="none" stroke="#0b5cad" stroke-width="2" marker-end=(arrow_url);
+                    path d={"M " (x + 20) " 74 C " (x + 20) " 90, " (tx + 40) " " (ty - 20) ", " (tx + 40) " " (ty)} fill="none" stroke="#0b5cad" stroke-width="2" marker-end=(arrow_url) {}
                 }
                 @if let Some((tx, ty)) = target(site.xmpp_federation_route.as_ref()) {
-                    path d={"M " (x + 40) " 74 C " (x + 40) " 90, " (tx + 80) " " (ty - 20) ", " (tx + 80) " " (ty)} fill="none" stroke="#6639ba" stroke-width="2" stroke-dasharray="5 3" marker-end=(arrow_url);
+                    path d={"M " (x + 40) " 74 C " (x + 40) " 90, " (tx + 80) " " (ty - 20) ", " (tx + 80) " " (ty)} fill="none" stroke="#6639ba" stroke-width="2" stroke-dasharray="5 3" marker-end=(arrow_url) {}
                 }
                 @for (row, pool) in state.edge_pools.iter().filter(|p| p.site == site.name).enumerate() {
                     @let y = 100 + row * (BOX_H + 14);
                     rect x=(x + 10) y=(y) width=(COLUMN - 40) height=(BOX_H) rx="6"
-                        fill=(if pool.federation_enabled { "#dafbe1" } else { "#ffffff" }) stroke="#1a7f37";
+                        fill=(if pool.federation_enabled { "#dafbe1" } else { "#ffffff" }) stroke="#1a7f37" {}
                     text x=(x + 18) y=(y + 20) font-size="13" { "Edge " (pool.fqdn) }
                     text x=(x + 18) y=(y + 40) font-size="11" {
                         "federation " (if pool.federation_enabled { "on" } else { "off" })
@@ -271,7 +274,7 @@ fn drawing(name: &str, state: &Deployment) -> Markup {
                 @for (row, pool) in state.front_end_pools.iter().filter(|p| p.site == site.name).enumerate() {
                     @let y = 100 + (edges + row) * (BOX_H + 14);
                     rect x=(x + 10) y=(y) width=(COLUMN - 40) height=(BOX_H) rx="6"
-                        fill=(if pool.state == crate::observed::PoolState::Normal { "#ffffff" } else { "#fff4d6" }) stroke="#9a6700";
+                        fill=(if pool.state == crate::observed::PoolState::Normal { "#ffffff" } else { "#fff4d6" }) stroke="#9a6700" {}
                     text x=(x + 18) y=(y + 20) font-size="13" { "Front End " (pool.fqdn) }
                     text x=(x + 18) y=(y + 40) font-size="11" {
                         (pool_state(pool.state)) ", media via " (pool.media_edge_pool.as_deref().unwrap_or("(none)"))

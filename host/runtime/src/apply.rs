@@ -138,7 +138,19 @@ pub enum ApplyError {
     Journal(#[from] JournalError),
 }
 
+/// The end of a run's journaled message when resuming it would meet the same
+/// stop: what [`RunRecord::resumable`] reads.
+pub const NOT_RESUMABLE: &str = "resuming meets the same stop: the way on is a fresh plan, which restores the TTLs this run lowered";
+
 impl ApplyError {
+    /// Whether `failback resume` can get past it: not when the store shows a
+    /// publish that went wrong outside the run (resuming reads the same store
+    /// again and stops again).
+    #[must_use]
+    pub fn resumable(&self) -> bool {
+        !matches!(self, Self::Step(StepError::PublishInDoubt { .. }))
+    }
+
     /// The step it stopped at, if any.
     #[must_use]
     pub fn step(&self) -> Option<usize> {
@@ -194,6 +206,22 @@ pub enum Halt {
 }
 
 impl Halt {
+    /// Whether `failback resume` can get past it: not a draft that does not
+    /// describe the predicted state (resuming publishes the same draft), nor
+    /// drift in the published topology's version — a publish outside the run:
+    /// the store's version only goes up, so no one can put it back, and
+    /// every resume would meet the same drift.
+    #[must_use]
+    pub fn resumable(&self) -> bool {
+        match self {
+            Self::Draft { .. } => false,
+            Self::Drift { diff, .. } => !diff
+                .iter()
+                .any(|d| d.object == "deployment" && d.field == "topology_version"),
+            Self::Postcondition { .. } | Self::Veto { .. } => true,
+        }
+    }
+
     #[must_use]
     pub fn step(&self) -> usize {
         match self {
@@ -419,10 +447,17 @@ impl Executor<'_> {
                 .iter()
                 .any(|s| s.index == step && s.outcome.is_none()))
         };
+        let way_on = |mut message: String, resumable: bool| {
+            if !resumable {
+                message.push_str("; ");
+                message.push_str(NOT_RESUMABLE);
+            }
+            message
+        };
         match &result {
             Ok(Ended::Done { .. }) => self.journal.end_run(run, RunState::Done, None)?,
             Ok(Ended::Halted(halt)) => {
-                let headline = halt.headline();
+                let headline = way_on(halt.headline(), halt.resumable());
                 if begun(halt.step())? {
                     self.journal
                         .step_outcome(run, halt.step(), "halted", Some(&headline))?;
@@ -438,6 +473,7 @@ impl Executor<'_> {
                     message.push_str(&s.to_string());
                     source = s.source();
                 }
+                let message = way_on(message, e.resumable());
                 if let Some(step) = e.step()
                     && begun(step)?
                 {

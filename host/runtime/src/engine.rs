@@ -241,6 +241,16 @@ impl Runtime {
         &self.shared.engine
     }
 
+    /// The linker plugins are loaded with (`plugin review` tries it).
+    pub(crate) fn plugin_linker(&self) -> &wasmtime::component::Linker<crate::call::CallState> {
+        &self.shared.plugin_linker
+    }
+
+    /// The linker policy modules are loaded with (`plugin review` tries it).
+    pub(crate) fn policy_linker(&self) -> &wasmtime::component::Linker<crate::call::CallState> {
+        &self.shared.policy_linker
+    }
+
     /// Load the component `bytes` through `cache`.
     pub fn compile(
         &self,

@@ -135,6 +135,20 @@ pub struct RunRecord {
     pub approvals: Vec<String>,
 }
 
+impl RunRecord {
+    /// Whether `failback resume` can continue it: not when it stopped where
+    /// resuming would stop again (its message ends with
+    /// [`crate::apply::NOT_RESUMABLE`]).
+    #[must_use]
+    pub fn resumable(&self) -> bool {
+        self.state != RunState::Done
+            && !self
+                .message
+                .as_deref()
+                .is_some_and(|m| m.ends_with(crate::apply::NOT_RESUMABLE))
+    }
+}
+
 /// One step's journal row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepRecord {
@@ -594,6 +608,31 @@ impl Journal {
     pub fn last_run(&self) -> Result<Option<RunRecord>, JournalError> {
         Ok(self.runs(1)?.into_iter().next())
     }
+
+    /// The newest run that finished (`done`) a failover plan (`plan
+    /// --failover`): its id and its plan JSON, from whose start a failback
+    /// learns where federation was moved from
+    /// (`failback_core::intent::FailedOverFrom`).
+    pub fn last_finished_failover(&self) -> Result<Option<(i64, String)>, JournalError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT id, plan FROM runs WHERE state = 'done' ORDER BY id DESC")
+            .map_err(sql("read (finished runs)"))?;
+        let mut rows = stmt.query([]).map_err(sql("read (finished runs)"))?;
+        while let Some(row) = rows.next().map_err(sql("read (finished runs)"))? {
+            let plan: String = row.get(1).map_err(sql("read (finished runs)"))?;
+            let runbook = serde_json::from_str::<serde_json::Value>(&plan)
+                .ok()
+                .and_then(|p| p["intent"]["runbook"].as_str().map(str::to_owned));
+            if runbook.as_deref() == Some("failover") {
+                return Ok(Some((
+                    row.get(0).map_err(sql("read (finished runs)"))?,
+                    plan,
+                )));
+            }
+        }
+        Ok(None)
+    }
 }
 
 #[cfg(test)]
@@ -601,6 +640,37 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+
+    #[test]
+    fn the_last_finished_failover_is_the_newest_done_run_of_a_failover_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(j.last_finished_failover().unwrap(), None);
+        let failover = r#"{"intent": {"runbook": "failover"}}"#;
+        let failback = r#"{"intent": {}}"#;
+        let first = j.start_run("a", failover, &[], &[], 1).unwrap();
+        j.end_run(first, RunState::Done, None).unwrap();
+        let halted = j.start_run("b", failover, &[], &[], 1).unwrap();
+        j.end_run(halted, RunState::Halted, Some("drift")).unwrap();
+        let back = j.start_run("c", failback, &[], &[], 1).unwrap();
+        j.end_run(back, RunState::Done, None).unwrap();
+        // A failback after it, and a failover that did not finish, leave the
+        // finished failover the last one.
+        assert_eq!(
+            j.last_finished_failover().unwrap(),
+            Some((first, failover.to_owned()))
+        );
+        let second = j.start_run("d", failover, &[], &[], 1).unwrap();
+        assert_eq!(
+            j.last_finished_failover().unwrap(),
+            Some((first, failover.to_owned()))
+        );
+        j.end_run(second, RunState::Done, None).unwrap();
+        assert_eq!(
+            j.last_finished_failover().unwrap(),
+            Some((second, failover.to_owned()))
+        );
+    }
 
     #[test]
     fn times_are_rfc3339_utc() {

@@ -92,6 +92,11 @@ pub struct Review {
     pub size: usize,
     pub digests: Digests,
     pub imports: Vec<Import>,
+    /// Why loading refuses it, in loading's words, when an import does not
+    /// link for its kind (tried with the very linker loading uses); `None`
+    /// when every import links.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
     /// Exported interfaces and functions.
     pub exports: Vec<String>,
     pub capabilities: Vec<Capability>,
@@ -135,6 +140,14 @@ pub struct Import {
     pub meaning: String,
     /// `wasi`, `failback`, or `foreign` (outside the contract: it cannot link).
     pub origin: &'static str,
+    /// Whether the host links it for a component of this kind: loading
+    /// refuses a component with an import it does not link ([`Review::link`]).
+    pub links: bool,
+    /// Linked, but nothing it could reach is requested: what it can really do
+    /// then ("imports wasi:filesystem, but no directory is requested: it can
+    /// open nothing").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
 }
 
 /// One capability the manifest asks for.
@@ -286,8 +299,12 @@ fn read(
     let imports = inspection
         .imports
         .iter()
-        .map(|item| import(&item.name, role))
+        .map(|item| import(&item.name, role, manifest.as_ref()))
         .collect();
+    let link = role
+        .map(|role| link_refusal(runtime, bytes, role, manifest.as_ref()))
+        .transpose()?
+        .flatten();
     let exports = inspection
         .exports
         .iter()
@@ -415,6 +432,7 @@ fn read(
                 .map(|text| Digest::of(text.as_bytes())),
         },
         imports,
+        link,
         exports,
         capabilities,
         excess_grants,
@@ -501,11 +519,46 @@ fn capabilities_of(manifest: &Manifest, binding: Option<&PluginBinding>) -> Vec<
     out
 }
 
-/// An import in plain words, as this host serves it to a component of `role`.
-fn import(name: &str, role: Option<Role>) -> Import {
+/// What loading says of `bytes` as a component of `role`: `None` when every
+/// import links, else the refusal loading gives (`` `NAME` does not link:
+/// … ``), found with the linker loading uses for that role.
+fn link_refusal(
+    runtime: &Runtime,
+    bytes: &[u8],
+    role: Role,
+    manifest: Option<&Manifest>,
+) -> Result<Option<String>, ReviewError> {
+    let component = wasmtime::component::Component::new(runtime.engine(), bytes)
+        .map_err(|e| InspectError::Component(format!("{e:#}")))?;
+    let linked = match role {
+        Role::Plugin(_) => runtime
+            .plugin_linker()
+            .instantiate_pre(&component)
+            .map(drop),
+        Role::Policy => runtime
+            .policy_linker()
+            .instantiate_pre(&component)
+            .map(drop),
+    };
+    Ok(linked.err().map(|e| {
+        crate::guest_error::BindError::Link {
+            plugin: manifest.map_or_else(|| "the component".to_owned(), |m| m.name.clone()),
+            message: format!("{e:#}"),
+        }
+        .to_string()
+    }))
+}
+
+/// An import in plain words, as this host serves it to a component of `role`
+/// whose manifest (if any) requests what `manifest` says.
+fn import(name: &str, role: Option<Role>, manifest: Option<&Manifest>) -> Import {
     let interface = name.split('@').next().unwrap_or(name).to_owned();
     let policy = role == Some(Role::Policy);
     let (origin, meaning) = match interface.as_str() {
+        "failback:plugin/host" if policy => (
+            "failback",
+            "cannot link: a policy module is given no host interface (loading refuses it)",
+        ),
         "failback:plugin/host" => (
             "failback",
             "writes log lines to the host's audit and reads its configuration values (`config`)",
@@ -519,12 +572,58 @@ fn import(name: &str, role: Option<Role>) -> Import {
             "outside failback's contract: the component cannot link here",
         ),
     };
+    let links = !meaning.contains("cannot link");
+    let unreachable = manifest
+        .filter(|_| links && !policy)
+        .and_then(|m| unreachable(&interface, &m.capabilities));
     Import {
         name: name.to_owned(),
         interface,
         meaning: meaning.to_owned(),
         origin,
+        links,
+        unreachable,
     }
+}
+
+/// What a plugin's linked import `interface` can reach when its manifest
+/// requests `capabilities`: nothing, said so, when none of the capabilities
+/// that import serves is requested (the sandbox grants only those).
+fn unreachable(interface: &str, capabilities: &crate::manifest::Capabilities) -> Option<String> {
+    use crate::manifest::Protocol;
+    let endpoints = |protocol: Protocol| {
+        capabilities
+            .network
+            .iter()
+            .any(|endpoint| endpoint.protocol == protocol)
+    };
+    let idle = match interface {
+        "wasi:filesystem/types" | "wasi:filesystem/preopens" if capabilities.dirs.is_empty() => {
+            "no directory is requested: it can open nothing"
+        }
+        "wasi:sockets/network" | "wasi:sockets/instance-network"
+            if capabilities.network.is_empty() && !capabilities.dns_lookup =>
+        {
+            "no network endpoint and no name lookup are requested: it can reach nothing"
+        }
+        "wasi:sockets/tcp" | "wasi:sockets/tcp-create-socket" if !endpoints(Protocol::Tcp) => {
+            "no TCP endpoint is requested: it can connect nowhere"
+        }
+        "wasi:sockets/udp" | "wasi:sockets/udp-create-socket" if !endpoints(Protocol::Udp) => {
+            "no UDP endpoint is requested: it can send nowhere"
+        }
+        "wasi:sockets/ip-name-lookup" if !capabilities.dns_lookup => {
+            "name lookup is not requested: it can resolve nothing"
+        }
+        _ => return None,
+    };
+    let family = interface.split('/').next().unwrap_or(interface);
+    let family = if interface == "wasi:sockets/ip-name-lookup" {
+        interface
+    } else {
+        family
+    };
+    Some(format!("imports {family}, but {idle}"))
 }
 
 /// What a WASI interface lets a component do here. Policy modules get none of
@@ -547,11 +646,11 @@ fn wasi_meaning(interface: &str, policy: bool) -> &'static str {
         ("wasi:sockets/ip-name-lookup", false) => {
             "resolves host names, only when granted `dns-lookup`"
         }
-        ("wasi:filesystem/types" | "wasi:filesystem/preopens", true) => {
-            "files: none (a policy module is given no directory)"
+        (i, true) if i.starts_with("wasi:filesystem/") => {
+            "cannot link: a policy module is given no files (loading refuses it)"
         }
         (i, true) if i.starts_with("wasi:sockets/") => {
-            "the network: none (a policy module cannot link sockets)"
+            "cannot link: a policy module is given no network (loading refuses it)"
         }
         ("wasi:clocks/wall-clock", false) => "reads the time of day",
         ("wasi:clocks/monotonic-clock", false) => {
@@ -682,6 +781,8 @@ fn changes(old: &Review, new: &Review) -> Changes {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     #[test]
@@ -698,10 +799,18 @@ mod tests {
             "wasi:cli/environment",
             "wasi:cli/terminal-stdout",
         ] {
-            for policy in [false, true] {
-                let words = wasi_meaning(interface, policy);
-                assert!(!words.contains("does not provide"), "{interface}: {words}");
-            }
+            let words = wasi_meaning(interface, false);
+            assert!(!words.contains("cannot link"), "{interface}: {words}");
+            let words = wasi_meaning(interface, true);
+            assert!(!words.contains("does not provide"), "{interface}: {words}");
+            // A policy module is linked no files and no network.
+            let linked = !interface.starts_with("wasi:filesystem/")
+                && !interface.starts_with("wasi:sockets/");
+            assert_eq!(
+                !words.contains("cannot link"),
+                linked,
+                "{interface}: {words}"
+            );
         }
         assert!(wasi_meaning("wasi:http/outgoing-handler", false).contains("cannot link"));
     }
@@ -710,8 +819,39 @@ mod tests {
     fn a_policy_module_is_told_its_clock_stands_still() {
         assert!(wasi_meaning("wasi:clocks/wall-clock", true).contains("stands still"));
         assert_eq!(
-            import("wasi:sockets/tcp@0.2.6", Some(Role::Policy)).origin,
+            import("wasi:sockets/tcp@0.2.6", Some(Role::Policy), None).origin,
             "wasi"
         );
+    }
+
+    #[test]
+    fn an_import_with_no_capability_to_use_it_says_it_reaches_nothing() {
+        let manifest = |capabilities: &str| {
+            Manifest::parse(&format!(
+                "name = \"t\"\nversion = \"1.0.0\"\nworld = \"failback:plugin/dns-provider@0.3.0\"\n{capabilities}"
+            ))
+            .unwrap()
+        };
+        let bare = manifest("");
+        let said = |name: &str, m: &Manifest| import(name, Some(m.role), Some(m)).unreachable;
+        assert_eq!(
+            said("wasi:filesystem/types@0.2.6", &bare).as_deref(),
+            Some("imports wasi:filesystem, but no directory is requested: it can open nothing")
+        );
+        assert_eq!(
+            said("wasi:sockets/tcp@0.2.6", &bare).as_deref(),
+            Some("imports wasi:sockets, but no TCP endpoint is requested: it can connect nowhere")
+        );
+        assert_eq!(
+            said("wasi:sockets/ip-name-lookup@0.2.6", &bare).as_deref(),
+            Some(
+                "imports wasi:sockets/ip-name-lookup, but name lookup is not requested: it can resolve nothing"
+            )
+        );
+        assert_eq!(said("wasi:clocks/wall-clock@0.2.6", &bare), None);
+        let networked = manifest("[[capabilities.network]]\nname = \"dns\"\nprotocol = \"tcp\"\n");
+        assert_eq!(said("wasi:sockets/tcp@0.2.6", &networked), None);
+        assert!(said("wasi:sockets/udp@0.2.6", &networked).is_some());
+        assert!(said("wasi:filesystem/types@0.2.6", &networked).is_some());
     }
 }

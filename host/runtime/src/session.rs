@@ -15,7 +15,9 @@ use std::fmt;
 use failback_core::deployment::{AssembleError, Snapshot, assemble_read};
 use failback_core::diff::{FieldDiff, diff};
 use failback_core::document::{self, DocumentError};
-use failback_core::intent::{DEFAULT_CUTOVER_TTL, Intent, IntentError, IntentFlags};
+use failback_core::intent::{
+    DEFAULT_CUTOVER_TTL, FailedOverFrom, Intent, IntentError, IntentFlags,
+};
 use failback_core::observed::Observation;
 use failback_core::plan::{
     Finding, Goal, Level, Override, Plan, PlanError, PluginDigest, Provenance,
@@ -222,7 +224,9 @@ impl Session {
     /// Observe the deployment, plan `flags` from it, and judge the plan's
     /// trajectory with the session's policies. A plan over an unfinished run
     /// inherits the TTLs that run lowered (`intent.inherited_ttls`, which
-    /// the caller sets from the journal), because it cannot observe them.
+    /// the caller sets from the journal), because it cannot observe them; a
+    /// failback after a finished failover (`failed_over`, from the journal)
+    /// aims at the home it moved federation from ([`Intent::resolve_after`]).
     ///
     /// # Errors
     /// The deployment cannot be observed, the intent does not fit it, the
@@ -231,10 +235,11 @@ impl Session {
         &self,
         flags: &IntentFlags,
         inherited: &[failback_core::intent::RecordTtl],
+        failed_over: Option<&FailedOverFrom>,
         overrides: &Overrides,
     ) -> Result<Plan, SessionError> {
         let snapshot = self.observe()?;
-        let mut intent = Intent::resolve(flags, &snapshot.deployment)?;
+        let mut intent = Intent::resolve_after(flags, &snapshot.deployment, failed_over)?;
         if !inherited.is_empty() {
             inherited.clone_into(&mut intent.inherited_ttls);
         }
@@ -436,10 +441,12 @@ pub struct NotEvaluated {
 /// Every invariant on `snapshot`, judged by `gate`. The safety invariants
 /// are checked whatever the goal. The goal invariants (the final-state
 /// rules) need the goal — the pool everything fails back to — which comes
-/// from `flags.to`, or is inferred from the state; when it cannot be inferred
-/// (two pools with federation, say: exactly when verify is needed), they are
-/// reported as not evaluated, naming why, and the safety invariants are
-/// still checked. Only the observed state is checked; it is both the start
+/// from `flags.to`, or the last finished failover of the deployment
+/// (`failed_over`, from the journal), or is inferred from the state; when it
+/// cannot be inferred (two pools with federation, say: exactly when verify is
+/// needed; or everything on one site's pool while another site's own pool
+/// runs), they are reported as not evaluated, naming why and `--to`, and the
+/// safety invariants are still checked. Only the observed state is checked; it is both the start
 /// and the end.
 ///
 /// # Errors
@@ -449,16 +456,20 @@ pub fn verify(
     gate: &Gate,
     snapshot: &Snapshot,
     flags: &IntentFlags,
+    failed_over: Option<&FailedOverFrom>,
     overrides: &Overrides,
 ) -> Result<Verification, SessionError> {
-    let (intent, goal, not_evaluated) = match Intent::resolve(flags, &snapshot.deployment) {
+    let resolved = Intent::resolve_after(flags, &snapshot.deployment, failed_over);
+    let (intent, goal, not_evaluated) = match resolved {
         Ok(intent) => {
             let goal = failback_core::plan::plan(snapshot, &intent)?.goal;
             (Some(intent), goal, None)
         }
         // Without `--to`, an intent that cannot be inferred leaves the goal
         // unknown; a `--to` the deployment does not have is an error.
-        Err(e @ IntentError::Ambiguous { .. }) if flags.to.is_none() => {
+        Err(e @ (IntentError::Ambiguous { .. } | IntentError::HomeUnknown { .. }))
+            if flags.to.is_none() =>
+        {
             let rules = gate
                 .rules()
                 .iter()

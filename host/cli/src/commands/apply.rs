@@ -106,6 +106,15 @@ impl Opened {
     }
 }
 
+/// The way on from a run that resuming cannot continue, for the environment
+/// file `env`: where the deployment stands, then a fresh plan over the run.
+pub fn fresh_plan_way(env: &Path) -> String {
+    format!(
+        "see where the deployment stands with `failback verify --env {env}`, then make a fresh plan with `failback plan --env {env}` (it restores the TTLs the run lowered) and apply it with `failback apply --env {env}`",
+        env = env.display()
+    )
+}
+
 /// Audit a decision taken before any run (a refusal), and make it durable.
 fn audit_refusal(opened: &Opened, decision: Decision) {
     opened.audit.decision(decision);
@@ -226,7 +235,8 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
         }),
         None => {
             let unfinished = session::unfinished_run(&opened.env)?;
-            session::plan_now(&opened.session, &args.intent, &overrides, unfinished.as_ref()).inspect(|plan| {
+            let failed_over = session::failed_over_from(&opened.env)?;
+            session::plan_now(&opened.session, &args.intent, &overrides, unfinished.as_ref(), failed_over.as_ref()).inspect(|plan| {
                 if args.format == Format::Text {
                     print!("{}", render::text(plan));
                 }
@@ -363,7 +373,11 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
                     ..Decision::new("journal-mismatch")
                 },
             );
-            bail!("refusing to resume run {}: {why}", last.id);
+            bail!(
+                "refusing to resume run {}: {why}\n{}",
+                last.id,
+                fresh_plan_way(&opened.env)
+            );
         }
     };
     // The run continues with what it was planned and judged with, or not at
@@ -465,7 +479,19 @@ pub fn execute(
     let mut progress = progress::for_format(format);
     let result = executor.run(plan, run, overrides, progress.as_mut());
     drop(progress);
-    let resume_hint = format!("resume it with: {}", opened.resume_command());
+    let resumable = match &result {
+        Ok(Ended::Halted(halt)) => halt.resumable(),
+        Ok(Ended::Done { .. }) => true,
+        Err(e) => e.resumable(),
+    };
+    let resume_hint = if resumable {
+        format!("resume it with: {}", opened.resume_command())
+    } else {
+        format!(
+            "resuming would stop here again; {}",
+            fresh_plan_way(&opened.env)
+        )
+    };
     let ended = result
         .with_context(|| format!("run {run} stopped; its state is journaled; {resume_hint}"))?;
     match ended {
@@ -580,14 +606,14 @@ pub fn explain_halt(run: i64, halt: &Halt, resume_hint: &str) -> String {
             }
         }
     }
-    if let Halt::Draft { .. } = halt {
+    if halt.resumable() {
+        let _ = writeln!(out, "run {run} is halted; {resume_hint}");
+    } else {
         // Resuming would meet the same draft: the way on is a new plan.
         let _ = writeln!(
             out,
-            "run {run} is halted; its plan cannot be carried out as it is: `failback apply` makes a new plan over it (it restores the TTLs this run lowered)"
+            "run {run} is halted; its plan cannot be carried out as it is: {resume_hint}"
         );
-    } else {
-        let _ = writeln!(out, "run {run} is halted; {resume_hint}");
     }
     out
 }

@@ -60,7 +60,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let env = dir.join(ENVIRONMENT_FILE);
     let opened = Opened::open(&env, "demo")?;
     let overrides = Overrides::default();
-    let plan = session::plan_now(&opened.session, &no_intent(), &overrides, None)?;
+    let plan = session::plan_now(&opened.session, &no_intent(), &overrides, None, None)?;
     if text {
         println!();
         print!("{}", render::text(&plan));

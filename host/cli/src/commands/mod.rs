@@ -2,6 +2,7 @@
 
 mod apply;
 mod audit;
+mod bind;
 mod conformance;
 mod demo;
 pub mod lab;
@@ -48,6 +49,7 @@ pub fn run(args: Cli) -> Result<Outcome> {
             format,
         }) => plugin::inspect_file(&file, manifest.as_deref(), format),
         Command::Plugin(PluginCommand::Export { name, dir }) => plugin::export(&name, &dir),
+        Command::Plugin(PluginCommand::Add(args)) => bind::add(&args),
         Command::Plugin(PluginCommand::Pack {
             component,
             manifest,

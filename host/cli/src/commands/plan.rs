@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use failback_core::capture::CapturedState;
 use failback_core::deployment::{Snapshot, assemble};
-use failback_core::intent::Intent;
+use failback_core::intent::{FailedOverFrom, Intent};
 use failback_core::plan::{CapturedFrom, Plan, Provenance};
 use failback_core::text::printable_lines;
 use failback_core::{render, report};
@@ -31,7 +31,14 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
             let captured = captured(state)?;
             let mut judge = Judge::of_file(&args.env)?;
             judge.environment = Some(captured.environment.clone());
-            let plan = plan_captured(&judge, &captured, &args.intent, &overrides)?;
+            let failed_over = session::failed_over_from(&args.env)?;
+            let plan = plan_captured(
+                &judge,
+                &captured,
+                &args.intent,
+                failed_over.as_ref(),
+                &overrides,
+            )?;
             (plan, judge)
         }
         None => {
@@ -39,7 +46,14 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
             let (_lab, env) = environment_path(&args.env, args.lab)?;
             let session = session::open(&env)?;
             let unfinished = session::unfinished_run(&env)?;
-            let plan = session::plan_now(&session, &args.intent, &overrides, unfinished.as_ref())?;
+            let failed_over = session::failed_over_from(&env)?;
+            let plan = session::plan_now(
+                &session,
+                &args.intent,
+                &overrides,
+                unfinished.as_ref(),
+                failed_over.as_ref(),
+            )?;
             (plan, Judge::of_session(session))
         }
     };
@@ -152,10 +166,11 @@ fn plan_captured(
     judge: &Judge,
     captured: &CapturedState,
     intent: &IntentArgs,
+    failed_over: Option<&FailedOverFrom>,
     overrides: &Overrides,
 ) -> Result<Plan> {
     let snapshot = captured_snapshot(captured)?;
-    let intent = Intent::resolve(&intent.flags(), &snapshot.deployment)?;
+    let intent = Intent::resolve_after(&intent.flags(), &snapshot.deployment, failed_over)?;
     let provenance = Provenance {
         environment: Some(captured.environment_sha256.clone()),
         plugins: captured.plugins.clone(),

@@ -78,6 +78,13 @@ impl Read {
 }
 
 pub fn run(args: &Args) -> Result<Outcome> {
+    let out = report(args)?;
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(Outcome::Ok)
+}
+
+/// The review `args` asks for, in its format.
+pub fn report(args: &Args) -> Result<String> {
     let subject = Read::open(
         &args.file,
         args.manifest.as_deref(),
@@ -130,8 +137,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
             args.since.as_deref().map(shown),
         ),
     };
-    std::io::stdout().write_all(out.as_bytes())?;
-    Ok(Outcome::Ok)
+    Ok(out)
 }
 
 /// What the manifest's place means, in words.
@@ -223,8 +229,14 @@ fn text(r: &Review, file: &str, since: Option<String>) -> String {
     }
 
     out.push_str("\nimports\n");
+    if let Some(refusal) = &r.link {
+        let _ = writeln!(out, "  CANNOT LINK: loading refuses it: {refusal}");
+    }
     for i in &r.imports {
         let _ = writeln!(out, "  {}\n      {}", i.name, i.meaning);
+        if let Some(unreachable) = &i.unreachable {
+            let _ = writeln!(out, "      REACHES NOTHING: {unreachable}");
+        }
     }
     out.push_str("\nexports\n");
     for e in &r.exports {
@@ -359,7 +371,11 @@ fn cell(text: &str) -> String {
 }
 
 fn import_row(i: &Import) -> String {
-    format!("| `{}` | {} | {} |\n", i.name, i.origin, cell(&i.meaning))
+    let meaning = match &i.unreachable {
+        Some(unreachable) => format!("{} **Reaches nothing:** {unreachable}", i.meaning),
+        None => i.meaning.clone(),
+    };
+    format!("| `{}` | {} | {} |\n", i.name, i.origin, cell(&meaning))
 }
 
 fn capability_row(c: &Capability, with_status: bool) -> String {
@@ -450,9 +466,15 @@ fn markdown(r: &Review, file: &str, since: Option<String>) -> String {
         }
     }
 
-    out.push_str(
-        "\n## Imports\n\n| import | from | what it lets the component do here |\n|---|---|---|\n",
-    );
+    out.push_str("\n## Imports\n\n");
+    if let Some(refusal) = &r.link {
+        let _ = writeln!(
+            out,
+            "**Cannot link: loading refuses it:** {}\n",
+            cell(refusal)
+        );
+    }
+    out.push_str("| import | from | what it lets the component do here |\n|---|---|---|\n");
     for i in &r.imports {
         out.push_str(&import_row(i));
     }

@@ -95,11 +95,17 @@ pub fn status(args: &RunArgs) -> Result<Outcome> {
                 );
             }
             let left = run.steps.saturating_sub(run.done);
-            if left > 0 && run.state != failback_runtime::RunState::Done {
+            let steps = if left == 1 { "" } else { "s" };
+            if left > 0 && run.resumable() {
                 let _ = writeln!(
                     out,
-                    "  {left} step{} not done; `failback resume` continues the run",
-                    if left == 1 { "" } else { "s" }
+                    "  {left} step{steps} not done; `failback resume` continues the run"
+                );
+            } else if left > 0 && run.state != failback_runtime::RunState::Done {
+                let _ = writeln!(
+                    out,
+                    "  {left} step{steps} not done; resuming would stop where the run stopped: {}",
+                    crate::commands::apply::fresh_plan_way(&args.env)
                 );
             }
             print!("{out}");

@@ -20,23 +20,30 @@ use crate::session;
 pub fn run(args: VerifyArgs) -> Result<Outcome> {
     let overrides = args.overrides.overrides()?;
     // A `--lab` environment lives as long as the command.
-    let (_lab, judge, snapshot) = match &args.from {
+    let (_lab, judge, snapshot, failed_over) = match &args.from {
         Some(state) => {
             let captured = captured(state)?;
             let snapshot = captured_snapshot(&captured)?;
             let mut judge = Judge::of_file(&args.env)?;
             judge.environment = Some(captured.environment);
-            (None, judge, snapshot)
+            (None, judge, snapshot, session::failed_over_from(&args.env)?)
         }
         None => {
             let (lab, env) = environment_path(&args.env, args.lab)?;
             let session = session::open(&env)?;
             let snapshot = session.observe()?;
-            (lab, Judge::of_session(session), snapshot)
+            let failed_over = session::failed_over_from(&env)?;
+            (lab, Judge::of_session(session), snapshot, failed_over)
         }
     };
     let name = judge.environment.as_deref().unwrap_or("(unnamed)");
-    let verification = verify(&judge.gate, &snapshot, &args.intent.flags(), &overrides)?;
+    let verification = verify(
+        &judge.gate,
+        &snapshot,
+        &args.intent.flags(),
+        failed_over.as_ref(),
+        &overrides,
+    )?;
     let blocked = verification.blocked();
     let Verification {
         intent,
@@ -51,6 +58,7 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
                 "format_version": 3,
                 "environment": name,
                 "goal": intent.is_some().then_some(&goal),
+                "failed_over_from": intent.as_ref().and_then(|i| i.failed_over_from.as_ref()),
                 "ok": !blocked,
                 "findings": findings,
                 "not_evaluated": not_evaluated.as_ref().map(|n| json!({
@@ -63,10 +71,16 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
         }
         Format::Text => {
             let mut text = match &intent {
-                Some(intent) => format!(
-                    "verify {} (failback to {} in {})\n",
-                    name, intent.restored_pool, intent.restored_site
-                ),
+                Some(intent) => {
+                    let mut header = format!(
+                        "verify {} (failback to {} in {})\n",
+                        name, intent.restored_pool, intent.restored_site
+                    );
+                    if let Some(from) = &intent.failed_over_from {
+                        header.push_str(&format!("home: {from}\n"));
+                    }
+                    header
+                }
                 None => format!(
                     "verify {} (safety invariants only: the goal is unknown)\n",
                     name

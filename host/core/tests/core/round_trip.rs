@@ -2,9 +2,11 @@
 //! of sites, dual-stack or not, one XMPP SRV record per pool or one for all, a
 //! Director as the home Edge pool's next hop or not — a failover of the
 //! healthy deployment, then the failback to its home pool, end where it began.
+//! The failback names no pool: the failover's run says where federation was
+//! moved from (the state alone cannot, and is refused).
 
 use failback_core::deployment::{Snapshot, assemble};
-use failback_core::intent::{Intent, IntentFlags};
+use failback_core::intent::{FailedOverFrom, Intent, IntentError, IntentFlags};
 use failback_core::lab::{self, Scenario, Variation};
 use failback_core::plan::{Plan, plan};
 use proptest::prelude::*;
@@ -62,10 +64,31 @@ proptest! {
         }
         prop_assert_eq!(failed_over.deployment.federation_pools().len(), 1);
 
-        let failback = planned(
+        // From the state alone the home cannot be told: everything is on
+        // edgepool2 while Site1's own pool runs. Refused, naming `--to`.
+        let unknown = Intent::resolve(&IntentFlags::default(), &failed_over.deployment);
+        prop_assert!(
+            matches!(&unknown, Err(e @ IntentError::HomeUnknown { .. }) if e.to_string().contains("--to edgepool1.contoso.com")),
+            "{}: {:?}", name, unknown
+        );
+        // The failover's run remembers it: the failback with no `--to` aims there.
+        let home = FailedOverFrom::of(7, &failover.intent, &failover.start).unwrap();
+        prop_assert_eq!(
+            home.to_string(),
+            "the failover of run 7 moved federation from edgepool1.contoso.com (Site1)"
+        );
+        let intent =
+            Intent::resolve_after(&IntentFlags::default(), &failed_over.deployment, Some(&home))
+                .unwrap();
+        prop_assert_eq!(&intent.restored_pool, "edgepool1.contoso.com");
+        prop_assert_eq!(intent.failed_over_from.as_ref(), Some(&home));
+        let failback = plan(&failed_over, &intent).unwrap();
+        // The same plan `--to` names, but for saying why.
+        let to = planned(
             &failed_over,
             &IntentFlags { to: Some("edgepool1.contoso.com".into()), ..IntentFlags::default() },
         );
+        prop_assert_eq!(&failback.steps, &to.steps);
         check_plan(&format!("failback of {name}"), &failback);
         let back = end_of(&failback, &failed_over);
         prop_assert_eq!(

@@ -28,6 +28,8 @@ mod load;
 mod plugins;
 /// Policy modules: no capabilities, typed calls.
 mod policy;
+/// `plugin review`: what each import can reach, and "cannot link" exactly when loading refuses.
+mod review;
 /// The hostile guest: each attack fails with its typed error and the host keeps serving.
 mod sandbox;
 /// Packed, signed plugins under a trust policy: the attacks on a signature.
