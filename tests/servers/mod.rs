@@ -16,6 +16,7 @@
 #![allow(dead_code, reason = "each test binary uses a part of the support")]
 
 pub mod named;
+pub mod postgres;
 pub mod prosody;
 pub mod runtime;
 

@@ -38,7 +38,7 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
             // A `--lab` plan runs against a fresh lab that lives as long as the command.
             let (_lab, env) = environment_path(&args.env, args.lab)?;
             let session = session::open(&env)?;
-            let unfinished = session::unfinished_run(&env)?;
+            let unfinished = crate::store::unfinished_run(&env)?;
             let plan = session::plan_now(&session, &args.intent, &overrides, unfinished.as_ref())?;
             (plan, Judge::of_session(session))
         }
