@@ -52,11 +52,11 @@ impl Store {
                 if !path.exists() {
                     return Ok(None);
                 }
-                Ok(Some(Box::new(SqliteJournal::open(&path)?)))
+                Ok(Some(Box::new(SqliteJournal::open(&path)?) as Box<Journal>))
             }
-            Self::Shared { target, deployment } => {
-                Ok(Some(Box::new(PgJournal::open(target, deployment)?)))
-            }
+            Self::Shared { target, deployment } => Ok(Some(Box::new(PgJournal::open(
+                target, deployment,
+            )?) as Box<Journal>)),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The shared journal on PostgreSQL: the runs, steps, operations, plans,
-//! approvals and audit anchors of one *deployment* ([`JournalBinding`]), its
+//! approvals and audit anchors of one *deployment* (`[journal]`, `crate::environment::JournalBinding`), its
 //! lock and its audit trail, in one database every machine that runs
 //! failbacks of it reaches (`[journal]` in the environment file,
 //! docs/apply.md).
@@ -48,7 +48,6 @@ use serde_json::{Value, json};
 
 use crate::audit::{AuditRecord, AuditSink, Decision, LogLine, NotDurable};
 use crate::audit_log::{self, GENESIS};
-use crate::environment::JournalBinding;
 use crate::journal::{
     Anchor, JournalError, JournalStore, RunAnchors, RunRecord, RunState, StepRecord, list_json,
     now, parse_overrides,
@@ -243,10 +242,8 @@ fn tls_config(pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, PgError> {
     if roots.is_empty() {
         return Err(PgError::Ca("it holds no PEM certificate".to_owned()));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| PgError::Ca(e.to_string()))?
+    // The crypto provider is the one rustls is built with (ring).
+    let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -1216,7 +1213,8 @@ impl JournalStore for PgJournal {
                 .query_one(
                     "INSERT INTO failback.runs (deployment, id, plan_digest, plan, overrides, approvals,
                         steps, started, state)
-                     SELECT $1, COALESCE(MAX(id), 0) + 1, $2, $3, $4, $5, $6, $7, 'running'
+                     SELECT $1, COALESCE(MAX(id), 0) + 1, $2::text, $3::text, $4::text, $5::text,
+                        $6::integer, $7::bigint, 'running'
                      FROM failback.runs WHERE deployment = $1
                      RETURNING id",
                     &[&d, &digest, &plan, &overrides, &approvals, &steps, &to_i64(now())],

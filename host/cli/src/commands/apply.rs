@@ -73,7 +73,7 @@ impl Opened {
                         torn.line, torn.bytes
                     );
                 }
-                (Some(lock), Arc::new(audit), None)
+                (Some(lock), Arc::new(audit) as Arc<dyn AuditSink>, None)
             }
             Store::Shared { target, deployment } => {
                 let journal = PgJournal::open(target, deployment).with_context(|| {
@@ -85,7 +85,7 @@ impl Opened {
                 let audit = journal.audit()?;
                 (
                     None,
-                    Arc::new(audit),
+                    Arc::new(audit) as Arc<dyn AuditSink>,
                     Some(Box::new(journal) as Box<Journal>),
                 )
             }
