@@ -599,3 +599,30 @@ fn a_kill_at_a_random_instant_resumes_from_the_other_directory_to_the_same_state
         assert!(audit.status.success(), "{case}: {}", text(&audit.stderr));
     }
 }
+
+#[test]
+fn lock_wait_waits_for_the_holder_within_its_bound_and_is_refused_after_it() {
+    let ops = operators("edge-failover");
+    let holder = spawn(
+        &["apply", "--yes"],
+        &ops.a,
+        Some("after-intent:1:sleep-ms=3000"),
+    );
+    wait_for(
+        &ops.db,
+        "SELECT count(*) FROM failback.steps WHERE outcome IS NULL",
+        "1",
+    );
+    // A bound shorter than the run: refused after it, saying so.
+    let started = Instant::now();
+    let refused = run(&["apply", "--yes", "--lock-wait", "1"], &ops.b);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(waited 1 s)"), "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    // A bound longer than the run: it waits, then finds the run done.
+    let waited = run(&["apply", "--yes", "--lock-wait", "120"], &ops.b);
+    assert!(waited.status.success(), "{}", text(&waited.stderr));
+    assert!(text(&waited.stdout).contains("nothing to do"));
+    assert!(holder.wait_with_output().unwrap().status.success());
+}
