@@ -626,3 +626,52 @@ fn lock_wait_waits_for_the_holder_within_its_bound_and_is_refused_after_it() {
     assert!(text(&waited.stdout).contains("nothing to do"));
     assert!(holder.wait_with_output().unwrap().status.success());
 }
+
+#[test]
+fn with_a_ca_the_journal_is_reached_over_verified_tls_and_a_server_it_does_not_vouch_for_is_refused()
+ {
+    let ops = operators("edge-failover");
+    let mine = std::fs::read_to_string(&ops.a).unwrap();
+    let with_ca = mine.replace(
+        "deployment = \"contoso\"\n",
+        "deployment = \"contoso\"\nca = \"journal-ca.pem\"\n",
+    );
+    std::fs::write(&ops.a, with_ca).unwrap();
+    // A CA that did not sign the server's certificate: refused, nothing run.
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ops.lab().join("journal-ca.pem"),
+        crate::servers::postgres::other_ca_pem(scratch.path()),
+    )
+    .unwrap();
+    let out = run(&["apply", "--yes"], &ops.a);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect to the journal"), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(writes(&ops.lab()).values().all(String::is_empty));
+    // The CA that did: the run's session is TLS.
+    std::fs::write(
+        ops.lab().join("journal-ca.pem"),
+        crate::servers::postgres::ca_pem(),
+    )
+    .unwrap();
+    let holder = spawn(
+        &["apply", "--yes"],
+        &ops.a,
+        Some("after-intent:1:sleep-ms=2000"),
+    );
+    wait_for(
+        &ops.db,
+        "SELECT count(*) FROM failback.steps WHERE outcome IS NULL",
+        "1",
+    );
+    let tls = ops.db.superuser(&format!(
+        "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.usename = 'failback_app' AND a.datname = '{}'",
+        ops.db.name
+    ));
+    assert_eq!(tls, "t");
+    let out = holder.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -75,6 +75,101 @@ fn run(what: &str, command: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A CA (`ca.pem`) and the server's certificate for 127.0.0.1 signed by it
+/// (`server.pem`, `server.key`), made by `openssl` in `dir`; the server
+/// offers TLS with them, and a client that names the CA verifies it.
+fn tls_files(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        run(
+            "openssl",
+            Command::new("openssl").current_dir(dir).args(args),
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=failback test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName = IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    run(
+        "chmod",
+        Command::new("chmod").arg("600").arg(dir.join("server.key")),
+    );
+}
+
+/// A CA the cluster's certificate does not chain to (PEM), made in `dir`.
+pub fn other_ca_pem(dir: &Path) -> Vec<u8> {
+    run(
+        "openssl",
+        Command::new("openssl").current_dir(dir).args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "other-ca.key",
+            "-out",
+            "other-ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=another CA",
+        ]),
+    );
+    std::fs::read(dir.join("other-ca.pem")).unwrap()
+}
+
+/// The CA the cluster's certificate chains to (PEM).
+pub fn ca_pem() -> Vec<u8> {
+    std::fs::read(cluster().dir.join("ca.pem")).unwrap()
+}
+
 fn as_postgres(bin: &Path, tool: &str) -> Command {
     let mut c = Command::new("runuser");
     c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
@@ -97,6 +192,7 @@ pub fn start(fsync: bool) -> Cluster {
         .keep();
     let pwfile = dir.join("pw");
     std::fs::write(&pwfile, SUPER_PASSWORD).unwrap();
+    tls_files(&dir);
     run(
         "chown",
         Command::new("chown")
@@ -123,9 +219,11 @@ pub fn start(fsync: bool) -> Cluster {
             .arg(dir.join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200 \
+                 -c ssl=on -c ssl_cert_file={dir}/server.pem -c ssl_key_file={dir}/server.key",
                 dir.display(),
-                if fsync { "on" } else { "off" }
+                if fsync { "on" } else { "off" },
+                dir = dir.display()
             ))
             .args(["-w", "-t", "60", "start"]),
     );

@@ -181,6 +181,11 @@ impl Target {
             .keepalives_retries(KEEPALIVE.count)
             .tcp_user_timeout(USER_TIMEOUT);
         let tls = ca_pem.map(tls_config).transpose()?;
+        if tls.is_some() {
+            // With a CA, TLS is required: a server that does not offer it is
+            // refused, not talked to in the clear.
+            config.ssl_mode(postgres::config::SslMode::Require);
+        }
         Ok(Self {
             config,
             tls,
