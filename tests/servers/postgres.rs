@@ -183,6 +183,10 @@ pub fn cluster() -> &'static Cluster {
 }
 
 /// Start a cluster; with `fsync` off (the tests), a commit is not synced.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the watcher outlives this process: it stops the cluster once this process is gone"
+)]
 pub fn start(fsync: bool) -> Cluster {
     let bin = bin_dir();
     let dir = tempfile::Builder::new()

@@ -20,7 +20,10 @@ pub enum Store {
     /// `.failback/` beside the environment file.
     Local { state: PathBuf },
     /// The deployment's journal on PostgreSQL.
-    Shared { target: Target, deployment: String },
+    Shared {
+        target: Box<Target>,
+        deployment: String,
+    },
 }
 
 impl Store {
@@ -32,7 +35,7 @@ impl Store {
                 state: session::root_of(env).join(STATE_DIR),
             }),
             Some(binding) => Ok(Self::Shared {
-                target: target(&binding, &opened.dir)?,
+                target: Box::new(target(&binding, &opened.dir)?),
                 deployment: binding.deployment,
             }),
         }
