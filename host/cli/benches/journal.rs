@@ -21,12 +21,11 @@
 )]
 
 #[path = "../../../tests/servers/mod.rs"]
+mod servers;
 #[allow(
     dead_code,
-    unused_imports,
-    reason = "the benchmark uses the PostgreSQL part"
+    reason = "this benchmark measures this package's binary only"
 )]
-mod servers;
 mod support;
 
 use std::ffi::OsStr;
