@@ -10,6 +10,9 @@
 /// Starting `named` and Prosody on loopback.
 #[path = "../servers/mod.rs"]
 mod servers;
+/// The shared journal on a real PostgreSQL: two operators, the lock, unlock,
+/// the append-only audit trail, resume from elsewhere, migrate.
+mod shared_journal;
 /// Helpers: the binary, temporary labs, output filters.
 mod support;
 

@@ -18,6 +18,7 @@
 
 pub mod forger;
 pub mod named;
+pub mod postgres;
 pub mod prosody;
 pub mod runtime;
 

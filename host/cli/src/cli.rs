@@ -69,7 +69,10 @@ pub enum Command {
     /// Continue the interrupted (or halted) last run of this environment: a step
     /// that was in flight is re-verified first and re-run only if its
     /// postcondition does not hold.
-    Resume(RunArgs),
+    ///
+    /// With a shared journal (`[journal]`), from any machine whose environment
+    /// file binds the same plugins, policies and levels (docs/apply.md).
+    Resume(ResumeArgs),
     /// The current or last run of this environment, step by step.
     Status(RunArgs),
     /// The past runs of this environment, newest first.
@@ -77,6 +80,18 @@ pub enum Command {
     /// The hash-chained audit log of apply runs.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Clear the lock of a deployment whose journal is shared (`[journal]`),
+    /// written to the audit trail with the previous holder and the reason.
+    ///
+    /// Refused while the holder's database session is alive, unless
+    /// `--force`, which ends that session: its run stops before its next
+    /// operation and can be resumed. A holder that died has already let the
+    /// lock go (its session ended); this clears its holder row.
+    Unlock(UnlockArgs),
+    /// The shared journal on PostgreSQL: set up its schema, copy a local
+    /// journal into it.
+    #[command(subcommand)]
+    Journal(JournalCommand),
     /// The whole job on the embedded lab: write a lab, plan, apply, verify, and
     /// say what changed.
     Demo(DemoArgs),
@@ -99,6 +114,85 @@ pub struct ApplyArgs {
     pub intent: IntentArgs,
     #[command(flatten)]
     pub overrides: OverrideArgs,
+    #[command(flatten)]
+    pub lock_wait: LockWait,
+}
+
+/// How long to wait for another holder of the lock.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LockWait {
+    /// Wait up to SECONDS for another apply or resume to let the lock go,
+    /// instead of being refused at once.
+    #[arg(long = "lock-wait", value_name = "SECONDS", default_value_t = 0)]
+    pub seconds: u64,
+}
+
+impl LockWait {
+    #[must_use]
+    pub fn wait(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.seconds)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub lock_wait: LockWait,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The environment file (its `[journal]` names the deployment).
+    #[arg(long, default_value = "failback.toml")]
+    pub env: PathBuf,
+    /// Why, for the audit trail.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// End the holder's session if it is alive.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// As the database's owner, create or migrate the journal's schema and
+    /// grant the application role (the user of `[journal] url`) what it
+    /// needs: read and write the journal, append to the audit trail, no DDL.
+    Setup {
+        /// The environment file whose `[journal]` names the database and the
+        /// application role.
+        #[arg(long, default_value = "failback.toml")]
+        env: PathBuf,
+        /// The owner's user name; its password comes from
+        /// `--owner-password-env`, `PGPASSWORD` or `.pgpass`.
+        #[arg(long, value_name = "USER")]
+        owner: String,
+        /// The environment variable holding the owner's password.
+        #[arg(long, value_name = "VAR")]
+        owner_password_env: Option<String>,
+    },
+    /// Copy this environment's local journal and audit log into the shared
+    /// journal at URL, as deployment NAME, then check the copy: every run,
+    /// step and operation equal, the audit chain and its anchors holding.
+    Migrate {
+        /// The environment file whose `.failback/` is copied.
+        #[arg(long, default_value = "failback.toml")]
+        env: PathBuf,
+        /// The shared journal (`postgres://user@host/database`, no password).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The deployment's name there (`[journal] deployment`).
+        #[arg(long, value_name = "NAME")]
+        deployment: String,
+        /// The environment variable holding the password.
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+        /// The CA certificate (PEM) the server's must chain to.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -146,9 +240,20 @@ pub enum AuditCommand {
     /// Check the audit log's hash chain; name the first record that was edited,
     /// removed or moved (exit 1).
     Verify {
-        /// The environment file whose `.failback/audit.jsonl` is checked.
+        /// The environment file whose `.failback/audit.jsonl` (or shared
+        /// journal's audit trail) is checked.
         #[arg(long, default_value = "failback.toml")]
         env: PathBuf,
+    },
+    /// Write the audit trail, checked, to FILE: the lines of `audit.jsonl`,
+    /// which `failback audit verify` of a copy reads alike.
+    Export {
+        /// The environment file whose audit trail is written.
+        #[arg(long, default_value = "failback.toml")]
+        env: PathBuf,
+        /// Where to write it (created; an existing file is refused).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 

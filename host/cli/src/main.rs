@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod session;
+mod store;
 
 use std::process::ExitCode;
 

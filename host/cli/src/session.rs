@@ -14,10 +14,9 @@ use cap_std::fs::Dir;
 use failback_core::intent::{FailedOverFrom, RecordTtl};
 use failback_core::plan::{Plan, rtype_name};
 use failback_guests::Group;
-use failback_runtime::journal::JOURNAL_FILE;
 use failback_runtime::{
-    AuditSink, ComponentCache, Digest, Environment, Gate, Journal, NullAuditSink, Overrides,
-    PolicyBindings, PolicyComponent, RunState, Runtime, TrustPolicy,
+    AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Overrides, PolicyBindings,
+    PolicyComponent, Runtime, TrustPolicy,
 };
 
 use crate::cli::IntentArgs;
@@ -101,49 +100,6 @@ pub fn root_of(env: &Path) -> PathBuf {
 pub struct Unfinished {
     pub run: i64,
     pub ttls: Vec<RecordTtl>,
-}
-
-/// The environment's unfinished last run, if any (see [`Unfinished`]).
-pub fn unfinished_run(env: &Path) -> Result<Option<Unfinished>> {
-    let path = root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let journal = Journal::open(&path)?;
-    let Some(last) = journal.last_run()? else {
-        return Ok(None);
-    };
-    if last.state == RunState::Done {
-        return Ok(None);
-    }
-    let plan = failback_core::document::read(&journal.plan_of(last.id)?).with_context(|| {
-        format!(
-            "run {} did not finish, and its journaled plan cannot be read (the TTLs it lowered are in it)",
-            last.id
-        )
-    })?;
-    Ok(Some(Unfinished {
-        run: last.id,
-        ttls: plan.restored_ttls(),
-    }))
-}
-
-/// Where the last finished failover of the environment of `env` moved
-/// federation from, if its journal holds one: the home a failback without
-/// `--to` returns to (`Intent::resolve_after`).
-pub fn failed_over_from(env: &Path) -> Result<Option<FailedOverFrom>> {
-    let path = root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let journal = Journal::open(&path)?;
-    let Some((run, text)) = journal.last_finished_failover()? else {
-        return Ok(None);
-    };
-    let plan = failback_core::document::read(&text).with_context(|| {
-        format!("the plan of run {run}, a finished failover, cannot be read (it says where federation was moved from)")
-    })?;
-    Ok(FailedOverFrom::of(run, &plan.intent, &plan.start))
 }
 
 /// Plan `intent` on the deployment as the session observes it now, judged

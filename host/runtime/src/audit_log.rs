@@ -43,7 +43,7 @@ use crate::journal::{Anchor, RunAnchors};
 /// The audit log's file name inside the environment's state directory.
 pub const AUDIT_FILE: &str = "audit.jsonl";
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const HASH_FIELD: &str = ",\"hash\":\"";
 
 /// The audit log cannot be opened or does not verify.
@@ -200,23 +200,8 @@ impl AuditLog {
     fn append(&self, kind: &str, fields: Value) {
         let mut chain = self.chain.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = chain.seq + 1;
-        let mut body = format!(
-            "{{\"seq\":{seq},\"prev\":\"{}\",\"kind\":{}",
-            chain.prev,
-            Value::String(kind.to_owned())
-        );
-        if let Value::Object(map) = fields {
-            for (k, v) in map {
-                body.push(',');
-                body.push_str(&Value::String(k).to_string());
-                body.push(':');
-                body.push_str(&v.to_string());
-            }
-        }
-        body.push('}');
-        let hash = sha256_hex(&body);
-        let line = format!("{}{HASH_FIELD}{hash}\"}}\n", &body[..body.len() - 1]);
-        match chain.file.write_all(line.as_bytes()) {
+        let (line, hash) = format_line(seq, &chain.prev, kind, fields);
+        match chain.file.write_all(format!("{line}\n").as_bytes()) {
             Ok(()) => {
                 chain.seq = seq;
                 chain.prev = hash;
@@ -230,49 +215,80 @@ impl AuditLog {
     }
 }
 
+/// The record `seq` of kind `kind` chained to `prev`, as one line (without its
+/// newline), and its hash: `seq`, `prev`, `kind`, the fields in order, and
+/// last `hash`, the sha256 of the text before it closed with `}`.
+pub(crate) fn format_line(seq: u64, prev: &str, kind: &str, fields: Value) -> (String, String) {
+    let mut body = format!(
+        "{{\"seq\":{seq},\"prev\":\"{prev}\",\"kind\":{}",
+        Value::String(kind.to_owned())
+    );
+    if let Value::Object(map) = fields {
+        for (k, v) in map {
+            body.push(',');
+            body.push_str(&Value::String(k).to_string());
+            body.push(':');
+            body.push_str(&v.to_string());
+        }
+    }
+    body.push('}');
+    let hash = sha256_hex(&body);
+    let line = format!("{}{HASH_FIELD}{hash}\"}}", &body[..body.len() - 1]);
+    (line, hash)
+}
+
+/// A call record's fields.
+pub(crate) fn call_fields(record: &AuditRecord) -> Value {
+    json!({
+        "at_us": micros(record.at),
+        "plugin": record.plugin,
+        "sha256": record.digest.to_string(),
+        "function": record.function,
+        "duration_us": u64::try_from(record.duration.as_micros()).unwrap_or(u64::MAX),
+        "outcome": record.outcome,
+    })
+}
+
+/// A plugin log line's fields.
+pub(crate) fn log_fields(line: &LogLine) -> Value {
+    json!({
+        "plugin": line.plugin,
+        "function": line.function,
+        "level": line.level,
+        "message": line.message,
+    })
+}
+
+/// A decision's fields.
+pub(crate) fn decision_fields(d: &Decision) -> Value {
+    let mut record = json!({
+        "at_us": micros(d.at),
+        "run": d.run,
+        "step": d.step,
+        "action": d.action,
+        "verdict": d.verdict,
+        "plan_digest": d.plan_digest,
+        "findings": d.findings,
+        "detail": d.detail,
+    });
+    // Only a run-start of an approved plan names approvers.
+    if !d.approvals.is_empty() {
+        record["approvals"] = json!(d.approvals);
+    }
+    record
+}
+
 impl AuditSink for AuditLog {
     fn record(&self, record: AuditRecord) {
-        self.append(
-            "call",
-            json!({
-                "at_us": micros(record.at),
-                "plugin": record.plugin,
-                "sha256": record.digest.to_string(),
-                "function": record.function,
-                "duration_us": u64::try_from(record.duration.as_micros()).unwrap_or(u64::MAX),
-                "outcome": record.outcome,
-            }),
-        );
+        self.append("call", call_fields(&record));
     }
 
     fn log(&self, line: LogLine) {
-        self.append(
-            "log",
-            json!({
-                "plugin": line.plugin,
-                "function": line.function,
-                "level": line.level,
-                "message": line.message,
-            }),
-        );
+        self.append("log", log_fields(&line));
     }
 
     fn decision(&self, d: Decision) {
-        let mut record = json!({
-            "at_us": micros(d.at),
-            "run": d.run,
-            "step": d.step,
-            "action": d.action,
-            "verdict": d.verdict,
-            "plan_digest": d.plan_digest,
-            "findings": d.findings,
-            "detail": d.detail,
-        });
-        // Only a run-start of an approved plan names approvers.
-        if !d.approvals.is_empty() {
-            record["approvals"] = json!(d.approvals);
-        }
-        self.append("decision", record);
+        self.append("decision", decision_fields(&d));
     }
 
     fn checkpoint(&self) -> Result<Option<Anchor>, NotDurable> {
@@ -314,20 +330,39 @@ pub struct Verified {
 /// its `prev`. The first line that does not hold is named. A last line
 /// without its final newline that is not a whole record is reported as torn.
 pub fn verify(path: &Path) -> Result<Verified, AuditLogError> {
-    walk(path, &[]).map(|(verified, _)| verified)
+    let text = std::fs::read(path).map_err(|source| AuditLogError::Io {
+        path: path.display().to_string(),
+        what: "read",
+        source,
+    })?;
+    walk(&text, &[]).map(|(verified, _)| verified)
 }
 
 /// [`verify`], then check the log against the journal's anchors of every run:
 /// each anchored record is there, with the anchored hash, and the runs come
 /// in order.
 pub fn verify_anchored(path: &Path, anchors: &[RunAnchors]) -> Result<Verified, AuditLogError> {
+    let text = std::fs::read(path).map_err(|source| AuditLogError::Io {
+        path: path.display().to_string(),
+        what: "read",
+        source,
+    })?;
+    verify_text_anchored(&text, anchors)
+}
+
+/// [`verify_anchored`] of a log's text (the trail in a shared journal, each
+/// line followed by a newline).
+pub fn verify_text_anchored(
+    text: &[u8],
+    anchors: &[RunAnchors],
+) -> Result<Verified, AuditLogError> {
     let wanted: Vec<u64> = anchors
         .iter()
         .flat_map(|a| [&a.first, &a.last])
         .flatten()
         .map(|a| a.seq)
         .collect();
-    let (verified, hashes) = walk(path, &wanted)?;
+    let (verified, hashes) = walk(text, &wanted)?;
     let mut previous: Option<(i64, u64)> = None;
     for run in anchors {
         for (which, anchor) in [("first", &run.first), ("last", &run.last)] {
@@ -367,15 +402,9 @@ pub fn verify_anchored(path: &Path, anchors: &[RunAnchors]) -> Result<Verified, 
 }
 
 fn walk(
-    path: &Path,
+    text: &[u8],
     wanted: &[u64],
 ) -> Result<(Verified, std::collections::BTreeMap<u64, String>), AuditLogError> {
-    let io = |source| AuditLogError::Io {
-        path: path.display().to_string(),
-        what: "read",
-        source,
-    };
-    let text = std::fs::read(path).map_err(io)?;
     let mut prev = GENESIS.to_owned();
     let mut records = 0;
     let mut torn = None;

@@ -39,6 +39,25 @@ pub struct Environment {
     pub trust: TrustBindings,
     /// The `[approvals]` table: how many of which keys approve a plan.
     pub approvals: ApprovalBindings,
+    /// The `[journal]` table: the shared journal on PostgreSQL, when the runs
+    /// of this deployment are not kept beside this file alone.
+    pub journal: Option<JournalBinding>,
+}
+
+/// The `[journal]` table: where the deployment's shared journal, lock and
+/// audit trail are (`crate::pg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalBinding {
+    /// `postgres://user@host:port/database`, without a password.
+    pub url: String,
+    /// The name that identifies the deployment on every machine.
+    pub deployment: String,
+    /// The CA certificate (PEM) the server's certificate must chain to: the
+    /// connection is TLS, verified, when it is given.
+    pub ca: Option<RelativePath>,
+    /// The environment variable holding the password; without it, the
+    /// password comes from `PGPASSWORD` or the `.pgpass` file.
+    pub password_env: Option<String>,
 }
 
 /// One `[plugins.<kind>]` table.
@@ -243,6 +262,8 @@ pub enum EnvironmentError {
     },
     #[error("{0}")]
     Limit(ManifestError),
+    #[error("`[journal]`: {0}")]
+    Journal(String),
 }
 
 #[derive(Deserialize)]
@@ -254,6 +275,16 @@ struct RawEnvironment {
     policies: Option<toml::Table>,
     trust: Option<RawTrust>,
     approvals: Option<RawApprovals>,
+    journal: Option<RawJournal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawJournal {
+    url: String,
+    deployment: String,
+    ca: Option<String>,
+    password_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -361,8 +392,43 @@ impl Environment {
                 .map(ApprovalBindings::parse)
                 .transpose()?
                 .unwrap_or_default(),
+            journal: raw.journal.map(check_journal).transpose()?,
         })
     }
+}
+
+fn check_journal(raw: RawJournal) -> Result<JournalBinding, EnvironmentError> {
+    let refuse = |why: String| Err(EnvironmentError::Journal(why));
+    if !(raw.url.starts_with("postgres://") || raw.url.starts_with("postgresql://")) {
+        return refuse(format!(
+            "`url` = `{}` is not a PostgreSQL URL (`postgres://user@host:5432/database`)",
+            raw.url
+        ));
+    }
+    // The authority is what comes before the first `/` after the scheme; a
+    // password would be `user:password@`.
+    let rest = raw.url.split_once("://").map_or("", |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+        || raw.url.contains("password=")
+    {
+        return refuse(
+            "`url` carries a password: keep it out of the file, in the variable `password-env` names, in `PGPASSWORD` or in `.pgpass`".to_owned(),
+        );
+    }
+    if raw.deployment.trim().is_empty() {
+        return refuse(
+            "`deployment` is empty: name the deployment, the same on every machine".to_owned(),
+        );
+    }
+    Ok(JournalBinding {
+        url: raw.url,
+        deployment: raw.deployment,
+        ca: raw.ca.as_deref().map(RelativePath::new).transpose()?,
+        password_env: raw.password_env,
+    })
 }
 
 fn check_binding(kind: PluginKind, raw: RawBinding) -> Result<PluginBinding, EnvironmentError> {

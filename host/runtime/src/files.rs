@@ -62,7 +62,7 @@ impl fmt::Display for RelativePath {
 }
 
 /// Read a text file of the environment directory, at most [`MAX_TEXT_FILE_BYTES`].
-pub(crate) fn read_text(dir: &Dir, path: &RelativePath) -> Result<String, FileError> {
+pub fn read_text(dir: &Dir, path: &RelativePath) -> Result<String, FileError> {
     let bytes = read_bytes(dir, path, MAX_TEXT_FILE_BYTES)?;
     String::from_utf8(bytes).map_err(|_| FileError::Read {
         path: path.to_string(),

@@ -22,8 +22,14 @@
 //! each step's outcome is written. `failback audit verify` checks the log
 //! against these, so a cut-off tail, a deleted log or a moved run shows.
 //!
-//! The journal takes a path, not a capability directory: SQLite opens its own
-//! files. The CLI derives the path from the environment file it opened.
+//! The journal is one contract, [`JournalStore`], with two stores: the
+//! embedded SQLite database here ([`SqliteJournal`], the default), and a
+//! PostgreSQL database shared by every machine that runs failbacks of one
+//! deployment ([`crate::pg`], `[journal]` in the environment file).
+//!
+//! The SQLite journal takes a path, not a capability directory: SQLite opens
+//! its own files. The CLI derives the path from the environment file it
+//! opened.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -51,6 +57,16 @@ pub enum JournalError {
     },
     #[error("the journal has no run `{0}`")]
     NoRun(i64),
+    #[error("the shared journal cannot be {what}")]
+    Shared {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "this process no longer holds the deployment's lock (its database session ended): it stops here, and the run is resumable"
+    )]
+    LockLost,
 }
 
 fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> JournalError {
@@ -83,7 +99,7 @@ impl RunState {
         }
     }
 
-    fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         match text {
             "done" => Self::Done,
             "halted" => Self::Halted,
@@ -161,9 +177,123 @@ pub struct StepRecord {
     pub detail: Option<String>,
 }
 
-/// The journal of one environment.
+/// What the apply engine and the commands that read runs need of a journal,
+/// whichever store keeps it: the SQLite file of one environment
+/// ([`SqliteJournal`]) or the PostgreSQL database of one deployment
+/// ([`crate::pg::PgJournal`]). Each write is durable when it returns, but
+/// [`JournalStore::op_outcome`] (see there).
+pub trait JournalStore: Send {
+    /// Record where run `run`'s first audit record is.
+    fn anchor_first(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError>;
+    /// Record where run `run`'s last durable audit record is.
+    fn anchor_last(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError>;
+    /// Every run's audit anchors, oldest run first.
+    fn anchors(&self) -> Result<Vec<RunAnchors>, JournalError>;
+    /// The plan digest journaled with run `run`.
+    fn digest_of(&self, run: i64) -> Result<String, JournalError>;
+    /// Forget the operations of step `step` of run `run`: the step starts
+    /// anew, every operation run again.
+    fn reset_operations(&self, run: i64, step: usize) -> Result<(), JournalError>;
+    /// Start a run of the plan whose JSON is `plan_json`, approved by
+    /// `approvals` (each `SHA256:… (comment)`).
+    fn start_run(
+        &self,
+        plan_digest: &str,
+        plan_json: &str,
+        overrides: &[String],
+        approvals: &[String],
+        steps: u32,
+    ) -> Result<i64, JournalError>;
+    /// End run `run` in `state`, with `message` when it did not finish.
+    fn end_run(&self, run: i64, state: RunState, message: Option<&str>)
+    -> Result<(), JournalError>;
+    /// Mark run `run` as running again (`failback resume`).
+    fn reopen_run(&self, run: i64) -> Result<(), JournalError> {
+        self.end_run(run, RunState::Running, None)
+    }
+    /// The plan JSON of run `run`.
+    fn plan_of(&self, run: i64) -> Result<String, JournalError>;
+    /// The overrides of run `run`, each (rule, reason).
+    fn overrides_of(&self, run: i64) -> Result<Vec<(String, String)>, JournalError>;
+    /// Record that step `step` of run `run` is about to act. Durable when this
+    /// returns.
+    fn step_intent(&self, run: i64, step: usize, action: &str) -> Result<(), JournalError>;
+    /// Record how step `step` of run `run` ended.
+    fn step_outcome(
+        &self,
+        run: i64,
+        step: usize,
+        outcome: &str,
+        detail: Option<&str>,
+    ) -> Result<(), JournalError>;
+    /// Forget a step's failed or halted outcome: resume attempts the step
+    /// again (its intent stays).
+    fn reopen_step(&self, run: i64, step: usize) -> Result<(), JournalError>;
+    /// Record that operation `op` of step `step` is about to act. Durable
+    /// when this returns.
+    fn op_intent(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError>;
+    /// Record that operation `op` of step `step` took effect. A store may
+    /// make it durable only with its next durable write: lost, it leaves the
+    /// operation in doubt, which resuming judges by its effect.
+    fn op_outcome(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError>;
+    /// The operations of run `run` with an intent: (step, op, has outcome).
+    fn operations(&self, run: i64) -> Result<Vec<(usize, usize, bool)>, JournalError>;
+    /// The steps of run `run` with an intent, in order.
+    fn steps(&self, run: i64) -> Result<Vec<StepRecord>, JournalError>;
+    /// Every run, newest first (at most `limit`).
+    fn runs(&self, limit: u32) -> Result<Vec<RunRecord>, JournalError>;
+    /// The newest run, if any.
+    fn last_run(&self) -> Result<Option<RunRecord>, JournalError> {
+        Ok(self.runs(1)?.into_iter().next())
+    }
+    /// The newest run that finished (`done`) a failover plan (`plan
+    /// --failover`): its id and its plan JSON, from whose start a failback
+    /// learns where federation was moved from
+    /// (`failback_core::intent::FailedOverFrom`). Read through
+    /// [`JournalStore::runs`] and [`JournalStore::plan_of`], so every store
+    /// answers it the same way.
+    fn last_finished_failover(&self) -> Result<Option<(i64, String)>, JournalError> {
+        for run in self.runs(u32::MAX)? {
+            if run.state != RunState::Done {
+                continue;
+            }
+            let plan = self.plan_of(run.id)?;
+            let runbook = serde_json::from_str::<serde_json::Value>(&plan)
+                .ok()
+                .and_then(|p| p["intent"]["runbook"].as_str().map(str::to_owned));
+            if runbook.as_deref() == Some("failover") {
+                return Ok(Some((run.id, plan)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A journal, whichever store keeps it.
+pub type Journal = dyn JournalStore;
+
+/// The overrides journaled as a JSON list of `rule: reason`, each (rule,
+/// reason).
+#[must_use]
+pub fn parse_overrides(text: &str) -> Vec<(String, String)> {
+    let list: Vec<String> = serde_json::from_str(text).unwrap_or_default();
+    list.into_iter()
+        .filter_map(|o| {
+            o.split_once(": ")
+                .map(|(r, why)| (r.to_owned(), why.to_owned()))
+        })
+        .collect()
+}
+
+/// A list journaled as JSON (overrides, approvals).
+#[must_use]
+pub fn list_json(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The journal of one environment, in SQLite.
 #[derive(Debug)]
-pub struct Journal {
+pub struct SqliteJournal {
     db: Connection,
 }
 
@@ -206,7 +336,7 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Open (or create) the journal at `path`.
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         let db = Connection::open(path).map_err(|source| JournalError::Open {
@@ -278,8 +408,26 @@ impl Journal {
         Ok(Self { db })
     }
 
+    /// Run `write` with `synchronous=NORMAL` (in WAL mode: the commit is
+    /// written to the log, not synced), then back to `FULL`.
+    fn unsynced<T>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        self.db
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql("set to unsynced writes"))?;
+        let written = write(&self.db);
+        self.db
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(sql("set to synchronous writes"))?;
+        written
+    }
+}
+
+impl JournalStore for SqliteJournal {
     /// Record where run `run`'s first audit record is.
-    pub fn anchor_first(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError> {
+    fn anchor_first(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError> {
         self.db
             .execute(
                 "UPDATE runs SET audit_first_seq = ?2, audit_first_hash = ?3,
@@ -291,7 +439,7 @@ impl Journal {
     }
 
     /// Record where run `run`'s last durable audit record is.
-    pub fn anchor_last(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError> {
+    fn anchor_last(&self, run: i64, anchor: &Anchor) -> Result<(), JournalError> {
         self.db
             .execute(
                 "UPDATE runs SET audit_last_seq = ?2, audit_last_hash = ?3 WHERE id = ?1",
@@ -302,7 +450,7 @@ impl Journal {
     }
 
     /// Every run's audit anchors, oldest run first.
-    pub fn anchors(&self) -> Result<Vec<RunAnchors>, JournalError> {
+    fn anchors(&self) -> Result<Vec<RunAnchors>, JournalError> {
         let mut stmt = self
             .db
             .prepare(
@@ -330,7 +478,7 @@ impl Journal {
     }
 
     /// The plan digest journaled with run `run`.
-    pub fn digest_of(&self, run: i64) -> Result<String, JournalError> {
+    fn digest_of(&self, run: i64) -> Result<String, JournalError> {
         self.db
             .query_row("SELECT plan_digest FROM runs WHERE id = ?1", [run], |r| {
                 r.get(0)
@@ -342,7 +490,7 @@ impl Journal {
 
     /// Forget the operations of step `step` of run `run`: the step starts
     /// anew, every operation run again.
-    pub fn reset_operations(&self, run: i64, step: usize) -> Result<(), JournalError> {
+    fn reset_operations(&self, run: i64, step: usize) -> Result<(), JournalError> {
         self.db
             .execute(
                 "DELETE FROM operations WHERE run = ?1 AND step = ?2",
@@ -354,7 +502,7 @@ impl Journal {
 
     /// Start a run of the plan whose JSON is `plan_json`, approved by
     /// `approvals` (each `SHA256:… (comment)`).
-    pub fn start_run(
+    fn start_run(
         &self,
         plan_digest: &str,
         plan_json: &str,
@@ -362,8 +510,6 @@ impl Journal {
         approvals: &[String],
         steps: u32,
     ) -> Result<i64, JournalError> {
-        let list =
-            |items: &[String]| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
         self.db
             .execute(
                 "INSERT INTO runs (plan_digest, plan, overrides, approvals, steps, started, state)
@@ -371,8 +517,8 @@ impl Journal {
                 params![
                     plan_digest,
                     plan_json,
-                    list(overrides),
-                    list(approvals),
+                    list_json(overrides),
+                    list_json(approvals),
                     steps,
                     to_i64(now())
                 ],
@@ -382,7 +528,7 @@ impl Journal {
     }
 
     /// End run `run` in `state`, with `message` when it did not finish.
-    pub fn end_run(
+    fn end_run(
         &self,
         run: i64,
         state: RunState,
@@ -398,13 +544,8 @@ impl Journal {
         Ok(())
     }
 
-    /// Mark run `run` as running again (`failback resume`).
-    pub fn reopen_run(&self, run: i64) -> Result<(), JournalError> {
-        self.end_run(run, RunState::Running, None)
-    }
-
     /// The plan JSON of run `run`.
-    pub fn plan_of(&self, run: i64) -> Result<String, JournalError> {
+    fn plan_of(&self, run: i64) -> Result<String, JournalError> {
         self.db
             .query_row("SELECT plan FROM runs WHERE id = ?1", [run], |r| r.get(0))
             .optional()
@@ -413,7 +554,7 @@ impl Journal {
     }
 
     /// The overrides of run `run`, each (rule, reason).
-    pub fn overrides_of(&self, run: i64) -> Result<Vec<(String, String)>, JournalError> {
+    fn overrides_of(&self, run: i64) -> Result<Vec<(String, String)>, JournalError> {
         let text: String = self
             .db
             .query_row("SELECT overrides FROM runs WHERE id = ?1", [run], |r| {
@@ -422,19 +563,12 @@ impl Journal {
             .optional()
             .map_err(sql("read (a run's overrides)"))?
             .ok_or(JournalError::NoRun(run))?;
-        let list: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
-        Ok(list
-            .into_iter()
-            .filter_map(|o| {
-                o.split_once(": ")
-                    .map(|(r, why)| (r.to_owned(), why.to_owned()))
-            })
-            .collect())
+        Ok(parse_overrides(&text))
     }
 
     /// Record that step `step` of run `run` is about to act. Durable when this
     /// returns.
-    pub fn step_intent(&self, run: i64, step: usize, action: &str) -> Result<(), JournalError> {
+    fn step_intent(&self, run: i64, step: usize, action: &str) -> Result<(), JournalError> {
         self.db
             .execute(
                 "INSERT OR IGNORE INTO steps (run, step, action, intent_at) VALUES (?1, ?2, ?3, ?4)",
@@ -445,7 +579,7 @@ impl Journal {
     }
 
     /// Record how step `step` of run `run` ended.
-    pub fn step_outcome(
+    fn step_outcome(
         &self,
         run: i64,
         step: usize,
@@ -463,7 +597,7 @@ impl Journal {
 
     /// Forget a step's failed or halted outcome: resume attempts the step
     /// again (its intent stays).
-    pub fn reopen_step(&self, run: i64, step: usize) -> Result<(), JournalError> {
+    fn reopen_step(&self, run: i64, step: usize) -> Result<(), JournalError> {
         self.db
             .execute(
                 "UPDATE steps SET outcome_at = NULL, outcome = NULL, detail = NULL
@@ -475,7 +609,7 @@ impl Journal {
     }
 
     /// Record that operation `op` of step `step` is about to act.
-    pub fn op_intent(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError> {
+    fn op_intent(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError> {
         self.db
             .execute(
                 "INSERT OR IGNORE INTO operations (run, step, op, intent_at) VALUES (?1, ?2, ?3, ?4)",
@@ -493,7 +627,7 @@ impl Journal {
     /// operation in doubt by its effect before running it again
     /// ([`crate::apply`]): one sync per operation saved, no side effect
     /// repeated.
-    pub fn op_outcome(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError> {
+    fn op_outcome(&self, run: i64, step: usize, op: usize) -> Result<(), JournalError> {
         self.unsynced(|db| {
             db.execute(
                 "UPDATE operations SET outcome_at = ?4 WHERE run = ?1 AND step = ?2 AND op = ?3",
@@ -504,24 +638,8 @@ impl Journal {
         Ok(())
     }
 
-    /// Run `write` with `synchronous=NORMAL` (in WAL mode: the commit is
-    /// written to the log, not synced), then back to `FULL`.
-    fn unsynced<T>(
-        &self,
-        write: impl FnOnce(&Connection) -> Result<T, JournalError>,
-    ) -> Result<T, JournalError> {
-        self.db
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql("set to unsynced writes"))?;
-        let written = write(&self.db);
-        self.db
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(sql("set to synchronous writes"))?;
-        written
-    }
-
     /// The operations of run `run` with an intent: (step, op, has outcome).
-    pub fn operations(&self, run: i64) -> Result<Vec<(usize, usize, bool)>, JournalError> {
+    fn operations(&self, run: i64) -> Result<Vec<(usize, usize, bool)>, JournalError> {
         let mut stmt = self
             .db
             .prepare(
@@ -542,7 +660,7 @@ impl Journal {
     }
 
     /// The steps of run `run` with an intent, in order.
-    pub fn steps(&self, run: i64) -> Result<Vec<StepRecord>, JournalError> {
+    fn steps(&self, run: i64) -> Result<Vec<StepRecord>, JournalError> {
         let mut stmt = self
             .db
             .prepare(
@@ -566,7 +684,7 @@ impl Journal {
     }
 
     /// Every run, newest first (at most `limit`).
-    pub fn runs(&self, limit: u32) -> Result<Vec<RunRecord>, JournalError> {
+    fn runs(&self, limit: u32) -> Result<Vec<RunRecord>, JournalError> {
         let mut stmt = self
             .db
             .prepare(
@@ -603,36 +721,6 @@ impl Journal {
             .map_err(sql("read (runs)"))?;
         rows.collect::<Result<_, _>>().map_err(sql("read (runs)"))
     }
-
-    /// The newest run, if any.
-    pub fn last_run(&self) -> Result<Option<RunRecord>, JournalError> {
-        Ok(self.runs(1)?.into_iter().next())
-    }
-
-    /// The newest run that finished (`done`) a failover plan (`plan
-    /// --failover`): its id and its plan JSON, from whose start a failback
-    /// learns where federation was moved from
-    /// (`failback_core::intent::FailedOverFrom`).
-    pub fn last_finished_failover(&self) -> Result<Option<(i64, String)>, JournalError> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT id, plan FROM runs WHERE state = 'done' ORDER BY id DESC")
-            .map_err(sql("read (finished runs)"))?;
-        let mut rows = stmt.query([]).map_err(sql("read (finished runs)"))?;
-        while let Some(row) = rows.next().map_err(sql("read (finished runs)"))? {
-            let plan: String = row.get(1).map_err(sql("read (finished runs)"))?;
-            let runbook = serde_json::from_str::<serde_json::Value>(&plan)
-                .ok()
-                .and_then(|p| p["intent"]["runbook"].as_str().map(str::to_owned));
-            if runbook.as_deref() == Some("failover") {
-                return Ok(Some((
-                    row.get(0).map_err(sql("read (finished runs)"))?,
-                    plan,
-                )));
-            }
-        }
-        Ok(None)
-    }
 }
 
 #[cfg(test)]
@@ -644,7 +732,7 @@ mod tests {
     #[test]
     fn the_last_finished_failover_is_the_newest_done_run_of_a_failover_plan() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        let j = SqliteJournal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
         assert_eq!(j.last_finished_failover().unwrap(), None);
         let failover = r#"{"intent": {"runbook": "failover"}}"#;
         let failback = r#"{"intent": {}}"#;
@@ -682,8 +770,8 @@ mod tests {
     #[test]
     fn an_operation_outcome_is_written_unsynced_and_every_other_write_synced() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
-        let synchronous = |j: &Journal| -> i64 {
+        let j = SqliteJournal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        let synchronous = |j: &SqliteJournal| -> i64 {
             j.db.pragma_query_value(None, "synchronous", |row| row.get(0))
                 .unwrap()
         };
@@ -696,14 +784,14 @@ mod tests {
         j.op_intent(run, 1, 1).unwrap();
         drop(j);
         // Reopened: the outcome, synced with the next intent, is there.
-        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        let j = SqliteJournal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
         assert_eq!(j.operations(run).unwrap(), [(1, 0, true), (1, 1, false)]);
     }
 
     #[test]
     fn a_step_with_an_intent_and_no_outcome_is_in_doubt() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        let j = SqliteJournal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
         let run = j.start_run("abc", "{}", &[], &[], 3).unwrap();
         j.step_intent(run, 1, "lower-ttl").unwrap();
         j.step_outcome(run, 1, "done", None).unwrap();
@@ -717,7 +805,7 @@ mod tests {
         assert_eq!(j.operations(run).unwrap(), [(2, 0, false)]);
         drop(j);
         // Reopened: everything is still there.
-        let j = Journal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        let j = SqliteJournal::open(&dir.path().join(JOURNAL_FILE)).unwrap();
         j.end_run(run, RunState::Failed, Some("boom")).unwrap();
         let r = j.last_run().unwrap().unwrap();
         assert_eq!(r.state, RunState::Failed);

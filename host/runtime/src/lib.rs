@@ -65,6 +65,7 @@ pub mod manifest;
 pub mod observe;
 mod operation;
 pub mod package;
+pub mod pg;
 mod plugin;
 mod policy;
 pub mod progress;
@@ -91,7 +92,7 @@ pub use environment::{
 pub use gate::{Gate, GateError, Overrides, PolicyBindings, PolicyComponent};
 pub use guest_error::{BindError, CallError, PluginError};
 pub use inspect::{InspectError, Inspection, Item, inspect};
-pub use journal::{Journal, JournalError, RunRecord, RunState};
+pub use journal::{Journal, JournalError, JournalStore, RunRecord, RunState, SqliteJournal};
 pub use lock::{EnvironmentLock, Holder, LockError};
 pub use manifest::{Limits, Manifest, ManifestError, PluginKind, PluginTrack, Role};
 pub use observe::{ObserveError, observe};

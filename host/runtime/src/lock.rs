@@ -26,6 +26,9 @@ const HOLDER_SUFFIX: &str = ".holder";
 pub struct Holder {
     pub pid: u32,
     pub host: String,
+    /// The operating-system user running it.
+    #[serde(default)]
+    pub user: String,
     /// Seconds since the Unix epoch.
     pub started: u64,
     /// `apply` or `resume`.
@@ -39,6 +42,7 @@ impl Holder {
         Self {
             pid: std::process::id(),
             host: host_name(),
+            user: user_name(),
             started: crate::journal::now(),
             command: command.to_owned(),
         }
@@ -69,17 +73,44 @@ fn host_name() -> String {
         .unwrap_or_else(|| "unknown host".to_owned())
 }
 
+/// The user running this process, as the environment names it.
+fn user_name() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "an unknown user".to_owned())
+}
+
 /// The lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another apply holds this environment: {holder}")]
     Held { holder: String },
+    #[error(
+        "another apply holds the deployment `{deployment}`: {holder}{}",
+        waited_for(*waited)
+    )]
+    HeldShared {
+        deployment: String,
+        holder: String,
+        waited: std::time::Duration,
+    },
+    #[error("the deployment's lock cannot be taken: {0}")]
+    Shared(String),
     #[error("the lock file `{path}` cannot be used")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+fn waited_for(waited: std::time::Duration) -> String {
+    if waited.is_zero() {
+        String::new()
+    } else {
+        format!(" (waited {} s)", waited.as_secs_f64().round())
+    }
 }
 
 /// The environment's lock, held while this value lives.

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use failback_core::document;
@@ -23,67 +23,96 @@ use failback_runtime::apply::{ApplyOptions, Ended, Failpoint, Halt, diff};
 use failback_runtime::audit_log::AUDIT_FILE;
 use failback_runtime::journal::{JOURNAL_FILE, RunState};
 use failback_runtime::lock::LOCK_FILE;
+use failback_runtime::pg::PgJournal;
 use failback_runtime::session::changed_components;
 use failback_runtime::{
     AuditLog, AuditSink, Decision, EnvironmentLock, Executor, GateError, Holder, Journal,
-    Overrides, SessionError,
+    LockError, Overrides, SessionError, SqliteJournal,
 };
 
 use crate::Outcome;
-use crate::cli::{ApplyArgs, Format, RunArgs};
+use crate::cli::{ApplyArgs, Format, ResumeArgs};
 use crate::commands::{explain_veto, progress};
 use crate::session::{self, Session};
+use crate::store::Store;
 
 /// The environment opened for a run: its lock held, its journal and audit
-/// log open, its plugins and policies loaded with the audit log as sink.
+/// trail open — beside the environment (`.failback/`), or in the
+/// deployment's shared journal — its plugins and policies loaded with the
+/// audit trail as sink.
 pub struct Opened {
-    /// Held until this value is dropped.
-    _lock: EnvironmentLock,
-    pub audit: Arc<AuditLog>,
+    /// The local lock, held until this value is dropped (a shared journal's
+    /// lock is its connection's, held as long as the journal).
+    _lock: Option<EnvironmentLock>,
+    pub audit: Arc<dyn AuditSink>,
     pub session: Session,
-    pub journal: Journal,
+    pub journal: Box<Journal>,
     /// The environment file, absolute: what `failback resume --env` takes.
     pub env: PathBuf,
+    /// Whether the journal is shared between machines (`[journal]`).
+    pub shared: bool,
 }
 
 impl Opened {
-    /// Lock the environment of `env` for `command`, then open it.
-    pub fn open(env: &Path, command: &str) -> Result<Self> {
+    /// Lock the environment of `env` for `command`, waiting up to
+    /// `lock_wait` for another holder to let go, then open it.
+    pub fn open(env: &Path, command: &str, lock_wait: Duration) -> Result<Self> {
         let root = session::root_of(env);
         let state = session::state_dir(&root)?;
-        let lock = EnvironmentLock::acquire(&state.join(LOCK_FILE), &Holder::this_process(command))
-            .map_err(|e| anyhow!("refusing to {command}: {e}"))?;
-        let audit = Arc::new(
-            AuditLog::open(&state.join(AUDIT_FILE))
-                .context("cannot open the audit log (check it with `failback audit verify`)")?,
-        );
-        if let Some(torn) = audit.repaired() {
-            eprintln!(
-                "note: the audit log's last line (line {}, {} bytes) was cut short by a crash; it was dropped, and the repair is recorded",
-                torn.line, torn.bytes
-            );
-        }
-        let session =
-            match session::open_audited(env, Some(Arc::clone(&audit) as Arc<dyn AuditSink>)) {
-                Ok(session) => session,
-                Err(error) => {
-                    // A plugin or policy module that may not load is a
-                    // decision too.
-                    audit.decision(Decision {
-                        detail: Some(
-                            error
-                                .chain()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join(": "),
-                        ),
-                        ..Decision::new("plugin-refused")
-                    });
-                    let _ = audit.checkpoint();
-                    return Err(error);
+        let store = Store::of(env)?;
+        let holder = Holder::this_process(command);
+        let (lock, audit, journal): (_, Arc<dyn AuditSink>, Option<Box<Journal>>) = match &store {
+            Store::Local { .. } => {
+                let lock = lock_local(&state.join(LOCK_FILE), &holder, lock_wait)
+                    .map_err(|e| anyhow!("refusing to {command}: {e}"))?;
+                let audit = AuditLog::open(&state.join(AUDIT_FILE))
+                    .context("cannot open the audit log (check it with `failback audit verify`)")?;
+                if let Some(torn) = audit.repaired() {
+                    eprintln!(
+                        "note: the audit log's last line (line {}, {} bytes) was cut short by a crash; it was dropped, and the repair is recorded",
+                        torn.line, torn.bytes
+                    );
                 }
-            };
-        let journal = Journal::open(&state.join(JOURNAL_FILE))?;
+                (Some(lock), Arc::new(audit) as Arc<dyn AuditSink>, None)
+            }
+            Store::Shared { target, deployment } => {
+                let journal = PgJournal::open(target, deployment).with_context(|| {
+                    format!("refusing to {command}: the shared journal cannot be used")
+                })?;
+                journal
+                    .lock(&holder, lock_wait)
+                    .map_err(|e| anyhow!("refusing to {command}: {e}"))?;
+                let audit = journal.audit()?;
+                (
+                    None,
+                    Arc::new(audit) as Arc<dyn AuditSink>,
+                    Some(Box::new(journal) as Box<Journal>),
+                )
+            }
+        };
+        let session = match session::open_audited(env, Some(Arc::clone(&audit))) {
+            Ok(session) => session,
+            Err(error) => {
+                // A plugin or policy module that may not load is a
+                // decision too.
+                audit.decision(Decision {
+                    detail: Some(
+                        error
+                            .chain()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(": "),
+                    ),
+                    ..Decision::new("plugin-refused")
+                });
+                let _ = audit.checkpoint();
+                return Err(error);
+            }
+        };
+        let journal = match journal {
+            Some(journal) => journal,
+            None => Box::new(SqliteJournal::open(&state.join(JOURNAL_FILE))?),
+        };
         let root = root
             .canonicalize()
             .with_context(|| format!("cannot resolve `{}`", root.display()))?;
@@ -97,6 +126,7 @@ impl Opened {
             session,
             journal,
             env,
+            shared: store.is_shared(),
         })
     }
 
@@ -113,6 +143,19 @@ pub fn fresh_plan_way(env: &Path) -> String {
         "see where the deployment stands with `failback verify --env {env}`, then make a fresh plan with `failback plan --env {env}` (it restores the TTLs the run lowered) and apply it with `failback apply --env {env}`",
         env = env.display()
     )
+}
+
+/// Take the local lock at `path`, trying again until `wait` has passed.
+fn lock_local(path: &Path, holder: &Holder, wait: Duration) -> Result<EnvironmentLock, LockError> {
+    let started = Instant::now();
+    loop {
+        match EnvironmentLock::acquire(path, holder) {
+            Err(LockError::Held { .. }) if started.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            taken => return taken,
+        }
+    }
 }
 
 /// Audit a decision taken before any run (a refusal), and make it durable.
@@ -173,7 +216,7 @@ fn refused_override(error: &anyhow::Error) -> Option<String> {
 
 pub fn apply(args: ApplyArgs) -> Result<Outcome> {
     let overrides = args.overrides.overrides()?;
-    let opened = Opened::open(&args.env, "apply")?;
+    let opened = Opened::open(&args.env, "apply", args.lock_wait.wait())?;
     if let Some(last) = opened.journal.last_run()?
         && last.state == RunState::Running
     {
@@ -234,8 +277,8 @@ pub fn apply(args: ApplyArgs) -> Result<Outcome> {
             );
         }),
         None => {
-            let unfinished = session::unfinished_run(&opened.env)?;
-            let failed_over = session::failed_over_from(&opened.env)?;
+            let unfinished = crate::store::unfinished_in(opened.journal.as_ref())?;
+            let failed_over = crate::store::failed_over_in(opened.journal.as_ref())?;
             session::plan_now(&opened.session, &args.intent, &overrides, unfinished.as_ref(), failed_over.as_ref()).inspect(|plan| {
                 if args.format == Format::Text {
                     print!("{}", render::text(plan));
@@ -343,8 +386,9 @@ fn overrides_of(plan: &Plan) -> Overrides {
     )
 }
 
-pub fn resume(args: &RunArgs) -> Result<Outcome> {
-    let opened = Opened::open(&args.env, "resume")?;
+pub fn resume(args: &ResumeArgs) -> Result<Outcome> {
+    let opened = Opened::open(&args.run.env, "resume", args.lock_wait.wait())?;
+    let args = &args.run;
     let Some(last) = opened.journal.last_run()? else {
         bail!("nothing to resume: this environment has no run (start one with `failback apply`)");
     };
@@ -382,7 +426,15 @@ pub fn resume(args: &RunArgs) -> Result<Outcome> {
     };
     // The run continues with what it was planned and judged with, or not at
     // all. (The deployment itself is re-observed before each step.)
-    let changed: Vec<String> = changed_components(&plan.provenance, &opened.session.provenance())
+    // From a shared journal the run may be resumed on another machine, whose
+    // environment file has its own paths and bytes: what must be equal is
+    // what the run was planned and judged with — each plugin's component,
+    // each policy module, every rule's level (docs/apply.md).
+    let mut now = opened.session.provenance();
+    if opened.shared {
+        now.environment.clone_from(&plan.provenance.environment);
+    }
+    let changed: Vec<String> = changed_components(&plan.provenance, &now)
         .iter()
         .map(ToString::to_string)
         .collect();
@@ -467,9 +519,9 @@ pub fn execute(
     let executor = Executor {
         plugins: &opened.session.plugins,
         gate: &opened.session.gate,
-        audit: Arc::clone(&opened.audit) as Arc<dyn AuditSink>,
+        audit: Arc::clone(&opened.audit),
         zone: &opened.session.environment.zone,
-        journal: &opened.journal,
+        journal: opened.journal.as_ref(),
         options: ApplyOptions {
             failpoint,
             ..ApplyOptions::default()

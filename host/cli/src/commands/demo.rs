@@ -58,7 +58,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         );
     }
     let env = dir.join(ENVIRONMENT_FILE);
-    let opened = Opened::open(&env, "demo")?;
+    let opened = Opened::open(&env, "demo", std::time::Duration::ZERO)?;
     let overrides = Overrides::default();
     let plan = session::plan_now(&opened.session, &no_intent(), &overrides, None, None)?;
     if text {

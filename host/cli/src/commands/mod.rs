@@ -5,6 +5,7 @@ mod audit;
 mod bind;
 mod conformance;
 mod demo;
+mod journal;
 pub mod lab;
 mod observe;
 pub mod plan;
@@ -22,7 +23,8 @@ use failback_core::plan::Plan;
 
 use crate::Outcome;
 use crate::cli::{
-    AuditCommand, Cli, Command, LabCommand, PlanArgs, PlanCommand, PluginCommand, PolicyCommand,
+    AuditCommand, Cli, Command, JournalCommand, LabCommand, PlanArgs, PlanCommand, PluginCommand,
+    PolicyCommand,
 };
 
 pub fn run(args: Cli) -> Result<Outcome> {
@@ -91,6 +93,26 @@ pub fn run(args: Cli) -> Result<Outcome> {
         Command::Status(args) => runs::status(&args),
         Command::History(args) => runs::history(&args),
         Command::Audit(AuditCommand::Verify { env }) => audit::verify(&env),
+        Command::Audit(AuditCommand::Export { env, out }) => audit::export(&env, &out),
+        Command::Unlock(args) => journal::unlock(&args),
+        Command::Journal(JournalCommand::Setup {
+            env,
+            owner,
+            owner_password_env,
+        }) => journal::setup(&env, &owner, owner_password_env.as_deref()),
+        Command::Journal(JournalCommand::Migrate {
+            env,
+            to,
+            deployment,
+            password_env,
+            ca,
+        }) => journal::migrate(&journal::Migrate {
+            env,
+            to,
+            deployment,
+            password_env,
+            ca,
+        }),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -31,7 +31,7 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
             let captured = captured(state)?;
             let mut judge = Judge::of_file(&args.env)?;
             judge.environment = Some(captured.environment.clone());
-            let failed_over = session::failed_over_from(&args.env)?;
+            let failed_over = crate::store::failed_over_from(&args.env)?;
             let plan = plan_captured(
                 &judge,
                 &captured,
@@ -45,8 +45,8 @@ pub fn run(args: PlanArgs) -> Result<Outcome> {
             // A `--lab` plan runs against a fresh lab that lives as long as the command.
             let (_lab, env) = environment_path(&args.env, args.lab)?;
             let session = session::open(&env)?;
-            let unfinished = session::unfinished_run(&env)?;
-            let failed_over = session::failed_over_from(&env)?;
+            let unfinished = crate::store::unfinished_run(&env)?;
+            let failed_over = crate::store::failed_over_from(&env)?;
             let plan = session::plan_now(
                 &session,
                 &args.intent,

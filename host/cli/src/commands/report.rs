@@ -6,25 +6,20 @@ use std::io::Write as _;
 
 use anyhow::{Context as _, Result, bail};
 use failback_core::report::RunSummary;
-use failback_runtime::Journal;
-use failback_runtime::journal::{JOURNAL_FILE, format_time};
+use failback_runtime::journal::format_time;
 
 use crate::Outcome;
 use crate::cli::ReportArgs;
 use crate::commands::plan::Judge;
-use crate::session::{self, STATE_DIR};
+use crate::store::Store;
 
 pub fn run(args: &ReportArgs) -> Result<Outcome> {
-    let path = session::root_of(&args.env)
-        .join(STATE_DIR)
-        .join(JOURNAL_FILE);
-    if !path.exists() {
+    let Some(journal) = Store::of(&args.env)?.read()? else {
         bail!(
             "no run yet in the environment `{}`: it has no journal",
             args.env.display()
         );
-    }
-    let journal = Journal::open(&path)?;
+    };
     let runs = journal.runs(u32::MAX)?;
     let record = match args.run {
         Some(id) => runs.into_iter().find(|r| r.id == id).with_context(|| {

@@ -1,6 +1,6 @@
 //! `failback status` and `failback history`: the apply journal of an
-//! environment, read only (no lock needed: SQLite serves readers beside the
-//! writer).
+//! environment — beside it, or the deployment's shared one — read only (no
+//! lock needed: SQLite and PostgreSQL serve readers beside the writer).
 
 #![expect(clippy::print_stdout, reason = "the command's report goes to stdout")]
 
@@ -8,20 +8,16 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
-use failback_runtime::journal::{JOURNAL_FILE, format_time};
+use failback_runtime::journal::format_time;
 use failback_runtime::{Journal, RunRecord};
 use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::{Format, RunArgs};
-use crate::session::{self, STATE_DIR};
+use crate::store::Store;
 
-fn open(env: &Path) -> Result<Option<Journal>> {
-    let path = session::root_of(env).join(STATE_DIR).join(JOURNAL_FILE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    Ok(Some(Journal::open(&path)?))
+fn open(env: &Path) -> Result<Option<Box<Journal>>> {
+    Store::of(env)?.read()
 }
 
 fn run_line(r: &RunRecord) -> String {

@@ -26,13 +26,13 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
             let snapshot = captured_snapshot(&captured)?;
             let mut judge = Judge::of_file(&args.env)?;
             judge.environment = Some(captured.environment);
-            (None, judge, snapshot, session::failed_over_from(&args.env)?)
+            (None, judge, snapshot, crate::store::failed_over_from(&args.env)?)
         }
         None => {
             let (lab, env) = environment_path(&args.env, args.lab)?;
             let session = session::open(&env)?;
             let snapshot = session.observe()?;
-            let failed_over = session::failed_over_from(&env)?;
+            let failed_over = crate::store::failed_over_from(&env)?;
             (lab, Judge::of_session(session), snapshot, failed_over)
         }
     };
