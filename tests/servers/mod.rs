@@ -1,7 +1,8 @@
 //! Real servers for the tests of the real-world plugins, started on loopback
 //! for one test and stopped when it drops them: BIND 9 `named` ([`named`])
-//! serving `contoso.com` with a TSIG key, and Prosody ([`prosody`]) taking
-//! XMPP server-to-server streams. [`runtime`] loads a built plugin into the
+//! serving `contoso.com` with a TSIG key, PowerDNS ([`powerdns`]) serving it
+//! with its HTTP API on (behind a TLS front of [`tls`] for HTTPS), and
+//! Prosody ([`prosody`]) taking XMPP server-to-server streams. [`runtime`] loads a built plugin into the
 //! real `failback-runtime` with an environment granting it those servers.
 //!
 //! A server that cannot start is an error with the reason (and its log), never
@@ -16,8 +17,10 @@
 #![allow(dead_code, reason = "each test binary uses a part of the support")]
 
 pub mod named;
+pub mod powerdns;
 pub mod prosody;
 pub mod runtime;
+pub mod tls;
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -348,7 +348,7 @@ pub enum PluginCommand {
     ///
     /// Exit 0 when no case failed, 1 otherwise.
     Test(PluginTestArgs),
-    /// Write a plugin this binary carries (`dns-rfc2136`, `probe-xmpp`, the
+    /// Write a plugin this binary carries (`dns-rfc2136`, `dns-powerdns`, `probe-xmpp`, the
     /// `lab-*` ones) into DIR as `NAME.wasm` and `NAME.plugin.toml` (its manifest,
     /// with the component's sha256), and print the `failback.toml` lines that
     /// bind it: path, sha256, manifest.

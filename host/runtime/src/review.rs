@@ -327,7 +327,8 @@ fn read(
                 | Denial::NoAddress { capability }
                 | Denial::DirUnavailable { capability, .. }
                 | Denial::OverlappingDirs { capability, .. }
-                | Denial::ReservedDir { capability, .. } => {
+                | Denial::ReservedDir { capability, .. }
+                | Denial::HttpUnavailable { capability, .. } => {
                     if let Some(c) = capabilities.iter_mut().find(|c| &c.name == capability) {
                         c.status = Some(GrantStatus::Missing(denial.to_string()));
                     }
@@ -480,6 +481,26 @@ fn capabilities_of(manifest: &Manifest, binding: Option<&PluginBinding>) -> Vec<
                 }),
         });
     }
+    for http in &manifest.capabilities.http {
+        let methods: Vec<&str> = http.methods.iter().map(|m| m.name()).collect();
+        out.push(Capability {
+            name: http.name.clone(),
+            kind: "http",
+            asks: format!(
+                "sends {} requests to the one origin the environment grants as `{}`, reading at most {} bytes of each response",
+                methods.join(", "),
+                http.name,
+                http.max_response_bytes
+            ),
+            grant: format!(
+                "[plugins.{kind}.grants.http.{}] origin = \"https://HOST:PORT\", path-prefix = \"/…\", headers = {{ NAME = {{ file = \"…\" }} }}",
+                http.name
+            ),
+            status: binding
+                .and_then(|b| b.grants.http.get(&http.name))
+                .map(|grant| GrantStatus::Present(http_grant_words(grant))),
+        });
+    }
     if manifest.capabilities.dns_lookup {
         out.push(Capability {
             name: "dns-lookup".to_owned(),
@@ -499,6 +520,27 @@ fn capabilities_of(manifest: &Manifest, binding: Option<&PluginBinding>) -> Vec<
         }
     }
     out
+}
+
+/// An HTTP grant in plain words: where requests go, and which headers the
+/// host adds (never their values).
+fn http_grant_words(grant: &crate::environment::HttpGrant) -> String {
+    let mut words = format!("`{}` under `{}`", grant.origin, grant.path_prefix);
+    if !grant.addresses.is_empty() {
+        let shown: Vec<String> = grant.addresses.iter().map(ToString::to_string).collect();
+        words.push_str(&format!(", connecting only to {}", shown.join(", ")));
+    }
+    if let Some(ca) = &grant.ca {
+        words.push_str(&format!(", trusting only the CA in `{ca}`"));
+    }
+    if !grant.headers.is_empty() {
+        let names: Vec<String> = grant.headers.keys().map(|h| format!("`{h}`")).collect();
+        words.push_str(&format!(
+            "; the host adds {} from secrets",
+            names.join(", ")
+        ));
+    }
+    words
 }
 
 /// An import in plain words, as this host serves it to a component of `role`.
@@ -546,6 +588,13 @@ fn wasi_meaning(interface: &str, policy: bool) -> &'static str {
         }
         ("wasi:sockets/ip-name-lookup", false) => {
             "resolves host names, only when granted `dns-lookup`"
+        }
+        ("wasi:http/outgoing-handler", false) => {
+            "sends HTTP requests, only to the origins, methods and paths it is granted; the host adds the secret headers and follows no redirect"
+        }
+        ("wasi:http/types", false) => "HTTP requests and responses, as the host sends and reads them",
+        (i, true) if i.starts_with("wasi:http/") => {
+            "HTTP: none (a policy module cannot link it)"
         }
         ("wasi:filesystem/types" | "wasi:filesystem/preopens", true) => {
             "files: none (a policy module is given no directory)"
@@ -703,7 +752,9 @@ mod tests {
                 assert!(!words.contains("does not provide"), "{interface}: {words}");
             }
         }
-        assert!(wasi_meaning("wasi:http/outgoing-handler", false).contains("cannot link"));
+        assert!(wasi_meaning("wasi:http/outgoing-handler", false).contains("origins"));
+        assert!(wasi_meaning("wasi:http/types", true).contains("cannot link"));
+        assert!(wasi_meaning("wasi:keyvalue/store", false).contains("cannot link"));
     }
 
     #[test]

@@ -127,6 +127,7 @@ impl Kit<'_> {
                 dirs: BTreeMap::new(),
                 network: component.network,
                 dns_lookup: component.dns_lookup,
+                http: BTreeMap::new(),
             },
             signature: None,
             limits: LimitOverrides::default(),

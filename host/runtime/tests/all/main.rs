@@ -18,6 +18,8 @@ mod common;
 mod conformance;
 /// The policy gate with the standard modules: findings keyed by module, levels.
 mod gate;
+/// A plugin's HTTP: each attack of the hostile HTTP guest against real HTTP and HTTPS servers.
+mod http;
 /// `plugin inspect`.
 mod inspect;
 /// The crates' modules name each other one way: no module cycle in runtime or CLI.
@@ -32,3 +34,6 @@ mod policy;
 mod sandbox;
 /// Packed, signed plugins under a trust policy: the attacks on a signature.
 mod trust;
+/// A test CA and a TLS front (shared with the end-to-end tests).
+#[path = "../../../../tests/servers/tls.rs"]
+mod tls;
