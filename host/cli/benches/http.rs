@@ -134,6 +134,9 @@ fn client_config(ca: &TestCa) -> Arc<rustls::ClientConfig> {
     for certificate in CertificateDer::pem_slice_iter(ca.pem().as_bytes()) {
         roots.add(certificate.unwrap()).unwrap();
     }
+    // ring, the provider built here, has no post-quantum key exchange, which
+    // rustls marks by deprecating its constructor.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
