@@ -66,7 +66,11 @@ impl Server {
 fn answer(stream: TcpStream, log: &Mutex<Vec<Received>>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    if reader.read_line(&mut line)? == 0 {
+        // A connection that sent nothing (a TLS front's, whose client gave
+        // up during the handshake) is no request.
+        return Ok(());
+    }
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_owned();
     let path = parts.next().unwrap_or_default().to_owned();
@@ -487,9 +491,14 @@ fn a_response_of_a_gibibyte_is_refused_at_the_limit() {
     let hostile = Hostile::plain(&server);
     let message = guest_refused(hostile.call(&format!("GET http://{}/api/huge", server.address)));
     assert!(message.contains("HttpResponseBodySize"), "{message}");
+    // Cut while the body streams: the guest's read fails with the host's
+    // error.
     let message =
         guest_refused(hostile.call(&format!("GET http://{}/api/endless", server.address)));
-    assert!(message.contains("HttpResponseBodySize"), "{message}");
+    assert!(
+        message.contains("body size exceeds limit: 65536 bytes"),
+        "{message}"
+    );
     // The endless body was read no further than the manifest's 64 KiB, plus
     // the frame that crossed it.
     let exchanges = hostile.exchanges();
