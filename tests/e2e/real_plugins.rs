@@ -480,7 +480,10 @@ mod powerdns {
             &[a("192.0.2.10"), a("192.0.2.11")],
         )
         .unwrap();
-        assert_eq!(pdns.dig("sip.contoso.com", "A"), ["192.0.2.10", "192.0.2.11"]);
+        assert_eq!(
+            pdns.dig("sip.contoso.com", "A"),
+            ["192.0.2.10", "192.0.2.11"]
+        );
         // Read back through the API with the test's own client: the TTL given.
         let (status, body) = pdns.api_get("/servers/localhost/zones/contoso.com.");
         assert_eq!(status, 200);
@@ -604,7 +607,10 @@ mod powerdns {
         );
         let error = dns.list_records(ZONE).unwrap_err();
         assert!(matches!(error, CallError::Denied { .. }), "{error}");
-        assert!(error.to_string().contains("is outside `/api/v1`"), "{error}");
+        assert!(
+            error.to_string().contains("is outside `/api/v1`"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -638,7 +644,11 @@ mod powerdns {
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
         std::fs::write(dir.path().join("plugins/dns-powerdns.wasm"), &component).unwrap();
-        std::fs::write(dir.path().join("plugins/dns-powerdns.plugin.toml"), &manifest).unwrap();
+        std::fs::write(
+            dir.path().join("plugins/dns-powerdns.plugin.toml"),
+            &manifest,
+        )
+        .unwrap();
         std::fs::write(dir.path().join("secrets/pdns.key"), &pdns.key).unwrap();
         let digest = |bytes: &[u8]| {
             use sha2::Digest as _;

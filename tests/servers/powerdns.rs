@@ -91,11 +91,18 @@ impl PowerDns {
         let zone = dir.path().join("zone");
         fs::write(&zone, zone_file).map_err(|e| format!("cannot write the zone: {e}"))?;
         output(
-            Command::new(pdnsutil)
+            Command::new(&pdnsutil)
                 .arg(format!("--config-dir={}", dir.path().display()))
                 .arg("load-zone")
                 .arg(ZONE)
                 .arg(&zone),
+        );
+        // Changes through the API bump the SOA serial (PowerDNS's own rule,
+        // which the plugin relies on: it never edits the SOA).
+        output(
+            Command::new(&pdnsutil)
+                .arg(format!("--config-dir={}", dir.path().display()))
+                .args(["set-meta", ZONE, "SOA-EDIT-API", "DEFAULT"]),
         );
         let log = dir.path().join("pdns.log");
         let log_file = File::create(&log).map_err(|e| format!("cannot create the log: {e}"))?;

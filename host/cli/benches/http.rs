@@ -46,14 +46,12 @@ async fn native_patch(
 ) {
     let stream = tokio::net::TcpStream::connect(address).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    let request = http::Request::patch(format!(
-        "/api/v1/servers/localhost/zones/{ZONE}."
-    ))
-    .header("host", format!("{host}:{}", address.port()))
-    .header("x-api-key", key)
-    .header("content-type", "application/json")
-    .body(Full::new(Bytes::from(body(n))))
-    .unwrap();
+    let request = http::Request::patch(format!("/api/v1/servers/localhost/zones/{ZONE}."))
+        .header("host", format!("{host}:{}", address.port()))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body(n))))
+        .unwrap();
     let status = match tls {
         None => send(stream, request).await,
         Some(config) => {
@@ -69,8 +67,9 @@ async fn send<S>(stream: S, request: http::Request<Full<Bytes>>) -> u16
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_io::Io(stream)).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_io::Io(stream))
+        .await
+        .unwrap();
     let driver = tokio::spawn(connection);
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
@@ -210,9 +209,12 @@ fn benches(c: &mut Criterion) {
     let mut judge = c.benchmark_group("http-judge");
     let granted = vec![failback_runtime::capability::GrantedHttp {
         capability: "powerdns-api".to_owned(),
-        methods: [failback_runtime::http::Method::Get, failback_runtime::http::Method::Patch]
-            .into_iter()
-            .collect(),
+        methods: [
+            failback_runtime::http::Method::Get,
+            failback_runtime::http::Method::Patch,
+        ]
+        .into_iter()
+        .collect(),
         max_response_bytes: failback_runtime::http::DEFAULT_RESPONSE_BYTES,
         grant: failback_runtime::environment::HttpGrant {
             origin: "https://pdns.contoso.com:8443".parse().unwrap(),

@@ -952,9 +952,10 @@ mod tests {
     }
 
     fn redactor(secret: &str) -> Redactor {
-        Redactor::with(&BTreeMap::from([(
-            "key".to_owned(),
-            ResolvedValue::Secret(crate::environment::Secret::new(secret.to_owned())),
+        Redactor::with(
+            &BTreeMap::from([(
+                "key".to_owned(),
+                ResolvedValue::Secret(crate::environment::Secret::new(secret.to_owned())),
             )]),
             &[],
         )

@@ -34,8 +34,8 @@ use wasmtime_wasi::{
 };
 
 use crate::environment::{Environment, Grants, HttpGrant};
-use crate::http::Method;
 use crate::files::RelativePath;
+use crate::http::Method;
 use crate::manifest::{Capabilities, Mode, Protocol};
 
 /// One reason a plugin may not run.

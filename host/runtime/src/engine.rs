@@ -33,9 +33,9 @@ use crate::digest::Digest;
 use crate::environment::{
     Environment, EnvironmentError, ManifestSource, PluginBinding, ResolvedValue,
 };
-use crate::http::send::HttpAccess;
 use crate::files::{FileError, MAX_TEXT_FILE_BYTES, RelativePath, read_bytes};
 use crate::guest_error::BindError;
+use crate::http::send::HttpAccess;
 use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind, Role};
 use crate::package::{self, PackError};
 use crate::plugin::{
@@ -422,8 +422,14 @@ impl Runtime {
                 ResolvedValue::Text(_) => None,
             })
             .collect();
-        let http = HttpAccess::resolve(&manifest.name, &granted.http, &headers, &config_secrets, dir)
-            .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
+        let http = HttpAccess::resolve(
+            &manifest.name,
+            &granted.http,
+            &headers,
+            &config_secrets,
+            dir,
+        )
+        .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
         let redactor = Redactor::with(&config, http.secrets());
         let (component, _) = self.compile_verified(cache, actual, &bytes)?;
         let guest = Guest {

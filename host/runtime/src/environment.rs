@@ -550,9 +550,16 @@ fn check_http_grant(raw: RawHttpGrant) -> Result<HttpGrant, String> {
             })
         })
         .collect::<Result<_, _>>()?;
-    let ca = raw.ca.as_deref().map(RelativePath::new).transpose().map_err(|e| e.to_string())?;
+    let ca = raw
+        .ca
+        .as_deref()
+        .map(RelativePath::new)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     if ca.is_some() && origin.scheme != Scheme::Https {
-        return Err(format!("`ca` names the roots of HTTPS, and `{origin}` is plain HTTP"));
+        return Err(format!(
+            "`ca` names the roots of HTTPS, and `{origin}` is plain HTTP"
+        ));
     }
     let mut headers = BTreeMap::new();
     for (name, secret) in raw.headers {
@@ -619,11 +626,13 @@ impl PluginBinding {
                 // A key file usually ends with a newline that is not part of the key.
                 Ok(Secret(text.trim_end_matches(['\r', '\n']).to_owned()))
             }
-            SecretRef::Env(name) => env(name).map(Secret).ok_or_else(|| EnvironmentError::Secret {
-                kind: self.kind,
-                key: key.to_owned(),
-                reason: format!("environment variable `{name}` is not set"),
-            }),
+            SecretRef::Env(name) => env(name)
+                .map(Secret)
+                .ok_or_else(|| EnvironmentError::Secret {
+                    kind: self.kind,
+                    key: key.to_owned(),
+                    reason: format!("environment variable `{name}` is not set"),
+                }),
         }
     }
 
@@ -881,7 +890,10 @@ mod tests {
             ("X-API-Key", "Host"),
             ("\"/api/v1\"", "\"/api/../admin\""),
             ("\"192.0.2.10\"", "\"192.0.2.10:53\""),
-            ("https://dns.contoso.com:8443", "http://dns.contoso.com:8081"),
+            (
+                "https://dns.contoso.com:8443",
+                "http://dns.contoso.com:8081",
+            ),
         ] {
             let text = format!("{DOCUMENTED}{}", HTTP.replace(from, to));
             let error = Environment::parse(&text).unwrap_err();

@@ -380,7 +380,9 @@ pub enum ManifestError {
     Memory(u32),
     #[error("call time-out {0} ms is not between 1 and {MAX_CALL_TIMEOUT_MS} ms")]
     Timeout(u32),
-    #[error("HTTP capability `{name}` names method `{method}`: ask for GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS")]
+    #[error(
+        "HTTP capability `{name}` names method `{method}`: ask for GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+    )]
     HttpMethod { name: String, method: String },
     #[error(
         "HTTP capability `{name}` asks for {bytes} response bytes: between 1 and {DEFAULT_RESPONSE_BYTES}"
@@ -789,7 +791,10 @@ mod tests {
         let mut raw = RawManifest::read(&text).unwrap();
         raw.sha256 = None;
         let again = Manifest::parse(&raw.write().unwrap()).unwrap();
-        assert_eq!(again.capabilities.http, Manifest::parse(&text).unwrap().capabilities.http);
+        assert_eq!(
+            again.capabilities.http,
+            Manifest::parse(&text).unwrap().capabilities.http
+        );
     }
 
     #[test]

@@ -592,10 +592,10 @@ fn wasi_meaning(interface: &str, policy: bool) -> &'static str {
         ("wasi:http/outgoing-handler", false) => {
             "sends HTTP requests, only to the origins, methods and paths it is granted; the host adds the secret headers and follows no redirect"
         }
-        ("wasi:http/types", false) => "HTTP requests and responses, as the host sends and reads them",
-        (i, true) if i.starts_with("wasi:http/") => {
-            "HTTP: none (a policy module cannot link it)"
+        ("wasi:http/types", false) => {
+            "HTTP requests and responses, as the host sends and reads them"
         }
+        (i, true) if i.starts_with("wasi:http/") => "HTTP: none (a policy module cannot link it)",
         ("wasi:filesystem/types" | "wasi:filesystem/preopens", true) => {
             "files: none (a policy module is given no directory)"
         }

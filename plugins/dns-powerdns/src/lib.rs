@@ -50,7 +50,7 @@
 mod records;
 
 use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
-use failback_plugin_sdk::http::{self, HttpError, Method, Response};
+use failback_plugin_http::{self as http, HttpError, Method, Response};
 use failback_plugin_sdk::{config, log};
 use serde_json::json;
 
@@ -69,7 +69,11 @@ impl Api {
             )));
         }
         let server = config::get_or("server-id", "localhost");
-        if server.is_empty() || !server.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if server.is_empty()
+            || !server
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(PluginError::Config(format!(
                 "`server-id` = `{server}` is not a server id"
             )));
@@ -139,9 +143,11 @@ fn message(response: &Response) -> String {
 /// A request that got no response.
 fn transport(error: HttpError) -> PluginError {
     match &error {
-        HttpError::Code(code) if code.contains("HttpRequestDenied") => PluginError::Refused(
-            format!("the host refused the request ({code}): check the `powerdns-api` grant and `api`"),
-        ),
+        HttpError::Code(code) if code.contains("HttpRequestDenied") => {
+            PluginError::Refused(format!(
+                "the host refused the request ({code}): check the `powerdns-api` grant and `api`"
+            ))
+        }
         HttpError::Url(_) | HttpError::Header(_) => PluginError::Config(error.to_string()),
         _ => PluginError::Unavailable(format!("the PowerDNS API did not answer: {error}")),
     }
@@ -192,7 +198,9 @@ impl Guest for PowerDns {
         let canonical = records::canonical(&zone)?;
         let response = api.call(Method::Get, &canonical, None)?;
         let parsed: records::Zone = serde_json::from_slice(&response.body).map_err(|e| {
-            PluginError::Failed(format!("the zone `{zone}` the server sent does not read: {e}"))
+            PluginError::Failed(format!(
+                "the zone `{zone}` the server sent does not read: {e}"
+            ))
         })?;
         let (records, unreadable) = records::from_zone(&parsed);
         if unreadable > 0 {

@@ -253,8 +253,14 @@ mod tests {
     fn every_type_round_trips_through_the_content_form() {
         for (rtype, item) in [
             (RecordType::A, RecordData::A("192.0.2.1".to_owned())),
-            (RecordType::Aaaa, RecordData::Aaaa("2001:db8::10".to_owned())),
-            (RecordType::Cname, RecordData::Cname("sip.contoso.com".to_owned())),
+            (
+                RecordType::Aaaa,
+                RecordData::Aaaa("2001:db8::10".to_owned()),
+            ),
+            (
+                RecordType::Cname,
+                RecordData::Cname("sip.contoso.com".to_owned()),
+            ),
             (
                 RecordType::Srv,
                 RecordData::Srv(SrvData {
@@ -264,7 +270,10 @@ mod tests {
                     target: "xmpp.contoso.com".to_owned(),
                 }),
             ),
-            (RecordType::Txt, RecordData::Txt("say \"hi\" \\ there".to_owned())),
+            (
+                RecordType::Txt,
+                RecordData::Txt("say \"hi\" \\ there".to_owned()),
+            ),
             (RecordType::Txt, RecordData::Txt("t".repeat(600))),
         ] {
             let text = content(rtype, &item).unwrap();

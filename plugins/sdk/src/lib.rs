@@ -35,9 +35,6 @@
     reason = "wit-bindgen's generated bindings convert between the canonical ABI and Rust with unsafe code"
 )]
 
-#[cfg(feature = "http")]
-pub mod http;
-
 /// The shared interfaces (`types`, `host`), generated once and re-used by every world.
 #[doc(hidden)]
 pub mod base {

@@ -249,14 +249,17 @@ fn http_grants(
             bail!("--grant-header `{header}` is not NAME:HEADER=VARIABLE");
         };
         let Some(grant) = http.get_mut(name) else {
-            bail!("--grant-header `{header}`: `{name}` is not granted an origin by --grant {name}=URL");
+            bail!(
+                "--grant-header `{header}`: `{name}` is not granted an origin by --grant {name}=URL"
+            );
         };
         let value = std::env::var(variable).with_context(|| {
             format!("--grant-header `{header}`: environment variable `{variable}` is not set")
         })?;
-        grant
-            .headers
-            .insert(field.to_ascii_lowercase(), SecretRef::Env(variable.to_owned()));
+        grant.headers.insert(
+            field.to_ascii_lowercase(),
+            SecretRef::Env(variable.to_owned()),
+        );
         secrets.insert(variable.to_owned(), value);
     }
     Ok((http, secrets))

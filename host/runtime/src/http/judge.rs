@@ -61,10 +61,7 @@ pub enum HttpRefusal {
     /// The authority names a user, or is not `host[:port]`.
     Authority { authority: String },
     /// The origin is granted, but not for this method.
-    Method {
-        capability: String,
-        method: String,
-    },
+    Method { capability: String, method: String },
     /// The origin is granted, but the path lies outside its prefix.
     Path {
         capability: String,
@@ -194,9 +191,9 @@ pub fn judge<'g>(
 /// (`/api` covers `/api/v1` but not `/apix`).
 fn under_prefix(path: &str, prefix: &str) -> bool {
     path == prefix
-        || path.strip_prefix(prefix).is_some_and(|rest| {
-            prefix.ends_with('/') || rest.starts_with('/')
-        })
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| prefix.ends_with('/') || rest.starts_with('/'))
 }
 
 /// Whether `path` holds `.` or `..` as a segment, or an encoded dot, slash
@@ -207,7 +204,9 @@ fn has_dot_segment(path: &str) -> bool {
         || lower.contains("%2f")
         || lower.contains("%5c")
         || lower.contains('\\')
-        || path.split('/').any(|segment| segment == "." || segment == "..")
+        || path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
 }
 
 /// Whether `query` carries a secret value (as written or percent-decoded) or a
@@ -317,7 +316,10 @@ mod tests {
     #[test]
     fn a_granted_request_is_allowed() {
         assert_eq!(
-            judged("PATCH", "https://dns.contoso.com:8443/api/v1/servers/localhost/zones/contoso.com."),
+            judged(
+                "PATCH",
+                "https://dns.contoso.com:8443/api/v1/servers/localhost/zones/contoso.com."
+            ),
             Ok("powerdns-api".to_owned())
         );
         assert_eq!(
@@ -345,7 +347,10 @@ mod tests {
     #[test]
     fn a_user_in_the_authority_is_refused() {
         assert!(matches!(
-            judged("GET", "https://dns.contoso.com:8443@evil.example:443/api/v1"),
+            judged(
+                "GET",
+                "https://dns.contoso.com:8443@evil.example:443/api/v1"
+            ),
             Err(HttpRefusal::Authority { .. })
         ));
     }
@@ -404,7 +409,13 @@ mod tests {
                 "{url}"
             );
         }
-        assert!(judged("GET", "https://dns.contoso.com:8443/api/v1/zones?rrsets=false").is_ok());
+        assert!(
+            judged(
+                "GET",
+                "https://dns.contoso.com:8443/api/v1/zones?rrsets=false"
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -92,7 +92,13 @@ impl Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme.name(), self.url_host(), self.port)
+        write!(
+            f,
+            "{}://{}:{}",
+            self.scheme.name(),
+            self.url_host(),
+            self.port
+        )
     }
 }
 
@@ -213,10 +219,7 @@ impl FromStr for Method {
     type Err = ();
 
     fn from_str(name: &str) -> Result<Self, ()> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or(())
+        Self::ALL.into_iter().find(|m| m.name() == name).ok_or(())
     }
 }
 

@@ -197,7 +197,10 @@ fn tls_config(grant: &GrantedHttp, dir: &Dir) -> Result<Arc<rustls::ClientConfig
 /// rustls's ring provider: the one built here (aws-lc-rs needs a C toolchain
 /// with cmake); it has no post-quantum key exchange, which rustls marks by
 /// deprecating its constructor.
-#[expect(deprecated, reason = "ring is the provider built here; see the doc comment")]
+#[expect(
+    deprecated,
+    reason = "ring is the provider built here; see the doc comment"
+)]
 fn ring_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }

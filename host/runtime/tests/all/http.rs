@@ -99,7 +99,11 @@ fn answer(stream: TcpStream, log: &Mutex<Vec<Received>>) -> std::io::Result<()> 
         api_key: api_key.clone(),
     });
     let mut out = stream;
-    let seen = if api_key.as_deref() == Some(SECRET) { "yes" } else { "no" };
+    let seen = if api_key.as_deref() == Some(SECRET) {
+        "yes"
+    } else {
+        "no"
+    };
     match path.split('?').next().unwrap_or_default() {
         "/api/ok" => {
             // The server echoes the key back as a header: the host must not
@@ -284,7 +288,10 @@ fn a_granted_request_carries_the_secret_header_the_guest_never_sees() {
     let url = format!("http://{}/api/ok", server.address);
     let answer = hostile.call(&format!("GET {url}")).unwrap();
     assert!(answer.contains(&"status=200".to_owned()), "{answer:?}");
-    assert!(answer.contains(&"header:x-seen-key=yes".to_owned()), "{answer:?}");
+    assert!(
+        answer.contains(&"header:x-seen-key=yes".to_owned()),
+        "{answer:?}"
+    );
     assert!(answer.contains(&"body=hello".to_owned()), "{answer:?}");
     assert!(
         !answer.iter().any(|t| t.starts_with("header:x-api-key")),
@@ -333,7 +340,10 @@ fn a_granted_host_on_another_port_is_refused() {
     let other = Server::start();
     let hostile = Hostile::plain(&server);
     assert_denied(
-        hostile.call(&format!("GET http://127.0.0.1:{}/api/ok", other.address.port())),
+        hostile.call(&format!(
+            "GET http://127.0.0.1:{}/api/ok",
+            other.address.port()
+        )),
         "is not granted",
     );
     assert!(other.received().is_empty());
@@ -353,7 +363,10 @@ fn plain_http_to_an_origin_granted_over_https_is_refused() {
         &[("certs/ca.pem", ca.pem())],
     );
     assert_denied(
-        hostile.call(&format!("GET http://localhost:{}/api/ok", front.address.port())),
+        hostile.call(&format!(
+            "GET http://localhost:{}/api/ok",
+            front.address.port()
+        )),
         "is not granted",
     );
     assert!(server.received().is_empty());
@@ -440,7 +453,10 @@ fn pinned_addresses_win_over_what_the_name_resolves_to() {
     );
     for _ in 0..2 {
         let answer = hostile
-            .call(&format!("GET http://localhost:{}/api/ok", real.address.port()))
+            .call(&format!(
+                "GET http://localhost:{}/api/ok",
+                real.address.port()
+            ))
             .unwrap();
         assert!(answer.contains(&"status=200".to_owned()), "{answer:?}");
     }
@@ -520,9 +536,15 @@ fn https_with_the_granted_ca_is_answered() {
         &[("certs/ca.pem", ca.pem())],
     );
     let answer = hostile
-        .call(&format!("GET https://localhost:{}/api/ok", front.address.port()))
+        .call(&format!(
+            "GET https://localhost:{}/api/ok",
+            front.address.port()
+        ))
         .unwrap();
-    assert!(answer.contains(&"header:x-seen-key=yes".to_owned()), "{answer:?}");
+    assert!(
+        answer.contains(&"header:x-seen-key=yes".to_owned()),
+        "{answer:?}"
+    );
     hostile.assert_still_serving();
 }
 
@@ -539,9 +561,10 @@ fn an_https_server_whose_certificate_is_not_from_the_granted_ca_is_refused() {
         },
         &[("certs/ca.pem", granted.pem())],
     );
-    let message = guest_refused(
-        hostile.call(&format!("GET https://localhost:{}/api/ok", front.address.port())),
-    );
+    let message = guest_refused(hostile.call(&format!(
+        "GET https://localhost:{}/api/ok",
+        front.address.port()
+    )));
     assert!(message.contains("TlsCertificateError"), "{message}");
     assert!(server.received().is_empty());
     hostile.assert_still_serving();

@@ -32,8 +32,8 @@ mod plugins;
 mod policy;
 /// The hostile guest: each attack fails with its typed error and the host keeps serving.
 mod sandbox;
-/// Packed, signed plugins under a trust policy: the attacks on a signature.
-mod trust;
 /// A test CA and a TLS front (shared with the end-to-end tests).
 #[path = "../../../../tests/servers/tls.rs"]
 mod tls;
+/// Packed, signed plugins under a trust policy: the attacks on a signature.
+mod trust;

@@ -22,9 +22,9 @@
     reason = "wit-bindgen's export macro expands to the canonical ABI glue, which is unsafe code"
 )]
 
-use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
-use failback_plugin_sdk::http::{self, HttpError, Method, Response};
 use failback_plugin_sdk::config;
+use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
+use failback_plugin_http::{self as http, HttpError, Method, Response};
 
 struct HostileHttp;
 
@@ -49,7 +49,10 @@ fn answer(response: &Response) -> Vec<DnsRecord> {
         )));
     }
     let body = response.text();
-    records.push(txt(format!("body={}", body.chars().take(200).collect::<String>())));
+    records.push(txt(format!(
+        "body={}",
+        body.chars().take(200).collect::<String>()
+    )));
     records.push(txt(format!("bytes={}", response.body.len())));
     records
 }

@@ -9,7 +9,7 @@
 //! host's error code (`HTTP-request-denied`).
 //!
 //! ```no_run
-//! use failback_plugin_sdk::http::{self, Method};
+//! use failback_plugin_http::{self as http, Method};
 //!
 //! let response = http::request(
 //!     Method::Get,
