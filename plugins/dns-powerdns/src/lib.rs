@@ -49,8 +49,8 @@
 
 mod records;
 
-use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
 use failback_plugin_http::{self as http, HttpError, Method, Response};
+use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
 use failback_plugin_sdk::{config, log};
 use serde_json::json;
 

@@ -131,15 +131,12 @@ pub fn request(
     let fields = Fields::new();
     for (name, value) in headers {
         fields
-            .append(&(*name).to_owned(), &value.as_bytes().to_vec())
+            .append(name, value.as_bytes())
             .map_err(|_| HttpError::Header((*name).to_owned()))?;
     }
     if let Some(body) = body {
         fields
-            .set(
-                &"content-length".to_owned(),
-                &[body.len().to_string().into_bytes()],
-            )
+            .set("content-length", &[body.len().to_string().into_bytes()])
             .map_err(|_| HttpError::Header("content-length".to_owned()))?;
     }
     let request = OutgoingRequest::new(fields);

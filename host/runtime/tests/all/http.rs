@@ -299,6 +299,11 @@ fn a_granted_request_carries_the_secret_header_the_guest_never_sees() {
     );
     let received = server.received();
     assert_eq!(received[0].api_key.as_deref(), Some(SECRET));
+    // The request line holds the path only, not the absolute URL.
+    assert_eq!(
+        (received[0].method.as_str(), received[0].path.as_str()),
+        ("GET", "/api/ok")
+    );
     let exchanges = hostile.exchanges();
     assert_eq!(exchanges.len(), 1);
     let exchange = &exchanges[0];

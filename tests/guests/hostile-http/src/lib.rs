@@ -22,9 +22,9 @@
     reason = "wit-bindgen's export macro expands to the canonical ABI glue, which is unsafe code"
 )]
 
+use failback_plugin_http::{self as http, HttpError, Method, Response};
 use failback_plugin_sdk::config;
 use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
-use failback_plugin_http::{self as http, HttpError, Method, Response};
 
 struct HostileHttp;
 
