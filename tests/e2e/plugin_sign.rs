@@ -43,6 +43,11 @@ const CARRIED: &[(&str, &str, Option<&str>)] = &[
         Some(paths::FAILBACK_DNS_RFC2136_MANIFEST),
     ),
     (
+        "dns-powerdns",
+        paths::FAILBACK_DNS_POWERDNS,
+        Some(paths::FAILBACK_DNS_POWERDNS_MANIFEST),
+    ),
+    (
         "probe-xmpp",
         paths::FAILBACK_PROBE_XMPP,
         Some(paths::FAILBACK_PROBE_XMPP_MANIFEST),

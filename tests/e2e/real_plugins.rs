@@ -465,3 +465,309 @@ mod probe {
         );
     }
 }
+
+/// dns-powerdns against PowerDNS's HTTP API, plain and behind a TLS front with
+/// a test CA; every change read back through the API and through DNS.
+mod powerdns {
+    use failback_core::observed::{RecordData, RecordType, SrvData};
+    use failback_runtime::{CallError, LoadError, PluginError};
+
+    use crate::servers::powerdns::{PowerDns, ZONE};
+    use crate::servers::runtime::Harness;
+    use crate::servers::tls::{TestCa, TlsFront};
+    use crate::support::{failback, run};
+
+    fn powerdns() -> PowerDns {
+        PowerDns::start().unwrap_or_else(|e| panic!("cannot start PowerDNS: {e}"))
+    }
+
+    fn a(ip: &str) -> RecordData {
+        RecordData::A(ip.to_owned())
+    }
+
+    /// The plugin over plain HTTP, granted the webserver's origin.
+    fn plain(harness: &Harness, pdns: &PowerDns) -> failback_runtime::DnsProvider {
+        harness.powerdns(
+            &pdns.api_url(),
+            &format!("http://{}", pdns.api),
+            &pdns.key,
+            None,
+        )
+    }
+
+    #[test]
+    fn list_records_reads_the_zone_through_the_api() {
+        let pdns = powerdns();
+        let harness = Harness::new();
+        let dns = plain(&harness, &pdns);
+        let mut records = dns.list_records(ZONE).unwrap();
+        records.sort();
+        let shown: Vec<String> = records
+            .iter()
+            .map(|r| format!("{} {} {:?}", r.name, r.ttl, r.data))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "_sipfederationtls._tcp.contoso.com 300 Srv(SrvData { priority: 0, weight: 0, port: 5061, target: \"sip.contoso.com\" })",
+                "_xmpp-server._tcp.contoso.com 300 Srv(SrvData { priority: 0, weight: 0, port: 5269, target: \"xmpp.contoso.com\" })",
+                "ns1.contoso.com 300 A(\"127.0.0.1\")",
+                "sip.contoso.com 300 A(\"192.0.2.20\")",
+                "xmpp.contoso.com 300 A(\"192.0.2.20\")",
+            ]
+        );
+        // One audit record per request, without the key.
+        let exchanges = harness.audit.exchanges();
+        assert_eq!(exchanges.len(), 1, "{exchanges:?}");
+        assert_eq!(exchanges[0].method, "GET");
+        assert_eq!(
+            exchanges[0].path,
+            "/api/v1/servers/localhost/zones/contoso.com."
+        );
+        assert_eq!(exchanges[0].status, Some(200));
+        assert!(!format!("{exchanges:?}").contains(&pdns.key));
+    }
+
+    #[test]
+    fn record_sets_are_replaced_and_deleted_over_https() {
+        let pdns = powerdns();
+        let ca = TestCa::new("failback test CA");
+        let front = TlsFront::start(ca.server_config(&["pdns.contoso.test"]), pdns.api);
+        let harness = Harness::new();
+        // The name is not in any resolver: the grant pins the front's address.
+        let origin = format!("https://pdns.contoso.test:{}", front.address.port());
+        let dns = harness
+            .powerdns_plugins(
+                &format!("{origin}/api/v1"),
+                &origin,
+                &pdns.key,
+                Some(&ca.pem()),
+                "addresses = [\"127.0.0.1\"]",
+            )
+            .unwrap()
+            .dns_provider
+            .unwrap();
+        let serial = pdns.serial();
+        let sip_srv = "_sipfederationtls._tcp.contoso.com";
+        dns.replace_rrset(
+            ZONE,
+            sip_srv,
+            RecordType::Srv,
+            600,
+            &[RecordData::Srv(SrvData {
+                priority: 0,
+                weight: 5,
+                port: 5061,
+                target: "sip.contoso.com".to_owned(),
+            })],
+        )
+        .unwrap();
+        assert_eq!(pdns.dig(sip_srv, "SRV"), ["0 5 5061 sip.contoso.com."]);
+        dns.replace_rrset(
+            ZONE,
+            "sip.contoso.com",
+            RecordType::A,
+            60,
+            &[a("192.0.2.10"), a("192.0.2.11")],
+        )
+        .unwrap();
+        assert_eq!(
+            pdns.dig("sip.contoso.com", "A"),
+            ["192.0.2.10", "192.0.2.11"]
+        );
+        // Read back through the API with the test's own client: the TTL given.
+        let (status, body) = pdns.api_get("/servers/localhost/zones/contoso.com.");
+        assert_eq!(status, 200);
+        let zone: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let sip = zone["rrsets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "sip.contoso.com." && s["type"] == "A")
+            .unwrap();
+        assert_eq!(sip["ttl"], 60);
+        // PowerDNS, not the plugin, moved the serial on.
+        assert_ne!(pdns.serial(), serial);
+
+        dns.delete_rrset(ZONE, "_xmpp-server._tcp.contoso.com", RecordType::Srv)
+            .unwrap();
+        assert!(pdns.dig("_xmpp-server._tcp.contoso.com", "SRV").is_empty());
+        dns.delete_rrset(ZONE, "absent.contoso.com", RecordType::A)
+            .unwrap();
+        assert_eq!(pdns.dig("xmpp.contoso.com", "A"), ["192.0.2.20"]);
+        let exchanges = harness.audit.exchanges();
+        assert!(
+            exchanges
+                .iter()
+                .all(|e| e.origin == origin && e.status == Some(204)),
+            "{exchanges:?}"
+        );
+    }
+
+    #[test]
+    fn errors_map_onto_plugin_errors_by_status() {
+        let pdns = powerdns();
+        let harness = Harness::new();
+        let dns = plain(&harness, &pdns);
+        let error = dns.list_records("absent.example").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                CallError::Plugin {
+                    error: PluginError::NotFound(_),
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        // A CNAME beside the A set: PowerDNS answers 422 with its message.
+        let error = dns
+            .replace_rrset(
+                ZONE,
+                "sip.contoso.com",
+                RecordType::Cname,
+                300,
+                &[RecordData::Cname("xmpp.contoso.com".to_owned())],
+            )
+            .unwrap_err();
+        match &error {
+            CallError::Plugin {
+                error: PluginError::Invalid(message),
+                ..
+            } => assert!(message.contains("sip.contoso.com"), "{message}"),
+            other => panic!("expected invalid, got {other}"),
+        }
+        // A key PowerDNS does not know.
+        let wrong = Harness::new();
+        let refused = wrong.powerdns(
+            &pdns.api_url(),
+            &format!("http://{}", pdns.api),
+            "not-the-key",
+            None,
+        );
+        let error = refused.list_records(ZONE).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                CallError::Plugin {
+                    error: PluginError::Refused(_),
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("not-the-key"), "{error}");
+    }
+
+    #[test]
+    fn a_certificate_from_another_ca_is_refused() {
+        let pdns = powerdns();
+        let granted = TestCa::new("failback test CA");
+        let other = TestCa::new("another CA");
+        let front = TlsFront::start(other.server_config(&["localhost"]), pdns.api);
+        let harness = Harness::new();
+        let origin = format!("https://localhost:{}", front.address.port());
+        let dns = harness.powerdns(
+            &format!("{origin}/api/v1"),
+            &origin,
+            &pdns.key,
+            Some(&granted.pem()),
+        );
+        let error = dns.list_records(ZONE).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                CallError::Plugin {
+                    error: PluginError::Unavailable(message),
+                    ..
+                } if message.contains("TlsCertificateError")
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_api_url_outside_the_grant_is_refused_by_the_host() {
+        let pdns = powerdns();
+        let harness = Harness::new();
+        let dns = harness.powerdns(
+            &format!("http://{}/metrics", pdns.api),
+            &format!("http://{}", pdns.api),
+            &pdns.key,
+            None,
+        );
+        let error = dns.list_records(ZONE).unwrap_err();
+        assert!(matches!(error, CallError::Denied { .. }), "{error}");
+        assert!(
+            error.to_string().contains("is outside `/api/v1`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_grant_whose_ca_file_is_missing_does_not_load() {
+        let harness = Harness::new();
+        let error = harness
+            .powerdns_plugins(
+                "https://pdns.contoso.test:8443/api/v1",
+                "https://pdns.contoso.test:8443",
+                "key",
+                None,
+                "ca = \"certs/missing.pem\"",
+            )
+            .unwrap_err();
+        assert!(matches!(error, LoadError::Capability(_)), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("HTTP grant `powerdns-api` cannot be used"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_conformance_kit_passes_against_powerdns() {
+        let pdns = powerdns();
+        let dir = tempfile::tempdir().unwrap();
+        let component = std::fs::read(failback_guests::paths::FAILBACK_DNS_POWERDNS).unwrap();
+        let manifest =
+            std::fs::read(failback_guests::paths::FAILBACK_DNS_POWERDNS_MANIFEST).unwrap();
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
+        std::fs::write(dir.path().join("plugins/dns-powerdns.wasm"), &component).unwrap();
+        std::fs::write(
+            dir.path().join("plugins/dns-powerdns.plugin.toml"),
+            &manifest,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("secrets/pdns.key"), &pdns.key).unwrap();
+        let digest = |bytes: &[u8]| {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(bytes))
+        };
+        std::fs::write(
+            dir.path().join("failback.toml"),
+            format!(
+                "[environment]\nname = \"powerdns\"\nzone = \"{ZONE}\"\n\n\
+                 [plugins.dns-provider]\npath = \"plugins/dns-powerdns.wasm\"\n\
+                 sha256 = \"{}\"\nmanifest-sha256 = \"{}\"\n\n\
+                 [plugins.dns-provider.config]\napi = \"{}\"\n\n\
+                 [plugins.dns-provider.grants.http.powerdns-api]\n\
+                 origin = \"http://{}\"\npath-prefix = \"/api/v1\"\n\
+                 headers = {{ x-api-key = {{ file = \"secrets/pdns.key\" }} }}\n",
+                digest(&component),
+                digest(&manifest),
+                pdns.api_url(),
+                pdns.api
+            ),
+        )
+        .unwrap();
+        let (code, stdout, stderr) = run(failback()
+            .args(["plugin", "test", "--kind", "dns-provider", "--env"])
+            .arg(dir.path().join("failback.toml")));
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(!stdout.contains(&pdns.key) && !stderr.contains(&pdns.key));
+        // The kit left nothing of its own in the zone.
+        assert!(pdns.dig(&format!("a.failback-kit.{ZONE}"), "A").is_empty());
+    }
+}

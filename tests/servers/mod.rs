@@ -1,8 +1,10 @@
 //! Real servers for the tests of the real-world plugins, started on loopback
 //! for one test and stopped when it drops them: BIND 9 `named` ([`named`])
-//! serving `contoso.com` with a TSIG key, and Prosody ([`prosody`]) taking
-//! XMPP server-to-server streams; [`forger`], a DNS server of the tests' own
-//! that signs its answers wrongly on purpose. [`runtime`] loads a built plugin into the
+//! serving `contoso.com` with a TSIG key, PowerDNS ([`powerdns`]) serving it
+//! with its HTTP API on (behind a TLS front of [`tls`] for HTTPS), Prosody
+//! ([`prosody`]) taking XMPP server-to-server streams, and PostgreSQL
+//! ([`postgres`]) for the shared journal; [`forger`], a DNS server of the
+//! tests' own that signs its answers wrongly on purpose. [`runtime`] loads a built plugin into the
 //! real `failback-runtime` with an environment granting it those servers.
 //!
 //! A server that cannot start is an error with the reason (and its log), never
@@ -19,8 +21,10 @@
 pub mod forger;
 pub mod named;
 pub mod postgres;
+pub mod powerdns;
 pub mod prosody;
 pub mod runtime;
+pub mod tls;
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -101,6 +101,49 @@ impl Harness {
         .unwrap()
     }
 
+    /// dns-powerdns reaching the API at `api` (its base URL), granted
+    /// `origin` under `/api/v1` with the header `x-api-key` bound to `key` (a
+    /// file); `ca`, when given, is the PEM of the only CA it trusts.
+    pub fn powerdns(&self, api: &str, origin: &str, key: &str, ca: Option<&str>) -> DnsProvider {
+        self.powerdns_plugins(api, origin, key, ca, "")
+            .unwrap()
+            .dns_provider
+            .unwrap()
+    }
+
+    /// [`Harness::powerdns`] with `extra` lines in the grant, or why it does
+    /// not load.
+    pub fn powerdns_plugins(
+        &self,
+        api: &str,
+        origin: &str,
+        key: &str,
+        ca: Option<&str>,
+        extra: &str,
+    ) -> Result<failback_runtime::Plugins, failback_runtime::LoadError> {
+        self.write("secrets/pdns.key", format!("{key}\n"));
+        let ca_line = match ca {
+            Some(pem) => {
+                self.write("certs/ca.pem", pem);
+                "ca = \"certs/ca.pem\"\n"
+            }
+            None => "",
+        };
+        let tables = format!(
+            "[plugins.dns-provider.config]\napi = \"{api}\"\n\n\
+             [plugins.dns-provider.grants.http.powerdns-api]\n\
+             origin = \"{origin}\"\npath-prefix = \"/api/v1\"\n{ca_line}{extra}\n\
+             headers = {{ x-api-key = {{ file = \"secrets/pdns.key\" }} }}\n"
+        );
+        self.load(
+            "dns-powerdns",
+            failback_guests::paths::FAILBACK_DNS_POWERDNS,
+            failback_guests::paths::FAILBACK_DNS_POWERDNS_MANIFEST,
+            "dns-provider",
+            &tables,
+        )
+    }
+
     /// probe-xmpp granted `endpoints`.
     pub fn probe(&self, endpoints: &[String]) -> PortProbe {
         let list = endpoints

@@ -464,7 +464,7 @@ pub enum PluginCommand {
     ///
     /// Exit 0 when no case failed, 1 otherwise.
     Test(PluginTestArgs),
-    /// Write a plugin this binary carries (`dns-rfc2136`, `probe-xmpp`, the
+    /// Write a plugin this binary carries (`dns-rfc2136`, `dns-powerdns`, `probe-xmpp`, the
     /// `lab-*` ones) into DIR as `NAME.wasm` and `NAME.plugin.toml` (its manifest,
     /// with the component's sha256), and print the `failback.toml` lines that
     /// bind it: path, sha256, manifest.
@@ -534,15 +534,27 @@ pub struct PluginTestArgs {
     #[arg(long = "config", value_name = "KEY=VALUE", conflicts_with = "env")]
     pub config: Vec<String>,
     /// Grant FILE a network capability its manifest requests: the socket
-    /// addresses it may reach (repeatable; `dns-server=192.0.2.53:53`), or
-    /// `dns-lookup` for name lookup. Directories are granted by an environment
-    /// file: use `--env`.
+    /// addresses it may reach (repeatable; `dns-server=192.0.2.53:53`), the
+    /// origin and path prefix of an HTTP capability
+    /// (`powerdns-api=https://pdns.example.com:8443/api/v1`), or `dns-lookup`
+    /// for name lookup. Directories are granted by an environment file: use
+    /// `--env`.
     #[arg(
         long = "grant",
-        value_name = "NAME=ADDR[,ADDR…]",
+        value_name = "NAME=ADDR[,ADDR…]|NAME=URL",
         conflicts_with = "env"
     )]
     pub grants: Vec<String>,
+    /// A header the host adds to every request of an HTTP capability, from an
+    /// environment variable of this process (repeatable;
+    /// `powerdns-api:x-api-key=PDNS_API_KEY`): the secret is never on the
+    /// command line, and FILE never sees it.
+    #[arg(
+        long = "grant-header",
+        value_name = "NAME:HEADER=VARIABLE",
+        conflicts_with = "env"
+    )]
+    pub grant_headers: Vec<String>,
     /// Test the plugin this environment file binds to `--kind`, with its
     /// configuration and grants.
     #[arg(long, requires = "kind")]

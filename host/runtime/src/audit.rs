@@ -49,6 +49,33 @@ pub struct AuditRecord {
     pub outcome: Outcome,
 }
 
+/// One HTTP request a plugin made through `wasi:http` ([`crate::http`]):
+/// refused by the judge, failed, or answered. It holds no header value and no
+/// query; a secret in the path is redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpExchange {
+    /// When the request was judged.
+    pub at: SystemTime,
+    pub plugin: String,
+    /// The call in flight (`dns.replace-records`).
+    pub function: String,
+    /// The capability that allowed it, when one did.
+    pub capability: Option<String>,
+    pub method: String,
+    /// `https://dns.contoso.com:8443`, as the guest wrote it.
+    pub origin: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The response's status, once it came.
+    pub status: Option<u16>,
+    /// The response body bytes the guest read.
+    pub bytes: u64,
+    /// From the judgement to the end of the response body.
+    pub duration: Duration,
+    /// `ok`, `denied` (with the judge's reason) or `failed` (with why).
+    pub outcome: Outcome,
+}
+
 /// Severity of a plugin's log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -121,6 +148,8 @@ impl Decision {
 pub trait AuditSink: Send + Sync {
     fn record(&self, record: AuditRecord);
     fn log(&self, line: LogLine);
+    /// One HTTP request of a plugin.
+    fn http(&self, exchange: HttpExchange);
     /// A decision of apply or resume; sinks that keep no decisions drop it.
     fn decision(&self, _decision: Decision) {}
     /// Make every record so far durable and say where the last one is; sinks
@@ -146,6 +175,7 @@ pub struct NotDurable {
 pub struct MemoryAuditSink {
     records: Mutex<Vec<AuditRecord>>,
     lines: Mutex<Vec<LogLine>>,
+    exchanges: Mutex<Vec<HttpExchange>>,
 }
 
 impl MemoryAuditSink {
@@ -171,6 +201,15 @@ impl MemoryAuditSink {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// Every HTTP request so far.
+    #[must_use]
+    pub fn exchanges(&self) -> Vec<HttpExchange> {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl AuditSink for MemoryAuditSink {
@@ -187,6 +226,13 @@ impl AuditSink for MemoryAuditSink {
             .unwrap_or_else(PoisonError::into_inner)
             .push(line);
     }
+
+    fn http(&self, exchange: HttpExchange) {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(exchange);
+    }
 }
 
 /// An [`AuditSink`] that drops everything (benchmarks).
@@ -196,4 +242,5 @@ pub struct NullAuditSink;
 impl AuditSink for NullAuditSink {
     fn record(&self, _record: AuditRecord) {}
     fn log(&self, _line: LogLine) {}
+    fn http(&self, _exchange: HttpExchange) {}
 }

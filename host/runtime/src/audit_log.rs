@@ -4,7 +4,7 @@
 //!
 //! Each line is one JSON object: `seq` (1-based line number), `prev` (the
 //! `hash` of the line before, 64 zeros for the first), `kind` (`call`, `log`,
-//! `decision`), the record's fields, and last `hash`: the sha256 of the line's
+//! `http`, `decision`), the record's fields, and last `hash`: the sha256 of the line's
 //! text up to that field, closed with `}`. So an edited line no longer matches
 //! its own hash; an edited line whose hash was recomputed, a removed line or a
 //! reordered one breaks the next line's `prev` or `seq`. [`verify`] walks the
@@ -37,7 +37,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::audit::{AuditRecord, AuditSink, Decision, LogLine, NotDurable};
+use crate::audit::{AuditRecord, AuditSink, Decision, HttpExchange, LogLine, NotDurable};
 use crate::journal::{Anchor, RunAnchors};
 
 /// The audit log's file name inside the environment's state directory.
@@ -281,6 +281,25 @@ pub(crate) fn decision_fields(d: &Decision) -> Value {
 impl AuditSink for AuditLog {
     fn record(&self, record: AuditRecord) {
         self.append("call", call_fields(&record));
+    }
+
+    fn http(&self, exchange: HttpExchange) {
+        self.append(
+            "http",
+            json!({
+                "at_us": micros(exchange.at),
+                "plugin": exchange.plugin,
+                "function": exchange.function,
+                "capability": exchange.capability,
+                "method": exchange.method,
+                "origin": exchange.origin,
+                "path": exchange.path,
+                "status": exchange.status,
+                "bytes": exchange.bytes,
+                "duration_us": u64::try_from(exchange.duration.as_micros()).unwrap_or(u64::MAX),
+                "outcome": exchange.outcome,
+            }),
+        );
     }
 
     fn log(&self, line: LogLine) {

@@ -29,6 +29,7 @@ use wasmtime_wasi::clocks::WasiClocksView as _;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::audit::{
     AuditRecord, AuditSink, LogLevel, LogLine, MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_CALL, Outcome,
@@ -37,6 +38,7 @@ use crate::capability::{NetworkDenials, Preopen, Sandbox};
 use crate::digest::Digest;
 use crate::environment::ResolvedValue;
 use crate::guest_error::{CallError, PluginError};
+use crate::http::send::{HttpAccess, HttpHooks};
 use crate::manifest::Limits;
 use crate::trust::Signer;
 use crate::wit::v0_1_0::base::failback::plugin::{host, types};
@@ -70,6 +72,9 @@ pub struct CallState {
     /// The granted directories, opened once when the plugin was loaded: what
     /// `wasi:filesystem/preopens.get-directories` hands the guest.
     preopens: Arc<[Preopen]>,
+    http: WasiHttpCtx,
+    /// What judges and sends the guest's HTTP requests ([`crate::http`]).
+    http_hooks: HttpHooks,
 }
 
 impl fmt::Debug for CallState {
@@ -86,6 +91,16 @@ impl WasiView for CallState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }
@@ -109,7 +124,9 @@ impl fmt::Debug for Redactor {
 const REDACTED: &str = "<redacted>";
 
 impl Redactor {
-    pub(crate) fn new(config: &BTreeMap<String, ResolvedValue>) -> Self {
+    /// The redactor of `config`'s secrets and of `more` (the values of the
+    /// headers the host adds to HTTP requests).
+    pub(crate) fn with(config: &BTreeMap<String, ResolvedValue>, more: &[String]) -> Self {
         let mut secrets: Vec<String> = config
             .values()
             .filter_map(|value| match value {
@@ -118,7 +135,9 @@ impl Redactor {
                 }
                 _ => None,
             })
+            .chain(more.iter().filter(|s| !s.is_empty()).cloned())
             .collect();
+        secrets.dedup();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         Self {
             secrets: secrets.into(),
@@ -258,6 +277,9 @@ fn table(state: &mut CallState) -> &mut ResourceTable {
 /// the `host` interface of every track.
 pub(crate) fn link_plugin(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    // `wasi:http/outgoing-handler` and its types: every request is judged and
+    // sent by the host ([`crate::http`]).
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     linker.allow_shadowing(true);
     linker
         .instance(&format!("wasi:filesystem/preopens@{WASI_VERSION}"))?
@@ -476,6 +498,9 @@ pub(crate) struct Guest {
     pub(crate) signer: Arc<Signer>,
     pub(crate) limits: Limits,
     pub(crate) sandbox: Sandbox,
+    /// What the guest's HTTP requests are judged and sent with
+    /// ([`crate::http`]): nothing granted for a policy module.
+    pub(crate) http: Arc<HttpAccess>,
     pub(crate) config: Arc<BTreeMap<String, ResolvedValue>>,
     pub(crate) redactor: Redactor,
     pub(crate) shared: Shared,
@@ -747,6 +772,15 @@ impl Guest {
                     dropped: 0,
                 },
                 preopens: self.sandbox.shared_preopens(),
+                http: WasiHttpCtx::new(),
+                http_hooks: HttpHooks::new(
+                    Arc::clone(&self.http),
+                    deadline,
+                    witness.denials.clone(),
+                    Arc::clone(&self.shared.audit),
+                    Arc::clone(&self.name),
+                    function,
+                ),
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -918,10 +952,13 @@ mod tests {
     }
 
     fn redactor(secret: &str) -> Redactor {
-        Redactor::new(&BTreeMap::from([(
-            "key".to_owned(),
-            ResolvedValue::Secret(crate::environment::Secret::new(secret.to_owned())),
-        )]))
+        Redactor::with(
+            &BTreeMap::from([(
+                "key".to_owned(),
+                ResolvedValue::Secret(crate::environment::Secret::new(secret.to_owned())),
+            )]),
+            &[],
+        )
     }
 
     #[test]

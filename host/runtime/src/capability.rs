@@ -33,8 +33,9 @@ use wasmtime_wasi::{
     FsPerms, HostMonotonicClock, HostWallClock, OpenMode, WasiCtx, WasiCtxBuilder,
 };
 
-use crate::environment::{Environment, Grants};
+use crate::environment::{Environment, Grants, HttpGrant};
 use crate::files::RelativePath;
+use crate::http::Method;
 use crate::manifest::{Capabilities, Mode, Protocol};
 
 /// One reason a plugin may not run.
@@ -64,6 +65,9 @@ pub enum Denial {
     /// A granted directory is, lies in or holds a directory of the
     /// environment's own (`.failback`, `secrets`, `plugins`).
     ReservedDir { capability: String, path: String },
+    /// An HTTP grant cannot be used: its CA file is missing or not PEM, or
+    /// a secret is not a header value.
+    HttpUnavailable { capability: String, reason: String },
 }
 
 impl fmt::Display for Denial {
@@ -102,6 +106,9 @@ impl fmt::Display for Denial {
                 f,
                 "directory `{capability}` (`{path}`) reaches the environment's own `.failback`, `secrets` or `plugins`, which no plugin is granted"
             ),
+            Self::HttpUnavailable { capability, reason } => {
+                write!(f, "HTTP grant `{capability}` cannot be used: {reason}")
+            }
         }
     }
 }
@@ -132,12 +139,24 @@ pub struct GrantedDir {
     pub path: RelativePath,
 }
 
+/// An HTTP API granted to a plugin, checked: what the manifest asked for
+/// (methods, response bound) with what the environment grants (origin, path
+/// prefix, addresses, CA, secret headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedHttp {
+    pub capability: String,
+    pub methods: BTreeSet<Method>,
+    pub max_response_bytes: u64,
+    pub grant: HttpGrant,
+}
+
 /// The capabilities a plugin gets: exactly what it requested and was granted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Granted {
     pub dirs: Vec<GrantedDir>,
     pub endpoints: BTreeSet<(Protocol, SocketAddr)>,
     pub dns_lookup: bool,
+    pub http: Vec<GrantedHttp>,
 }
 
 /// Compare what `plugin`'s manifest requests with what the environment grants.
@@ -181,6 +200,19 @@ pub fn check(
                 .extend(addresses.iter().map(|address| (request.protocol, *address))),
         }
     }
+    for request in &requested.http {
+        match grants.http.get(&request.name) {
+            None => denials.push(Denial::NotGranted {
+                capability: request.name.clone(),
+            }),
+            Some(grant) => granted.http.push(GrantedHttp {
+                capability: request.name.clone(),
+                methods: request.methods.clone(),
+                max_response_bytes: request.max_response_bytes,
+                grant: grant.clone(),
+            }),
+        }
+    }
     if requested.dns_lookup && !grants.dns_lookup {
         denials.push(Denial::NotGranted {
             capability: "dns-lookup".to_owned(),
@@ -193,8 +225,14 @@ pub fn check(
         .iter()
         .map(|d| d.name.as_str())
         .chain(requested.network.iter().map(|n| n.name.as_str()))
+        .chain(requested.http.iter().map(|h| h.name.as_str()))
         .collect();
-    for name in grants.dirs.keys().chain(grants.network.keys()) {
+    for name in grants
+        .dirs
+        .keys()
+        .chain(grants.network.keys())
+        .chain(grants.http.keys())
+    {
         if !requested_names.contains(name.as_str()) {
             denials.push(Denial::NotRequested {
                 capability: name.clone(),
@@ -436,8 +474,9 @@ impl Sandbox {
             let allowed = allows(&endpoints, address, use_);
             if !allowed {
                 denials.push(NetworkDenial {
-                    address,
+                    target: address.to_string(),
                     use_: describe(use_),
+                    reason: None,
                 });
             }
             Box::pin(async move { allowed })
@@ -533,17 +572,24 @@ fn describe(use_: SocketAddrUse) -> &'static str {
     }
 }
 
-/// A socket use the check refused.
+/// A socket use the check refused, or an HTTP request the judge refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkDenial {
-    pub address: SocketAddr,
-    /// `tcp connect`, `udp send`, ...
+    /// The socket address (`127.0.0.1:53`), or the request
+    /// (`PATCH https://dns.contoso.com:8443/api/v1/…`, no query).
+    pub target: String,
+    /// `tcp connect`, `udp send`, ..., `http request`.
     pub use_: &'static str,
+    /// Why, for a request.
+    pub reason: Option<String>,
 }
 
 impl fmt::Display for NetworkDenial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} to `{}`", self.use_, self.address)
+        match &self.reason {
+            None => write!(f, "{} to `{}`", self.use_, self.target),
+            Some(reason) => write!(f, "{} `{}` ({reason})", self.use_, self.target),
+        }
     }
 }
 
@@ -565,7 +611,7 @@ struct DenialLog {
 }
 
 impl NetworkDenials {
-    fn push(&self, denial: NetworkDenial) {
+    pub(crate) fn push(&self, denial: NetworkDenial) {
         let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if denial.use_ == describe(SocketAddrUse::UdpReceive) {
             log.unsolicited = log.unsolicited.saturating_add(1);
@@ -614,6 +660,7 @@ mod tests {
                 protocol: Protocol::Udp,
             }],
             dns_lookup: false,
+            http: Vec::new(),
         }
     }
 
@@ -631,7 +678,49 @@ mod tests {
                 vec!["127.0.0.1:5353".parse().unwrap()],
             )]),
             dns_lookup: false,
+            http: BTreeMap::new(),
         }
+    }
+
+    fn http_grant() -> HttpGrant {
+        HttpGrant {
+            origin: "https://dns.contoso.com:8443".parse().unwrap(),
+            path_prefix: "/api/v1".to_owned(),
+            addresses: Vec::new(),
+            ca: None,
+            headers: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn an_http_capability_needs_its_grant_and_a_grant_needs_its_request() {
+        let mut requested = requested();
+        requested.http.push(crate::manifest::HttpRequest {
+            name: "powerdns-api".to_owned(),
+            methods: BTreeSet::from([Method::Get]),
+            max_response_bytes: 1024,
+        });
+        let error = check("dns-powerdns", &requested, &grants(Mode::ReadWrite)).unwrap_err();
+        assert_eq!(
+            error.denials,
+            vec![Denial::NotGranted {
+                capability: "powerdns-api".to_owned()
+            }]
+        );
+        let mut grants = grants(Mode::ReadWrite);
+        grants.http.insert("powerdns-api".to_owned(), http_grant());
+        let granted = check("dns-powerdns", &requested, &grants).unwrap();
+        assert_eq!(granted.http[0].grant.origin.port, 8443);
+        assert_eq!(granted.http[0].max_response_bytes, 1024);
+
+        grants.http.insert("metrics".to_owned(), http_grant());
+        let error = check("dns-powerdns", &requested, &grants).unwrap_err();
+        assert_eq!(
+            error.denials,
+            vec![Denial::NotRequested {
+                capability: "metrics".to_owned()
+            }]
+        );
     }
 
     #[test]
@@ -829,12 +918,14 @@ mod tests {
         let denials = NetworkDenials::default();
         for port in 0..10_000_u16 {
             denials.push(NetworkDenial {
-                address: SocketAddr::from(([192, 0, 2, 1], port)),
+                target: SocketAddr::from(([192, 0, 2, 1], port)).to_string(),
                 use_: "udp send",
+                reason: None,
             });
             denials.push(NetworkDenial {
-                address: SocketAddr::from(([192, 0, 2, 1], port)),
+                target: SocketAddr::from(([192, 0, 2, 1], port)).to_string(),
                 use_: "udp receive",
+                reason: None,
             });
         }
         let (kept, more) = denials.take();

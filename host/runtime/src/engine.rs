@@ -30,9 +30,12 @@ use crate::call::{CallState, Guest, Redactor, Shared, TICK, Ticker, link_plugin,
 use crate::capability::{self, CapabilityError, Sandbox};
 use crate::code::HostCode;
 use crate::digest::Digest;
-use crate::environment::{Environment, EnvironmentError, ManifestSource, PluginBinding};
+use crate::environment::{
+    Environment, EnvironmentError, ManifestSource, PluginBinding, ResolvedValue,
+};
 use crate::files::{FileError, MAX_TEXT_FILE_BYTES, RelativePath, read_bytes};
 use crate::guest_error::BindError;
+use crate::http::send::HttpAccess;
 use crate::manifest::{Limits, MAX_MEMORY_MIB, Manifest, ManifestError, PluginKind, Role};
 use crate::package::{self, PackError};
 use crate::plugin::{
@@ -421,6 +424,23 @@ impl Runtime {
         let sandbox = Sandbox::resolve(&manifest.name, &granted, dir)
             .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
         let config = binding.resolve_config(dir, env)?;
+        let headers = binding.resolve_http_secrets(dir, env)?;
+        let config_secrets: Vec<String> = config
+            .values()
+            .filter_map(|value| match value {
+                ResolvedValue::Secret(secret) => Some(secret.expose().to_owned()),
+                ResolvedValue::Text(_) => None,
+            })
+            .collect();
+        let http = HttpAccess::resolve(
+            &manifest.name,
+            &granted.http,
+            &headers,
+            &config_secrets,
+            dir,
+        )
+        .inspect_err(|error| self.deny(&manifest.name, actual, error))?;
+        let redactor = Redactor::with(&config, http.secrets());
         let (component, _) = self.compile_verified(cache, actual, &bytes)?;
         let guest = Guest {
             name: Arc::from(manifest.name.as_str()),
@@ -428,7 +448,8 @@ impl Runtime {
             signer: Arc::new(signer),
             limits,
             sandbox,
-            redactor: Redactor::new(&config),
+            http: Arc::new(http),
+            redactor,
             config: Arc::new(config),
             shared: self.shared.clone(),
         };
@@ -561,6 +582,7 @@ impl Runtime {
             signer: Arc::new(signer),
             limits,
             sandbox: Sandbox::policy(),
+            http: Arc::default(),
             config: Arc::new(BTreeMap::new()),
             redactor: Redactor::default(),
             shared: self.shared.clone(),

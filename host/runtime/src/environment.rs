@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use cap_std::fs::Dir;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::approval::{ApprovalBindings, RawApprovals};
 use crate::digest::{Digest, DigestParseError};
 use crate::files::{FileError, RelativePath, read_text};
+use crate::http::{Origin, OriginError, Scheme, is_secret_header_name};
 use crate::manifest::{Limits, ManifestError, Mode, PluginKind, RawLimits, is_name};
 use crate::trust::{KeyLineError, RawTrust, TrustBindings};
 
@@ -128,6 +129,26 @@ pub struct Grants {
     /// Socket addresses, by the capability name the manifest requested.
     pub network: BTreeMap<String, Vec<SocketAddr>>,
     pub dns_lookup: bool,
+    /// HTTP origins, by the capability name the manifest requested.
+    pub http: BTreeMap<String, HttpGrant>,
+}
+
+/// An HTTP API granted to a plugin ([`crate::http`]): one exact origin, the
+/// paths under a prefix, and what the host adds to each request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpGrant {
+    pub origin: Origin,
+    /// Requests must go to this path or below it (`/api/v1`); `/` for all.
+    pub path_prefix: String,
+    /// The addresses to connect to, instead of resolving the origin's host:
+    /// an answer that changes cannot move the grant to another host.
+    pub addresses: Vec<IpAddr>,
+    /// A PEM file of the CAs that sign the server's certificate, replacing
+    /// the web roots (`https` only).
+    pub ca: Option<RelativePath>,
+    /// Headers the host adds to every request, each from a secret; the
+    /// guest can neither set nor read them. Names in lowercase.
+    pub headers: BTreeMap<String, SecretRef>,
 }
 
 /// A directory granted to a plugin.
@@ -246,6 +267,12 @@ pub enum EnvironmentError {
     },
     #[error("grant name `{0}` is not made of lowercase letters, digits and `-`")]
     GrantName(String),
+    #[error("HTTP grant `{name}` of plugin `{kind}`: {reason}")]
+    HttpGrant {
+        kind: PluginKind,
+        name: String,
+        reason: String,
+    },
     #[error("config key `{0}` is not made of lowercase letters, digits and `-`")]
     ConfigKey(String),
     #[error("secret `{key}` of plugin `{kind}` is not set: {reason}")]
@@ -342,6 +369,27 @@ struct RawGrants {
     network: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     dns_lookup: bool,
+    #[serde(default)]
+    http: BTreeMap<String, RawHttpGrant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawHttpGrant {
+    origin: String,
+    path_prefix: Option<String>,
+    #[serde(default)]
+    addresses: Vec<String>,
+    ca: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, RawSecretRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSecretRef {
+    File(RawFileRef),
+    Env(RawEnvRef),
 }
 
 #[derive(Deserialize)]
@@ -519,6 +567,17 @@ fn check_binding(kind: PluginKind, raw: RawBinding) -> Result<PluginBinding, Env
             .collect::<Result<_, _>>()?;
         grants.network.insert(name, addresses);
     }
+    for (name, grant) in raw.grants.http {
+        if !is_name(&name) {
+            return Err(EnvironmentError::GrantName(name));
+        }
+        let grant = check_http_grant(grant).map_err(|reason| EnvironmentError::HttpGrant {
+            kind,
+            name: name.clone(),
+            reason,
+        })?;
+        grants.http.insert(name, grant);
+    }
     Ok(PluginBinding {
         kind,
         path,
@@ -534,7 +593,115 @@ fn check_binding(kind: PluginKind, raw: RawBinding) -> Result<PluginBinding, Env
     })
 }
 
+/// Check one `[grants.http.<name>]` table; the reason it is refused.
+fn check_http_grant(raw: RawHttpGrant) -> Result<HttpGrant, String> {
+    let origin: Origin = raw.origin.parse().map_err(|e: OriginError| e.to_string())?;
+    let path_prefix = raw.path_prefix.unwrap_or_else(|| "/".to_owned());
+    let plain = path_prefix.starts_with('/')
+        && !path_prefix.contains(['?', '#', '%', '\\', '*'])
+        && !path_prefix
+            .split('/')
+            .any(|segment| segment == "." || segment == "..");
+    if !plain {
+        return Err(format!(
+            "path prefix `{path_prefix}` is not an absolute path without `.`, `..`, `%`, `?`, `#` or `*`"
+        ));
+    }
+    let addresses = raw
+        .addresses
+        .iter()
+        .map(|address| {
+            address.parse::<IpAddr>().map_err(|_| {
+                format!("`{address}` is not an IP address (`192.0.2.10`, `::1`); the port is the origin's")
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let ca = raw
+        .ca
+        .as_deref()
+        .map(RelativePath::new)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if ca.is_some() && origin.scheme != Scheme::Https {
+        return Err(format!(
+            "`ca` names the roots of HTTPS, and `{origin}` is plain HTTP"
+        ));
+    }
+    let mut headers = BTreeMap::new();
+    for (name, secret) in raw.headers {
+        let lower = name.to_ascii_lowercase();
+        if !is_secret_header_name(&lower) {
+            return Err(format!(
+                "header `{name}` cannot be added by the host (a header name, not one that frames or routes the request)"
+            ));
+        }
+        let secret = match secret {
+            RawSecretRef::File(file) => {
+                SecretRef::File(RelativePath::new(&file.file).map_err(|e| e.to_string())?)
+            }
+            RawSecretRef::Env(env) => SecretRef::Env(env.env),
+        };
+        if headers.insert(lower, secret).is_some() {
+            return Err(format!("header `{name}` is named twice"));
+        }
+    }
+    Ok(HttpGrant {
+        origin,
+        path_prefix,
+        addresses,
+        ca,
+        headers,
+    })
+}
+
 impl PluginBinding {
+    /// Resolve the secrets of the headers the host adds to HTTP requests, by
+    /// grant name then header name, as [`PluginBinding::resolve_config`]
+    /// resolves configuration secrets.
+    pub fn resolve_http_secrets(
+        &self,
+        dir: &Dir,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, BTreeMap<String, Secret>>, EnvironmentError> {
+        let mut resolved = BTreeMap::new();
+        for (name, grant) in &self.grants.http {
+            let mut headers = BTreeMap::new();
+            for (header, secret) in &grant.headers {
+                let key = format!("{name}.{header}");
+                headers.insert(header.clone(), self.resolve_secret(&key, secret, dir, env)?);
+            }
+            resolved.insert(name.clone(), headers);
+        }
+        Ok(resolved)
+    }
+
+    fn resolve_secret(
+        &self,
+        key: &str,
+        secret: &SecretRef,
+        dir: &Dir,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Secret, EnvironmentError> {
+        match secret {
+            SecretRef::File(path) => {
+                let text = read_text(dir, path).map_err(|e| EnvironmentError::Secret {
+                    kind: self.kind,
+                    key: key.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                // A key file usually ends with a newline that is not part of the key.
+                Ok(Secret(text.trim_end_matches(['\r', '\n']).to_owned()))
+            }
+            SecretRef::Env(name) => env(name)
+                .map(Secret)
+                .ok_or_else(|| EnvironmentError::Secret {
+                    kind: self.kind,
+                    key: key.to_owned(),
+                    reason: format!("environment variable `{name}` is not set"),
+                }),
+        }
+    }
+
     /// Resolve the configuration's secrets: files through `dir`, variables through
     /// `env` (the CLI passes `|name| std::env::var(name).ok()`; the runtime reads
     /// no ambient environment itself).
@@ -547,22 +714,8 @@ impl PluginBinding {
         for (key, value) in &self.config {
             let value = match value {
                 ConfigValue::Text(text) => ResolvedValue::Text(text.clone()),
-                ConfigValue::Secret(SecretRef::File(path)) => {
-                    let text = read_text(dir, path).map_err(|e| EnvironmentError::Secret {
-                        kind: self.kind,
-                        key: key.clone(),
-                        reason: e.to_string(),
-                    })?;
-                    // A key file usually ends with a newline that is not part of the key.
-                    ResolvedValue::Secret(Secret(text.trim_end_matches(['\r', '\n']).to_owned()))
-                }
-                ConfigValue::Secret(SecretRef::Env(name)) => {
-                    let value = env(name).ok_or_else(|| EnvironmentError::Secret {
-                        kind: self.kind,
-                        key: key.clone(),
-                        reason: format!("environment variable `{name}` is not set"),
-                    })?;
-                    ResolvedValue::Secret(Secret(value))
+                ConfigValue::Secret(secret) => {
+                    ResolvedValue::Secret(self.resolve_secret(key, secret, dir, env)?)
                 }
             };
             resolved.insert(key.clone(), value);
@@ -761,6 +914,60 @@ mod tests {
                 call_timeout_ms: 100
             }
         );
+    }
+
+    const HTTP: &str = r#"
+        [plugins.dns-provider.grants.http.powerdns-api]
+        origin = "https://dns.contoso.com:8443"
+        path-prefix = "/api/v1"
+        addresses = ["192.0.2.10", "2001:db8::10"]
+        ca = "certs/powerdns-ca.pem"
+        headers = { X-API-Key = { file = "secrets/powerdns.key" } }
+    "#;
+
+    #[test]
+    fn an_http_grant_is_an_exact_origin_with_its_headers_bound_to_secrets() {
+        let env = Environment::parse(&format!("{DOCUMENTED}{HTTP}")).unwrap();
+        let grant = &env.plugins[&PluginKind::DnsProvider].grants.http["powerdns-api"];
+        assert_eq!(grant.origin.to_string(), "https://dns.contoso.com:8443");
+        assert_eq!(grant.path_prefix, "/api/v1");
+        assert_eq!(grant.addresses.len(), 2);
+        assert_eq!(
+            grant.headers["x-api-key"],
+            SecretRef::File(RelativePath::new("secrets/powerdns.key").unwrap())
+        );
+
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("secrets")).unwrap();
+        std::fs::write(tmp.path().join("secrets/powerdns.key"), "pdns-s3cret\n").unwrap();
+        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
+        let secrets = env.plugins[&PluginKind::DnsProvider]
+            .resolve_http_secrets(&dir, &|_| None)
+            .unwrap();
+        assert_eq!(secrets["powerdns-api"]["x-api-key"].expose(), "pdns-s3cret");
+        assert!(!format!("{secrets:?}").contains("pdns-s3cret"));
+    }
+
+    #[test]
+    fn an_http_grant_without_port_with_a_wildcard_or_a_framing_header_is_refused() {
+        for (from, to) in [
+            ("https://dns.contoso.com:8443", "https://dns.contoso.com"),
+            ("https://dns.contoso.com:8443", "https://*.contoso.com:8443"),
+            ("X-API-Key", "Host"),
+            ("\"/api/v1\"", "\"/api/../admin\""),
+            ("\"192.0.2.10\"", "\"192.0.2.10:53\""),
+            (
+                "https://dns.contoso.com:8443",
+                "http://dns.contoso.com:8081",
+            ),
+        ] {
+            let text = format!("{DOCUMENTED}{}", HTTP.replace(from, to));
+            let error = Environment::parse(&text).unwrap_err();
+            assert!(
+                matches!(error, EnvironmentError::HttpGrant { .. }),
+                "{to}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub mod environment;
 pub mod files;
 pub mod gate;
 mod guest_error;
+pub mod http;
 mod inspect;
 pub mod journal;
 pub mod lock;
@@ -79,7 +80,8 @@ pub mod wit;
 pub use apply::{ApplyError, ApplyOptions, Ended, Executor, FieldDiff, Halt};
 pub use approval::{ApprovalError, ApprovalPolicy};
 pub use audit::{
-    AuditRecord, AuditSink, Decision, MemoryAuditSink, NotDurable, NullAuditSink, Outcome,
+    AuditRecord, AuditSink, Decision, HttpExchange, MemoryAuditSink, NotDurable, NullAuditSink,
+    Outcome,
 };
 pub use audit_log::{AuditLog, AuditLogError};
 pub use cache::{CacheError, CacheOutcome, ComponentCache, Refusal};

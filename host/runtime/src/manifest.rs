@@ -14,6 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
+use crate::http::{DEFAULT_RESPONSE_BYTES, Method};
 
 /// Default memory limit of a plugin whose manifest names none.
 pub const DEFAULT_MEMORY_MIB: u32 = 64;
@@ -241,19 +242,34 @@ pub struct NetworkRequest {
     pub protocol: Protocol,
 }
 
+/// An HTTP API the plugin asks to reach (`wasi:http`), under a name the
+/// environment grants as one exact origin ([`crate::http`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpRequest {
+    pub name: String,
+    /// The methods it may use: those it names, or every method of
+    /// [`Method::ALL`] when it names none.
+    pub methods: BTreeSet<Method>,
+    /// The most response body bytes one request may read: at most
+    /// [`DEFAULT_RESPONSE_BYTES`], which is what it gets when it names none.
+    pub max_response_bytes: u64,
+}
+
 /// Everything a plugin may ask for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Capabilities {
     pub dirs: Vec<DirRequest>,
     pub network: Vec<NetworkRequest>,
     pub dns_lookup: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpRequest>,
 }
 
 impl Capabilities {
     /// Whether the plugin asks for nothing at all.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.network.is_empty() && !self.dns_lookup
+        self.dirs.is_empty() && self.network.is_empty() && !self.dns_lookup && self.http.is_empty()
     }
 }
 
@@ -364,6 +380,14 @@ pub enum ManifestError {
     Memory(u32),
     #[error("call time-out {0} ms is not between 1 and {MAX_CALL_TIMEOUT_MS} ms")]
     Timeout(u32),
+    #[error(
+        "HTTP capability `{name}` names method `{method}`: ask for GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+    )]
+    HttpMethod { name: String, method: String },
+    #[error(
+        "HTTP capability `{name}` asks for {bytes} response bytes: between 1 and {DEFAULT_RESPONSE_BYTES}"
+    )]
+    ResponseBytes { name: String, bytes: u64 },
 }
 
 /// The manifest as written: what `plugin.toml` holds, and what
@@ -395,6 +419,18 @@ struct RawCapabilities {
     dirs: Vec<RawDir>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     network: Vec<RawNetwork>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    http: Vec<RawHttp>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawHttp {
+    name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    methods: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_response_bytes: Option<u64>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -476,6 +512,34 @@ impl Manifest {
             capabilities.network.push(NetworkRequest {
                 name: endpoint.name,
                 protocol: endpoint.protocol,
+            });
+        }
+        for http in raw.capabilities.http {
+            check_capability_name(&http.name, &mut names)?;
+            let methods = if http.methods.is_empty() {
+                Method::ALL.into_iter().collect()
+            } else {
+                http.methods
+                    .iter()
+                    .map(|method| {
+                        method.parse().map_err(|()| ManifestError::HttpMethod {
+                            name: http.name.clone(),
+                            method: method.clone(),
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            let max_response_bytes = http.max_response_bytes.unwrap_or(DEFAULT_RESPONSE_BYTES);
+            if max_response_bytes == 0 || max_response_bytes > DEFAULT_RESPONSE_BYTES {
+                return Err(ManifestError::ResponseBytes {
+                    name: http.name,
+                    bytes: max_response_bytes,
+                });
+            }
+            capabilities.http.push(HttpRequest {
+                name: http.name,
+                methods,
+                max_response_bytes,
             });
         }
         if role == Role::Policy && !capabilities.is_empty() {
@@ -681,6 +745,56 @@ mod tests {
     fn rejects_a_limit_out_of_range() {
         let text = FULL.replace("memory-mib = 64", "memory-mib = 4096");
         assert_eq!(Manifest::parse(&text), Err(ManifestError::Memory(4096)));
+    }
+
+    #[test]
+    fn an_http_capability_names_its_methods_and_may_only_lower_its_body_limit() {
+        let text = format!(
+            "{FULL}\n[[capabilities.http]]\nname = \"powerdns-api\"\nmethods = [\"GET\", \"PATCH\"]\nmax-response-bytes = 65536\n"
+        );
+        let manifest = Manifest::parse(&text).unwrap();
+        let http = &manifest.capabilities.http[0];
+        assert_eq!(
+            http.methods.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            ["GET", "PATCH"]
+        );
+        assert_eq!(http.max_response_bytes, 65536);
+        let any = format!("{FULL}\n[[capabilities.http]]\nname = \"api\"\n");
+        let any = Manifest::parse(&any).unwrap();
+        assert_eq!(any.capabilities.http[0].methods.len(), Method::ALL.len());
+        assert_eq!(
+            any.capabilities.http[0].max_response_bytes,
+            DEFAULT_RESPONSE_BYTES
+        );
+        let raised = text.replace("65536", &(DEFAULT_RESPONSE_BYTES + 1).to_string());
+        assert!(matches!(
+            Manifest::parse(&raised),
+            Err(ManifestError::ResponseBytes { .. })
+        ));
+        let connect = text.replace("\"PATCH\"", "\"CONNECT\"");
+        assert!(matches!(
+            Manifest::parse(&connect),
+            Err(ManifestError::HttpMethod { .. })
+        ));
+        let twice = text.replace("powerdns-api", "dns-server");
+        assert_eq!(
+            Manifest::parse(&twice),
+            Err(ManifestError::DuplicateCapability("dns-server".to_owned()))
+        );
+    }
+
+    #[test]
+    fn an_http_capability_reads_back_the_same() {
+        let text = format!(
+            "{FULL}\n[[capabilities.http]]\nname = \"powerdns-api\"\nmethods = [\"GET\"]\n"
+        );
+        let mut raw = RawManifest::read(&text).unwrap();
+        raw.sha256 = None;
+        let again = Manifest::parse(&raw.write().unwrap()).unwrap();
+        assert_eq!(
+            again.capabilities.http,
+            Manifest::parse(&text).unwrap().capabilities.http
+        );
     }
 
     #[test]

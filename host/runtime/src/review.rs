@@ -344,7 +344,8 @@ fn read(
                 | Denial::NoAddress { capability }
                 | Denial::DirUnavailable { capability, .. }
                 | Denial::OverlappingDirs { capability, .. }
-                | Denial::ReservedDir { capability, .. } => {
+                | Denial::ReservedDir { capability, .. }
+                | Denial::HttpUnavailable { capability, .. } => {
                     if let Some(c) = capabilities.iter_mut().find(|c| &c.name == capability) {
                         c.status = Some(GrantStatus::Missing(denial.to_string()));
                     }
@@ -498,6 +499,26 @@ fn capabilities_of(manifest: &Manifest, binding: Option<&PluginBinding>) -> Vec<
                 }),
         });
     }
+    for http in &manifest.capabilities.http {
+        let methods: Vec<&str> = http.methods.iter().map(|m| m.name()).collect();
+        out.push(Capability {
+            name: http.name.clone(),
+            kind: "http",
+            asks: format!(
+                "sends {} requests to the one origin the environment grants as `{}`, reading at most {} bytes of each response",
+                methods.join(", "),
+                http.name,
+                http.max_response_bytes
+            ),
+            grant: format!(
+                "[plugins.{kind}.grants.http.{}] origin = \"https://HOST:PORT\", path-prefix = \"/…\", headers = {{ NAME = {{ file = \"…\" }} }}",
+                http.name
+            ),
+            status: binding
+                .and_then(|b| b.grants.http.get(&http.name))
+                .map(|grant| GrantStatus::Present(http_grant_words(grant))),
+        });
+    }
     if manifest.capabilities.dns_lookup {
         out.push(Capability {
             name: "dns-lookup".to_owned(),
@@ -517,6 +538,27 @@ fn capabilities_of(manifest: &Manifest, binding: Option<&PluginBinding>) -> Vec<
         }
     }
     out
+}
+
+/// An HTTP grant in plain words: where requests go, and which headers the
+/// host adds (never their values).
+fn http_grant_words(grant: &crate::environment::HttpGrant) -> String {
+    let mut words = format!("`{}` under `{}`", grant.origin, grant.path_prefix);
+    if !grant.addresses.is_empty() {
+        let shown: Vec<String> = grant.addresses.iter().map(ToString::to_string).collect();
+        words.push_str(&format!(", connecting only to {}", shown.join(", ")));
+    }
+    if let Some(ca) = &grant.ca {
+        words.push_str(&format!(", trusting only the CA in `{ca}`"));
+    }
+    if !grant.headers.is_empty() {
+        let names: Vec<String> = grant.headers.keys().map(|h| format!("`{h}`")).collect();
+        words.push_str(&format!(
+            "; the host adds {} from secrets",
+            names.join(", ")
+        ));
+    }
+    words
 }
 
 /// What loading says of `bytes` as a component of `role`: `None` when every
@@ -615,6 +657,9 @@ fn unreachable(interface: &str, capabilities: &crate::manifest::Capabilities) ->
         "wasi:sockets/ip-name-lookup" if !capabilities.dns_lookup => {
             "name lookup is not requested: it can resolve nothing"
         }
+        "wasi:http/outgoing-handler" if capabilities.http.is_empty() => {
+            "no HTTP capability is requested: it can send no request"
+        }
         _ => return None,
     };
     let family = interface.split('/').next().unwrap_or(interface);
@@ -645,6 +690,15 @@ fn wasi_meaning(interface: &str, policy: bool) -> &'static str {
         }
         ("wasi:sockets/ip-name-lookup", false) => {
             "resolves host names, only when granted `dns-lookup`"
+        }
+        ("wasi:http/outgoing-handler", false) => {
+            "sends HTTP requests, only to the origins, methods and paths it is granted; the host adds the secret headers and follows no redirect"
+        }
+        ("wasi:http/types", false) => {
+            "HTTP requests and responses, as the host sends and reads them"
+        }
+        (i, true) if i.starts_with("wasi:http/") => {
+            "cannot link: a policy module is given no HTTP (loading refuses it)"
         }
         (i, true) if i.starts_with("wasi:filesystem/") => {
             "cannot link: a policy module is given no files (loading refuses it)"
@@ -812,7 +866,9 @@ mod tests {
                 "{interface}: {words}"
             );
         }
-        assert!(wasi_meaning("wasi:http/outgoing-handler", false).contains("cannot link"));
+        assert!(wasi_meaning("wasi:http/outgoing-handler", false).contains("origins"));
+        assert!(wasi_meaning("wasi:http/types", true).contains("cannot link"));
+        assert!(wasi_meaning("wasi:keyvalue/store", false).contains("cannot link"));
     }
 
     #[test]

@@ -16,6 +16,8 @@ use failback_runtime::conformance::{
     CaseReport, Component, Kit, KitError, Outcome as CaseOutcome, OutcomeKind, Report, Subject,
     XmppServer,
 };
+use failback_runtime::environment::{HttpGrant, SecretRef};
+use failback_runtime::http::Origin;
 use failback_runtime::manifest::PluginKind;
 use failback_runtime::{LoadError, NullAuditSink, Runtime, package};
 use quick_xml::Writer;
@@ -142,6 +144,7 @@ fn test_file(
         })
         .transpose()?;
     let (network, dns_lookup) = grants(&args.grants)?;
+    let (http, secrets) = http_grants(&args.grants, &args.grant_headers)?;
     let component = Component {
         kind,
         bytes,
@@ -149,6 +152,8 @@ fn test_file(
         config: config(&args.config)?,
         network,
         dns_lookup,
+        http,
+        secrets,
     };
     let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
     let scratch_dir = Dir::open_ambient_dir(scratch.path(), ambient_authority())
@@ -181,8 +186,12 @@ fn grants(grants: &[String]) -> Result<(BTreeMap<String, Vec<SocketAddr>>, bool)
             continue;
         }
         let Some((name, addresses)) = grant.split_once('=') else {
-            bail!("--grant `{grant}` is not NAME=ADDR[,ADDR…] or `dns-lookup`");
+            bail!("--grant `{grant}` is not NAME=ADDR[,ADDR…], NAME=URL or `dns-lookup`");
         };
+        if addresses.contains("://") {
+            // An HTTP grant: `http_grants` reads it.
+            continue;
+        }
         for address in addresses.split(',') {
             let address = address.trim().parse().with_context(|| {
                 format!(
@@ -193,6 +202,67 @@ fn grants(grants: &[String]) -> Result<(BTreeMap<String, Vec<SocketAddr>>, bool)
         }
     }
     Ok((network, dns_lookup))
+}
+
+/// The HTTP grants among `grants` (`NAME=https://HOST:PORT[/PREFIX]`), with
+/// the secret headers of `headers` (`NAME:HEADER=VARIABLE`, the header bound
+/// to an environment variable of this process, never to a value on the
+/// command line), and the values of those variables.
+fn http_grants(
+    grants: &[String],
+    headers: &[String],
+) -> Result<(BTreeMap<String, HttpGrant>, BTreeMap<String, String>)> {
+    let mut http = BTreeMap::new();
+    for grant in grants {
+        let Some((name, url)) = grant.split_once('=') else {
+            continue;
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            continue;
+        };
+        let (authority, prefix) = rest
+            .find('/')
+            .map_or((rest, "/"), |at| (&rest[..at], &rest[at..]));
+        let origin: Origin = format!("{scheme}://{authority}")
+            .parse()
+            .with_context(|| format!("--grant `{grant}`"))?;
+        http.insert(
+            name.to_owned(),
+            HttpGrant {
+                origin,
+                path_prefix: match prefix.trim_end_matches('/') {
+                    "" => "/".to_owned(),
+                    trimmed => trimmed.to_owned(),
+                },
+                addresses: Vec::new(),
+                ca: None,
+                headers: BTreeMap::new(),
+            },
+        );
+    }
+    let mut secrets = BTreeMap::new();
+    for header in headers {
+        let parsed = header
+            .split_once(':')
+            .and_then(|(name, rest)| rest.split_once('=').map(|(h, v)| (name, h, v)));
+        let Some((name, field, variable)) = parsed else {
+            bail!("--grant-header `{header}` is not NAME:HEADER=VARIABLE");
+        };
+        let Some(grant) = http.get_mut(name) else {
+            bail!(
+                "--grant-header `{header}`: `{name}` is not granted an origin by --grant {name}=URL"
+            );
+        };
+        let value = std::env::var(variable).with_context(|| {
+            format!("--grant-header `{header}`: environment variable `{variable}` is not set")
+        })?;
+        grant.headers.insert(
+            field.to_ascii_lowercase(),
+            SecretRef::Env(variable.to_owned()),
+        );
+        secrets.insert(variable.to_owned(), value);
+    }
+    Ok((http, secrets))
 }
 
 /// One line per case; the expected and actual value under a failure, the

@@ -65,9 +65,14 @@ struct Template {
     test_notes: &'static str,
 }
 
-/// A network capability the plugin may uncomment and rename.
+/// A network or HTTP capability the plugin may uncomment and rename.
 const NETWORK_EXAMPLE: &str = "\n# A network endpoint the plugin talks to (`--grant api=192.0.2.10:443`):\n\
-# [[capabilities.network]]\n# name = \"api\"\n# protocol = \"tcp\"\n";
+# [[capabilities.network]]\n# name = \"api\"\n# protocol = \"tcp\"\n\
+\n# Or an HTTPS API, through the host's wasi:http (the `wasip2` crate's `http`\n\
+# module): the environment grants one origin and the headers the host adds from\n\
+# secrets (`--grant rest-api=https://api.example.com:443/v1`,\n\
+# `--grant-header rest-api:x-api-key=API_KEY`); the plugin never holds the key.\n\
+# [[capabilities.http]]\n# name = \"rest-api\"\n# methods = [\"GET\", \"PATCH\"]\n";
 
 fn template(world: World) -> Template {
     match world {

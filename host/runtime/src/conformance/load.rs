@@ -22,7 +22,7 @@ use crate::digest::Digest;
 use crate::engine::LoadError;
 use crate::engine::Runtime;
 use crate::environment::{
-    ConfigValue, Environment, Grants, LimitOverrides, ManifestSource, PluginBinding,
+    ConfigValue, Environment, Grants, HttpGrant, LimitOverrides, ManifestSource, PluginBinding,
 };
 use crate::files::RelativePath;
 use crate::manifest::{Manifest, PluginKind, Protocol};
@@ -46,6 +46,12 @@ pub struct Component {
     pub network: BTreeMap<String, Vec<SocketAddr>>,
     /// Whether name lookup is granted.
     pub dns_lookup: bool,
+    /// HTTP origins granted to each HTTP capability of the manifest.
+    pub http: BTreeMap<String, HttpGrant>,
+    /// The values of the environment variables the HTTP grants' secret
+    /// headers name (`{ env = … }`), read by the caller: the runtime reads no
+    /// ambient environment.
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// The names the component and its manifest get in the scratch directory.
@@ -127,17 +133,19 @@ impl Kit<'_> {
                 dirs: BTreeMap::new(),
                 network: component.network,
                 dns_lookup: component.dns_lookup,
+                http: component.http,
             },
             signature: None,
             limits: LimitOverrides::default(),
         };
         // A vendor's own build under test: signed or not, it is loaded (the
         // signature is judged when an environment binds it: `test_binding`).
+        let secrets = component.secrets;
         let place = Place {
             kit: *self,
             dir: scratch,
             trust: &TrustPolicy::open(),
-            env: &|_| None,
+            env: &|name| secrets.get(name).cloned(),
         };
         place.run(binding, &manifest, subject)
     }

@@ -18,6 +18,8 @@ mod common;
 mod conformance;
 /// The policy gate with the standard modules: findings keyed by module, levels.
 mod gate;
+/// A plugin's HTTP: each attack of the hostile HTTP guest against real HTTP and HTTPS servers.
+mod http;
 /// `plugin inspect`.
 mod inspect;
 /// The crates' modules name each other one way: no module cycle in runtime or CLI.
@@ -32,5 +34,8 @@ mod policy;
 mod review;
 /// The hostile guest: each attack fails with its typed error and the host keeps serving.
 mod sandbox;
+/// A test CA and a TLS front (shared with the end-to-end tests).
+#[path = "../../../../tests/servers/tls.rs"]
+mod tls;
 /// Packed, signed plugins under a trust policy: the attacks on a signature.
 mod trust;

@@ -303,7 +303,7 @@ fn tcp_connect_to_an_address_that_is_not_granted_is_denied() {
     let CallError::Denied { denials, .. } = &error else {
         panic!("{error:?}")
     };
-    assert_eq!(denials[0].address, address);
+    assert_eq!(denials[0].target, address.to_string());
     assert_eq!(denials[0].use_, "tcp connect");
     assert_eq!(
         other.accept().unwrap_err().kind(),
