@@ -26,7 +26,12 @@ pub fn run(args: VerifyArgs) -> Result<Outcome> {
             let snapshot = captured_snapshot(&captured)?;
             let mut judge = Judge::of_file(&args.env)?;
             judge.environment = Some(captured.environment);
-            (None, judge, snapshot, crate::store::failed_over_from(&args.env)?)
+            (
+                None,
+                judge,
+                snapshot,
+                crate::store::failed_over_from(&args.env)?,
+            )
         }
         None => {
             let (lab, env) = environment_path(&args.env, args.lab)?;
