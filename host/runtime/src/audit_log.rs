@@ -248,6 +248,23 @@ pub(crate) fn call_fields(record: &AuditRecord) -> Value {
         "outcome": record.outcome,
     })
 }
+/// The fields of an `http` record: one request a plugin made (no header
+/// value, ever).
+pub(crate) fn http_fields(exchange: &HttpExchange) -> Value {
+    json!({
+        "at_us": micros(exchange.at),
+        "plugin": &exchange.plugin,
+        "function": &exchange.function,
+        "capability": &exchange.capability,
+        "method": &exchange.method,
+        "origin": &exchange.origin,
+        "path": &exchange.path,
+        "status": exchange.status,
+        "bytes": exchange.bytes,
+        "duration_us": u64::try_from(exchange.duration.as_micros()).unwrap_or(u64::MAX),
+        "outcome": &exchange.outcome,
+    })
+}
 
 /// A plugin log line's fields.
 pub(crate) fn log_fields(line: &LogLine) -> Value {
@@ -284,22 +301,7 @@ impl AuditSink for AuditLog {
     }
 
     fn http(&self, exchange: HttpExchange) {
-        self.append(
-            "http",
-            json!({
-                "at_us": micros(exchange.at),
-                "plugin": exchange.plugin,
-                "function": exchange.function,
-                "capability": exchange.capability,
-                "method": exchange.method,
-                "origin": exchange.origin,
-                "path": exchange.path,
-                "status": exchange.status,
-                "bytes": exchange.bytes,
-                "duration_us": u64::try_from(exchange.duration.as_micros()).unwrap_or(u64::MAX),
-                "outcome": exchange.outcome,
-            }),
-        );
+        self.append("http", http_fields(&exchange));
     }
 
     fn log(&self, line: LogLine) {

@@ -46,7 +46,7 @@ use postgres::{Client, Config, NoTls};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::audit::{AuditRecord, AuditSink, Decision, LogLine, NotDurable};
+use crate::audit::{AuditRecord, AuditSink, Decision, HttpExchange, LogLine, NotDurable};
 use crate::audit_log::{self, GENESIS};
 use crate::journal::{
     Anchor, JournalError, JournalStore, RunAnchors, RunRecord, RunState, StepRecord, list_json,
@@ -1470,6 +1470,10 @@ impl AuditSink for PgAudit {
 
     fn decision(&self, decision: Decision) {
         self.append("decision", audit_log::decision_fields(&decision));
+    }
+
+    fn http(&self, exchange: HttpExchange) {
+        self.append("http", audit_log::http_fields(&exchange));
     }
 
     fn checkpoint(&self) -> Result<Option<Anchor>, NotDurable> {
