@@ -429,8 +429,19 @@ fn plugin_add_pins_a_binding_in_place_and_replaces_one_only_when_told() {
             .args(args))
     };
 
+    // Each digest the messages show, by the name of what the test hashed.
+    let known: Vec<(String, String)> = [
+        "plugins/lab-probe.wasm",
+        "plugins/probe-xmpp.wasm",
+        "plugins/probe-xmpp.plugin.toml",
+    ]
+    .iter()
+    .map(|file| (sha256_of(&root.join(file)), format!("sha256 of {file}")))
+    .collect();
+
     // Pinned to the lab's probe: refused, nothing changed.
     let (code, stdout, stderr) = add(&["--kind", "port-probe"]);
+    let stderr = placeholders(&stderr, &known);
     assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
     settings(root).bind(|| insta::assert_snapshot!("plugin-add-pinned-to-another", stderr));
     assert_eq!(std::fs::read_to_string(&env).unwrap(), before);
@@ -442,6 +453,7 @@ fn plugin_add_pins_a_binding_in_place_and_replaces_one_only_when_told() {
 
     let (code, stdout, stderr) = add(&["--kind", "port-probe", "--replace"]);
     assert_eq!(code, 0, "{stderr}");
+    let stdout = placeholders(&stdout, &known);
     settings(root).bind(|| insta::assert_snapshot!("plugin-add-replaced", stdout));
     let after = std::fs::read_to_string(&env).unwrap();
     let sha256 = |bytes: &[u8]| {

@@ -138,9 +138,7 @@ pub enum ApplyError {
     Journal(#[from] JournalError),
 }
 
-/// The end of a run's journaled message when resuming it would meet the same
-/// stop: what [`RunRecord::resumable`] reads.
-pub const NOT_RESUMABLE: &str = "resuming meets the same stop: the way on is a fresh plan, which restores the TTLs this run lowered";
+pub use crate::journal::NOT_RESUMABLE;
 
 impl ApplyError {
     /// Whether `failback resume` can get past it: not when the store shows a

@@ -154,14 +154,14 @@ pub struct RunRecord {
 impl RunRecord {
     /// Whether `failback resume` can continue it: not when it stopped where
     /// resuming would stop again (its message ends with
-    /// [`crate::apply::NOT_RESUMABLE`]).
+    /// [`NOT_RESUMABLE`]).
     #[must_use]
     pub fn resumable(&self) -> bool {
         self.state != RunState::Done
             && !self
                 .message
                 .as_deref()
-                .is_some_and(|m| m.ends_with(crate::apply::NOT_RESUMABLE))
+                .is_some_and(|m| m.ends_with(NOT_RESUMABLE))
     }
 }
 
@@ -176,6 +176,10 @@ pub struct StepRecord {
     pub outcome: Option<String>,
     pub detail: Option<String>,
 }
+
+/// The end of a run's journaled message when resuming it would meet the same
+/// stop: what [`RunRecord::resumable`] reads.
+pub const NOT_RESUMABLE: &str = "resuming meets the same stop: the way on is a fresh plan, which restores the TTLs this run lowered";
 
 /// What the apply engine and the commands that read runs need of a journal,
 /// whichever store keeps it: the SQLite file of one environment
