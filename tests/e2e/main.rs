@@ -36,6 +36,9 @@ mod policy;
 /// The realistic start: a stopped Access Edge refuses 5269; A10 after A1; a
 /// firewall that filters or rejects the port.
 mod ports;
+/// Plan → apply → verify as examples/powerdns binds it: the zone in a real
+/// PowerDNS, reached over HTTPS through a TLS front.
+mod powerdns_example;
 /// Plan → apply → verify with dns-rfc2136 against BIND and probe-xmpp against
 /// Prosody, as examples/real-dns-xmpp binds them.
 mod real_dns_xmpp;

@@ -81,16 +81,20 @@ fn a_missing_environment_is_an_error_naming_it() {
 fn a_plugin_whose_sha256_differs_from_the_binding_is_refused() {
     let dir = lab("edge-failover");
     let component = dir.path().join("plugins/lab-dns.wasm");
+    let mut known = crate::support::lab_digests(dir.path());
     let mut bytes = std::fs::read(&component).unwrap();
     bytes.extend_from_slice(b"\0tampered");
     std::fs::write(&component, bytes).unwrap();
+    known.push((
+        crate::support::sha256_of(&component),
+        "sha256 tampered lab-dns.wasm".to_owned(),
+    ));
     let (code, _, stderr) = run(failback()
         .args(["plan", "--env"])
         .arg(dir.path().join("failback.toml")));
     assert_eq!(code, 1);
-    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[SHA256]")]}, {
-        insta::assert_snapshot!("plan-tampered-plugin", redact(&stderr, dir.path()));
-    });
+    let stderr = crate::support::placeholders(&stderr, &known);
+    insta::assert_snapshot!("plan-tampered-plugin", redact(&stderr, dir.path()));
 }
 
 /// The attack: a machine FQDN in the published topology with a typographic
@@ -130,19 +134,23 @@ fn a_topology_machine_fqdn_with_a_typographic_quote_and_a_newline_is_refused() {
 fn a_swapped_plugin_manifest_is_refused() {
     let dir = lab("edge-failover");
     let manifest = dir.path().join("plugins/lab-dns.plugin.toml");
+    let mut known = crate::support::lab_digests(dir.path());
     let original = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
         original.replace("memory-mib = 32", "memory-mib = 1024"),
     )
     .unwrap();
+    known.push((
+        crate::support::sha256_of(&manifest),
+        "sha256 swapped lab-dns.plugin.toml".to_owned(),
+    ));
     let (code, _, stderr) = run(failback()
         .args(["plan", "--env"])
         .arg(dir.path().join("failback.toml")));
     assert_eq!(code, 1);
-    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[SHA256]")]}, {
-        insta::assert_snapshot!("plan-swapped-manifest", redact(&stderr, dir.path()));
-    });
+    let stderr = crate::support::placeholders(&stderr, &known);
+    insta::assert_snapshot!("plan-swapped-manifest", redact(&stderr, dir.path()));
 }
 
 /// An environment that binds no pool-control plugin cannot be planned with:

@@ -210,6 +210,89 @@ fn review_since_an_earlier_build() {
     );
 }
 
+/// A new build of an HTTP plugin that asks for one more method of its API and
+/// a second origin: `--since` names both, so the reviewer sees that the
+/// environment must grant a new origin and that the plugin may now write.
+#[test]
+fn review_since_names_a_new_http_origin_and_a_new_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |version: &str, capabilities: &str| {
+        let path = dir.path().join(format!("dns-powerdns-{version}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"dns-powerdns\"\nversion = \"{version}\"\n\
+                 world = \"failback:plugin/dns-provider@0.3.0\"\n{capabilities}\
+                 [limits]\nmemory-mib = 32\ncall-timeout-ms = 10000\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let old = dir.path().join("dns-powerdns-0.1.0.wasm");
+    pack(
+        paths::FAILBACK_DNS_POWERDNS,
+        &manifest(
+            "0.1.0",
+            "[[capabilities.http]]\nname = \"powerdns-api\"\nmethods = [\"GET\"]\n",
+        ),
+        &old,
+    );
+    let new = dir.path().join("dns-powerdns-0.2.0.wasm");
+    pack(
+        paths::FAILBACK_DNS_POWERDNS,
+        &manifest(
+            "0.2.0",
+            "[[capabilities.http]]\nname = \"powerdns-api\"\nmethods = [\"GET\", \"PATCH\"]\n\
+             [[capabilities.http]]\nname = \"audit-webhook\"\nmethods = [\"POST\"]\n",
+        ),
+        &new,
+    );
+    let (code, stdout, stderr) = run(failback()
+        .args(["plugin", "review", "--format", "json", "--since"])
+        .arg(&old)
+        .arg(&new));
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let since = &json["since"];
+    assert_eq!(
+        since["new_capabilities"].as_array().unwrap().len(),
+        1,
+        "{since}"
+    );
+    assert_eq!(since["new_capabilities"][0]["name"], "audit-webhook");
+    assert_eq!(since["new_capabilities"][0]["kind"], "http");
+    assert_eq!(
+        since["changed_capabilities"][0][0], "powerdns-api",
+        "{since}"
+    );
+    assert!(
+        since["changed_capabilities"][0][1]
+            .as_str()
+            .unwrap()
+            .starts_with("sends GET requests")
+            && since["changed_capabilities"][0][2]
+                .as_str()
+                .unwrap()
+                .starts_with("sends GET, PATCH requests"),
+        "{since}"
+    );
+
+    let (code, stdout, stderr) = run(failback()
+        .args(["plugin", "review", "--format", "markdown", "--since"])
+        .arg(&old)
+        .arg(&new));
+    assert_eq!(code, 0, "{stderr}");
+    let known = [
+        (sha256_of(&old), "sha256 of 0.1.0".to_owned()),
+        (sha256_of(&new), "sha256 of 0.2.0".to_owned()),
+    ];
+    let stdout = placeholders(&stdout, &known);
+    settings(dir.path()).bind(|| {
+        insta::assert_snapshot!("review-since-http-markdown", redact(&stdout, dir.path()));
+    });
+}
+
 #[test]
 fn sign_then_verify_embedded_and_detached() {
     let dir = tempfile::tempdir().unwrap();

@@ -725,6 +725,75 @@ mod powerdns {
         );
     }
 
+    /// The kit without an environment file: the origin granted by `--grant
+    /// NAME=URL`, the API key bound by `--grant-header` to a variable of the
+    /// kit's own environment, never to a value on the command line.
+    #[test]
+    fn the_kit_takes_an_http_grant_and_a_secret_header_from_its_flags() {
+        let pdns = powerdns();
+        let kit = |extra: &[String], key: Option<&str>| {
+            let mut command = failback();
+            command
+                .args(["plugin", "test"])
+                .arg(failback_guests::paths::FAILBACK_DNS_POWERDNS)
+                .args(["--world", "dns-provider", "--manifest"])
+                .arg(failback_guests::paths::FAILBACK_DNS_POWERDNS_MANIFEST)
+                .args(["--zone", ZONE, "--config"])
+                .arg(format!("api={}", pdns.api_url()))
+                .args(extra)
+                .env_remove("FAILBACK_KIT_PDNS_KEY");
+            if let Some(key) = key {
+                command.env("FAILBACK_KIT_PDNS_KEY", key);
+            }
+            run(&mut command)
+        };
+        let grant = format!("--grant=powerdns-api=http://{}/api/v1", pdns.api);
+        let header = "--grant-header=powerdns-api:X-API-Key=FAILBACK_KIT_PDNS_KEY".to_owned();
+
+        let (code, stdout, stderr) = kit(&[grant.clone(), header.clone()], Some(&pdns.key));
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(!stdout.contains(&pdns.key) && !stderr.contains(&pdns.key));
+        assert!(pdns.dig(&format!("a.failback-kit.{ZONE}"), "A").is_empty());
+
+        // Without the header PowerDNS refuses every request: the cases fail,
+        // saying the key was refused.
+        let (code, stdout, _) = kit(&[grant.clone()], None);
+        assert_ne!(code, 0, "{stdout}");
+        assert!(stdout.contains("401"), "{stdout}");
+
+        // A prefix the plugin's URL is not under: the host refuses the
+        // requests before they are sent.
+        let (code, stdout, _) = kit(
+            &[
+                format!("--grant=powerdns-api=http://{}/other", pdns.api),
+                header.clone(),
+            ],
+            Some(&pdns.key),
+        );
+        assert_ne!(code, 0, "{stdout}");
+        assert!(stdout.contains("/other"), "{stdout}");
+
+        // The variable unset: refused before anything runs, naming it.
+        let (code, stdout, stderr) = kit(&[grant.clone(), header.clone()], None);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stderr.contains(
+                "--grant-header `powerdns-api:X-API-Key=FAILBACK_KIT_PDNS_KEY`: environment variable `FAILBACK_KIT_PDNS_KEY` is not set"
+            ),
+            "{stderr}"
+        );
+        // A header for a name no --grant gives an origin.
+        let (code, _, stderr) = kit(
+            &["--grant-header=other:X-API-Key=FAILBACK_KIT_PDNS_KEY".to_owned()],
+            Some(&pdns.key),
+        );
+        assert_eq!(code, 1);
+        assert!(
+            stderr.contains("`other` is not granted an origin by --grant other=URL"),
+            "{stderr}"
+        );
+    }
+
     #[test]
     fn the_conformance_kit_passes_against_powerdns() {
         let pdns = powerdns();

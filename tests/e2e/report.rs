@@ -6,7 +6,9 @@ use std::path::Path;
 
 use failback_core::lab::Scenario;
 
-use crate::support::{failback, lab, redact, run, validate_plan, validate_state};
+use crate::support::{
+    failback, lab, lab_digests, placeholders, redact, run, validate_plan, validate_state,
+};
 
 /// `failback observe --out STATE` in the lab `dir`.
 fn observe(dir: &Path) -> std::path::PathBuf {
@@ -40,8 +42,8 @@ fn observe_says_what_was_observed_by_whom_and_when() {
         .args(["observe", "--env"])
         .arg(dir.path().join("failback.toml")));
     assert_eq!(code, 0, "{stderr}");
+    let stdout = placeholders(&stdout, &lab_digests(dir.path()));
     insta::with_settings!({filters => vec![
-        (r"[0-9a-f]{64}", "[SHA256]"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
     ]}, {
         insta::assert_snapshot!("observe-edge-and-front-end-failover", stdout);
@@ -105,9 +107,8 @@ fn an_edited_captured_state_is_refused() {
         .arg(dir.path().join("failback.toml")));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
-    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[SHA256]")]}, {
-        insta::assert_snapshot!("plan-from-edited-state", redact(&stderr, dir.path()));
-    });
+    let stderr = placeholders(&stderr, &lab_digests(dir.path()));
+    insta::assert_snapshot!("plan-from-edited-state", redact(&stderr, dir.path()));
     // An unknown field is refused by name.
     let unknown = text.replacen("\"zone\":", "\"injected\": 1, \"zone\":", 1);
     std::fs::write(&state, &unknown).unwrap();
@@ -214,9 +215,7 @@ fn plan_check_exits_4_with_the_differences_when_the_plan_changed() {
         .arg("--env")
         .arg(&env));
     assert_eq!(code, 4, "{stderr}");
-    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[SHA256]")]}, {
-        insta::assert_snapshot!("plan-check-changed", stdout);
-    });
+    insta::assert_snapshot!("plan-check-changed", placeholders(&stdout, &[]));
     let (code, stdout, _) = run(failback()
         .args(["plan", "--check"])
         .arg(&approved)
@@ -286,9 +285,8 @@ fn the_report_of_one_scenario_is_snapshot() {
     assert_eq!(code, 0, "{stderr}");
     // One element a line, for a snapshot a person can review.
     let lines = stdout.replace("><", ">\n<");
-    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[SHA256]")]}, {
-        insta::assert_snapshot!("report-edge-failover-html", lines);
-    });
+    let lines = placeholders(&lines, &lab_digests(dir.path()));
+    insta::assert_snapshot!("report-edge-failover-html", lines);
 }
 
 /// The text of each cell of the table row that starts at `open` (`<tr …>`)

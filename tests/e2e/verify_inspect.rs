@@ -44,8 +44,8 @@ fn inspect_names_the_world_the_digest_and_what_the_plugin_requests() {
         .arg(dir.path().join("plugins/lab-servers.wasm")));
     assert_eq!(code, 0, "{stderr}");
     let stdout = stdout.replace(&dir.path().display().to_string(), "[LAB]");
+    let stdout = crate::support::placeholders(&stdout, &crate::support::lab_digests(dir.path()));
     insta::with_settings!({filters => vec![
-        (r"[0-9a-f]{64}", "[SHA256]"),
         (r"size       \d+ bytes", "size       [N] bytes"),
     ]}, {
         insta::assert_snapshot!("inspect-lab-servers", stdout);
@@ -58,4 +58,31 @@ fn inspect_names_the_world_the_digest_and_what_the_plugin_requests() {
     let inspection: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(inspection["worlds"][0], "failback:plugin/port-probe@0.3.0");
     assert_eq!(inspection["manifest_matches"], true);
+}
+
+/// A plugin that reaches an HTTP API: `inspect` lists the capability by name
+/// with its methods and its response bound, as it lists directories and
+/// sockets.
+#[test]
+fn inspect_lists_an_http_capability_with_its_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(failback().current_dir(dir.path()).args([
+        "plugin",
+        "export",
+        "dns-powerdns",
+        "plugins",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = run(failback()
+        .args(["plugin", "inspect"])
+        .arg(dir.path().join("plugins/dns-powerdns.wasm")));
+    assert_eq!(code, 0, "{stderr}");
+    let requests = stdout
+        .split_once("  requests\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no requests in:\n{stdout}"));
+    assert_eq!(
+        requests,
+        "    http `powerdns-api` (GET, PATCH; responses up to 4194304 bytes)\n"
+    );
 }

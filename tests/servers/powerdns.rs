@@ -11,6 +11,7 @@ use std::fs::{self, File};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -189,6 +190,20 @@ impl PowerDns {
             .unwrap_or_default()
     }
 
+    /// Load `zone_file` again as [`ZONE`], as when it started: what the API
+    /// changed is gone (a benchmark's fresh start for each iteration).
+    pub fn reload_zone(&self, zone_file: &str) {
+        let zone = self.dir.path().join("zone");
+        fs::write(&zone, zone_file).unwrap();
+        output(
+            Command::new("pdnsutil")
+                .arg(format!("--config-dir={}", self.dir.path().display()))
+                .arg("load-zone")
+                .arg(ZONE)
+                .arg(&zone),
+        );
+    }
+
     /// The directory of its configuration and database.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -199,4 +214,92 @@ impl Drop for PowerDns {
     fn drop(&mut self) {
         stop(&mut self.child);
     }
+}
+
+/// The plugins `examples/powerdns` binds, by name and kind, as its README
+/// lists them.
+pub const EXAMPLE_PLUGINS: [(&str, &str); 5] = [
+    ("dns-powerdns", "dns-provider"),
+    ("lab-probe", "port-probe"),
+    ("lab-store", "management-store"),
+    ("lab-servers", "server-control"),
+    ("lab-pools", "pool-control"),
+];
+
+/// The name the TLS front's certificate is for in the example; no resolver
+/// knows it, so the grant's pinned address is what the host connects to.
+pub const EXAMPLE_API_HOST: &str = "pdns.contoso.com";
+
+/// The lab directory `root`'s `failback.toml` replaced by
+/// `examples/powerdns/failback.toml`, filled in as its README says: each
+/// plugin exported into `plugins/` and bound with `plugin add` (by the
+/// `failback` commands `failback` makes); the CA's certificate `ca_pem` in
+/// `certs/`, the API key in `secrets/`; the values marked CHANGE set to
+/// `pdns` behind a TLS front on loopback `port`. Returns the file's path.
+pub fn write_example_environment(
+    root: &Path,
+    mut failback: impl FnMut() -> Command,
+    pdns: &PowerDns,
+    ca_pem: &str,
+    port: u16,
+) -> PathBuf {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let env = root.join("failback.toml");
+    fs::copy(repository.join("examples/powerdns/failback.toml"), &env).unwrap();
+    for (name, kind) in EXAMPLE_PLUGINS {
+        let out = failback()
+            .current_dir(root)
+            .args(["plugin", "export", name, "plugins"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "plugin export {name}: {out:?}");
+        let out = failback()
+            .current_dir(root)
+            .args([
+                "plugin",
+                "add",
+                &format!("plugins/{name}.wasm"),
+                "--kind",
+                kind,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "plugin add {name}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with(&format!("bound `{name}`")),
+            "{out:?}"
+        );
+    }
+    fs::create_dir_all(root.join("certs")).unwrap();
+    fs::write(root.join("certs/pdns-ca.pem"), ca_pem).unwrap();
+    fs::create_dir_all(root.join("secrets")).unwrap();
+    fs::write(root.join("secrets/pdns-api-key"), format!("{}\n", pdns.key)).unwrap();
+
+    let text = fs::read_to_string(&env).unwrap();
+    assert!(!text.contains(&"0".repeat(64)), "{text}");
+    // Only the values the example marks CHANGE are the operator's to set.
+    let origin = format!("https://{EXAMPLE_API_HOST}:{port}");
+    let mut changed = String::new();
+    for line in text.lines() {
+        let line = if !line.contains("# CHANGE") {
+            line.to_owned()
+        } else if line.starts_with("api =") {
+            format!("api = \"{origin}/api/v1\"")
+        } else if line.starts_with("origin =") {
+            format!("origin = \"{origin}\"")
+        } else if line.starts_with("addresses =") {
+            "addresses = [\"127.0.0.1\"]".to_owned()
+        } else {
+            // The zone and the CA's path are the example's own.
+            assert!(
+                line.starts_with("zone =") || line.starts_with("ca ="),
+                "a CHANGE this support does not know: {line}"
+            );
+            line.to_owned()
+        };
+        changed.push_str(&line);
+        changed.push('\n');
+    }
+    fs::write(&env, changed).unwrap();
+    env
 }

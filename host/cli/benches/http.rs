@@ -3,7 +3,9 @@
 //! sender), and the same request made natively by the host's HTTP client
 //! (hyper over tokio, rustls for HTTPS) in the same run — over plain HTTP and
 //! behind a TLS front with a test CA — and the judge of one request alone (the
-//! hook's own cost). Results and the command are in BENCHMARKS.md.
+//! hook's own cost). Then whole-process `plan` and `apply` on
+//! `examples/powerdns` beside the lab it is made from (group `example`).
+//! Results and the command are in BENCHMARKS.md.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,6 +16,8 @@
 
 #[path = "../../../tests/servers/mod.rs"]
 mod servers;
+#[allow(dead_code, reason = "this benchmark uses part of the shared helpers")]
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +27,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use failback_core::observed::{RecordData, RecordType};
 use http_body_util::{BodyExt as _, Full};
 use rustls::pki_types::ServerName;
-use servers::powerdns::{PowerDns, ZONE};
+use servers::powerdns::{PowerDns, ZONE, write_example_environment};
 use servers::runtime::Harness;
 use servers::tls::{TestCa, TlsFront};
 
@@ -249,5 +253,97 @@ fn benches(c: &mut Criterion) {
     judge.finish();
 }
 
-criterion_group!(http_benches, benches);
+/// Whole-process `plan` and `apply PLAN --yes` on `examples/powerdns` (the
+/// zone in PowerDNS behind a TLS front, the API key held by the host) beside
+/// the same on the lab it is made from (`edge-failover`, every plugin the
+/// lab's), in the same run. Each apply gets a fresh copy of its directory
+/// and, for PowerDNS, the zone loaded again (setup, not timed).
+fn example_benches(c: &mut Criterion) {
+    let (_, bin) = support::binaries().pop().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut command = std::process::Command::new(&bin);
+        command.env("FAILBACK_CACHE_DIR", cache.path());
+        command
+    };
+    let templates = tempfile::tempdir().unwrap();
+    let lab_dir = templates.path().join("lab");
+    let example_dir = templates.path().join("powerdns");
+    for dir in [&lab_dir, &example_dir] {
+        let out = command()
+            .args(["lab", "init", "--scenario", "edge-failover"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let zone_file = std::fs::read_to_string(example_dir.join("dns/contoso.com.zone")).unwrap();
+    let pdns =
+        PowerDns::start_zone(&zone_file).unwrap_or_else(|e| panic!("cannot start PowerDNS: {e}"));
+    let ca = TestCa::new("contoso bench CA");
+    let front = TlsFront::start(
+        ca.server_config(&[servers::powerdns::EXAMPLE_API_HOST]),
+        pdns.api,
+    );
+    write_example_environment(
+        &example_dir,
+        command,
+        &pdns,
+        &ca.pem(),
+        front.address.port(),
+    );
+
+    let mut group = c.benchmark_group("example");
+    group
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(3))
+        .measurement_time(Duration::from_secs(15));
+    for (name, template) in [("lab", &lab_dir), ("powerdns", &example_dir)] {
+        let env = template.join("failback.toml");
+        group.bench_function(format!("plan/{name}"), |b| {
+            b.iter(|| {
+                let out = command()
+                    .args(["plan", "--format", "json", "--env"])
+                    .arg(&env)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{out:?}");
+            });
+        });
+    }
+    for (name, template) in [("lab", &lab_dir), ("powerdns", &example_dir)] {
+        group.bench_function(format!("apply/{name}"), |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let copy = std::process::Command::new("cp")
+                        .arg("-a")
+                        .arg(format!("{}/.", template.display()))
+                        .arg(dir.path())
+                        .status()
+                        .unwrap();
+                    assert!(copy.success());
+                    pdns.reload_zone(&zone_file);
+                    let env = dir.path().join("failback.toml");
+                    let plan = dir.path().join("plan.json");
+                    let out = command()
+                        .args(["plan", "--format", "json", "--env"])
+                        .arg(&env)
+                        .arg("--out")
+                        .arg(&plan)
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "{out:?}");
+                    support::Lab::new(dir, env, plan)
+                },
+                |lab| support::apply(&bin, cache.path(), lab),
+                criterion::BatchSize::PerIteration,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(http_benches, benches, example_benches);
 criterion_main!(http_benches);

@@ -125,6 +125,16 @@ fn text(file: &Path, manifest: Option<&Path>, i: &Inspection) -> String {
             for n in &m.capabilities.network {
                 let _ = writeln!(out, "    network `{}` ({})", n.name, n.protocol);
             }
+            for h in &m.capabilities.http {
+                let methods: Vec<&str> = h.methods.iter().map(|m| m.name()).collect();
+                let _ = writeln!(
+                    out,
+                    "    http `{}` ({}; responses up to {} bytes)",
+                    h.name,
+                    methods.join(", "),
+                    h.max_response_bytes
+                );
+            }
             if m.capabilities.dns_lookup {
                 out.push_str("    name lookup\n");
             }
