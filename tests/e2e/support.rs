@@ -156,6 +156,70 @@ pub fn placeholders(text: &str, known: &[(String, String)]) -> String {
     out
 }
 
+/// The lab's failback, whole, with real DNS: `plan` (which must move the
+/// zone: lower the TTLs, repoint SIP federation and XMPP, restore the TTLs),
+/// `apply --yes`, `verify --to edgepool1.contoso.com`, and a new `plan` that
+/// has nothing left to do. `server_log` is shown under a failed apply.
+/// Returns every line shown, for the tests that look for a secret in it.
+pub fn fail_back_with_dns(env: &Path, server_log: &dyn Fn() -> String) -> String {
+    let (code, stdout, stderr) = run(failback()
+        .args(["plan", "--format", "json", "--env"])
+        .arg(env));
+    assert_eq!(code, 0, "plan failed:\n{stdout}\n{stderr}");
+    let planned = planned_actions(&stdout);
+    for action in [
+        "lower-ttl",
+        "repoint-sip-federation-dns",
+        "set-xmpp-a-record",
+        "restore-ttl",
+    ] {
+        assert!(
+            planned.iter().any(|a| a == action),
+            "{action} not planned: {planned:?}"
+        );
+    }
+    let mut shown = stdout + &stderr;
+
+    let (code, stdout, stderr) = run(failback().args(["apply", "--yes", "--env"]).arg(env));
+    assert_eq!(
+        code,
+        0,
+        "apply failed:\n{stdout}\n{stderr}\nthe DNS server's log:\n{}",
+        server_log()
+    );
+    assert!(stdout.contains("run 1 done"), "{stdout}");
+    shown += &(stdout + &stderr);
+
+    let (code, stdout, stderr) = run(failback()
+        .args(["verify", "--to", "edgepool1.contoso.com", "--env"])
+        .arg(env));
+    assert_eq!(code, 0, "verify is not clean:\n{stdout}\n{stderr}");
+    shown += &(stdout + &stderr);
+
+    let (code, stdout, stderr) = run(failback()
+        .args(["plan", "--format", "json", "--env"])
+        .arg(env));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        planned_actions(&stdout),
+        Vec::<String>::new(),
+        "a new plan still has work"
+    );
+    shown + &stdout + &stderr
+}
+
+/// The actions a JSON plan has still to do.
+pub fn planned_actions(plan: &str) -> Vec<String> {
+    let plan: serde_json::Value = serde_json::from_str(plan).unwrap();
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "planned")
+        .map(|s| s["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The sha256 of `path`'s bytes, in hex: what a snapshot's digest is
 /// compared with.
 pub fn sha256_of(path: &Path) -> String {

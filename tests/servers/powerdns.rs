@@ -190,6 +190,11 @@ impl PowerDns {
             .unwrap_or_default()
     }
 
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        super::log_tail(&self.dir.path().join("pdns.log"))
+    }
+
     /// Load `zone_file` again as [`ZONE`], as when it started: what the API
     /// changed is gone (a benchmark's fresh start for each iteration).
     pub fn reload_zone(&self, zone_file: &str) {
