@@ -608,17 +608,19 @@ fn drawing_faults(report: &Path, dir: &Path) -> Vec<String> {
             if !drawing.bounds.contains(&text.bounds) {
                 faults.push(format!("{label}: outside its drawing"));
             }
-            // A pool's label is inside its pool's box, inside its site's.
+            // A pool's labels (its name, and the line of its state) are
+            // inside its pool's box, inside its site's.
             let boxes = drawing
                 .rects
                 .iter()
                 .filter(|r| r.contains(&text.bounds))
                 .count();
-            let needed = if text.text.starts_with("Edge ") || text.text.starts_with("Front End ") {
-                2
-            } else {
-                1
-            };
+            let pool_label = text.text.starts_with("Edge ")
+                || text.text.starts_with("Front End ")
+                || text.text.starts_with("federation on,")
+                || text.text.starts_with("federation off,")
+                || text.text.contains(", media via ");
+            let needed = if pool_label { 2 } else { 1 };
             if boxes < needed {
                 faults.push(format!("{label}: inside {boxes} box(es), not {needed}"));
             }

@@ -199,7 +199,9 @@ pub fn html(report: &Report<'_>) -> Result<String, crate::deployment::UnknownObj
 fn drawing(name: &str, state: &Deployment) -> Markup {
     let arrow = format!("{name}-arrow");
     let arrow_url = format!("url(#{arrow})");
-    const COLUMN: usize = 300;
+    // Wide enough for a pool's longest state line at 11px ("failed-over,
+    // media via edgepool2.contoso.com") inside its box.
+    const COLUMN: usize = 340;
     const BOX_H: usize = 56;
     let rows = |site: &str| {
         state.edge_pools.iter().filter(|p| p.site == site).count()
