@@ -3,12 +3,9 @@
 //! passes the bytes to a plain TCP backend — PowerDNS 4.7's webserver has no
 //! TLS of its own, and the HTTP test servers are plain too.
 
-use std::io::{Read as _, Write as _};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
@@ -65,38 +62,41 @@ impl TestCa {
 }
 
 /// A TLS front on loopback: each connection's TLS is terminated here and its
-/// bytes passed to `backend` and back; stopped on drop.
+/// bytes passed to `backend` and back as they come (tokio, one task per
+/// connection, so the front adds no wait of its own to what it relays);
+/// stopped on drop.
 pub struct TlsFront {
     pub address: SocketAddr,
-    stop: Arc<AtomicBool>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl TlsFront {
     pub fn start(config: Arc<rustls::ServerConfig>, backend: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Acquire) {
-                    match listener.accept() {
-                        Ok((client, _)) => {
-                            let config = Arc::clone(&config);
-                            std::thread::spawn(move || {
-                                let _ = relay(client, config, backend);
-                            });
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                tokio::spawn(async move {
+                    while let Ok((client, _)) = listener.accept().await {
+                        tokio::spawn(relay(acceptor.clone(), client, backend));
                     }
-                }
-            })
-        };
+                });
+                // Dropping the runtime after this ends every connection.
+                let _ = stopped.await;
+            });
+        });
         Self {
             address,
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         }
     }
@@ -104,7 +104,9 @@ impl TlsFront {
 
 impl Drop for TlsFront {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -113,52 +115,15 @@ impl Drop for TlsFront {
 
 /// Terminate `client`'s TLS and pass its bytes to `backend` and back, until
 /// either side closes.
-fn relay(
-    client: TcpStream,
-    config: Arc<rustls::ServerConfig>,
+async fn relay(
+    acceptor: tokio_rustls::TlsAcceptor,
+    client: tokio::net::TcpStream,
     backend: SocketAddr,
 ) -> std::io::Result<()> {
-    client.set_nonblocking(false)?;
-    let connection = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
-    let mut tls = rustls::StreamOwned::new(connection, client);
-    let mut upstream = TcpStream::connect(backend)?;
-    upstream.set_read_timeout(Some(Duration::from_millis(10)))?;
-    tls.sock.set_read_timeout(Some(Duration::from_millis(10)))?;
-    let mut buffer = [0_u8; 16 << 10];
-    loop {
-        let mut idle = true;
-        match tls.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => {
-                upstream.write_all(&buffer[..n])?;
-                idle = false;
-            }
-            Err(e) if is_wait(&e) => {}
-            Err(e) => return Err(e),
-        }
-        match upstream.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => {
-                tls.write_all(&buffer[..n])?;
-                tls.flush()?;
-                idle = false;
-            }
-            Err(e) if is_wait(&e) => {}
-            Err(e) => return Err(e),
-        }
-        if idle {
-            std::thread::yield_now();
-        }
-    }
-    tls.conn.send_close_notify();
-    let _ = tls.flush();
-    let _ = upstream.shutdown(Shutdown::Both);
+    client.set_nodelay(true)?;
+    let mut tls = acceptor.accept(client).await?;
+    let mut upstream = tokio::net::TcpStream::connect(backend).await?;
+    upstream.set_nodelay(true)?;
+    tokio::io::copy_bidirectional(&mut tls, &mut upstream).await?;
     Ok(())
-}
-
-fn is_wait(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
 }
