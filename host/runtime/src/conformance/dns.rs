@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{
     ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, none_of, refusal, run_cases, shown,
 };
-use crate::plugin::DnsProvider;
+use crate::bindings::plugin::DnsProvider;
 
 const LIST: &str = "dns.list-records";
 const REPLACE: &str = "dns.replace-rrset";
