@@ -6,8 +6,8 @@
 //! the end; a set the kit could not delete is named in the report's notes.
 //! A zone that must not exist is `failback-kit.invalid`.
 
+use failback_core::observed::rtype_name;
 use failback_core::observed::{DnsRecord, RecordData, RecordType, SrvData};
-use failback_core::plan::rtype_name;
 use serde::Serialize;
 
 use super::{

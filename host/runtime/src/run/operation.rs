@@ -18,6 +18,7 @@
 
 use std::time::{Duration, Instant};
 
+use failback_core::observed::rtype_name;
 use failback_core::observed::{
     PoolState, PortState, RecordData, RecordType, ServiceState, SiteRoute,
 };
@@ -25,7 +26,7 @@ use failback_core::operation::{
     DeleteRrset, EditDraft, EnableTopology, Operation, PoolFailback, Probe, PublishTopology,
     ReplaceRrset, Replicate, RunSetup, SetSiteRoutes, StartServices,
 };
-use failback_core::plan::{Plan, Step, rtype_name};
+use failback_core::plan::{Plan, Step};
 use failback_core::topology::Topology;
 
 use crate::bindings::plugin::{

@@ -188,6 +188,8 @@ fn no_module_of_a_host_crate_or_the_policy_sdk_names_one_that_names_it_back() {
         ("failback-runtime", crates.join("src")),
         ("failback (the CLI)", crates.join("../cli/src")),
         ("failback-formats", crates.join("../formats/src")),
+        ("failback-core", crates.join("../core/src")),
+        ("failback-policy-sdk", crates.join("../../policies/sdk/src")),
     ] {
         let graph = modules(&src);
         assert!(graph.len() > 1, "{name} has its modules");
