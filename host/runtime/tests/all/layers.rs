@@ -261,3 +261,21 @@ fn a_cycle_is_found() {
     acyclic.get_mut("progress").unwrap().clear();
     assert_eq!(cycle(&acyclic), None);
 }
+
+#[test]
+fn every_path_docs_architecture_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
+    let named: Vec<&str> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.contains('/') && !quoted.contains(' '))
+        .collect();
+    assert!(named.len() > 20, "the map names its paths");
+    let missing: Vec<&&str> = named
+        .iter()
+        .filter(|path| !root.join(path.trim_end_matches('/')).exists())
+        .collect();
+    assert!(missing.is_empty(), "docs/architecture.md names {missing:?}");
+}
