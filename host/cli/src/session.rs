@@ -12,7 +12,8 @@ use anyhow::{Context as _, Result, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use failback_core::intent::{FailedOverFrom, RecordTtl};
-use failback_core::plan::{Plan, rtype_name};
+use failback_core::observed::rtype_name;
+use failback_core::plan::Plan;
 use failback_guests::Group;
 use failback_runtime::{
     AuditSink, ComponentCache, Digest, Environment, Gate, NullAuditSink, Overrides, PolicyBindings,

@@ -916,3 +916,15 @@ fn normalize(data: &RecordData) -> RecordData {
         other => other.clone(),
     }
 }
+/// After a publish, every replica that was up to date no longer is.
+pub(crate) fn stale_replicas(cur: &Deployment) -> Vec<Change> {
+    cur.edge_pools
+        .iter()
+        .flat_map(|p| p.machines.iter())
+        .filter(|m| m.replica_up_to_date)
+        .map(|m| Change::ReplicaUpToDate {
+            machine: m.fqdn.clone(),
+            up_to_date: false,
+        })
+        .collect()
+}

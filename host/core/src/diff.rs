@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::deployment::{Deployment, EdgeMachineState, EdgePoolState, RrSet};
-use crate::plan::rtype_name;
+use crate::observed::rtype_name;
 use serde::Serialize;
 
 /// One field that differs: its object, its name and both values.

@@ -23,6 +23,7 @@
 
 pub mod capture;
 pub mod deployment;
+pub mod describe;
 pub mod diff;
 pub mod document;
 pub mod intent;

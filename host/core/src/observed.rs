@@ -462,3 +462,35 @@ impl Observation {
         Ok(())
     }
 }
+/// The record type as a zone file writes it.
+#[must_use]
+pub fn rtype_name(t: RecordType) -> &'static str {
+    match t {
+        RecordType::A => "A",
+        RecordType::Aaaa => "AAAA",
+        RecordType::Cname => "CNAME",
+        RecordType::Srv => "SRV",
+        RecordType::Txt => "TXT",
+    }
+}
+
+/// A record's data as a zone file writes it.
+#[must_use]
+pub fn data_text(d: &RecordData) -> String {
+    match d {
+        RecordData::A(s) | RecordData::Aaaa(s) | RecordData::Cname(s) | RecordData::Txt(s) => {
+            s.clone()
+        }
+        RecordData::Srv(s) => format!("{} {} {} {}", s.priority, s.weight, s.port, s.target),
+    }
+}
+
+/// A pool's state as the operator reads it.
+#[must_use]
+pub fn pool_state(s: PoolState) -> &'static str {
+    match s {
+        PoolState::Normal => "normal",
+        PoolState::FailedOver => "failed-over",
+        PoolState::FailingBack => "failing-back",
+    }
+}

@@ -19,10 +19,10 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::deployment::stale_replicas;
 use crate::deployment::{Change, Deployment, RouteChange, RrSet};
 use crate::observed::{PoolState, ProbeRequest, RecordData, RecordType, RouteKind};
-use crate::plan::{rtype_name, stale_replicas};
-use crate::render::data_text;
+use crate::observed::{data_text, rtype_name};
 use crate::text::{powershell_comment as ps_comment, powershell_quote as ps_quote};
 use crate::topology::TopologyEdit;
 

@@ -29,16 +29,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::deployment::{
     Change, Deployment, EdgeIdentity, EdgePoolState, Names, PROBE_TIMEOUT_MS, RouteChange, RrSet,
-    SIP_FEDERATION_PORT, Snapshot, UnknownObject, XMPP_PORT,
+    SIP_FEDERATION_PORT, Snapshot, UnknownObject, XMPP_PORT, stale_replicas,
 };
+use crate::describe::describe_change;
 use crate::diff::{FieldDiff, diff};
 use crate::intent::{Intent, RecordTtl, Runbook};
 use crate::observed::{
-    PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, SrvData,
+    PoolState, ProbeKind, ProbeRequest, RecordData, RecordType, RouteKind, SrvData, rtype_name,
 };
 use crate::operation as op;
 pub use crate::operation::Operation;
-use crate::render::describe_change;
 use crate::topology::{Topology, TopologyEdit, TopologyError};
 
 /// The version of the plan document's JSON form (`docs/plan.schema.json`).
@@ -1914,31 +1914,6 @@ fn text(s: impl Into<String>) -> Argument {
 
 fn list<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Argument {
     Argument::List(items.into_iter().map(Into::into).collect())
-}
-
-/// After a publish, every replica that was up to date no longer is.
-pub(crate) fn stale_replicas(cur: &Deployment) -> Vec<Change> {
-    cur.edge_pools
-        .iter()
-        .flat_map(|p| p.machines.iter())
-        .filter(|m| m.replica_up_to_date)
-        .map(|m| Change::ReplicaUpToDate {
-            machine: m.fqdn.clone(),
-            up_to_date: false,
-        })
-        .collect()
-}
-
-/// The record type as a zone file writes it.
-#[must_use]
-pub fn rtype_name(t: RecordType) -> &'static str {
-    match t {
-        RecordType::A => "A",
-        RecordType::Aaaa => "AAAA",
-        RecordType::Cname => "CNAME",
-        RecordType::Srv => "SRV",
-        RecordType::Txt => "TXT",
-    }
 }
 
 impl Plan {

@@ -19,8 +19,9 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::deployment::{Deployment, RrSet};
 use crate::intent::Runbook;
-use crate::plan::{Finding, Plan, Step, StepStatus, rtype_name};
-use crate::render::{data_text, pool_state, verdict};
+use crate::observed::{data_text, pool_state, rtype_name};
+use crate::plan::{Finding, Plan, Step, StepStatus};
+use crate::render::verdict;
 
 /// What the policies find when a step runs before its predecessor instead of
 /// after it: the mistakes the order prevents.

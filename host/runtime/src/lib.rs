@@ -33,49 +33,50 @@
 //! private by [`state`]), which the CLI derives from the environment file it
 //! opened.
 //!
-//! The modules are layered one way (a test, `layers`, keeps it so): the
-//! bindings (`wit`) and what a call can end in (`guest_error`) at the bottom;
-//! one call into a guest (`call`); plugins and policy modules (`plugin`,
-//! `policy`); the engine that loads them (`engine`) and the gate; observing,
-//! the operations and the apply engine; the session on top. The environment's
-//! files ([`files`]) sit under the environment file, its `[trust]` and its
-//! `[approvals]`.
+//! The modules live in rooms by concern, one folder each; a room names only
+//! the rooms below it (a test, `layers`, keeps it so), so a module's folder
+//! tells what it may import. Lowest first:
+//!
+//! - [`record`]: the run's records: audit records and sinks, the audit log's
+//!   writer, the SQLite and PostgreSQL journals, the environment lock, the
+//!   private state directory, progress events. Names no other room.
+//! - [`sandbox`]: the walls: capability grants, a plugin's HTTP requests
+//!   judged and sent, what a call can end in, the sealed compiled-component
+//!   cache and the memory its code is mapped into.
+//! - [`bindings`]: one call into a guest: the generated bindings per world
+//!   track ([`wit`]), the call in a fresh store within its limits, typed
+//!   plugin and policy-module calls.
+//! - [`loading`]: the trust chain's last link: a component's manifest,
+//!   signatures, trust and grants checked, then compiled or taken from the
+//!   cache and bound ([`Runtime`]); [`inspect()`] and [`review`].
+//! - [`judgment`]: observing the deployment, the policy gate, and the
+//!   [`Session`] that holds an opened environment.
+//! - [`run`]: a judged plan applied step by step ([`apply`]).
+//! - [`conformance`]: the kit `failback plugin test` runs.
+//!
+//! What is read and checked without an engine (the environment file,
+//! manifests, keys, signatures, approvals, packed components, the audit log's
+//! lines) is `failback_formats`'s, re-exported here under its old paths.
 //!
 //! [`Dir`]: cap_std::fs::Dir
 
-pub mod apply;
-pub mod approval;
-pub mod audit;
-pub mod audit_log;
-pub mod cache;
-mod call;
-pub mod capability;
-mod code;
+pub mod bindings;
 pub mod conformance;
-pub mod digest;
-mod engine;
-pub mod environment;
-pub mod files;
-pub mod gate;
-mod guest_error;
-pub mod http;
-mod inspect;
-pub mod journal;
-pub mod lock;
-pub mod manifest;
-pub mod observe;
-mod operation;
-pub mod package;
-pub mod pg;
-mod plugin;
-mod policy;
-pub mod progress;
-pub mod review;
-pub mod session;
-pub mod signature;
-pub mod state;
-pub mod trust;
-pub mod wit;
+pub mod judgment;
+pub mod loading;
+pub mod record;
+pub mod run;
+pub mod sandbox;
+
+pub use bindings::wit;
+pub use failback_formats::{
+    approval, digest, environment, files, manifest, package, signature, trust,
+};
+pub use judgment::{gate, observe, session};
+pub use loading::review;
+pub use record::{audit, audit_log, journal, lock, pg, progress, state};
+pub use run::apply;
+pub use sandbox::{cache, capability, http};
 
 pub use apply::{ApplyError, ApplyOptions, Ended, Executor, FieldDiff, Halt};
 pub use approval::{ApprovalError, ApprovalPolicy};
@@ -84,28 +85,28 @@ pub use audit::{
     Outcome,
 };
 pub use audit_log::{AuditLog, AuditLogError};
+pub use bindings::plugin::{
+    Answer, DnsProvider, ManagementStore, Plugin, PluginSet, Plugins, PoolControl, PortProbe,
+    ServerControl, Unbound,
+};
+pub use bindings::policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
 pub use cache::{CacheError, CacheOutcome, ComponentCache, Refusal};
 pub use capability::CapabilityError;
 pub use digest::Digest;
-pub use engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, RuntimeError, RuntimeOptions};
 pub use environment::{
     ENVIRONMENT_FILE, Environment, EnvironmentError, ManifestSource, PluginBinding,
 };
 pub use gate::{Gate, GateError, Overrides, PolicyBindings, PolicyComponent};
-pub use guest_error::{BindError, CallError, PluginError};
-pub use inspect::{InspectError, Inspection, Item, inspect};
 pub use journal::{Journal, JournalError, JournalStore, RunRecord, RunState, SqliteJournal};
+pub use loading::engine::{LoadError, MAX_COMPONENT_BYTES, Runtime, RuntimeError, RuntimeOptions};
+pub use loading::inspect::{InspectError, Inspection, Item, inspect};
 pub use lock::{EnvironmentLock, Holder, LockError};
 pub use manifest::{Limits, Manifest, ManifestError, PluginKind, PluginTrack, Role};
 pub use observe::{ObserveError, observe};
-pub use operation::StepError;
 pub use package::{PackError, Packed, embedded_manifest, pack};
-pub use plugin::{
-    Answer, DnsProvider, ManagementStore, Plugin, PluginSet, Plugins, PoolControl, PortProbe,
-    ServerControl, Unbound,
-};
-pub use policy::{CheckError, ModuleFinding, PolicyModule, RuleInfo, Track, Trajectory};
 pub use progress::{Event, NoProgress, Progress, StepEnd};
+pub use run::operation::StepError;
+pub use sandbox::guest_error::{BindError, CallError, PluginError};
 pub use session::{Changed, Freshness, Session, SessionError, Stale, Verification};
 pub use signature::{Fingerprint, KeyError, Placement, PublicKey, SignatureError, SigningKey};
 pub use trust::{Signer, TrustError, TrustPolicy};

@@ -19,7 +19,8 @@
 //! A change that names no object of the state changes nothing; the
 //! [`UNKNOWN_OBJECT`] rule reports it, in the one module that lists it.
 
-use crate::rule::{Ctx, Reads, Rule, Scope, Violation};
+use crate::reads::Reads;
+use crate::rule::{Ctx, Rule, Scope, Violation};
 use crate::world::World;
 use crate::{Finding, Goal, RuleInfo, State, Step};
 

@@ -66,6 +66,7 @@ pub mod bindings {
 }
 
 mod engine;
+mod reads;
 pub mod reference;
 pub mod routes;
 mod rule;
@@ -84,10 +85,8 @@ pub use bindings::failback::policy::types::{
 };
 pub use engine::{UNKNOWN_OBJECT, check, rule_infos};
 pub use failback_transition::{UnknownObject, name_key, same_name};
-pub use rule::{
-    Ctx, Reads, RouteProblem, Rule, Scope, Violation, edge_identity, identity_fqdn, join,
-    route_name, route_of,
-};
+pub use reads::{Reads, edge_identity, identity_fqdn, route_name, route_of};
+pub use rule::{Ctx, RouteProblem, Rule, Scope, Violation, join};
 pub use world::World;
 
 /// Export `rules` (a `&'static [Rule]`) as the module's `failback:policy/rules`

@@ -5,7 +5,8 @@
 use failback_transition::same_name;
 
 use crate::RouteKind;
-use crate::rule::{Ctx, Violation, edge_identity, identity_fqdn, join, route_name, route_of};
+use crate::reads::{edge_identity, identity_fqdn, route_name, route_of};
+use crate::rule::{Ctx, Violation, join};
 
 /// DESIGN §2 invariant 2 for the routes of `kind`: every route names an Edge
 /// pool whose machines all run their Lync services. Visits the routed pools

@@ -22,7 +22,7 @@ use failback_transition::{
     name_key, same_name,
 };
 
-use crate::rule::{Reads, identity_fqdn, route_of};
+use crate::reads::{Reads, identity_fqdn, route_of};
 use crate::transition::{named, transition};
 use crate::{
     Change, EdgeMachine, EdgePool, FrontEndPool, PoolState, RecordType, RouteChange, RouteKind,

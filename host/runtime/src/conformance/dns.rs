@@ -6,14 +6,14 @@
 //! the end; a set the kit could not delete is named in the report's notes.
 //! A zone that must not exist is `failback-kit.invalid`.
 
+use failback_core::observed::rtype_name;
 use failback_core::observed::{DnsRecord, RecordData, RecordType, SrvData};
-use failback_core::plan::rtype_name;
 use serde::Serialize;
 
 use super::{
     ABSENT, Case, CaseReport, Checked, Miss, Variant, answer, none_of, refusal, run_cases, shown,
 };
-use crate::plugin::DnsProvider;
+use crate::bindings::plugin::DnsProvider;
 
 const LIST: &str = "dns.list-records";
 const REPLACE: &str = "dns.replace-rrset";

@@ -16,18 +16,20 @@ use failback_core::topology::Topology;
 
 use super::listeners::Listeners;
 use super::{KitError, Report, Subject, Tested, dns, management, pools, probe, servers};
-use crate::cache::ComponentCache;
-use crate::capability;
+use crate::bindings::plugin::{
+    DnsProvider, ManagementStore, Plugin, PoolControl, PortProbe, ServerControl,
+};
 use crate::digest::Digest;
-use crate::engine::LoadError;
-use crate::engine::Runtime;
 use crate::environment::{
     ConfigValue, Environment, Grants, HttpGrant, LimitOverrides, ManifestSource, PluginBinding,
 };
 use crate::files::RelativePath;
+use crate::loading::engine::LoadError;
+use crate::loading::engine::Runtime;
 use crate::manifest::{Manifest, PluginKind, Protocol};
 use crate::package;
-use crate::plugin::{DnsProvider, ManagementStore, Plugin, PoolControl, PortProbe, ServerControl};
+use crate::sandbox::cache::ComponentCache;
+use crate::sandbox::capability;
 use crate::trust::TrustPolicy;
 
 /// A component file to test, with what an environment would give it

@@ -15,8 +15,8 @@ use super::{
     ABSENT, Case, CaseReport, Checked, Miss, Relabel, Variant, answer, came_back, none_of, refusal,
     run_cases_as, shown,
 };
+use crate::bindings::plugin::ManagementStore;
 use crate::manifest::PluginTrack;
-use crate::plugin::ManagementStore;
 
 const READ: &str = "management.read-topology";
 const PUBLISH: &str = "management.publish-topology";
@@ -358,7 +358,7 @@ fn set_route(
     site: &str,
     kind: RouteKind,
     identity: Option<&str>,
-) -> Result<(), crate::guest_error::CallError> {
+) -> Result<(), crate::sandbox::guest_error::CallError> {
     cms.plugin.set_site_routes(&[SiteRoute {
         site: site.to_owned(),
         kind,

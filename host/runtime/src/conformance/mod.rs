@@ -40,12 +40,12 @@ use failback_core::text::quoted;
 use serde::Serialize;
 
 use crate::digest::Digest;
-use crate::engine::LoadError;
-use crate::guest_error::BindError;
-use crate::guest_error::CallError;
-use crate::guest_error::PluginError;
+use crate::loading::engine::LoadError;
 use crate::manifest::{ManifestError, PluginKind};
 use crate::package::PackError;
+use crate::sandbox::guest_error::BindError;
+use crate::sandbox::guest_error::CallError;
+use crate::sandbox::guest_error::PluginError;
 
 pub use listeners::{Endpoints, Listeners};
 pub use load::{Component, Kit};

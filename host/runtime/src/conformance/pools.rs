@@ -10,8 +10,8 @@ use super::{
     ABSENT, Case, CaseReport, Checked, Miss, Relabel, Variant, answer, none_of, refusal,
     run_cases_as, shown,
 };
+use crate::bindings::plugin::{POOL_FAILBACK, POOL_FAILBACK_V0_1, PoolControl};
 use crate::manifest::PluginTrack;
-use crate::plugin::{POOL_FAILBACK, POOL_FAILBACK_V0_1, PoolControl};
 
 const LIST: &str = "pools.list-pools";
 

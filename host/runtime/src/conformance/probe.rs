@@ -15,8 +15,8 @@ use failback_core::observed::{PortState, ProbeKind, ProbeReport, ProbeRequest, X
 
 use super::listeners::{Endpoints, STREAM_ID, XMPP_DOMAIN};
 use super::{Case, CaseReport, Checked, Miss, Relabel, XmppServer, answer, run_cases_as, shown};
+use crate::bindings::plugin::PortProbe;
 use crate::manifest::PluginTrack;
-use crate::plugin::PortProbe;
 
 const PROBE: &str = "probe.probe";
 const PROBE_ENDPOINTS: &str = "probe.probe-endpoints";

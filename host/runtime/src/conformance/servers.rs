@@ -12,10 +12,10 @@ use super::{
     ABSENT, Case, CaseReport, Checked, Miss, Relabel, Variant, answer, came_back, none_of, refusal,
     run_cases_as, shown,
 };
-use crate::guest_error::CallError;
-use crate::guest_error::PluginError;
+use crate::bindings::plugin::ServerControl;
 use crate::manifest::PluginTrack;
-use crate::plugin::ServerControl;
+use crate::sandbox::guest_error::CallError;
+use crate::sandbox::guest_error::PluginError;
 
 const LIST: &str = "servers.list-services";
 const START: &str = "servers.start-services";

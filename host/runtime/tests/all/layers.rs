@@ -1,7 +1,8 @@
-//! The layers run one way: within the runtime and within the CLI, no module
-//! names (`crate::<module>`) a module that names it back, directly or through
-//! others. Doc comments and test modules are not counted: a link to a
-//! neighbour in prose is not a dependency.
+//! The layers run one way: within each host crate and the policy SDK, no
+//! module names (`crate::<module>`) a module that names it back, directly or
+//! through others; and between the runtime's rooms (its folders by concern),
+//! a room names only the rooms below it. Doc comments and test modules are
+//! not counted: a link to a neighbour in prose is not a dependency.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -41,7 +42,7 @@ fn modules(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
                 for (at, _) in code.match_indices(prefix) {
                     for path in paths(&code[at + prefix.len()..]) {
                         let full = if base.is_empty() {
-                            path
+                            aliased(&keys, path)
                         } else {
                             format!("{base}/{path}")
                         };
@@ -65,6 +66,20 @@ fn modules(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             (module.clone(), named)
         })
         .collect()
+}
+
+/// `path` as the module it names: a room's module re-exported at the root by
+/// its own name (`crate::journal` for `record/journal`) is that module, so
+/// that a re-export hides no dependency.
+fn aliased(keys: &BTreeSet<String>, path: String) -> String {
+    let head = path.split('/').next().unwrap_or_default();
+    if keys.contains(head) {
+        return path;
+    }
+    keys.iter()
+        .filter_map(|key| key.split_once('/'))
+        .find(|(_, module)| *module == head)
+        .map_or(path.clone(), |(room, _)| format!("{room}/{path}"))
 }
 
 /// The paths a `use` or an expression names from `text` on, as `a/b/c`:
@@ -135,19 +150,96 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
         .find_map(|module| visit(module, graph, &mut Vec::new(), &mut done))
 }
 
+/// The first module of `graph` (`room/module`) that names a module of a room
+/// above its own in `rooms` (lowest first), with the module it names; every
+/// module must sit in one of the rooms.
+fn upward(graph: &BTreeMap<String, BTreeSet<String>>, rooms: &[&str]) -> Option<String> {
+    let rank = |module: &str| {
+        let room = module.split('/').next().unwrap_or_default();
+        rooms.iter().position(|r| *r == room)
+    };
+    graph.iter().find_map(|(module, named)| {
+        let Some(own) = rank(module) else {
+            return Some(format!("`{module}` is in no room"));
+        };
+        named
+            .iter()
+            .find(|other| rank(other).is_some_and(|theirs| theirs > own))
+            .map(|other| format!("`{module}` names `{other}`, a room above its own"))
+    })
+}
+
+/// The runtime's rooms, lowest first (the lib's top documentation says what
+/// each holds).
+const ROOMS: [&str; 7] = [
+    "record",
+    "sandbox",
+    "bindings",
+    "loading",
+    "judgment",
+    "run",
+    "conformance",
+];
+
 #[test]
-fn no_module_of_the_runtime_or_the_cli_names_one_that_names_it_back() {
+fn no_module_of_a_host_crate_or_the_policy_sdk_names_one_that_names_it_back() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (name, src) in [
         ("failback-runtime", crates.join("src")),
         ("failback (the CLI)", crates.join("../cli/src")),
+        ("failback-formats", crates.join("../formats/src")),
+        ("failback-core", crates.join("../core/src")),
+        ("failback-policy-sdk", crates.join("../../policies/sdk/src")),
     ] {
         let graph = modules(&src);
-        assert!(graph.len() > 10, "{name} has its modules");
+        assert!(graph.len() > 1, "{name} has its modules");
         if let Some(cycle) = cycle(&graph) {
             panic!("{name}: a module cycle: {}", cycle.join(" → "));
         }
     }
+}
+
+#[test]
+fn the_runtime_s_rooms_name_only_the_rooms_below_them() {
+    let graph = modules(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(
+        graph.keys().any(|m| m.starts_with("record/")),
+        "the rooms are folders"
+    );
+    if let Some(problem) = upward(&graph, &ROOMS) {
+        panic!("failback-runtime: {problem}");
+    }
+}
+
+#[test]
+fn a_room_naming_one_above_it_is_found() {
+    let graph = BTreeMap::from([
+        (
+            "record/audit".to_owned(),
+            BTreeSet::from(["record/journal".to_owned()]),
+        ),
+        ("record/journal".to_owned(), BTreeSet::new()),
+        (
+            "sandbox/call".to_owned(),
+            BTreeSet::from(["record/audit".to_owned()]),
+        ),
+    ]);
+    assert_eq!(upward(&graph, &["record", "sandbox"]), None);
+    let mut upside_down = graph.clone();
+    upside_down
+        .get_mut("record/journal")
+        .unwrap()
+        .insert("sandbox/call".to_owned());
+    assert_eq!(
+        upward(&upside_down, &["record", "sandbox"]).unwrap(),
+        "`record/journal` names `sandbox/call`, a room above its own"
+    );
+    let mut loose = graph;
+    loose.insert("stray".to_owned(), BTreeSet::new());
+    assert_eq!(
+        upward(&loose, &["record", "sandbox"]).unwrap(),
+        "`stray` is in no room"
+    );
 }
 
 #[test]
@@ -168,4 +260,22 @@ fn a_cycle_is_found() {
     let mut acyclic = graph;
     acyclic.get_mut("progress").unwrap().clear();
     assert_eq!(cycle(&acyclic), None);
+}
+
+#[test]
+fn every_path_docs_architecture_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
+    let named: Vec<&str> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.contains('/') && !quoted.contains(' '))
+        .collect();
+    assert!(named.len() > 20, "the map names its paths");
+    let missing: Vec<&&str> = named
+        .iter()
+        .filter(|path| !root.join(path.trim_end_matches('/')).exists())
+        .collect();
+    assert!(missing.is_empty(), "docs/architecture.md names {missing:?}");
 }
