@@ -59,8 +59,8 @@
 )]
 
 mod client;
-mod records;
-mod tsig;
+pub mod records;
+pub mod tsig;
 
 use std::time::Duration;
 
@@ -112,7 +112,10 @@ fn server() -> Result<Server, PluginError> {
     })
 }
 
-struct Rfc2136;
+/// The plugin, as its component exports it. Public, so that natively (the
+/// export is the component's only) what it calls is still used code.
+#[derive(Debug)]
+pub struct Rfc2136;
 
 impl Guest for Rfc2136 {
     fn list_records(zone: String) -> Result<Vec<DnsRecord>, PluginError> {
@@ -166,4 +169,9 @@ impl Guest for Rfc2136 {
     }
 }
 
+// Exported in the component only. Natively the crate is a library too (the
+// fuzz targets, fuzz/, read its parsers), and a native shared library cannot
+// carry the component's export names (`failback:plugin/...#...`): the linker
+// refuses the `:` in them.
+#[cfg(target_arch = "wasm32")]
 failback_plugin_sdk::export_dns_provider!(Rfc2136);
