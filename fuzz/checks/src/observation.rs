@@ -22,8 +22,7 @@ use failback_core::deployment::assemble;
 use failback_core::document;
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::observed::{
-    Observation, PoolState, PortState, RecordData, ServiceState, ServiceStatus, SrvData,
-    XmppAnswer,
+    Observation, PoolState, PortState, RecordData, ServiceState, ServiceStatus, SrvData, XmppAnswer,
 };
 use failback_core::plan::{PluginDigest, plan};
 use failback_core::render;
@@ -109,7 +108,10 @@ pub fn check(data: &[u8]) -> bool {
     let Ok(snapshot) = assemble(&observation) else {
         return true;
     };
-    readable("the captured state", &render::captured(&state, &snapshot.deployment));
+    readable(
+        "the captured state",
+        &render::captured(&state, &snapshot.deployment),
+    );
     let Ok(intent) = Intent::resolve(&IntentFlags::default(), &snapshot.deployment) else {
         return true;
     };
@@ -130,7 +132,10 @@ pub fn check(data: &[u8]) -> bool {
 /// `text`, which an operator reads, holds no control character but line
 /// breaks and tabs: none a plugin returned reaches the terminal.
 fn readable(what: &str, text: &str) {
-    if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\n' && c != '\t') {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| c.is_control() && c != '\n' && c != '\t')
+    {
         panic!("{what} holds the control character {c:?}:\n{text}");
     }
 }

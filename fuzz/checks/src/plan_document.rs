@@ -17,8 +17,15 @@ pub fn check(data: &[u8]) -> bool {
         return false;
     };
     let mut resealed = plan.clone();
-    assert_eq!(resealed.seal(), Ok(()), "a plan that reads cannot be sealed");
-    assert_eq!(resealed.digest, plan.digest, "re-sealed, the digest changed");
+    assert_eq!(
+        resealed.seal(),
+        Ok(()),
+        "a plan that reads cannot be sealed"
+    );
+    assert_eq!(
+        resealed.digest, plan.digest,
+        "re-sealed, the digest changed"
+    );
     assert_eq!(
         document::read(&plan.to_json()).as_ref(),
         Ok(&plan),

@@ -190,7 +190,8 @@ fn dns_answers(observations: &[(String, Observation)]) -> Vec<Seed> {
     let mut out = Vec::new();
     let request_mac = dns_answer::request_mac();
     let now = dns_answer::NOW;
-    if let Some(update) = dns_answer::signed_answer(&request_mac, &[], &response(Vec::new()), false, now)
+    if let Some(update) =
+        dns_answer::signed_answer(&request_mac, &[], &response(Vec::new()), false, now)
     {
         out.push(seed("dns_answer", "update", dns_answer::framed(&[update])));
     }
@@ -215,10 +216,18 @@ fn dns_answers(observations: &[(String, Observation)]) -> Vec<Seed> {
         Some(vec![first, unsigned, last])
     })();
     if let Some(transfer) = transfer {
-        out.push(seed("dns_answer", "transfer", dns_answer::framed(&transfer)));
+        out.push(seed(
+            "dns_answer",
+            "transfer",
+            dns_answer::framed(&transfer),
+        ));
     }
     if let Ok(unsigned) = response(Vec::new()).to_vec() {
-        out.push(seed("dns_answer", "unsigned", dns_answer::framed(&[unsigned])));
+        out.push(seed(
+            "dns_answer",
+            "unsigned",
+            dns_answer::framed(&[unsigned]),
+        ));
     }
     out
 }

@@ -37,7 +37,10 @@ pub fn read_back(state: &CapturedState) {
     for edited in [other_digest, other_content] {
         let read = CapturedState::read(&edited.to_json());
         assert!(
-            matches!(read, Err(CaptureError::Document(DocumentError::Digest { .. }))),
+            matches!(
+                read,
+                Err(CaptureError::Document(DocumentError::Digest { .. }))
+            ),
             "an edited captured state is not refused for its digest: {read:?}"
         );
     }

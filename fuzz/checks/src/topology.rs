@@ -17,7 +17,11 @@ pub fn check(data: &[u8]) -> bool {
     let Ok(topology) = Topology::parse(text) else {
         return false;
     };
-    assert_eq!(topology.xml(), text, "the document does not come back as read");
+    assert_eq!(
+        topology.xml(),
+        text,
+        "the document does not come back as read"
+    );
     for edits in edits(&topology) {
         let held = edits.iter().all(|e| holds(&topology, e));
         // An edit of a pool without the element it changes is an error, and
@@ -71,13 +75,21 @@ fn holds(topology: &Topology, edit: &TopologyEdit) -> bool {
 }
 
 /// Every edit the planner makes, alone, on the first pools of the document:
-/// federation on and off (A2), a Front End pool's media Edge pool (A11), an
-/// Edge pool's next hop; and A2's pair, federation off on one pool and on on
+/// federation on and off (A2), a Front End pool's media Edge pool (A11, not
+/// a Director's), an Edge pool's next hop (to a Front End or Director pool); and A2's pair, federation off on one pool and on on
 /// another in one edit.
 fn edits(topology: &Topology) -> Vec<Vec<TopologyEdit>> {
     let edge: Vec<&str> = topology
         .edge_pools()
         .iter()
+        .take(POOLS)
+        .map(|p| p.fqdn.as_str())
+        .collect();
+    // A Director has no media: the planner associates Front End pools only.
+    let media: Vec<&str> = topology
+        .front_end_pools()
+        .iter()
+        .filter(|p| !p.director)
         .take(POOLS)
         .map(|p| p.fqdn.as_str())
         .collect();
@@ -109,11 +121,13 @@ fn edits(topology: &Topology) -> Vec<Vec<TopologyEdit>> {
                 ]);
             }
         }
-        for &fe in &front_end {
+        for &fe in &media {
             out.push(vec![TopologyEdit::SetMediaEdgePool {
                 front_end_pool: fe.to_owned(),
                 edge_pool: pool.to_owned(),
             }]);
+        }
+        for &fe in &front_end {
             out.push(vec![TopologyEdit::SetNextHop {
                 edge_pool: pool.to_owned(),
                 next_hop: fe.to_owned(),

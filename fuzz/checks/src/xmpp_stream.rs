@@ -17,7 +17,11 @@ pub fn check(data: &[u8]) -> bool {
             break;
         }
         // The first byte alone, then reads of the probe's buffer.
-        end = if end == 0 { 1 } else { (end + READ).min(data.len()) };
+        end = if end == 0 {
+            1
+        } else {
+            (end + READ).min(data.len())
+        };
     }
     let shown = stream::first_bytes(data);
     assert!(

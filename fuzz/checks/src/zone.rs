@@ -19,6 +19,10 @@ pub fn check(data: &[u8]) -> bool {
         Ok(again) => again,
         Err(e) => panic!("the written zone does not read: {e}\n{written}"),
     };
-    assert_eq!(again.write(), written, "write → parse → write is not stable");
+    assert_eq!(
+        again.write(),
+        written,
+        "write → parse → write is not stable"
+    );
     true
 }

@@ -44,7 +44,10 @@ fn every_target_s_seeds_reach_its_properties() {
     for (target, check) in TARGETS {
         let mine: Vec<_> = seeds.iter().filter(|s| s.target == *target).collect();
         let reached = mine.iter().filter(|s| check(&s.bytes)).count();
-        eprintln!("{target}: {reached} of {} seeds reach its properties", mine.len());
+        eprintln!(
+            "{target}: {reached} of {} seeds reach its properties",
+            mine.len()
+        );
         assert!(reached > 0, "no seed of `{target}` gets past its parser");
     }
 }

@@ -20,9 +20,11 @@ fn opt(o: Option<&str>) -> String {
 
 pub(crate) fn data_text(d: &RecordData) -> String {
     match d {
-        RecordData::A(s) | RecordData::Aaaa(s) | RecordData::Cname(s) | RecordData::Txt(s) => {
-            s.clone()
-        }
+        RecordData::A(s) | RecordData::Aaaa(s) | RecordData::Cname(s) => s.clone(),
+        // A TXT record's text is whatever the zone holds (the gate checks
+        // names and addresses, not text): shown on one line, nothing in it a
+        // terminal acts on.
+        RecordData::Txt(s) => crate::text::printable(s).into_owned(),
         RecordData::Srv(s) => format!("{} {} {} {}", s.priority, s.weight, s.port, s.target),
     }
 }

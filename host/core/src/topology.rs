@@ -313,7 +313,12 @@ impl Topology {
                             kind: "front end pool",
                             fqdn: next_hop.to_owned(),
                         })?;
-                    self.dependency_splices(edge.node, registrar, splices)?;
+                    if !self.dependency_splices(edge.node, registrar, splices)? {
+                        return Err(self.invalid(
+                            edge.node,
+                            "the EdgeServer service has no `DependsOn`: no next hop can be set",
+                        ));
+                    }
                 }
             }
         }
@@ -419,6 +424,7 @@ impl Topology {
                     fqdn: front_end.to_owned(),
                 })?;
         let key = cluster_key(&self.dom, cluster);
+        let mut associated = false;
         for service in self.dom.services() {
             let role = service_id(&self.dom, service).map(|(_, r, _)| r);
             if !matches!(role, Some("ConfServices" | "MediationServer")) {
@@ -427,7 +433,15 @@ impl Topology {
             if installed_on(&self.dom, service) != key {
                 continue;
             }
-            self.dependency_splices(service, target, splices)?;
+            associated |= self.dependency_splices(service, target, splices)?;
+        }
+        // Nothing to write the association into: the edit cannot be made,
+        // which a draft that reads as before would hide.
+        if !associated {
+            return Err(self.invalid(
+                cluster,
+                "the Front End pool has no `ConfServices` or `MediationServer` service with `DependsOn`: no Edge pool can be associated with it",
+            ));
         }
         Ok(())
     }
@@ -435,15 +449,15 @@ impl Topology {
     /// Point `service`'s dependency on a service of `target`'s role at
     /// `target` (its `SiteId` and `Instance`), adding the dependency when the
     /// service has none of that role. A service without `DependsOn` is left
-    /// as it is.
+    /// as it is, and `false` returned.
     fn dependency_splices(
         &self,
         service: usize,
         target: &ServiceKey,
         splices: &mut Vec<Splice>,
-    ) -> Result<(), TopologyError> {
+    ) -> Result<bool, TopologyError> {
         let Some(depends) = self.dom.child(service, "DependsOn") else {
-            return Ok(());
+            return Ok(false);
         };
         let existing = self
             .dom
@@ -462,7 +476,7 @@ impl Topology {
                     });
                 }
             }
-            return Ok(());
+            return Ok(true);
         }
         let escape = |v: &str| quick_xml::escape::escape(v).into_owned();
         let dependency = format!(
@@ -489,7 +503,7 @@ impl Topology {
                 None => splices.push(Splice::insert(node.content_end, dependency)),
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn invalid(&self, node: usize, message: &str) -> TopologyError {
@@ -1040,8 +1054,21 @@ impl Model {
         for (&id, &(s, c)) in &services {
             by_cluster.entry(c).or_default().push((id, s));
         }
+        // A pool is named by its FQDN alone (the edits, the plan, the
+        // routes): two clusters of pools with one FQDN would have the model
+        // read one and an edit change the other.
+        let mut pool_fqdns = std::collections::BTreeSet::new();
         for (&cluster, roles) in &by_cluster {
             let fqdn = cluster_fqdn(cluster);
+            let is_pool = roles
+                .iter()
+                .any(|(id, _)| matches!(id.1, "EdgeServer" | "Registrar"));
+            if is_pool && !pool_fqdns.insert(fqdn.to_ascii_lowercase()) {
+                return Err(invalid(
+                    cluster,
+                    format!("a second pool has the FQDN `{}`", printable(&fqdn)),
+                ));
+            }
             if let Some(&(id, edge)) = roles.iter().find(|(id, _)| id.1 == "EdgeServer") {
                 let next_hop = dependencies(&dom, edge)
                     .filter(|d| d.1 == "Registrar")

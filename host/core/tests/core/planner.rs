@@ -296,6 +296,32 @@ fn replanning_an_unpublished_topology_only_enables_it() {
     assert_eq!(planned, [Action::PublishTopology]);
 }
 
+/// Found by the `observation` fuzz target (fuzz/regressions/observation/):
+/// a management store reporting version `18446744073709551615` made the
+/// publish's next version overflow (a panic in a debug build, version 0 in
+/// a release one). The plan is refused, naming the version; and a plan
+/// document saying it publishes after that version does not check.
+#[test]
+fn a_topology_version_at_its_last_is_refused_not_overflowed() {
+    let mut obs = lab_reader::observe(&lab::files(Scenario::EdgeFailover));
+    obs.topology.version = 18_446_744_073_709_551_615;
+    let snap = assemble(&obs).unwrap();
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let err = plan(&snap, &intent).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the published topology has version 18446744073709551615, the last there is: no draft can be published after it"
+    );
+    let publish = Operation::PublishTopology(op::PublishTopology {
+        draft: "draft-1".to_owned(),
+        expected_version: u64::MAX,
+    });
+    assert_eq!(
+        publish.effect(&snap.deployment),
+        Err("publishes after version 18446744073709551615, the last there is".to_owned())
+    );
+}
+
 /// Zone data and what the plugins report are checked where they enter.
 #[test]
 fn values_a_plugin_reports_out_of_place_are_refused_naming_the_place() {

@@ -403,6 +403,50 @@ fn a_snapshot_assembled_with_another_observations_topology_is_its_own() {
     );
 }
 
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/): a
+/// cluster renamed to another pool's FQDN made two pools of one name. The
+/// model read the first (federation off) while an edit of that name changed
+/// the second (removing its federation port): the draft was not the
+/// document the plan described. A second pool of one FQDN is refused.
+#[test]
+fn two_pools_with_one_fqdn_are_refused_not_read_one_and_edited_the_other() {
+    const TWO_POOLS_ONE_FQDN: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite><CentralSite SiteId=\"2\"><Name>Site2</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"edgepool2.contoso.com\"><ClusterId SiteId=\"1\" Number=\"2\"/></Cluster>\n    <Cluster Fqdn=\"edgepool2.contoso.com\"><ClusterId SiteId=\"2\" Number=\"2\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"EdgeServer\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"1\" Number=\"2\"/></InstalledOn><Ports/></Service>\n    <Service><ServiceId SiteId=\"2\" RoleName=\"EdgeServer\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"2\" Number=\"2\"/></InstalledOn>\n      <Ports><Port Owner=\"urn:component:AccessEdge\" Usage=\"SipServer\" InterfaceSide=\"External\" Port=\"5061\" Protocol=\"Mtls\"/></Ports></Service>\n  </Services>\n</Topology>\n";
+    let err = Topology::parse(TWO_POOLS_ONE_FQDN).unwrap_err();
+    assert!(
+        matches!(err, TopologyError::Invalid { line: 5, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("a second pool has the FQDN `edgepool2.contoso.com`"),
+        "{err}"
+    );
+}
+
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/, this
+/// input as minimized): a Front End pool whose services have no
+/// `DependsOn` took the media edit as done and returned its text
+/// unchanged, so a draft that reads as before was taken for the
+/// association. The edit is refused, naming the pool.
+#[test]
+fn a_media_edit_of_a_pool_without_depends_on_is_refused_not_a_silent_no_op() {
+    const NO_DEPENDS_ON: &str = "<? tf-8\"?>\n<!-- cont -->\n<Topology Signature=\"3f6c7e-b1d42\" xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n >\n  <Sites>\n    <CentralSite SiteId=\"1\">\n      <Name>Site1</Name>\n    </CentralSite>\n  <CentralSite SiteId=\"2\">\n      <Name>2</Name>\nocat  </CentralSite>\n  </Sites>\n  <Clusters>  <Cluster Retup=\"true\" Fqdn=\"feom\">\n     <ClusterId SiteId=\"1\" Number=\"1\" />\n    \n    </Cluster>    <Cluster Requiresp=\"true\" Fqdn=\"edgepoo\">      <ClusterId SiteId=\"2\" Number=\"2\" />ne>\n    </Cluster>\n  </Clusters>\n  <Services>\n    <Service RoleerVpe=\"MSer\">\n      <ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\" />\n  >\n      <InstalledOn>\n        <ClusterId SiteId=\"1\" Number=\"1\" />\n</InstalledOn>\n        </Service>\n    <Service RoleVersioner=\"7\">\n      <ServiceId SiteId=\"2\" RoleName=\"EdgeServer\" Instance=\"1\" />\n      <DependsOn>\n      ndency> </DependsOn>\n      <InstalledOn>\n   <ClusterId SiteId=\"2\" Number=\"2\" />\n    </InstalledOn>     </Service>\n  </Services>\n</Topology>\n";
+    let t = Topology::parse(NO_DEPENDS_ON).unwrap();
+    assert_eq!(t.front_end_pools()[0].media_edge_pool, None);
+    let err = t
+        .edit(&[TopologyEdit::SetMediaEdgePool {
+            front_end_pool: "feom".into(),
+            edge_pool: "edgepoo".into(),
+        }])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "the Front End pool has no `ConfServices` or `MediationServer` service with `DependsOn`"
+        ),
+        "{err}"
+    );
+}
+
 /// The documents the edits below are made on: every lab topology, one grown
 /// to a few sites, and shapes the lab does not have (an Edge service without
 /// a next hop, no federation port anywhere, the hand-written `ODD`).
