@@ -80,13 +80,16 @@ struct PoolEntry {
     online: bool,
 }
 
+/// A lab's files, as (path relative to the lab directory, contents).
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// The lab's zone.
 pub const ZONE: &str = "contoso.com";
 
 /// Every lab the seeds are made of: each scenario, and each with every shape
 /// a generated lab adds, at three sites.
 #[must_use]
-pub fn file_sets() -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+pub fn file_sets() -> Vec<(String, Files)> {
     let mut out = Vec::new();
     for scenario in Scenario::ALL {
         out.push((scenario.name().to_owned(), lab::files(scenario)));

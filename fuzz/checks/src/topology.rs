@@ -1,8 +1,8 @@
 //! The published topology (`Get-CsTopology -AsXml`, from the management
 //! store): read; the document comes back byte for byte as read; every edit
 //! the planner can make on the document's own pools either fails with an
-//! error or gives text that reads again and says what the edit set; an edit
-//! that already holds changes nothing.
+//! error or gives text that reads again and says what the edit set; a
+//! federation edit that already holds changes nothing.
 
 use failback_core::topology::{Topology, TopologyEdit};
 
@@ -29,7 +29,15 @@ pub fn check(data: &[u8]) -> bool {
         let Ok(edited) = topology.edit(&edits) else {
             continue;
         };
-        if held {
+        // Federation is read and written by one predicate. A dependency
+        // edit may rewrite a document the model reads through a fallback
+        // (a `ConfServices` with no usable Edge dependency, read through its
+        // `MediationServer`) though the edit held: it normalizes, and the
+        // result reads the same (docs/fuzzing.md).
+        let federation = edits
+            .iter()
+            .all(|e| matches!(e, TopologyEdit::SetFederation { .. }));
+        if held && federation {
             assert_eq!(edited, text, "{edits:?} already held but changed the text");
         }
         let again = match Topology::parse(&edited) {
