@@ -393,6 +393,15 @@ impl Observation {
             }
         }
         const HOST: &str = "a DNS host name";
+        // The zone is shown and queried by its name: a captured state can say
+        // anything (the environment file names it when plugins observe).
+        let zone = self.zone.strip_suffix('.').unwrap_or(&self.zone);
+        need(
+            is_dns_name(zone),
+            || "the zone".to_owned(),
+            &self.zone,
+            "a DNS name",
+        )?;
         for record in &self.dns {
             let name = crate::text::printable(&record.name);
             need(

@@ -1008,7 +1008,11 @@ impl Model {
         }
 
         // Clusters by (SiteId, Number).
+        // A pool is named by its FQDN alone (the edits, the plan, the routes)
+        // and referred to by its id: two clusters of one FQDN or one id would
+        // have the model read one and an edit change the other.
         let mut clusters: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut fqdns = std::collections::BTreeSet::new();
         for c in dom.clusters() {
             let key = cluster_key(&dom, c)
                 .ok_or_else(|| invalid(c, "`Cluster` has no `ClusterId`".to_owned()))?;
@@ -1017,9 +1021,24 @@ impl Model {
                 Some(fqdn) if !is_host_name(fqdn) => {
                     return Err(invalid(c, not_an_fqdn("pool", fqdn)));
                 }
+                Some(fqdn) if !fqdns.insert(fqdn.to_ascii_lowercase()) => {
+                    return Err(invalid(
+                        c,
+                        format!("a second pool has the FQDN `{}`", printable(fqdn)),
+                    ));
+                }
                 Some(_) => {}
             }
-            clusters.insert(key, c);
+            if clusters.insert(key, c).is_some() {
+                return Err(invalid(
+                    c,
+                    format!(
+                        "a second cluster has the id `{}`, number `{}`",
+                        printable(key.0),
+                        printable(key.1)
+                    ),
+                ));
+            }
         }
         // Services by (SiteId, RoleName, Instance), with the cluster they run on.
         let mut services: BTreeMap<ServiceRef<'_>, (usize, usize)> = BTreeMap::new();
@@ -1054,21 +1073,8 @@ impl Model {
         for (&id, &(s, c)) in &services {
             by_cluster.entry(c).or_default().push((id, s));
         }
-        // A pool is named by its FQDN alone (the edits, the plan, the
-        // routes): two clusters of pools with one FQDN would have the model
-        // read one and an edit change the other.
-        let mut pool_fqdns = std::collections::BTreeSet::new();
         for (&cluster, roles) in &by_cluster {
             let fqdn = cluster_fqdn(cluster);
-            let is_pool = roles
-                .iter()
-                .any(|(id, _)| matches!(id.1, "EdgeServer" | "Registrar"));
-            if is_pool && !pool_fqdns.insert(fqdn.to_ascii_lowercase()) {
-                return Err(invalid(
-                    cluster,
-                    format!("a second pool has the FQDN `{}`", printable(&fqdn)),
-                ));
-            }
             if let Some(&(id, edge)) = roles.iter().find(|(id, _)| id.1 == "EdgeServer") {
                 let next_hop = dependencies(&dom, edge)
                     .filter(|d| d.1 == "Registrar")

@@ -423,6 +423,34 @@ fn two_pools_with_one_fqdn_are_refused_not_read_one_and_edited_the_other() {
     );
 }
 
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/): a
+/// second cluster named as a Front End pool, with no pool's service on it,
+/// made the media edit of that FQDN look up one cluster while the model
+/// read the other. Any second cluster of one FQDN, or of one id, is refused.
+#[test]
+fn a_second_cluster_of_one_fqdn_or_one_id_is_refused_even_without_a_pool_s_service() {
+    const ONE_FQDN: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"fepool1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"1\"/></Cluster>\n    <Cluster Fqdn=\"FEPOOL1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"2\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"1\" Number=\"1\"/></InstalledOn></Service>\n  </Services>\n</Topology>\n";
+    let err = Topology::parse(ONE_FQDN).unwrap_err();
+    assert!(
+        matches!(err, TopologyError::Invalid { line: 5, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("a second pool has the FQDN `FEPOOL1.contoso.com`"),
+        "{err}"
+    );
+    let one_id = ONE_FQDN
+        .replace("FEPOOL1.contoso.com", "sql.contoso.com")
+        .replace("Number=\"2\"", "Number=\"1\"");
+    let err = Topology::parse(&one_id).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a second cluster has the id `1`, number `1`"),
+        "{err}"
+    );
+}
+
 /// Found by the `topology` fuzz target (fuzz/regressions/topology/, this
 /// input as minimized): a Front End pool whose services have no
 /// `DependsOn` took the media edit as done and returned its text
