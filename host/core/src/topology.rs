@@ -1041,11 +1041,26 @@ impl Model {
             }
         }
         // Services by (SiteId, RoleName, Instance), with the cluster they run on.
+        // Dependencies name a service by its id: two services of one id
+        // would have the model resolve one and an edit the other.
         let mut services: BTreeMap<ServiceRef<'_>, (usize, usize)> = BTreeMap::new();
+        let mut ids = std::collections::BTreeSet::new();
         for s in dom.services() {
             let Some(id) = service_id(&dom, s) else {
                 return Err(invalid(s, "`Service` has no `ServiceId`".to_owned()));
             };
+            if !ids.insert(id) {
+                let (site, role, instance) = id;
+                return Err(invalid(
+                    s,
+                    format!(
+                        "a second service has the id `{}`, `{}`, `{}`",
+                        printable(site),
+                        printable(role),
+                        printable(instance)
+                    ),
+                ));
+            }
             let Some(on) = installed_on(&dom, s) else {
                 // Services installed on SQL instances and the like: not pools.
                 continue;

@@ -451,6 +451,25 @@ fn a_second_cluster_of_one_fqdn_or_one_id_is_refused_even_without_a_pool_s_servi
     );
 }
 
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/): a
+/// Front End pool's `ConfServices` renamed to another site's id made two
+/// services of one id; the model resolved the dependency to one, the media
+/// edit wrote the other. A second service of one id is refused.
+#[test]
+fn a_second_service_of_one_id_is_refused() {
+    const ONE_SERVICE_ID: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"fepool1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"1\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"1\" Number=\"1\"/></InstalledOn></Service>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\"/></Service>\n  </Services>\n</Topology>\n";
+    let err = Topology::parse(ONE_SERVICE_ID).unwrap_err();
+    assert!(
+        matches!(err, TopologyError::Invalid { line: 8, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("a second service has the id `1`, `Registrar`, `1`"),
+        "{err}"
+    );
+}
+
 /// Found by the `topology` fuzz target (fuzz/regressions/topology/, this
 /// input as minimized): a Front End pool whose services have no
 /// `DependsOn` took the media edit as done and returned its text
