@@ -322,6 +322,27 @@ fn a_topology_version_at_its_last_is_refused_not_overflowed() {
     );
 }
 
+/// Found by the `observation` fuzz target (fuzz/regressions/observation/):
+/// a site route `EdgeServer:` followed by NULs read as an Edge pool identity
+/// (only emptiness and whitespace were refused), and the captured state's
+/// text showed the NULs. An identity names a host; the refusal shows what
+/// the plugin said escaped.
+#[test]
+fn a_route_to_a_pool_that_is_not_a_host_name_is_refused_and_shown_escaped() {
+    let mut obs = lab_reader::observe(&lab::files(Scenario::EdgeFailover));
+    obs.sites[0].federation_route = Some("EdgeServer:\0\0".to_owned());
+    let err = assemble(&obs).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "site `Site1` has a federation route `EdgeServer:\\u{0}\\u{0}` that is not an Edge pool identity (`EdgeServer:<pool fqdn>`)"
+    );
+    assert!(
+        "EdgeServer:edgepool1.contoso.com"
+            .parse::<failback_core::deployment::EdgeIdentity>()
+            .is_ok()
+    );
+}
+
 /// Zone data and what the plugins report are checked where they enter.
 #[test]
 fn values_a_plugin_reports_out_of_place_are_refused_naming_the_place() {
