@@ -365,8 +365,12 @@ impl Topology {
                 .children(ports, "Port")
                 .filter(|&p| self.dom.attr(p, "Owner") == Some("urn:component:AccessEdge"))
                 .collect();
+            // The Access Edge FQDN the model read (and checked): an external
+            // port's. An internal port's is not checked, and copied into the
+            // new external port it made a draft that does not read.
             let external_fqdn = access_edge
                 .iter()
+                .filter(|&&p| self.dom.attr(p, "InterfaceSide") == Some("External"))
                 .find_map(|&p| self.dom.attr(p, "ConfiguredFqdn"))
                 .map(str::to_owned);
             let element = federation_port_element(external_fqdn.as_deref());
