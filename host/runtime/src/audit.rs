@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::digest::Digest;
+pub use failback_formats::audit_log::NotDurable;
+
 use crate::journal::Anchor;
 
 /// How a call ended, or what was denied.
@@ -157,17 +159,6 @@ pub trait AuditSink: Send + Sync {
     fn checkpoint(&self) -> Result<Option<Anchor>, NotDurable> {
         Ok(None)
     }
-}
-
-/// Records a sink could not make durable ([`AuditSink::checkpoint`]).
-#[derive(Debug, thiserror::Error)]
-#[error("the audit log `{path}` cannot be {what}")]
-pub struct NotDurable {
-    pub path: String,
-    /// What could not be done to it: `written`, `synced`.
-    pub what: &'static str,
-    #[source]
-    pub source: std::io::Error,
 }
 
 /// An [`AuditSink`] that keeps everything in memory.

@@ -37,6 +37,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde::Serialize;
 
+pub use failback_formats::audit_log::{Anchor, RunAnchors};
+
 /// The journal's file name inside the environment's state directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite";
 
@@ -107,23 +109,6 @@ impl RunState {
             _ => Self::Running,
         }
     }
-}
-
-/// An audit record, by its place in the chain: its sequence number and hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Anchor {
-    pub seq: u64,
-    pub hash: String,
-}
-
-/// Where a run's records are in the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunAnchors {
-    pub run: i64,
-    /// The run's first record (its `run-start` decision).
-    pub first: Option<Anchor>,
-    /// The last of its records made durable.
-    pub last: Option<Anchor>,
 }
 
 /// One run, as `failback status` and `failback history` show it.

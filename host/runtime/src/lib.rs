@@ -44,7 +44,9 @@
 //! [`Dir`]: cap_std::fs::Dir
 
 pub mod apply;
-pub mod approval;
+pub use failback_formats::{
+    approval, digest, environment, files, manifest, package, signature, trust,
+};
 pub mod audit;
 pub mod audit_log;
 pub mod cache;
@@ -52,29 +54,22 @@ mod call;
 pub mod capability;
 mod code;
 pub mod conformance;
-pub mod digest;
 mod engine;
-pub mod environment;
-pub mod files;
 pub mod gate;
 mod guest_error;
 pub mod http;
 mod inspect;
 pub mod journal;
 pub mod lock;
-pub mod manifest;
 pub mod observe;
 mod operation;
-pub mod package;
 pub mod pg;
 mod plugin;
 mod policy;
 pub mod progress;
 pub mod review;
 pub mod session;
-pub mod signature;
 pub mod state;
-pub mod trust;
 pub mod wit;
 
 pub use apply::{ApplyError, ApplyOptions, Ended, Executor, FieldDiff, Halt};

@@ -331,20 +331,23 @@ impl TrustBindings {
         let mut scoped = BTreeMap::new();
         for (role, scope) in [
             (
-                Role::Plugin(crate::PluginKind::DnsProvider),
+                Role::Plugin(crate::manifest::PluginKind::DnsProvider),
                 raw.dns_provider,
             ),
-            (Role::Plugin(crate::PluginKind::PortProbe), raw.port_probe),
             (
-                Role::Plugin(crate::PluginKind::ManagementStore),
+                Role::Plugin(crate::manifest::PluginKind::PortProbe),
+                raw.port_probe,
+            ),
+            (
+                Role::Plugin(crate::manifest::PluginKind::ManagementStore),
                 raw.management_store,
             ),
             (
-                Role::Plugin(crate::PluginKind::ServerControl),
+                Role::Plugin(crate::manifest::PluginKind::ServerControl),
                 raw.server_control,
             ),
             (
-                Role::Plugin(crate::PluginKind::PoolControl),
+                Role::Plugin(crate::manifest::PluginKind::PoolControl),
                 raw.pool_control,
             ),
             (Role::Policy, raw.policy),
@@ -524,7 +527,7 @@ impl TrustPolicy {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
-    use crate::PluginKind;
+    use crate::manifest::PluginKind;
     use crate::signature::SigningKey;
 
     const DNS: Role = Role::Plugin(PluginKind::DnsProvider);

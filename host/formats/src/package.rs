@@ -27,7 +27,7 @@ pub const MANIFEST_SECTION: &str = "failback:manifest";
 
 /// The name of the custom section a tool-conventions signature is embedded in
 /// (WebAssembly tool-conventions, Signatures.md), always the first section.
-pub(crate) const SIGNATURE_SECTION: &str = "signature";
+pub const SIGNATURE_SECTION: &str = "signature";
 
 /// A component with its manifest inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,16 +69,16 @@ pub enum PackError {
 
 /// One top-level section of a component.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Section {
+pub struct Section {
     /// The whole section: id, size and contents.
-    pub(crate) range: Range<usize>,
+    pub range: Range<usize>,
     /// A custom section's name and data.
-    pub(crate) custom: Option<(String, Range<usize>)>,
+    pub custom: Option<(String, Range<usize>)>,
 }
 
 /// The top-level sections of the component `bytes`, in order; nested modules
 /// and components are single sections.
-pub(crate) fn sections(bytes: &[u8]) -> Result<Vec<Section>, PackError> {
+pub fn sections(bytes: &[u8]) -> Result<Vec<Section>, PackError> {
     let malformed = |e: wasmparser::BinaryReaderError| PackError::Malformed(e.message().to_owned());
     let mut parser = Parser::new(0);
     let mut offset = 0;
@@ -174,7 +174,7 @@ pub fn embedded_manifest(bytes: &[u8]) -> Result<Option<Manifest>, PackError> {
 
 /// Whether the component `bytes` has an embedded signature (its first section
 /// is the tool-conventions `signature` section).
-pub(crate) fn is_signed(sections: &[Section]) -> bool {
+pub fn is_signed(sections: &[Section]) -> bool {
     sections
         .first()
         .and_then(|s| s.custom.as_ref())

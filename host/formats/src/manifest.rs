@@ -4,7 +4,7 @@
 //! The text is read into a raw serde struct that rejects unknown fields, then
 //! checked into a [`Manifest`]. It travels inside the component (a custom
 //! section, [`crate::package`]) or, for a development build, beside it. The
-//! capability module ([`crate::capability`]) compares a manifest's requests
+//! capability module (`failback_runtime::capability`) compares a manifest's requests
 //! with the environment's grants.
 
 use std::collections::BTreeSet;
@@ -93,12 +93,12 @@ pub const PLUGIN_PACKAGE_VERSION: &str = PluginTrack::CURRENT.version();
 /// The policy package version this runtime implements: the current track.
 pub const POLICY_PACKAGE_VERSION: &str = "0.2.0";
 /// Every policy package version this runtime binds, newest first
-/// ([`crate::policy::Track`]): a module built for an older track still loads.
+/// (`failback_runtime::Track`): a module built for an older track still loads.
 pub const POLICY_PACKAGE_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
 
 /// A version track of `failback:plugin` this runtime binds: a plugin built
-/// against any of them runs ([`crate::wit`] holds one binding module per
-/// track, and [`crate::plugin`] calls each plugin through its own).
+/// against any of them runs (`failback_runtime::wit` holds one binding module per
+/// track, and the runtime's `plugin` calls each plugin through its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PluginTrack {
     /// `failback:plugin@0.1.0`: one call per machine and per endpoint.
@@ -617,7 +617,7 @@ fn is_semver(version: &str) -> bool {
 
 /// `failback:plugin/<kind>@<track>` or `failback:policy/policy@` one of
 /// [`POLICY_PACKAGE_VERSIONS`].
-pub(crate) fn parse_world(world: &str) -> Option<Role> {
+pub fn parse_world(world: &str) -> Option<Role> {
     Role::ALL.into_iter().find(|role| match role {
         Role::Plugin(kind) => PluginTrack::ALL
             .into_iter()

@@ -71,7 +71,7 @@ pub fn read_text(dir: &Dir, path: &RelativePath) -> Result<String, FileError> {
 }
 
 /// Read a file of the environment directory, at most `limit` bytes.
-pub(crate) fn read_bytes(dir: &Dir, path: &RelativePath, limit: u64) -> Result<Vec<u8>, FileError> {
+pub fn read_bytes(dir: &Dir, path: &RelativePath, limit: u64) -> Result<Vec<u8>, FileError> {
     let read_error = |source| FileError::Read {
         path: path.to_string(),
         source,

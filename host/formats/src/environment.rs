@@ -46,7 +46,7 @@ pub struct Environment {
 }
 
 /// The `[journal]` table: where the deployment's shared journal, lock and
-/// audit trail are (`crate::pg`).
+/// audit trail are (the runtime's `pg`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalBinding {
     /// `postgres://user@host:port/database`, without a password.
@@ -198,8 +198,9 @@ impl LimitOverrides {
 pub struct Secret(String);
 
 impl Secret {
-    #[cfg(test)]
-    pub(crate) fn new(value: String) -> Self {
+    /// A secret of `value` (the runtime's tests make one).
+    #[must_use]
+    pub fn new(value: String) -> Self {
         Self(value)
     }
 
