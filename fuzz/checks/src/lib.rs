@@ -20,6 +20,7 @@
 )]
 
 pub mod dns_answer;
+pub mod formats;
 pub mod lab;
 pub mod observation;
 pub mod plan_document;
@@ -43,6 +44,11 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("observation", observation::check),
     ("dns_answer", dns_answer::check),
     ("xmpp_stream", xmpp_stream::check),
+    ("environment_file", formats::environment_file),
+    ("manifest", formats::manifest),
+    ("keys_and_approvals", formats::keys_and_approvals),
+    ("component", formats::component),
+    ("audit_log", formats::audit_log),
 ];
 
 /// The text of `data`, when it is UTF-8 (every format here is text).

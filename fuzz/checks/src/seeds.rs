@@ -79,6 +79,7 @@ pub fn all() -> Vec<Seed> {
     }
     out.extend(dns_answers(&observations));
     out.extend(xmpp_answers());
+    out.extend(formats());
     out
 }
 
@@ -304,4 +305,79 @@ fn xmpp_answers() -> Vec<Seed> {
             "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
         ),
     ]
+}
+
+/// The repository's files of `pattern`'s form: `dir/*/file`.
+fn repository_files(dir: &str, file: &str) -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(dir);
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Vec<u8>)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            std::fs::read(e.path().join(file)).ok().map(|b| (name, b))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The formats' seeds: the examples' environment files and the plugins'
+/// manifests as the repository has them; a key, its public line and an
+/// approval made with the fixed key; the empty component, packed with the
+/// lab-dns manifest, then signed; an audit log of three records.
+fn formats() -> Vec<Seed> {
+    use failback_formats::signature::Placement;
+    use failback_formats::{approval, audit_log, package, signature};
+
+    use crate::formats::{DIGEST, LAB_MANIFEST, key};
+
+    let mut out = Vec::new();
+    for (name, bytes) in repository_files("examples", "failback.toml") {
+        out.push(seed("environment_file", format!("{name}.toml"), bytes));
+    }
+    for (name, bytes) in repository_files("plugins", "plugin.toml") {
+        out.push(seed("manifest", format!("{name}.toml"), bytes));
+    }
+    let key = key();
+    if let Ok(private) = key.to_openssh() {
+        out.push(seed("keys_and_approvals", "private-key", private));
+    }
+    if let Ok(public) = key.public_line() {
+        out.push(seed("keys_and_approvals", "public-key", public));
+    }
+    if let Ok(approved) = approval::approve(DIGEST, &key, "2026-12-01T17:30:00Z".to_owned()) {
+        out.push(seed("keys_and_approvals", "approval", approved.signature));
+    }
+    let empty = b"\0asm\x0d\0\x01\0".to_vec();
+    out.push(seed("component", "empty", empty.clone()));
+    if let Ok(packed) = package::pack(&empty, LAB_MANIFEST) {
+        if let Ok(signed) = signature::sign(&packed.bytes, &key, Placement::Embedded) {
+            out.push(seed("component", "packed-signed", signed.component));
+        }
+        out.push(seed("component", "packed", packed.bytes));
+    }
+    let mut log = String::new();
+    let mut prev = "0".repeat(64);
+    for (seq, kind) in [
+        (1, "run-started"),
+        (2, "step-started"),
+        (3, "step-finished"),
+    ] {
+        let (line, hash) = audit_log::format_line(
+            seq,
+            &prev,
+            kind,
+            serde_json::json!({"run": 1, "step": "A1"}),
+        );
+        log.push_str(&line);
+        log.push('\n');
+        prev = hash;
+    }
+    out.push(seed("audit_log", "three-records", log));
+    out
 }
