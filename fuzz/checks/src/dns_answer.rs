@@ -10,8 +10,8 @@
 
 use std::sync::OnceLock;
 
-use failback_dns_rfc2136::records;
-use failback_dns_rfc2136::tsig::{self, FUDGE, Key, Received, Verifier};
+use crate::records;
+use crate::tsig::{self, FUDGE, Key, Received, Verifier};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::tsig::{TSIG, TsigAlgorithm, make_tsig_record};
 use hickory_proto::rr::{Name, RecordType};

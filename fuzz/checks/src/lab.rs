@@ -230,9 +230,7 @@ pub fn observe(files: &[(String, Vec<u8>)]) -> Option<Observation> {
 /// lab-dns plugin's parser, written back in its form (one record a line,
 /// every owner absolute, TTL and class explicit), and taken from that.
 fn records(text: &str) -> Option<Vec<DnsRecord>> {
-    let written = failback_lab_dns::zone::Zone::parse(ZONE, text)
-        .ok()?
-        .write();
+    let written = crate::lab_zone::Zone::parse(ZONE, text).ok()?.write();
     let mut out = Vec::new();
     for line in written.lines() {
         let line = line.trim();

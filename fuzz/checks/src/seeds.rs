@@ -9,12 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::records;
 use failback_core::capture::CapturedState;
 use failback_core::deployment::assemble;
 use failback_core::intent::{Intent, IntentFlags};
 use failback_core::observed::{Observation, RecordData};
 use failback_core::plan::{PluginDigest, plan};
-use failback_dns_rfc2136::records;
 use failback_plugin_sdk::dns as wit;
 use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::Name;

@@ -4,7 +4,7 @@
 //! probe could hold is read, up to the probe's bound; the bytes shown to the
 //! operator stay within theirs.
 
-use failback_probe_xmpp::stream::{self, MAX_ANSWER_BYTES, MAX_OTHER_BYTES};
+use crate::xmpp::{self as stream, MAX_ANSWER_BYTES, MAX_OTHER_BYTES};
 
 /// The probe's read buffer.
 const READ: usize = 1024;

@@ -2,7 +2,7 @@
 //! master file): what reads is written, and what is written reads again and
 //! is written the same (write → parse → write is stable).
 
-use failback_lab_dns::zone::Zone;
+use crate::lab_zone::Zone;
 
 /// The apex the lab's zone has.
 pub const APEX: &str = "contoso.com";

@@ -59,8 +59,8 @@
 )]
 
 mod client;
-pub mod records;
-pub mod tsig;
+mod records;
+mod tsig;
 
 use std::time::Duration;
 
@@ -112,10 +112,7 @@ fn server() -> Result<Server, PluginError> {
     })
 }
 
-/// The plugin, as its component exports it. Public, so that natively (the
-/// export is the component's only) what it calls is still used code.
-#[derive(Debug)]
-pub struct Rfc2136;
+struct Rfc2136;
 
 impl Guest for Rfc2136 {
     fn list_records(zone: String) -> Result<Vec<DnsRecord>, PluginError> {
@@ -169,9 +166,4 @@ impl Guest for Rfc2136 {
     }
 }
 
-// Exported in the component only. Natively the crate is a library too (the
-// fuzz targets, fuzz/, read its parsers), and a native shared library cannot
-// carry the component's export names (`failback:plugin/...#...`): the linker
-// refuses the `:` in them.
-#[cfg(target_arch = "wasm32")]
 failback_plugin_sdk::export_dns_provider!(Rfc2136);

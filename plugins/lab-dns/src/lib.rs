@@ -14,17 +14,14 @@
 )]
 
 mod records;
-pub mod zone;
+mod zone;
 
 use failback_plugin_sdk::config;
 use failback_plugin_sdk::dns::{DnsRecord, Guest, PluginError, RecordData, RecordType};
 
 use records::Lab;
 
-/// The plugin, as its component exports it. Public, so that natively (the
-/// export is the component's only) what it calls is still used code.
-#[derive(Debug)]
-pub struct LabDns;
+struct LabDns;
 
 fn lab() -> Lab {
     Lab {
@@ -53,9 +50,4 @@ impl Guest for LabDns {
     }
 }
 
-// Exported in the component only. Natively the crate is a library too (the
-// fuzz targets, fuzz/, read its parsers), and a native shared library cannot
-// carry the component's export names (`failback:plugin/...#...`): the linker
-// refuses the `:` in them.
-#[cfg(target_arch = "wasm32")]
 failback_plugin_sdk::export_dns_provider!(LabDns);

@@ -32,7 +32,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A zone: its apex, SOA and every other record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Zone {
+pub(crate) struct Zone {
     /// The apex, lower case, without the final dot (`contoso.com`).
     pub(crate) apex: String,
     /// The file's `$TTL`, kept when it is rewritten.
@@ -130,7 +130,7 @@ impl RData {
 
 /// A malformed zone file: what is wrong, and on which line (0: the file as a whole).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
+pub(crate) struct ParseError {
     pub(crate) line: usize,
     pub(crate) message: String,
 }
@@ -628,7 +628,7 @@ impl Reader {
 
 impl Zone {
     /// Parse the master file of the zone whose apex is `apex` (also the first origin).
-    pub fn parse(apex: &str, text: &str) -> Result<Zone, ParseError> {
+    pub(crate) fn parse(apex: &str, text: &str) -> Result<Zone, ParseError> {
         let apex = check_name(apex).map_err(|message| error(0, message))?;
         let mut reader = Reader {
             apex: apex.clone(),
@@ -704,7 +704,7 @@ impl Zone {
     }
 
     /// The master file of the zone.
-    pub fn write(&self) -> String {
+    pub(crate) fn write(&self) -> String {
         let mut records: Vec<&Record> = self.records.iter().collect();
         // A stable sort: the records of one set keep their order.
         records.sort_by(|a, b| {

@@ -43,7 +43,7 @@
 )]
 
 mod probe;
-pub mod stream;
+mod stream;
 
 /// The `port-probe` world of `failback:plugin@0.1.0`.
 mod bindings {
@@ -58,10 +58,7 @@ use bindings::exports::failback::plugin::probe::{Guest, PluginError, ProbeReport
 use bindings::failback::plugin::host::log;
 use bindings::failback::plugin::types::LogLevel;
 
-/// The plugin, as its component exports it. Public, so that natively (the
-/// export is the component's only) what it calls is still used code.
-#[derive(Debug)]
-pub struct XmppProbe;
+struct XmppProbe;
 
 impl Guest for XmppProbe {
     fn probe(request: ProbeRequest) -> Result<ProbeReport, PluginError> {
@@ -71,9 +68,4 @@ impl Guest for XmppProbe {
     }
 }
 
-// Exported in the component only. Natively the crate is a library too (the
-// fuzz targets, fuzz/, read its parsers), and a native shared library cannot
-// carry the component's export names (`failback:plugin/...#...`): the linker
-// refuses the `:` in them.
-#[cfg(target_arch = "wasm32")]
 bindings::export!(XmppProbe with_types_in bindings);
