@@ -87,9 +87,7 @@ impl FromStr for EdgeIdentity {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once(':') {
             Some((role, fqdn))
-                if role.eq_ignore_ascii_case("EdgeServer")
-                    && !fqdn.is_empty()
-                    && !fqdn.contains(char::is_whitespace) =>
+                if role.eq_ignore_ascii_case("EdgeServer") && crate::text::is_host_name(fqdn) =>
             {
                 Ok(Self::new(fqdn))
             }
@@ -653,7 +651,8 @@ fn assemble_from(
                         .map_err(|_| AssembleError::Route {
                             site: s.site.clone(),
                             kind,
-                            identity: id.to_owned(),
+                            // What the plugin said, as an operator may read it.
+                            identity: crate::text::printable(id).into_owned(),
                         })
                 })
                 .transpose()

@@ -393,6 +393,15 @@ impl Observation {
             }
         }
         const HOST: &str = "a DNS host name";
+        // The zone is shown and queried by its name: a captured state can say
+        // anything (the environment file names it when plugins observe).
+        let zone = self.zone.strip_suffix('.').unwrap_or(&self.zone);
+        need(
+            is_dns_name(zone),
+            || "the zone".to_owned(),
+            &self.zone,
+            "a DNS name",
+        )?;
         for record in &self.dns {
             let name = crate::text::printable(&record.name);
             need(
@@ -478,9 +487,11 @@ pub fn rtype_name(t: RecordType) -> &'static str {
 #[must_use]
 pub fn data_text(d: &RecordData) -> String {
     match d {
-        RecordData::A(s) | RecordData::Aaaa(s) | RecordData::Cname(s) | RecordData::Txt(s) => {
-            s.clone()
-        }
+        RecordData::A(s) | RecordData::Aaaa(s) | RecordData::Cname(s) => s.clone(),
+        // A TXT record's text is whatever the zone holds (the gate checks
+        // names and addresses, not text): shown on one line, nothing in it a
+        // terminal acts on.
+        RecordData::Txt(s) => crate::text::printable(s).into_owned(),
         RecordData::Srv(s) => format!("{} {} {} {}", s.priority, s.weight, s.port, s.target),
     }
 }

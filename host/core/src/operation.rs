@@ -286,9 +286,13 @@ impl Meaning for PublishTopology {
                 self.expected_version, state.topology_version
             ));
         }
-        let mut changes = vec![Change::TopologyVersion {
-            version: self.expected_version + 1,
-        }];
+        let version = self.expected_version.checked_add(1).ok_or_else(|| {
+            format!(
+                "publishes after version {}, the last there is",
+                self.expected_version
+            )
+        })?;
+        let mut changes = vec![Change::TopologyVersion { version }];
         changes.extend(stale_replicas(state));
         Ok(changes)
     }

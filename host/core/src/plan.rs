@@ -579,6 +579,17 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Operations(#[from] OperationsError),
+    #[error(
+        "the published topology has version {0}, the last there is: no draft can be published after it"
+    )]
+    LastTopologyVersion(u64),
+}
+
+/// The version a publish after `version` gives.
+fn next_version(version: u64) -> Result<u64, PlanError> {
+    version
+        .checked_add(1)
+        .ok_or(PlanError::LastTopologyVersion(version))
 }
 
 /// The SRV name of SIP federation in `zone`.
@@ -1308,10 +1319,10 @@ impl<'a> Planner<'a> {
                 expected_version: version,
             }));
             operations.push(Operation::EnableTopology(op::EnableTopology {
-                version: version + 1,
+                version: next_version(version)?,
             }));
             changes.push(Change::TopologyVersion {
-                version: version + 1,
+                version: next_version(version)?,
             });
             changes.push(Change::DraftPending { pending: false });
             changes.extend(stale_replicas(&self.cur));
@@ -1637,14 +1648,14 @@ impl<'a> Planner<'a> {
                 expected_version: version,
             }));
             operations.push(Operation::EnableTopology(op::EnableTopology {
-                version: version + 1,
+                version: next_version(version)?,
             }));
             changes.extend(fe.iter().map(|f| Change::MediaEdgePool {
                 front_end_pool: f.clone(),
                 edge_pool: Some(rfqdn.clone()),
             }));
             changes.push(Change::TopologyVersion {
-                version: version + 1,
+                version: next_version(version)?,
             });
             changes.extend(stale_replicas(&self.cur));
         }

@@ -313,7 +313,12 @@ impl Topology {
                             kind: "front end pool",
                             fqdn: next_hop.to_owned(),
                         })?;
-                    self.dependency_splices(edge.node, registrar, splices)?;
+                    if !self.dependency_splices(edge.node, registrar, splices)? {
+                        return Err(self.invalid(
+                            edge.node,
+                            "the EdgeServer service has no `DependsOn`: no next hop can be set",
+                        ));
+                    }
                 }
             }
         }
@@ -360,8 +365,12 @@ impl Topology {
                 .children(ports, "Port")
                 .filter(|&p| self.dom.attr(p, "Owner") == Some("urn:component:AccessEdge"))
                 .collect();
+            // The Access Edge FQDN the model read (and checked): an external
+            // port's. An internal port's is not checked, and copied into the
+            // new external port it made a draft that does not read.
             let external_fqdn = access_edge
                 .iter()
+                .filter(|&&p| self.dom.attr(p, "InterfaceSide") == Some("External"))
                 .find_map(|&p| self.dom.attr(p, "ConfiguredFqdn"))
                 .map(str::to_owned);
             let element = federation_port_element(external_fqdn.as_deref());
@@ -419,6 +428,7 @@ impl Topology {
                     fqdn: front_end.to_owned(),
                 })?;
         let key = cluster_key(&self.dom, cluster);
+        let mut associated = false;
         for service in self.dom.services() {
             let role = service_id(&self.dom, service).map(|(_, r, _)| r);
             if !matches!(role, Some("ConfServices" | "MediationServer")) {
@@ -427,7 +437,15 @@ impl Topology {
             if installed_on(&self.dom, service) != key {
                 continue;
             }
-            self.dependency_splices(service, target, splices)?;
+            associated |= self.dependency_splices(service, target, splices)?;
+        }
+        // Nothing to write the association into: the edit cannot be made,
+        // which a draft that reads as before would hide.
+        if !associated {
+            return Err(self.invalid(
+                cluster,
+                "the Front End pool has no `ConfServices` or `MediationServer` service with `DependsOn`: no Edge pool can be associated with it",
+            ));
         }
         Ok(())
     }
@@ -435,15 +453,15 @@ impl Topology {
     /// Point `service`'s dependency on a service of `target`'s role at
     /// `target` (its `SiteId` and `Instance`), adding the dependency when the
     /// service has none of that role. A service without `DependsOn` is left
-    /// as it is.
+    /// as it is, and `false` returned.
     fn dependency_splices(
         &self,
         service: usize,
         target: &ServiceKey,
         splices: &mut Vec<Splice>,
-    ) -> Result<(), TopologyError> {
+    ) -> Result<bool, TopologyError> {
         let Some(depends) = self.dom.child(service, "DependsOn") else {
-            return Ok(());
+            return Ok(false);
         };
         let existing = self
             .dom
@@ -462,7 +480,7 @@ impl Topology {
                     });
                 }
             }
-            return Ok(());
+            return Ok(true);
         }
         let escape = |v: &str| quick_xml::escape::escape(v).into_owned();
         let dependency = format!(
@@ -489,7 +507,7 @@ impl Topology {
                 None => splices.push(Splice::insert(node.content_end, dependency)),
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn invalid(&self, node: usize, message: &str) -> TopologyError {
@@ -994,7 +1012,11 @@ impl Model {
         }
 
         // Clusters by (SiteId, Number).
+        // A pool is named by its FQDN alone (the edits, the plan, the routes)
+        // and referred to by its id: two clusters of one FQDN or one id would
+        // have the model read one and an edit change the other.
         let mut clusters: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut fqdns = std::collections::BTreeSet::new();
         for c in dom.clusters() {
             let key = cluster_key(&dom, c)
                 .ok_or_else(|| invalid(c, "`Cluster` has no `ClusterId`".to_owned()))?;
@@ -1003,16 +1025,46 @@ impl Model {
                 Some(fqdn) if !is_host_name(fqdn) => {
                     return Err(invalid(c, not_an_fqdn("pool", fqdn)));
                 }
+                Some(fqdn) if !fqdns.insert(fqdn.to_ascii_lowercase()) => {
+                    return Err(invalid(
+                        c,
+                        format!("a second pool has the FQDN `{}`", printable(fqdn)),
+                    ));
+                }
                 Some(_) => {}
             }
-            clusters.insert(key, c);
+            if clusters.insert(key, c).is_some() {
+                return Err(invalid(
+                    c,
+                    format!(
+                        "a second cluster has the id `{}`, number `{}`",
+                        printable(key.0),
+                        printable(key.1)
+                    ),
+                ));
+            }
         }
         // Services by (SiteId, RoleName, Instance), with the cluster they run on.
+        // Dependencies name a service by its id: two services of one id
+        // would have the model resolve one and an edit the other.
         let mut services: BTreeMap<ServiceRef<'_>, (usize, usize)> = BTreeMap::new();
+        let mut ids = std::collections::BTreeSet::new();
         for s in dom.services() {
             let Some(id) = service_id(&dom, s) else {
                 return Err(invalid(s, "`Service` has no `ServiceId`".to_owned()));
             };
+            if !ids.insert(id) {
+                let (site, role, instance) = id;
+                return Err(invalid(
+                    s,
+                    format!(
+                        "a second service has the id `{}`, `{}`, `{}`",
+                        printable(site),
+                        printable(role),
+                        printable(instance)
+                    ),
+                ));
+            }
             let Some(on) = installed_on(&dom, s) else {
                 // Services installed on SQL instances and the like: not pools.
                 continue;

@@ -73,6 +73,61 @@ fn a_resealed_state_with_a_hostile_value_is_refused_where_it_enters() {
     assert!(err.to_string().contains("is not a DNS name"), "{err}");
 }
 
+/// Found by the `observation` fuzz target (fuzz/regressions/observation/):
+/// the gate checks names and addresses, not a TXT record's text, and the
+/// captured state's text (`failback observe`, `verify --from`) showed that
+/// text raw: a plugin's `\u{1c}` (or an escape sequence) reached the
+/// operator's terminal. It is shown escaped, on its line.
+#[test]
+fn a_txt_record_s_control_character_is_shown_escaped_in_the_captured_state() {
+    use failback_core::deployment::assemble;
+    use failback_core::observed::RecordData;
+
+    let mut state = captured(Scenario::EdgeFailover);
+    let txt = state
+        .observation
+        .dns
+        .iter_mut()
+        .find(|r| r.name == "xmpp.contoso.com")
+        .unwrap();
+    txt.data = RecordData::Txt("\u{1c}\u{1b}[2J".to_owned());
+    state.observation.check().unwrap();
+    let snapshot = assemble(&state.observation).unwrap();
+    let text = failback_core::render::captured(&state, &snapshot.deployment);
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+    assert!(
+        text.contains("xmpp.contoso.com TXT \\u{1c}\\u{1b}[2J ttl"),
+        "{text}"
+    );
+}
+
+/// Found by the `observation` fuzz target (fuzz/regressions/observation/):
+/// the zone of a captured state was not checked, and its text showed a
+/// control character in it (`zone a\u{e}`) raw. A zone that is not a DNS
+/// name is refused where it enters.
+#[test]
+fn a_control_character_in_the_zone_is_refused_where_it_enters() {
+    let mut state = captured(Scenario::EdgeFailover);
+    state.observation.zone = "a\u{e}".to_owned();
+    let resealed = CapturedState::new(
+        state.observed_at,
+        state.environment,
+        state.environment_sha256,
+        state.plugins,
+        state.observation,
+    )
+    .unwrap();
+    let err = CapturedState::read(&resealed.to_json()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "what it says the plugins reported does not hold: the zone: `a\\u{e}` is not a DNS name"
+    );
+    // The lab's zone, with or without its final dot, is one.
+    let mut state = captured(Scenario::EdgeFailover);
+    state.observation.zone = "contoso.com.".to_owned();
+    state.observation.check().unwrap();
+}
+
 #[test]
 fn a_state_of_another_format_version_is_refused() {
     let mut value: Value = serde_json::from_str(&captured(Scenario::XmppOnly).to_json()).unwrap();

@@ -296,6 +296,53 @@ fn replanning_an_unpublished_topology_only_enables_it() {
     assert_eq!(planned, [Action::PublishTopology]);
 }
 
+/// Found by the `observation` fuzz target (fuzz/regressions/observation/):
+/// a management store reporting version `18446744073709551615` made the
+/// publish's next version overflow (a panic in a debug build, version 0 in
+/// a release one). The plan is refused, naming the version; and a plan
+/// document saying it publishes after that version does not check.
+#[test]
+fn a_topology_version_at_its_last_is_refused_not_overflowed() {
+    let mut obs = lab_reader::observe(&lab::files(Scenario::EdgeFailover));
+    obs.topology.version = 18_446_744_073_709_551_615;
+    let snap = assemble(&obs).unwrap();
+    let intent = Intent::resolve(&IntentFlags::default(), &snap.deployment).unwrap();
+    let err = plan(&snap, &intent).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the published topology has version 18446744073709551615, the last there is: no draft can be published after it"
+    );
+    let publish = Operation::PublishTopology(op::PublishTopology {
+        draft: "draft-1".to_owned(),
+        expected_version: u64::MAX,
+    });
+    assert_eq!(
+        publish.effect(&snap.deployment),
+        Err("publishes after version 18446744073709551615, the last there is".to_owned())
+    );
+}
+
+/// Found by the `observation` fuzz target (fuzz/regressions/observation/):
+/// a site route `EdgeServer:` followed by NULs read as an Edge pool identity
+/// (only emptiness and whitespace were refused), and the captured state's
+/// text showed the NULs. An identity names a host; the refusal shows what
+/// the plugin said escaped.
+#[test]
+fn a_route_to_a_pool_that_is_not_a_host_name_is_refused_and_shown_escaped() {
+    let mut obs = lab_reader::observe(&lab::files(Scenario::EdgeFailover));
+    obs.sites[0].federation_route = Some("EdgeServer:\0\0".to_owned());
+    let err = assemble(&obs).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "site `Site1` has a federation route `EdgeServer:\\u{0}\\u{0}` that is not an Edge pool identity (`EdgeServer:<pool fqdn>`)"
+    );
+    assert!(
+        "EdgeServer:edgepool1.contoso.com"
+            .parse::<failback_core::deployment::EdgeIdentity>()
+            .is_ok()
+    );
+}
+
 /// Zone data and what the plugins report are checked where they enter.
 #[test]
 fn values_a_plugin_reports_out_of_place_are_refused_naming_the_place() {

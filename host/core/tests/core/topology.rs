@@ -403,6 +403,119 @@ fn a_snapshot_assembled_with_another_observations_topology_is_its_own() {
     );
 }
 
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/): a
+/// cluster renamed to another pool's FQDN made two pools of one name. The
+/// model read the first (federation off) while an edit of that name changed
+/// the second (removing its federation port): the draft was not the
+/// document the plan described. A second pool of one FQDN is refused.
+#[test]
+fn two_pools_with_one_fqdn_are_refused_not_read_one_and_edited_the_other() {
+    const TWO_POOLS_ONE_FQDN: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite><CentralSite SiteId=\"2\"><Name>Site2</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"edgepool2.contoso.com\"><ClusterId SiteId=\"1\" Number=\"2\"/></Cluster>\n    <Cluster Fqdn=\"edgepool2.contoso.com\"><ClusterId SiteId=\"2\" Number=\"2\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"EdgeServer\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"1\" Number=\"2\"/></InstalledOn><Ports/></Service>\n    <Service><ServiceId SiteId=\"2\" RoleName=\"EdgeServer\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"2\" Number=\"2\"/></InstalledOn>\n      <Ports><Port Owner=\"urn:component:AccessEdge\" Usage=\"SipServer\" InterfaceSide=\"External\" Port=\"5061\" Protocol=\"Mtls\"/></Ports></Service>\n  </Services>\n</Topology>\n";
+    let err = Topology::parse(TWO_POOLS_ONE_FQDN).unwrap_err();
+    assert!(
+        matches!(err, TopologyError::Invalid { line: 5, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("a second pool has the FQDN `edgepool2.contoso.com`"),
+        "{err}"
+    );
+}
+
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/): a
+/// second cluster named as a Front End pool, with no pool's service on it,
+/// made the media edit of that FQDN look up one cluster while the model
+/// read the other. Any second cluster of one FQDN, or of one id, is refused.
+#[test]
+fn a_second_cluster_of_one_fqdn_or_one_id_is_refused_even_without_a_pool_s_service() {
+    const ONE_FQDN: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"fepool1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"1\"/></Cluster>\n    <Cluster Fqdn=\"FEPOOL1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"2\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"1\" Number=\"1\"/></InstalledOn></Service>\n  </Services>\n</Topology>\n";
+    let err = Topology::parse(ONE_FQDN).unwrap_err();
+    assert!(
+        matches!(err, TopologyError::Invalid { line: 5, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("a second pool has the FQDN `FEPOOL1.contoso.com`"),
+        "{err}"
+    );
+    let one_id = ONE_FQDN
+        .replace("FEPOOL1.contoso.com", "sql.contoso.com")
+        .replace("Number=\"2\"", "Number=\"1\"");
+    let err = Topology::parse(&one_id).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a second cluster has the id `1`, number `1`"),
+        "{err}"
+    );
+}
+
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/):
+/// enabling federation copied the first Access Edge port's `ConfiguredFqdn`
+/// into the new external port, an internal port's too, which nothing had
+/// checked: the draft did not read. The FQDN is the external one the model
+/// read.
+#[test]
+fn enabling_federation_takes_the_external_access_edge_fqdn_not_an_internal_one() {
+    const INTERNAL_FQDN_ONLY: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"edgepool1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"2\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"EdgeServer\" Instance=\"1\"/><DependsOn/><InstalledOn><ClusterId SiteId=\"1\" Number=\"2\"/></InstalledOn>\n      <Ports>\n        <Port Owner=\"urn:component:AccessEdge\" Usage=\"SipServer\" InterfaceSide=\"Internal\" Port=\"5061\" Protocol=\"Mtls\" ConfiguredFqdn=\"sip\u{51c}ontoso.com\" />\n      </Ports></Service>\n  </Services>\n</Topology>\n";
+    let t = Topology::parse(INTERNAL_FQDN_ONLY).unwrap();
+    let edited = t
+        .edit(&[TopologyEdit::SetFederation {
+            edge_pool: "edgepool1.contoso.com".into(),
+            enabled: true,
+        }])
+        .unwrap();
+    let again = Topology::parse(&edited).unwrap();
+    let pool = &again.edge_pools()[0];
+    assert!(pool.federation_enabled);
+    // No external port names it: nor does the new one.
+    assert_eq!(pool.access_edge_fqdn, None);
+}
+
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/): a
+/// Front End pool's `ConfServices` renamed to another site's id made two
+/// services of one id; the model resolved the dependency to one, the media
+/// edit wrote the other. A second service of one id is refused.
+#[test]
+fn a_second_service_of_one_id_is_refused() {
+    const ONE_SERVICE_ID: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"fepool1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"1\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\"/><InstalledOn><ClusterId SiteId=\"1\" Number=\"1\"/></InstalledOn></Service>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\"/></Service>\n  </Services>\n</Topology>\n";
+    let err = Topology::parse(ONE_SERVICE_ID).unwrap_err();
+    assert!(
+        matches!(err, TopologyError::Invalid { line: 8, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("a second service has the id `1`, `Registrar`, `1`"),
+        "{err}"
+    );
+}
+
+/// Found by the `topology` fuzz target (fuzz/regressions/topology/, this
+/// input as minimized): a Front End pool whose services have no
+/// `DependsOn` took the media edit as done and returned its text
+/// unchanged, so a draft that reads as before was taken for the
+/// association. The edit is refused, naming the pool.
+#[test]
+fn a_media_edit_of_a_pool_without_depends_on_is_refused_not_a_silent_no_op() {
+    const NO_DEPENDS_ON: &str = "<? tf-8\"?>\n<!-- cont -->\n<Topology Signature=\"3f6c7e-b1d42\" xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n >\n  <Sites>\n    <CentralSite SiteId=\"1\">\n      <Name>Site1</Name>\n    </CentralSite>\n  <CentralSite SiteId=\"2\">\n      <Name>2</Name>\nocat  </CentralSite>\n  </Sites>\n  <Clusters>  <Cluster Retup=\"true\" Fqdn=\"feom\">\n     <ClusterId SiteId=\"1\" Number=\"1\" />\n    \n    </Cluster>    <Cluster Requiresp=\"true\" Fqdn=\"edgepoo\">      <ClusterId SiteId=\"2\" Number=\"2\" />ne>\n    </Cluster>\n  </Clusters>\n  <Services>\n    <Service RoleerVpe=\"MSer\">\n      <ServiceId SiteId=\"1\" RoleName=\"Registrar\" Instance=\"1\" />\n  >\n      <InstalledOn>\n        <ClusterId SiteId=\"1\" Number=\"1\" />\n</InstalledOn>\n        </Service>\n    <Service RoleVersioner=\"7\">\n      <ServiceId SiteId=\"2\" RoleName=\"EdgeServer\" Instance=\"1\" />\n      <DependsOn>\n      ndency> </DependsOn>\n      <InstalledOn>\n   <ClusterId SiteId=\"2\" Number=\"2\" />\n    </InstalledOn>     </Service>\n  </Services>\n</Topology>\n";
+    let t = Topology::parse(NO_DEPENDS_ON).unwrap();
+    assert_eq!(t.front_end_pools()[0].media_edge_pool, None);
+    let err = t
+        .edit(&[TopologyEdit::SetMediaEdgePool {
+            front_end_pool: "feom".into(),
+            edge_pool: "edgepoo".into(),
+        }])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "the Front End pool has no `ConfServices` or `MediationServer` service with `DependsOn`"
+        ),
+        "{err}"
+    );
+}
+
 /// The documents the edits below are made on: every lab topology, one grown
 /// to a few sites, and shapes the lab does not have (an Edge service without
 /// a next hop, no federation port anywhere, the hand-written `ODD`).
