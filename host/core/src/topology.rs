@@ -665,6 +665,55 @@ fn span_in(text: &str, part: &[u8]) -> Option<Range<usize>> {
     (end <= text.len()).then_some(start..end)
 }
 
+/// Check and place the attributes of the element `element` that starts at
+/// `start`, then unescape the values that hold a reference: their range in
+/// `attrs`.
+fn push_attributes(
+    text: &str,
+    element: &quick_xml::events::BytesStart<'_>,
+    start: usize,
+    attrs: &mut Vec<Attr>,
+) -> Result<Range<usize>, TopologyError> {
+    let first = attrs.len();
+    for attr in element.attributes().with_checks(true) {
+        let attr = attr.map_err(|err| malformed(text, start, err.to_string()))?;
+        let (Some(name), Some(value_span)) =
+            (span_in(text, attr.key.as_ref()), span_in(text, &attr.value))
+        else {
+            return Err(malformed(
+                text,
+                start,
+                "an attribute is not where the text has it".to_owned(),
+            ));
+        };
+        attrs.push(Attr {
+            name: local(text, name),
+            value_span,
+            unescaped: None,
+        });
+    }
+    for attr in &mut attrs[first..] {
+        let raw = text.get(attr.value_span.clone()).unwrap_or_default();
+        if raw.contains('&') {
+            attr.unescaped = Some(
+                quick_xml::escape::unescape(raw)
+                    .map_err(|err| malformed(text, attr.value_span.start, err.to_string()))?
+                    .into_owned(),
+            );
+        }
+    }
+    Ok(first..attrs.len())
+}
+
+/// Make `id` the last child of `parent`.
+fn append_child(nodes: &mut [Node], parent: usize, id: usize) {
+    match nodes[parent].last_child {
+        Some(last) => nodes[last].next_sibling = Some(id),
+        None => nodes[parent].first_child = Some(id),
+    }
+    nodes[parent].last_child = Some(id);
+}
+
 impl Dom {
     fn parse(source: String) -> Result<Self, TopologyError> {
         let text = source.as_str();
@@ -695,44 +744,13 @@ impl Dom {
             match event {
                 Event::Start(ref e) | Event::Empty(ref e) => {
                     let self_closing = matches!(event, Event::Empty(_));
-                    // Every attribute checked and placed first, then the
-                    // values with a reference unescaped.
-                    let first_attr = attrs.len();
-                    for attr in e.attributes().with_checks(true) {
-                        let attr = attr.map_err(|err| malformed(text, start, err.to_string()))?;
-                        let (Some(name), Some(value_span)) =
-                            (span_in(text, attr.key.as_ref()), span_in(text, &attr.value))
-                        else {
-                            return Err(malformed(
-                                text,
-                                start,
-                                "an attribute is not where the text has it".to_owned(),
-                            ));
-                        };
-                        attrs.push(Attr {
-                            name: local(text, name),
-                            value_span,
-                            unescaped: None,
-                        });
-                    }
-                    for attr in &mut attrs[first_attr..] {
-                        let raw = text.get(attr.value_span.clone()).unwrap_or_default();
-                        if raw.contains('&') {
-                            attr.unescaped = Some(
-                                quick_xml::escape::unescape(raw)
-                                    .map_err(|err| {
-                                        malformed(text, attr.value_span.start, err.to_string())
-                                    })?
-                                    .into_owned(),
-                            );
-                        }
-                    }
+                    let element_attrs = push_attributes(text, e, start, &mut attrs)?;
                     let id = nodes.len();
                     // The name follows `<` directly.
                     let name_start = start + 1;
                     nodes.push(Node {
                         name: local(text, name_start..name_start + e.name().as_ref().len()),
-                        attrs: first_attr..attrs.len(),
+                        attrs: element_attrs,
                         span: start..end,
                         content_end: end,
                         self_closing,
@@ -742,13 +760,7 @@ impl Dom {
                         text: String::new(),
                     });
                     match stack.last() {
-                        Some(&parent) => {
-                            match nodes[parent].last_child {
-                                Some(last) => nodes[last].next_sibling = Some(id),
-                                None => nodes[parent].first_child = Some(id),
-                            }
-                            nodes[parent].last_child = Some(id);
-                        }
+                        Some(&parent) => append_child(&mut nodes, parent, id),
                         None if root.is_none() => root = Some(id),
                         None => {
                             return Err(malformed(
@@ -946,40 +958,90 @@ fn not_an_fqdn(what: &str, value: &str) -> String {
 /// `(SiteId, RoleName, Instance)`, read from the text.
 type ServiceRef<'a> = (&'a str, &'a str, &'a str);
 
-/// Reads the model out of the DOM.
-struct Model;
+/// Reads the model out of the DOM, one element kind at a time: the root, the
+/// sites, the clusters and services (indexed, each id once), then each
+/// cluster's Edge pool and Front End pool.
+struct Model<'d> {
+    dom: &'d Dom,
+    /// Site names by `SiteId`.
+    site_names: BTreeMap<&'d str, &'d str>,
+    /// Clusters by `(SiteId, Number)`.
+    clusters: BTreeMap<(&'d str, &'d str), usize>,
+    /// The services installed on a cluster, by id: the service's node and
+    /// its cluster's.
+    services: BTreeMap<ServiceRef<'d>, (usize, usize)>,
+}
 
-impl Model {
+/// What the model reads from the pools: the pools and the services an edit
+/// changes.
+#[derive(Default)]
+struct Pools {
+    edge_pools: Vec<EdgePool>,
+    front_end_pools: Vec<FrontEndPool>,
+    edge_services: BTreeMap<String, ServiceKey>,
+    registrar_services: BTreeMap<String, ServiceKey>,
+}
+
+impl<'d> Model<'d> {
     fn read(dom: Dom) -> Result<Topology, TopologyError> {
-        let text = dom.source.as_str();
-        let root = &dom.nodes[dom.root];
-        if dom.name(dom.root) != "Topology" || dom.attr(dom.root, "xmlns") != Some(TOPOLOGY_NS) {
-            let (line, column) = line_column(text, root.span.start);
-            return Err(TopologyError::NotTopology {
-                line,
-                column,
-                message: format!(
-                    "the root element is `{}`; expected `Topology` in namespace `{TOPOLOGY_NS}` (the output of Get-CsTopology -AsXml)",
-                    dom.name(dom.root)
-                ),
-            });
-        }
-        let invalid = |node: usize, message: String| {
-            let (line, column) = line_column(text, dom.nodes[node].span.start);
-            TopologyError::Invalid {
-                line,
-                column,
-                message,
-            }
+        let (sites, pools) = {
+            let mut model = Model {
+                dom: &dom,
+                site_names: BTreeMap::new(),
+                clusters: BTreeMap::new(),
+                services: BTreeMap::new(),
+            };
+            model.check_root()?;
+            let sites = model.read_sites()?;
+            model.index_clusters()?;
+            model.index_services()?;
+            (sites, model.read_pools()?)
         };
-
         let default_domain = dom
             .child(dom.root, "InternalDomains")
             .and_then(|d| dom.attr(d, "DefaultDomain"))
             .map(str::to_owned);
+        Ok(Topology {
+            dom,
+            sites,
+            edge_pools: pools.edge_pools,
+            front_end_pools: pools.front_end_pools,
+            default_domain,
+            edge_services: pools.edge_services,
+            registrar_services: pools.registrar_services,
+        })
+    }
 
+    /// A refusal of the document at `node`.
+    fn invalid(&self, node: usize, message: String) -> TopologyError {
+        let (line, column) = line_column(&self.dom.source, self.dom.nodes[node].span.start);
+        TopologyError::Invalid {
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn check_root(&self) -> Result<(), TopologyError> {
+        let dom = self.dom;
+        if dom.name(dom.root) == "Topology" && dom.attr(dom.root, "xmlns") == Some(TOPOLOGY_NS) {
+            return Ok(());
+        }
+        let (line, column) = line_column(&dom.source, dom.nodes[dom.root].span.start);
+        Err(TopologyError::NotTopology {
+            line,
+            column,
+            message: format!(
+                "the root element is `{}`; expected `Topology` in namespace `{TOPOLOGY_NS}` (the output of Get-CsTopology -AsXml)",
+                dom.name(dom.root)
+            ),
+        })
+    }
+
+    /// Every `CentralSite`, its id and name; the names kept by id.
+    fn read_sites(&mut self) -> Result<Vec<TopologySite>, TopologyError> {
+        let dom = self.dom;
         let mut sites = Vec::new();
-        let mut site_names: BTreeMap<&str, &str> = BTreeMap::new();
         for s in dom
             .child(dom.root, "Sites")
             .into_iter()
@@ -987,16 +1049,16 @@ impl Model {
         {
             let site_id = dom
                 .attr(s, "SiteId")
-                .ok_or_else(|| invalid(s, "`CentralSite` has no `SiteId`".to_owned()))?;
+                .ok_or_else(|| self.invalid(s, "`CentralSite` has no `SiteId`".to_owned()))?;
             let name = dom
                 .child(s, "Name")
                 .map(|n| dom.nodes[n].text.as_str())
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| {
-                    invalid(s, format!("site `{}` has no `Name`", printable(site_id)))
+                    self.invalid(s, format!("site `{}` has no `Name`", printable(site_id)))
                 })?;
             if !is_plain_name(name) {
-                return Err(invalid(
+                return Err(self.invalid(
                     s,
                     format!(
                         "site name `{}` holds a character a site name cannot have (a control character or a quote)",
@@ -1004,37 +1066,41 @@ impl Model {
                     ),
                 ));
             }
-            site_names.insert(site_id, name);
+            self.site_names.insert(site_id, name);
             sites.push(TopologySite {
                 site_id: site_id.to_owned(),
                 name: name.to_owned(),
             });
         }
+        Ok(sites)
+    }
 
-        // Clusters by (SiteId, Number).
-        // A pool is named by its FQDN alone (the edits, the plan, the routes)
-        // and referred to by its id: two clusters of one FQDN or one id would
-        // have the model read one and an edit change the other.
-        let mut clusters: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    /// Clusters by (SiteId, Number).
+    ///
+    /// A pool is named by its FQDN alone (the edits, the plan, the routes)
+    /// and referred to by its id: two clusters of one FQDN or one id would
+    /// have the model read one and an edit change the other.
+    fn index_clusters(&mut self) -> Result<(), TopologyError> {
+        let dom = self.dom;
         let mut fqdns = std::collections::BTreeSet::new();
         for c in dom.clusters() {
-            let key = cluster_key(&dom, c)
-                .ok_or_else(|| invalid(c, "`Cluster` has no `ClusterId`".to_owned()))?;
+            let key = cluster_key(dom, c)
+                .ok_or_else(|| self.invalid(c, "`Cluster` has no `ClusterId`".to_owned()))?;
             match dom.attr(c, "Fqdn") {
-                None => return Err(invalid(c, "`Cluster` has no `Fqdn`".to_owned())),
+                None => return Err(self.invalid(c, "`Cluster` has no `Fqdn`".to_owned())),
                 Some(fqdn) if !is_host_name(fqdn) => {
-                    return Err(invalid(c, not_an_fqdn("pool", fqdn)));
+                    return Err(self.invalid(c, not_an_fqdn("pool", fqdn)));
                 }
                 Some(fqdn) if !fqdns.insert(fqdn.to_ascii_lowercase()) => {
-                    return Err(invalid(
+                    return Err(self.invalid(
                         c,
                         format!("a second pool has the FQDN `{}`", printable(fqdn)),
                     ));
                 }
                 Some(_) => {}
             }
-            if clusters.insert(key, c).is_some() {
-                return Err(invalid(
+            if self.clusters.insert(key, c).is_some() {
+                return Err(self.invalid(
                     c,
                     format!(
                         "a second cluster has the id `{}`, number `{}`",
@@ -1044,18 +1110,23 @@ impl Model {
                 ));
             }
         }
-        // Services by (SiteId, RoleName, Instance), with the cluster they run on.
-        // Dependencies name a service by its id: two services of one id
-        // would have the model resolve one and an edit the other.
-        let mut services: BTreeMap<ServiceRef<'_>, (usize, usize)> = BTreeMap::new();
+        Ok(())
+    }
+
+    /// Services by (SiteId, RoleName, Instance), with the cluster they run on.
+    ///
+    /// Dependencies name a service by its id: two services of one id would
+    /// have the model resolve one and an edit the other.
+    fn index_services(&mut self) -> Result<(), TopologyError> {
+        let dom = self.dom;
         let mut ids = std::collections::BTreeSet::new();
         for s in dom.services() {
-            let Some(id) = service_id(&dom, s) else {
-                return Err(invalid(s, "`Service` has no `ServiceId`".to_owned()));
+            let Some(id) = service_id(dom, s) else {
+                return Err(self.invalid(s, "`Service` has no `ServiceId`".to_owned()));
             };
             if !ids.insert(id) {
                 let (site, role, instance) = id;
-                return Err(invalid(
+                return Err(self.invalid(
                     s,
                     format!(
                         "a second service has the id `{}`, `{}`, `{}`",
@@ -1065,143 +1136,176 @@ impl Model {
                     ),
                 ));
             }
-            let Some(on) = installed_on(&dom, s) else {
+            let Some(on) = installed_on(dom, s) else {
                 // Services installed on SQL instances and the like: not pools.
                 continue;
             };
-            if let Some(&cluster) = clusters.get(&on) {
-                services.insert(id, (s, cluster));
+            if let Some(&cluster) = self.clusters.get(&on) {
+                self.services.insert(id, (s, cluster));
             }
         }
-        let cluster_fqdn = |c: usize| dom.attr(c, "Fqdn").unwrap_or_default().to_owned();
-        let site_of = |c: usize| -> Result<String, TopologyError> {
-            let (site_id, _) = cluster_key(&dom, c).unwrap_or_default();
-            site_names
-                .get(site_id)
-                .map(|&name| name.to_owned())
-                .ok_or_else(|| invalid(c, format!("cluster refers to unknown site `{site_id}`")))
-        };
-        let cluster_of_ref = |r: ServiceRef<'_>| services.get(&r).map(|&(_, c)| c);
+        Ok(())
+    }
 
-        let mut edge_pools = Vec::new();
-        let mut edge_services = BTreeMap::new();
-        let mut registrar_services = BTreeMap::new();
-        let mut front_end_pools = Vec::new();
-        // Document order of the clusters.
-        let mut by_cluster: BTreeMap<usize, Vec<(ServiceRef<'_>, usize)>> = BTreeMap::new();
-        for (&id, &(s, c)) in &services {
+    /// Each cluster's Edge pool (an `EdgeServer` service) and Front End pool
+    /// (a `Registrar`), in document order.
+    fn read_pools(&self) -> Result<Pools, TopologyError> {
+        let mut pools = Pools::default();
+        // BTreeMap<usize, _> iterates clusters in node order, which is
+        // document order; services of the same pool are looked up by key, so
+        // the result does not depend on the order of `Services`.
+        let mut by_cluster: BTreeMap<usize, Vec<(ServiceRef<'d>, usize)>> = BTreeMap::new();
+        for (&id, &(s, c)) in &self.services {
             by_cluster.entry(c).or_default().push((id, s));
         }
         for (&cluster, roles) in &by_cluster {
-            let fqdn = cluster_fqdn(cluster);
+            let fqdn = self.cluster_fqdn(cluster).to_ascii_lowercase();
             if let Some(&(id, edge)) = roles.iter().find(|(id, _)| id.1 == "EdgeServer") {
-                let next_hop = dependencies(&dom, edge)
-                    .filter(|d| d.1 == "Registrar")
-                    .find_map(cluster_of_ref)
-                    .map(cluster_fqdn);
-                let ports: Vec<usize> = dom
-                    .child(edge, "Ports")
-                    .into_iter()
-                    .flat_map(|p| dom.children(p, "Port"))
-                    .collect();
-                let federation_enabled = ports.iter().any(|&p| is_federation_port(&dom, p));
-                let access_edge = ports
-                    .iter()
-                    .filter(|&&p| {
-                        dom.attr(p, "Owner") == Some("urn:component:AccessEdge")
-                            && dom.attr(p, "InterfaceSide") == Some("External")
-                    })
-                    .find_map(|&p| dom.attr(p, "ConfiguredFqdn").map(|f| (p, f)));
-                if let Some((port, configured)) = access_edge
-                    && !is_host_name(configured)
-                {
-                    return Err(invalid(port, not_an_fqdn("Access Edge", configured)));
-                }
-                let access_edge_fqdn = access_edge.map(|(_, f)| f.to_ascii_lowercase());
-                let mut machines = Vec::new();
-                let machine_nodes: Vec<usize> = dom
-                    .children(cluster, "Machine")
-                    .chain(
-                        dom.children(cluster, "Machines")
-                            .flat_map(|ms| dom.children(ms, "Machine")),
-                    )
-                    .collect();
-                for m in machine_nodes {
-                    let Some(mfqdn) = dom.attr(m, "Fqdn") else {
-                        return Err(invalid(m, format!("a machine of `{fqdn}` has no `Fqdn`")));
-                    };
-                    if !is_host_name(mfqdn) {
-                        return Err(invalid(m, not_an_fqdn("machine", mfqdn)));
-                    }
-                    let ips = |side: &str| -> Result<Vec<String>, TopologyError> {
-                        dom.children(m, "NetInterface")
-                            .filter(|&n| dom.attr(n, "InterfaceSide") == Some(side))
-                            .filter_map(|n| dom.attr(n, "IPAddress").map(|ip| (n, ip)))
-                            .map(|(n, ip)| {
-                                ip.parse::<IpAddr>().map(|ip| ip.to_string()).map_err(|_| {
-                                    invalid(
-                                        n,
-                                        format!(
-                                            "`IPAddress` `{}` of machine `{mfqdn}` is not an IP address",
-                                            printable(ip)
-                                        ),
-                                    )
-                                })
-                            })
-                            .collect()
-                    };
-                    machines.push(EdgeMachine {
-                        fqdn: mfqdn.to_ascii_lowercase(),
-                        internal_ips: ips("Internal")?,
-                        external_ips: ips("External")?,
-                    });
-                }
-                edge_services.insert(fqdn.to_ascii_lowercase(), ServiceKey::new(id, edge));
-                edge_pools.push(EdgePool {
-                    fqdn: fqdn.to_ascii_lowercase(),
-                    site: site_of(cluster)?,
-                    machines,
-                    federation_enabled,
-                    next_hop: next_hop.map(|h| h.to_ascii_lowercase()),
-                    access_edge_fqdn,
-                });
+                pools
+                    .edge_services
+                    .insert(fqdn.clone(), ServiceKey::new(id, edge));
+                pools.edge_pools.push(self.edge_pool(cluster, edge)?);
             }
             if let Some(&(id, registrar)) = roles.iter().find(|(id, _)| id.1 == "Registrar") {
-                registrar_services
-                    .insert(fqdn.to_ascii_lowercase(), ServiceKey::new(id, registrar));
-                let media_of = |role: &str| {
-                    roles
-                        .iter()
-                        .filter(|(id, _)| id.1 == role)
-                        .flat_map(|&(_, s)| dependencies(&dom, s))
-                        .filter(|d| d.1 == "EdgeServer")
-                        .find_map(cluster_of_ref)
-                        .map(|c| cluster_fqdn(c).to_ascii_lowercase())
-                };
-                front_end_pools.push(FrontEndPool {
-                    fqdn: fqdn.to_ascii_lowercase(),
-                    site: site_of(cluster)?,
-                    media_edge_pool: media_of("ConfServices")
-                        .or_else(|| media_of("MediationServer")),
-                    director: dom
-                        .child(registrar, "RegistrarService")
-                        .and_then(|r| dom.attr(r, "IsDirector"))
-                        .is_some_and(|d| d.eq_ignore_ascii_case("true")),
-                });
+                pools
+                    .registrar_services
+                    .insert(fqdn.clone(), ServiceKey::new(id, registrar));
+                pools
+                    .front_end_pools
+                    .push(self.front_end_pool(cluster, roles, registrar)?);
             }
         }
-        // BTreeMap<usize, _> iterates clusters in node order, which is document
-        // order; services of the same pool are looked up by key, so the result
-        // does not depend on the order of `Services`.
-        Ok(Topology {
-            dom,
-            sites,
-            edge_pools,
-            front_end_pools,
-            default_domain,
-            edge_services,
-            registrar_services,
+        Ok(pools)
+    }
+
+    /// The Edge pool of `cluster`, whose `EdgeServer` service is `edge`: its
+    /// next hop, whether it federates, its external Access Edge FQDN and its
+    /// machines.
+    fn edge_pool(&self, cluster: usize, edge: usize) -> Result<EdgePool, TopologyError> {
+        let dom = self.dom;
+        let next_hop = dependencies(dom, edge)
+            .filter(|d| d.1 == "Registrar")
+            .find_map(|r| self.cluster_of(r))
+            .map(|c| self.cluster_fqdn(c).to_ascii_lowercase());
+        let ports: Vec<usize> = dom
+            .child(edge, "Ports")
+            .into_iter()
+            .flat_map(|p| dom.children(p, "Port"))
+            .collect();
+        let federation_enabled = ports.iter().any(|&p| is_federation_port(dom, p));
+        let access_edge = ports
+            .iter()
+            .filter(|&&p| {
+                dom.attr(p, "Owner") == Some("urn:component:AccessEdge")
+                    && dom.attr(p, "InterfaceSide") == Some("External")
+            })
+            .find_map(|&p| dom.attr(p, "ConfiguredFqdn").map(|f| (p, f)));
+        if let Some((port, configured)) = access_edge
+            && !is_host_name(configured)
+        {
+            return Err(self.invalid(port, not_an_fqdn("Access Edge", configured)));
+        }
+        let machines = dom
+            .children(cluster, "Machine")
+            .chain(dom.children(cluster, "Machines").flat_map(|ms| dom.children(ms, "Machine")))
+            .map(|m| self.edge_machine(cluster, m))
+            .collect::<Result<_, _>>()?;
+        Ok(EdgePool {
+            fqdn: self.cluster_fqdn(cluster).to_ascii_lowercase(),
+            site: self.site_of(cluster)?,
+            machines,
+            federation_enabled,
+            next_hop,
+            access_edge_fqdn: access_edge.map(|(_, f)| f.to_ascii_lowercase()),
         })
+    }
+
+    /// The Edge machine `m` of `cluster`: its FQDN and its internal and
+    /// external addresses.
+    fn edge_machine(&self, cluster: usize, m: usize) -> Result<EdgeMachine, TopologyError> {
+        let dom = self.dom;
+        let Some(fqdn) = dom.attr(m, "Fqdn") else {
+            return Err(self.invalid(
+                m,
+                format!("a machine of `{}` has no `Fqdn`", self.cluster_fqdn(cluster)),
+            ));
+        };
+        if !is_host_name(fqdn) {
+            return Err(self.invalid(m, not_an_fqdn("machine", fqdn)));
+        }
+        let ips = |side: &str| -> Result<Vec<String>, TopologyError> {
+            dom.children(m, "NetInterface")
+                .filter(|&n| dom.attr(n, "InterfaceSide") == Some(side))
+                .filter_map(|n| dom.attr(n, "IPAddress").map(|ip| (n, ip)))
+                .map(|(n, ip)| {
+                    ip.parse::<IpAddr>().map(|ip| ip.to_string()).map_err(|_| {
+                        self.invalid(
+                            n,
+                            format!(
+                                "`IPAddress` `{}` of machine `{fqdn}` is not an IP address",
+                                printable(ip)
+                            ),
+                        )
+                    })
+                })
+                .collect()
+        };
+        Ok(EdgeMachine {
+            fqdn: fqdn.to_ascii_lowercase(),
+            internal_ips: ips("Internal")?,
+            external_ips: ips("External")?,
+        })
+    }
+
+    /// The Front End (or Director) pool of `cluster`, whose services are
+    /// `roles` and whose `Registrar` is `registrar`: the Edge pool its media
+    /// go through (its conferencing, else its mediation, service's `EdgeServer`
+    /// dependency) and whether it is a Director.
+    fn front_end_pool(
+        &self,
+        cluster: usize,
+        roles: &[(ServiceRef<'d>, usize)],
+        registrar: usize,
+    ) -> Result<FrontEndPool, TopologyError> {
+        let dom = self.dom;
+        let media_of = |role: &str| {
+            roles
+                .iter()
+                .filter(|(id, _)| id.1 == role)
+                .flat_map(|&(_, s)| dependencies(dom, s))
+                .filter(|d| d.1 == "EdgeServer")
+                .find_map(|r| self.cluster_of(r))
+                .map(|c| self.cluster_fqdn(c).to_ascii_lowercase())
+        };
+        Ok(FrontEndPool {
+            fqdn: self.cluster_fqdn(cluster).to_ascii_lowercase(),
+            site: self.site_of(cluster)?,
+            media_edge_pool: media_of("ConfServices").or_else(|| media_of("MediationServer")),
+            director: dom
+                .child(registrar, "RegistrarService")
+                .and_then(|r| dom.attr(r, "IsDirector"))
+                .is_some_and(|d| d.eq_ignore_ascii_case("true")),
+        })
+    }
+
+    fn cluster_fqdn(&self, cluster: usize) -> &'d str {
+        self.dom.attr(cluster, "Fqdn").unwrap_or_default()
+    }
+
+    /// The cluster a service reference runs on, if it names a pool's service.
+    fn cluster_of(&self, service: ServiceRef<'_>) -> Option<usize> {
+        self.services.get(&service).map(|&(_, c)| c)
+    }
+
+    /// The name of the site `cluster` belongs to.
+    fn site_of(&self, cluster: usize) -> Result<String, TopologyError> {
+        let (site_id, _) = cluster_key(self.dom, cluster).unwrap_or_default();
+        self.site_names
+            .get(site_id)
+            .map(|&name| name.to_owned())
+            .ok_or_else(|| {
+                self.invalid(cluster, format!("cluster refers to unknown site `{site_id}`"))
+            })
     }
 }
 
