@@ -757,7 +757,7 @@ mod powerdns {
 
         // Without the header PowerDNS refuses every request: the cases fail,
         // saying the key was refused.
-        let (code, stdout, _) = kit(&[grant.clone()], None);
+        let (code, stdout, _) = kit(std::slice::from_ref(&grant), None);
         assert_ne!(code, 0, "{stdout}");
         assert!(stdout.contains("401"), "{stdout}");
 

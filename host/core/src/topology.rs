@@ -1207,7 +1207,10 @@ impl<'d> Model<'d> {
         }
         let machines = dom
             .children(cluster, "Machine")
-            .chain(dom.children(cluster, "Machines").flat_map(|ms| dom.children(ms, "Machine")))
+            .chain(
+                dom.children(cluster, "Machines")
+                    .flat_map(|ms| dom.children(ms, "Machine")),
+            )
             .map(|m| self.edge_machine(cluster, m))
             .collect::<Result<_, _>>()?;
         Ok(EdgePool {
@@ -1227,7 +1230,10 @@ impl<'d> Model<'d> {
         let Some(fqdn) = dom.attr(m, "Fqdn") else {
             return Err(self.invalid(
                 m,
-                format!("a machine of `{}` has no `Fqdn`", self.cluster_fqdn(cluster)),
+                format!(
+                    "a machine of `{}` has no `Fqdn`",
+                    self.cluster_fqdn(cluster)
+                ),
             ));
         };
         if !is_host_name(fqdn) {
@@ -1304,7 +1310,10 @@ impl<'d> Model<'d> {
             .get(site_id)
             .map(|&name| name.to_owned())
             .ok_or_else(|| {
-                self.invalid(cluster, format!("cluster refers to unknown site `{site_id}`"))
+                self.invalid(
+                    cluster,
+                    format!("cluster refers to unknown site `{site_id}`"),
+                )
             })
     }
 }

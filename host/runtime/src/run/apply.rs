@@ -82,6 +82,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -488,6 +489,11 @@ impl Executor<'_> {
         result
     }
 
+    /// Run each planned step of `plan` not yet journaled done, by the phases
+    /// of a step: observe before (or take the last step's verification), place
+    /// a step begun in an earlier attempt ([`Self::reopen`]), judge the rest of
+    /// the plan ([`Self::judge`]), run the operations ([`Self::operate`]) and
+    /// verify the state after ([`Self::verify`]).
     fn run_steps(
         &self,
         plan: &Plan,
@@ -507,17 +513,7 @@ impl Executor<'_> {
             .into_iter()
             .map(|s| (s.index, s))
             .collect();
-        let mut ledger = Ledger {
-            done: BTreeSet::new(),
-            in_doubt: BTreeSet::new(),
-        };
-        for (step, op, has_outcome) in self.journal.operations(run)? {
-            if has_outcome {
-                ledger.done.insert((step, op));
-            } else {
-                ledger.in_doubt.insert((step, op));
-            }
-        }
+        let mut ledger = self.ledger(run)?;
         let mut end = plan.start.clone();
         // The observation that verified the last step this process ran:
         // nothing has acted since, so it is the next step's observation
@@ -536,6 +532,12 @@ impl Executor<'_> {
             let before = states.get(index - 1).unwrap_or(&plan.start);
             let after = states.get(index).unwrap_or(before);
             let record = journaled.get(&index);
+            let at = At {
+                run,
+                step,
+                before,
+                after,
+            };
             if record.is_some_and(|r| matches!(r.outcome.as_deref(), Some("done" | "already-held")))
             {
                 progress.event(&Event::StepEnd {
@@ -562,146 +564,258 @@ impl Executor<'_> {
             // What the gate judges: the observed state and the rest of the
             // plan from this step on — or, for a topology published and not
             // yet enabled, the state before the step.
-            let mut judged = &observed;
-            let mut resumed = None;
             let mut rest: Vec<Step> = planned[position..].iter().map(|s| (*s).clone()).collect();
-            if record.is_some() {
-                // Begun in an earlier attempt: see the module docs.
-                if &observed == after {
-                    self.journal
-                        .step_outcome(run, index, "already-held", None)?;
-                    self.audit.decision(Decision {
-                        run: Some(run),
-                        step: Some(index),
-                        action: Some(step.action.name().to_owned()),
-                        ..Decision::new("already-held")
-                    });
-                    progress.event(&Event::StepEnd {
-                        index,
-                        end: StepEnd::AlreadyHeld,
-                    });
-                    end = observed;
-                    continue;
-                }
-                match partway(step, before, &observed, &ledger)? {
-                    Partway::Before => {
-                        // The step starts anew: every operation runs again.
-                        self.journal.reset_operations(run, index)?;
-                        ledger.forget(index);
-                        resumed = Some("resumed from the state before the step: it starts anew");
+            let (judged, resumed) = if record.is_some() {
+                match self.reopen(&at, &observed, &mut ledger, &mut rest)? {
+                    Reopened::Held => {
+                        progress.event(&Event::StepEnd {
+                            index,
+                            end: StepEnd::AlreadyHeld,
+                        });
+                        end = observed;
+                        continue;
                     }
-                    Partway::Along {
-                        published_not_enabled,
-                        remaining,
-                    } => {
-                        if published_not_enabled {
-                            judged = before;
-                            resumed = Some(
-                                "resumed between publish and enable: the state before the step was judged",
-                            );
-                        } else if let Some(first) = rest.first_mut() {
-                            // Partway through: what is left of the step is
-                            // what its remaining operations change.
-                            first.changes = remaining;
-                            resumed = Some("resumed partway through the step");
-                        }
-                    }
-                    Partway::Drift { nearest } => {
-                        return Ok(Ended::Halted(Halt::Drift {
-                            step: index,
-                            action: step.action.name().to_owned(),
-                            diff: diff(&nearest, &observed),
-                        }));
+                    Reopened::Drift(halt) => return Ok(Ended::Halted(halt)),
+                    Reopened::Resumed { judge_before, how } => {
+                        (if judge_before { before } else { &observed }, Some(how))
                     }
                 }
-                self.journal.reopen_step(run, index)?;
             } else if &observed != before {
                 return Ok(Ended::Halted(Halt::Drift {
                     step: index,
                     action: step.action.name().to_owned(),
                     diff: diff(before, &observed),
                 }));
+            } else {
+                (&observed, None)
+            };
+            if let ControlFlow::Break(halt) =
+                self.judge(plan, &at, judged, &rest, overrides, resumed)?
+            {
+                return Ok(Ended::Halted(halt));
             }
-            let findings = self
-                .gate
-                .check(&plan.goal, judged, &rest, overrides)
-                .map_err(|source| ApplyError::Gate {
-                    step: index,
-                    source,
-                })?;
-            let vetoed = findings.iter().any(|f| f.blocking);
+            self.journal.step_intent(run, index, step.action.name())?;
+            self.fail("after-intent");
+            if let ControlFlow::Break(halt) = self.operate(plan, &at, &mut ledger, progress)? {
+                return Ok(Ended::Halted(halt));
+            }
+            self.fail("after-effect");
+            match self.verify(plan, &planned, &ledger, &at, progress)? {
+                ControlFlow::Break(halt) => return Ok(Ended::Halted(halt)),
+                ControlFlow::Continue(observed) => {
+                    end = observed.clone();
+                    verified = Some(observed);
+                }
+            }
+        }
+        Ok(Ended::Done { end: Box::new(end) })
+    }
+
+    /// The run's operations as journaled.
+    fn ledger(&self, run: i64) -> Result<Ledger, ApplyError> {
+        let mut ledger = Ledger {
+            done: BTreeSet::new(),
+            in_doubt: BTreeSet::new(),
+        };
+        for (step, op, has_outcome) in self.journal.operations(run)? {
+            if has_outcome {
+                ledger.done.insert((step, op));
+            } else {
+                ledger.in_doubt.insert((step, op));
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Place `observed` within `step`, begun in an earlier attempt (see the
+    /// module docs): held already (journaled so), drift, or where it resumes
+    /// — the step anew, between publish and enable, or partway (then the
+    /// first of `rest` keeps only what its remaining operations change).
+    fn reopen(
+        &self,
+        at: &At<'_>,
+        observed: &Deployment,
+        ledger: &mut Ledger,
+        rest: &mut [Step],
+    ) -> Result<Reopened, ApplyError> {
+        let At {
+            run,
+            step,
+            before,
+            after,
+        } = *at;
+        let index = step.index;
+        if observed == after {
+            self.journal
+                .step_outcome(run, index, "already-held", None)?;
             self.audit.decision(Decision {
                 run: Some(run),
                 step: Some(index),
                 action: Some(step.action.name().to_owned()),
-                findings: findings.clone(),
-                detail: resumed.map(str::to_owned),
-                ..Decision::new(if vetoed { "veto" } else { "allow" })
+                ..Decision::new("already-held")
             });
-            if vetoed {
-                return Ok(Ended::Halted(Halt::Veto {
+            return Ok(Reopened::Held);
+        }
+        let (judge_before, how) = match partway(step, before, observed, ledger)? {
+            Partway::Before => {
+                // The step starts anew: every operation runs again.
+                self.journal.reset_operations(run, index)?;
+                ledger.forget(index);
+                (
+                    false,
+                    "resumed from the state before the step: it starts anew",
+                )
+            }
+            Partway::Along {
+                published_not_enabled: true,
+                ..
+            } => (
+                true,
+                "resumed between publish and enable: the state before the step was judged",
+            ),
+            Partway::Along { remaining, .. } => {
+                // Partway through: what is left of the step is what its
+                // remaining operations change.
+                if let Some(first) = rest.first_mut() {
+                    first.changes = remaining;
+                }
+                (false, "resumed partway through the step")
+            }
+            Partway::Drift { nearest } => {
+                return Ok(Reopened::Drift(Halt::Drift {
                     step: index,
                     action: step.action.name().to_owned(),
-                    findings,
+                    diff: diff(&nearest, observed),
                 }));
             }
+        };
+        self.journal.reopen_step(run, index)?;
+        Ok(Reopened::Resumed { judge_before, how })
+    }
 
-            self.journal.step_intent(run, index, step.action.name())?;
-            self.fail("after-intent");
-            for (i, op) in step.operations.iter().enumerate() {
-                if ledger.done.contains(&(index, i)) {
-                    continue;
-                }
-                if ledger.in_doubt.contains(&(index, i))
-                    && execution(op).took_effect(&mut self.context(plan, step, progress))?
-                {
-                    self.journal.op_outcome(run, index, i)?;
-                    ledger.in_doubt.remove(&(index, i));
-                    ledger.done.insert((index, i));
-                    continue;
-                }
-                if let Operation::PublishTopology(publish) = op
-                    && let Some(halt) = judge_draft(plan, step, &publish.draft, after)
-                {
-                    return Ok(Ended::Halted(halt));
-                }
-                self.journal.op_intent(run, index, i)?;
-                self.fail("op-after-intent");
-                execution(op).run(&mut self.context(plan, step, progress))?;
-                self.fail("op-after-effect");
+    /// The gate's judgment of `rest` (the plan from `step` on) from `judged`,
+    /// audited; a veto halts.
+    fn judge(
+        &self,
+        plan: &Plan,
+        at: &At<'_>,
+        judged: &Deployment,
+        rest: &[Step],
+        overrides: &Overrides,
+        resumed: Option<&str>,
+    ) -> Result<ControlFlow<Halt>, ApplyError> {
+        let At { run, step, .. } = *at;
+        let index = step.index;
+        let findings = self
+            .gate
+            .check(&plan.goal, judged, rest, overrides)
+            .map_err(|source| ApplyError::Gate {
+                step: index,
+                source,
+            })?;
+        let vetoed = findings.iter().any(|f| f.blocking);
+        self.audit.decision(Decision {
+            run: Some(run),
+            step: Some(index),
+            action: Some(step.action.name().to_owned()),
+            findings: findings.clone(),
+            detail: resumed.map(str::to_owned),
+            ..Decision::new(if vetoed { "veto" } else { "allow" })
+        });
+        if vetoed {
+            return Ok(ControlFlow::Break(Halt::Veto {
+                step: index,
+                action: step.action.name().to_owned(),
+                findings,
+            }));
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// Run the operations of `step` not journaled done, each between its
+    /// intent and its outcome; one in doubt runs again only if it did not
+    /// take effect. A topology draft that would not give `after` halts before
+    /// its publish.
+    fn operate(
+        &self,
+        plan: &Plan,
+        at: &At<'_>,
+        ledger: &mut Ledger,
+        progress: &mut dyn Progress,
+    ) -> Result<ControlFlow<Halt>, ApplyError> {
+        let At {
+            run, step, after, ..
+        } = *at;
+        let index = step.index;
+        for (i, op) in step.operations.iter().enumerate() {
+            if ledger.done.contains(&(index, i)) {
+                continue;
+            }
+            if ledger.in_doubt.contains(&(index, i))
+                && execution(op).took_effect(&mut self.context(plan, step, progress))?
+            {
                 self.journal.op_outcome(run, index, i)?;
                 ledger.in_doubt.remove(&(index, i));
                 ledger.done.insert((index, i));
+                continue;
             }
-            self.fail("after-effect");
-            progress.event(&Event::Observe {
-                index,
-                when: "after",
-            });
-            let mut observed = self.observe(plan, &planned, &ledger, index)?;
-            not_yet_verified(&mut observed, after, &planned, index + 1);
-            if &observed != after {
-                return Ok(Ended::Halted(Halt::Postcondition {
-                    step: index,
-                    action: step.action.name().to_owned(),
-                    diff: diff(after, &observed),
-                }));
+            if let Operation::PublishTopology(publish) = op
+                && let Some(halt) = judge_draft(plan, step, &publish.draft, after)
+            {
+                return Ok(ControlFlow::Break(halt));
             }
-            // The step's records are durable, and anchored, before the journal
-            // says it is done.
-            if let Some(anchor) = self.audit.checkpoint().map_err(ApplyError::Audit)? {
-                self.journal.anchor_last(run, &anchor)?;
-            }
-            self.journal.step_outcome(run, index, "done", None)?;
-            progress.event(&Event::StepEnd {
-                index,
-                end: StepEnd::Done,
-            });
-            self.fail("after-outcome");
-            end = observed.clone();
-            verified = Some(observed);
+            self.journal.op_intent(run, index, i)?;
+            self.fail("op-after-intent");
+            execution(op).run(&mut self.context(plan, step, progress))?;
+            self.fail("op-after-effect");
+            self.journal.op_outcome(run, index, i)?;
+            ledger.in_doubt.remove(&(index, i));
+            ledger.done.insert((index, i));
         }
-        Ok(Ended::Done { end: Box::new(end) })
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// Observe after `step` and compare with `after`, the state the plan
+    /// predicts: a difference halts; otherwise the step's records are made
+    /// durable and anchored, and the step journaled done. The observation,
+    /// which is the next step's before.
+    fn verify(
+        &self,
+        plan: &Plan,
+        planned: &[&Step],
+        ledger: &Ledger,
+        at: &At<'_>,
+        progress: &mut dyn Progress,
+    ) -> Result<ControlFlow<Halt, Deployment>, ApplyError> {
+        let At {
+            run, step, after, ..
+        } = *at;
+        let index = step.index;
+        progress.event(&Event::Observe {
+            index,
+            when: "after",
+        });
+        let mut observed = self.observe(plan, planned, ledger, index)?;
+        not_yet_verified(&mut observed, after, planned, index + 1);
+        if &observed != after {
+            return Ok(ControlFlow::Break(Halt::Postcondition {
+                step: index,
+                action: step.action.name().to_owned(),
+                diff: diff(after, &observed),
+            }));
+        }
+        // The step's records are durable, and anchored, before the journal
+        // says it is done.
+        if let Some(anchor) = self.audit.checkpoint().map_err(ApplyError::Audit)? {
+            self.journal.anchor_last(run, &anchor)?;
+        }
+        self.journal.step_outcome(run, index, "done", None)?;
+        progress.event(&Event::StepEnd {
+            index,
+            end: StepEnd::Done,
+        });
+        self.fail("after-outcome");
+        Ok(ControlFlow::Continue(observed))
     }
 
     /// Observe the deployment, with a pending draft in place of the published
@@ -795,6 +909,31 @@ fn not_yet_verified(
             seen.xmpp_port_open = expected;
         }
     }
+}
+
+/// A step where the run meets it: the run, the step, and the states the plan
+/// predicts before and after it.
+#[derive(Clone, Copy)]
+struct At<'p> {
+    run: i64,
+    step: &'p Step,
+    before: &'p Deployment,
+    after: &'p Deployment,
+}
+
+/// A step begun in an earlier attempt, observed again.
+enum Reopened {
+    /// What the step does holds already: journaled so, nothing runs.
+    Held,
+    /// Neither before, along nor after the step.
+    Drift(Halt),
+    /// The step goes on: `how` it resumed, and whether the gate judges the
+    /// state before the step (a topology published and not yet enabled)
+    /// rather than the one observed.
+    Resumed {
+        judge_before: bool,
+        how: &'static str,
+    },
 }
 
 /// Where an observed state is within a step begun in an earlier attempt.
