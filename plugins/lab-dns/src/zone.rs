@@ -387,6 +387,52 @@ fn parse_ttl(text: &str) -> Option<u32> {
 /// The greatest TTL (RFC 2181 §8).
 pub(crate) const MAX_TTL: u32 = 0x7fff_ffff;
 
+/// The TTL (if any) and the type of the record of `owner` whose class, TTL
+/// and type `rest` reads on (`[TTL] [IN] TYPE` or `[IN] [TTL] TYPE`).
+fn ttl_and_type<'t>(
+    rest: &mut impl Iterator<Item = &'t Token>,
+    owner: &str,
+    line: usize,
+) -> Result<(Option<u32>, String), ParseError> {
+    let mut ttl = None;
+    let mut class = false;
+    loop {
+        let token = rest
+            .next()
+            .ok_or_else(|| error(line, format!("the record of `{owner}` has no type")))?;
+        let text = token.text.as_str();
+        if !token.quoted && ttl.is_none() && text.starts_with(|c: char| c.is_ascii_digit()) {
+            let value = parse_ttl(text)
+                .filter(|t| *t <= MAX_TTL)
+                .ok_or_else(|| error(line, format!("`{text}` is not a TTL")))?;
+            ttl = Some(value);
+        } else if !token.quoted && !class && text.eq_ignore_ascii_case("IN") {
+            class = true;
+        } else if !token.quoted
+            && !class
+            && ["CH", "HS", "CS", "ANY"]
+                .iter()
+                .any(|c| text.eq_ignore_ascii_case(c))
+        {
+            return Err(error(line, format!("class `{text}` is not supported")));
+        } else {
+            return Ok((ttl, text.to_ascii_uppercase()));
+        }
+    }
+}
+
+/// `fields` are the `n` a record of type `rtype` takes.
+fn field_count(rtype: &str, fields: &[&Token], n: usize, line: usize) -> Result<(), ParseError> {
+    if fields.len() == n {
+        Ok(())
+    } else {
+        Err(error(
+            line,
+            format!("`{rtype}` takes {n} fields, found {}", fields.len()),
+        ))
+    }
+}
+
 struct Reader {
     apex: String,
     origin: String,
@@ -448,31 +494,7 @@ impl Reader {
                 format!("`{owner}` is outside the zone `{}`", self.apex),
             ));
         }
-        let mut ttl = None;
-        let mut class = false;
-        let rtype = loop {
-            let token = rest
-                .next()
-                .ok_or_else(|| error(line, format!("the record of `{owner}` has no type")))?;
-            let text = token.text.as_str();
-            if !token.quoted && ttl.is_none() && text.starts_with(|c: char| c.is_ascii_digit()) {
-                let value = parse_ttl(text)
-                    .filter(|t| *t <= MAX_TTL)
-                    .ok_or_else(|| error(line, format!("`{text}` is not a TTL")))?;
-                ttl = Some(value);
-            } else if !token.quoted && !class && text.eq_ignore_ascii_case("IN") {
-                class = true;
-            } else if !token.quoted
-                && !class
-                && ["CH", "HS", "CS", "ANY"]
-                    .iter()
-                    .any(|c| text.eq_ignore_ascii_case(c))
-            {
-                return Err(error(line, format!("class `{text}` is not supported")));
-            } else {
-                break text.to_ascii_uppercase();
-            }
-        };
+        let (ttl, rtype) = ttl_and_type(&mut rest, &owner, line)?;
         let ttl = ttl.or(self.default_ttl).or(self.last_ttl).ok_or_else(|| {
             error(
                 line,
@@ -482,53 +504,69 @@ impl Reader {
         self.last_owner = Some(owner.clone());
         self.last_ttl = Some(ttl);
         let fields: Vec<&Token> = rest.collect();
-        let count = |n: usize| -> Result<(), ParseError> {
-            if fields.len() == n {
-                Ok(())
-            } else {
-                Err(error(
-                    line,
-                    format!("`{rtype}` takes {n} fields, found {}", fields.len()),
-                ))
-            }
+        if rtype == "SOA" {
+            return self.soa(&owner, ttl, &fields, line);
+        }
+        let record = Record {
+            data: self.data(&rtype, &fields, line)?,
+            name: owner,
+            ttl,
         };
+        if !self.records.contains(&record) {
+            self.records.push(record);
+        }
+        Ok(())
+    }
+
+    /// The zone's SOA record, at `owner` with `fields`: at the apex, once.
+    fn soa(
+        &mut self,
+        owner: &str,
+        ttl: u32,
+        fields: &[&Token],
+        line: usize,
+    ) -> Result<(), ParseError> {
+        field_count("SOA", fields, 7, line)?;
+        if owner != self.apex {
+            return Err(error(
+                line,
+                format!("an SOA at `{owner}`, not at the zone apex `{}`", self.apex),
+            ));
+        }
+        if self.soa.is_some() {
+            return Err(error(line, "a second SOA record"));
+        }
+        let time = |token: &Token| -> Result<u32, ParseError> {
+            parse_ttl(&token.text)
+                .ok_or_else(|| error(line, format!("`{}` is not an SOA time", token.text)))
+        };
+        let serial = fields[2]
+            .text
+            .parse()
+            .map_err(|_| error(line, format!("`{}` is not an SOA serial", fields[2].text)))?;
+        self.soa = Some(Soa {
+            ttl,
+            mname: self.name(fields[0], line)?,
+            rname: self.name(fields[1], line)?,
+            serial,
+            refresh: time(fields[3])?,
+            retry: time(fields[4])?,
+            expire: time(fields[5])?,
+            minimum: time(fields[6])?,
+        });
+        Ok(())
+    }
+
+    /// The data of a record of type `rtype` (not SOA) from its `fields`.
+    fn data(&self, rtype: &str, fields: &[&Token], line: usize) -> Result<RData, ParseError> {
+        let count = |n: usize| field_count(rtype, fields, n, line);
         let number = |token: &Token, what: &str| -> Result<u16, ParseError> {
             token
                 .text
                 .parse()
                 .map_err(|_| error(line, format!("`{}` is not a valid {what}", token.text)))
         };
-        let data = match rtype.as_str() {
-            "SOA" => {
-                count(7)?;
-                if owner != self.apex {
-                    return Err(error(
-                        line,
-                        format!("an SOA at `{owner}`, not at the zone apex `{}`", self.apex),
-                    ));
-                }
-                if self.soa.is_some() {
-                    return Err(error(line, "a second SOA record"));
-                }
-                let time = |token: &Token| -> Result<u32, ParseError> {
-                    parse_ttl(&token.text)
-                        .ok_or_else(|| error(line, format!("`{}` is not an SOA time", token.text)))
-                };
-                let serial = fields[2].text.parse().map_err(|_| {
-                    error(line, format!("`{}` is not an SOA serial", fields[2].text))
-                })?;
-                self.soa = Some(Soa {
-                    ttl,
-                    mname: self.name(fields[0], line)?,
-                    rname: self.name(fields[1], line)?,
-                    serial,
-                    refresh: time(fields[3])?,
-                    retry: time(fields[4])?,
-                    expire: time(fields[5])?,
-                    minimum: time(fields[6])?,
-                });
-                return Ok(());
-            }
+        Ok(match rtype {
             "NS" => {
                 count(1)?;
                 RData::Ns(self.name(fields[0], line)?)
@@ -580,16 +618,7 @@ impl Reader {
                     format!("record type `{other}` is not supported"),
                 ));
             }
-        };
-        let record = Record {
-            name: owner,
-            ttl,
-            data,
-        };
-        if !self.records.contains(&record) {
-            self.records.push(record);
-        }
-        Ok(())
+        })
     }
 
     fn directive(&mut self, line: usize, tokens: &[Token]) -> Result<(), ParseError> {

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::digest::Digest;
 use crate::environment::PluginBinding;
 use crate::loading::engine::Runtime;
-use crate::loading::inspect::{InspectError, inspect};
+use crate::loading::inspect::{InspectError, Inspection, inspect};
 use crate::manifest::{Limits, Manifest, Mode, PluginKind, Role};
 use crate::package::{self, PackError};
 use crate::sandbox::capability::{self, Denial};
@@ -277,16 +277,7 @@ fn read(
     context: Option<Context<'_>>,
 ) -> Result<Review, ReviewError> {
     let bytes = subject.bytes;
-    let carried = package::embedded_manifest(bytes)?;
-    let (manifest, place) = match (carried, subject.manifest) {
-        (Some(_), Some(_)) => return Err(ReviewError::TwoManifests),
-        (Some(manifest), None) => (Some(manifest), ManifestPlace::Inside),
-        (None, Some(text)) => (
-            Some(Manifest::parse(text).map_err(InspectError::Manifest)?),
-            ManifestPlace::Beside,
-        ),
-        (None, None) => (None, ManifestPlace::None),
-    };
+    let (manifest, place) = manifest_of(&subject)?;
     let inspection = inspect(runtime, bytes, None)?;
     // The role its manifest names; without one, the world its exports
     // implement (a policy module needs no manifest).
@@ -305,20 +296,7 @@ fn read(
         .map(|role| link_refusal(runtime, bytes, role, manifest.as_ref()))
         .transpose()?
         .flatten();
-    let exports = inspection
-        .exports
-        .iter()
-        .flat_map(|item| {
-            if item.functions.is_empty() {
-                vec![item.name.clone()]
-            } else {
-                item.functions
-                    .iter()
-                    .map(|f| format!("{}.{f}", item.name))
-                    .collect()
-            }
-        })
-        .collect();
+    let exports = exports_of(&inspection);
 
     let binding = context
         .zip(manifest.as_ref().and_then(Manifest::plugin_kind))
@@ -327,33 +305,10 @@ fn read(
         .as_ref()
         .map(|m| capabilities_of(m, binding))
         .unwrap_or_default();
-    let mut excess_grants = None;
-    if let (Some(manifest), Some(binding)) = (&manifest, binding) {
-        let denials =
-            match capability::check(&manifest.name, &manifest.capabilities, &binding.grants) {
-                Ok(_) => Vec::new(),
-                Err(error) => error.denials,
-            };
-        let mut excess = Vec::new();
-        for denial in denials {
-            match &denial {
-                Denial::NotRequested { capability } => excess.push(capability.clone()),
-                Denial::NotGranted { capability }
-                | Denial::ReadOnlyGrant { capability }
-                | Denial::BroaderGrant { capability }
-                | Denial::NoAddress { capability }
-                | Denial::DirUnavailable { capability, .. }
-                | Denial::OverlappingDirs { capability, .. }
-                | Denial::ReservedDir { capability, .. }
-                | Denial::HttpUnavailable { capability, .. } => {
-                    if let Some(c) = capabilities.iter_mut().find(|c| &c.name == capability) {
-                        c.status = Some(GrantStatus::Missing(denial.to_string()));
-                    }
-                }
-            }
-        }
-        excess_grants = Some(excess);
-    }
+    let excess_grants = manifest
+        .as_ref()
+        .zip(binding)
+        .map(|(manifest, binding)| judge_grants(manifest, binding, &mut capabilities));
 
     // A component without a manifest runs only as a policy module, with the
     // gate's limits.
@@ -390,31 +345,8 @@ fn read(
 
     let sha256 = inspection.sha256;
     let trust = context.zip(role).map(|(c, role)| {
-        let origin = match subject.manifest {
-            Some(text) if place == ManifestPlace::Beside => Origin::Development {
-                manifest: Digest::of(text.as_bytes()),
-            },
-            _ => Origin::Component,
-        };
-        let role_keys = c.trust.keys_for(role);
-        let judged = signature::check(bytes, subject.signature, &role_keys)
-            .map_err(|e| e.to_string())
-            .and_then(|signatures| {
-                c.trust
-                    .judge(
-                        manifest.as_ref().map_or("component", |m| m.name.as_str()),
-                        role,
-                        sha256,
-                        origin,
-                        &signatures,
-                    )
-                    .map_err(|e| e.to_string())
-            });
-        TrustReview {
-            require_signatures: c.trust.require_signatures,
-            signer: judged.as_ref().ok().cloned(),
-            refused: judged.err(),
-        }
+        let name = manifest.as_ref().map_or("component", |m| m.name.as_str());
+        trust_of(c, &subject, place, name, role, sha256)
     });
 
     Ok(Review {
@@ -447,6 +379,106 @@ fn read(
         }),
         since: None,
     })
+}
+
+/// The manifest `subject` carries inside or beside it, and where; both is
+/// refused.
+fn manifest_of(subject: &Subject<'_>) -> Result<(Option<Manifest>, ManifestPlace), ReviewError> {
+    Ok(
+        match (package::embedded_manifest(subject.bytes)?, subject.manifest) {
+            (Some(_), Some(_)) => return Err(ReviewError::TwoManifests),
+            (Some(manifest), None) => (Some(manifest), ManifestPlace::Inside),
+            (None, Some(text)) => (
+                Some(Manifest::parse(text).map_err(InspectError::Manifest)?),
+                ManifestPlace::Beside,
+            ),
+            (None, None) => (None, ManifestPlace::None),
+        },
+    )
+}
+
+/// Every export: an interface's functions as `interface.function`, a bare
+/// function by its name.
+fn exports_of(inspection: &Inspection) -> Vec<String> {
+    inspection
+        .exports
+        .iter()
+        .flat_map(|item| {
+            if item.functions.is_empty() {
+                vec![item.name.clone()]
+            } else {
+                item.functions
+                    .iter()
+                    .map(|f| format!("{}.{f}", item.name))
+                    .collect()
+            }
+        })
+        .collect()
+}
+
+/// Judge `binding`'s grants against what `manifest` asks for: each
+/// capability the grants do not satisfy is marked missing, saying why, in
+/// `capabilities`; the grants nothing asks for are returned.
+fn judge_grants(
+    manifest: &Manifest,
+    binding: &PluginBinding,
+    capabilities: &mut [Capability],
+) -> Vec<String> {
+    let denials = match capability::check(&manifest.name, &manifest.capabilities, &binding.grants) {
+        Ok(_) => Vec::new(),
+        Err(error) => error.denials,
+    };
+    let mut excess = Vec::new();
+    for denial in denials {
+        match &denial {
+            Denial::NotRequested { capability } => excess.push(capability.clone()),
+            Denial::NotGranted { capability }
+            | Denial::ReadOnlyGrant { capability }
+            | Denial::BroaderGrant { capability }
+            | Denial::NoAddress { capability }
+            | Denial::DirUnavailable { capability, .. }
+            | Denial::OverlappingDirs { capability, .. }
+            | Denial::ReservedDir { capability, .. }
+            | Denial::HttpUnavailable { capability, .. } => {
+                if let Some(c) = capabilities.iter_mut().find(|c| &c.name == capability) {
+                    c.status = Some(GrantStatus::Missing(denial.to_string()));
+                }
+            }
+        }
+    }
+    excess
+}
+
+/// What `context`'s trust policy makes of `subject` (named `name`) in
+/// `role`: the signer it accepts, or why it refuses.
+fn trust_of(
+    context: Context<'_>,
+    subject: &Subject<'_>,
+    place: ManifestPlace,
+    name: &str,
+    role: Role,
+    sha256: Digest,
+) -> TrustReview {
+    let origin = match subject.manifest {
+        Some(text) if place == ManifestPlace::Beside => Origin::Development {
+            manifest: Digest::of(text.as_bytes()),
+        },
+        _ => Origin::Component,
+    };
+    let role_keys = context.trust.keys_for(role);
+    let judged = signature::check(subject.bytes, subject.signature, &role_keys)
+        .map_err(|e| e.to_string())
+        .and_then(|signatures| {
+            context
+                .trust
+                .judge(name, role, sha256, origin, &signatures)
+                .map_err(|e| e.to_string())
+        });
+    TrustReview {
+        require_signatures: context.trust.require_signatures,
+        signer: judged.as_ref().ok().cloned(),
+        refused: judged.err(),
+    }
 }
 
 /// The capabilities `manifest` asks for, each with the grant that satisfies
