@@ -245,3 +245,66 @@ macro_rules! plugin_conversions {
         }
     };
 }
+
+/// A plugin track from 0.2.0 on: its `host` interface and its five worlds,
+/// bound from `path`, and [`plugin_conversions!`] with the batch reads'
+/// `machine-state`. Only the WIT differs between these tracks; each module
+/// adds what its own functions need.
+///
+/// `types` is bound once, to 0.1.0's Rust types, and so is `host`'s use of
+/// it: a `plugin-error` or a log level is one type to the host whichever
+/// track a plugin is on.
+macro_rules! plugin_track {
+    (
+        path: $path:literal,
+        base: $base:literal,
+        types: $types:literal,
+        host: $host:literal,
+        worlds: { $($module:ident: $world:literal),* $(,)? } $(,)?
+    ) => {
+        /// The `host` interface, its `types` bound to 0.1.0's.
+        pub mod base {
+            wasmtime::component::bindgen!({
+                inline: $base,
+                path: $path,
+                world: "failback:runtime/base",
+                with: {
+                    $types: crate::bindings::wit::v0_1_0::base::failback::plugin::types,
+                },
+            });
+        }
+
+        $(
+            #[doc = concat!("The `", $world, "` world.")]
+            pub mod $module {
+                wasmtime::component::bindgen!({
+                    path: $path,
+                    world: $world,
+                    // Every export is called asynchronously (see `v0_1_0`).
+                    exports: { default: async },
+                    with: {
+                        $types: crate::bindings::wit::v0_1_0::base::failback::plugin::types,
+                        $host: super::base::failback::plugin::host,
+                    },
+                });
+            }
+        )*
+
+        use dns_provider::exports::failback::plugin::dns as wit_dns;
+        use management_store::exports::failback::plugin::management as wit_management;
+        use pool_control::exports::failback::plugin::pools as wit_pools;
+        use port_probe::exports::failback::plugin::probe as wit_probe;
+        use server_control::exports::failback::plugin::servers as wit_servers;
+
+        plugin_conversions!();
+
+        impl From<wit_servers::MachineState> for observed::MachineState {
+            fn from(value: wit_servers::MachineState) -> Self {
+                Self {
+                    services: value.services.into_iter().map(Into::into).collect(),
+                    setup_version: value.setup_version,
+                }
+            }
+        }
+    };
+}

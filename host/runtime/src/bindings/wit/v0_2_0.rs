@@ -6,7 +6,8 @@
 //! turned into batches: `servers.read-machines` (for 0.1.0's `list-services`
 //! and `setup-version`) and `probe.probe-endpoints` (for `probe`). Every other
 //! function and type has 0.1.0's shape, so the conversions are shared
-//! ([`plugin_conversions!`]).
+//! ([`plugin_conversions!`]); the bindings are those of every track from
+//! 0.2.0 on ([`plugin_track!`]).
 //!
 //! `failback:policy@0.2.0` is 0.1.0 plus the `restore-next-hop` action and the
 //! goal's `next-hop`, with names from the operator's vocabulary: the action
@@ -18,64 +19,21 @@
 
 use failback_core::observed;
 
-use failback_core::observed::MachineState;
-
-/// The `host` interface. Its `types` are 0.1.0's, unchanged in 0.2.0, and
-/// bound to 0.1.0's Rust types: a `plugin-error` or a log level is one type to
-/// the host whichever track a plugin is on.
-pub mod base {
-    wasmtime::component::bindgen!({
-        inline: "
-            package failback:runtime;
-            world base { import failback:plugin/host@0.2.0; }
-        ",
-        path: "../../wit/plugin-0.2.0",
-        world: "failback:runtime/base",
-        with: {
-            "failback:plugin/types@0.2.0": crate::bindings::wit::v0_1_0::base::failback::plugin::types,
-        },
-    });
-}
-
-macro_rules! plugin_world {
-    ($module:ident, $world:literal) => {
-        #[doc = concat!("The `", $world, "` world.")]
-        pub mod $module {
-            wasmtime::component::bindgen!({
-                path: "../../wit/plugin-0.2.0",
-                world: $world,
-                // Every export is called asynchronously (see `v0_1_0`).
-                exports: { default: async },
-                with: {
-                    "failback:plugin/types@0.2.0": crate::bindings::wit::v0_1_0::base::failback::plugin::types,
-                    "failback:plugin/host@0.2.0": super::base::failback::plugin::host,
-                },
-            });
-        }
-    };
-}
-
-plugin_world!(dns_provider, "failback:plugin/dns-provider@0.2.0");
-plugin_world!(port_probe, "failback:plugin/port-probe@0.2.0");
-plugin_world!(management_store, "failback:plugin/management-store@0.2.0");
-plugin_world!(server_control, "failback:plugin/server-control@0.2.0");
-plugin_world!(pool_control, "failback:plugin/pool-control@0.2.0");
-
-use dns_provider::exports::failback::plugin::dns as wit_dns;
-use management_store::exports::failback::plugin::management as wit_management;
-use pool_control::exports::failback::plugin::pools as wit_pools;
-use port_probe::exports::failback::plugin::probe as wit_probe;
-use server_control::exports::failback::plugin::servers as wit_servers;
-
-plugin_conversions!();
-
-impl From<wit_servers::MachineState> for MachineState {
-    fn from(value: wit_servers::MachineState) -> Self {
-        Self {
-            services: value.services.into_iter().map(Into::into).collect(),
-            setup_version: value.setup_version,
-        }
-    }
+plugin_track! {
+    path: "../../wit/plugin-0.2.0",
+    base: "
+        package failback:runtime;
+        world base { import failback:plugin/host@0.2.0; }
+    ",
+    types: "failback:plugin/types@0.2.0",
+    host: "failback:plugin/host@0.2.0",
+    worlds: {
+        dns_provider: "failback:plugin/dns-provider@0.2.0",
+        port_probe: "failback:plugin/port-probe@0.2.0",
+        management_store: "failback:plugin/management-store@0.2.0",
+        server_control: "failback:plugin/server-control@0.2.0",
+        pool_control: "failback:plugin/pool-control@0.2.0",
+    },
 }
 
 /// The `failback:policy/policy@0.2.0` world.
