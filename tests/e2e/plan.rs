@@ -182,3 +182,36 @@ fn an_environment_without_a_pool_control_plugin_is_refused_when_the_session_open
     let (code, _, stderr) = run(failback().args(["plan", "--env"]).arg(&env));
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// The zone's records are read while the rest of the deployment is; what
+/// failed is still reported in the order the reads are written: the
+/// published topology before the records, the records before the probes.
+#[test]
+fn a_failed_observation_names_the_first_read_that_failed_in_order() {
+    let dir = lab("edge-failover");
+    let env = dir.path().join("failback.toml");
+    let plan = || run(failback().args(["plan", "--env"]).arg(&env));
+
+    std::fs::write(dir.path().join("network/reachability.json"), "{").unwrap();
+    let (code, _, stderr) = plan();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("reachability"), "{stderr}");
+
+    std::fs::write(dir.path().join("dns/contoso.com.zone"), "garbage\n").unwrap();
+    let (code, _, stderr) = plan();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("observing the records of zone `contoso.com` failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("reachability"), "{stderr}");
+
+    std::fs::write(dir.path().join("store/topology.xml"), "<x/>").unwrap();
+    let (code, _, stderr) = plan();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the published topology cannot be read"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("records of zone"), "{stderr}");
+}

@@ -48,44 +48,66 @@ pub fn observe_read(
     zone: &str,
 ) -> Result<(Observation, Topology), ObserveError> {
     let PluginSet {
-        dns,
-        probe,
-        cms: store,
-        servers,
-        pools,
+        dns, cms: store, ..
     } = plugins;
 
-    let topology_document = store
-        .read_topology()
-        .map_err(call("the published topology"))?;
-    let topology = Topology::parse(&topology_document.xml).map_err(ObserveError::Topology)?;
+    // The zone's records are read while everything else is: a DNS provider
+    // is often a remote API (a connection, a TLS handshake and a request),
+    // and no other read waits on it. A failure is reported as it would be
+    // in turn: the store's reads before the records, the rest after.
+    std::thread::scope(|scope| {
+        let records = scope.spawn(|| dns.list_records(zone));
+        let topology_document = store
+            .read_topology()
+            .map_err(call("the published topology"))?;
+        let topology = Topology::parse(&topology_document.xml).map_err(ObserveError::Topology)?;
+        let mut observation = Observation {
+            zone: zone.to_owned(),
+            sites: store.list_sites().map_err(call("the sites' routes"))?,
+            store: store
+                .read_store_status()
+                .map_err(call("the management store's status"))?,
+            replicas: store
+                .replication_status()
+                .map_err(call("the replication status"))?,
+            dns: Vec::new(),
+            pools: Vec::new(),
+            topology: topology_document,
+            services: Default::default(),
+            setup_versions: Default::default(),
+            probes: Vec::new(),
+        };
+        let rest = read_pools_and_edges(&mut observation, &topology, plugins, zone);
+        observation.dns = records
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .map_err(call(&format!("the records of zone `{zone}`")))?;
+        rest?;
+        observation.check().map_err(ObserveError::Value)?;
+        Ok((observation, topology))
+    })
+}
 
-    let mut observation = Observation {
-        zone: zone.to_owned(),
-        sites: store.list_sites().map_err(call("the sites' routes"))?,
-        store: store
-            .read_store_status()
-            .map_err(call("the management store's status"))?,
-        replicas: store
-            .replication_status()
-            .map_err(call("the replication status"))?,
-        dns: dns
-            .list_records(zone)
-            .map_err(call(&format!("the records of zone `{zone}`")))?,
-        pools: pools
-            .list_pools()
-            .map_err(call("the Front End pools' state"))?,
-        topology: topology_document,
-        services: Default::default(),
-        setup_versions: Default::default(),
-        probes: Vec::new(),
-    };
+/// The Front End pools' state, the Edge machines' services and setup
+/// versions, and the probes of the Edge pools' endpoints, into
+/// `observation`.
+fn read_pools_and_edges(
+    observation: &mut Observation,
+    topology: &Topology,
+    plugins: &PluginSet,
+    zone: &str,
+) -> Result<(), ObserveError> {
+    observation.pools = plugins
+        .pools
+        .list_pools()
+        .map_err(call("the Front End pools' state"))?;
     let machines: Vec<String> = topology
         .edge_pools()
         .iter()
         .flat_map(|pool| pool.machines.iter().map(|machine| machine.fqdn.clone()))
         .collect();
-    let states = servers
+    let states = plugins
+        .servers
         .read_machines(&machines)
         .map_err(call("the Edge servers"))?;
     for (fqdn, state) in machines.into_iter().zip(states) {
@@ -95,8 +117,9 @@ pub fn observe_read(
         }
         observation.services.insert(fqdn, state.services);
     }
-    let requests = probe_targets(&topology, zone);
-    let reports = probe
+    let requests = probe_targets(topology, zone);
+    let reports = plugins
+        .probe
         .probe_all(&requests)
         .map_err(call("the Edge pools' reachability"))?;
     for (request, report) in requests.into_iter().zip(reports) {
@@ -106,8 +129,7 @@ pub fn observe_read(
         )))?;
         observation.probes.push(Probe { request, report });
     }
-    observation.check().map_err(ObserveError::Value)?;
-    Ok((observation, topology))
+    Ok(())
 }
 
 fn call(what: &str) -> impl FnOnce(CallError) -> ObserveError + '_ {
