@@ -1193,18 +1193,21 @@ impl<'d> Model<'d> {
             .flat_map(|p| dom.children(p, "Port"))
             .collect();
         let federation_enabled = ports.iter().any(|&p| is_federation_port(dom, p));
-        let access_edge = ports
+        // Every external Access Edge FQDN is checked, not only the first,
+        // which is the one read: an edit that removes a port (disabling
+        // federation) makes the next one the FQDN read.
+        let external: Vec<(usize, &str)> = ports
             .iter()
             .filter(|&&p| {
                 dom.attr(p, "Owner") == Some("urn:component:AccessEdge")
                     && dom.attr(p, "InterfaceSide") == Some("External")
             })
-            .find_map(|&p| dom.attr(p, "ConfiguredFqdn").map(|f| (p, f)));
-        if let Some((port, configured)) = access_edge
-            && !is_host_name(configured)
-        {
+            .filter_map(|&p| dom.attr(p, "ConfiguredFqdn").map(|f| (p, f)))
+            .collect();
+        if let Some(&(port, configured)) = external.iter().find(|(_, f)| !is_host_name(f)) {
             return Err(self.invalid(port, not_an_fqdn("Access Edge", configured)));
         }
+        let access_edge = external.first();
         let machines = dom
             .children(cluster, "Machine")
             .chain(

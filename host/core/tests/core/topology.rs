@@ -473,6 +473,39 @@ fn enabling_federation_takes_the_external_access_edge_fqdn_not_an_internal_one()
     assert_eq!(pool.access_edge_fqdn, None);
 }
 
+/// Found by the `topology` fuzz target in its second sitting
+/// (fuzz/regressions/topology/): the model read and checked only the first
+/// external Access Edge port's `ConfiguredFqdn`; a second one (here the
+/// `SipClient` port's) was never checked. Disabling federation removed the
+/// first, the second became the one read, and the draft did not read. Every
+/// external Access Edge FQDN is checked where the document is read.
+#[test]
+fn a_second_external_access_edge_fqdn_that_is_no_host_name_is_refused_where_it_is_read() {
+    const SECOND_PORT_BAD: &str = "<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n  <Sites><CentralSite SiteId=\"1\"><Name>Site1</Name></CentralSite></Sites>\n  <Clusters>\n    <Cluster Fqdn=\"edgepool1.contoso.com\"><ClusterId SiteId=\"1\" Number=\"2\"/></Cluster>\n  </Clusters>\n  <Services>\n    <Service><ServiceId SiteId=\"1\" RoleName=\"EdgeServer\" Instance=\"1\"/><DependsOn/><InstalledOn><ClusterId SiteId=\"1\" Number=\"2\"/></InstalledOn>\n      <Ports>\n        <Port Owner=\"urn:component:AccessEdge\" Usage=\"SipServer\" InterfaceSide=\"External\" Port=\"5061\" Protocol=\"Mtls\" ConfiguredFqdn=\"sip.contoso.com\" />\n        <Port Owner=\"urn:component:AccessEdge\" Usage=\"SipClient\" InterfaceSide=\"External\" Port=\"5061\" Protocol=\"Tls\" ConfiguredFqdn=\"sip.contos[.com\" />\n      </Ports></Service>\n  </Services>\n</Topology>\n";
+    let err = Topology::parse(SECOND_PORT_BAD).unwrap_err();
+    assert!(
+        matches!(err, TopologyError::Invalid { line: 10, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("the Access Edge FQDN `sip.contos[.com` is not a DNS host name"),
+        "{err}"
+    );
+    // The same document with the second FQDN a host name reads, and
+    // disabling federation gives a draft that reads again.
+    let good = SECOND_PORT_BAD.replace("sip.contos[.com", "sip2.contoso.com");
+    let t = Topology::parse(&good).unwrap();
+    let edited = t
+        .edit(&[TopologyEdit::SetFederation {
+            edge_pool: "edgepool1.contoso.com".into(),
+            enabled: false,
+        }])
+        .unwrap();
+    let again = Topology::parse(&edited).unwrap();
+    assert!(!again.edge_pools()[0].federation_enabled);
+}
+
 /// Found by the `topology` fuzz target (fuzz/regressions/topology/): a
 /// Front End pool's `ConfServices` renamed to another site's id made two
 /// services of one id; the model resolved the dependency to one, the media
